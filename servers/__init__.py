@@ -1,0 +1,58 @@
+"""Stateful mock tool environments served over MCP: stdio, in-process and HTTP sandboxes."""
+
+from servers.environment import Environment, EnvironmentSnapshot, ToolSpec, tool
+from servers.errors import (
+    InvalidArgument,
+    NotFound,
+    PreconditionFailed,
+    SandboxError,
+    SandboxLimitReached,
+    ScenarioError,
+    ToolError,
+    UnknownEnvironment,
+    UnknownSandbox,
+)
+from servers.http import SandboxApp, create_app
+from servers.mcp import DIFF_META_KEY, HINTS_META_KEY, build_mcp_server, serve_sandbox
+from servers.registry import environment_names, get_environment
+from servers.sandboxes import Execution, Sandbox, SandboxManager, create_sandbox
+from servers.scenarios import Scenario, fixtures_root, load_pools, load_scenario, scenario_names
+from servers.state import StateModel, apply_diff, canonical_json, diff_states, hash_state
+
+__all__ = [
+    "DIFF_META_KEY",
+    "HINTS_META_KEY",
+    "Environment",
+    "EnvironmentSnapshot",
+    "Execution",
+    "InvalidArgument",
+    "NotFound",
+    "PreconditionFailed",
+    "Sandbox",
+    "SandboxApp",
+    "SandboxError",
+    "SandboxLimitReached",
+    "SandboxManager",
+    "Scenario",
+    "ScenarioError",
+    "StateModel",
+    "ToolError",
+    "ToolSpec",
+    "UnknownEnvironment",
+    "UnknownSandbox",
+    "apply_diff",
+    "build_mcp_server",
+    "canonical_json",
+    "create_app",
+    "create_sandbox",
+    "diff_states",
+    "environment_names",
+    "fixtures_root",
+    "get_environment",
+    "hash_state",
+    "load_pools",
+    "load_scenario",
+    "scenario_names",
+    "serve_sandbox",
+    "tool",
+]

@@ -1,0 +1,113 @@
+"""The Environment base: a typed state plus tools declared once, with dependency hints."""
+
+import inspect
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from servers.state import StateModel
+
+__all__ = ["Environment", "EnvironmentSnapshot", "ToolSpec", "tool"]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """What a tool declares about itself besides its signature.
+
+    `consumes` maps a parameter to the entity type it needs (`order_id`), `produces`
+    maps an output field to the entity type it yields (a list field yields one per
+    item).  `requires` and `provides` name state conditions (`logged_in`) that one
+    tool establishes and another needs.  The simulator draws graph edges from these.
+    """
+
+    read_only: bool = False
+    consumes: Mapping[str, str] = field(default_factory=dict)
+    produces: Mapping[str, str] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
+
+    def hints(self) -> dict[str, Any]:
+        """The JSON form published in the MCP tool metadata."""
+        return {
+            "read_only": self.read_only,
+            "consumes": dict(self.consumes),
+            "produces": dict(self.produces),
+            "requires": list(self.requires),
+            "provides": list(self.provides),
+        }
+
+
+def tool(
+    *,
+    read_only: bool = False,
+    consumes: Mapping[str, str] | None = None,
+    produces: Mapping[str, str] | None = None,
+    requires: tuple[str, ...] | list[str] = (),
+    provides: tuple[str, ...] | list[str] = (),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark an Environment method as a tool.
+
+    The method's typed parameters (`Annotated[..., Field(description=...)]`) become the
+    input schema, its return annotation the output schema and its docstring the
+    description a model reads.
+    """
+    spec = ToolSpec(read_only, dict(consumes or {}), dict(produces or {}), tuple(requires), tuple(provides))
+
+    def mark(method: Callable[..., Any]) -> Callable[..., Any]:
+        method.__tool_spec__ = spec  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+@dataclass(frozen=True)
+class EnvironmentSnapshot:
+    """Everything needed to put an environment back exactly: state and random stream."""
+
+    state: dict[str, Any]
+    rng_state: tuple[Any, ...]
+
+
+class Environment:
+    """A stateful tool environment.
+
+    Subclasses set `name`, `description`, `state_model` and define tools with `@tool`.
+    Tools read and change `self.state`, draw randomness only from `self.rng`, and
+    raise `servers.errors.ToolError` subclasses to refuse a call.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    state_model: ClassVar[type[StateModel]]
+    version: ClassVar[str] = "1"
+
+    def __init__(self, state: StateModel | dict[str, Any], seed: int = 0) -> None:
+        self.state = state if isinstance(state, StateModel) else self.state_model.model_validate(state)
+        self.seed = seed
+        self.rng = random.Random(f"{seed}:{self.name}")
+
+    @classmethod
+    def tool_specs(cls) -> dict[str, ToolSpec]:
+        """Tool name -> spec, in definition order (base-class tools first)."""
+        specs: dict[str, ToolSpec] = {}
+        for klass in reversed(cls.__mro__):
+            for name, member in vars(klass).items():
+                if callable(member) and hasattr(member, "__tool_spec__"):
+                    specs[name] = member.__tool_spec__
+        return specs
+
+    @classmethod
+    def tool_signature(cls, name: str) -> inspect.Signature:
+        """The tool's signature without `self`, annotations evaluated."""
+        signature = inspect.signature(getattr(cls, name), eval_str=True)
+        return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+    def snapshot(self) -> EnvironmentSnapshot:
+        """Take a snapshot by dump, never by deep copy (it is taken before every write)."""
+        return EnvironmentSnapshot(self.state.snapshot(), self.rng.getstate())
+
+    def restore(self, snapshot: EnvironmentSnapshot) -> None:
+        """Put state and random stream back as they were at `snapshot`."""
+        self.state = self.state_model.model_validate(snapshot.state)
+        self.rng.setstate(snapshot.rng_state)

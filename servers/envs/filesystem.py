@@ -1,0 +1,413 @@
+"""A Unix-like file system held entirely in state: it never touches the real disk."""
+
+import difflib
+import fnmatch
+import posixpath
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from servers.environment import Environment, tool
+from servers.errors import InvalidArgument, NotFound, PreconditionFailed
+from servers.state import StateModel
+
+__all__ = ["FileSystem", "FileSystemState", "Node"]
+
+
+class Node(StateModel):
+    """A file or a directory."""
+
+    kind: Literal["file", "directory"] = Field(description="Whether this node is a file or a directory.")
+    content: str = Field(default="", description="Text content of a file; always empty for a directory.")
+
+
+class FileSystemState(StateModel):
+    """The whole tree as absolute paths to nodes, plus the working directory."""
+
+    cwd: str = Field(default="/", description="Absolute path of the current working directory.")
+    nodes: dict[str, Node] = Field(
+        default_factory=lambda: {"/": Node(kind="directory")},
+        description="Every file and directory by absolute, normalised path; '/' is the root directory.",
+    )
+
+    @model_validator(mode="after")
+    def _check_tree(self) -> "FileSystemState":
+        if self.nodes.get("/") is None or self.nodes["/"].kind != "directory":
+            raise ValueError("the root '/' must be a directory")
+        for path, node in self.nodes.items():
+            if path != "/" and _normalise("/", path) != path:
+                raise ValueError(f"path {path!r} is not absolute and normalised")
+            parent = self.nodes.get(posixpath.dirname(path))
+            if path != "/" and (parent is None or parent.kind != "directory"):
+                raise ValueError(f"path {path!r} has no parent directory")
+            if node.kind == "directory" and node.content:
+                raise ValueError(f"directory {path!r} cannot have content")
+        cwd = self.nodes.get(self.cwd)
+        if cwd is None or cwd.kind != "directory":
+            raise ValueError(f"cwd {self.cwd!r} is not a directory")
+        return self
+
+
+class PathResult(BaseModel):
+    path: str = Field(description="Absolute path of the file or directory acted on.")
+
+
+class DirectoryResult(BaseModel):
+    current_working_directory: str = Field(description="Absolute path of the working directory.")
+
+
+class ListResult(BaseModel):
+    entries: list[str] = Field(description="Names in the directory, sorted; directories end with '/'.")
+
+
+class ContentResult(BaseModel):
+    content: str = Field(description="The text.")
+
+
+class EchoResult(BaseModel):
+    terminal_output: str | None = Field(description="What was printed, when no file was given.")
+    path: str | None = Field(description="Absolute path of the file written, when one was given.")
+
+
+class RemoveResult(BaseModel):
+    removed: list[str] = Field(description="Absolute paths removed, deepest first.")
+
+
+class FindResult(BaseModel):
+    matches: list[str] = Field(description="Absolute paths that match, sorted.")
+
+
+class GrepResult(BaseModel):
+    matching_lines: list[str] = Field(description="Lines of the file that contain the pattern, in order.")
+
+
+class CountResult(BaseModel):
+    count: int = Field(description="The number of lines, words or characters.")
+    mode: str = Field(description="What was counted.")
+
+
+class LinesResult(BaseModel):
+    lines: list[str] = Field(description="The selected lines, in order.")
+
+
+class DiffResult(BaseModel):
+    diff_lines: list[str] = Field(description="A unified diff; empty when the files are identical.")
+
+
+class UsageResult(BaseModel):
+    path: str = Field(description="Absolute path measured.")
+    bytes: int = Field(description="Total size of the files under the path, in bytes (UTF-8).")
+    human_readable: str = Field(description="The same size written as B, KB or MB.")
+
+
+FilePath = Annotated[str, Field(description="Path of a file, absolute or relative to the working directory.")]
+AnyPath = Annotated[str, Field(description="Path of a file or directory, absolute or relative to the working directory.")]
+DirPath = Annotated[str, Field(description="Path of a directory, absolute or relative to the working directory.")]
+
+
+class FileSystem(Environment):
+    name = "filesystem"
+    description = "A Unix-like file system: navigate, read, write, search and compare files."
+    state_model = FileSystemState
+    state: FileSystemState
+
+    @tool(read_only=True)
+    def pwd(self) -> DirectoryResult:
+        """Print the absolute path of the current working directory."""
+        return DirectoryResult(current_working_directory=self.state.cwd)
+
+    @tool(consumes={"folder": "dir_path"})
+    def cd(self, folder: DirPath) -> DirectoryResult:
+        """Change the working directory. '..' goes up one level; '/' is the root."""
+        path = self._existing(folder, "directory")
+        self.state.cwd = path
+        return DirectoryResult(current_working_directory=path)
+
+    @tool(read_only=True, consumes={"path": "dir_path"}, produces={"entries": "path"})
+    def ls(
+        self,
+        path: Annotated[str, Field(description="Directory to list; defaults to the working directory.")] = ".",
+        show_hidden: Annotated[bool, Field(description="Include names starting with '.'.")] = False,
+    ) -> ListResult:
+        """List the names in a directory, sorted, with a trailing '/' on subdirectories."""
+        directory = self._existing(path, "directory")
+        entries = [
+            posixpath.basename(child) + ("/" if node.kind == "directory" else "")
+            for child, node in self._children(directory)
+            if show_hidden or not posixpath.basename(child).startswith(".")
+        ]
+        return ListResult(entries=sorted(entries))
+
+    @tool(produces={"path": "dir_path"})
+    def mkdir(
+        self,
+        dir_name: Annotated[str, Field(description="Path of the directory to create.")],
+        parents: Annotated[bool, Field(description="Also create missing parent directories.")] = False,
+    ) -> PathResult:
+        """Create a directory. Fails if it exists or, unless `parents` is true, if its parent is missing."""
+        path = self._resolve(dir_name)
+        if path in self.state.nodes:
+            raise InvalidArgument(f"{dir_name}: already exists")
+        missing = []
+        parent = posixpath.dirname(path)
+        while parent not in self.state.nodes:
+            missing.append(parent)
+            parent = posixpath.dirname(parent)
+        if self.state.nodes[parent].kind != "directory":
+            raise InvalidArgument(f"{parent}: not a directory")
+        if missing and not parents:
+            raise NotFound(f"{posixpath.dirname(path)}: no such directory (use parents=true to create it)")
+        for directory in [*reversed(missing), path]:
+            self.state.nodes[directory] = Node(kind="directory")
+        return PathResult(path=path)
+
+    @tool(produces={"path": "file_path"})
+    def touch(self, file_name: FilePath) -> PathResult:
+        """Create an empty file if it does not exist; an existing file is left as it is."""
+        path = self._resolve(file_name)
+        node = self.state.nodes.get(path)
+        if node is not None and node.kind == "directory":
+            raise InvalidArgument(f"{file_name}: is a directory")
+        if node is None:
+            self._parent_directory(path)
+            self.state.nodes[path] = Node(kind="file")
+        return PathResult(path=path)
+
+    @tool(read_only=True, consumes={"file_name": "file_path"})
+    def cat(self, file_name: FilePath) -> ContentResult:
+        """Show the whole content of a file."""
+        return ContentResult(content=self._file(file_name).content)
+
+    @tool(produces={"path": "file_path"})
+    def echo(
+        self,
+        content: Annotated[str, Field(description="Text to print or write.")],
+        file_name: Annotated[
+            str | None, Field(description="File to write to; when omitted the text is printed instead.")
+        ] = None,
+        append: Annotated[bool, Field(description="Append to the file instead of replacing its content.")] = False,
+    ) -> EchoResult:
+        """Print text, or write it to a file (created if missing, replaced unless `append`)."""
+        if file_name is None:
+            return EchoResult(terminal_output=content, path=None)
+        path = self._resolve(file_name)
+        node = self.state.nodes.get(path)
+        if node is not None and node.kind == "directory":
+            raise InvalidArgument(f"{file_name}: is a directory")
+        if node is None:
+            self._parent_directory(path)
+        old = node.content if node is not None and append else ""
+        self.state.nodes[path] = Node(kind="file", content=old + content)
+        return EchoResult(terminal_output=None, path=path)
+
+    @tool(consumes={"source": "path", "destination": "path"}, produces={"path": "path"})
+    def mv(
+        self,
+        source: Annotated[str, Field(description="File or directory to move or rename.")],
+        destination: Annotated[str, Field(description="New path, or an existing directory to move into.")],
+    ) -> PathResult:
+        """Move or rename a file or directory. An existing file at the destination is not overwritten."""
+        source_path, target = self._transfer_paths(source, destination)
+        for path, node in self._subtree(source_path):
+            self.state.nodes[target + path[len(source_path) :]] = node
+        for path, _ in reversed(self._subtree(source_path)):
+            del self.state.nodes[path]
+        if self.state.cwd == source_path or self.state.cwd.startswith(source_path + "/"):
+            self.state.cwd = target + self.state.cwd[len(source_path) :]
+        return PathResult(path=target)
+
+    @tool(consumes={"source": "path", "destination": "path"}, produces={"path": "path"})
+    def cp(
+        self,
+        source: Annotated[str, Field(description="File or directory to copy (directories are copied whole).")],
+        destination: Annotated[str, Field(description="New path, or an existing directory to copy into.")],
+    ) -> PathResult:
+        """Copy a file or a whole directory. An existing file at the destination is not overwritten."""
+        source_path, target = self._transfer_paths(source, destination)
+        for path, node in self._subtree(source_path):
+            self.state.nodes[target + path[len(source_path) :]] = node.model_copy()
+        return PathResult(path=target)
+
+    @tool(consumes={"path": "path"})
+    def rm(
+        self,
+        path: AnyPath,
+        recursive: Annotated[bool, Field(description="Required to remove a non-empty directory.")] = False,
+    ) -> RemoveResult:
+        """Remove a file, an empty directory, or with `recursive` a whole directory tree."""
+        target = self._existing(path)
+        if target == "/":
+            raise InvalidArgument("refusing to remove the root directory")
+        if self.state.cwd == target or self.state.cwd.startswith(target + "/"):
+            raise PreconditionFailed(f"{path}: contains the working directory; cd elsewhere first")
+        subtree = self._subtree(target)
+        if len(subtree) > 1 and not recursive:
+            raise PreconditionFailed(f"{path}: directory not empty (use recursive=true)")
+        removed = [node_path for node_path, _ in reversed(subtree)]
+        for node_path in removed:
+            del self.state.nodes[node_path]
+        return RemoveResult(removed=removed)
+
+    @tool(read_only=True, consumes={"path": "dir_path"}, produces={"matches": "path"})
+    def find(
+        self,
+        path: Annotated[str, Field(description="Directory to search under; defaults to the working directory.")] = ".",
+        name: Annotated[
+            str | None, Field(description="Glob pattern the base name must match, e.g. '*.txt'; omit to match all.")
+        ] = None,
+        kind: Annotated[
+            Literal["file", "directory"] | None, Field(description="Only files or only directories; omit for both.")
+        ] = None,
+    ) -> FindResult:
+        """Find files and directories under a directory by name pattern and kind."""
+        root = self._existing(path, "directory")
+        matches = [
+            node_path
+            for node_path, node in self._subtree(root)[1:]
+            if (name is None or fnmatch.fnmatchcase(posixpath.basename(node_path), name))
+            and (kind is None or node.kind == kind)
+        ]
+        return FindResult(matches=sorted(matches))
+
+    @tool(read_only=True, consumes={"file_name": "file_path"})
+    def grep(
+        self,
+        file_name: FilePath,
+        pattern: Annotated[str, Field(description="Text to look for in each line.", min_length=1)],
+        ignore_case: Annotated[bool, Field(description="Match regardless of letter case.")] = False,
+    ) -> GrepResult:
+        """Show the lines of a file that contain a piece of text."""
+        needle = pattern.lower() if ignore_case else pattern
+        lines = self._file(file_name).content.splitlines()
+        return GrepResult(matching_lines=[line for line in lines if needle in (line.lower() if ignore_case else line)])
+
+    @tool(read_only=True, consumes={"file_name": "file_path"})
+    def wc(
+        self,
+        file_name: FilePath,
+        mode: Annotated[Literal["lines", "words", "chars"], Field(description="What to count.")] = "lines",
+    ) -> CountResult:
+        """Count the lines, words or characters of a file."""
+        content = self._file(file_name).content
+        counts = {"lines": len(content.splitlines()), "words": len(content.split()), "chars": len(content)}
+        return CountResult(count=counts[mode], mode=mode)
+
+    @tool(read_only=True, consumes={"file_name": "file_path"})
+    def sort(
+        self,
+        file_name: FilePath,
+        reverse: Annotated[bool, Field(description="Sort in descending order.")] = False,
+    ) -> LinesResult:
+        """Show the lines of a file sorted alphabetically (the file is not changed)."""
+        return LinesResult(lines=sorted(self._file(file_name).content.splitlines(), reverse=reverse))
+
+    @tool(read_only=True, consumes={"file_name": "file_path"})
+    def head(
+        self,
+        file_name: FilePath,
+        lines: Annotated[int, Field(description="How many lines to show.", ge=0)] = 10,
+    ) -> LinesResult:
+        """Show the first lines of a file."""
+        return LinesResult(lines=self._file(file_name).content.splitlines()[:lines])
+
+    @tool(read_only=True, consumes={"file_name": "file_path"})
+    def tail(
+        self,
+        file_name: FilePath,
+        lines: Annotated[int, Field(description="How many lines to show.", ge=0)] = 10,
+    ) -> LinesResult:
+        """Show the last lines of a file."""
+        all_lines = self._file(file_name).content.splitlines()
+        return LinesResult(lines=all_lines[len(all_lines) - lines :] if lines else [])
+
+    @tool(read_only=True, consumes={"file_name1": "file_path", "file_name2": "file_path"})
+    def diff(
+        self,
+        file_name1: Annotated[str, Field(description="The original file.")],
+        file_name2: Annotated[str, Field(description="The changed file.")],
+    ) -> DiffResult:
+        """Compare two files line by line and show a unified diff."""
+        first, second = self._file(file_name1), self._file(file_name2)
+        lines = difflib.unified_diff(
+            first.content.splitlines(),
+            second.content.splitlines(),
+            self._resolve(file_name1),
+            self._resolve(file_name2),
+            lineterm="",
+        )
+        return DiffResult(diff_lines=list(lines))
+
+    @tool(read_only=True, consumes={"path": "path"})
+    def du(
+        self,
+        path: Annotated[str, Field(description="File or directory to measure; defaults to the working directory.")] = ".",
+    ) -> UsageResult:
+        """Show the disk usage of a file or of everything under a directory."""
+        target = self._existing(path)
+        size = sum(len(node.content.encode()) for _, node in self._subtree(target))
+        return UsageResult(path=target, bytes=size, human_readable=_human_size(size))
+
+    def _resolve(self, path: str) -> str:
+        if not path or "\x00" in path:
+            raise InvalidArgument("a path must be a non-empty string without NUL characters")
+        return _normalise(self.state.cwd, path)
+
+    def _existing(self, path: str, kind: str | None = None) -> str:
+        resolved = self._resolve(path)
+        node = self.state.nodes.get(resolved)
+        if node is None:
+            raise NotFound(f"{path}: no such file or directory")
+        if kind is not None and node.kind != kind:
+            raise InvalidArgument(f"{path}: not a {kind}")
+        return resolved
+
+    def _file(self, path: str) -> Node:
+        return self.state.nodes[self._existing(path, "file")]
+
+    def _parent_directory(self, path: str) -> None:
+        parent = posixpath.dirname(path)
+        node = self.state.nodes.get(parent)
+        if node is None:
+            raise NotFound(f"{parent}: no such directory")
+        if node.kind != "directory":
+            raise InvalidArgument(f"{parent}: not a directory")
+
+    def _children(self, directory: str) -> list[tuple[str, Node]]:
+        return [(path, node) for path, node in self.state.nodes.items() if path != "/" and posixpath.dirname(path) == directory]
+
+    def _subtree(self, root: str) -> list[tuple[str, Node]]:
+        """`root` and everything below it, parents before children."""
+        prefix = root.rstrip("/") + "/"
+        return sorted(
+            ((path, node) for path, node in self.state.nodes.items() if path == root or path.startswith(prefix)),
+            key=lambda item: (item[0].count("/"), item[0]),
+        )
+
+    def _transfer_paths(self, source: str, destination: str) -> tuple[str, str]:
+        """Source and final target of mv/cp, with the checks both need."""
+        source_path = self._existing(source)
+        if source_path == "/":
+            raise InvalidArgument("cannot move or copy the root directory")
+        target = self._resolve(destination)
+        existing = self.state.nodes.get(target)
+        if existing is not None and existing.kind == "directory":
+            target = posixpath.join(target, posixpath.basename(source_path))
+        if target == source_path or target.startswith(source_path + "/"):
+            raise InvalidArgument(f"cannot move or copy {source} into itself")
+        if target in self.state.nodes:
+            raise PreconditionFailed(f"{destination}: already exists; remove it first or choose another name")
+        self._parent_directory(target)
+        return source_path, target
+
+
+def _normalise(cwd: str, path: str) -> str:
+    """Absolute, normalised path; '..' never climbs above the root."""
+    joined = posixpath.normpath(posixpath.join(cwd, path))
+    return "/" + joined.lstrip("/")
+
+
+def _human_size(size: int) -> str:
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"

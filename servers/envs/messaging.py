@@ -1,0 +1,262 @@
+"""A messaging service: users, contacts, an inbox per user, and a login session."""
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, Field, model_validator
+
+from servers.environment import Environment, tool
+from servers.errors import InvalidArgument, NotFound, PreconditionFailed
+from servers.state import StateModel
+
+__all__ = ["Message", "Messaging", "MessagingState", "User"]
+
+
+class User(StateModel):
+    user_id: str = Field(description="Unique id, e.g. 'USR001'.")
+    name: str = Field(description="Display name, unique across the service.")
+
+
+class Message(StateModel):
+    message_id: str = Field(description="Unique id, e.g. 'MSG0001'.")
+    sender_id: str = Field(description="User id of the sender.")
+    receiver_id: str = Field(description="User id of the receiver.")
+    content: str = Field(description="Text of the message.")
+    sent_at: str = Field(description="ISO 8601 time the message was sent.")
+    read: bool = Field(default=False, description="Whether the receiver has read it.")
+
+
+class MessagingState(StateModel):
+    users: dict[str, User] = Field(description="Every user by user id.")
+    contacts: dict[str, list[str]] = Field(default_factory=dict, description="Each user's contact list of user ids.")
+    messages: dict[str, Message] = Field(default_factory=dict, description="Every message by message id.")
+    current_user: str | None = Field(default=None, description="User id logged in, or null when logged out.")
+    next_message_number: int = Field(default=1, description="Number used for the next message id.", ge=1)
+    clock: str = Field(default="2026-01-05T09:00:00", description="Service time; advances one minute per message.")
+
+    @model_validator(mode="after")
+    def _check_references(self) -> "MessagingState":
+        for user_id, user in self.users.items():
+            if user.user_id != user_id:
+                raise ValueError(f"users: key {user_id!r} does not match user_id {user.user_id!r}")
+        for owner, contacts in self.contacts.items():
+            for user_id in [owner, *contacts]:
+                if user_id not in self.users:
+                    raise ValueError(f"contacts: unknown user {user_id!r}")
+        for message_id, message in self.messages.items():
+            if message.message_id != message_id:
+                raise ValueError(f"messages: key {message_id!r} does not match message_id {message.message_id!r}")
+            if message.sender_id not in self.users or message.receiver_id not in self.users:
+                raise ValueError(f"messages: {message_id!r} names an unknown user")
+        if self.current_user is not None and self.current_user not in self.users:
+            raise ValueError(f"current_user: unknown user {self.current_user!r}")
+        datetime.fromisoformat(self.clock)
+        return self
+
+
+class UserIdResult(BaseModel):
+    user_id: str = Field(description="The user's id.")
+
+
+class UserList(BaseModel):
+    users: list[User] = Field(description="Users, sorted by id.")
+    user_ids: list[str] = Field(description="The same users' ids, in the same order.")
+
+
+class LoginStatus(BaseModel):
+    logged_in: bool = Field(description="Whether a user is logged in.")
+    user_id: str | None = Field(description="The logged-in user's id, or null.")
+
+
+class ContactList(BaseModel):
+    contacts: list[User] = Field(description="Contacts of the logged-in user, sorted by name.")
+    contact_ids: list[str] = Field(description="The same contacts' user ids, in the same order.")
+
+
+class SentResult(BaseModel):
+    message_id: str = Field(description="Id of the message just sent.")
+    sent_at: str = Field(description="When it was sent (ISO 8601).")
+
+
+class MessageList(BaseModel):
+    messages: list[Message] = Field(description="Messages, oldest first.")
+    message_ids: list[str] = Field(description="The same messages' ids, in the same order.")
+
+
+class DeletedResult(BaseModel):
+    deleted_message_id: str = Field(description="Id of the message removed.")
+
+
+class MessageStats(BaseModel):
+    received: int = Field(description="Messages received by the logged-in user.")
+    unread: int = Field(description="Received messages not yet read.")
+    sent: int = Field(description="Messages sent by the logged-in user.")
+    contacts: int = Field(description="Number of contacts.")
+
+
+UserId = Annotated[str, Field(description="A user id such as 'USR002' (see get_user_id).")]
+MessageId = Annotated[str, Field(description="A message id such as 'MSG0003'.")]
+
+
+class Messaging(Environment):
+    name = "messaging"
+    description = "A messaging service: find users, manage contacts, send, read, search and delete messages."
+    state_model = MessagingState
+    state: MessagingState
+
+    @tool(read_only=True, produces={"user_id": "user_id"})
+    def get_user_id(self, user_name: Annotated[str, Field(description="Display name of the user, e.g. 'Alice'.")]) -> UserIdResult:
+        """Look up a user's id from their display name (exact match, case-insensitive)."""
+        return UserIdResult(user_id=self._user_by_name(user_name).user_id)
+
+    @tool(read_only=True, produces={"user_ids": "user_id"})
+    def list_users(self) -> UserList:
+        """List every user of the service."""
+        users = sorted(self.state.users.values(), key=lambda user: user.user_id)
+        return UserList(users=users, user_ids=[user.user_id for user in users])
+
+    @tool(consumes={"user_id": "user_id"}, provides=["logged_in"])
+    def log_in(self, user_id: UserId) -> LoginStatus:
+        """Log in as a user. Needed before any contact or message tool."""
+        if user_id not in self.state.users:
+            raise NotFound(f"no user with id {user_id!r}")
+        if self.state.current_user is not None:
+            raise PreconditionFailed(f"already logged in as {self.state.current_user}; log out first")
+        self.state.current_user = user_id
+        return LoginStatus(logged_in=True, user_id=user_id)
+
+    @tool(requires=["logged_in"])
+    def log_out(self) -> LoginStatus:
+        """Log the current user out."""
+        self._me()
+        self.state.current_user = None
+        return LoginStatus(logged_in=False, user_id=None)
+
+    @tool(read_only=True)
+    def get_login_status(self) -> LoginStatus:
+        """Tell whether a user is logged in, and who."""
+        return LoginStatus(logged_in=self.state.current_user is not None, user_id=self.state.current_user)
+
+    @tool(requires=["logged_in"], produces={"user_id": "user_id"})
+    def add_contact(self, user_name: Annotated[str, Field(description="Display name of the user to add.")]) -> UserIdResult:
+        """Add a user to the logged-in user's contacts by display name."""
+        me = self._me()
+        user = self._user_by_name(user_name)
+        contacts = self.state.contacts.setdefault(me, [])
+        if user.user_id == me:
+            raise InvalidArgument("you cannot add yourself as a contact")
+        if user.user_id in contacts:
+            raise InvalidArgument(f"{user.name} is already a contact")
+        contacts.append(user.user_id)
+        return UserIdResult(user_id=user.user_id)
+
+    @tool(requires=["logged_in"], consumes={"user_id": "user_id"})
+    def remove_contact(self, user_id: UserId) -> UserIdResult:
+        """Remove a user from the logged-in user's contacts."""
+        contacts = self.state.contacts.get(self._me(), [])
+        if user_id not in contacts:
+            raise NotFound(f"{user_id} is not in your contacts")
+        contacts.remove(user_id)
+        return UserIdResult(user_id=user_id)
+
+    @tool(read_only=True, requires=["logged_in"], produces={"contact_ids": "user_id"})
+    def list_contacts(self) -> ContactList:
+        """List the logged-in user's contacts."""
+        contacts = sorted((self.state.users[uid] for uid in self.state.contacts.get(self._me(), [])), key=lambda u: u.name)
+        return ContactList(contacts=contacts, contact_ids=[user.user_id for user in contacts])
+
+    @tool(requires=["logged_in"], consumes={"receiver_id": "user_id"}, produces={"message_id": "message_id"})
+    def send_message(
+        self,
+        receiver_id: Annotated[str, Field(description="User id of the receiver (see get_user_id).")],
+        message: Annotated[str, Field(description="Text to send.", min_length=1)],
+    ) -> SentResult:
+        """Send a message from the logged-in user to another user."""
+        me = self._me()
+        if receiver_id not in self.state.users:
+            raise NotFound(f"no user with id {receiver_id!r}")
+        if receiver_id == me:
+            raise InvalidArgument("you cannot send a message to yourself")
+        message_id = f"MSG{self.state.next_message_number:04d}"
+        sent_at = (datetime.fromisoformat(self.state.clock) + timedelta(minutes=1)).isoformat()
+        self.state.messages[message_id] = Message(
+            message_id=message_id, sender_id=me, receiver_id=receiver_id, content=message, sent_at=sent_at
+        )
+        self.state.next_message_number += 1
+        self.state.clock = sent_at
+        return SentResult(message_id=message_id, sent_at=sent_at)
+
+    @tool(read_only=True, requires=["logged_in"], produces={"message_ids": "message_id"})
+    def view_inbox(
+        self, unread_only: Annotated[bool, Field(description="Show only messages not yet read.")] = False
+    ) -> MessageList:
+        """Show the messages the logged-in user has received."""
+        me = self._me()
+        return _message_list(m for m in self.state.messages.values() if m.receiver_id == me and not (unread_only and m.read))
+
+    @tool(read_only=True, requires=["logged_in"], produces={"message_ids": "message_id"})
+    def view_sent_messages(self) -> MessageList:
+        """Show the messages the logged-in user has sent."""
+        me = self._me()
+        return _message_list(m for m in self.state.messages.values() if m.sender_id == me)
+
+    @tool(requires=["logged_in"], consumes={"message_id": "message_id"})
+    def read_message(self, message_id: MessageId) -> Message:
+        """Open one message the logged-in user sent or received; a received one is marked as read."""
+        message = self._my_message(message_id)
+        if message.receiver_id == self.state.current_user:
+            message.read = True
+        return message
+
+    @tool(requires=["logged_in"], consumes={"message_id": "message_id"})
+    def delete_message(self, message_id: MessageId) -> DeletedResult:
+        """Delete a message the logged-in user sent or received."""
+        self._my_message(message_id)
+        del self.state.messages[message_id]
+        return DeletedResult(deleted_message_id=message_id)
+
+    @tool(read_only=True, requires=["logged_in"], produces={"message_ids": "message_id"})
+    def search_messages(
+        self, keyword: Annotated[str, Field(description="Text to look for, case-insensitive.", min_length=1)]
+    ) -> MessageList:
+        """Find the logged-in user's sent and received messages that contain a keyword."""
+        me = self._me()
+        needle = keyword.lower()
+        return _message_list(
+            m for m in self.state.messages.values() if me in (m.sender_id, m.receiver_id) and needle in m.content.lower()
+        )
+
+    @tool(read_only=True, requires=["logged_in"])
+    def get_message_stats(self) -> MessageStats:
+        """Count the logged-in user's received, unread and sent messages and contacts."""
+        me = self._me()
+        received = [m for m in self.state.messages.values() if m.receiver_id == me]
+        return MessageStats(
+            received=len(received),
+            unread=sum(not m.read for m in received),
+            sent=sum(m.sender_id == me for m in self.state.messages.values()),
+            contacts=len(self.state.contacts.get(me, [])),
+        )
+
+    def _me(self) -> str:
+        if self.state.current_user is None:
+            raise PreconditionFailed("no user is logged in; call log_in first")
+        return self.state.current_user
+
+    def _user_by_name(self, user_name: str) -> User:
+        for user in self.state.users.values():
+            if user.name.lower() == user_name.lower():
+                return user
+        raise NotFound(f"no user named {user_name!r}")
+
+    def _my_message(self, message_id: str) -> Message:
+        me = self._me()
+        message = self.state.messages.get(message_id)
+        if message is None or me not in (message.sender_id, message.receiver_id):
+            raise NotFound(f"no message {message_id!r} in your inbox or sent messages")
+        return message
+
+
+def _message_list(messages) -> MessageList:  # type: ignore[no-untyped-def]
+    ordered = sorted(messages, key=lambda m: (m.sent_at, m.message_id))
+    return MessageList(messages=ordered, message_ids=[m.message_id for m in ordered])

@@ -1,0 +1,172 @@
+"""Sandboxes: live environments built from a scenario and seed, and their lifecycle."""
+
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from servers.environment import Environment, EnvironmentSnapshot, ToolSpec
+from servers.errors import InvalidArgument, SandboxLimitReached, UnknownSandbox
+from servers.registry import get_environment
+from servers.scenarios import load_scenario
+from servers.state import diff_states, hash_state
+
+__all__ = ["Execution", "Sandbox", "SandboxManager", "create_sandbox"]
+
+ScenarioChoice = str | Mapping[str, str] | None
+"""One scenario name for every environment, a name per environment, or None for `default`."""
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What one successful tool call returned and how it changed the state."""
+
+    result: Any
+    diff: list[dict[str, Any]]
+
+
+class Sandbox:
+    """One or more environments that share a life: one id, one scenario, one seed.
+
+    `execute` is transactional: a call that raises leaves every environment exactly
+    as it was.  Read-only tools skip the snapshot, which is where most calls go.
+    """
+
+    def __init__(self, environments: Sequence[Environment], *, sandbox_id: str, scenario: dict[str, str], seed: int):
+        self.id = sandbox_id
+        self.environments = {env.name: env for env in environments}
+        self.scenario = scenario
+        self.seed = seed
+        self.last_used = 0.0
+        self._tools: dict[str, tuple[Environment, ToolSpec]] = {}
+        for env in environments:
+            for name, spec in env.tool_specs().items():
+                if name in self._tools:
+                    raise InvalidArgument(f"tool {name!r} is defined by both {self._tools[name][0].name!r} and {env.name!r}")
+                self._tools[name] = (env, spec)
+
+    @property
+    def env_names(self) -> list[str]:
+        return list(self.environments)
+
+    def tool_spec(self, tool_name: str) -> ToolSpec:
+        return self._tools[tool_name][1]
+
+    def execute(self, tool_name: str, arguments: Mapping[str, Any]) -> Execution:
+        """Run a tool on already-validated arguments, all or nothing."""
+        env, spec = self._tools[tool_name]
+        method = getattr(env, tool_name)
+        if spec.read_only:
+            return Execution(method(**arguments), [])
+        before = env.snapshot()
+        try:
+            result = method(**arguments)
+        except BaseException:
+            env.restore(before)
+            raise
+        return Execution(result, diff_states({env.name: before.state}, {env.name: env.state.snapshot()}))
+
+    def state(self) -> dict[str, Any]:
+        """The whole state as JSON data, keyed by environment name."""
+        return {name: env.state.snapshot() for name, env in self.environments.items()}
+
+    def state_hash(self) -> str:
+        return hash_state(self.state())
+
+    def snapshot(self) -> dict[str, EnvironmentSnapshot]:
+        return {name: env.snapshot() for name, env in self.environments.items()}
+
+    def restore(self, snapshot: Mapping[str, EnvironmentSnapshot]) -> None:
+        for name, env_snapshot in snapshot.items():
+            self.environments[name].restore(env_snapshot)
+
+    def describe(self) -> dict[str, Any]:
+        """The public facts about this sandbox (what `POST /sandboxes` answers)."""
+        return {"id": self.id, "env": self.env_names, "scenario": self.scenario, "seed": self.seed}
+
+
+def create_sandbox(
+    envs: str | Sequence[str], scenario: ScenarioChoice = None, seed: int = 0, *, sandbox_id: str | None = None
+) -> Sandbox:
+    """Build a fresh sandbox from shipped scenarios; the same inputs give the same state."""
+    names = [envs] if isinstance(envs, str) else list(envs)
+    if not names:
+        raise InvalidArgument("a sandbox needs at least one environment")
+    chosen: dict[str, str] = {}
+    environments = []
+    for name in names:
+        env_class = get_environment(name)
+        wanted = scenario.get(name) if isinstance(scenario, Mapping) else scenario
+        loaded = load_scenario(env_class, wanted)
+        chosen[name] = loaded.name
+        environments.append(env_class(loaded.state, seed))
+    return Sandbox(environments, sandbox_id=sandbox_id or _new_id(), scenario=chosen, seed=seed)
+
+
+class SandboxManager:
+    """Live sandboxes by id, with a cap and idle expiry.
+
+    Ids are random (`secrets`), so one client cannot guess another's sandbox.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_sandboxes: int = 256,
+        idle_timeout: float | None = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_sandboxes = max_sandboxes
+        self.idle_timeout = idle_timeout
+        self._clock = clock
+        self._sandboxes: dict[str, Sandbox] = {}
+
+    def __len__(self) -> int:
+        return len(self._sandboxes)
+
+    def create(self, envs: str | Sequence[str], scenario: ScenarioChoice = None, seed: int = 0) -> Sandbox:
+        self.expire()
+        if len(self._sandboxes) >= self.max_sandboxes:
+            raise SandboxLimitReached(f"too many live sandboxes (limit {self.max_sandboxes}); delete one first")
+        sandbox = create_sandbox(envs, scenario, seed)
+        sandbox.last_used = self._clock()
+        self._sandboxes[sandbox.id] = sandbox
+        return sandbox
+
+    def add(self, sandbox: Sandbox) -> Sandbox:
+        """Register a sandbox built elsewhere (the default `/mcp` one); it never expires."""
+        sandbox.last_used = float("inf")
+        self._sandboxes[sandbox.id] = sandbox
+        return sandbox
+
+    def get(self, sandbox_id: str) -> Sandbox:
+        self.expire()
+        try:
+            sandbox = self._sandboxes[sandbox_id]
+        except KeyError:
+            raise UnknownSandbox(f"no sandbox {sandbox_id!r} (never created, deleted or expired)") from None
+        if sandbox.last_used != float("inf"):
+            sandbox.last_used = self._clock()
+        return sandbox
+
+    def delete(self, sandbox_id: str) -> None:
+        self.get(sandbox_id)
+        del self._sandboxes[sandbox_id]
+
+    def list(self) -> list[Sandbox]:
+        self.expire()
+        return list(self._sandboxes.values())
+
+    def expire(self) -> None:
+        """Drop sandboxes idle for longer than `idle_timeout`."""
+        if self.idle_timeout is None:
+            return
+        cutoff = self._clock() - self.idle_timeout
+        for sandbox_id in [sid for sid, box in self._sandboxes.items() if box.last_used < cutoff]:
+            del self._sandboxes[sandbox_id]
+
+
+def _new_id() -> str:
+    return secrets.token_urlsafe(12)
+

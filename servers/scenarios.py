@@ -1,0 +1,88 @@
+"""Scenario files (initial states) and value pools under `fixtures/<env>/`."""
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from servers.environment import Environment
+from servers.errors import ScenarioError
+
+__all__ = ["DEFAULT_SCENARIO", "Scenario", "fixtures_root", "load_pools", "load_scenario", "scenario_names"]
+
+DEFAULT_SCENARIO = "default"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One validated initial state of one environment."""
+
+    env: str
+    name: str
+    description: str
+    state: dict[str, Any]
+
+
+def fixtures_root() -> Path:
+    """Where the shipped fixtures live, in a checkout and in an installed copy alike."""
+    return Path(str(resources.files("fixtures")))
+
+
+def scenario_names(env: str) -> list[str]:
+    """Names of the scenarios shipped for `env`, sorted."""
+    folder = fixtures_root() / env / "scenarios"
+    return sorted(path.stem for path in folder.glob("*.json"))
+
+
+def load_scenario(env: type[Environment], name: str | None = None, *, path: Path | None = None) -> Scenario:
+    """Read and validate a scenario: a shipped one by name, or any file by path.
+
+    A scenario file is `{"description": "...", "state": {...}}`; the state is
+    validated against the environment's state model.  Every failure is one
+    `ScenarioError` line naming the file and the field.
+    """
+    name = name or DEFAULT_SCENARIO
+    if path is None:
+        path = fixtures_root() / env.name / "scenarios" / f"{name}.json"
+        if not path.is_file():
+            known = ", ".join(scenario_names(env.name)) or "none"
+            raise ScenarioError(f"unknown scenario {name!r} for environment {env.name!r} (known: {known})")
+    data = _read_json_object(path)
+    unknown = sorted(set(data) - {"description", "state"})
+    if unknown or "state" not in data:
+        problem = f"unexpected key {unknown[0]!r}" if unknown else "missing key 'state'"
+        raise ScenarioError(f"{path}: {problem} (a scenario is {{'description': ..., 'state': {{...}}}})")
+    try:
+        state = env.state_model.model_validate(data["state"])
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in ("state", *first["loc"]))
+        raise ScenarioError(f"{path}: {field}: {first['msg']}") from error
+    return Scenario(env.name, path.stem, str(data.get("description", "")), state.snapshot())
+
+
+def load_pools(env: str) -> dict[str, list[Any]]:
+    """Value pools for argument filling, keyed by entity type or parameter name."""
+    path = fixtures_root() / env / "pools.json"
+    if not path.is_file():
+        return {}
+    pools = _read_json_object(path)
+    for key, values in pools.items():
+        if not isinstance(values, list):
+            raise ScenarioError(f"{path}: {key}: a pool must be a list of values")
+    return pools
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ScenarioError(f"{path}: cannot read: {error.strerror}") from error
+    except json.JSONDecodeError as error:
+        raise ScenarioError(f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}") from error
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: expected a JSON object at the top level")
+    return data

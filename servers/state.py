@@ -1,0 +1,85 @@
+"""The state base model: canonical JSON, one hash, compact diffs."""
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["StateModel", "apply_diff", "canonical_json", "diff_states", "hash_state"]
+
+_MISSING = object()
+
+
+class StateModel(BaseModel):
+    """Base of every environment state and of every entity inside one.
+
+    `extra="forbid"` makes a scenario with a misspelt field fail loudly instead of
+    silently dropping it; `validate_assignment` keeps tools from storing bad values.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The state as plain JSON data; cheap enough to take before every write."""
+        return self.model_dump(mode="json")
+
+    def state_hash(self) -> str:
+        """sha256 of the canonical JSON: equal states, equal hashes."""
+        return hash_state(self.snapshot())
+
+
+def canonical_json(data: Any) -> str:
+    """Sorted keys, no spaces, UTF-8 kept: the one form that hashes and compares."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def hash_state(data: Any) -> str:
+    """sha256 hex digest of `canonical_json(data)`."""
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()
+
+
+def diff_states(before: Any, after: Any) -> list[dict[str, Any]]:
+    """A compact, JSON-serialisable diff between two snapshots.
+
+    Operations are `{"op": "add"|"remove"|"replace", "path": [keys...], "value": ...}`
+    in the spirit of JSON Patch, with the path as a list so keys may hold "/".
+    Dicts are compared key by key; lists and scalars are replaced whole, which keeps
+    diffs short for the small lists environments hold.
+    """
+    ops: list[dict[str, Any]] = []
+    _diff_into(before, after, [], ops)
+    return ops
+
+
+def apply_diff(data: Any, ops: list[dict[str, Any]]) -> Any:
+    """Apply `diff_states` output to a snapshot (a deep copy is returned)."""
+    result = json.loads(json.dumps(data))
+    for op in ops:
+        path = op["path"]
+        if not path:
+            result = op.get("value")
+            continue
+        parent = result
+        for key in path[:-1]:
+            parent = parent[key]
+        if op["op"] == "remove":
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = op["value"]
+    return result
+
+
+def _diff_into(before: Any, after: Any, path: list[str], ops: list[dict[str, Any]]) -> None:
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key, old in before.items():
+            new = after.get(key, _MISSING)
+            if new is _MISSING:
+                ops.append({"op": "remove", "path": [*path, key]})
+            elif new != old:
+                _diff_into(old, new, [*path, key], ops)
+        for key, new in after.items():
+            if key not in before:
+                ops.append({"op": "add", "path": [*path, key], "value": new})
+    elif before != after:
+        ops.append({"op": "replace", "path": path, "value": after})
