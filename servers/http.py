@@ -106,7 +106,9 @@ class SandboxApp:
         for name in envs:
             get_environment(name)
             if name not in self.env_names:
-                raise UnknownEnvironment(f"environment {name!r} is not served here (served: {', '.join(self.env_names)})")
+                raise UnknownEnvironment(
+                    f"environment {name!r} is not served here (served: {', '.join(self.env_names)})"
+                )
         scenario = body.get("scenario")
         if scenario is not None and not isinstance(scenario, str | dict):
             return _error(400, "'scenario' must be a scenario name or an object of names by environment")

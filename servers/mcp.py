@@ -44,6 +44,7 @@ def build_mcp_server(
         name or "+".join(env.name for env in env_classes),
         instructions=" ".join(env.description for env in env_classes),
         version=",".join(f"{env.name}-{env.version}" for env in env_classes),
+        log_level="WARNING",
     )
     for env_class in env_classes:
         for tool_name, spec in env_class.tool_specs().items():

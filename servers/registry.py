@@ -1,24 +1,43 @@
-"""The registry of built-in environments, by name."""
+"""The registry of built-in environments: every public module in `servers.envs` defines one."""
 
+import importlib
+import pkgutil
+from functools import cache
+
+from servers import envs
 from servers.environment import Environment
-from servers.envs.filesystem import FileSystem
-from servers.envs.messaging import Messaging
 from servers.errors import UnknownEnvironment
 
 __all__ = ["environment_names", "get_environment"]
 
-_ENVIRONMENTS: dict[str, type[Environment]] = {env.name: env for env in (FileSystem, Messaging)}
-
 
 def environment_names() -> list[str]:
     """Names of every built-in environment, sorted."""
-    return sorted(_ENVIRONMENTS)
+    return sorted(_environments())
 
 
 def get_environment(name: str) -> type[Environment]:
     """The environment class registered as `name`."""
     try:
-        return _ENVIRONMENTS[name]
+        return _environments()[name]
     except KeyError:
         known = ", ".join(environment_names())
         raise UnknownEnvironment(f"unknown environment {name!r} (known: {known})") from None
+
+
+@cache
+def _environments() -> dict[str, type[Environment]]:
+    """Import each `servers/envs/<name>.py` (modules starting with '_' are skipped) once."""
+    found: dict[str, type[Environment]] = {}
+    for module_info in pkgutil.iter_modules(envs.__path__):
+        if module_info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{envs.__name__}.{module_info.name}")
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, Environment)
+                and value.__module__.startswith(module.__name__)
+            ):
+                found[value.name] = value
+    return found

@@ -43,7 +43,9 @@ class Sandbox:
         for env in environments:
             for name, spec in env.tool_specs().items():
                 if name in self._tools:
-                    raise InvalidArgument(f"tool {name!r} is defined by both {self._tools[name][0].name!r} and {env.name!r}")
+                    raise InvalidArgument(
+                        f"tool {name!r} is defined by both {self._tools[name][0].name!r} and {env.name!r}"
+                    )
                 self._tools[name] = (env, spec)
 
     @property
@@ -169,4 +171,3 @@ class SandboxManager:
 
 def _new_id() -> str:
     return secrets.token_urlsafe(12)
-

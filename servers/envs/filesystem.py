@@ -101,7 +101,9 @@ class UsageResult(BaseModel):
 
 
 FilePath = Annotated[str, Field(description="Path of a file, absolute or relative to the working directory.")]
-AnyPath = Annotated[str, Field(description="Path of a file or directory, absolute or relative to the working directory.")]
+AnyPath = Annotated[
+    str, Field(description="Path of a file or directory, absolute or relative to the working directory.")
+]
 DirPath = Annotated[str, Field(description="Path of a directory, absolute or relative to the working directory.")]
 
 
@@ -340,7 +342,9 @@ class FileSystem(Environment):
     @tool(read_only=True, consumes={"path": "path"})
     def du(
         self,
-        path: Annotated[str, Field(description="File or directory to measure; defaults to the working directory.")] = ".",
+        path: Annotated[
+            str, Field(description="File or directory to measure; defaults to the working directory.")
+        ] = ".",
     ) -> UsageResult:
         """Show the disk usage of a file or of everything under a directory."""
         target = self._existing(path)
@@ -373,7 +377,11 @@ class FileSystem(Environment):
             raise InvalidArgument(f"{parent}: not a directory")
 
     def _children(self, directory: str) -> list[tuple[str, Node]]:
-        return [(path, node) for path, node in self.state.nodes.items() if path != "/" and posixpath.dirname(path) == directory]
+        return [
+            (path, node)
+            for path, node in self.state.nodes.items()
+            if path != "/" and posixpath.dirname(path) == directory
+        ]
 
     def _subtree(self, root: str) -> list[tuple[str, Node]]:
         """`root` and everything below it, parents before children."""

@@ -105,7 +105,9 @@ class Messaging(Environment):
     state: MessagingState
 
     @tool(read_only=True, produces={"user_id": "user_id"})
-    def get_user_id(self, user_name: Annotated[str, Field(description="Display name of the user, e.g. 'Alice'.")]) -> UserIdResult:
+    def get_user_id(
+        self, user_name: Annotated[str, Field(description="Display name of the user, e.g. 'Alice'.")]
+    ) -> UserIdResult:
         """Look up a user's id from their display name (exact match, case-insensitive)."""
         return UserIdResult(user_id=self._user_by_name(user_name).user_id)
 
@@ -138,7 +140,9 @@ class Messaging(Environment):
         return LoginStatus(logged_in=self.state.current_user is not None, user_id=self.state.current_user)
 
     @tool(requires=["logged_in"], produces={"user_id": "user_id"})
-    def add_contact(self, user_name: Annotated[str, Field(description="Display name of the user to add.")]) -> UserIdResult:
+    def add_contact(
+        self, user_name: Annotated[str, Field(description="Display name of the user to add.")]
+    ) -> UserIdResult:
         """Add a user to the logged-in user's contacts by display name."""
         me = self._me()
         user = self._user_by_name(user_name)
@@ -162,7 +166,9 @@ class Messaging(Environment):
     @tool(read_only=True, requires=["logged_in"], produces={"contact_ids": "user_id"})
     def list_contacts(self) -> ContactList:
         """List the logged-in user's contacts."""
-        contacts = sorted((self.state.users[uid] for uid in self.state.contacts.get(self._me(), [])), key=lambda u: u.name)
+        contacts = sorted(
+            (self.state.users[uid] for uid in self.state.contacts.get(self._me(), [])), key=lambda u: u.name
+        )
         return ContactList(contacts=contacts, contact_ids=[user.user_id for user in contacts])
 
     @tool(requires=["logged_in"], consumes={"receiver_id": "user_id"}, produces={"message_id": "message_id"})
@@ -192,7 +198,9 @@ class Messaging(Environment):
     ) -> MessageList:
         """Show the messages the logged-in user has received."""
         me = self._me()
-        return _message_list(m for m in self.state.messages.values() if m.receiver_id == me and not (unread_only and m.read))
+        return _message_list(
+            m for m in self.state.messages.values() if m.receiver_id == me and not (unread_only and m.read)
+        )
 
     @tool(read_only=True, requires=["logged_in"], produces={"message_ids": "message_id"})
     def view_sent_messages(self) -> MessageList:
@@ -223,7 +231,9 @@ class Messaging(Environment):
         me = self._me()
         needle = keyword.lower()
         return _message_list(
-            m for m in self.state.messages.values() if me in (m.sender_id, m.receiver_id) and needle in m.content.lower()
+            m
+            for m in self.state.messages.values()
+            if me in (m.sender_id, m.receiver_id) and needle in m.content.lower()
         )
 
     @tool(read_only=True, requires=["logged_in"])
