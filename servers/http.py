@@ -47,8 +47,8 @@ class SandboxApp:
         self.env_names = list(env_names) or environment_names()
         for name in self.env_names:
             get_environment(name)
-        self.manager = manager or SandboxManager()
-        self.default = self.manager.add(create_sandbox(self.env_names, default_scenario, seed, sandbox_id="default"))
+        self.manager = manager if manager is not None else SandboxManager()
+        self.default = create_sandbox(self.env_names, default_scenario, seed, sandbox_id="default")
         self.token = token
         self.host = host
         self._mcp_apps: dict[tuple[str, ...], ASGIApp] = {}
@@ -119,8 +119,7 @@ class SandboxApp:
         return JSONResponse(sandbox.describe() | {"mcp": f"/sandboxes/{sandbox.id}/mcp"}, status_code=201)
 
     async def _list(self, request: Request) -> Response:
-        sandboxes = [box.describe() for box in self.manager.list() if box is not self.default]
-        return JSONResponse({"sandboxes": sandboxes})
+        return JSONResponse({"sandboxes": [sandbox.describe() for sandbox in self.manager.list()]})
 
     async def _describe(self, request: Request) -> Response:
         sandbox = self.manager.get(request.path_params["sid"])

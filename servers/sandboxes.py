@@ -136,20 +136,13 @@ class SandboxManager:
         self._sandboxes[sandbox.id] = sandbox
         return sandbox
 
-    def add(self, sandbox: Sandbox) -> Sandbox:
-        """Register a sandbox built elsewhere (the default `/mcp` one); it never expires."""
-        sandbox.last_used = float("inf")
-        self._sandboxes[sandbox.id] = sandbox
-        return sandbox
-
     def get(self, sandbox_id: str) -> Sandbox:
         self.expire()
         try:
             sandbox = self._sandboxes[sandbox_id]
         except KeyError:
             raise UnknownSandbox(f"no sandbox {sandbox_id!r} (never created, deleted or expired)") from None
-        if sandbox.last_used != float("inf"):
-            sandbox.last_used = self._clock()
+        sandbox.last_used = self._clock()
         return sandbox
 
     def delete(self, sandbox_id: str) -> None:

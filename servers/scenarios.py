@@ -40,11 +40,15 @@ def scenario_names(env: str) -> list[str]:
 def load_scenario(env: type[Environment], name: str | None = None, *, path: Path | None = None) -> Scenario:
     """Read and validate a scenario: a shipped one by name, or any file by path.
 
+    A `name` ending in `.json` is read as a path, so users can bring their own.
+
     A scenario file is `{"description": "...", "state": {...}}`; the state is
     validated against the environment's state model.  Every failure is one
     `ScenarioError` line naming the file and the field.
     """
     name = name or DEFAULT_SCENARIO
+    if path is None and name.endswith(".json"):
+        path = Path(name)
     if path is None:
         path = fixtures_root() / env.name / "scenarios" / f"{name}.json"
         if not path.is_file():
