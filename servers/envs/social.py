@@ -1,0 +1,542 @@
+"""A microblogging service: accounts, posts with hashtags and mentions, comments, likes, reposts, follows."""
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, Field, model_validator
+
+from servers.environment import Environment, tool
+from servers.errors import InvalidArgument, NotFound, PreconditionFailed
+from servers.state import StateModel
+
+__all__ = ["Account", "Comment", "Post", "Social", "SocialState"]
+
+_USERNAME = re.compile(r"^[a-z0-9_]{1,15}$")
+_HASHTAG = re.compile(r"(?<![\w#])#(\w*[^\W\d]\w*)")
+_MENTION = re.compile(r"(?<![\w@])@(\w{1,15})\b")
+
+
+class Account(StateModel):
+    username: str = Field(description="Unique handle, lowercase letters, digits and '_', e.g. 'alice'.")
+    display_name: str = Field(description="Name shown on the profile, e.g. 'Alice Martin'.")
+    bio: str = Field(default="", description="Short profile text.")
+    password: str = Field(description="Password checked by social_log_in (mock service: stored in clear).")
+    joined_at: str = Field(description="ISO 8601 time the account was created.")
+    verified: bool = Field(default=False, description="Whether the account carries a verified badge.")
+    following: list[str] = Field(default_factory=list, description="Usernames this account follows, in order.")
+
+
+class Post(StateModel):
+    post_id: str = Field(description="Unique id, e.g. 'POST0001'.")
+    author: str = Field(description="Username of the author (or of the reposter for a repost).")
+    content: str = Field(description="Text of the post; empty for a repost.")
+    created_at: str = Field(description="ISO 8601 time the post was published.")
+    repost_of: str | None = Field(default=None, description="Id of the original post when this is a repost.")
+    liked_by: list[str] = Field(default_factory=list, description="Usernames that liked the post, in order.")
+
+
+class Comment(StateModel):
+    comment_id: str = Field(description="Unique id, e.g. 'CMT0001'.")
+    post_id: str = Field(description="Id of the post commented on.")
+    author: str = Field(description="Username of the commenter.")
+    content: str = Field(description="Text of the comment.")
+    created_at: str = Field(description="ISO 8601 time the comment was written.")
+
+
+class SocialState(StateModel):
+    accounts: dict[str, Account] = Field(description="Every account by username.")
+    posts: dict[str, Post] = Field(default_factory=dict, description="Every post and repost by post id.")
+    comments: dict[str, Comment] = Field(default_factory=dict, description="Every comment by comment id.")
+    current_user: str | None = Field(default=None, description="Username logged in, or null when logged out.")
+    max_post_length: int = Field(default=280, ge=1, description="Most characters a post or comment may have.")
+    next_post_number: int = Field(default=1, ge=1, description="Number used for the next post id.")
+    next_comment_number: int = Field(default=1, ge=1, description="Number used for the next comment id.")
+    clock: str = Field(default="2026-03-02T12:00:00", description="Service time; advances one minute per write.")
+
+    @model_validator(mode="after")
+    def _check_references(self) -> "SocialState":
+        for username, account in self.accounts.items():
+            if account.username != username or not _USERNAME.match(username):
+                raise ValueError(f"accounts: key {username!r} must equal a lowercase username {account.username!r}")
+            for other in account.following:
+                if other not in self.accounts or other == username:
+                    raise ValueError(f"accounts: {username!r} follows unknown or self {other!r}")
+            if len(set(account.following)) != len(account.following):
+                raise ValueError(f"accounts: {username!r} follows someone twice")
+        for post_id, post in self.posts.items():
+            if post.post_id != post_id:
+                raise ValueError(f"posts: key {post_id!r} does not match post_id {post.post_id!r}")
+            if post.author not in self.accounts or any(u not in self.accounts for u in post.liked_by):
+                raise ValueError(f"posts: {post_id!r} names an unknown account")
+            original = self.posts.get(post.repost_of or "")
+            if post.repost_of is not None and (original is None or original.repost_of is not None or post.content):
+                raise ValueError(f"posts: {post_id!r} must repost an existing original post and have no content")
+            if post.repost_of is None and not post.content.strip():
+                raise ValueError(f"posts: {post_id!r} has no content")
+            _check_number(post_id, "POST", self.next_post_number)
+        for comment_id, comment in self.comments.items():
+            if comment.comment_id != comment_id or comment.post_id not in self.posts:
+                raise ValueError(f"comments: {comment_id!r} has a wrong key or an unknown post")
+            if comment.author not in self.accounts:
+                raise ValueError(f"comments: {comment_id!r} names an unknown account")
+            _check_number(comment_id, "CMT", self.next_comment_number)
+        if self.current_user is not None and self.current_user not in self.accounts:
+            raise ValueError(f"current_user: unknown account {self.current_user!r}")
+        datetime.fromisoformat(self.clock)
+        return self
+
+
+class LoginStatus(BaseModel):
+    logged_in: bool = Field(description="Whether an account is logged in.")
+    username: str | None = Field(description="The logged-in username, or null.")
+
+
+class Profile(BaseModel):
+    username: str = Field(description="The account's username.")
+    display_name: str = Field(description="Name shown on the profile.")
+    bio: str = Field(description="Profile text.")
+    verified: bool = Field(description="Whether the account is verified.")
+    joined_at: str = Field(description="When the account was created (ISO 8601).")
+    followers_count: int = Field(description="Accounts following this one.")
+    following_count: int = Field(description="Accounts this one follows.")
+    posts_count: int = Field(description="Posts and reposts published by this account.")
+    followed_by_you: bool | None = Field(description="Whether the logged-in account follows it; null when logged out.")
+
+
+class AccountSummary(BaseModel):
+    username: str = Field(description="The account's username.")
+    display_name: str = Field(description="Name shown on the profile.")
+    verified: bool = Field(description="Whether the account is verified.")
+
+
+class AccountList(BaseModel):
+    accounts: list[AccountSummary] = Field(description="Accounts, sorted by username.")
+    usernames: list[str] = Field(description="The same accounts' usernames, in the same order.")
+
+
+class PostView(BaseModel):
+    post_id: str = Field(description="Id of the post.")
+    author: str = Field(description="Username of the author (the reposter, for a repost).")
+    content: str = Field(description="Text of the post; empty for a repost (see repost_of).")
+    hashtags: list[str] = Field(description="Hashtags in the text, lowercase, without '#'.")
+    mentions: list[str] = Field(description="Usernames @mentioned in the text that exist on the service.")
+    created_at: str = Field(description="When it was published (ISO 8601).")
+    repost_of: str | None = Field(description="Id of the original post when this is a repost, else null.")
+    like_count: int = Field(description="Number of likes.")
+    repost_count: int = Field(description="Number of reposts.")
+    comment_count: int = Field(description="Number of comments.")
+
+
+class PostList(BaseModel):
+    posts: list[PostView] = Field(description="Posts, newest first.")
+    post_ids: list[str] = Field(description="The same posts' ids, in the same order.")
+
+
+class DeletedPost(BaseModel):
+    deleted_post_id: str = Field(description="Id of the post removed.")
+    removed_comments: int = Field(description="Comments removed with it.")
+    removed_reposts: int = Field(description="Reposts of it removed with it.")
+
+
+class LikeResult(BaseModel):
+    post_id: str = Field(description="Id of the (original) post liked or unliked.")
+    liked: bool = Field(description="Whether the logged-in account now likes the post.")
+    like_count: int = Field(description="The post's number of likes afterwards.")
+
+
+class CommentList(BaseModel):
+    comments: list[Comment] = Field(description="Comments, oldest first.")
+    comment_ids: list[str] = Field(description="The same comments' ids, in the same order.")
+
+
+class DeletedComment(BaseModel):
+    deleted_comment_id: str = Field(description="Id of the comment removed.")
+    post_id: str = Field(description="Id of the post it was on.")
+
+
+class FollowResult(BaseModel):
+    username: str = Field(description="The account followed or unfollowed.")
+    following: bool = Field(description="Whether the logged-in account now follows it.")
+    followers_count: int = Field(description="That account's number of followers afterwards.")
+
+
+class Trend(BaseModel):
+    hashtag: str = Field(description="Hashtag, lowercase, without '#'.")
+    post_count: int = Field(description="Number of posts using it.")
+
+
+class TrendList(BaseModel):
+    trends: list[Trend] = Field(description="Hashtags, most used first; ties in alphabetical order.")
+    hashtags: list[str] = Field(description="The same hashtags, in the same order.")
+
+
+Username = Annotated[str, Field(description="A username such as 'alice' (a leading '@' is ignored).")]
+PostId = Annotated[str, Field(description="A post id such as 'POST0003'.")]
+Limit = Annotated[int, Field(description="Most posts to return.", ge=1, le=100)]
+Text = Annotated[str, Field(description="Text to publish; #hashtags and @mentions are detected.", min_length=1)]
+
+
+class Social(Environment):
+    name = "social"
+    description = "A microblogging service: post, comment, like, repost, follow, search hashtags and mentions."
+    state_model = SocialState
+    state: SocialState
+
+    @tool(consumes={"username": "username"}, provides=["social_logged_in"])
+    def social_log_in(
+        self, username: Username, password: Annotated[str, Field(description="The account's password.")]
+    ) -> LoginStatus:
+        """Log in to the social service. Needed before posting, commenting, liking, reposting or following."""
+        account = self._account(username)
+        if self.state.current_user is not None:
+            raise PreconditionFailed(f"already logged in as {self.state.current_user}; call social_log_out first")
+        if password != account.password:
+            raise InvalidArgument(f"wrong password for {account.username}; check the password and try again")
+        self.state.current_user = account.username
+        return LoginStatus(logged_in=True, username=account.username)
+
+    @tool(requires=["social_logged_in"])
+    def social_log_out(self) -> LoginStatus:
+        """Log the current account out of the social service."""
+        self._me()
+        self.state.current_user = None
+        return LoginStatus(logged_in=False, username=None)
+
+    @tool(read_only=True)
+    def social_get_login_status(self) -> LoginStatus:
+        """Tell whether an account is logged in to the social service, and which."""
+        return LoginStatus(logged_in=self.state.current_user is not None, username=self.state.current_user)
+
+    @tool(read_only=True, produces={"usernames": "username"})
+    def search_accounts(
+        self, query: Annotated[str, Field(description="Part of a username or display name, any case.", min_length=1)]
+    ) -> AccountList:
+        """Find accounts whose username or display name contains the query. No login needed."""
+        needle = _needle(query.lstrip("@"))
+        found = [a for a in self.state.accounts.values() if needle in a.username or needle in a.display_name.lower()]
+        return self._account_list(a.username for a in found)
+
+    @tool(read_only=True, consumes={"username": "username"})
+    def get_social_profile(self, username: Username) -> Profile:
+        """Show an account's profile with follower, following and post counts. No login needed."""
+        account = self._account(username)
+        me = self.state.current_user
+        return Profile(
+            username=account.username,
+            display_name=account.display_name,
+            bio=account.bio,
+            verified=account.verified,
+            joined_at=account.joined_at,
+            followers_count=len(self._followers(account.username)),
+            following_count=len(account.following),
+            posts_count=sum(p.author == account.username for p in self.state.posts.values()),
+            followed_by_you=None if me is None else account.username in self.state.accounts[me].following,
+        )
+
+    @tool(requires=["social_logged_in"])
+    def update_social_profile(
+        self,
+        display_name: Annotated[
+            str | None, Field(description="New display name (1-50 characters); null keeps it.", max_length=50)
+        ] = None,
+        bio: Annotated[str | None, Field(description="New bio (at most 160 characters); null keeps it.")] = None,
+    ) -> Profile:
+        """Change the logged-in account's display name and/or bio. Give at least one of them."""
+        account = self.state.accounts[self._me()]
+        if display_name is None and bio is None:
+            raise InvalidArgument("give a new display_name, a new bio, or both")
+        if display_name is not None and not 1 <= len(display_name.strip()) <= 50:
+            raise InvalidArgument("display_name must have 1 to 50 characters")
+        if bio is not None and len(bio) > 160:
+            raise InvalidArgument(f"bio has {len(bio)} characters; the limit is 160")
+        if display_name is not None:
+            account.display_name = display_name.strip()
+        if bio is not None:
+            account.bio = bio
+        return self.get_social_profile(account.username)
+
+    @tool(requires=["social_logged_in"], produces={"post_id": "post_id", "hashtags": "hashtag", "mentions": "username"})
+    def create_post(self, content: Text) -> PostView:
+        """Publish a post as the logged-in account; it fails when empty or over the length limit (280 by default)."""
+        me = self._me()
+        self._check_text(content, "post")
+        post = Post(
+            post_id=f"POST{self.state.next_post_number:04d}", author=me, content=content, created_at=self._tick()
+        )
+        self.state.posts[post.post_id] = post
+        self.state.next_post_number += 1
+        return self._view(post)
+
+    @tool(read_only=True, consumes={"post_id": "post_id"}, produces={"author": "username"})
+    def get_post(self, post_id: PostId) -> PostView:
+        """Show one post with its hashtags, mentions and like, repost and comment counts. No login needed."""
+        return self._view(self._post(post_id))
+
+    @tool(requires=["social_logged_in"], consumes={"post_id": "post_id"})
+    def delete_post(self, post_id: PostId) -> DeletedPost:
+        """Delete one of the logged-in account's own posts or reposts, with its comments and reposts."""
+        post = self._post(post_id)
+        if post.author != self._me():
+            raise PreconditionFailed(f"{post_id} was posted by {post.author}; you can only delete your own posts")
+        doomed = {post_id} | {p.post_id for p in self.state.posts.values() if p.repost_of == post_id}
+        comments = [c.comment_id for c in self.state.comments.values() if c.post_id in doomed]
+        for comment_id in comments:
+            del self.state.comments[comment_id]
+        for doomed_id in doomed:
+            del self.state.posts[doomed_id]
+        return DeletedPost(deleted_post_id=post_id, removed_comments=len(comments), removed_reposts=len(doomed) - 1)
+
+    @tool(requires=["social_logged_in"], consumes={"post_id": "post_id"}, produces={"post_id": "post_id"})
+    def repost_post(self, post_id: PostId) -> PostView:
+        """Repost a post to the logged-in account's followers; reposting a repost reposts its original.
+
+        Returns the new repost (its own post_id, repost_of the original). Each post can be reposted once.
+        """
+        me = self._me()
+        original = self._original(post_id)
+        if any(p.repost_of == original.post_id and p.author == me for p in self.state.posts.values()):
+            raise PreconditionFailed(f"you already reposted {original.post_id}; delete that repost to undo it")
+        repost = Post(
+            post_id=f"POST{self.state.next_post_number:04d}",
+            author=me,
+            content="",
+            created_at=self._tick(),
+            repost_of=original.post_id,
+        )
+        self.state.posts[repost.post_id] = repost
+        self.state.next_post_number += 1
+        return self._view(repost)
+
+    @tool(requires=["social_logged_in"], consumes={"post_id": "post_id"})
+    def like_post(self, post_id: PostId) -> LikeResult:
+        """Like a post as the logged-in account; liking a repost likes its original."""
+        me, post = self._me(), self._original(post_id)
+        if me in post.liked_by:
+            raise PreconditionFailed(f"you already like {post.post_id}")
+        post.liked_by = [*post.liked_by, me]
+        return LikeResult(post_id=post.post_id, liked=True, like_count=len(post.liked_by))
+
+    @tool(requires=["social_logged_in"], consumes={"post_id": "post_id"})
+    def unlike_post(self, post_id: PostId) -> LikeResult:
+        """Remove the logged-in account's like from a post (or from a repost's original)."""
+        me, post = self._me(), self._original(post_id)
+        if me not in post.liked_by:
+            raise PreconditionFailed(f"you have not liked {post.post_id}")
+        post.liked_by = [u for u in post.liked_by if u != me]
+        return LikeResult(post_id=post.post_id, liked=False, like_count=len(post.liked_by))
+
+    @tool(requires=["social_logged_in"], consumes={"post_id": "post_id"}, produces={"comment_id": "comment_id"})
+    def comment_on_post(self, post_id: PostId, content: Text) -> Comment:
+        """Comment on a post as the logged-in account (a comment on a repost goes to its original)."""
+        me, post = self._me(), self._original(post_id)
+        self._check_text(content, "comment")
+        comment = Comment(
+            comment_id=f"CMT{self.state.next_comment_number:04d}",
+            post_id=post.post_id,
+            author=me,
+            content=content,
+            created_at=self._tick(),
+        )
+        self.state.comments[comment.comment_id] = comment
+        self.state.next_comment_number += 1
+        return comment
+
+    @tool(read_only=True, consumes={"post_id": "post_id"}, produces={"comment_ids": "comment_id"})
+    def list_post_comments(self, post_id: PostId) -> CommentList:
+        """List the comments on a post (on its original, for a repost), oldest first. No login needed."""
+        post = self._original(post_id)
+        ordered = sorted(
+            (c for c in self.state.comments.values() if c.post_id == post.post_id),
+            key=lambda c: (c.created_at, c.comment_id),
+        )
+        return CommentList(comments=ordered, comment_ids=[c.comment_id for c in ordered])
+
+    @tool(requires=["social_logged_in"], consumes={"comment_id": "comment_id"})
+    def delete_post_comment(
+        self, comment_id: Annotated[str, Field(description="A comment id such as 'CMT0002'.")]
+    ) -> DeletedComment:
+        """Delete a comment the logged-in account wrote, or any comment on one of its own posts."""
+        me = self._me()
+        comment = self.state.comments.get(comment_id)
+        if comment is None:
+            raise NotFound(f"no comment {comment_id!r}; see list_post_comments")
+        if me not in (comment.author, self.state.posts[comment.post_id].author):
+            raise PreconditionFailed(f"{comment_id} is {comment.author}'s comment on someone else's post")
+        del self.state.comments[comment_id]
+        return DeletedComment(deleted_comment_id=comment_id, post_id=comment.post_id)
+
+    @tool(requires=["social_logged_in"], consumes={"username": "username"})
+    def follow_user(self, username: Username) -> FollowResult:
+        """Follow an account as the logged-in account, so its posts appear in the home timeline."""
+        me, other = self.state.accounts[self._me()], self._account(username).username
+        if other == me.username:
+            raise InvalidArgument("you cannot follow yourself")
+        if other in me.following:
+            raise PreconditionFailed(f"you already follow {other}")
+        me.following = [*me.following, other]
+        return FollowResult(username=other, following=True, followers_count=len(self._followers(other)))
+
+    @tool(requires=["social_logged_in"], consumes={"username": "username"})
+    def unfollow_user(self, username: Username) -> FollowResult:
+        """Stop following an account the logged-in account follows."""
+        me, other = self.state.accounts[self._me()], self._account(username).username
+        if other not in me.following:
+            raise PreconditionFailed(f"you do not follow {other}")
+        me.following = [u for u in me.following if u != other]
+        return FollowResult(username=other, following=False, followers_count=len(self._followers(other)))
+
+    @tool(read_only=True, consumes={"username": "username"}, produces={"usernames": "username"})
+    def list_followers(self, username: Username) -> AccountList:
+        """List the accounts that follow an account. No login needed."""
+        return self._account_list(self._followers(self._account(username).username))
+
+    @tool(read_only=True, consumes={"username": "username"}, produces={"usernames": "username"})
+    def list_following(self, username: Username) -> AccountList:
+        """List the accounts an account follows. No login needed."""
+        return self._account_list(self._account(username).following)
+
+    @tool(read_only=True, consumes={"username": "username"}, produces={"post_ids": "post_id"})
+    def get_user_posts(
+        self,
+        username: Username,
+        include_reposts: Annotated[bool, Field(description="Also list the account's reposts.")] = True,
+        limit: Limit = 20,
+    ) -> PostList:
+        """List an account's posts, newest first. No login needed."""
+        name = self._account(username).username
+        posts = (p for p in self.state.posts.values() if p.author == name and (include_reposts or not p.repost_of))
+        return self._post_list(posts, limit)
+
+    @tool(read_only=True, requires=["social_logged_in"], produces={"post_ids": "post_id"})
+    def get_home_timeline(self, limit: Limit = 20) -> PostList:
+        """List the posts and reposts of the accounts the logged-in account follows, and its own, newest first."""
+        me = self._me()
+        authors = {me, *self.state.accounts[me].following}
+        return self._post_list((p for p in self.state.posts.values() if p.author in authors), limit)
+
+    @tool(read_only=True, produces={"post_ids": "post_id"})
+    def search_posts(
+        self,
+        keyword: Annotated[str, Field(description="Text to look for, case-insensitive.", min_length=1)],
+        limit: Limit = 20,
+    ) -> PostList:
+        """Find original posts (not reposts) whose text contains a keyword, newest first. No login needed."""
+        needle = _needle(keyword)
+        return self._post_list((p for p in self.state.posts.values() if needle in p.content.lower()), limit)
+
+    @tool(read_only=True, consumes={"hashtag": "hashtag"}, produces={"post_ids": "post_id"})
+    def list_hashtag_posts(
+        self,
+        hashtag: Annotated[str, Field(description="A hashtag such as 'python' (a leading '#' is ignored).")],
+        limit: Limit = 20,
+    ) -> PostList:
+        """List the original posts that use a hashtag, newest first. No login needed."""
+        tag = hashtag.strip().lstrip("#").lower()
+        if not _HASHTAG.fullmatch(f"#{tag}"):
+            raise InvalidArgument(f"{hashtag!r} is not a hashtag: use letters, digits and '_', at least one letter")
+        return self._post_list((p for p in self.state.posts.values() if tag in _hashtags(p.content)), limit)
+
+    @tool(read_only=True, requires=["social_logged_in"], produces={"post_ids": "post_id"})
+    def list_mentions(self, limit: Limit = 20) -> PostList:
+        """List the posts that @mention the logged-in account, newest first."""
+        me = self._me()
+        return self._post_list((p for p in self.state.posts.values() if me in self._mentions(p.content)), limit)
+
+    @tool(read_only=True, produces={"hashtags": "hashtag"})
+    def get_trending_hashtags(
+        self, limit: Annotated[int, Field(description="Most hashtags to return.", ge=1, le=50)] = 10
+    ) -> TrendList:
+        """Rank the hashtags used on the service by the number of posts using them. No login needed."""
+        counts = Counter(tag for p in self.state.posts.values() for tag in _hashtags(p.content))
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return TrendList(trends=[Trend(hashtag=t, post_count=n) for t, n in ranked], hashtags=[t for t, _ in ranked])
+
+    def _me(self) -> str:
+        if self.state.current_user is None:
+            raise PreconditionFailed("no account is logged in; call social_log_in first")
+        return self.state.current_user
+
+    def _account(self, username: str) -> Account:
+        account = self.state.accounts.get(username.strip().lstrip("@").lower())
+        if account is None:
+            raise NotFound(f"no account @{username.lstrip('@')}; use search_accounts to find the username")
+        return account
+
+    def _post(self, post_id: str) -> Post:
+        post = self.state.posts.get(post_id.strip().upper())
+        if post is None:
+            raise NotFound(f"no post {post_id!r}; it may have been deleted")
+        return post
+
+    def _original(self, post_id: str) -> Post:
+        post = self._post(post_id)
+        return self.state.posts[post.repost_of] if post.repost_of else post
+
+    def _followers(self, username: str) -> list[str]:
+        return [a.username for a in self.state.accounts.values() if username in a.following]
+
+    def _mentions(self, content: str) -> list[str]:
+        return [u for u in _unique(m.lower() for m in _MENTION.findall(content)) if u in self.state.accounts]
+
+    def _check_text(self, content: str, what: str) -> None:
+        if not content.strip():
+            raise InvalidArgument(f"the {what} is empty; write some text")
+        if len(content) > self.state.max_post_length:
+            raise InvalidArgument(
+                f"the {what} has {len(content)} characters; the limit is {self.state.max_post_length}, shorten it"
+            )
+
+    def _tick(self) -> str:
+        self.state.clock = (datetime.fromisoformat(self.state.clock) + timedelta(minutes=1)).isoformat()
+        return self.state.clock
+
+    def _view(self, post: Post) -> PostView:
+        posts, comments = self.state.posts.values(), self.state.comments.values()
+        return PostView(
+            post_id=post.post_id,
+            author=post.author,
+            content=post.content,
+            hashtags=_hashtags(post.content),
+            mentions=self._mentions(post.content),
+            created_at=post.created_at,
+            repost_of=post.repost_of,
+            like_count=len(post.liked_by),
+            repost_count=sum(p.repost_of == post.post_id for p in posts),
+            comment_count=sum(c.post_id == post.post_id for c in comments),
+        )
+
+    def _post_list(self, posts: Iterable[Post], limit: int) -> PostList:
+        ordered = sorted(posts, key=lambda p: (p.created_at, p.post_id), reverse=True)[:limit]
+        return PostList(posts=[self._view(p) for p in ordered], post_ids=[p.post_id for p in ordered])
+
+    def _account_list(self, usernames: Iterable[str]) -> AccountList:
+        accounts = sorted((self.state.accounts[u] for u in usernames), key=lambda a: a.username)
+        return AccountList(
+            accounts=[
+                AccountSummary(username=a.username, display_name=a.display_name, verified=a.verified) for a in accounts
+            ],
+            usernames=[a.username for a in accounts],
+        )
+
+
+def _hashtags(content: str) -> list[str]:
+    return _unique(tag.lower() for tag in _HASHTAG.findall(content))
+
+
+def _needle(text: str) -> str:
+    if not text.strip():
+        raise InvalidArgument("the search text is empty; give a word to look for")
+    return text.strip().lower()
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _check_number(item_id: str, prefix: str, next_number: int) -> None:
+    match = re.fullmatch(prefix + r"(\d+)", item_id)
+    if match and int(match.group(1)) >= next_number:
+        raise ValueError(f"{item_id!r} is not below the next number {next_number}; raise the counter")
