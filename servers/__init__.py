@@ -1,5 +1,6 @@
 """Stateful mock tool environments served over MCP: stdio, in-process and HTTP sandboxes."""
 
+from servers.classes import environment_from_class, import_class
 from servers.environment import Environment, EnvironmentSnapshot, ToolSpec, tool
 from servers.errors import (
     InvalidArgument,
@@ -14,17 +15,17 @@ from servers.errors import (
 )
 from servers.http import SandboxApp, create_app
 from servers.mcp import DIFF_META_KEY, HINTS_META_KEY, build_mcp_server, serve_sandbox
-from servers.registry import environment_names, get_environment
+from servers.registry import environment_names, get_environment, register_environment
 from servers.sandboxes import Execution, Sandbox, SandboxManager, create_sandbox
-from servers.scenarios import Scenario, fixtures_root, load_pools, load_scenario, scenario_names
+from servers.scenarios import Scenario, fixtures_root, load_pools, load_scenario, read_json_object, scenario_names
 from servers.state import StateModel, apply_diff, canonical_json, diff_states, hash_state
 
 __all__ = [
     "DIFF_META_KEY",
-    "HINTS_META_KEY",
     "Environment",
     "EnvironmentSnapshot",
     "Execution",
+    "HINTS_META_KEY",
     "InvalidArgument",
     "NotFound",
     "PreconditionFailed",
@@ -46,12 +47,16 @@ __all__ = [
     "create_app",
     "create_sandbox",
     "diff_states",
+    "environment_from_class",
     "environment_names",
     "fixtures_root",
     "get_environment",
     "hash_state",
+    "import_class",
     "load_pools",
     "load_scenario",
+    "read_json_object",
+    "register_environment",
     "scenario_names",
     "serve_sandbox",
     "tool",

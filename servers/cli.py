@@ -1,17 +1,19 @@
 """`funreason envs` and `funreason serve`: list environments and serve sandboxes."""
 
 import json
+from pathlib import Path
 
 import anyio
 import click
 import uvicorn
 
+from servers.classes import environment_from_class, import_class
 from servers.errors import SandboxError
 from servers.http import create_app
 from servers.mcp import serve_sandbox
-from servers.registry import environment_names, get_environment
+from servers.registry import environment_names, get_environment, register_environment
 from servers.sandboxes import SandboxManager, create_sandbox
-from servers.scenarios import scenario_names
+from servers.scenarios import read_json_object, scenario_names
 
 __all__ = ["envs", "serve"]
 
@@ -40,6 +42,9 @@ def envs(as_json: bool) -> None:
 @click.command()
 @click.argument("env_names", metavar="[ENV ...]", nargs=-1)
 @click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio", show_default=True)
+@click.option("--class", "class_spec", metavar="MODULE:CLASS", help="Also serve your own stateful Python class.")
+@click.option("--config", type=click.Path(dir_okay=False), help="With --class: JSON file holding the initial state.")
+@click.option("--loader", help="With --class: method that loads --config (default: set attributes).")
 @click.option("--scenario", help="Scenario of the stdio sandbox, or of the default /mcp sandbox over HTTP.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every sandbox's randomness.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="HTTP: address to bind.")
@@ -58,6 +63,9 @@ def envs(as_json: bool) -> None:
 def serve(
     env_names: tuple[str, ...],
     transport: str,
+    class_spec: str | None,
+    config: str | None,
+    loader: str | None,
     scenario: str | None,
     seed: int,
     host: str,
@@ -71,9 +79,16 @@ def serve(
     stdio: one process, one sandbox of ENV (several ENVs share one sandbox).
     http: many isolated sandboxes of the ENVs (all when none is named), created with
     POST /sandboxes and served at /sandboxes/<id>/mcp; /mcp is a default sandbox.
+    --class serves any class: public methods become tools, public attributes the state.
     """
     for name in env_names:
         get_environment(name)
+    if class_spec is not None:
+        initial = read_json_object(Path(config)) if config else {}
+        env = environment_from_class(import_class(class_spec), config=initial, loader=loader)
+        env_names = (*env_names, register_environment(env).name)
+    elif config or loader:
+        raise click.UsageError("--config and --loader go with --class")
     if transport == "stdio":
         if not env_names:
             raise click.UsageError("stdio serves one sandbox: name its environment, e.g. 'funreason serve filesystem'")

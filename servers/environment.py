@@ -81,6 +81,8 @@ class Environment:
     description: ClassVar[str]
     state_model: ClassVar[type[StateModel]]
     version: ClassVar[str] = "1"
+    builtin_scenarios: ClassVar[dict[str, dict[str, Any]]] = {}
+    """Initial states that ship with the class rather than as fixture files (name -> state)."""
 
     def __init__(self, state: StateModel | dict[str, Any], seed: int = 0) -> None:
         self.state = state if isinstance(state, StateModel) else self.state_model.model_validate(state)
@@ -102,6 +104,10 @@ class Environment:
         """The tool's signature without `self`, annotations evaluated."""
         signature = inspect.signature(getattr(cls, name), eval_str=True)
         return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+    def state_data(self) -> dict[str, Any]:
+        """The current state as JSON data: what is hashed, diffed and shown."""
+        return self.state.snapshot()
 
     def snapshot(self) -> EnvironmentSnapshot:
         """Take a snapshot by dump, never by deep copy (it is taken before every write)."""

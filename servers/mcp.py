@@ -95,10 +95,11 @@ def _tool_function(env_class: type[Environment], tool_name: str, resolve: Sandbo
 
 
 def _structured(result: Any) -> dict[str, Any]:
-    """The structured content the SDK publishes for this value: models as objects, the rest wrapped."""
+    """The structured content the SDK publishes for this value: models and dicts as objects, the rest wrapped."""
     if isinstance(result, BaseModel):
         return result.model_dump(mode="json")
-    return {"result": TypeAdapter(type(result)).dump_python(result, mode="json")}
+    data = TypeAdapter(Any).dump_python(result, mode="json")
+    return data if isinstance(data, dict) else {"result": data}
 
 
 def _state_reader(resolve: SandboxResolver) -> Callable[..., str]:
@@ -106,6 +107,6 @@ def _state_reader(resolve: SandboxResolver) -> Callable[..., str]:
         sandbox = resolve(ctx)
         if env not in sandbox.environments:
             raise ValueError(f"this sandbox has no environment {env!r} (it has: {', '.join(sandbox.env_names)})")
-        return canonical_json(sandbox.environments[env].state.snapshot())
+        return canonical_json(sandbox.environments[env].state_data())
 
     return read_state

@@ -6,9 +6,9 @@ from functools import cache
 
 from servers import envs
 from servers.environment import Environment
-from servers.errors import UnknownEnvironment
+from servers.errors import SandboxError, UnknownEnvironment
 
-__all__ = ["environment_names", "get_environment"]
+__all__ = ["environment_names", "get_environment", "register_environment"]
 
 
 def environment_names() -> list[str]:
@@ -23,6 +23,14 @@ def get_environment(name: str) -> type[Environment]:
     except KeyError:
         known = ", ".join(environment_names())
         raise UnknownEnvironment(f"unknown environment {name!r} (known: {known})") from None
+
+
+def register_environment(env: type[Environment]) -> type[Environment]:
+    """Add an environment built at run time (e.g. from a user's class) under `env.name`."""
+    if env.name in _environments():
+        raise SandboxError(f"an environment named {env.name!r} exists already; choose another name")
+    _environments()[env.name] = env
+    return env
 
 
 @cache

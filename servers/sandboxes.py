@@ -67,11 +67,11 @@ class Sandbox:
         except BaseException:
             env.restore(before)
             raise
-        return Execution(result, diff_states({env.name: before.state}, {env.name: env.state.snapshot()}))
+        return Execution(result, diff_states({env.name: before.state}, {env.name: env.state_data()}))
 
     def state(self) -> dict[str, Any]:
         """The whole state as JSON data, keyed by environment name."""
-        return {name: env.state.snapshot() for name, env in self.environments.items()}
+        return {name: env.state_data() for name, env in self.environments.items()}
 
     def state_hash(self) -> str:
         return hash_state(self.state())

@@ -10,8 +10,17 @@ from pydantic import ValidationError
 
 from servers.environment import Environment
 from servers.errors import ScenarioError
+from servers.registry import get_environment
 
-__all__ = ["DEFAULT_SCENARIO", "Scenario", "fixtures_root", "load_pools", "load_scenario", "scenario_names"]
+__all__ = [
+    "DEFAULT_SCENARIO",
+    "Scenario",
+    "fixtures_root",
+    "load_pools",
+    "load_scenario",
+    "read_json_object",
+    "scenario_names",
+]
 
 DEFAULT_SCENARIO = "default"
 
@@ -34,7 +43,7 @@ def fixtures_root() -> Path:
 def scenario_names(env: str) -> list[str]:
     """Names of the scenarios shipped for `env`, sorted."""
     folder = fixtures_root() / env / "scenarios"
-    return sorted(path.stem for path in folder.glob("*.json"))
+    return sorted({path.stem for path in folder.glob("*.json")} | set(get_environment(env).builtin_scenarios))
 
 
 def load_scenario(env: type[Environment], name: str | None = None, *, path: Path | None = None) -> Scenario:
@@ -47,6 +56,8 @@ def load_scenario(env: type[Environment], name: str | None = None, *, path: Path
     `ScenarioError` line naming the file and the field.
     """
     name = name or DEFAULT_SCENARIO
+    if path is None and name in env.builtin_scenarios:
+        return _validated(env, name, "", env.builtin_scenarios[name], where=f"{env.name} scenario {name!r}")
     if path is None and name.endswith(".json"):
         path = Path(name)
     if path is None:
@@ -54,18 +65,12 @@ def load_scenario(env: type[Environment], name: str | None = None, *, path: Path
         if not path.is_file():
             known = ", ".join(scenario_names(env.name)) or "none"
             raise ScenarioError(f"unknown scenario {name!r} for environment {env.name!r} (known: {known})")
-    data = _read_json_object(path)
+    data = read_json_object(path)
     unknown = sorted(set(data) - {"description", "state"})
     if unknown or "state" not in data:
         problem = f"unexpected key {unknown[0]!r}" if unknown else "missing key 'state'"
         raise ScenarioError(f"{path}: {problem} (a scenario is {{'description': ..., 'state': {{...}}}})")
-    try:
-        state = env.state_model.model_validate(data["state"])
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in ("state", *first["loc"]))
-        raise ScenarioError(f"{path}: {field}: {first['msg']}") from error
-    return Scenario(env.name, path.stem, str(data.get("description", "")), state.snapshot())
+    return _validated(env, path.stem, str(data.get("description", "")), data["state"], where=str(path))
 
 
 def load_pools(env: str) -> dict[str, list[Any]]:
@@ -73,14 +78,24 @@ def load_pools(env: str) -> dict[str, list[Any]]:
     path = fixtures_root() / env / "pools.json"
     if not path.is_file():
         return {}
-    pools = _read_json_object(path)
+    pools = read_json_object(path)
     for key, values in pools.items():
         if not isinstance(values, list):
             raise ScenarioError(f"{path}: {key}: a pool must be a list of values")
     return pools
 
 
-def _read_json_object(path: Path) -> dict[str, Any]:
+def _validated(env: type[Environment], name: str, description: str, state: Any, *, where: str) -> Scenario:
+    try:
+        model = env.state_model.model_validate(state)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in ("state", *first["loc"]))
+        raise ScenarioError(f"{where}: {field}: {first['msg']}") from error
+    return Scenario(env.name, name, description, model.model_dump(mode="json", exclude_unset=True))
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:

@@ -1,0 +1,209 @@
+"""Any stateful Python class as an environment: public methods become tools, public attributes the state."""
+
+import copy
+import importlib
+import inspect
+import json
+import random
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, create_model
+
+from servers.environment import Environment, EnvironmentSnapshot, ToolSpec
+from servers.errors import ScenarioError, ToolError
+from servers.state import StateModel
+
+__all__ = ["environment_from_class", "import_class"]
+
+
+def environment_from_class(
+    target: type,
+    *,
+    name: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    loader: str | None = None,
+) -> type[Environment]:
+    """Wrap `target` as an Environment class.
+
+    Each public method becomes a tool: its type hints give the schema, its docstring
+    (Google `Args:` or reST `:param x:` style) the descriptions.  The instance's public
+    attributes are the state.  `config` is the initial state, loaded by the method
+    named `loader` (e.g. BFCL's `_load_scenario`) or by attribute assignment.  A method
+    that raises, or returns `{"error": ...}`, gives an error result and changes nothing.
+    """
+    defaults = _public_attributes(target())
+    if loader is not None and not callable(getattr(target, loader, None)):
+        raise ScenarioError(f"{target.__name__} has no loading method {loader!r}")
+    fields: dict[str, Any] = {
+        attribute: (Any, Field(default=None, description=f"The instance attribute {attribute!r}."))
+        for attribute in defaults
+    }
+    state_model = create_model(f"{target.__name__}State", __base__=StateModel, **fields)
+    if loader is not None:  # the loader may accept keys that are not attributes yet
+        state_model.model_config["extra"] = "allow"
+        state_model.model_rebuild(force=True)
+    namespace: dict[str, Any] = {
+        "name": name or _snake_case(target.__name__),
+        "description": _summary(inspect.getdoc(target)) or f"The {target.__name__} environment.",
+        "state_model": state_model,
+        "builtin_scenarios": {"default": dict(config or {})},
+        "target": target,
+        "loader": loader,
+    }
+    for method_name, method in inspect.getmembers(target, inspect.isfunction):
+        if not method_name.startswith("_") and method_name != loader and _has_named_parameters(method):
+            namespace[method_name] = _tool_method(method_name, method)
+    return type(f"{target.__name__}Environment", (ClassEnvironment,), namespace)
+
+
+def import_class(spec: str) -> type:
+    """`package.module:ClassName` -> the class, with a one-line error when it cannot be found.
+
+    The current directory is importable, as with `python -m`, so a user's own module works.
+    """
+    module_name, _, class_name = spec.partition(":")
+    if not module_name or not class_name:
+        raise ScenarioError(f"--class must look like package.module:ClassName, got {spec!r}")
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        target = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise ScenarioError(f"cannot import {spec!r}: {error}") from error
+    if not isinstance(target, type):
+        raise ScenarioError(f"{spec!r} is not a class")
+    return target
+
+
+@dataclass(frozen=True)
+class ClassSnapshot(EnvironmentSnapshot):
+    """A snapshot that also keeps a deep copy of every attribute, for exact restores."""
+
+    attributes: dict[str, Any]
+
+
+class ClassEnvironment(Environment):
+    """An environment whose state lives in an instance of a user's class."""
+
+    target: ClassVar[type]
+    loader: ClassVar[str | None]
+
+    def __init__(self, state: Mapping[str, Any], seed: int = 0) -> None:
+        self.seed = seed
+        self.rng = random.Random(f"{seed}:{self.name}")
+        self.instance = self.target()
+        config = copy.deepcopy(dict(state))
+        if self.loader is not None:
+            getattr(self.instance, self.loader)(config)
+        else:
+            for attribute, value in config.items():
+                setattr(self.instance, attribute, value)
+
+    def state_data(self) -> dict[str, Any]:
+        return json.loads(json.dumps(_public_attributes(self.instance), default=repr))
+
+    def snapshot(self) -> ClassSnapshot:
+        return ClassSnapshot(self.state_data(), self.rng.getstate(), copy.deepcopy(vars(self.instance)))
+
+    def restore(self, snapshot: EnvironmentSnapshot) -> None:
+        assert isinstance(snapshot, ClassSnapshot)
+        self.instance.__dict__.clear()
+        self.instance.__dict__.update(copy.deepcopy(snapshot.attributes))
+        self.rng.setstate(snapshot.rng_state)
+
+
+def _tool_method(method_name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    doc = inspect.getdoc(method) or ""
+    descriptions = _parameter_descriptions(doc)
+    signature = inspect.signature(method, eval_str=True)
+    parameters = [
+        parameter.replace(
+            annotation=Annotated[
+                Any if parameter.annotation is inspect.Parameter.empty else parameter.annotation,
+                Field(description=descriptions.get(parameter.name, f"The {parameter.name.replace('_', ' ')}.")),
+            ]
+        )
+        for parameter in list(signature.parameters.values())[1:]
+    ]
+    returns = Any if signature.return_annotation is inspect.Signature.empty else signature.return_annotation
+
+    def call_method(self: ClassEnvironment, **arguments: Any) -> Any:
+        try:
+            result = getattr(self.instance, method_name)(**arguments)
+        except ToolError:
+            raise
+        except Exception as error:
+            raise ToolError(f"{type(error).__name__}: {error}") from error
+        if isinstance(result, dict) and "error" in result:
+            raise ToolError(str(result["error"]))
+        return result
+
+    self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    call_method.__signature__ = inspect.Signature([self_parameter, *parameters], return_annotation=returns)  # type: ignore[attr-defined]
+    call_method.__doc__ = _description(doc) or f"Call {method_name}."
+    call_method.__name__ = method_name
+    call_method.__tool_spec__ = ToolSpec()  # type: ignore[attr-defined]
+    return call_method
+
+
+def _public_attributes(instance: object) -> dict[str, Any]:
+    return {key: value for key, value in vars(instance).items() if not key.startswith("_")}
+
+
+def _has_named_parameters(method: Callable[..., Any]) -> bool:
+    kinds = {parameter.kind for parameter in inspect.signature(method).parameters.values()}
+    return not kinds & {
+        inspect.Parameter.VAR_POSITIONAL,
+        inspect.Parameter.VAR_KEYWORD,
+        inspect.Parameter.POSITIONAL_ONLY,
+    }
+
+
+_SECTION = re.compile(r"^(Args|Arguments|Parameters|Returns|Return|Raises|Yields|Examples?|Notes?):\s*$")
+_GOOGLE_PARAM = re.compile(r"^\s+(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
+_REST_FIELD = re.compile(r"^:(param|type|returns?|rtype|raises)\b")
+_REST_PARAM = re.compile(r"^:param\s+(?:[\w\[\], ]+\s+)?(\w+)\s*:\s*(.+)$")
+
+
+def _description(doc: str) -> str:
+    """The docstring without its Args/Returns sections or reST fields: what a model reads."""
+    kept = []
+    for line in doc.splitlines():
+        if _SECTION.match(line.strip()) or _REST_FIELD.match(line.strip()):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def _summary(doc: str | None) -> str:
+    return (doc or "").strip().split("\n\n")[0].replace("\n", " ")
+
+
+def _parameter_descriptions(doc: str) -> dict[str, str]:
+    """Parameter descriptions from a Google-style `Args:` section or reST `:param name:` fields."""
+    found: dict[str, str] = {}
+    in_args = False
+    last = None
+    for line in doc.splitlines():
+        stripped = line.strip()
+        if rest := _REST_PARAM.match(stripped):
+            found[rest.group(1)] = rest.group(2).strip()
+            continue
+        if _SECTION.match(stripped):
+            in_args = stripped.rstrip(":") in ("Args", "Arguments", "Parameters")
+            continue
+        if in_args and (google := _GOOGLE_PARAM.match(line)):
+            last = google.group(1)
+            found[last] = google.group(2).strip()
+        elif in_args and last and stripped and line.startswith(" " * 8):
+            found[last] += " " + stripped
+    return found
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
