@@ -1,0 +1,761 @@
+"""A car's control system: doors, brake, engine, fuel, tyres, climate, lights, navigation and cruise control."""
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from servers.environment import Environment, tool
+from servers.errors import InvalidArgument, NotFound, PreconditionFailed
+from servers.state import StateModel
+
+__all__ = ["Door", "Place", "Tyre", "Vehicle", "VehicleState"]
+
+KM_PER_MILE = 1.609344
+LITRES_PER_GALLON = 3.785411784
+LOW_PRESSURE_MARGIN_PSI = 3.0
+FLAT_PRESSURE_PSI = 15.0
+MAX_OVER_RECOMMENDED_PSI = 5.0
+CRUISE_MIN_KMH = 40.0
+
+ClimateMode = Literal["auto", "heat", "cool", "vent", "defrost"]
+HeadlightMode = Literal["off", "low", "high", "auto"]
+
+
+class Door(StateModel):
+    door_id: str = Field(description="Door name, e.g. 'driver', 'passenger', 'rear_left', 'rear_right'.")
+    locked: bool = Field(default=False, description="Whether the door is locked.")
+
+
+class Tyre(StateModel):
+    tyre_id: str = Field(description="Tyre position, e.g. 'front_left'.")
+    pressure_psi: float = Field(ge=0, le=80, description="Current pressure in psi.")
+    recommended_psi: float = Field(gt=0, le=80, description="Manufacturer's recommended pressure in psi.")
+    punctured: bool = Field(default=False, description="Whether the tyre has a puncture and cannot hold air.")
+
+
+class Place(StateModel):
+    name: str = Field(description="Unique place name used as a navigation destination.")
+    kind: Literal["tyre_shop", "fuel_station", "point_of_interest"] = Field(description="What kind of place it is.")
+    address: str = Field(description="Street address.")
+    distance_km: float = Field(gt=0, description="Driving distance from the car's position in kilometres.")
+
+
+class Climate(StateModel):
+    temperature_celsius: float = Field(ge=16, le=30, description="Cabin target temperature in degrees Celsius.")
+    fan_speed: int = Field(ge=0, le=7, description="Blower level, 0 (off) to 7 (maximum).")
+    mode: ClimateMode = Field(description="Air distribution mode.")
+    ac_on: bool = Field(default=False, description="Whether the air-conditioning compressor is on.")
+
+
+class DisplayUnits(StateModel):
+    distance: Literal["km", "miles"] = Field(default="km", description="Unit for distances and speeds.")
+    volume: Literal["litres", "gallons"] = Field(default="litres", description="Unit for fuel volumes (US gallons).")
+    temperature: Literal["celsius", "fahrenheit"] = Field(default="celsius", description="Unit for temperatures.")
+
+
+class Route(StateModel):
+    destination: str = Field(description="Name of the destination place.")
+    distance_km: float = Field(gt=0, description="Route length in kilometres.")
+    estimated_minutes: int = Field(ge=1, description="Estimated driving time including current traffic.")
+
+
+class VehicleState(StateModel):
+    model: str = Field(description="Make and model of the car.")
+    doors: dict[str, Door] = Field(description="Every door by door id.")
+    tyres: dict[str, Tyre] = Field(description="Every tyre by tyre id.")
+    brake_force_newtons: float = Field(default=0, ge=0, le=1000, description="Force on the brake pedal; 0=released.")
+    parking_brake_engaged: bool = Field(default=True, description="Whether the parking brake is on.")
+    engine_running: bool = Field(default=False, description="Whether the engine is running.")
+    speed_kmh: float = Field(default=0, ge=0, le=200, description="Current speed in km/h.")
+    cruise_speed_kmh: float | None = Field(default=None, description="Cruise-control set speed, null when off.")
+    fuel_litres: float = Field(ge=0, description="Fuel in the tank in litres.")
+    fuel_capacity_litres: float = Field(gt=0, description="Tank capacity in litres.")
+    consumption_l_per_100km: float = Field(gt=0, description="Average fuel consumption in litres per 100 km.")
+    climate: Climate = Field(description="Climate-control settings.")
+    outside_temperature_celsius: float = Field(description="Outside air temperature in degrees Celsius.")
+    windshield_frosted: bool = Field(default=False, description="Whether frost blocks the view through the windshield.")
+    headlights: HeadlightMode = Field(default="auto", description="Headlight mode.")
+    display_units: DisplayUnits = Field(default_factory=DisplayUnits, description="Units the dashboard shows.")
+    places: dict[str, Place] = Field(default_factory=dict, description="Known places by name (navigation database).")
+    route: Route | None = Field(default=None, description="Active navigation route, null when none is set.")
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> "VehicleState":
+        for table, key_field in ((self.doors, "door_id"), (self.tyres, "tyre_id"), (self.places, "name")):
+            for key, item in table.items():
+                if getattr(item, key_field) != key:
+                    raise ValueError(f"key {key!r} does not match {key_field} {getattr(item, key_field)!r}")
+        if not self.doors or not self.tyres:
+            raise ValueError("a car needs at least one door and one tyre")
+        if self.fuel_litres > self.fuel_capacity_litres:
+            raise ValueError(f"fuel_litres {self.fuel_litres} exceeds fuel_capacity_litres {self.fuel_capacity_litres}")
+        if self.speed_kmh > 0 and (not self.engine_running or self.parking_brake_engaged):
+            raise ValueError("a moving car needs the engine running and the parking brake released")
+        if self.cruise_speed_kmh is not None and (not self.engine_running or self.speed_kmh < CRUISE_MIN_KMH):
+            raise ValueError(f"cruise control needs the engine running and at least {CRUISE_MIN_KMH:g} km/h")
+        if self.climate.ac_on and not self.engine_running:
+            raise ValueError("air conditioning cannot be on while the engine is off")
+        if self.route is not None and self.route.destination not in self.places:
+            raise ValueError(f"route: unknown destination {self.route.destination!r}")
+        return self
+
+
+class DoorStatus(BaseModel):
+    doors: list[Door] = Field(description="Every door, sorted by id.")
+    door_ids: list[str] = Field(description="The same doors' ids, in the same order.")
+    all_locked: bool = Field(description="Whether every door is locked.")
+
+
+class DoorResult(BaseModel):
+    door_id: str = Field(description="The door acted on.")
+    locked: bool = Field(description="Whether it is locked now.")
+    changed: bool = Field(description="False when the door was already in that state.")
+    all_locked: bool = Field(description="Whether every door is locked now.")
+
+
+class BrakeResult(BaseModel):
+    brake_pressed: bool = Field(description="Whether the brake pedal is pressed.")
+    force_newtons: float = Field(description="Force on the pedal in newtons.")
+    speed_kmh: float = Field(description="Speed after the action, in km/h.")
+    cruise_control_on: bool = Field(description="Whether cruise control is still engaged.")
+
+
+class EngineResult(BaseModel):
+    engine_running: bool = Field(description="Whether the engine is running.")
+    fuel_litres: float = Field(description="Fuel in the tank in litres.")
+
+
+class FuelStatus(BaseModel):
+    fuel_litres: float = Field(description="Fuel in the tank in litres.")
+    capacity_litres: float = Field(description="Tank capacity in litres.")
+    percent: float = Field(description="Tank fill level in percent.")
+    litres_to_full: float = Field(description="Litres that still fit in the tank.")
+    range_km: float = Field(description="Estimated range on the current fuel in kilometres.")
+    display: str = Field(description="Fuel level in the dashboard's volume unit.")
+
+
+class TyreReading(BaseModel):
+    tyre_id: str = Field(description="Tyre position.")
+    pressure_psi: float = Field(description="Current pressure in psi.")
+    recommended_psi: float = Field(description="Recommended pressure in psi.")
+    status: Literal["ok", "low", "flat"] = Field(description="'low' = 3+ psi under recommended, 'flat' = punctured.")
+
+
+class TyreReport(BaseModel):
+    tyres: list[TyreReading] = Field(description="Every tyre, sorted by id.")
+    tyre_ids: list[str] = Field(description="The same tyres' ids.")
+    low_tyre_ids: list[str] = Field(description="Ids of tyres whose status is 'low' or 'flat'.")
+
+
+class PlaceResult(BaseModel):
+    destination: str = Field(description="Place name, usable as a navigation destination.")
+    kind: str = Field(description="Kind of place.")
+    address: str = Field(description="Street address.")
+    distance_km: float = Field(description="Driving distance in kilometres.")
+    display_distance: str = Field(description="Distance in the dashboard's unit.")
+
+
+class RouteResult(BaseModel):
+    destination: str = Field(description="Destination name.")
+    address: str = Field(description="Destination address.")
+    distance_km: float = Field(description="Route length in kilometres.")
+    estimated_minutes: int = Field(description="Estimated driving time in minutes, traffic included.")
+    display_distance: str = Field(description="Route length in the dashboard's unit.")
+
+
+class ClearedRoute(BaseModel):
+    cleared_destination: str = Field(description="The destination that was cancelled.")
+
+
+class Feasibility(BaseModel):
+    distance_km: float = Field(description="Distance checked, in kilometres.")
+    fuel_needed_litres: float = Field(description="Fuel the distance needs at the average consumption.")
+    fuel_litres: float = Field(description="Fuel in the tank now.")
+    range_km: float = Field(description="Range on the current fuel in kilometres.")
+    feasible: bool = Field(description="Whether the car can cover the distance without refuelling.")
+    fuel_shortfall_litres: float = Field(description="Litres to add to make the trip (0 when feasible).")
+
+
+class FillResult(BaseModel):
+    litres_added: float = Field(description="Litres put in the tank.")
+    fuel_litres: float = Field(description="Fuel in the tank now.")
+    percent: float = Field(description="Tank fill level in percent.")
+
+
+class ClimateStatus(BaseModel):
+    temperature_celsius: float = Field(description="Cabin target temperature in degrees Celsius.")
+    display_temperature: str = Field(description="Target temperature in the dashboard's unit.")
+    fan_speed: int = Field(description="Blower level 0-7.")
+    mode: str = Field(description="Air distribution mode.")
+    ac_on: bool = Field(description="Whether air conditioning is on.")
+    outside_temperature_celsius: float = Field(description="Outside temperature in degrees Celsius.")
+    windshield_frosted: bool = Field(description="Whether the windshield is frosted over.")
+
+
+class SettingResult(BaseModel):
+    setting: str = Field(description="Name of the setting changed.")
+    value: str = Field(description="Its new value.")
+
+
+class ParkingBrakeResult(BaseModel):
+    parking_brake_engaged: bool = Field(description="Whether the parking brake is on now.")
+
+
+class SpeedResult(BaseModel):
+    speed_kmh: float = Field(description="Current speed in km/h.")
+    display_speed: str = Field(description="Speed in the dashboard's unit.")
+    cruise_speed_kmh: float | None = Field(description="Cruise-control set speed, null when off.")
+
+
+class ConversionResult(BaseModel):
+    value: float = Field(description="The value given.")
+    from_unit: str = Field(description="Its unit.")
+    converted_value: float = Field(description="The converted value, rounded to 2 decimals.")
+    to_unit: str = Field(description="The unit converted to.")
+
+
+class VehicleStatus(BaseModel):
+    model: str = Field(description="Make and model.")
+    engine_running: bool = Field(description="Whether the engine is running.")
+    speed: str = Field(description="Speed in the dashboard's unit.")
+    all_doors_locked: bool = Field(description="Whether every door is locked.")
+    brake_pressed: bool = Field(description="Whether the brake pedal is pressed.")
+    parking_brake_engaged: bool = Field(description="Whether the parking brake is on.")
+    cruise_speed_kmh: float | None = Field(description="Cruise-control set speed, null when off.")
+    fuel: str = Field(description="Fuel level in the dashboard's unit.")
+    headlights: str = Field(description="Headlight mode.")
+    warnings: list[str] = Field(description="Active dashboard warnings.")
+    route_destination: str | None = Field(description="Active navigation destination, or null.")
+
+
+DoorId = Annotated[str, Field(description="Door id such as 'driver' or 'rear_left' (see get_door_status).")]
+TyreId = Annotated[str, Field(description="Tyre id such as 'front_left' (see check_tyre_pressure).")]
+
+
+class Vehicle(Environment):
+    name = "vehicle"
+    description = "A car's control system: doors, brakes, engine, fuel, tyres, climate, lights, navigation, cruise."
+    state_model = VehicleState
+    state: VehicleState
+
+    @tool(read_only=True, produces={"door_ids": "door"})
+    def get_door_status(self) -> DoorStatus:
+        """List every door and whether it is locked."""
+        doors = [self.state.doors[key] for key in sorted(self.state.doors)]
+        return DoorStatus(doors=doors, door_ids=[d.door_id for d in doors], all_locked=self._all_locked())
+
+    @tool(consumes={"door_id": "door"})
+    def lock_door(self, door_id: DoorId) -> DoorResult:
+        """Lock one door. Locking an already locked door changes nothing. The engine starts only with all locked."""
+        return self._set_lock(door_id, True)
+
+    @tool(consumes={"door_id": "door"})
+    def unlock_door(self, door_id: DoorId) -> DoorResult:
+        """Unlock one door. The running engine is not affected, but start_engine needs every door locked."""
+        return self._set_lock(door_id, False)
+
+    @tool(provides=["vehicle_doors_locked"])
+    def lock_all_doors(self) -> DoorStatus:
+        """Lock every door (central locking). Needed before start_engine."""
+        for door in self.state.doors.values():
+            door.locked = True
+        return self.get_door_status()
+
+    @tool()
+    def unlock_all_doors(self) -> DoorStatus:
+        """Unlock every door (central locking)."""
+        for door in self.state.doors.values():
+            door.locked = False
+        return self.get_door_status()
+
+    @tool(provides=["vehicle_brake_pressed"])
+    def press_brake_pedal(
+        self, force_newtons: Annotated[float, Field(gt=0, le=1000, description="Pedal force in newtons (1-1000).")]
+    ) -> BrakeResult:
+        """Press the brake pedal and hold it. While moving, slows the car by force/10 km/h and cancels cruise control.
+        A pressed brake is needed to start the engine and to release the parking brake."""
+        if not 0 < force_newtons <= 1000:
+            raise InvalidArgument("force_newtons must be greater than 0 and at most 1000")
+        self.state.brake_force_newtons = force_newtons
+        self.state.cruise_speed_kmh = None
+        self.state.speed_kmh = round(max(0.0, self.state.speed_kmh - force_newtons / 10), 1)
+        return self._brake_result()
+
+    @tool(requires=["vehicle_brake_pressed"])
+    def release_brake_pedal(self) -> BrakeResult:
+        """Take the foot off the brake pedal. Needed before set_vehicle_speed."""
+        if self.state.brake_force_newtons == 0:
+            raise PreconditionFailed("the brake pedal is not pressed")
+        self.state.brake_force_newtons = 0
+        return self._brake_result()
+
+    @tool(requires=["vehicle_doors_locked", "vehicle_brake_pressed"], provides=["vehicle_engine_running"])
+    def start_engine(self) -> EngineResult:
+        """Start the engine. Preconditions: every door locked, brake pedal pressed, fuel in the tank."""
+        if self.state.engine_running:
+            raise PreconditionFailed("the engine is already running")
+        unlocked = sorted(key for key, door in self.state.doors.items() if not door.locked)
+        if unlocked:
+            raise PreconditionFailed(f"doors not locked: {', '.join(unlocked)}; lock them (lock_all_doors) first")
+        if self.state.brake_force_newtons == 0:
+            raise PreconditionFailed("press the brake pedal (press_brake_pedal) before starting the engine")
+        if self.state.fuel_litres <= 0:
+            raise PreconditionFailed("the fuel tank is empty; fill it with fill_fuel_tank first")
+        self.state.engine_running = True
+        return EngineResult(engine_running=True, fuel_litres=self.state.fuel_litres)
+
+    @tool(requires=["vehicle_engine_running"])
+    def stop_engine(self) -> EngineResult:
+        """Stop the engine. Only when the car is stationary; air conditioning switches off with it."""
+        if not self.state.engine_running:
+            raise PreconditionFailed("the engine is not running")
+        self._need_stationary("stop the engine")
+        self.state.climate.ac_on = False
+        self.state.engine_running = False
+        return EngineResult(engine_running=False, fuel_litres=self.state.fuel_litres)
+
+    @tool(read_only=True, produces={"litres_to_full": "fuel_litres"})
+    def check_fuel_level(self) -> FuelStatus:
+        """Report fuel in the tank, how much still fits, and the estimated range."""
+        s = self.state
+        return FuelStatus(
+            fuel_litres=round(s.fuel_litres, 2),
+            capacity_litres=s.fuel_capacity_litres,
+            percent=round(100 * s.fuel_litres / s.fuel_capacity_litres, 1),
+            litres_to_full=round(s.fuel_capacity_litres - s.fuel_litres, 2),
+            range_km=self._range_km(),
+            display=self._volume(s.fuel_litres),
+        )
+
+    @tool(consumes={"litres": "fuel_litres"})
+    def fill_fuel_tank(
+        self, litres: Annotated[float, Field(gt=0, le=200, description="Litres of fuel to add (see check_fuel_level).")]
+    ) -> FillResult:
+        """Add fuel. Preconditions: engine off; the tank cannot take more than its capacity."""
+        s = self.state
+        if litres <= 0:
+            raise InvalidArgument("litres must be greater than 0")
+        if s.engine_running:
+            raise PreconditionFailed("switch the engine off (stop_engine) before refuelling")
+        space = round(s.fuel_capacity_litres - s.fuel_litres, 2)
+        if litres > space + 1e-9:
+            raise InvalidArgument(
+                f"only {space:g} L fits (tank {s.fuel_capacity_litres:g} L, {s.fuel_litres:g} L in it)"
+            )
+        s.fuel_litres = round(min(s.fuel_capacity_litres, s.fuel_litres + litres), 2)
+        return FillResult(
+            litres_added=litres,
+            fuel_litres=s.fuel_litres,
+            percent=round(100 * s.fuel_litres / s.fuel_capacity_litres, 1),
+        )
+
+    @tool(read_only=True, produces={"tyre_ids": "tyre", "low_tyre_ids": "tyre"})
+    def check_tyre_pressure(self) -> TyreReport:
+        """Read every tyre's pressure and flag tyres that are low (3+ psi under recommended) or flat."""
+        readings = [
+            TyreReading(
+                tyre_id=t.tyre_id,
+                pressure_psi=t.pressure_psi,
+                recommended_psi=t.recommended_psi,
+                status=_tyre_status(t),
+            )
+            for t in (self.state.tyres[key] for key in sorted(self.state.tyres))
+        ]
+        low = [r.tyre_id for r in readings if r.status != "ok"]
+        return TyreReport(tyres=readings, tyre_ids=[r.tyre_id for r in readings], low_tyre_ids=low)
+
+    @tool(consumes={"tyre_id": "tyre"})
+    def inflate_tyre(
+        self,
+        tyre_id: TyreId,
+        pressure_psi: Annotated[
+            float | None, Field(gt=0, le=80, description="Target pressure in psi; defaults to the recommended value.")
+        ] = None,
+    ) -> TyreReading:
+        """Inflate a tyre with the on-board compressor. Car must be stationary; a punctured tyre cannot hold air
+        (use find_nearest_tyre_shop); at most 5 psi over the recommended pressure."""
+        tyre = self.state.tyres.get(tyre_id)
+        if tyre is None:
+            raise NotFound(f"no tyre {tyre_id!r}; tyres: {', '.join(sorted(self.state.tyres))}")
+        self._need_stationary("inflate a tyre")
+        if tyre.punctured:
+            raise PreconditionFailed(f"{tyre_id} is punctured and cannot hold air; drive to a tyre shop to repair it")
+        target = tyre.recommended_psi if pressure_psi is None else pressure_psi
+        if not 0 < target <= tyre.recommended_psi + MAX_OVER_RECOMMENDED_PSI:
+            limit = tyre.recommended_psi + MAX_OVER_RECOMMENDED_PSI
+            raise InvalidArgument(f"{target:g} psi is unsafe for {tyre_id}; use at most {limit:g} psi")
+        tyre.pressure_psi = target
+        return TyreReading(
+            tyre_id=tyre_id, pressure_psi=target, recommended_psi=tyre.recommended_psi, status=_tyre_status(tyre)
+        )
+
+    @tool(read_only=True, produces={"destination": "destination", "distance_km": "distance_km"})
+    def find_nearest_tyre_shop(self) -> PlaceResult:
+        """Find the closest tyre shop in the navigation database; its name can be set as the destination."""
+        return self._nearest("tyre_shop")
+
+    @tool(read_only=True, produces={"destination": "destination", "distance_km": "distance_km"})
+    def find_nearest_fuel_station(self) -> PlaceResult:
+        """Find the closest fuel station in the navigation database; its name can be set as the destination."""
+        return self._nearest("fuel_station")
+
+    @tool(
+        consumes={"destination": "destination"}, produces={"distance_km": "distance_km"}, provides=["vehicle_route_set"]
+    )
+    def set_navigation_destination(
+        self, destination: Annotated[str, Field(min_length=1, description="Place name, e.g. 'Central Station'.")]
+    ) -> RouteResult:
+        """Plan a route to a known place (case-insensitive name) and make it the active route, replacing any other.
+        The estimated time includes current traffic."""
+        place = self._place(destination)
+        base_minutes = place.distance_km / (45 if place.distance_km < 30 else 85) * 60
+        traffic = self.rng.randint(0, max(2, int(place.distance_km // 8)))
+        self.state.route = Route(
+            destination=place.name,
+            distance_km=place.distance_km,
+            estimated_minutes=max(1, round(base_minutes) + traffic),
+        )
+        return self.get_navigation_route()
+
+    @tool(read_only=True, requires=["vehicle_route_set"], produces={"distance_km": "distance_km"})
+    def get_navigation_route(self) -> RouteResult:
+        """Show the active route: destination, distance and estimated driving time."""
+        route = self._route()
+        return RouteResult(
+            destination=route.destination,
+            address=self.state.places[route.destination].address,
+            distance_km=route.distance_km,
+            estimated_minutes=route.estimated_minutes,
+            display_distance=self._distance(route.distance_km),
+        )
+
+    @tool(requires=["vehicle_route_set"])
+    def clear_navigation_destination(self) -> ClearedRoute:
+        """Cancel the active route."""
+        destination = self._route().destination
+        self.state.route = None
+        return ClearedRoute(cleared_destination=destination)
+
+    @tool(read_only=True, consumes={"distance_km": "distance_km"}, produces={"fuel_shortfall_litres": "fuel_litres"})
+    def estimate_drive_feasibility(
+        self, distance_km: Annotated[float, Field(gt=0, le=5000, description="Trip distance in kilometres.")]
+    ) -> Feasibility:
+        """Tell whether the current fuel covers a distance at the car's average consumption, and how many litres
+        are missing if not (e.g. for the active route's distance)."""
+        if distance_km <= 0:
+            raise InvalidArgument("distance_km must be greater than 0")
+        needed = distance_km * self.state.consumption_l_per_100km / 100
+        shortfall = max(0.0, math.ceil((needed - self.state.fuel_litres) * 10) / 10)
+        return Feasibility(
+            distance_km=distance_km,
+            fuel_needed_litres=round(needed, 2),
+            fuel_litres=round(self.state.fuel_litres, 2),
+            range_km=self._range_km(),
+            feasible=needed <= self.state.fuel_litres,
+            fuel_shortfall_litres=shortfall,
+        )
+
+    @tool(read_only=True)
+    def get_climate_status(self) -> ClimateStatus:
+        """Show cabin temperature, fan, mode, air conditioning, outside temperature and windshield state."""
+        c = self.state.climate
+        return ClimateStatus(
+            temperature_celsius=c.temperature_celsius,
+            display_temperature=self._temperature(c.temperature_celsius),
+            fan_speed=c.fan_speed,
+            mode=c.mode,
+            ac_on=c.ac_on,
+            outside_temperature_celsius=self.state.outside_temperature_celsius,
+            windshield_frosted=self.state.windshield_frosted,
+        )
+
+    @tool()
+    def set_cabin_temperature(
+        self,
+        temperature: Annotated[float, Field(description="Target temperature, 16-30 °C or 61-86 °F.")],
+        unit: Annotated[Literal["celsius", "fahrenheit"], Field(description="Unit of `temperature`.")] = "celsius",
+    ) -> ClimateStatus:
+        """Set the cabin target temperature."""
+        celsius = temperature if unit == "celsius" else (temperature - 32) * 5 / 9
+        if not 16 <= round(celsius, 1) <= 30:
+            raise InvalidArgument(f"{temperature:g} {unit} is out of range; use 16-30 °C (61-86 °F)")
+        self.state.climate.temperature_celsius = round(celsius, 1)
+        return self.get_climate_status()
+
+    @tool()
+    def set_fan_speed(
+        self, level: Annotated[int, Field(ge=0, le=7, description="Blower level, 0 (off) to 7.")]
+    ) -> ClimateStatus:
+        """Set the climate blower level."""
+        if not 0 <= level <= 7:
+            raise InvalidArgument("level must be between 0 and 7")
+        self.state.climate.fan_speed = level
+        return self.get_climate_status()
+
+    @tool()
+    def set_climate_mode(
+        self, mode: Annotated[ClimateMode, Field(description="Air distribution mode.")]
+    ) -> ClimateStatus:
+        """Set the air distribution mode (auto, heat, cool, vent or defrost)."""
+        self.state.climate.mode = mode
+        return self.get_climate_status()
+
+    @tool(requires=["vehicle_engine_running"])
+    def set_air_conditioning(
+        self, on: Annotated[bool, Field(description="True to switch the A/C compressor on, false for off.")]
+    ) -> ClimateStatus:
+        """Switch air conditioning on or off. Switching it on needs the engine running."""
+        if on:
+            self._need_engine("switch on air conditioning")
+        self.state.climate.ac_on = on
+        return self.get_climate_status()
+
+    @tool(requires=["vehicle_engine_running"], provides=["vehicle_windshield_clear"])
+    def defrost_windshield(self) -> ClimateStatus:
+        """Clear frost from the windshield: sets defrost mode and maximum fan. Needs the engine running."""
+        self._need_engine("defrost the windshield")
+        self.state.climate.mode = "defrost"
+        self.state.climate.fan_speed = 7
+        self.state.windshield_frosted = False
+        return self.get_climate_status()
+
+    @tool()
+    def set_headlights(
+        self, mode: Annotated[HeadlightMode, Field(description="off, low, high or auto.")]
+    ) -> SettingResult:
+        """Switch the headlights (off, low beam, high beam or automatic)."""
+        self.state.headlights = mode
+        return SettingResult(setting="headlights", value=mode)
+
+    @tool()
+    def engage_parking_brake(self) -> ParkingBrakeResult:
+        """Engage the parking brake. Only when the car is stationary."""
+        self._need_stationary("engage the parking brake")
+        if self.state.parking_brake_engaged:
+            raise PreconditionFailed("the parking brake is already engaged")
+        self.state.parking_brake_engaged = True
+        return ParkingBrakeResult(parking_brake_engaged=True)
+
+    @tool(requires=["vehicle_brake_pressed"], provides=["vehicle_parking_brake_released"])
+    def release_parking_brake(self) -> ParkingBrakeResult:
+        """Release the parking brake. The brake pedal must be pressed. Needed before driving."""
+        if not self.state.parking_brake_engaged:
+            raise PreconditionFailed("the parking brake is already released")
+        if self.state.brake_force_newtons == 0:
+            raise PreconditionFailed("press the brake pedal (press_brake_pedal) to release the parking brake")
+        self.state.parking_brake_engaged = False
+        return ParkingBrakeResult(parking_brake_engaged=False)
+
+    @tool(requires=["vehicle_engine_running", "vehicle_parking_brake_released"], provides=["vehicle_moving"])
+    def set_vehicle_speed(
+        self, speed_kmh: Annotated[float, Field(ge=0, le=200, description="Speed to drive at in km/h (0-200).")]
+    ) -> SpeedResult:
+        """Accelerate or slow to a speed. Preconditions: engine running, parking brake and brake pedal released,
+        windshield not frosted. Disengages cruise control."""
+        if not 0 <= speed_kmh <= 200:
+            raise InvalidArgument("speed_kmh must be between 0 and 200")
+        s = self.state
+        self._need_engine("drive")
+        if s.parking_brake_engaged:
+            raise PreconditionFailed("the parking brake is engaged; release it (release_parking_brake) first")
+        if s.brake_force_newtons > 0:
+            raise PreconditionFailed("the brake pedal is pressed; release it (release_brake_pedal) first")
+        if s.windshield_frosted and speed_kmh > 0:
+            raise PreconditionFailed("the windshield is frosted over; run defrost_windshield before driving")
+        s.cruise_speed_kmh, s.speed_kmh = None, speed_kmh
+        return self._speed_result()
+
+    @tool(requires=["vehicle_engine_running", "vehicle_moving"], provides=["vehicle_cruise_control_on"])
+    def activate_cruise_control(
+        self,
+        speed_kmh: Annotated[
+            float | None, Field(ge=40, le=180, description="Set speed in km/h (40-180); defaults to the current speed.")
+        ] = None,
+    ) -> SpeedResult:
+        """Engage cruise control. Preconditions: engine running, driving at 40 km/h or more, brake pedal released."""
+        s = self.state
+        self._need_engine("use cruise control")
+        if s.speed_kmh < CRUISE_MIN_KMH:
+            raise PreconditionFailed(f"speed {s.speed_kmh:g} km/h is below {CRUISE_MIN_KMH:g} km/h; accelerate first")
+        if s.brake_force_newtons > 0:
+            raise PreconditionFailed("the brake pedal is pressed; release it first")
+        target = s.speed_kmh if speed_kmh is None else speed_kmh
+        if not CRUISE_MIN_KMH <= target <= 180:
+            raise InvalidArgument("cruise speed must be between 40 and 180 km/h")
+        s.speed_kmh = s.cruise_speed_kmh = target
+        return self._speed_result()
+
+    @tool(requires=["vehicle_cruise_control_on"])
+    def deactivate_cruise_control(self) -> SpeedResult:
+        """Disengage cruise control; the car keeps its current speed under manual control."""
+        if self.state.cruise_speed_kmh is None:
+            raise PreconditionFailed("cruise control is not on")
+        self.state.cruise_speed_kmh = None
+        return self._speed_result()
+
+    @tool()
+    def set_display_units(
+        self,
+        distance: Annotated[Literal["km", "miles"] | None, Field(description="Distance/speed unit.")] = None,
+        volume: Annotated[Literal["litres", "gallons"] | None, Field(description="Fuel volume unit.")] = None,
+        temperature: Annotated[Literal["celsius", "fahrenheit"] | None, Field(description="Temperature unit.")] = None,
+    ) -> DisplayUnits:
+        """Change the units the dashboard shows; omitted units stay as they are. Give at least one."""
+        if distance is None and volume is None and temperature is None:
+            raise InvalidArgument("give at least one of distance, volume or temperature")
+        units = self.state.display_units
+        units.distance = distance or units.distance
+        units.volume = volume or units.volume
+        units.temperature = temperature or units.temperature
+        return units.model_copy()
+
+    @tool(read_only=True, consumes={"value": "distance_km"})
+    def convert_km_miles(
+        self,
+        value: Annotated[float, Field(ge=0, description="Distance to convert.")],
+        from_unit: Annotated[Literal["km", "miles"], Field(description="Unit of `value`.")] = "km",
+    ) -> ConversionResult:
+        """Convert a distance between kilometres and miles."""
+        factor = 1 / KM_PER_MILE if from_unit == "km" else KM_PER_MILE
+        return _converted(value, from_unit, value * factor, "miles" if from_unit == "km" else "km")
+
+    @tool(read_only=True, consumes={"value": "fuel_litres"})
+    def convert_litres_gallons(
+        self,
+        value: Annotated[float, Field(ge=0, description="Volume to convert.")],
+        from_unit: Annotated[
+            Literal["litres", "gallons"], Field(description="Unit of `value` (US gallons).")
+        ] = "litres",
+    ) -> ConversionResult:
+        """Convert a volume between litres and US gallons."""
+        factor = 1 / LITRES_PER_GALLON if from_unit == "litres" else LITRES_PER_GALLON
+        return _converted(value, from_unit, value * factor, "gallons" if from_unit == "litres" else "litres")
+
+    @tool(read_only=True)
+    def convert_celsius_fahrenheit(
+        self,
+        value: Annotated[float, Field(description="Temperature to convert.")],
+        from_unit: Annotated[Literal["celsius", "fahrenheit"], Field(description="Unit of `value`.")] = "celsius",
+    ) -> ConversionResult:
+        """Convert a temperature between degrees Celsius and Fahrenheit."""
+        if from_unit == "celsius":
+            return _converted(value, from_unit, value * 9 / 5 + 32, "fahrenheit")
+        return _converted(value, from_unit, (value - 32) * 5 / 9, "celsius")
+
+    @tool(read_only=True)
+    def get_vehicle_status(self) -> VehicleStatus:
+        """Dashboard overview: engine, speed, doors, brakes, cruise, fuel, lights, warnings and route."""
+        s = self.state
+        warnings = [f"tyre {key} {_tyre_status(t)}" for key, t in sorted(s.tyres.items()) if _tyre_status(t) != "ok"]
+        if s.fuel_litres < 0.1 * s.fuel_capacity_litres:
+            warnings.append("low fuel")
+        if s.windshield_frosted:
+            warnings.append("windshield frosted")
+        return VehicleStatus(
+            model=s.model,
+            engine_running=s.engine_running,
+            speed=self._speed(s.speed_kmh),
+            all_doors_locked=self._all_locked(),
+            brake_pressed=s.brake_force_newtons > 0,
+            parking_brake_engaged=s.parking_brake_engaged,
+            cruise_speed_kmh=s.cruise_speed_kmh,
+            fuel=self._volume(s.fuel_litres),
+            headlights=s.headlights,
+            warnings=warnings,
+            route_destination=s.route.destination if s.route else None,
+        )
+
+    def _set_lock(self, door_id: str, locked: bool) -> DoorResult:
+        door = self.state.doors.get(door_id)
+        if door is None:
+            raise NotFound(f"no door {door_id!r}; doors: {', '.join(sorted(self.state.doors))}")
+        changed = door.locked != locked
+        door.locked = locked
+        return DoorResult(door_id=door_id, locked=locked, changed=changed, all_locked=self._all_locked())
+
+    def _all_locked(self) -> bool:
+        return all(door.locked for door in self.state.doors.values())
+
+    def _need_engine(self, action: str) -> None:
+        if not self.state.engine_running:
+            raise PreconditionFailed(f"the engine is off; start it (start_engine) to {action}")
+
+    def _need_stationary(self, action: str) -> None:
+        if self.state.speed_kmh > 0:
+            raise PreconditionFailed(f"the car is moving at {self.state.speed_kmh:g} km/h; stop it to {action}")
+
+    def _brake_result(self) -> BrakeResult:
+        s = self.state
+        return BrakeResult(
+            brake_pressed=s.brake_force_newtons > 0,
+            force_newtons=s.brake_force_newtons,
+            speed_kmh=s.speed_kmh,
+            cruise_control_on=s.cruise_speed_kmh is not None,
+        )
+
+    def _speed_result(self) -> SpeedResult:
+        s = self.state
+        return SpeedResult(
+            speed_kmh=s.speed_kmh, display_speed=self._speed(s.speed_kmh), cruise_speed_kmh=s.cruise_speed_kmh
+        )
+
+    def _range_km(self) -> float:
+        return round(self.state.fuel_litres / self.state.consumption_l_per_100km * 100, 1)
+
+    def _place(self, name: str) -> Place:
+        for place in self.state.places.values():
+            if place.name.lower() == name.strip().lower():
+                return place
+        known = ", ".join(sorted(self.state.places)) or "none"
+        raise NotFound(f"no place named {name!r} in the navigation database (known: {known})")
+
+    def _nearest(self, kind: str) -> PlaceResult:
+        places = sorted(
+            (p for p in self.state.places.values() if p.kind == kind), key=lambda p: (p.distance_km, p.name)
+        )
+        if not places:
+            raise NotFound(f"no {kind.replace('_', ' ')} in the navigation database")
+        p = places[0]
+        return PlaceResult(
+            destination=p.name,
+            kind=p.kind,
+            address=p.address,
+            distance_km=p.distance_km,
+            display_distance=self._distance(p.distance_km),
+        )
+
+    def _route(self) -> Route:
+        if self.state.route is None:
+            raise PreconditionFailed("no route is set; call set_navigation_destination first")
+        return self.state.route
+
+    def _distance(self, km: float) -> str:
+        return f"{km:.1f} km" if self.state.display_units.distance == "km" else f"{km / KM_PER_MILE:.1f} mi"
+
+    def _speed(self, kmh: float) -> str:
+        return f"{kmh:.0f} km/h" if self.state.display_units.distance == "km" else f"{kmh / KM_PER_MILE:.0f} mph"
+
+    def _volume(self, litres: float) -> str:
+        return (
+            f"{litres:.1f} L"
+            if self.state.display_units.volume == "litres"
+            else f"{litres / LITRES_PER_GALLON:.1f} gal"
+        )
+
+    def _temperature(self, celsius: float) -> str:
+        return (
+            f"{celsius:.1f} °C"
+            if self.state.display_units.temperature == "celsius"
+            else f"{celsius * 9 / 5 + 32:.0f} °F"
+        )
+
+
+def _tyre_status(tyre: Tyre) -> Literal["ok", "low", "flat"]:
+    if tyre.punctured or tyre.pressure_psi < FLAT_PRESSURE_PSI:
+        return "flat"
+    return "low" if tyre.pressure_psi <= tyre.recommended_psi - LOW_PRESSURE_MARGIN_PSI else "ok"
+
+
+def _converted(value: float, from_unit: str, converted: float, to_unit: str) -> ConversionResult:
+    return ConversionResult(value=value, from_unit=from_unit, converted_value=round(converted, 2), to_unit=to_unit)
