@@ -1,0 +1,917 @@
+"""A flight booking service: airports, fares, payment cards, bookings, invoices, insurance and support."""
+
+import hashlib
+import math
+import re
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from servers.environment import Environment, tool
+from servers.errors import InvalidArgument, NotFound, PreconditionFailed
+from servers.state import StateModel
+
+__all__ = ["Airport", "FlightBooking", "PaymentCard", "Travel", "TravelState", "TravelUser"]
+
+TravelClass = Literal["economy", "premium_economy", "business", "first"]
+InsurancePlan = Literal["basic", "comprehensive"]
+_CLASS_MULTIPLIER = {"economy": 1.0, "premium_economy": 1.6, "business": 3.2, "first": 5.0}
+_INSURANCE_TERMS = {"basic": (0.04, 1.0), "comprehensive": (0.07, 2.0)}  # premium rate, coverage multiple
+_SESSION_LENGTH = timedelta(hours=8)
+_CLOCK_STEP = timedelta(minutes=2)
+
+
+class TravelUser(StateModel):
+    user_id: str = Field(description="Unique id, e.g. 'TRV001'.")
+    full_name: str = Field(description="Name as printed on tickets.")
+    email: str = Field(description="Contact e-mail address; invoices are sent here by default.")
+    password: str = Field(description="Account password checked by travel_log_in.")
+    loyalty_tier: Literal["standard", "silver", "gold", "platinum"] = Field(description="Frequent-flyer tier.")
+    loyalty_points: int = Field(default=0, ge=0, description="Frequent-flyer points; one per USD of flights booked.")
+    budget_limit: float | None = Field(default=None, ge=0, description="Most a single booking may cost in USD.")
+
+
+class Airport(StateModel):
+    code: str = Field(pattern=r"^[A-Z]{3}$", description="IATA airport code, e.g. 'JFK'.")
+    name: str = Field(description="Airport name.")
+    city: str = Field(description="City the airport serves.")
+    country: str = Field(description="Country the airport is in.")
+    latitude: float = Field(ge=-90, le=90, description="Latitude in degrees.")
+    longitude: float = Field(ge=-180, le=180, description="Longitude in degrees.")
+
+
+class City(StateModel):
+    name: str = Field(description="City name.")
+    country: str = Field(description="Country the city is in.")
+    latitude: float = Field(ge=-90, le=90, description="Latitude in degrees.")
+    longitude: float = Field(ge=-180, le=180, description="Longitude in degrees.")
+
+
+class PaymentCard(StateModel):
+    card_id: str = Field(description="Unique id, e.g. 'CARD001'.")
+    user_id: str = Field(description="Id of the user who registered the card.")
+    cardholder_name: str = Field(description="Name on the card.")
+    brand: Literal["visa", "mastercard", "amex", "discover"] = Field(description="Card network.")
+    last4: str = Field(pattern=r"^\d{4}$", description="Last four digits of the card number.")
+    expiry_date: str = Field(pattern=r"^(0[1-9]|1[0-2])/\d{2}$", description="Expiry month as MM/YY.")
+    balance: float = Field(ge=0, description="Available credit in USD.")
+
+
+class FlightBooking(StateModel):
+    booking_id: str = Field(description="Unique id, e.g. 'BKG0001'.")
+    user_id: str = Field(description="Id of the user who booked.")
+    card_id: str = Field(description="Card charged for the fare and refunded on cancellation.")
+    origin_airport: str = Field(description="IATA code of the departure airport.")
+    destination_airport: str = Field(description="IATA code of the arrival airport.")
+    travel_date: str = Field(description="Departure date, YYYY-MM-DD.")
+    travel_class: TravelClass = Field(description="Cabin class.")
+    travellers: int = Field(ge=1, le=9, description="Number of passengers on the booking.")
+    total_cost: float = Field(ge=0, description="Fare plus taxes for all passengers, in USD.")
+    status: Literal["confirmed", "cancelled"] = Field(description="Whether the booking stands or was cancelled.")
+    booked_at: str = Field(description="ISO 8601 time of booking.")
+    cancelled_at: str | None = Field(default=None, description="ISO 8601 time of cancellation, or null.")
+    invoice_id: str = Field(description="Id of the invoice issued for this booking.")
+    insurance_id: str | None = Field(default=None, description="Id of the travel insurance bought for it, or null.")
+
+
+class FlightInvoice(StateModel):
+    invoice_id: str = Field(description="Unique id, e.g. 'INV0001'.")
+    booking_id: str = Field(description="Booking the invoice is for.")
+    issued_at: str = Field(description="ISO 8601 time the invoice was issued.")
+    fare_total: float = Field(ge=0, description="Base fare for all passengers, USD.")
+    taxes_total: float = Field(ge=0, description="Taxes and airport fees for all passengers, USD.")
+    amount_due: float = Field(ge=0, description="Total charged, USD.")
+    refunded_amount: float = Field(default=0, ge=0, description="Amount refunded to the card on cancellation, USD.")
+    emailed_to: list[str] = Field(default_factory=list, description="Addresses the invoice was e-mailed to.")
+
+
+class TravelInsurance(StateModel):
+    insurance_id: str = Field(description="Unique id, e.g. 'INS0001'.")
+    booking_id: str = Field(description="Booking the policy covers.")
+    card_id: str = Field(description="Card the premium was charged to.")
+    plan: InsurancePlan = Field(description="Policy level.")
+    premium: float = Field(ge=0, description="Price paid for the policy, USD (not refundable).")
+    coverage_amount: float = Field(ge=0, description="Most the policy pays out, USD.")
+    purchased_at: str = Field(description="ISO 8601 time of purchase.")
+
+
+class SupportRequest(StateModel):
+    request_id: str = Field(description="Unique id, e.g. 'SUP0001'.")
+    user_id: str = Field(description="User who opened the request.")
+    booking_id: str = Field(description="Booking the request is about.")
+    message: str = Field(description="What the user wrote to support.")
+    priority: Literal["normal", "high"] = Field(description="High for gold and platinum members.")
+    status: Literal["open", "resolved"] = Field(description="Whether support has answered.")
+    created_at: str = Field(description="ISO 8601 time the request was opened.")
+    response_due_by: str = Field(description="ISO 8601 time by which support promises an answer.")
+
+
+class TravelSession(StateModel):
+    access_token: str = Field(description="Bearer token that booking tools take as `access_token`.")
+    user_id: str = Field(description="User the token belongs to.")
+    expires_at: str = Field(description="ISO 8601 time after which the token is refused.")
+
+
+class TravelState(StateModel):
+    users: dict[str, TravelUser] = Field(description="Every account by user id.")
+    airports: dict[str, Airport] = Field(description="Every served airport by IATA code.")
+    cities: dict[str, City] = Field(default_factory=dict, description="Cities without an airport, by name.")
+    exchange_rates: dict[str, float] = Field(description="Units of each currency per 1 USD; USD must be 1.")
+    cards: dict[str, PaymentCard] = Field(default_factory=dict, description="Registered payment cards by card id.")
+    bookings: dict[str, FlightBooking] = Field(default_factory=dict, description="Every booking by booking id.")
+    invoices: dict[str, FlightInvoice] = Field(default_factory=dict, description="Every invoice by invoice id.")
+    insurances: dict[str, TravelInsurance] = Field(default_factory=dict, description="Policies by insurance id.")
+    support_requests: dict[str, SupportRequest] = Field(default_factory=dict, description="Requests by id.")
+    session: TravelSession | None = Field(default=None, description="The current login session, or null.")
+    next_card_number: int = Field(default=1, ge=1, description="Number used for the next card id.")
+    next_booking_number: int = Field(default=1, ge=1, description="Number used for the next booking id.")
+    next_invoice_number: int = Field(default=1, ge=1, description="Number used for the next invoice id.")
+    next_insurance_number: int = Field(default=1, ge=1, description="Number used for the next insurance id.")
+    next_request_number: int = Field(default=1, ge=1, description="Number used for the next support request id.")
+    clock: str = Field(default="2026-03-02T09:00:00", description="Service time; each change advances it.")
+
+    @model_validator(mode="after")
+    def _check_references(self) -> "TravelState":
+        for table, id_field in [
+            ("users", "user_id"),
+            ("airports", "code"),
+            ("cities", "name"),
+            ("cards", "card_id"),
+            ("bookings", "booking_id"),
+            ("invoices", "invoice_id"),
+            ("insurances", "insurance_id"),
+            ("support_requests", "request_id"),
+        ]:
+            for key, item in getattr(self, table).items():
+                if getattr(item, id_field) != key:
+                    raise ValueError(f"{table}: key {key!r} does not match {id_field} {getattr(item, id_field)!r}")
+        if self.exchange_rates.get("USD") != 1.0 or any(rate <= 0 for rate in self.exchange_rates.values()):
+            raise ValueError("exchange_rates: USD must be 1.0 and every rate positive")
+        for card in self.cards.values():
+            _known(card.user_id, self.users, f"card {card.card_id}: user")
+        for booking in self.bookings.values():
+            where = f"booking {booking.booking_id}"
+            _known(booking.user_id, self.users, f"{where}: user")
+            _known(booking.origin_airport, self.airports, f"{where}: airport")
+            _known(booking.destination_airport, self.airports, f"{where}: airport")
+            _known(booking.invoice_id, self.invoices, f"{where}: invoice")
+            if booking.card_id not in self.cards or self.cards[booking.card_id].user_id != booking.user_id:
+                raise ValueError(f"{where}: card {booking.card_id!r} is not one of the user's cards")
+            if booking.insurance_id is not None:
+                _known(booking.insurance_id, self.insurances, f"{where}: insurance")
+            date.fromisoformat(booking.travel_date)
+        for invoice in self.invoices.values():
+            _known(invoice.booking_id, self.bookings, f"invoice {invoice.invoice_id}: booking")
+        for policy in self.insurances.values():
+            _known(policy.booking_id, self.bookings, f"insurance {policy.insurance_id}: booking")
+            _known(policy.card_id, self.cards, f"insurance {policy.insurance_id}: card")
+        for request in self.support_requests.values():
+            _known(request.user_id, self.users, f"support request {request.request_id}: user")
+            _known(request.booking_id, self.bookings, f"support request {request.request_id}: booking")
+        if self.session is not None:
+            _known(self.session.user_id, self.users, "session: user")
+        for prefix, table, counter in [
+            ("CARD", self.cards, self.next_card_number),
+            ("BKG", self.bookings, self.next_booking_number),
+            ("INV", self.invoices, self.next_invoice_number),
+            ("INS", self.insurances, self.next_insurance_number),
+            ("SUP", self.support_requests, self.next_request_number),
+        ]:
+            if _make_id(prefix, counter) in table:
+                raise ValueError(f"next number for {prefix} ids would reuse {_make_id(prefix, counter)!r}")
+        datetime.fromisoformat(self.clock)
+        return self
+
+
+class LoginResult(BaseModel):
+    access_token: str = Field(description="Token to pass as `access_token` to booking tools.")
+    user_id: str = Field(description="The logged-in user's id.")
+    expires_at: str = Field(description="ISO 8601 time the token stops working.")
+
+
+class TravelLoginStatus(BaseModel):
+    logged_in: bool = Field(description="Whether a session exists.")
+    user_id: str | None = Field(description="The session's user id, or null.")
+    expires_at: str | None = Field(description="When the session's token expires, or null.")
+    token_expired: bool = Field(description="True when a session exists but its token has expired.")
+
+
+class AirportList(BaseModel):
+    airports: list[Airport] = Field(description="Airports, sorted by code.")
+    airport_codes: list[str] = Field(description="The same airports' codes, in the same order.")
+
+
+class NearestAirport(BaseModel):
+    airport_code: str = Field(description="IATA code of the nearest airport.")
+    airport_name: str = Field(description="Its name.")
+    airport_city: str = Field(description="City the airport serves.")
+    country: str = Field(description="Its country.")
+    distance_km: float = Field(description="Distance from the city to the airport; 0 when the city has it.")
+
+
+class FlightCostEstimate(BaseModel):
+    origin_airport: str = Field(description="Departure airport code.")
+    destination_airport: str = Field(description="Arrival airport code.")
+    travel_date: str = Field(description="Departure date.")
+    travel_class: str = Field(description="Cabin class.")
+    travellers: int = Field(description="Passengers priced.")
+    distance_km: float = Field(description="Great-circle distance between the airports.")
+    price_per_traveller: float = Field(description="Fare plus taxes for one passenger, in `currency`.")
+    total_price: float = Field(description="Price for all passengers, in `currency`.")
+    currency: str = Field(description="Currency of the prices above.")
+    total_price_usd: float = Field(description="Price for all passengers in USD, as book_flight charges it.")
+
+
+class CurrencyConversion(BaseModel):
+    amount: float = Field(description="Amount converted.")
+    from_currency: str = Field(description="Currency of `amount`.")
+    to_currency: str = Field(description="Currency converted into.")
+    exchange_rate: float = Field(description="Units of `to_currency` per unit of `from_currency`.")
+    converted_amount: float = Field(description="The result, rounded to cents.")
+
+
+class TravelProfile(BaseModel):
+    user_id: str = Field(description="The user's id.")
+    full_name: str = Field(description="Name as printed on tickets.")
+    email: str = Field(description="Contact e-mail.")
+    loyalty_tier: str = Field(description="Frequent-flyer tier.")
+    loyalty_points: int = Field(description="Frequent-flyer points.")
+    budget_limit: float | None = Field(description="Most a single booking may cost in USD, or null for none.")
+    card_count: int = Field(description="Number of registered cards.")
+    confirmed_booking_count: int = Field(description="Number of bookings not cancelled.")
+
+
+class BudgetResult(BaseModel):
+    budget_limit: float | None = Field(description="The new limit in USD, or null for none.")
+    previous_budget_limit: float | None = Field(description="The limit before this call.")
+
+
+class CardList(BaseModel):
+    cards: list[PaymentCard] = Field(description="The user's cards, sorted by id.")
+    card_ids: list[str] = Field(description="The same cards' ids, in the same order.")
+
+
+class CardBalance(BaseModel):
+    card_id: str = Field(description="The card.")
+    balance: float = Field(description="Available credit.")
+    currency: str = Field(description="Always USD.")
+
+
+class BookingResult(BaseModel):
+    booking_id: str = Field(description="Id of the new booking.")
+    status: str = Field(description="Always 'confirmed'.")
+    total_cost: float = Field(description="Amount charged to the card, USD.")
+    card_balance_after: float = Field(description="Card credit left after the charge.")
+
+
+class BookingList(BaseModel):
+    bookings: list[FlightBooking] = Field(description="Bookings, by travel date then id.")
+    booking_ids: list[str] = Field(description="The same bookings' ids, in the same order.")
+
+
+class CancellationResult(BaseModel):
+    booking_id: str = Field(description="The cancelled booking.")
+    status: str = Field(description="Always 'cancelled'.")
+    refunded_amount: float = Field(description="Amount returned to the card, USD.")
+    card_id: str = Field(description="Card refunded.")
+    card_balance_after: float = Field(description="Card credit after the refund.")
+
+
+class InvoiceEmailResult(BaseModel):
+    invoice_id: str = Field(description="Invoice sent.")
+    sent_to: str = Field(description="Address it was sent to.")
+
+
+class InsuranceResult(BaseModel):
+    insurance_id: str = Field(description="Id of the new policy.")
+    booking_id: str = Field(description="Booking covered.")
+    premium: float = Field(description="Amount charged, USD.")
+    coverage_amount: float = Field(description="Most the policy pays out, USD.")
+    card_balance_after: float = Field(description="Card credit left after the charge.")
+
+
+AccessToken = Annotated[str, Field(description="Token returned by travel_log_in.", min_length=1)]
+CardId = Annotated[str, Field(description="A card id such as 'CARD001' (see list_travel_cards).")]
+BookingId = Annotated[str, Field(description="A booking id such as 'BKG0001' (see list_flight_bookings).")]
+AirportCode = Annotated[str, Field(description="IATA airport code, e.g. 'JFK' (see get_airport_by_city).")]
+TravelDate = Annotated[str, Field(description="Departure date as YYYY-MM-DD.", pattern=r"^\d{4}-\d{2}-\d{2}$")]
+Currency = Annotated[str, Field(description="ISO 4217 currency code, e.g. 'EUR'.", pattern=r"^[A-Za-z]{3}$")]
+ClassParam = Annotated[TravelClass, Field(description="Cabin class.")]
+
+
+class Travel(Environment):
+    name = "travel"
+    description = "A flight booking service: find airports, price and book flights, pay by card, insure and cancel."
+    state_model = TravelState
+    state: TravelState
+
+    def __init__(self, state: StateModel | dict[str, Any], seed: int = 0) -> None:
+        super().__init__(state, seed)
+        self._fare_salt = self.rng.getrandbits(32)  # seeded market variation, fixed for the sandbox's life
+
+    @tool(
+        consumes={"user_id": "travel_user_id"}, produces={"access_token": "access_token"}, provides=["travel_logged_in"]
+    )
+    def travel_log_in(
+        self,
+        user_id: Annotated[str, Field(description="Account id, e.g. 'TRV001'.")],
+        password: Annotated[str, Field(description="Account password.", min_length=1)],
+    ) -> LoginResult:
+        """Log in and get an access token valid for 8 hours. Any earlier token stops working."""
+        user = self.state.users.get(user_id)
+        if user is None:
+            raise NotFound(f"no travel account with id {user_id!r}")
+        if password != user.password:
+            raise InvalidArgument(f"incorrect password for {user_id}; check it and try again")
+        now = self._tick()
+        token = f"tok_{self.rng.getrandbits(96):024x}"
+        expires = (now + _SESSION_LENGTH).isoformat()
+        self.state.session = TravelSession(access_token=token, user_id=user_id, expires_at=expires)
+        return LoginResult(access_token=token, user_id=user_id, expires_at=expires)
+
+    @tool(requires=["travel_logged_in"])
+    def travel_log_out(self) -> TravelLoginStatus:
+        """End the current session; its access token stops working."""
+        if self.state.session is None:
+            raise PreconditionFailed("nobody is logged in to the travel service")
+        self.state.session = None
+        self._tick()
+        return TravelLoginStatus(logged_in=False, user_id=None, expires_at=None, token_expired=False)
+
+    @tool(read_only=True, produces={"user_id": "travel_user_id"})
+    def travel_get_login_status(self) -> TravelLoginStatus:
+        """Tell whether someone is logged in to the travel service, as whom, and whether the token expired."""
+        session = self.state.session
+        if session is None:
+            return TravelLoginStatus(logged_in=False, user_id=None, expires_at=None, token_expired=False)
+        expired = self._now() >= datetime.fromisoformat(session.expires_at)
+        return TravelLoginStatus(
+            logged_in=True, user_id=session.user_id, expires_at=session.expires_at, token_expired=expired
+        )
+
+    @tool(read_only=True, produces={"airport_codes": "airport_code"})
+    def list_airports(
+        self, country: Annotated[str | None, Field(description="Only airports in this country.")] = None
+    ) -> AirportList:
+        """List the airports the service flies between, optionally for one country."""
+        airports = [
+            a
+            for a in sorted(self.state.airports.values(), key=lambda a: a.code)
+            if country is None or a.country.lower() == country.lower()
+        ]
+        return AirportList(airports=airports, airport_codes=[a.code for a in airports])
+
+    @tool(read_only=True, produces={"airport_code": "airport_code"})
+    def get_airport_by_city(
+        self, city: Annotated[str, Field(description="City name, e.g. 'Boston' or 'Oxford'.", min_length=1)]
+    ) -> NearestAirport:
+        """Find the airport serving a city, or the nearest airport when the city has none."""
+        for airport in sorted(self.state.airports.values(), key=lambda a: a.code):
+            if airport.city.lower() == city.lower():
+                return NearestAirport(
+                    airport_code=airport.code,
+                    airport_name=airport.name,
+                    airport_city=airport.city,
+                    country=airport.country,
+                    distance_km=0.0,
+                )
+        place = next((c for c in self.state.cities.values() if c.name.lower() == city.lower()), None)
+        if place is None:
+            raise NotFound(f"no airport or known city named {city!r}; call list_airports to see served cities")
+        airport = min(
+            sorted(self.state.airports.values(), key=lambda a: a.code),
+            key=lambda a: _distance_km(place.latitude, place.longitude, a.latitude, a.longitude),
+        )
+        distance = _distance_km(place.latitude, place.longitude, airport.latitude, airport.longitude)
+        return NearestAirport(
+            airport_code=airport.code,
+            airport_name=airport.name,
+            airport_city=airport.city,
+            country=airport.country,
+            distance_km=round(distance, 1),
+        )
+
+    @tool(read_only=True, consumes={"origin_airport": "airport_code", "destination_airport": "airport_code"})
+    def get_flight_cost_estimate(
+        self,
+        origin_airport: AirportCode,
+        destination_airport: AirportCode,
+        travel_date: TravelDate,
+        travel_class: ClassParam,
+        travellers: Annotated[int, Field(description="Number of passengers.", ge=1, le=9)] = 1,
+        currency: Currency = "USD",
+    ) -> FlightCostEstimate:
+        """Price a one-way flight. The USD total is exactly what book_flight charges for the same trip."""
+        distance, _, _, total = self._quote(origin_airport, destination_airport, travel_date, travel_class, travellers)
+        rate = self._rate("USD", currency)
+        return FlightCostEstimate(
+            origin_airport=origin_airport.upper(),
+            destination_airport=destination_airport.upper(),
+            travel_date=travel_date,
+            travel_class=travel_class,
+            travellers=travellers,
+            distance_km=distance,
+            price_per_traveller=round(total / travellers * rate, 2),
+            total_price=round(total * rate, 2),
+            currency=currency.upper(),
+            total_price_usd=total,
+        )
+
+    @tool(read_only=True)
+    def convert_travel_currency(
+        self,
+        amount: Annotated[float, Field(description="Amount to convert.", ge=0)],
+        from_currency: Currency,
+        to_currency: Currency,
+    ) -> CurrencyConversion:
+        """Convert an amount between currencies at the service's current exchange rates."""
+        rate = self._rate(from_currency, to_currency)
+        return CurrencyConversion(
+            amount=amount,
+            from_currency=from_currency.upper(),
+            to_currency=to_currency.upper(),
+            exchange_rate=round(rate, 6),
+            converted_amount=round(amount * rate, 2),
+        )
+
+    @tool(read_only=True, requires=["travel_logged_in"], consumes={"access_token": "access_token"})
+    def get_travel_user_profile(self, access_token: AccessToken) -> TravelProfile:
+        """Show the logged-in user's profile: loyalty tier and points, budget limit, cards and bookings."""
+        user = self._user(access_token)
+        return TravelProfile(
+            user_id=user.user_id,
+            full_name=user.full_name,
+            email=user.email,
+            loyalty_tier=user.loyalty_tier,
+            loyalty_points=user.loyalty_points,
+            budget_limit=user.budget_limit,
+            card_count=sum(c.user_id == user.user_id for c in self.state.cards.values()),
+            confirmed_booking_count=sum(
+                b.user_id == user.user_id and b.status == "confirmed" for b in self.state.bookings.values()
+            ),
+        )
+
+    @tool(requires=["travel_logged_in"], consumes={"access_token": "access_token"})
+    def set_travel_budget_limit(
+        self,
+        access_token: AccessToken,
+        budget_limit: Annotated[
+            float | None, Field(description="Most a single booking may cost in USD; null removes the limit.", ge=0)
+        ],
+    ) -> BudgetResult:
+        """Set the most one booking may cost. book_flight refuses any booking whose total is above it."""
+        user = self._user(access_token)
+        previous, user.budget_limit = user.budget_limit, budget_limit
+        self._tick()
+        return BudgetResult(budget_limit=budget_limit, previous_budget_limit=previous)
+
+    @tool(requires=["travel_logged_in"], consumes={"access_token": "access_token"}, produces={"card_id": "card_id"})
+    def register_travel_card(
+        self,
+        access_token: AccessToken,
+        card_number: Annotated[str, Field(description="Full card number; spaces and dashes are ignored.")],
+        cardholder_name: Annotated[str, Field(description="Name as printed on the card.", min_length=1)],
+        expiry_date: Annotated[str, Field(description="Expiry month as MM/YY.", pattern=r"^\d{2}/\d{2}$")],
+        cvv: Annotated[str, Field(description="3-digit security code (4 for Amex).", pattern=r"^\d{3,4}$")],
+        credit_limit: Annotated[float, Field(description="Credit available on the card, USD.", gt=0, le=100000)],
+    ) -> PaymentCard:
+        """Register a payment card for the logged-in user. Only the last four digits are stored."""
+        user = self._user(access_token)
+        digits = re.sub(r"[\s-]", "", card_number)
+        if not re.fullmatch(r"\d{13,19}", digits) or not _luhn_valid(digits):
+            raise InvalidArgument("card_number is not a valid card number; check the digits")
+        brand = _brand(digits)
+        if brand is None:
+            raise InvalidArgument("only Visa, Mastercard, Amex and Discover cards are accepted")
+        if not re.fullmatch(r"\d{4}" if brand == "amex" else r"\d{3}", cvv):
+            raise InvalidArgument(f"a {brand} card has a {4 if brand == 'amex' else 3}-digit cvv")
+        if not re.fullmatch(r"(0[1-9]|1[0-2])/\d{2}", expiry_date) or _expired(expiry_date, self._now().date()):
+            raise InvalidArgument(f"expiry_date {expiry_date!r} is not a valid future MM/YY month")
+        for card in self.state.cards.values():
+            if card.user_id == user.user_id and (card.last4, card.expiry_date) == (digits[-4:], expiry_date):
+                raise InvalidArgument(f"this card is already registered as {card.card_id}")
+        card_id = _make_id("CARD", self.state.next_card_number)
+        card = PaymentCard(
+            card_id=card_id,
+            user_id=user.user_id,
+            cardholder_name=cardholder_name,
+            brand=brand,
+            last4=digits[-4:],
+            expiry_date=expiry_date,
+            balance=round(credit_limit, 2),
+        )
+        self.state.cards[card_id] = card
+        self.state.next_card_number += 1
+        self._tick()
+        return card.model_copy()
+
+    @tool(
+        read_only=True,
+        requires=["travel_logged_in"],
+        consumes={"access_token": "access_token"},
+        produces={"card_ids": "card_id"},
+    )
+    def list_travel_cards(self, access_token: AccessToken) -> CardList:
+        """List the logged-in user's registered payment cards with their available credit."""
+        user = self._user(access_token)
+        cards = sorted((c for c in self.state.cards.values() if c.user_id == user.user_id), key=lambda c: c.card_id)
+        return CardList(cards=cards, card_ids=[c.card_id for c in cards])
+
+    @tool(
+        read_only=True, requires=["travel_logged_in"], consumes={"access_token": "access_token", "card_id": "card_id"}
+    )
+    def get_travel_card_balance(self, access_token: AccessToken, card_id: CardId) -> CardBalance:
+        """Show the credit left on one of the logged-in user's cards."""
+        card = self._card(self._user(access_token), card_id)
+        return CardBalance(card_id=card.card_id, balance=card.balance, currency="USD")
+
+    @tool(
+        requires=["travel_logged_in"],
+        consumes={
+            "access_token": "access_token",
+            "card_id": "card_id",
+            "origin_airport": "airport_code",
+            "destination_airport": "airport_code",
+        },
+        produces={"booking_id": "booking_id"},
+    )
+    def book_flight(
+        self,
+        access_token: AccessToken,
+        card_id: CardId,
+        origin_airport: AirportCode,
+        destination_airport: AirportCode,
+        travel_date: TravelDate,
+        travel_class: ClassParam,
+        travellers: Annotated[int, Field(description="Number of passengers.", ge=1, le=9)] = 1,
+    ) -> BookingResult:
+        """Book a one-way flight and charge the card. The total must fit the budget limit and the card's
+        credit. Issues an invoice and earns one loyalty point per USD."""
+        user = self._user(access_token)
+        card = self._card(user, card_id)
+        _, fare, taxes, total = self._quote(origin_airport, destination_airport, travel_date, travel_class, travellers)
+        if user.budget_limit is not None and total > user.budget_limit:
+            raise PreconditionFailed(
+                f"the total {total:.2f} USD exceeds your budget limit of {user.budget_limit:.2f} USD; choose a "
+                "cheaper class or date, or raise the limit with set_travel_budget_limit"
+            )
+        if _expired(card.expiry_date, self._now().date()):
+            raise PreconditionFailed(f"card {card.card_id} expired ({card.expiry_date}); use or register another card")
+        if total > card.balance:
+            raise PreconditionFailed(
+                f"card {card.card_id} has {card.balance:.2f} USD available but the flight costs {total:.2f} USD; "
+                "use another card"
+            )
+        now = self._tick().isoformat()
+        booking_id = _make_id("BKG", self.state.next_booking_number)
+        invoice_id = _make_id("INV", self.state.next_invoice_number)
+        self.state.next_booking_number += 1  # counters first: each assignment re-validates the whole state
+        self.state.next_invoice_number += 1
+        self.state.invoices[invoice_id] = FlightInvoice(
+            invoice_id=invoice_id,
+            booking_id=booking_id,
+            issued_at=now,
+            fare_total=fare,
+            taxes_total=taxes,
+            amount_due=total,
+        )
+        self.state.bookings[booking_id] = FlightBooking(
+            booking_id=booking_id,
+            user_id=user.user_id,
+            card_id=card.card_id,
+            origin_airport=origin_airport.upper(),
+            destination_airport=destination_airport.upper(),
+            travel_date=travel_date,
+            travel_class=travel_class,
+            travellers=travellers,
+            total_cost=total,
+            status="confirmed",
+            booked_at=now,
+            invoice_id=invoice_id,
+        )
+        card.balance = round(card.balance - total, 2)
+        user.loyalty_points += int(total)
+        return BookingResult(
+            booking_id=booking_id, status="confirmed", total_cost=total, card_balance_after=card.balance
+        )
+
+    @tool(
+        read_only=True,
+        requires=["travel_logged_in"],
+        consumes={"access_token": "access_token", "booking_id": "booking_id"},
+        produces={"invoice_id": "invoice_id", "insurance_id": "insurance_id", "card_id": "card_id"},
+    )
+    def get_flight_booking(self, access_token: AccessToken, booking_id: BookingId) -> FlightBooking:
+        """Show one of the logged-in user's bookings in full."""
+        return self._booking(self._user(access_token), booking_id).model_copy()
+
+    @tool(
+        read_only=True,
+        requires=["travel_logged_in"],
+        consumes={"access_token": "access_token"},
+        produces={"booking_ids": "booking_id"},
+    )
+    def list_flight_bookings(
+        self,
+        access_token: AccessToken,
+        status: Annotated[Literal["all", "confirmed", "cancelled"], Field(description="Which bookings.")] = "all",
+    ) -> BookingList:
+        """List the logged-in user's bookings, by travel date."""
+        user = self._user(access_token)
+        bookings = sorted(
+            (b for b in self.state.bookings.values() if b.user_id == user.user_id and status in ("all", b.status)),
+            key=lambda b: (b.travel_date, b.booking_id),
+        )
+        return BookingList(bookings=bookings, booking_ids=[b.booking_id for b in bookings])
+
+    @tool(requires=["travel_logged_in"], consumes={"access_token": "access_token", "booking_id": "booking_id"})
+    def cancel_flight_booking(self, access_token: AccessToken, booking_id: BookingId) -> CancellationResult:
+        """Cancel a booking before its travel date. The full fare goes back to the card it was paid with and
+        the loyalty points it earned are removed; an insurance premium is not refunded."""
+        user = self._user(access_token)
+        booking = self._booking(user, booking_id)
+        if booking.status == "cancelled":
+            raise PreconditionFailed(f"booking {booking_id} is already cancelled")
+        if date.fromisoformat(booking.travel_date) <= self._now().date():
+            raise PreconditionFailed(
+                f"booking {booking_id} departs {booking.travel_date}; it can no longer be cancelled"
+            )
+        now = self._tick().isoformat()
+        card = self.state.cards[booking.card_id]
+        card.balance = round(card.balance + booking.total_cost, 2)
+        booking.status, booking.cancelled_at = "cancelled", now
+        self.state.invoices[booking.invoice_id].refunded_amount = booking.total_cost
+        user.loyalty_points = max(0, user.loyalty_points - int(booking.total_cost))
+        return CancellationResult(
+            booking_id=booking_id,
+            status="cancelled",
+            refunded_amount=booking.total_cost,
+            card_id=card.card_id,
+            card_balance_after=card.balance,
+        )
+
+    @tool(
+        read_only=True,
+        requires=["travel_logged_in"],
+        consumes={"access_token": "access_token", "booking_id": "booking_id"},
+        produces={"invoice_id": "invoice_id"},
+    )
+    def retrieve_flight_invoice(self, access_token: AccessToken, booking_id: BookingId) -> FlightInvoice:
+        """Get the invoice of one of the logged-in user's bookings, with any refund made."""
+        booking = self._booking(self._user(access_token), booking_id)
+        return self.state.invoices[booking.invoice_id].model_copy()
+
+    @tool(requires=["travel_logged_in"], consumes={"access_token": "access_token", "invoice_id": "invoice_id"})
+    def email_flight_invoice(
+        self,
+        access_token: AccessToken,
+        invoice_id: Annotated[str, Field(description="An invoice id such as 'INV0001' (see retrieve_flight_invoice).")],
+        email: Annotated[
+            str | None, Field(description="Address to send to; defaults to the account e-mail.", max_length=254)
+        ] = None,
+    ) -> InvoiceEmailResult:
+        """E-mail one of the logged-in user's invoices, to the account address unless another is given."""
+        user = self._user(access_token)
+        invoice = self.state.invoices.get(invoice_id)
+        if invoice is None or self.state.bookings[invoice.booking_id].user_id != user.user_id:
+            raise NotFound(f"no invoice {invoice_id!r} on your account; retrieve_flight_invoice shows the id")
+        address = email or user.email
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", address):
+            raise InvalidArgument(f"{address!r} is not a valid e-mail address")
+        invoice.emailed_to = [*invoice.emailed_to, address]
+        self._tick()
+        return InvoiceEmailResult(invoice_id=invoice_id, sent_to=address)
+
+    @tool(
+        requires=["travel_logged_in"],
+        consumes={"access_token": "access_token", "booking_id": "booking_id", "card_id": "card_id"},
+        produces={"insurance_id": "insurance_id"},
+    )
+    def purchase_travel_insurance(
+        self,
+        access_token: AccessToken,
+        booking_id: BookingId,
+        card_id: CardId,
+        plan: Annotated[
+            InsurancePlan,
+            Field(description="basic: 4% of the fare, covers it once; comprehensive: 7%, covers twice the fare."),
+        ],
+    ) -> InsuranceResult:
+        """Insure a confirmed, upcoming booking, charging the premium to a card. One policy per booking."""
+        user = self._user(access_token)
+        booking = self._booking(user, booking_id)
+        card = self._card(user, card_id)
+        if booking.status == "cancelled":
+            raise PreconditionFailed(f"booking {booking_id} is cancelled; only confirmed bookings can be insured")
+        if booking.insurance_id is not None:
+            raise PreconditionFailed(f"booking {booking_id} is already insured by {booking.insurance_id}")
+        if date.fromisoformat(booking.travel_date) <= self._now().date():
+            raise PreconditionFailed(f"booking {booking_id} departs {booking.travel_date}; it is too late to insure it")
+        rate, multiple = _INSURANCE_TERMS[plan]
+        premium = round(booking.total_cost * rate, 2)
+        if _expired(card.expiry_date, self._now().date()) or premium > card.balance:
+            raise PreconditionFailed(f"card {card_id} cannot pay the {premium:.2f} USD premium; use another card")
+        insurance_id = _make_id("INS", self.state.next_insurance_number)
+        self.state.insurances[insurance_id] = TravelInsurance(
+            insurance_id=insurance_id,
+            booking_id=booking_id,
+            card_id=card_id,
+            plan=plan,
+            premium=premium,
+            coverage_amount=round(booking.total_cost * multiple, 2),
+            purchased_at=self._tick().isoformat(),
+        )
+        card.balance = round(card.balance - premium, 2)
+        booking.insurance_id = insurance_id
+        self.state.next_insurance_number += 1
+        return InsuranceResult(
+            insurance_id=insurance_id,
+            booking_id=booking_id,
+            premium=premium,
+            coverage_amount=self.state.insurances[insurance_id].coverage_amount,
+            card_balance_after=card.balance,
+        )
+
+    @tool(
+        read_only=True,
+        requires=["travel_logged_in"],
+        consumes={"access_token": "access_token", "insurance_id": "insurance_id"},
+    )
+    def get_travel_insurance(
+        self,
+        access_token: AccessToken,
+        insurance_id: Annotated[str, Field(description="A policy id such as 'INS0001'.")],
+    ) -> TravelInsurance:
+        """Show one of the logged-in user's travel insurance policies."""
+        user = self._user(access_token)
+        policy = self.state.insurances.get(insurance_id)
+        if policy is None or self.state.bookings[policy.booking_id].user_id != user.user_id:
+            raise NotFound(f"no insurance policy {insurance_id!r} on your account")
+        return policy.model_copy()
+
+    @tool(
+        requires=["travel_logged_in"],
+        consumes={"access_token": "access_token", "booking_id": "booking_id"},
+        produces={"request_id": "support_request_id"},
+    )
+    def contact_travel_support(
+        self,
+        access_token: AccessToken,
+        booking_id: BookingId,
+        message: Annotated[str, Field(description="What you need help with.", min_length=5, max_length=2000)],
+    ) -> SupportRequest:
+        """Open a support request about one of the logged-in user's bookings. Gold and platinum members get
+        high priority and an answer within 4 hours; others within 24 hours."""
+        user = self._user(access_token)
+        self._booking(user, booking_id)
+        if len(message.strip()) < 5:
+            raise InvalidArgument("message is too short; describe the problem")
+        now = self._tick()
+        high = user.loyalty_tier in ("gold", "platinum")
+        request_id = _make_id("SUP", self.state.next_request_number)
+        request = SupportRequest(
+            request_id=request_id,
+            user_id=user.user_id,
+            booking_id=booking_id,
+            message=message.strip(),
+            priority="high" if high else "normal",
+            status="open",
+            created_at=now.isoformat(),
+            response_due_by=(now + timedelta(hours=4 if high else 24)).isoformat(),
+        )
+        self.state.support_requests[request_id] = request
+        self.state.next_request_number += 1
+        return request.model_copy()
+
+    @tool(
+        read_only=True,
+        requires=["travel_logged_in"],
+        consumes={"access_token": "access_token", "request_id": "support_request_id"},
+    )
+    def get_travel_support_request(
+        self,
+        access_token: AccessToken,
+        request_id: Annotated[str, Field(description="A support request id such as 'SUP0001'.")],
+    ) -> SupportRequest:
+        """Show one of the logged-in user's support requests and its status."""
+        user = self._user(access_token)
+        request = self.state.support_requests.get(request_id)
+        if request is None or request.user_id != user.user_id:
+            raise NotFound(f"no support request {request_id!r} on your account")
+        return request.model_copy()
+
+    def _now(self) -> datetime:
+        return datetime.fromisoformat(self.state.clock)
+
+    def _tick(self) -> datetime:
+        now = self._now() + _CLOCK_STEP
+        self.state.clock = now.isoformat()
+        return now
+
+    def _user(self, access_token: str) -> TravelUser:
+        session = self.state.session
+        if session is None:
+            raise PreconditionFailed("nobody is logged in; call travel_log_in to get an access token")
+        if access_token != session.access_token:
+            raise InvalidArgument("access_token is not valid; use the token the last travel_log_in returned")
+        if self._now() >= datetime.fromisoformat(session.expires_at):
+            raise PreconditionFailed(f"access_token expired at {session.expires_at}; call travel_log_in again")
+        return self.state.users[session.user_id]
+
+    def _card(self, user: TravelUser, card_id: str) -> PaymentCard:
+        card = self.state.cards.get(card_id)
+        if card is None or card.user_id != user.user_id:
+            raise NotFound(f"no card {card_id!r} on your account; list_travel_cards shows your cards")
+        return card
+
+    def _booking(self, user: TravelUser, booking_id: str) -> FlightBooking:
+        booking = self.state.bookings.get(booking_id)
+        if booking is None or booking.user_id != user.user_id:
+            raise NotFound(f"no booking {booking_id!r} on your account; list_flight_bookings shows your bookings")
+        return booking
+
+    def _airport(self, code: str) -> Airport:
+        airport = self.state.airports.get(code.upper())
+        if airport is None:
+            raise NotFound(f"unknown airport code {code!r}; use get_airport_by_city or list_airports")
+        return airport
+
+    def _rate(self, from_currency: str, to_currency: str) -> float:
+        rates = self.state.exchange_rates
+        for code in (from_currency.upper(), to_currency.upper()):
+            if code not in rates:
+                raise NotFound(f"unsupported currency {code!r}; supported: {', '.join(sorted(rates))}")
+        return rates[to_currency.upper()] / rates[from_currency.upper()]
+
+    def _quote(
+        self, origin: str, destination: str, travel_date: str, travel_class: str, travellers: int
+    ) -> tuple[float, float, float, float]:
+        """(distance km, fare total, taxes total, price total) in USD for a trip."""
+        start, end = self._airport(origin), self._airport(destination)
+        if start.code == end.code:
+            raise InvalidArgument("origin and destination airports must differ")
+        try:
+            day = date.fromisoformat(travel_date) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", travel_date) else None
+        except ValueError:
+            day = None
+        if day is None:
+            raise InvalidArgument(f"travel_date {travel_date!r} is not a real date in YYYY-MM-DD form")
+        today = self._now().date()
+        if not today < day <= today + timedelta(days=365):
+            raise InvalidArgument(f"travel_date must be after today ({today}) and at most a year ahead")
+        if travel_class not in _CLASS_MULTIPLIER or not 1 <= travellers <= 9:
+            raise InvalidArgument("travel_class must be economy, premium_economy, business or first; travellers 1-9")
+        distance = round(_distance_km(start.latitude, start.longitude, end.latitude, end.longitude), 1)
+        digest = hashlib.sha256(f"{self._fare_salt}:{start.code}:{end.code}:{day}:{travel_class}".encode()).digest()
+        variation = 0.96 + 0.08 * int.from_bytes(digest[:4]) / 2**32  # seeded +-4% market noise
+        peak = 1.1 if day.weekday() in (4, 6) else 1.0  # Friday and Sunday departures cost more
+        fare = round((40 + 0.12 * distance) * _CLASS_MULTIPLIER[travel_class] * peak * variation, 2)
+        taxes = round(fare * 0.1 + 12.5, 2)
+        return (
+            distance,
+            round(fare * travellers, 2),
+            round(taxes * travellers, 2),
+            round((fare + taxes) * travellers, 2),
+        )
+
+
+def _make_id(prefix: str, number: int) -> str:
+    return f"{prefix}{number:03d}" if prefix == "CARD" else f"{prefix}{number:04d}"
+
+
+def _known(key: str, table: dict[str, Any], what: str) -> None:
+    if key not in table:
+        raise ValueError(f"{what} {key!r} does not exist")
+
+
+def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2, dp, dl = map(math.radians, (lat1, lat2, lat2 - lat1, lon2 - lon1))
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if index % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def _brand(digits: str) -> Literal["visa", "mastercard", "amex", "discover"] | None:
+    if digits.startswith("4"):
+        return "visa"
+    if digits[:2] in {"51", "52", "53", "54", "55"} or "2221" <= digits[:4] <= "2720":
+        return "mastercard"
+    if digits[:2] in {"34", "37"}:
+        return "amex"
+    if digits.startswith(("6011", "65")):
+        return "discover"
+    return None
+
+
+def _expired(expiry_date: str, today: date) -> bool:
+    """A card is valid through the last day of its MM/YY month."""
+    month, year = int(expiry_date[:2]), 2000 + int(expiry_date[3:])
+    return (year, month) < (today.year, today.month)
