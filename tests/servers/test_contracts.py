@@ -110,6 +110,8 @@ def test_errors_and_read_only_tools_leave_state_untouched(env):
             result = await client.call_tool(tool.name, arguments)
             if result.is_error or tool.annotations.read_only_hint:
                 assert sandbox.state_hash() == before, f"{tool.name} changed the state ({result.is_error=})"
+            else:  # the state a successful call leaves still passes the model's own checks
+                get_environment(env).state_model.model_validate(sandbox.state()[env])
 
     for scenario in scenario_names(env):
         _check_with_client(env, check, scenario)
