@@ -13,7 +13,7 @@ from servers.http import create_app
 from servers.mcp import serve_sandbox
 from servers.registry import environment_names, get_environment, register_environment
 from servers.sandboxes import SandboxManager, create_sandbox
-from servers.scenarios import read_json_object, scenario_names
+from servers.scenarios import load_combined_scenario, read_json_object, scenario_names
 
 __all__ = ["envs", "serve"]
 
@@ -90,7 +90,7 @@ def serve(
     elif config or loader:
         raise click.UsageError("--config and --loader go with --class")
     if transport == "stdio":
-        if not env_names:
+        if not env_names and not (scenario and load_combined_scenario(scenario)):
             raise click.UsageError("stdio serves one sandbox: name its environment, e.g. 'funreason serve filesystem'")
         server = serve_sandbox(create_sandbox(list(env_names), scenario, seed))
         anyio.run(server.run_stdio_async)

@@ -25,6 +25,7 @@ from servers.errors import SandboxError, SandboxLimitReached, UnknownEnvironment
 from servers.mcp import build_mcp_server
 from servers.registry import environment_names, get_environment
 from servers.sandboxes import Sandbox, SandboxManager, create_sandbox
+from servers.scenarios import load_combined_scenario
 
 __all__ = ["SandboxApp", "create_app"]
 
@@ -99,7 +100,9 @@ class SandboxApp:
 
     async def _create(self, request: Request) -> Response:
         body = await _json_body(request)
-        envs = body.get("env", self.env_names)
+        scenario = body.get("scenario")
+        combined = load_combined_scenario(scenario) if isinstance(scenario, str) else None
+        envs = body.get("env", list(combined) if combined else self.env_names)
         envs = [envs] if isinstance(envs, str) else envs
         if not isinstance(envs, list) or not envs or not all(isinstance(name, str) for name in envs):
             return _error(400, "'env' must be an environment name or a non-empty list of names")
@@ -109,7 +112,6 @@ class SandboxApp:
                 raise UnknownEnvironment(
                     f"environment {name!r} is not served here (served: {', '.join(self.env_names)})"
                 )
-        scenario = body.get("scenario")
         if scenario is not None and not isinstance(scenario, str | dict):
             return _error(400, "'scenario' must be a scenario name or an object of names by environment")
         seed = body.get("seed", 0)

@@ -9,7 +9,7 @@ from typing import Any
 from servers.environment import Environment, EnvironmentSnapshot, ToolSpec
 from servers.errors import InvalidArgument, SandboxLimitReached, UnknownSandbox
 from servers.registry import get_environment
-from servers.scenarios import load_scenario
+from servers.scenarios import load_combined_scenario, load_scenario
 from servers.state import diff_states, hash_state
 
 __all__ = ["Execution", "Sandbox", "SandboxManager", "create_sandbox"]
@@ -91,8 +91,16 @@ class Sandbox:
 def create_sandbox(
     envs: str | Sequence[str], scenario: ScenarioChoice = None, seed: int = 0, *, sandbox_id: str | None = None
 ) -> Sandbox:
-    """Build a fresh sandbox from shipped scenarios; the same inputs give the same state."""
+    """Build a fresh sandbox from shipped scenarios; the same inputs give the same state.
+
+    `scenario` may name a combined scenario, which picks the environments itself.
+    """
     names = [envs] if isinstance(envs, str) else list(envs)
+    combined = load_combined_scenario(scenario) if isinstance(scenario, str) else None
+    if combined is not None:
+        if names and sorted(names) != sorted(combined):
+            raise InvalidArgument(f"scenario {scenario!r} is for {', '.join(combined)}, not {', '.join(names)}")
+        names, scenario = list(combined), combined
     if not names:
         raise InvalidArgument("a sandbox needs at least one environment")
     chosen: dict[str, str] = {}

@@ -15,7 +15,9 @@ from servers.registry import get_environment
 __all__ = [
     "DEFAULT_SCENARIO",
     "Scenario",
+    "combined_scenario_names",
     "fixtures_root",
+    "load_combined_scenario",
     "load_pools",
     "load_scenario",
     "read_json_object",
@@ -71,6 +73,28 @@ def load_scenario(env: type[Environment], name: str | None = None, *, path: Path
         problem = f"unexpected key {unknown[0]!r}" if unknown else "missing key 'state'"
         raise ScenarioError(f"{path}: {problem} (a scenario is {{'description': ..., 'state': {{...}}}})")
     return _validated(env, path.stem, str(data.get("description", "")), data["state"], where=str(path))
+
+
+def combined_scenario_names() -> list[str]:
+    """Scenarios that put several environments in one sandbox (`fixtures/combined/*.json`)."""
+    return sorted(path.stem for path in (fixtures_root() / "combined").glob("*.json"))
+
+
+def load_combined_scenario(name: str) -> dict[str, str] | None:
+    """Environment -> scenario name for a combined scenario, or None when `name` is not one.
+
+    A combined scenario file is `{"description": ..., "environments": {"travel": "default", ...}}`.
+    """
+    path = fixtures_root() / "combined" / f"{name}.json"
+    if not path.is_file():
+        return None
+    environments = read_json_object(path).get("environments")
+    if not isinstance(environments, dict) or not environments:
+        raise ScenarioError(f"{path}: 'environments' must be an object of scenario names by environment")
+    for env, scenario in environments.items():
+        if scenario not in scenario_names(env):
+            raise ScenarioError(f"{path}: environments.{env}: unknown scenario {scenario!r}")
+    return environments
 
 
 def load_pools(env: str) -> dict[str, list[Any]]:

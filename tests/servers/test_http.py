@@ -72,6 +72,13 @@ def test_a_sandbox_of_two_environments_lists_both_toolsets(base):
     anyio.run(main)
 
 
+def test_a_combined_scenario_picks_its_environments():
+    with http_server(create_app(["travel", "messaging"])) as url:
+        sandbox = create(url, scenario="trip_planning")
+        assert sandbox["env"] == ["travel", "messaging"]
+        assert sandbox["scenario"] == {"travel": "frequent_flyer", "messaging": "default"}
+
+
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [

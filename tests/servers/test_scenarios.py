@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from servers import ScenarioError, create_sandbox, get_environment, load_pools, load_scenario
+from servers import InvalidArgument, ScenarioError, create_sandbox, get_environment, load_pools, load_scenario
 from servers.registry import environment_names
+from servers.scenarios import combined_scenario_names, load_combined_scenario
 
 
 def write(tmp_path, data, name="scenario.json"):
@@ -52,3 +53,17 @@ def test_unknown_and_missing_scenarios(tmp_path):
         create_sandbox("messaging", "nope")
     with pytest.raises(ScenarioError, match="cannot read"):
         create_sandbox("messaging", str(tmp_path / "missing.json"))
+
+
+@pytest.mark.parametrize("name", combined_scenario_names())
+def test_combined_scenarios_put_several_environments_in_one_sandbox(name):
+    sandbox = create_sandbox([], name)
+    assert len(sandbox.env_names) >= 2
+    assert sandbox.scenario == load_combined_scenario(name)
+    tool_names = [tool for env in sandbox.environments.values() for tool in env.tool_specs()]
+    assert len(tool_names) == len(set(tool_names))
+
+
+def test_combined_scenario_must_match_named_environments():
+    with pytest.raises(InvalidArgument, match="is for travel, messaging"):
+        create_sandbox(["filesystem"], "trip_planning")
