@@ -58,7 +58,7 @@ def build_mcp_server(
     server.resource(
         "sandbox://{env}/state",
         name="state",
-        description="The current state of one environment of this sandbox, as JSON.",
+        description="The current state of one environment of this sandbox as JSON ('all': every environment).",
         mime_type="application/json",
     )(_state_reader(resolve))
     return server
@@ -105,6 +105,8 @@ def _structured(result: Any) -> dict[str, Any]:
 def _state_reader(resolve: SandboxResolver) -> Callable[..., str]:
     def read_state(env: str, ctx: Context) -> str:
         sandbox = resolve(ctx)
+        if env == "all":
+            return canonical_json(sandbox.state())
         if env not in sandbox.environments:
             raise ValueError(f"this sandbox has no environment {env!r} (it has: {', '.join(sandbox.env_names)})")
         return canonical_json(sandbox.environments[env].state_data())

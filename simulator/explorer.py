@@ -1,0 +1,308 @@
+"""The explorer: runs directed trajectories against real servers and stores them.
+
+Determinism: trajectory `i` depends only on the seed, `i` and the graph it is
+sampled from.  The first `discovery` trajectories run one after another and may
+teach the graph edges observed in execution; after them the graph is frozen and
+stored, and the rest may run in several worker processes in any order.
+"""
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import networkx as nx
+
+from servers import hash_state, load_pools
+from simulator.connection import Connection, ServerTarget
+from simulator.errors import ServerDied, SimulatorError
+from simulator.graph import add_reason, build_graph, graph_from_json, graph_to_json
+from simulator.records import Step, Trajectory
+from simulator.sampler import ArgumentFiller, ValueMemory, choose_next, free_parameters, plan_targets
+from simulator.store import Store
+
+__all__ = ["ExploreConfig", "Progress", "explore", "learn_from", "run_id_for"]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+"""Called with (trajectories done, trajectories wanted)."""
+
+
+@dataclass(frozen=True)
+class ExploreConfig:
+    """How to explore; everything but `trajectories` and `workers` identifies the run."""
+
+    trajectories: int = 100
+    seed: int = 0
+    max_steps: int = 8
+    after_target_steps: int = 0
+    max_failures_per_tool: int = 2
+    discovery: int = 16
+    workers: int = 1
+
+    def identity(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["trajectories"], data["workers"]
+        return data
+
+
+def run_id_for(target: ServerTarget, config: ExploreConfig) -> str:
+    """The same command gives the same run id, which is how a re-run resumes."""
+    key = json.dumps({"target": target.label, "scenario": target.scenario, **config.identity()}, sort_keys=True)
+    return "run-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def explore(target: ServerTarget, store_path: Path, config: ExploreConfig, progress: Progress | None = None) -> str:
+    """Fill the store with `config.trajectories` trajectories for `target`; resume if some exist.
+
+    Returns the run id.
+    """
+    run_id = run_id_for(target, config)
+    with Store(store_path) as store:
+        store.ensure_run(run_id, kind="explore", target=target.label, config=asdict(config), seed=config.seed)
+        done = store.trajectory_indices(run_id)
+    report = progress or (lambda done_count, wanted: None)
+    report(len(done & set(range(config.trajectories))), config.trajectories)
+    graph = anyio.run(_discover, target, store_path, config, run_id, report)
+    remaining = sorted(set(range(config.trajectories)) - _indices(store_path, run_id))
+    if config.workers <= 1 or len(remaining) < 2:
+        anyio.run(_explore_indices, target, store_path, config, run_id, graph_to_json(graph), remaining, report)
+    else:
+        _explore_in_processes(target, store_path, config, run_id, graph, remaining, report)
+    return run_id
+
+
+def learn_from(graph: nx.DiGraph, trajectory: Trajectory) -> int:
+    """Add the edges a trajectory observed; returns how many reasons were new.
+
+    A value edge when a call succeeded with an argument copied from an earlier
+    result; a state edge when a call failed, one other tool then succeeded, and
+    the same call then succeeded.
+    """
+    added = 0
+    for step in trajectory.steps:
+        if step.is_error or step.tool not in graph:
+            continue
+        for param, origin in step.provenance.items():
+            if origin.get("source") in ("result", "probe") and origin["tool"] in graph and origin["tool"] != step.tool:
+                added += add_reason(
+                    graph,
+                    origin["tool"],
+                    step.tool,
+                    "value",
+                    "observed",
+                    param=param,
+                    field=origin["field"],
+                    entity=param,
+                )
+    for position, failed in enumerate(trajectory.steps):
+        if not failed.is_error:
+            continue
+        later = trajectory.steps[position + 1 :]
+        retry = next((s for s in later if s.tool == failed.tool and s.arguments == failed.arguments), None)
+        if retry is None or retry.is_error:
+            continue
+        between = [s for s in later[: later.index(retry)] if not s.is_error and s.tool != failed.tool]
+        if len(between) == 1 and between[0].tool in graph:
+            added += add_reason(
+                graph, between[0].tool, failed.tool, "state", "observed", condition=f"after:{between[0].tool}"
+            )
+    return added
+
+
+async def _discover(
+    target: ServerTarget, store_path: Path, config: ExploreConfig, run_id: str, report: Progress
+) -> nx.DiGraph:
+    """Build the graph, run (or replay from the store) the discovery trajectories, freeze the graph."""
+    with Store(store_path) as store:
+        frozen = store.load_graph(run_id, "frozen")
+        if frozen is not None:
+            return graph_from_json(frozen)
+        async with target.connect() as connection:
+            graph = build_graph(connection.tools)
+            store.save_graph(run_id, "initial", graph_to_json(graph))
+            plan = plan_targets(graph, config.trajectories, config.seed)
+            stored = {t.index: t for t in store.iter_trajectories(run_id) if t.index < config.discovery}
+            explorer = _Explorer(connection, target, config, run_id, _pools(target))
+            for index in range(min(config.discovery, config.trajectories)):
+                trajectory = stored.get(index)
+                if trajectory is None:
+                    trajectory = await explorer.run(index, plan[index], graph, probe=True)
+                    store.save_trajectory(trajectory)
+                    report(len(store.trajectory_indices(run_id)), config.trajectories)
+                learn_from(graph, trajectory)
+        store.save_graph(run_id, "frozen", graph_to_json(graph))
+        return graph
+
+
+async def _explore_indices(
+    target: ServerTarget,
+    store_path: Path,
+    config: ExploreConfig,
+    run_id: str,
+    graph_json: dict[str, Any],
+    indices: list[int],
+    report: Progress,
+) -> None:
+    graph = graph_from_json(graph_json)
+    with Store(store_path) as store:
+        initial = store.load_graph(run_id, "initial")
+        plan = plan_targets(graph_from_json(initial) if initial else graph, config.trajectories, config.seed)
+        async with target.connect() as connection:
+            explorer = _Explorer(connection, target, config, run_id, _pools(target))
+            for index in indices:
+                store.save_trajectory(await explorer.run(index, plan[index], graph, probe=False))
+                report(len(store.trajectory_indices(run_id)), config.trajectories)
+
+
+def _explore_in_processes(
+    target: ServerTarget,
+    store_path: Path,
+    config: ExploreConfig,
+    run_id: str,
+    graph: nx.DiGraph,
+    remaining: list[int],
+    report: Progress,
+) -> None:
+    """Split the remaining indices over worker processes; they write to the store themselves."""
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(
+            target=_worker_main,
+            args=(target, str(store_path), config, run_id, graph_to_json(graph), remaining[number :: config.workers]),
+            daemon=True,
+        )
+        for number in range(config.workers)
+    ]
+    for worker in workers:
+        worker.start()
+    while any(worker.is_alive() for worker in workers):
+        report(len(_indices(store_path, run_id)), config.trajectories)
+        time.sleep(0.2)
+    report(len(_indices(store_path, run_id)), config.trajectories)
+    failed = [worker.exitcode for worker in workers if worker.exitcode != 0]
+    if failed:
+        raise SimulatorError(f"{len(failed)} explorer worker(s) failed (exit codes {failed}); re-run to resume")
+
+
+def _worker_main(
+    target: ServerTarget, store_path: str, config: ExploreConfig, run_id: str, graph: dict, indices: list[int]
+) -> None:
+    anyio.run(_explore_indices, target, Path(store_path), config, run_id, graph, indices, lambda done, wanted: None)
+
+
+class _Explorer:
+    """Runs single trajectories over one open connection."""
+
+    def __init__(
+        self, connection: Connection, target: ServerTarget, config: ExploreConfig, run_id: str, pools: dict
+    ) -> None:
+        self.connection = connection
+        self.target = target
+        self.config = config
+        self.run_id = run_id
+        self.pools = pools
+        self.tools = {tool.name: tool for tool in connection.tools}
+        self.free = free_parameters(connection.tools, pools)
+
+    async def run(self, index: int, target_tool: str, graph: nx.DiGraph, *, probe: bool) -> Trajectory:
+        seed = self.config.seed * 1_000_003 + index
+        trajectory = Trajectory(
+            id=f"{self.run_id}-{index:06d}",
+            run_id=self.run_id,
+            index=index,
+            env=self.target.label,
+            scenario=self.target.scenario or "default",
+            seed=seed,
+            target=target_tool,
+        )
+        rng = random.Random(f"{self.config.seed}:{index}")
+        try:
+            await self.connection.reset(seed)
+            await self._walk(trajectory, graph, rng, probe)
+            state = await self.connection.state() if self.connection.fresh_state else None
+            trajectory.final_state_hash = hash_state(state) if state is not None else None
+        except ServerDied as error:
+            trajectory.status, trajectory.error = "failed", str(error)
+            logger.warning("trajectory %s failed: %s", trajectory.id, error)
+        trajectory.covered_edges = _covered_edges(graph, trajectory.steps)
+        return trajectory
+
+    async def _walk(self, trajectory: Trajectory, graph: nx.DiGraph, rng: random.Random, probe: bool) -> None:
+        filler = ArgumentFiller(self.pools, rng, probe=probe)
+        memory = ValueMemory()
+        called: set[str] = set()
+        failures: dict[str, int] = {}
+        excluded = {tool for tool in graph.nodes if tool not in self.tools}
+        extra_steps = 0
+        while len(trajectory.steps) < self.config.max_steps:
+            tool_name = choose_next(graph, trajectory.target or "", called, excluded, rng, self.free)
+            if tool_name is None:
+                break
+            tool = self.tools[tool_name]
+            arguments, provenance = filler.fill(tool, memory, _links(graph, tool_name))
+            step = await self.connection.call(tool_name, arguments)
+            step.index, step.provenance = len(trajectory.steps), provenance
+            trajectory.steps.append(step)
+            memory.note_arguments(arguments)
+            if step.is_error:
+                failures[tool_name] = failures.get(tool_name, 0) + 1
+                if failures[tool_name] >= self.config.max_failures_per_tool:
+                    excluded.add(tool_name)
+                continue
+            if tool_name not in called:  # new values may rescue tools that failed for want of them
+                excluded = {
+                    tool
+                    for tool in excluded
+                    if tool not in self.tools or failures.get(tool, 0) > 2 * self.config.max_failures_per_tool
+                }
+            called.add(tool_name)
+            memory.remember(step.index, tool, step.result)
+            if tool_name == trajectory.target:
+                trajectory.reached = True
+            elif trajectory.reached:
+                extra_steps += 1
+            if trajectory.reached and extra_steps >= self.config.after_target_steps:
+                break
+
+
+def _links(graph: nx.DiGraph, tool: str) -> dict[str, set[str]]:
+    links: dict[str, set[str]] = {}
+    for _, _, data in graph.in_edges(tool, data=True):
+        for reason in data["reasons"]:
+            if reason["kind"] == "value" and "field" in reason:
+                links.setdefault(reason["param"], set()).add(reason["field"])
+    return links
+
+
+def _covered_edges(graph: nx.DiGraph, steps: list[Step]) -> list[list[str]]:
+    """Graph edges a trajectory realised: A succeeded, then B succeeded later."""
+    succeeded: list[str] = []
+    covered: set[tuple[str, str]] = set()
+    for step in steps:
+        if step.is_error:
+            continue
+        covered.update((earlier, step.tool) for earlier in succeeded if graph.has_edge(earlier, step.tool))
+        succeeded.append(step.tool)
+    return sorted([list(edge) for edge in covered])
+
+
+def _pools(target: ServerTarget) -> dict[str, list[Any]]:
+    pools: dict[str, list[Any]] = {}
+    for env in target.envs:
+        for key, values in load_pools(env).items():
+            pools.setdefault(key, []).extend(values)
+    return pools
+
+
+def _indices(store_path: Path, run_id: str) -> set[int]:
+    with Store(store_path) as store:
+        return store.trajectory_indices(run_id)

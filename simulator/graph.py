@@ -1,0 +1,220 @@
+"""The Environment-API graph: tools as nodes, an edge A -> B when B needs what A provides.
+
+Edges carry `reasons`, each with a `kind` (`value`: an output of A feeds a parameter
+of B; `state`: A establishes a condition B needs) and a `source` (`declared` in tool
+metadata, `inferred` from schemas and names, `observed` in execution).
+"""
+
+import json
+from collections.abc import Collection, Iterable
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from simulator.records import ToolInfo
+
+__all__ = [
+    "add_reason",
+    "build_graph",
+    "distances_to",
+    "export_graph",
+    "graph_from_json",
+    "graph_to_json",
+    "is_legal",
+    "output_fields",
+    "requirement_groups",
+]
+
+_LINKING_SUFFIXES = ("id", "_id", "_ids", "key", "_key", "token", "_token", "code", "_code", "handle", "path", "symbol")
+"""Parameter names that carry a reference rather than free text: the only ones matched by name."""
+
+
+def build_graph(tools: Iterable[ToolInfo]) -> nx.DiGraph:
+    """Declared edges from our hints; inferred edges from schemas for tools that publish none."""
+    graph = nx.DiGraph()
+    tools = list(tools)
+    for tool in tools:
+        graph.add_node(tool.name, tool=tool.to_json())
+    for producer in tools:
+        produced = _produced_entities(producer)
+        provided = set((producer.hints or {}).get("provides", []))
+        fields = output_fields(producer.output_schema)
+        for consumer in tools:
+            if consumer.name == producer.name:
+                continue
+            hints = consumer.hints or {}
+            for param, entity in hints.get("consumes", {}).items():
+                for field in produced.get(entity, []):
+                    add_reason(
+                        graph,
+                        producer.name,
+                        consumer.name,
+                        "value",
+                        "declared",
+                        param=param,
+                        field=field,
+                        entity=entity,
+                    )
+            for condition in set(hints.get("requires", [])) & provided:
+                add_reason(graph, producer.name, consumer.name, "state", "declared", condition=condition)
+            if consumer.hints is None or producer.hints is None:
+                for param in consumer.parameters:
+                    for field in _name_matches(param, fields):
+                        add_reason(
+                            graph,
+                            producer.name,
+                            consumer.name,
+                            "value",
+                            "inferred",
+                            param=param,
+                            field=field,
+                            entity=param,
+                        )
+    return graph
+
+
+def add_reason(graph: nx.DiGraph, source: str, target: str, kind: str, origin: str, **details: str) -> bool:
+    """Record why `target` depends on `source`; False when that reason was already known."""
+    reason = {"kind": kind, "source": origin, **details}
+    if graph.has_edge(source, target):
+        reasons = graph.edges[source, target]["reasons"]
+        if reason in reasons:
+            return False
+        reasons.append(reason)
+    else:
+        graph.add_edge(source, target, reasons=[reason])
+    return True
+
+
+def requirement_groups(graph: nx.DiGraph, tool: str, free: Collection[str] = ()) -> list[set[str]]:
+    """What must have run before `tool`: one group per required input or condition, any member satisfies it.
+
+    Parameters in `free` can be filled without a producer (from value pools), so they need none.
+    """
+    required = set(graph.nodes[tool]["tool"]["input_schema"].get("required", [])) - set(free)
+    groups: dict[str, set[str]] = {}
+    for producer, _, data in graph.in_edges(tool, data=True):
+        for reason in data["reasons"]:
+            if reason["kind"] == "value" and reason.get("param") in required:
+                groups.setdefault(f"param:{reason['param']}", set()).add(producer)
+            elif reason["kind"] == "state":
+                groups.setdefault(f"state:{reason['condition']}", set()).add(producer)
+    return list(groups.values())
+
+
+def is_legal(graph: nx.DiGraph, tool: str, called: set[str], free: Collection[str] = ()) -> bool:
+    """A tool is legal when each of its requirement groups has a member already called."""
+    return all(group & called for group in requirement_groups(graph, tool, free))
+
+
+def distances_to(graph: nx.DiGraph, target: str) -> dict[str, int]:
+    """Shortest path length from every tool that can lead to `target` (0 for the target)."""
+    return dict(nx.single_source_shortest_path_length(graph.reverse(copy=False), target))
+
+
+def output_fields(schema: dict[str, Any] | None) -> list[str]:
+    """Property names of an output schema, including those of objects inside arrays and `$defs`."""
+    names: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for name, value in node.get("properties", {}).items():
+                names.append(name)
+                walk(value)
+            for key in ("items", "$defs", "anyOf", "additionalProperties"):
+                value = node.get(key)
+                for child in value.values() if isinstance(value, dict) and key == "$defs" else [value]:
+                    walk(child) if not isinstance(child, list) else [walk(item) for item in child]
+
+    walk(schema or {})
+    return list(dict.fromkeys(names))
+
+
+def graph_to_json(graph: nx.DiGraph) -> dict[str, Any]:
+    return nx.node_link_data(graph, edges="edges")
+
+
+def graph_from_json(data: dict[str, Any]) -> nx.DiGraph:
+    return nx.node_link_graph(data, directed=True, edges="edges")
+
+
+def export_graph(graph: nx.DiGraph, path: Path) -> None:
+    """Write the graph as `.graphml`, `.dot`, `.png` or `.json`, chosen by the suffix."""
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        path.write_text(json.dumps(graph_to_json(graph), indent=1))
+    elif suffix == ".graphml":
+        nx.write_graphml(_flat(graph), path)
+    elif suffix == ".dot":
+        path.write_text(_dot(graph))
+    elif suffix == ".png":
+        _png(graph, path)
+    else:
+        raise ValueError(f"{path}: unknown graph format {suffix!r} (use .graphml, .dot, .png or .json)")
+
+
+def _produced_entities(tool: ToolInfo) -> dict[str, list[str]]:
+    entities: dict[str, list[str]] = {}
+    for field, entity in (tool.hints or {}).get("produces", {}).items():
+        entities.setdefault(entity, []).append(field)
+    return entities
+
+
+def _name_matches(param: str, fields: list[str]) -> list[str]:
+    if not param.endswith(_LINKING_SUFFIXES):
+        return []
+    return [field for field in fields if field in (param, param + "s", param.removesuffix("_id") + "_ids")]
+
+
+def _edge_summary(data: dict[str, Any]) -> tuple[str, str, str]:
+    reasons = data["reasons"]
+    kinds = ",".join(sorted({reason["kind"] for reason in reasons}))
+    sources = ",".join(sorted({reason["source"] for reason in reasons}))
+    label = ", ".join(sorted({reason.get("entity") or reason.get("condition") or "" for reason in reasons} - {""}))
+    return kinds, sources, label
+
+
+def _flat(graph: nx.DiGraph) -> nx.DiGraph:
+    """GraphML holds scalars only: summarise reasons and keep the full JSON as a string."""
+    flat = nx.DiGraph()
+    for node, data in graph.nodes(data=True):
+        tool = data["tool"]
+        flat.add_node(node, description=tool["description"], read_only=bool(tool.get("read_only")))
+    for source, target, data in graph.edges(data=True):
+        kinds, sources, label = _edge_summary(data)
+        flat.add_edge(source, target, kind=kinds, source=sources, label=label, reasons=json.dumps(data["reasons"]))
+    return flat
+
+
+def _dot(graph: nx.DiGraph) -> str:
+    lines = ["digraph environment_api {", "  rankdir=LR;", "  node [shape=box, style=rounded];"]
+    for node, data in sorted(graph.nodes(data=True)):
+        style = ', style="rounded,dashed"' if data["tool"].get("read_only") else ""
+        lines.append(f"  {json.dumps(node)} [label={json.dumps(node)}{style}];")
+    for source, target, data in sorted(graph.edges(data=True)):
+        kinds, sources, label = _edge_summary(data)
+        style = "dashed" if kinds == "state" else "solid"
+        lines.append(f"  {json.dumps(source)} -> {json.dumps(target)} [label={json.dumps(label)}, style={style}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _png(graph: nx.DiGraph, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    size = max(6.0, len(graph) ** 0.5 * 2.2)
+    figure, axes = plt.subplots(figsize=(size, size))
+    layout = nx.spring_layout(graph, seed=0, k=2.5 / max(len(graph), 1) ** 0.5)
+    colours = ["#9ecae1" if data["tool"].get("read_only") else "#fdae6b" for _, data in graph.nodes(data=True)]
+    nx.draw_networkx_nodes(graph, layout, node_color=colours, node_size=500, ax=axes)
+    nx.draw_networkx_labels(graph, layout, font_size=7, ax=axes)
+    nx.draw_networkx_edges(graph, layout, arrows=True, arrowsize=10, edge_color="#555555", alpha=0.6, ax=axes)
+    axes.set_title("Environment-API graph (blue: read-only, orange: changes state)")
+    axes.axis("off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

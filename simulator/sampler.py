@@ -1,0 +1,275 @@
+"""Directed sampling (FunReason-MT eq. 2): which tool to call next and with which arguments."""
+
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from simulator.graph import distances_to, is_legal, requirement_groups
+from simulator.records import ToolInfo
+
+__all__ = ["ArgumentFiller", "ValueMemory", "choose_next", "free_parameters", "plan_targets"]
+
+_WORDS = ["alpha", "report", "notes", "summary", "draft", "project", "budget", "review", "update", "archive"]
+
+
+def plan_targets(graph: nx.DiGraph, count: int, seed: int) -> list[str]:
+    """Target tools for `count` trajectories, spread to cover the graph.
+
+    Every tool is a target before any is a target twice; after that, tools with
+    more incoming edges (more dependencies to cover) come up proportionally more.
+    Depends only on the graph and the seed, so workers and resumes agree on it.
+    """
+    rng = random.Random(f"{seed}:targets")
+    tools = sorted(graph.nodes)
+    if not tools:
+        return []
+    weight = {tool: 1 + graph.in_degree(tool) for tool in tools}
+    times = dict.fromkeys(tools, 0)
+    order = {tool: rng.random() for tool in tools}
+    plan = []
+    for _ in range(count):
+        target = min(tools, key=lambda tool: (times[tool] > 0, times[tool] / weight[tool], order[tool]))
+        times[target] += 1
+        plan.append(target)
+    return plan
+
+
+def choose_next(
+    graph: nx.DiGraph,
+    target: str,
+    called: set[str],
+    excluded: set[str],
+    rng: random.Random,
+    free: Mapping[str, set[str]] | None = None,
+) -> str | None:
+    """The next tool: the target when legal and not yet called; else the legal tool nearest to it,
+    preferring one that meets a requirement still unmet on the way to the target.
+
+    Legal first means strictly legal (every input has had a producer called).  When
+    no strictly legal tool leads to the target, inputs that value pools can fill
+    (`free`, by tool) stop counting as requirements.  After the target has been
+    called, any legal tool not yet called.  `called` holds the tools that succeeded
+    in this trajectory; `excluded` those that failed too often.
+    """
+    for tier in ({}, free or {}):
+        choice = _choose(graph, target, called, excluded, rng, tier)
+        if choice is not None:
+            return choice
+    return None
+
+
+def _choose(
+    graph: nx.DiGraph,
+    target: str,
+    called: set[str],
+    excluded: set[str],
+    rng: random.Random,
+    free: Mapping[str, set[str]],
+) -> str | None:
+    candidates = [tool for tool in graph.nodes if tool not in excluded and tool not in called]
+    legal = [tool for tool in candidates if is_legal(graph, tool, called, free.get(tool, ()))]
+    if target in called:
+        return rng.choice(sorted(legal)) if legal else None
+    if target in legal:
+        return target
+    distance = distances_to(graph, target)
+    leading = [tool for tool in legal if tool in distance]
+    if not leading:
+        return None
+    unmet = set().union(
+        *(
+            group
+            for tool in distance
+            for group in requirement_groups(graph, tool, free.get(tool, ()))
+            if not group & called
+        )
+    )
+    nearest = min((tool not in unmet, distance[tool]) for tool in leading)
+    return rng.choice(sorted(tool for tool in leading if (tool not in unmet, distance[tool]) == nearest))
+
+
+def free_parameters(tools: Iterable[ToolInfo], pools: Mapping[str, list[Any]]) -> dict[str, set[str]]:
+    """Per tool, the parameters a value pool can fill without calling a producer first."""
+    free: dict[str, set[str]] = {}
+    for tool in tools:
+        consumes = (tool.hints or {}).get("consumes", {})
+        records = [record for record in pools.get(tool.name, []) if isinstance(record, dict)]
+        free[tool.name] = {
+            name
+            for name in tool.parameters
+            if pools.get(consumes.get(name, "")) or pools.get(name) or any(name in record for record in records)
+        }
+    return free
+
+
+@dataclass
+class _Value:
+    value: Any
+    step: int
+    tool: str
+    field: str
+
+
+@dataclass
+class ValueMemory:
+    """Values produced so far in a trajectory, by entity type and by output field name."""
+
+    by_entity: dict[str, list[_Value]] = field(default_factory=dict)
+    by_field: dict[str, list[_Value]] = field(default_factory=dict)
+    everything: list[_Value] = field(default_factory=list)
+    used: list[Any] = field(default_factory=list)
+    """Argument values already sent: fresh values are preferred, so a chain does not feed
+    the logged-in user's own id back as the receiver of a message."""
+
+    def note_arguments(self, arguments: dict[str, Any]) -> None:
+        self.used.extend(value for _, value in _scalars(arguments))
+
+    def remember(self, step: int, tool: ToolInfo, result: Any) -> None:
+        """Collect every scalar in a successful result, tagged with its field and entity type."""
+        produces = (tool.hints or {}).get("produces", {})
+        for field_name, value in _scalars(result):
+            record = _Value(value, step, tool.name, field_name)
+            self.by_field.setdefault(field_name, []).append(record)
+            self.everything.append(record)
+            if field_name in produces:
+                self.by_entity.setdefault(produces[field_name], []).append(record)
+
+
+class ArgumentFiller:
+    """Fills arguments, in order of preference: values produced earlier in the trajectory
+    (by entity type, then by name), the scenario's value pools, the schema's enums,
+    defaults and examples, then typed random values.  Every choice is recorded."""
+
+    def __init__(self, pools: dict[str, list[Any]], rng: random.Random, *, probe: bool = False) -> None:
+        self.pools = pools
+        self.rng = rng
+        self.probe = probe
+
+    def fill(
+        self, tool: ToolInfo, memory: ValueMemory, links: dict[str, set[str]] | None = None
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """Arguments for `tool` and where each came from; `links` maps a parameter to the
+        output fields that feed it according to the graph (declared, inferred or observed)."""
+        consumes = (tool.hints or {}).get("consumes", {})
+        required = set(tool.required)
+        records = [record for record in self.pools.get(tool.name, []) if isinstance(record, dict)]
+        record = self.rng.choice(records) if records else {}
+        arguments: dict[str, Any] = {}
+        provenance: dict[str, dict[str, Any]] = {}
+        for name, schema in tool.parameters.items():
+            entity = consumes.get(name)
+            earlier = self._from_memory(name, entity, (links or {}).get(name, set()), schema, memory)
+            if earlier is None and name in record:
+                earlier = record[name], {"source": "pool", "pool": tool.name}
+            if name not in required and earlier is None and self.rng.random() < 0.7:
+                continue
+            value, source = earlier if earlier is not None else self._from_elsewhere(name, entity, schema, memory)
+            arguments[name] = value
+            provenance[name] = source
+        return arguments, provenance
+
+    def _from_memory(
+        self, name: str, entity: str | None, linked: set[str], schema: dict[str, Any], memory: ValueMemory
+    ) -> tuple[Any, dict[str, Any]] | None:
+        candidates = memory.by_entity.get(entity, []) if entity else []
+        linked_values = [record for field_name in sorted(linked) for record in memory.by_field.get(field_name, [])]
+        candidates = (
+            candidates or sorted(linked_values, key=lambda record: record.step) or memory.by_field.get(name, [])
+        )
+        fitting = [record for record in candidates if _fits(record.value, schema)]
+        if not fitting:
+            return None
+        unused = [record for record in fitting if record.value not in memory.used]
+        fitting = unused or fitting
+        record = fitting[-1] if self.rng.random() < 0.7 else self.rng.choice(fitting)
+        return record.value, {"source": "result", "step": record.step, "tool": record.tool, "field": record.field}
+
+    def _from_elsewhere(
+        self, name: str, entity: str | None, schema: dict[str, Any], memory: ValueMemory
+    ) -> tuple[Any, dict[str, Any]]:
+        for key in (entity, name):
+            pool = [value for value in self.pools.get(key or "", []) if _fits(value, schema)]
+            if pool:
+                return self.rng.choice(pool), {"source": "pool", "pool": key}
+        options = _schema_options(schema)
+        if self.probe and not options:
+            probes = [record for record in memory.everything if _fits(record.value, schema)]
+            if probes and self.rng.random() < 0.6:
+                record = self.rng.choice(probes[-6:])
+                return record.value, {
+                    "source": "probe",
+                    "step": record.step,
+                    "tool": record.tool,
+                    "field": record.field,
+                }
+        if options:
+            return self.rng.choice(options), {"source": "schema"}
+        return _random_value(name, schema, self.rng), {"source": "random"}
+
+
+def _scalars(value: Any, field_name: str = "result") -> Iterable[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _scalars(item, key)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _scalars(item, field_name)
+    elif isinstance(value, str | int | float) and not isinstance(value, bool) and value != "":
+        yield field_name, value
+
+
+def _json_types(schema: dict[str, Any]) -> set[str]:
+    types = set()
+    for option in schema.get("anyOf", [schema]):
+        kind = option.get("type")
+        types.update(kind if isinstance(kind, list) else [kind] if kind else [])
+    return types
+
+
+def _fits(value: Any, schema: dict[str, Any]) -> bool:
+    types = _json_types(schema)
+    if not types:
+        return True
+    if isinstance(value, bool):
+        return "boolean" in types
+    if isinstance(value, int):
+        return bool(types & {"integer", "number"})
+    if isinstance(value, float):
+        return "number" in types
+    if isinstance(value, str):
+        return "string" in types and ("enum" not in schema or value in schema["enum"])
+    return False
+
+
+def _schema_options(schema: dict[str, Any]) -> list[Any]:
+    for option in schema.get("anyOf", [schema]):
+        if "enum" in option:
+            return list(option["enum"])
+        if "const" in option:
+            return [option["const"]]
+    if "examples" in schema:
+        return list(schema["examples"])
+    if "default" in schema and schema["default"] is not None:
+        return [schema["default"]]
+    return []
+
+
+def _random_value(name: str, schema: dict[str, Any], rng: random.Random) -> Any:
+    types = _json_types(schema) - {"null"}
+    option = next((o for o in schema.get("anyOf", [schema]) if o.get("type") in types), schema)
+    if "integer" in types or "number" in types:
+        low = option.get("minimum", option.get("exclusiveMinimum", 0))
+        high = option.get("maximum", option.get("exclusiveMaximum", max(low, 0) + 100))
+        value = rng.uniform(low, high) if "integer" not in types else rng.randint(int(low), int(high))
+        return round(value, 2) if isinstance(value, float) else value
+    if "boolean" in types:
+        return rng.random() < 0.5
+    if "array" in types:
+        items = option.get("items", {})
+        return [_random_value(name, items, rng) for _ in range(rng.randint(1, 4))]
+    if "object" in types:
+        return {}
+    return f"{rng.choice(_WORDS)}_{rng.randint(1, 99)}"

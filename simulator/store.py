@@ -1,0 +1,252 @@
+"""The trajectory store: one SQLite file (WAL) per project, written atomically per trajectory."""
+
+import itertools
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from simulator.errors import StoreError
+from simulator.records import Step, Trajectory
+
+__all__ = ["Store"]
+
+FORMAT = "funreason-store"
+SCHEMA_VERSION = 1
+
+
+class Store:
+    """Runs, trajectories, steps and graph snapshots in one SQLite file.
+
+    Every trajectory is written in one transaction with its steps, so a killed
+    process leaves no half trajectory; trajectory ids are `<run>-<index>`, so a
+    resumed run cannot write one twice.  Several processes may write at once.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            connection = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+            connection.execute("PRAGMA busy_timeout = 60000")
+            self.db = sqlite_utils.Database(connection)
+            self._check_or_create()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self.path}: not a usable SQLite store ({error})") from error
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def ensure_run(self, run_id: str, *, kind: str, target: str, config: dict[str, Any], seed: int) -> None:
+        """Record a run once; running the same command again finds it and resumes."""
+        row = {
+            "id": run_id,
+            "kind": kind,
+            "target": target,
+            "config": json.dumps(config, sort_keys=True),
+            "seed": seed,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "versions": json.dumps({"funreason-mt": version("funreason-mt"), "mcp": version("mcp")}),
+        }
+        with self.db.conn:
+            self.db["runs"].insert(row, pk="id", ignore=True)
+
+    def trajectory_indices(self, run_id: str) -> set[int]:
+        rows = self.db.execute("SELECT idx FROM trajectories WHERE run_id = ?", [run_id])
+        return {index for (index,) in rows}
+
+    def save_trajectory(self, trajectory: Trajectory) -> bool:
+        """Write a trajectory and its steps atomically; False when it was already stored."""
+        with self.db.conn:
+            exists = self.db.execute("SELECT 1 FROM trajectories WHERE id = ?", [trajectory.id]).fetchone()
+            if exists:
+                return False
+            self.db["trajectories"].insert(_trajectory_row(trajectory))
+            self.db["steps"].insert_all(_step_row(trajectory.id, step) for step in trajectory.steps)
+        return True
+
+    def append_step(self, trajectory: Trajectory, step: Step) -> None:
+        """Add one step to a recorded session as it happens (the row is created on the first step)."""
+        with self.db.conn:
+            self.db["trajectories"].insert(_trajectory_row(trajectory), ignore=True)
+            self.db["steps"].insert(_step_row(trajectory.id, step))
+            self.db.execute("UPDATE trajectories SET n_steps = n_steps + 1 WHERE id = ?", [trajectory.id])
+
+    def iter_trajectories(self, run_id: str | None = None) -> Iterator[Trajectory]:
+        """Stream trajectories with their steps, in (run, index) order, never all in memory."""
+        where, params = ("WHERE t.run_id = ?", [run_id]) if run_id else ("", [])
+        rows = self.db.query(
+            f"""SELECT t.*, s.idx AS step_idx, s.tool, s.arguments, s.result, s.text, s.is_error, s.diff,
+                       s.latency_ms, s.provenance
+                FROM trajectories t LEFT JOIN steps s ON s.trajectory_id = t.id {where}
+                ORDER BY t.run_id, t.idx, s.idx""",
+            params,
+        )
+        for _, group in itertools.groupby(rows, key=lambda row: row["id"]):
+            yield _trajectory(list(group))
+
+    def save_graph(self, run_id: str, stage: str, graph: dict[str, Any]) -> None:
+        with self.db.conn:
+            self.db["graphs"].insert({"run_id": run_id, "stage": stage, "graph": json.dumps(graph)}, replace=True)
+
+    def load_graph(self, run_id: str, stage: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT graph FROM graphs WHERE run_id = ? AND stage = ?", [run_id, stage]).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def stats(self) -> dict[str, Any]:
+        """The numbers `funreason stats` prints."""
+
+        def scalar(sql: str) -> int:
+            return int(self.db.execute(sql).fetchone()[0] or 0)
+
+        edges = set()
+        for (covered,) in self.db.execute("SELECT covered_edges FROM trajectories"):
+            edges.update(tuple(edge) for edge in json.loads(covered))
+        return {
+            "runs": scalar("SELECT count(*) FROM runs"),
+            "trajectories": scalar("SELECT count(*) FROM trajectories"),
+            "reached": scalar("SELECT count(*) FROM trajectories WHERE reached"),
+            "failed": scalar("SELECT count(*) FROM trajectories WHERE status = 'failed'"),
+            "steps": scalar("SELECT count(*) FROM steps"),
+            "error_steps": scalar("SELECT count(*) FROM steps WHERE is_error"),
+            "tools_covered": scalar("SELECT count(DISTINCT tool) FROM steps WHERE NOT is_error"),
+            "edges_covered": len(edges),
+        }
+
+    def _check_or_create(self) -> None:
+        tables = set(self.db.table_names())
+        if tables and "meta" not in tables:
+            raise StoreError(
+                f"{self.path}: an SQLite file that is not a funreason store (tables: {sorted(tables)[:5]})"
+            )
+        if "meta" in tables:
+            meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+            if meta.get("format") != FORMAT:
+                raise StoreError(f"{self.path}: an SQLite file that is not a funreason store")
+            if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: written by a newer funreason (schema {meta['schema_version']})")
+            return
+        self.db.enable_wal()
+        with self.db.conn:
+            self.db["meta"].insert_all(
+                [{"key": "format", "value": FORMAT}, {"key": "schema_version", "value": str(SCHEMA_VERSION)}], pk="key"
+            )
+            self.db["runs"].create(
+                {"id": str, "kind": str, "target": str, "config": str, "seed": int, "created": str, "versions": str},
+                pk="id",
+            )
+            self.db["trajectories"].create(
+                {
+                    "id": str,
+                    "run_id": str,
+                    "idx": int,
+                    "env": str,
+                    "scenario": str,
+                    "seed": int,
+                    "target": str,
+                    "source": str,
+                    "reached": int,
+                    "status": str,
+                    "error": str,
+                    "n_steps": int,
+                    "covered_edges": str,
+                    "final_state_hash": str,
+                },
+                pk="id",
+            )
+            self.db["trajectories"].create_index(["run_id", "idx"], unique=True)
+            self.db["steps"].create(
+                {
+                    "trajectory_id": str,
+                    "idx": int,
+                    "tool": str,
+                    "arguments": str,
+                    "result": str,
+                    "text": str,
+                    "is_error": int,
+                    "diff": str,
+                    "latency_ms": float,
+                    "provenance": str,
+                },
+                pk=("trajectory_id", "idx"),
+            )
+            self.db["graphs"].create({"run_id": str, "stage": str, "graph": str}, pk=("run_id", "stage"))
+
+
+def _trajectory_row(trajectory: Trajectory) -> dict[str, Any]:
+    return {
+        "id": trajectory.id,
+        "run_id": trajectory.run_id,
+        "idx": trajectory.index,
+        "env": trajectory.env,
+        "scenario": trajectory.scenario,
+        "seed": trajectory.seed,
+        "target": trajectory.target,
+        "source": trajectory.source,
+        "reached": int(trajectory.reached),
+        "status": trajectory.status,
+        "error": trajectory.error,
+        "n_steps": len(trajectory.steps),
+        "covered_edges": json.dumps(trajectory.covered_edges),
+        "final_state_hash": trajectory.final_state_hash,
+    }
+
+
+def _step_row(trajectory_id: str, step: Step) -> dict[str, Any]:
+    return {
+        "trajectory_id": trajectory_id,
+        "idx": step.index,
+        "tool": step.tool,
+        "arguments": json.dumps(step.arguments, ensure_ascii=False),
+        "result": json.dumps(step.result, ensure_ascii=False),
+        "text": step.text,
+        "is_error": int(step.is_error),
+        "diff": json.dumps(step.diff, ensure_ascii=False),
+        "latency_ms": step.latency_ms,
+        "provenance": json.dumps(step.provenance),
+    }
+
+
+def _trajectory(rows: list[dict[str, Any]]) -> Trajectory:
+    head = rows[0]
+    steps = [
+        Step(
+            index=row["step_idx"],
+            tool=row["tool"],
+            arguments=json.loads(row["arguments"]),
+            result=json.loads(row["result"]),
+            text=row["text"],
+            is_error=bool(row["is_error"]),
+            diff=json.loads(row["diff"]),
+            latency_ms=row["latency_ms"],
+            provenance=json.loads(row["provenance"]),
+        )
+        for row in rows
+        if row["step_idx"] is not None
+    ]
+    return Trajectory(
+        id=head["id"],
+        run_id=head["run_id"],
+        index=head["idx"],
+        env=head["env"],
+        scenario=head["scenario"],
+        seed=head["seed"],
+        target=head["target"],
+        source=head["source"],
+        reached=bool(head["reached"]),
+        status=head["status"],
+        error=head["error"],
+        steps=steps,
+        covered_edges=json.loads(head["covered_edges"]),
+        final_state_hash=head["final_state_hash"],
+    )
