@@ -50,7 +50,8 @@ def choose_next(
 
     Legal first means strictly legal (every input has had a producer called).  When
     no strictly legal tool leads to the target, inputs that value pools can fill
-    (`free`, by tool) stop counting as requirements.  After the target has been
+    (`free`, by tool) stop counting as requirements; when still stuck, any tool not
+    yet called, to find values the graph does not know of.  After the target has been
     called, any legal tool not yet called.  `called` holds the tools that succeeded
     in this trajectory; `excluded` those that failed too often.
     """
@@ -58,7 +59,11 @@ def choose_next(
         choice = _choose(graph, target, called, excluded, rng, tier)
         if choice is not None:
             return choice
-    return None
+    if target in called:
+        return None
+    # Stuck short of the target: call anything legal, for values or state the graph does not know of yet.
+    untried = sorted(tool for tool in graph.nodes if tool not in called and tool not in excluded)
+    return rng.choice(untried) if untried else None
 
 
 def _choose(

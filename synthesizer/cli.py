@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from servers import cli as servers_cli
+from simulator import cli as simulator_cli
 
 __all__ = ["main"]
 
@@ -14,7 +15,7 @@ __all__ = ["main"]
 class _OneLineErrors(click.Group):
     """Report known errors as one line and exit 1, never as a traceback."""
 
-    known_errors: tuple[type[Exception], ...] = servers_cli.KNOWN_ERRORS
+    known_errors: tuple[type[Exception], ...] = (*servers_cli.KNOWN_ERRORS, *simulator_cli.KNOWN_ERRORS)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -36,3 +37,6 @@ def main(verbose: bool) -> None:
 
 main.add_command(servers_cli.envs)
 main.add_command(servers_cli.serve)
+main.add_command(simulator_cli.explore_command)
+main.add_command(simulator_cli.graph_command)
+main.add_command(simulator_cli.stats_command)

@@ -1,0 +1,99 @@
+"""Exploration of real servers: targets reached, tools covered, steps replayable, runs reproducible."""
+
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from servers import environment_names
+from simulator.connection import ServerTarget
+from simulator.explorer import ExploreConfig, explore
+from simulator.replay import replay
+from simulator.store import Store
+
+KV_SERVER = f"{sys.executable} {Path(__file__).with_name('kv_server.py')}"
+
+
+def trajectories(db, run_id=None):
+    with Store(db) as store:
+        return list(store.iter_trajectories(run_id))
+
+
+@pytest.mark.parametrize("env", environment_names())
+def test_exploration_reaches_targets_covers_tools_and_replays(env, tmp_path):
+    db = tmp_path / "t.db"
+    run_id = explore(ServerTarget(envs=(env,)), db, ExploreConfig(trajectories=150, seed=3))
+    found = trajectories(db, run_id)
+    assert len(found) == 150 and [t.index for t in found] == list(range(150))
+    assert sum(t.reached for t in found) / len(found) >= 0.55
+    with Store(db) as store:
+        tool_count = len(store.load_graph(run_id, "frozen")["nodes"])
+        assert store.stats()["tools_covered"] >= 0.85 * tool_count
+    assert sum(len(t.steps) >= 2 for t in found) >= 0.3 * len(found), "trajectories should chain calls"
+
+    async def check_replay() -> None:
+        async with ServerTarget(envs=(env,)).connect() as connection:
+            for trajectory in found[::5]:
+                calls = [(step.tool, step.arguments) for step in trajectory.steps]
+                steps, final_hash = await replay(connection, calls, trajectory.seed)
+                assert [(s.result, s.is_error) for s in steps] == [(s.result, s.is_error) for s in trajectory.steps]
+                assert final_hash == trajectory.final_state_hash
+
+    anyio.run(check_replay)
+
+
+def _signature(db, run_id):
+    return [
+        (t.target, [(s.tool, s.arguments, s.result, s.is_error) for s in t.steps]) for t in trajectories(db, run_id)
+    ]
+
+
+def test_same_seed_same_trajectories_other_seed_others(tmp_path):
+    target = ServerTarget(envs=("travel",))
+    first = explore(target, tmp_path / "a.db", ExploreConfig(trajectories=30, seed=5))
+    second = explore(target, tmp_path / "b.db", ExploreConfig(trajectories=30, seed=5))
+    other = explore(target, tmp_path / "c.db", ExploreConfig(trajectories=30, seed=6))
+    assert first == second and first != other
+    assert _signature(tmp_path / "a.db", first) == _signature(tmp_path / "b.db", second)
+    assert _signature(tmp_path / "a.db", first) != _signature(tmp_path / "c.db", other)
+
+
+def test_two_worker_processes_give_the_same_trajectories(tmp_path):
+    target = ServerTarget(envs=("tickets",))
+    one = explore(target, tmp_path / "one.db", ExploreConfig(trajectories=40, seed=2, discovery=8))
+    two = explore(target, tmp_path / "two.db", ExploreConfig(trajectories=40, seed=2, discovery=8, workers=2))
+    assert _signature(tmp_path / "one.db", one) == _signature(tmp_path / "two.db", two)
+
+
+def test_rerun_resumes_to_the_requested_count(tmp_path):
+    target, db = ServerTarget(envs=("social",)), tmp_path / "t.db"
+    explore(target, db, ExploreConfig(trajectories=10, seed=1))
+    run_id = explore(target, db, ExploreConfig(trajectories=25, seed=1))
+    found = trajectories(db, run_id)
+    assert [t.index for t in found] == list(range(25))
+    fresh = tmp_path / "fresh.db"
+    assert _signature(db, run_id) == _signature(fresh, explore(target, fresh, ExploreConfig(trajectories=25, seed=1)))
+
+
+def test_a_third_party_server_without_metadata_teaches_its_dependency(tmp_path):
+    db = tmp_path / "kv.db"
+    run_id = explore(ServerTarget(command=KV_SERVER), db, ExploreConfig(trajectories=12, seed=0, discovery=6))
+    with Store(db) as store:
+        assert not store.load_graph(run_id, "initial")["edges"]
+        frozen = store.load_graph(run_id, "frozen")
+    learned = [edge for edge in frozen["edges"] if (edge["source"], edge["target"]) == ("put", "get")]
+    assert learned and learned[0]["reasons"][0] == {
+        "kind": "value",
+        "source": "observed",
+        "param": "key",
+        "field": "handle",
+        "entity": "key",
+    }
+    used = [
+        (trajectory.index, step)
+        for trajectory in trajectories(db, run_id)
+        for step in trajectory.steps
+        if step.tool == "get" and not step.is_error
+    ]
+    assert any(index >= 6 and step.provenance["key"]["source"] == "result" for index, step in used)

@@ -1,0 +1,90 @@
+"""The Environment-API graph: declared and inferred edges, legality, exports."""
+
+import json
+import xml.etree.ElementTree as ElementTree
+
+import anyio
+import networkx as nx
+import pytest
+
+from simulator.connection import ServerTarget
+from simulator.graph import build_graph, export_graph, graph_from_json, graph_to_json, is_legal
+from simulator.records import ToolInfo
+
+
+def tools_of(*envs: str) -> list[ToolInfo]:
+    async def main() -> list[ToolInfo]:
+        async with ServerTarget(envs=envs).connect() as connection:
+            return connection.tools
+
+    return anyio.run(main)
+
+
+def reasons(graph, source, target):
+    return graph.edges[source, target]["reasons"] if graph.has_edge(source, target) else []
+
+
+def test_declared_value_and_state_edges():
+    graph = build_graph(tools_of("messaging"))
+    assert {"kind": "value", "source": "declared", "param": "receiver_id", "field": "user_id", "entity": "user_id"} in (
+        reasons(graph, "get_user_id", "send_message")
+    )
+    assert {"kind": "state", "source": "declared", "condition": "logged_in"} in reasons(graph, "log_in", "send_message")
+    assert not is_legal(graph, "send_message", {"log_in"})
+    assert is_legal(graph, "send_message", {"log_in", "list_users"})
+    assert is_legal(graph, "get_user_id", set())
+
+
+def test_edges_are_inferred_from_schemas_when_no_hints_are_published():
+    producer = ToolInfo(
+        "create_order",
+        "Create.",
+        {"type": "object", "properties": {}},
+        {"type": "object", "properties": {"order_id": {"type": "string"}}},
+    )
+    consumer = ToolInfo(
+        "cancel_order",
+        "Cancel.",
+        {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]},
+    )
+    free_text = ToolInfo(
+        "note",
+        "Note.",
+        {"type": "object", "properties": {"text": {"type": "string"}}},
+        {"type": "object", "properties": {"text": {"type": "string"}}},
+    )
+    graph = build_graph([producer, consumer, free_text])
+    assert reasons(graph, "create_order", "cancel_order") == [
+        {"kind": "value", "source": "inferred", "param": "order_id", "field": "order_id", "entity": "order_id"}
+    ]
+    assert graph.number_of_edges() == 1  # free text is never matched by name
+    assert not is_legal(graph, "cancel_order", set())
+
+
+@pytest.mark.parametrize("suffix", [".json", ".graphml", ".dot", ".png"])
+def test_exports(tmp_path, suffix):
+    graph = build_graph(tools_of("trading"))
+    path = tmp_path / f"graph{suffix}"
+    export_graph(graph, path)
+    if suffix == ".json":
+        loaded = graph_from_json(json.loads(path.read_text()))
+        assert set(loaded.edges) == set(graph.edges) and loaded.nodes["get_stock_info"] == graph.nodes["get_stock_info"]
+    elif suffix == ".graphml":
+        ElementTree.parse(path)
+        assert set(nx.read_graphml(path).edges) == set(graph.edges)
+    elif suffix == ".dot":
+        text = path.read_text()
+        assert text.startswith("digraph") and text.count("->") == graph.number_of_edges()
+    else:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_json_round_trip_keeps_reasons():
+    graph = build_graph(tools_of("travel"))
+    again = graph_from_json(json.loads(json.dumps(graph_to_json(graph))))
+    assert all(again.edges[edge]["reasons"] == graph.edges[edge]["reasons"] for edge in graph.edges)
+
+
+def test_unknown_export_format(tmp_path):
+    with pytest.raises(ValueError, match="unknown graph format"):
+        export_graph(build_graph(tools_of("math")), tmp_path / "graph.svg")
