@@ -14,13 +14,23 @@ from servers.errors import (
     UnknownSandbox,
 )
 from servers.http import SandboxApp, create_app
-from servers.mcp import DIFF_META_KEY, HINTS_META_KEY, build_mcp_server, serve_sandbox
+from servers.mcp import DIFF_META_KEY, HINTS_META_KEY, CallObserver, build_mcp_server, serve_sandbox
 from servers.registry import environment_names, get_environment, register_environment
 from servers.sandboxes import Execution, Sandbox, SandboxManager, create_sandbox
-from servers.scenarios import Scenario, fixtures_root, load_pools, load_scenario, read_json_object, scenario_names
+from servers.scenarios import (
+    Scenario,
+    combined_scenario_names,
+    fixtures_root,
+    load_combined_scenario,
+    load_pools,
+    load_scenario,
+    read_json_object,
+    scenario_names,
+)
 from servers.state import StateModel, apply_diff, canonical_json, diff_states, hash_state
 
 __all__ = [
+    "CallObserver",
     "DIFF_META_KEY",
     "Environment",
     "EnvironmentSnapshot",
@@ -44,6 +54,7 @@ __all__ = [
     "apply_diff",
     "build_mcp_server",
     "canonical_json",
+    "combined_scenario_names",
     "create_app",
     "create_sandbox",
     "diff_states",
@@ -53,6 +64,7 @@ __all__ = [
     "get_environment",
     "hash_state",
     "import_class",
+    "load_combined_scenario",
     "load_pools",
     "load_scenario",
     "read_json_object",

@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,7 +22,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from servers.errors import SandboxError, SandboxLimitReached, UnknownEnvironment, UnknownSandbox
-from servers.mcp import build_mcp_server
+from servers.mcp import CallObserver, build_mcp_server
 from servers.registry import environment_names, get_environment
 from servers.sandboxes import Sandbox, SandboxManager, create_sandbox
 from servers.scenarios import load_combined_scenario
@@ -44,6 +44,7 @@ class SandboxApp:
         seed: int = 0,
         token: str | None = None,
         host: str = "127.0.0.1",
+        on_call: CallObserver | None = None,
     ) -> None:
         self.env_names = list(env_names) or environment_names()
         for name in self.env_names:
@@ -52,6 +53,7 @@ class SandboxApp:
         self.default = create_sandbox(self.env_names, default_scenario, seed, sandbox_id="default")
         self.token = token
         self.host = host
+        self.on_call = on_call
         self._mcp_apps: dict[tuple[str, ...], ASGIApp] = {}
         self._start_lock = anyio.Lock()
         self._task_group: anyio.abc.TaskGroup | None = None
@@ -83,7 +85,8 @@ class SandboxApp:
         key = tuple(sandbox.env_names)
         async with self._start_lock:
             if key not in self._mcp_apps:
-                server = build_mcp_server([get_environment(name) for name in key], self._resolve)
+                env_classes = [get_environment(name) for name in key]
+                server = build_mcp_server(env_classes, self._resolve, on_call=self.on_call)
                 server.streamable_http_app(host=self.host)
                 assert self._task_group is not None, "the app's lifespan is not running"
                 await self._task_group.start(_run_session_manager, server)
@@ -94,8 +97,7 @@ class SandboxApp:
         sandbox_id = scope.get("path_params", {}).get("sid")
         return self.default if sandbox_id is None else self.manager.get(sandbox_id)
 
-    def _resolve(self, ctx: Context) -> Sandbox:
-        request = ctx.request_context.request
+    def _resolve(self, request: Request | None) -> Sandbox:
         return self.sandbox_for(request.scope if request is not None else {})
 
     async def _create(self, request: Request) -> Response:

@@ -8,20 +8,24 @@ the call transactionally and returns the result with the state diff in `_meta`.
 
 import inspect
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
+from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, TypeAdapter
+from starlette.requests import Request
 
 from servers.environment import Environment
 from servers.errors import SandboxError
 from servers.sandboxes import Sandbox
 from servers.state import canonical_json
 
-__all__ = ["DIFF_META_KEY", "HINTS_META_KEY", "SandboxResolver", "build_mcp_server", "serve_sandbox"]
+__all__ = ["DIFF_META_KEY", "HINTS_META_KEY", "CallObserver", "SandboxResolver", "build_mcp_server", "serve_sandbox"]
 
 HINTS_META_KEY = "funreason/hints"
 """Tool `_meta` key holding the dependency hints (`ToolSpec.hints()`)."""
@@ -29,22 +33,31 @@ HINTS_META_KEY = "funreason/hints"
 DIFF_META_KEY = "funreason/diff"
 """Result `_meta` key holding the state diff of a successful call."""
 
-SandboxResolver = Callable[[Context], Sandbox]
-"""Finds the sandbox a request is for: a constant for stdio, the URL's id for HTTP."""
+SandboxResolver = Callable[[Request | None], Sandbox]
+"""Finds the sandbox a request is for: a constant for stdio, the URL's id for HTTP (None: no HTTP request)."""
+
+CallObserver = Callable[[Sandbox, str, dict[str, Any], CallToolResult, float], None]
+"""Sees every `tools/call` (sandbox, tool, arguments, result, latency in ms), refused ones included."""
 
 
 def build_mcp_server(
-    env_classes: Sequence[type[Environment]], resolve: SandboxResolver, *, name: str | None = None
+    env_classes: Sequence[type[Environment]],
+    resolve: SandboxResolver,
+    *,
+    name: str | None = None,
+    on_call: CallObserver | None = None,
 ) -> MCPServer:
-    """An `MCPServer` exposing every tool of `env_classes`, each call run in `resolve(ctx)`.
+    """An `MCPServer` exposing every tool of `env_classes`, each call run in `resolve(request)`.
 
     Tool schemas carry no sandbox plumbing: they go into training data as they are.
+    `on_call` observes every call, including those refused before the tool ran.
     """
     server = MCPServer(
         name or "+".join(env.name for env in env_classes),
         instructions=" ".join(env.description for env in env_classes),
         version=",".join(f"{env.name}-{env.version}" for env in env_classes),
         log_level="WARNING",
+        middleware=[_ObserveCalls(resolve, on_call)] if on_call is not None else None,
     )
     for env_class in env_classes:
         for tool_name, spec in env_class.tool_specs().items():
@@ -64,9 +77,41 @@ def build_mcp_server(
     return server
 
 
-def serve_sandbox(sandbox: Sandbox) -> MCPServer:
+def serve_sandbox(sandbox: Sandbox, *, on_call: CallObserver | None = None) -> MCPServer:
     """An `MCPServer` bound to one sandbox: for stdio and in-process clients."""
-    return build_mcp_server([type(env) for env in sandbox.environments.values()], lambda ctx: sandbox)
+    return build_mcp_server(
+        [type(env) for env in sandbox.environments.values()], lambda request: sandbox, on_call=on_call
+    )
+
+
+class _ObserveCalls:
+    """Server middleware handing each `tools/call` and its outcome to an observer."""
+
+    def __init__(self, resolve: SandboxResolver, observe: CallObserver) -> None:
+        self.resolve = resolve
+        self.observe = observe
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "tools/call":
+            return await call_next(ctx)
+        started = time.perf_counter()
+        params = ctx.params or {}
+        try:
+            result = await call_next(ctx)
+        except MCPError as error:
+            result = CallToolResult(content=[TextContent(type="text", text=error.error.message)], is_error=True)
+            self._observe(ctx, params, result, started)
+            raise
+        if isinstance(result, dict):
+            result = CallToolResult.model_validate(result)
+        if isinstance(result, CallToolResult):
+            self._observe(ctx, params, result, started)
+        return result
+
+    def _observe(self, ctx: Any, params: dict[str, Any], result: CallToolResult, started: float) -> None:
+        latency_ms = (time.perf_counter() - started) * 1000
+        arguments = params.get("arguments") or {}
+        self.observe(self.resolve(ctx.request), str(params.get("name")), dict(arguments), result, latency_ms)
 
 
 def _tool_function(env_class: type[Environment], tool_name: str, resolve: SandboxResolver) -> Callable[..., Any]:
@@ -74,7 +119,7 @@ def _tool_function(env_class: type[Environment], tool_name: str, resolve: Sandbo
 
     async def call_tool(ctx: Context, **arguments: Any) -> CallToolResult:
         try:
-            execution = resolve(ctx).execute(tool_name, arguments)
+            execution = resolve(ctx.request_context.request).execute(tool_name, arguments)
         except SandboxError as error:
             raise MCPToolError(str(error)) from error
         data = _structured(execution.result)
@@ -104,7 +149,7 @@ def _structured(result: Any) -> dict[str, Any]:
 
 def _state_reader(resolve: SandboxResolver) -> Callable[..., str]:
     def read_state(env: str, ctx: Context) -> str:
-        sandbox = resolve(ctx)
+        sandbox = resolve(ctx.request_context.request)
         if env == "all":
             return canonical_json(sandbox.state())
         if env not in sandbox.environments:

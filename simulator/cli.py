@@ -8,16 +8,38 @@ from typing import Any
 
 import anyio
 import click
+import uvicorn
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from servers import get_environment
+from servers import (
+    SandboxManager,
+    create_app,
+    create_sandbox,
+    environment_from_class,
+    get_environment,
+    import_class,
+    load_combined_scenario,
+    read_json_object,
+    register_environment,
+    serve_sandbox,
+)
 from simulator.connection import ServerTarget
 from simulator.errors import SimulatorError
 from simulator.explorer import ExploreConfig, explore
 from simulator.graph import build_graph, export_graph
+from simulator.recorder import Recorder, run_proxy
 from simulator.store import Store
 
-__all__ = ["KNOWN_ERRORS", "explore_command", "graph_command", "progress_bar", "server_options", "stats_command"]
+__all__ = [
+    "KNOWN_ERRORS",
+    "explore_command",
+    "graph_command",
+    "progress_bar",
+    "proxy_command",
+    "serve_command",
+    "server_options",
+    "stats_command",
+]
 
 KNOWN_ERRORS = (SimulatorError,)
 
@@ -59,6 +81,91 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
             progress.update(task, completed=done, total=total)
 
         yield report
+
+
+@click.command("serve")
+@click.argument("env_names", metavar="[ENV ...]", nargs=-1)
+@click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio", show_default=True)
+@click.option("--class", "class_spec", metavar="MODULE:CLASS", help="Also serve your own stateful Python class.")
+@click.option("--config", type=click.Path(dir_okay=False), help="With --class: JSON file holding the initial state.")
+@click.option("--loader", help="With --class: method that loads --config (default: set attributes).")
+@click.option("--scenario", help="Scenario of the stdio sandbox, or of the default /mcp sandbox over HTTP.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every sandbox's randomness.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="HTTP: address to bind.")
+@click.option("--port", type=int, default=8765, show_default=True, help="HTTP: port to bind.")
+@click.option(
+    "--token", envvar="FUNREASON_TOKEN", help="HTTP: require 'Authorization: Bearer TOKEN' [env: FUNREASON_TOKEN]."
+)
+@click.option("--max-sandboxes", type=click.IntRange(1), default=256, show_default=True, help="HTTP: live sandbox cap.")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path), help="Record every call into this store.")
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=3600.0,
+    show_default=True,
+    help="HTTP: seconds after which an unused sandbox is deleted.",
+)
+def serve_command(
+    env_names: tuple[str, ...],
+    transport: str,
+    class_spec: str | None,
+    config: str | None,
+    loader: str | None,
+    scenario: str | None,
+    seed: int,
+    host: str,
+    port: int,
+    token: str | None,
+    max_sandboxes: int,
+    record: Path | None,
+    idle_timeout: float,
+) -> None:
+    """Serve environments over MCP.
+
+    stdio: one process, one sandbox of ENV (several ENVs share one sandbox).
+    http: many isolated sandboxes of the ENVs (all when none is named), created with
+    POST /sandboxes and served at /sandboxes/<id>/mcp; /mcp is a default sandbox.
+    --class serves any class: public methods become tools, public attributes the state.
+    --record writes every call any client makes into a trajectory store.
+    """
+    for name in env_names:
+        get_environment(name)
+    if class_spec is not None:
+        initial = read_json_object(Path(config)) if config else {}
+        env = environment_from_class(import_class(class_spec), config=initial, loader=loader)
+        env_names = (*env_names, register_environment(env).name)
+    elif config or loader:
+        raise click.UsageError("--config and --loader go with --class")
+    if transport == "stdio":
+        if not env_names and not (scenario and load_combined_scenario(scenario)):
+            raise click.UsageError("stdio serves one sandbox: name its environment, e.g. 'funreason serve filesystem'")
+        sandbox = create_sandbox(list(env_names), scenario, seed)
+        recorder = Recorder(record, label="+".join(sandbox.env_names)) if record else None
+        anyio.run(serve_sandbox(sandbox, on_call=recorder).run_stdio_async)
+        return
+    app = create_app(
+        env_names,
+        manager=SandboxManager(max_sandboxes=max_sandboxes, idle_timeout=idle_timeout),
+        default_scenario=scenario,
+        seed=seed,
+        token=token,
+        host=host,
+        on_call=Recorder(record, label=f"http:{','.join(env_names) or 'all'}") if record else None,
+    )
+    click.echo(f"serving sandboxes on http://{host}:{port}/sandboxes (default sandbox: /mcp)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@click.command("proxy")
+@click.option("--server-cmd", required=True, help="The stdio MCP server to put behind the proxy.")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Trajectory store.")
+def proxy_command(server_cmd: str, record: Path) -> None:
+    """Serve any stdio MCP server's tools over stdio, recording every call into a store.
+
+    Point a desktop client at `funreason proxy --server-cmd "CMD" --record calls.db`
+    instead of at CMD: its sessions become trajectories like the explorer's.
+    """
+    anyio.run(run_proxy, server_cmd, record)
 
 
 @click.command("explore")

@@ -11,11 +11,10 @@ from typing import Any
 import anyio
 import httpx2
 from mcp import Client, StdioServerParameters
-from mcp_types import CallToolResult, TextContent
 
-from servers import DIFF_META_KEY, HINTS_META_KEY, Sandbox, build_mcp_server, create_sandbox, get_environment
+from servers import HINTS_META_KEY, Sandbox, build_mcp_server, create_sandbox, get_environment
 from simulator.errors import ConnectionFailed, ServerDied
-from simulator.records import Step, ToolInfo
+from simulator.records import Step, ToolInfo, step_from_result
 
 __all__ = ["Connection", "ServerTarget"]
 
@@ -103,7 +102,7 @@ class Connection(ABC):
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError) as error:
             raise ServerDied(f"the server went away during {tool}: {type(error).__name__}") from error
         latency_ms = (time.perf_counter() - started) * 1000
-        return _step(tool, arguments, result, latency_ms)
+        return step_from_result(tool, arguments, result, latency_ms)
 
     async def _open_client(self, target: Any) -> None:
         """(Re)connect the MCP client and list the tools."""
@@ -212,18 +211,6 @@ def _tool_info(tool: Any) -> ToolInfo:
         read_only=annotations.read_only_hint if annotations is not None else None,
         hints=meta.get(HINTS_META_KEY),
     )
-
-
-def _step(tool: str, arguments: dict[str, Any], result: CallToolResult, latency_ms: float) -> Step:
-    text = "\n".join(block.text for block in result.content if isinstance(block, TextContent))
-    structured = result.structured_content
-    if structured is None and not result.is_error:
-        try:
-            structured = json.loads(text)
-        except ValueError:
-            structured = None
-    diff = (result.meta or {}).get(DIFF_META_KEY)
-    return Step(-1, tool, arguments, structured, text, bool(result.is_error), diff, round(latency_ms, 3))
 
 
 async def _read_state_resource(client: Client | None) -> dict[str, Any] | None:

@@ -1,9 +1,14 @@
 """The records the simulator produces: tools as discovered, steps and trajectories as executed."""
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Step", "ToolInfo", "Trajectory"]
+from mcp_types import CallToolResult, TextContent
+
+from servers import DIFF_META_KEY
+
+__all__ = ["Step", "ToolInfo", "Trajectory", "step_from_result"]
 
 
 @dataclass(frozen=True)
@@ -70,3 +75,16 @@ class Trajectory:
     steps: list[Step] = field(default_factory=list)
     covered_edges: list[list[str]] = field(default_factory=list)
     final_state_hash: str | None = None
+
+
+def step_from_result(tool: str, arguments: dict[str, Any], result: CallToolResult, latency_ms: float) -> Step:
+    """A step from an MCP call result: structured content (or JSON text), text, error flag, our diff."""
+    text = "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+    structured = result.structured_content
+    if structured is None and not result.is_error:
+        try:
+            structured = json.loads(text)
+        except ValueError:
+            structured = None
+    diff = (result.meta or {}).get(DIFF_META_KEY)
+    return Step(-1, tool, arguments, structured, text, bool(result.is_error), diff, round(latency_ms, 3))

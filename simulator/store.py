@@ -80,7 +80,10 @@ class Store:
         with self.db.conn:
             self.db["trajectories"].insert(_trajectory_row(trajectory), ignore=True)
             self.db["steps"].insert(_step_row(trajectory.id, step))
-            self.db.execute("UPDATE trajectories SET n_steps = n_steps + 1 WHERE id = ?", [trajectory.id])
+            self.db.execute(
+                "UPDATE trajectories SET n_steps = n_steps + 1, final_state_hash = ? WHERE id = ?",
+                [trajectory.final_state_hash, trajectory.id],
+            )
 
     def iter_trajectories(self, run_id: str | None = None) -> Iterator[Trajectory]:
         """Stream trajectories with their steps, in (run, index) order, never all in memory."""

@@ -36,7 +36,8 @@ def main(verbose: bool) -> None:
 
 
 main.add_command(servers_cli.envs)
-main.add_command(servers_cli.serve)
+main.add_command(simulator_cli.serve_command)
+main.add_command(simulator_cli.proxy_command)
 main.add_command(simulator_cli.explore_command)
 main.add_command(simulator_cli.graph_command)
 main.add_command(simulator_cli.stats_command)

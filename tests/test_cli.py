@@ -21,7 +21,7 @@ def funreason(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
     return subprocess.run([FUNREASON, *args], capture_output=True, text=True, timeout=60, **kwargs)
 
 
-@pytest.mark.parametrize("command", [[], ["envs"], ["serve"]])
+@pytest.mark.parametrize("command", [[], ["envs"], ["serve"], ["explore"], ["graph"], ["stats"], ["proxy"]])
 def test_help_on_every_command(command):
     result = funreason(*command, "--help")
     assert result.returncode == 0 and "Usage: funreason" in result.stdout
@@ -94,3 +94,32 @@ def test_serve_http_subprocess_binds_loopback():
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_explore_then_stats_json(tmp_path):
+    db = tmp_path / "t.db"
+    result = funreason("explore", "--env", "messaging", "--trajectories", "20", "--seed", "1", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(funreason("stats", "--db", str(db), "--json").stdout)
+    assert {"runs", "trajectories", "steps", "error_steps", "tools_covered", "edges_covered"} <= set(stats)
+    assert stats["runs"] == 1 and stats["trajectories"] == 20 and stats["steps"] >= 20
+
+
+def test_graph_command_writes_the_format_of_the_suffix(tmp_path):
+    out = tmp_path / "travel.dot"
+    result = funreason("graph", "--env", "travel", "--out", str(out))
+    assert result.returncode == 0 and out.read_text().startswith("digraph")
+    bad = funreason("graph", "--env", "travel", "--out", str(tmp_path / "g.svg"))
+    assert bad.returncode != 0 and "use .graphml, .dot, .png or .json" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["explore", "--db", "x.db"],
+        ["explore", "--env", "math", "--server-url", "http://127.0.0.1:1/mcp", "--db", "x.db"],
+    ],
+)
+def test_explore_needs_exactly_one_server(args, tmp_path):
+    result = funreason(*args, cwd=tmp_path)
+    assert result.returncode != 0 and "give exactly one of" in result.stderr
