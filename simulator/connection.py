@@ -1,6 +1,7 @@
 """One interface over in-process, stdio and streamable-HTTP MCP servers, ours or anyone's."""
 
 import json
+import logging
 import shlex
 import time
 from abc import ABC, abstractmethod
@@ -10,13 +11,16 @@ from typing import Any
 
 import anyio
 import httpx2
-from mcp import Client, StdioServerParameters
+from mcp import Client, MCPError, StdioServerParameters
+from mcp_types import CONNECTION_CLOSED, CallToolResult, TextContent
 
 from servers import HINTS_META_KEY, Sandbox, build_mcp_server, create_sandbox, get_environment
 from simulator.errors import ConnectionFailed, ServerDied
 from simulator.records import Step, ToolInfo, step_from_result
 
 __all__ = ["Connection", "ServerTarget"]
+
+logger = logging.getLogger(__name__)
 
 CALL_TIMEOUT_S = 60.0
 """A call that takes longer than this is treated as a dead server."""
@@ -101,12 +105,19 @@ class Connection(ABC):
             raise ServerDied(f"{tool} did not answer within {CALL_TIMEOUT_S:.0f} s") from error
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError) as error:
             raise ServerDied(f"the server went away during {tool}: {type(error).__name__}") from error
+        except MCPError as error:
+            if error.error.code == CONNECTION_CLOSED:
+                raise ServerDied(f"the server went away during {tool}: {error}") from error
+            result = CallToolResult(content=[TextContent(type="text", text=str(error))], is_error=True)
         latency_ms = (time.perf_counter() - started) * 1000
         return step_from_result(tool, arguments, result, latency_ms)
 
     async def _open_client(self, target: Any) -> None:
-        """(Re)connect the MCP client and list the tools."""
-        await self._stack.aclose()
+        """(Re)connect the MCP client and list the tools; a dead previous connection is just dropped."""
+        try:
+            await self._stack.aclose()
+        except Exception as error:
+            logger.info("closing the previous connection to %s failed: %s", self.target.label, error)
         self._stack = AsyncExitStack()
         try:
             self._client = await self._stack.enter_async_context(Client(target))

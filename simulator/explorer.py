@@ -249,7 +249,11 @@ class _Explorer:
                 break
             tool = self.tools[tool_name]
             arguments, provenance = filler.fill(tool, memory, _links(graph, tool_name))
-            step = await self.connection.call(tool_name, arguments)
+            try:
+                step = await self.connection.call(tool_name, arguments)
+            except ServerDied as error:  # keep the fatal call in the record, then fail the trajectory
+                trajectory.steps.append(Step(len(trajectory.steps), tool_name, arguments, None, str(error), True))
+                raise
             step.index, step.provenance = len(trajectory.steps), provenance
             trajectory.steps.append(step)
             memory.note_arguments(arguments)

@@ -97,3 +97,15 @@ def test_a_third_party_server_without_metadata_teaches_its_dependency(tmp_path):
         if step.tool == "get" and not step.is_error
     ]
     assert any(index >= 6 and step.provenance["key"]["source"] == "result" for index, step in used)
+
+
+def test_a_server_that_dies_fails_its_trajectory_and_the_run_goes_on(tmp_path):
+    server = f"{sys.executable} {Path(__file__).with_name('crashy_server.py')}"
+    db = tmp_path / "crash.db"
+    run_id = explore(ServerTarget(command=server), db, ExploreConfig(trajectories=6, seed=0, discovery=6))
+    found = trajectories(db, run_id)
+    assert len(found) == 6
+    failed = [t for t in found if t.status == "failed"]
+    assert failed and all("went away" in t.error and t.steps[-1].tool == "crash" for t in failed)
+    assert all(t.steps[-1].is_error and t.steps[-1].text == t.error for t in failed)
+    assert any(t.status == "complete" and t.reached and t.target == "ping" for t in found)
