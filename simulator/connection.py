@@ -14,7 +14,14 @@ import httpx2
 from mcp import Client, MCPError, StdioServerParameters
 from mcp_types import CONNECTION_CLOSED, CallToolResult, TextContent
 
-from servers import HINTS_META_KEY, Sandbox, build_mcp_server, create_sandbox, get_environment
+from servers import (
+    HINTS_META_KEY,
+    Sandbox,
+    build_mcp_server,
+    create_sandbox,
+    get_environment,
+    load_combined_scenario,
+)
 from simulator.errors import ConnectionFailed, ServerDied
 from simulator.records import Step, ToolInfo, step_from_result
 
@@ -36,7 +43,7 @@ class ServerTarget:
     """
 
     envs: tuple[str, ...] = ()
-    scenario: str | None = None
+    scenario: str | dict[str, str] | None = None
     command: str | None = None
     url: str | None = None
     token: str | None = None
@@ -48,12 +55,29 @@ class ServerTarget:
 
     @property
     def label(self) -> str:
-        """A short name recorded with every trajectory."""
+        """A short name recorded with every trajectory; `from_record` reads it back."""
         if self.command is not None:
             return f"cmd:{self.command}"
         if self.url is not None:
             return self.url
-        return "+".join(self.envs) if self.envs else str(self.scenario)
+        envs = self.envs or tuple(load_combined_scenario(str(self.scenario)) or ())
+        return "+".join(envs)
+
+    @property
+    def scenario_label(self) -> str:
+        if isinstance(self.scenario, dict):
+            return json.dumps(self.scenario, sort_keys=True)
+        return self.scenario or "default"
+
+    @classmethod
+    def from_record(cls, env: str, scenario: str, token: str | None = None) -> "ServerTarget":
+        """The target a stored trajectory came from, from its `env` and `scenario` labels."""
+        if env.startswith("cmd:"):
+            return cls(command=env.removeprefix("cmd:"))
+        if env.startswith(("http://", "https://")):
+            return cls(url=env, token=token)
+        chosen = json.loads(scenario) if scenario.startswith("{") else scenario
+        return cls(envs=tuple(env.split("+")), scenario=chosen)
 
     def connect(self) -> "Connection":
         if self.command is not None:

@@ -56,7 +56,7 @@ class ExploreConfig:
 
 def run_id_for(target: ServerTarget, config: ExploreConfig) -> str:
     """The same command gives the same run id, which is how a re-run resumes."""
-    key = json.dumps({"target": target.label, "scenario": target.scenario, **config.identity()}, sort_keys=True)
+    key = json.dumps({"target": target.label, "scenario": target.scenario_label, **config.identity()}, sort_keys=True)
     return "run-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
@@ -220,7 +220,7 @@ class _Explorer:
             run_id=self.run_id,
             index=index,
             env=self.target.label,
-            scenario=self.target.scenario or "default",
+            scenario=self.target.scenario_label,
             seed=seed,
             target=target_tool,
         )

@@ -1,7 +1,6 @@
 """Recording any client: calls made to our servers, or through a proxy to anyone's, become trajectories."""
 
 import hashlib
-import json
 import shlex
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from mcp.server.stdio import stdio_server
 from mcp_types import CallToolRequestParams, CallToolResult, ListToolsResult, TextContent
 
 from servers import Sandbox, hash_state
+from simulator.connection import ServerTarget
 from simulator.records import Trajectory, step_from_result
 from simulator.store import Store
 
@@ -35,7 +35,10 @@ class Recorder:
         self, sandbox: Sandbox, tool: str, arguments: dict[str, Any], result: CallToolResult, latency_ms: float
     ) -> None:
         """A `servers.CallObserver`: record one call made to one of our sandboxes."""
-        trajectory = self._session(sandbox.id, "+".join(sandbox.env_names), sandbox.seed, _scenario_label(sandbox))
+        label = ServerTarget(envs=tuple(sandbox.env_names), scenario=sandbox.scenario).scenario_label
+        if len(set(sandbox.scenario.values())) == 1:
+            label = next(iter(sandbox.scenario.values()))
+        trajectory = self._session(sandbox.id, "+".join(sandbox.env_names), sandbox.seed, label)
         trajectory.final_state_hash = hash_state(sandbox.state())
         self.record(trajectory, tool, arguments, result, latency_ms)
 
@@ -101,8 +104,3 @@ async def run_proxy(command: str, store_path: Path) -> None:
                 await server.run(read_stream, write_stream, server.create_initialization_options())
     finally:
         recorder.close()
-
-
-def _scenario_label(sandbox: Sandbox) -> str:
-    names = set(sandbox.scenario.values())
-    return names.pop() if len(names) == 1 else json.dumps(sandbox.scenario, sort_keys=True)
