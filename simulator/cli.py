@@ -1,6 +1,5 @@
 """`funreason explore`, `graph` and `stats`: trajectories from any MCP server into a store."""
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +37,6 @@ __all__ = [
     "proxy_command",
     "serve_command",
     "server_options",
-    "stats_command",
 ]
 
 KNOWN_ERRORS = (SimulatorError,)
@@ -235,17 +233,3 @@ def graph_command(
     graph = build_graph(anyio.run(tools))
     export_graph(graph, out)
     click.echo(f"{out}: {graph.number_of_nodes()} tools, {graph.number_of_edges()} edges", err=True)
-
-
-@click.command("stats")
-@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def stats_command(db: Path, as_json: bool) -> None:
-    """Count what a store holds."""
-    with Store(db) as store:
-        stats = store.stats()
-    if as_json:
-        click.echo(json.dumps(stats, indent=2))
-    else:
-        for key, value in stats.items():
-            click.echo(f"{key:<16} {value}")

@@ -1,13 +1,24 @@
 """The `funreason` command: a thin layer over the public functions of the three packages."""
 
+import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from servers import cli as servers_cli
+from simulator import Store
 from simulator import cli as simulator_cli
+from synthesizer.errors import SynthesizerError
+from synthesizer.export import FORMATS, export_samples
+from synthesizer.llm import ChatModel, ResponseCache
+from synthesizer.offline import OfflineRoles
+from synthesizer.plan import Variants
+from synthesizer.roles import ModelRoles
+from synthesizer.samples import SampleStore
+from synthesizer.synthesize import RolesFactory, SynthesisConfig, synthesize
 
 __all__ = ["main"]
 
@@ -15,7 +26,11 @@ __all__ = ["main"]
 class _OneLineErrors(click.Group):
     """Report known errors as one line and exit 1, never as a traceback."""
 
-    known_errors: tuple[type[Exception], ...] = (*servers_cli.KNOWN_ERRORS, *simulator_cli.KNOWN_ERRORS)
+    known_errors: tuple[type[Exception], ...] = (
+        *servers_cli.KNOWN_ERRORS,
+        *simulator_cli.KNOWN_ERRORS,
+        SynthesizerError,
+    )
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -35,9 +50,156 @@ def main(verbose: bool) -> None:
     )
 
 
+def _turns(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
+    low, _, high = value.partition("-")
+    try:
+        turns = (int(low), int(high or low))
+    except ValueError:
+        raise click.BadParameter("use MIN-MAX, e.g. 2-5") from None
+    if not 1 <= turns[0] <= turns[1]:
+        raise click.BadParameter("need 1 <= MIN <= MAX")
+    return turns
+
+
+def llm_options(command: Any) -> Any:
+    """--llm/--model/--base-url/--api-key/--concurrency, shared by synthesize and run."""
+    options = [
+        click.option(
+            "--llm",
+            type=click.Choice(["offline", "openai"]),
+            default="offline",
+            show_default=True,
+            help="offline: deterministic rules and templates; openai: any OpenAI-compatible endpoint.",
+        ),
+        click.option("--model", help="Model name for --llm openai."),
+        click.option("--base-url", help="Endpoint for --llm openai (vLLM, SGLang, Ollama, ...)."),
+        click.option("--api-key", envvar="OPENAI_API_KEY", help="API key [env: OPENAI_API_KEY]."),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(1),
+            default=16,
+            show_default=True,
+            help="Requests in flight to the endpoint.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def roles_factory(
+    llm: str, model: str | None, base_url: str | None, api_key: str | None, concurrency: int, cache_store: Store
+) -> tuple[RolesFactory, str]:
+    """The roles for each dialogue, and the model name every sample records."""
+    if llm == "offline":
+        return (lambda tools, rng: OfflineRoles(tools, rng)), OfflineRoles.model
+    if not model:
+        raise click.UsageError("--llm openai needs --model")
+    samples = SampleStore(cache_store)
+    chat = ChatModel(
+        model,
+        base_url=base_url,
+        api_key=api_key,
+        concurrency=concurrency,
+        cache=ResponseCache(samples.cache_get, samples.cache_put),
+    )
+    roles = ModelRoles(chat)
+    return (lambda tools, rng: roles), model
+
+
+@main.command("synthesize")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@llm_options
+@click.option("--max-attempts", type=click.IntRange(1), default=3, show_default=True)
+@click.option("--turns", default="2-5", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
+@click.option("--samples", type=click.IntRange(1), help="Stop after this many new samples.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--missing-parameter",
+    type=click.FloatRange(0, 1),
+    default=0.15,
+    show_default=True,
+    help="Share of turns whose query leaves out a value the assistant must ask for.",
+)
+@click.option(
+    "--missing-tool",
+    type=click.FloatRange(0, 1),
+    default=0.1,
+    show_default=True,
+    help="Share of turns whose tool is only offered later in the dialogue.",
+)
+@click.option(
+    "--error-recovery",
+    type=click.FloatRange(0, 1),
+    default=0.15,
+    show_default=True,
+    help="Share of turns with a call that really fails and is recovered from.",
+)
+def synthesize_command(
+    db: Path,
+    llm: str,
+    model: str | None,
+    base_url: str | None,
+    api_key: str | None,
+    concurrency: int,
+    max_attempts: int,
+    turns: tuple[int, int],
+    samples: int | None,
+    seed: int,
+    missing_parameter: float,
+    missing_tool: float,
+    error_recovery: float,
+) -> None:
+    """Turn trajectories into verified multi-turn samples (advanced tool, hard query, guided chain).
+
+    Re-running resumes: trajectories that already gave a sample or a reject are skipped.
+    """
+    variants = Variants(missing_parameter, missing_tool, error_recovery)
+    with Store(db) as cache_store:
+        make_roles, model_name = roles_factory(llm, model, base_url, api_key, concurrency, cache_store)
+        config = SynthesisConfig(
+            samples=samples,
+            turns=turns,
+            max_attempts=max_attempts,
+            seed=seed,
+            variants=variants,
+            concurrency=concurrency if llm == "openai" else 1,
+        )
+        with simulator_cli.progress_bar("synthesizing") as report:
+            counts = synthesize(db, config, make_roles, model_name, report)
+    click.echo(f"{counts['verified']} verified samples, {counts['rejected']} rejected, in {db}", err=True)
+
+
+@main.command("export")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--verified-only", is_flag=True, help="Leave out samples that could not be validated.")
+@click.option("--stringify-arguments", is_flag=True, help="Tool-call arguments as JSON strings (Arrow loaders).")
+def export_command(db: Path, fmt: str, out: Path, verified_only: bool, stringify_arguments: bool) -> None:
+    """Write the store's samples as openai, sharegpt, bfcl or funreason JSONL."""
+    with Store(db) as store:
+        samples = SampleStore(store).iter_samples(verified_only=verified_only)
+        count = export_samples(samples, fmt, out, stringify_arguments=stringify_arguments)
+    click.echo(f"{count} samples written to {out}", err=True)
+
+
+@main.command("stats")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def stats_command(db: Path, as_json: bool) -> None:
+    """Count what a store holds: runs, trajectories, steps, coverage, samples."""
+    with Store(db) as store:
+        stats = store.stats() | SampleStore(store).counts()
+    if as_json:
+        click.echo(json.dumps(stats, indent=2))
+    else:
+        for key, value in stats.items():
+            click.echo(f"{key:<16} {value}")
+
+
 main.add_command(servers_cli.envs)
 main.add_command(simulator_cli.serve_command)
 main.add_command(simulator_cli.proxy_command)
 main.add_command(simulator_cli.explore_command)
 main.add_command(simulator_cli.graph_command)
-main.add_command(simulator_cli.stats_command)

@@ -1,0 +1,248 @@
+"""The guided iterative chain: answer a turn, execute for real, validate, and retry with a critic's hint."""
+
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from servers import hash_state
+from simulator import Connection, Step, ToolInfo
+from synthesizer.errors import LLMError
+from synthesizer.offline import mistaken_call
+from synthesizer.plan import DialoguePlan, TurnPlan
+from synthesizer.roles import AssistantMessage, Roles, value_text
+from synthesizer.samples import Reject, Sample
+from synthesizer.validate import Verdict, check_turn
+
+__all__ = ["DialogueRunner", "openai_tool"]
+
+
+def openai_tool(tool: ToolInfo) -> dict[str, Any]:
+    """A primitive tool as the chat API and the exported samples show it."""
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": tool.input_schema},
+    }
+
+
+@dataclass
+class _Attempt:
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    executed: list[Step] = field(default_factory=list)
+    offered: list[dict[str, Any]] = field(default_factory=list)
+
+
+class DialogueRunner:
+    """Runs planned dialogues in a candidate sandbox, checked against a reference sandbox."""
+
+    def __init__(
+        self,
+        roles: Roles,
+        candidate: Connection,
+        reference: Connection,
+        tools: dict[str, ToolInfo],
+        *,
+        max_attempts: int,
+        rng: random.Random,
+    ) -> None:
+        self.roles = roles
+        self.candidate = candidate
+        self.reference = reference
+        self.tools = tools
+        self.max_attempts = max_attempts
+        self.rng = rng
+        self.seed = 0
+        """The sandbox seed of the dialogue being run (the trajectory's)."""
+
+    async def run(self, plan: DialoguePlan, sample_id: str) -> Sample | Reject:
+        trajectory = plan.trajectory
+        self.seed = trajectory.seed
+        reject = _rejecter(sample_id, trajectory.id, self.roles.model)
+        try:
+            reference_hashes = await self._reference_hashes(plan)
+        except _GroundTruthDrift as error:
+            return reject(str(error), 0)
+        await self.candidate.reset(trajectory.seed)
+        initial_state = await self.candidate.state()
+        withheld = {turn.withheld for turn in plan.turns if turn.variant == "missing_tool"}
+        offered = [openai_tool(tool) for name, tool in self.tools.items() if name not in withheld]
+        conversation: list[dict[str, Any]] = []
+        accepted: list[tuple[str, dict[str, Any]]] = []
+        turns, attempts = [], 0
+        for turn, reference_hash in zip(plan.turns, reference_hashes, strict=True):
+            try:
+                turn.advanced_tool = await self.roles.name_tool(turn)
+                turn.query = await self.roles.write_query(turn, offered)
+                attempt, verdict, used = await self._solve(turn, conversation, accepted, offered, reference_hash)
+            except LLMError as error:
+                return reject(f"turn {turn.index + 1}: {error}", attempts + 1)
+            attempts += used
+            if not verdict.ok:
+                return reject(f"turn {turn.index + 1}: {verdict.reason} (after {used} attempts)", attempts)
+            conversation.extend(attempt.messages)
+            accepted.extend((step.tool, step.arguments) for step in attempt.executed)
+            offered = attempt.offered
+            turns.append(_turn_record(turn, used))
+        return Sample(
+            id=sample_id,
+            trajectory_ids=[trajectory.id],
+            env=trajectory.env,
+            scenario=trajectory.scenario,
+            seed=trajectory.seed,
+            model=self.roles.model,
+            messages=[_public(message) for message in conversation],
+            tools=[openai_tool(tool) for name, tool in self.tools.items() if name not in withheld],
+            extra_tools=[openai_tool(self.tools[name]) for name in sorted(withheld)],
+            turns=turns,
+            verified=self.candidate.fresh_state,
+            attempts=attempts,
+            initial_state=initial_state,
+        )
+
+    async def _solve(
+        self,
+        turn: TurnPlan,
+        conversation: list[dict[str, Any]],
+        accepted: list[tuple[str, dict[str, Any]]],
+        offered: list[dict[str, Any]],
+        reference_hash: str | None,
+    ) -> tuple[_Attempt, Verdict, int]:
+        verdict = Verdict(False, "no attempt was made")
+        attempt = _Attempt()
+        for number in range(1, self.max_attempts + 1):
+            await self._restore(accepted)
+            attempt = _Attempt(offered=[tool for tool in offered if tool["function"]["name"] != turn.withheld])
+            if turn.variant != "missing_tool":
+                attempt.offered = list(offered)
+            attempt.messages.append({"role": "user", "content": turn.query})
+            if turn.variant == "error_recovery" and not await self._make_mistake(turn, attempt):
+                turn.variant = "plain"  # the sandbox accepted the would-be mistake; undo it and answer plainly
+                await self._restore(accepted)
+                attempt = _Attempt(offered=list(offered), messages=[{"role": "user", "content": turn.query}])
+            verdict = await self._converse(turn, conversation, attempt)
+            if verdict.ok:
+                state = await self.candidate.state() if self.candidate.fresh_state else None
+                verdict = check_turn(
+                    turn.calls, attempt.executed, hash_state(state) if state is not None else None, reference_hash
+                )
+            if verdict.ok:
+                return attempt, verdict, number
+            turn.hint = await self.roles.critique(turn, attempt.messages, verdict.reason)
+        return attempt, verdict, self.max_attempts
+
+    async def _converse(self, turn: TurnPlan, conversation: list[dict[str, Any]], attempt: _Attempt) -> Verdict:
+        """Let the assistant act until it answers in words; play the simulated user where the variant needs it."""
+        for _ in range(2 * len(turn.calls) + 6):
+            message = await self.roles.act(conversation + attempt.messages, attempt.offered, turn, turn.hint)
+            unreadable = [call["error"] for call in message.tool_calls if "error" in call]
+            if unreadable:
+                return Verdict(False, f"the assistant produced an unreadable tool call ({unreadable[0]})")
+            await self._execute(turn, message, attempt)
+            if message.tool_calls:
+                continue
+            if not message.content.strip():
+                return Verdict(False, "the assistant said nothing and called nothing")
+            if turn.variant == "missing_parameter" and not attempt.executed and _asked(attempt):
+                name, value = turn.withheld or "", turn.free_inputs.get(turn.withheld or "")
+                words = name.split(".", 1)[-1].replace("_", " ")
+                attempt.messages.append({"role": "user", "content": f"The {words} is {value_text(value)}."})
+                continue
+            if turn.variant == "missing_tool" and turn.withheld not in _names(attempt.offered):
+                tool = openai_tool(self.tools[turn.withheld or ""])
+                attempt.offered = [*attempt.offered, tool]
+                announcement = f"A new tool is available: {json.dumps(tool['function'], ensure_ascii=False)}"
+                attempt.messages.append({"role": "system", "content": announcement})
+                attempt.messages.append({"role": "user", "content": "That tool is available now. Please go ahead."})
+                continue
+            return Verdict(True)
+        return Verdict(False, "the assistant did not finish within the step limit")
+
+    async def _execute(self, turn: TurnPlan, message: AssistantMessage, attempt: _Attempt) -> None:
+        calls = []
+        for call in message.tool_calls:
+            call_id = f"call_{turn.index}_{len(attempt.executed) + len(calls)}"
+            calls.append(
+                {"id": call_id, "type": "function", "function": {"name": call["name"], "arguments": call["arguments"]}}
+            )
+        entry: dict[str, Any] = {"role": "assistant", "content": message.content}
+        if message.reasoning:
+            entry["reasoning"] = message.reasoning
+        if calls:
+            entry["tool_calls"] = calls
+        attempt.messages.append(entry)
+        for call in calls:
+            function = call["function"]
+            step = await self.candidate.call(function["name"], function["arguments"])
+            attempt.executed.append(step)
+            attempt.messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": call["id"],
+                    "name": function["name"],
+                    "content": step.text,
+                    "is_error": step.is_error,
+                }
+            )
+
+    async def _make_mistake(self, turn: TurnPlan, attempt: _Attempt) -> bool:
+        """Inject a call that really fails; False (and nothing kept) when the sandbox accepts it."""
+        mistake = mistaken_call(turn, self.tools, self.rng)
+        if mistake is None:
+            return False
+        await self._execute(turn, mistake, attempt)
+        return attempt.executed[-1].is_error
+
+    async def _restore(self, accepted: list[tuple[str, dict[str, Any]]]) -> None:
+        """The candidate sandbox as it stood after the accepted turns: fresh, then the accepted calls again."""
+        await self.candidate.reset(self.seed)
+        for tool, arguments in accepted:
+            await self.candidate.call(tool, arguments)
+
+    async def _reference_hashes(self, plan: DialoguePlan) -> list[str | None]:
+        """Replay the ground truth turn by turn; its state after each turn is what candidates must reach."""
+        await self.reference.reset(self.seed)
+        hashes: list[str | None] = []
+        for turn in plan.turns:
+            for call in turn.calls:
+                step = await self.reference.call(call.tool, call.arguments)
+                if step.is_error or step.result != call.result:
+                    raise _GroundTruthDrift(f"the ground truth does not replay: {call.tool} answered differently")
+            state = await self.reference.state() if self.reference.fresh_state else None
+            hashes.append(hash_state(state) if state is not None else None)
+        return hashes
+
+
+class _GroundTruthDrift(Exception):
+    """The recorded calls no longer give the recorded results (a server that is not deterministic)."""
+
+
+def _rejecter(sample_id: str, trajectory_id: str, model: str):  # type: ignore[no-untyped-def]
+    def reject(reason: str, attempts: int) -> Reject:
+        return Reject(id=sample_id, trajectory_id=trajectory_id, model=model, reason=reason, attempts=attempts)
+
+    return reject
+
+
+def _turn_record(turn: TurnPlan, attempts: int) -> dict[str, Any]:
+    return {
+        "query": turn.query,
+        "variant": turn.variant,
+        "withheld": turn.withheld,
+        "advanced_tool": turn.advanced_tool.to_json() if turn.advanced_tool else None,
+        "calls": [call.to_json() for call in turn.calls],
+        "attempts": attempts,
+    }
+
+
+def _asked(attempt: _Attempt) -> bool:
+    last = attempt.messages[-1]
+    return last["role"] == "assistant" and "?" in (last.get("content") or "")
+
+
+def _names(tools: list[dict[str, Any]]) -> set[str]:
+    return {tool["function"]["name"] for tool in tools}
+
+
+def _public(message: dict[str, Any]) -> dict[str, Any]:
+    """What a sample keeps of a message: the error flag only steered synthesis."""
+    return {key: value for key, value in message.items() if key != "is_error"}

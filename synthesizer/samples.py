@@ -1,0 +1,140 @@
+"""Synthesized samples and rejects, kept in the same SQLite file as the trajectories."""
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from simulator.store import Store
+
+__all__ = ["Reject", "Sample", "SampleStore"]
+
+
+@dataclass
+class Sample:
+    """A verified (or, for servers without a fresh state, unvalidated) multi-turn dialogue.
+
+    `messages` is OpenAI chat format; assistant messages may carry `reasoning` (the
+    chain of thought, kept apart so each export can place it).  `tools` are the
+    primitive tools offered, OpenAI function format.  `turns` keeps per turn the
+    query, the advanced tool, the ground-truth calls and the variant.
+    """
+
+    id: str
+    trajectory_ids: list[str]
+    env: str
+    scenario: str
+    seed: int
+    model: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    turns: list[dict[str, Any]]
+    verified: bool
+    attempts: int
+    initial_state: dict[str, Any] | None = None
+    extra_tools: list[dict[str, Any]] = field(default_factory=list)
+    """Tools withheld at the start and offered later in the dialogue (missing-tool turns)."""
+
+    @property
+    def n_calls(self) -> int:
+        return sum(len(message.get("tool_calls") or []) for message in self.messages)
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "sample_id": self.id,
+            "env": self.env,
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "model": self.model,
+            "trajectory_ids": self.trajectory_ids,
+            "verified": self.verified,
+        }
+
+
+@dataclass
+class Reject:
+    """A trajectory that gave no sample, and why."""
+
+    id: str
+    trajectory_id: str
+    model: str
+    reason: str
+    attempts: int
+
+
+class SampleStore:
+    """Sample, reject and LLM-cache tables on top of a trajectory store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db
+        with self.db.conn:
+            if "samples" not in self.db.table_names():
+                self.db["samples"].create(
+                    {
+                        "id": str,
+                        "trajectory_id": str,
+                        "env": str,
+                        "verified": int,
+                        "n_turns": int,
+                        "n_calls": int,
+                        "model": str,
+                        "data": str,
+                    },
+                    pk="id",
+                )
+                self.db["rejects"].create(
+                    {"id": str, "trajectory_id": str, "model": str, "reason": str, "attempts": int}, pk="id"
+                )
+                self.db["llm_cache"].create({"key": str, "request": str, "reply": str}, pk="key")
+
+    def done_ids(self) -> set[str]:
+        """Ids of samples and rejects already written: synthesis skips them on a re-run."""
+        rows = self.db.execute("SELECT id FROM samples UNION ALL SELECT id FROM rejects")
+        return {sample_id for (sample_id,) in rows}
+
+    def save_sample(self, sample: Sample) -> None:
+        row = {
+            "id": sample.id,
+            "trajectory_id": sample.trajectory_ids[0],
+            "env": sample.env,
+            "verified": int(sample.verified),
+            "n_turns": len(sample.turns),
+            "n_calls": sample.n_calls,
+            "model": sample.model,
+            "data": json.dumps(asdict(sample), ensure_ascii=False),
+        }
+        with self.db.conn:
+            self.db["samples"].insert(row, ignore=True)
+
+    def save_reject(self, reject: Reject) -> None:
+        with self.db.conn:
+            self.db["rejects"].insert(asdict(reject), ignore=True)
+
+    def iter_samples(self, *, verified_only: bool = False) -> Iterator[Sample]:
+        """Stream samples in id order, never all in memory."""
+        where = "WHERE verified = 1" if verified_only else ""
+        for (data,) in self.db.execute(f"SELECT data FROM samples {where} ORDER BY id"):
+            yield Sample(**json.loads(data))
+
+    def iter_rejects(self) -> Iterator[Reject]:
+        for row in self.db.query("SELECT * FROM rejects ORDER BY id"):
+            yield Reject(**row)
+
+    def counts(self) -> dict[str, int]:
+        def scalar(sql: str) -> int:
+            return int(self.db.execute(sql).fetchone()[0] or 0)
+
+        return {
+            "samples": scalar("SELECT count(*) FROM samples"),
+            "verified": scalar("SELECT count(*) FROM samples WHERE verified"),
+            "rejected": scalar("SELECT count(*) FROM rejects"),
+        }
+
+    def cache_get(self, key: str) -> str | None:
+        row = self.db.execute("SELECT reply FROM llm_cache WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def cache_put(self, key: str, request: str, reply: str) -> None:
+        with self.db.conn:
+            self.db["llm_cache"].insert({"key": key, "request": request, "reply": reply}, replace=True)

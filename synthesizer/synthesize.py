@@ -1,0 +1,138 @@
+"""Synthesis over a store: every trajectory -> a planned dialogue -> a verified sample or a reject with its reason.
+
+Re-running resumes: sample ids are derived from the trajectory and the settings,
+and trajectories that already gave a sample or a reject are skipped.
+"""
+
+import hashlib
+import json
+import random
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import anyio
+
+from simulator import Connection, ServerTarget, Store, ToolInfo, Trajectory
+from synthesizer.chain import DialogueRunner
+from synthesizer.plan import Variants, plan_dialogue
+from synthesizer.roles import Roles
+from synthesizer.samples import Reject, SampleStore
+
+__all__ = ["RolesFactory", "SynthesisConfig", "synthesize"]
+
+RolesFactory = Callable[[dict[str, ToolInfo], random.Random], Roles]
+"""Makes the roles for one dialogue (the offline backend needs its tools and a seeded rng)."""
+
+
+@dataclass(frozen=True)
+class SynthesisConfig:
+    samples: int | None = None
+    """Stop after this many new samples; None: one attempt per trajectory."""
+    turns: tuple[int, int] = (2, 5)
+    max_attempts: int = 3
+    seed: int = 0
+    variants: Variants = field(default_factory=Variants)
+    concurrency: int = 1
+
+    def key(self, model: str) -> str:
+        settings = {**asdict(self), "model": model}
+        del settings["samples"], settings["concurrency"]
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def synthesize(
+    store_path: Path,
+    config: SynthesisConfig,
+    make_roles: RolesFactory,
+    model: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """Turn the store's trajectories into samples; returns the store's sample counts."""
+    return anyio.run(_synthesize, store_path, config, make_roles, model, progress or (lambda done, total: None))
+
+
+async def _synthesize(
+    store_path: Path,
+    config: SynthesisConfig,
+    make_roles: RolesFactory,
+    model: str,
+    report: Callable[[int, int], None],
+) -> dict[str, int]:
+    key = config.key(model)
+    with Store(store_path) as store:
+        samples = SampleStore(store)
+        done = samples.done_ids()
+        total = store.stats()["trajectories"]
+        made = 0
+        goal = config.samples if config.samples is not None else total
+        report(0, goal)
+        pending = (t for t in store.iter_trajectories() if _sample_id(t, key) not in done)
+        lock = anyio.Lock()
+
+        async def worker() -> None:
+            nonlocal made
+            async with _Connections() as connections:
+                while True:
+                    async with lock:
+                        if config.samples is not None and made >= config.samples:
+                            return
+                        trajectory = next(pending, None)
+                    if trajectory is None:
+                        return
+                    outcome = await _one(trajectory, config, key, make_roles, connections)
+                    async with lock:
+                        if isinstance(outcome, Reject):
+                            samples.save_reject(outcome)
+                        elif config.samples is None or made < config.samples:
+                            samples.save_sample(outcome)
+                            made += 1
+                        report(made if config.samples is not None else made + len(samples.done_ids()), goal)
+
+        async with anyio.create_task_group() as group:
+            for _ in range(max(1, config.concurrency)):
+                group.start_soon(worker)
+        return samples.counts()
+
+
+async def _one(
+    trajectory: Trajectory, config: SynthesisConfig, key: str, make_roles: RolesFactory, connections: "_Connections"
+):  # type: ignore[no-untyped-def]
+    sample_id = _sample_id(trajectory, key)
+    rng = random.Random(f"{config.seed}:{trajectory.id}")
+    candidate, reference = await connections.pair(ServerTarget.from_record(trajectory.env, trajectory.scenario))
+    tools = {tool.name: tool for tool in candidate.tools}
+    roles = make_roles(tools, rng)
+    plan = plan_dialogue(trajectory, tools, config.turns, config.variants, rng)
+    if plan is None:
+        reason = f"too few successful calls for {config.turns[0]} turns"
+        return Reject(id=sample_id, trajectory_id=trajectory.id, model=roles.model, reason=reason, attempts=0)
+    runner = DialogueRunner(roles, candidate, reference, tools, max_attempts=config.max_attempts, rng=rng)
+    return await runner.run(plan, sample_id)
+
+
+class _Connections:
+    """A candidate and a reference connection per server, opened on first use, closed together."""
+
+    def __init__(self) -> None:
+        self._stack = AsyncExitStack()
+        self._pairs: dict[str, tuple[Connection, Connection]] = {}
+
+    async def __aenter__(self) -> "_Connections":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stack.aclose()
+
+    async def pair(self, target: ServerTarget) -> tuple[Connection, Connection]:
+        key = f"{target.label}|{target.scenario_label}"
+        if key not in self._pairs:
+            candidate = await self._stack.enter_async_context(target.connect())
+            reference = await self._stack.enter_async_context(target.connect())
+            self._pairs[key] = (candidate, reference)
+        return self._pairs[key]
+
+
+def _sample_id(trajectory: Trajectory, key: str) -> str:
+    return f"{trajectory.id}:{key}"
