@@ -14,11 +14,11 @@ from simulator import cli as simulator_cli
 from synthesizer.errors import SynthesizerError
 from synthesizer.export import FORMATS, export_samples
 from synthesizer.llm import ChatModel, ResponseCache
-from synthesizer.offline import OfflineRoles
+from synthesizer.offline import OfflineBackend
 from synthesizer.plan import Variants
-from synthesizer.roles import ModelRoles
+from synthesizer.roles import Backend, ModelBackend
 from synthesizer.samples import SampleStore
-from synthesizer.synthesize import RolesFactory, SynthesisConfig, synthesize
+from synthesizer.synthesize import SynthesisConfig, synthesize
 
 __all__ = ["main"]
 
@@ -87,12 +87,12 @@ def llm_options(command: Any) -> Any:
     return command
 
 
-def roles_factory(
+def make_backend(
     llm: str, model: str | None, base_url: str | None, api_key: str | None, concurrency: int, cache_store: Store
-) -> tuple[RolesFactory, str]:
-    """The roles for each dialogue, and the model name every sample records."""
+) -> Backend:
+    """The offline rules, or a model behind an OpenAI-compatible endpoint with its cache in the store."""
     if llm == "offline":
-        return (lambda tools, rng: OfflineRoles(tools, rng)), OfflineRoles.model
+        return OfflineBackend()
     if not model:
         raise click.UsageError("--llm openai needs --model")
     samples = SampleStore(cache_store)
@@ -103,8 +103,7 @@ def roles_factory(
         concurrency=concurrency,
         cache=ResponseCache(samples.cache_get, samples.cache_put),
     )
-    roles = ModelRoles(chat)
-    return (lambda tools, rng: roles), model
+    return ModelBackend(chat)
 
 
 @main.command("synthesize")
@@ -156,7 +155,7 @@ def synthesize_command(
     """
     variants = Variants(missing_parameter, missing_tool, error_recovery)
     with Store(db) as cache_store:
-        make_roles, model_name = roles_factory(llm, model, base_url, api_key, concurrency, cache_store)
+        backend = make_backend(llm, model, base_url, api_key, concurrency, cache_store)
         config = SynthesisConfig(
             samples=samples,
             turns=turns,
@@ -166,7 +165,7 @@ def synthesize_command(
             concurrency=concurrency if llm == "openai" else 1,
         )
         with simulator_cli.progress_bar("synthesizing") as report:
-            counts = synthesize(db, config, make_roles, model_name, report)
+            counts = synthesize(db, config, backend, report)
     click.echo(f"{counts['verified']} verified samples, {counts['rejected']} rejected, in {db}", err=True)
 
 

@@ -111,7 +111,7 @@ def _sharegpt(sample: Sample, stringify: bool) -> dict[str, Any]:
 def _bfcl(sample: Sample, stringify: bool) -> dict[str, Any]:
     """A BFCL multi-turn entry; `stringify` changes nothing since ground truth is strings already."""
     questions: list[list[dict[str, str]]] = []
-    announced: dict[str, int] = {}  # extra tool name -> turn whose system message announced it
+    announced: dict[str, int] = {}  # extra tool name -> turn of the first user message after its announcement
     pending: list[str] = []
     for message in sample.messages:
         role, content = message.get("role"), _text(message.get("content"))
@@ -120,15 +120,14 @@ def _bfcl(sample: Sample, stringify: bool) -> dict[str, Any]:
         elif role == "user":
             if len(questions) < len(sample.turns) and content == sample.turns[len(questions)]["query"]:
                 questions.append([])
-                for text in pending:
-                    for tool in sample.extra_tools:
-                        name = tool["function"]["name"]
-                        if name not in announced and re.search(rf"\b{re.escape(name)}\b", text):
-                            announced[name] = len(questions) - 1
-                pending = []
             elif not questions:
                 raise ExportError(f"sample {sample.id}: the first user message is not the first turn's query")
             questions[-1].append({"role": "user", "content": content})
+            for tool in sample.extra_tools:
+                name = tool["function"]["name"]
+                if name not in announced and any(re.search(rf"\b{re.escape(name)}\b", text) for text in pending):
+                    announced[name] = len(questions) - 1
+            pending = []
     if len(questions) != len(sample.turns):
         raise ExportError(
             f"sample {sample.id}: found the queries of {len(questions)} of {len(sample.turns)} turns in the messages"
@@ -205,8 +204,10 @@ def _check_alternation(sample_id: str, conversations: list[dict[str, str]]) -> N
 def _missed_functions(sample: Sample, announced: dict[str, int]) -> dict[str, list[str]]:
     """BFCL's `missed_function`: turn index -> tools withheld until that turn.
 
-    A withheld tool belongs to the turn whose system message names it, else to the first turn
-    whose ground truth calls it; one that is never announced nor called is left out.
+    A withheld tool belongs to the turn of the first user message after the system message that
+    names it (the synthesizer announces it inside the turn that needs it, before a follow-up user
+    message), else to the first turn whose ground truth calls it; one never announced nor called
+    is left out. BFCL then offers it from the start of that turn.
     """
     missed: dict[str, list[str]] = {}
     for tool in sample.extra_tools:
@@ -314,7 +315,6 @@ def _atomic_writer(path: Path) -> Iterator[Callable[[str], object]]:
                 file.flush()
                 os.fsync(file.fileno())  # the rename must never expose a file whose data is not on disk yet
                 os.replace(tmp, path)
-                raise OSError("x")
             except OSError as e:
                 raise ExportError(f"cannot write {path}: {e.strerror or e}") from e
     finally:

@@ -53,7 +53,8 @@ class ResponseCache:
         return ChatReply(**json.loads(raw)) if raw is not None else None
 
     def put(self, key: str, request: dict[str, Any], reply: ChatReply) -> None:
-        self._put(key, canonical_json(request), canonical_json(reply.to_json()))
+        # The reply keeps its key order: replayed into the next request it must read exactly as first sent.
+        self._put(key, canonical_json(request), json.dumps(reply.to_json(), ensure_ascii=False))
 
 
 class ChatModel:
@@ -73,12 +74,13 @@ class ChatModel:
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self.model = model
-        self.client = openai.AsyncOpenAI(
-            base_url=base_url,
-            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "no-key-needed",
-            max_retries=0,
-            timeout=timeout_s,
-        )
+        self._client_options = {
+            "base_url": base_url,
+            "api_key": api_key or os.environ.get("OPENAI_API_KEY") or "no-key-needed",
+            "max_retries": 0,
+            "timeout": timeout_s,
+        }
+        self._client: openai.AsyncOpenAI | None = None
         self.limit = anyio.Semaphore(concurrency)
         self.max_retries = max_retries
         self.backoff_s = backoff_s
@@ -86,6 +88,12 @@ class ChatModel:
         self.native_tools = True
         self.requests_sent = 0
         self._sleep = sleep
+
+    async def aclose(self) -> None:
+        """Close the HTTP client; the next request opens a new one (in whatever event loop runs it)."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     async def chat(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, *, temperature: float = 0.0
@@ -132,7 +140,9 @@ class ChatModel:
         options: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature}
         if tools and self.native_tools:
             options["tools"] = tools
-        response = await self.client.chat.completions.create(**options)
+        if self._client is None:
+            self._client = openai.AsyncOpenAI(**self._client_options)
+        response = await self._client.chat.completions.create(**options)
         if not response.choices:
             raise LLMError("the endpoint answered with no choices")
         message = response.choices[0].message

@@ -13,9 +13,9 @@ from typing import Any
 
 from simulator import ToolInfo
 from synthesizer.plan import AdvancedTool, Call, TurnPlan
-from synthesizer.roles import AssistantMessage, Roles, value_text
+from synthesizer.roles import AssistantMessage, Backend, Roles, value_text
 
-__all__ = ["OfflineRoles", "goal_of", "mistaken_call"]
+__all__ = ["OfflineBackend", "OfflineRoles", "goal_of", "mistaken_call"]
 
 _OPENINGS = [
     "Please {goal}",
@@ -28,6 +28,18 @@ _OPENINGS = [
 ]
 _LATER = ["Now", "Next", "Also", "One more thing", "After that"]
 _VALUE_STYLES = ["the {name} is {value}", "use {value} as the {name}", "{name}: {value}", "with {name} {value}"]
+
+
+class OfflineBackend(Backend):
+    """The default backend: no network, the same inputs give the same samples."""
+
+    model = "offline-rules-v1"
+
+    def roles_for(self, tools: dict[str, ToolInfo], rng: random.Random) -> Roles:
+        return OfflineRoles(tools, rng)
+
+    async def aclose(self) -> None:
+        """Nothing to release: no connection was opened."""
 
 
 class OfflineRoles(Roles):

@@ -1,15 +1,17 @@
 """The four LLM roles (tooling, querying, reasoning, critiquing) behind one interface, and the model backend."""
 
 import json
+import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator import ToolInfo
 from synthesizer.errors import LLMError
 from synthesizer.llm import ChatModel
 from synthesizer.plan import AdvancedTool, TurnPlan
 
-__all__ = ["AssistantMessage", "ModelRoles", "Roles", "value_text"]
+__all__ = ["AssistantMessage", "Backend", "ModelBackend", "ModelRoles", "Roles", "value_text"]
 
 
 @dataclass
@@ -50,6 +52,35 @@ def value_text(value: Any) -> str:
     if isinstance(value, str):
         return value if value.replace("_", "").replace("-", "").replace(".", "").isalnum() else f'"{value}"'
     return json.dumps(value, ensure_ascii=False)
+
+
+class Backend(ABC):
+    """Where the roles come from: one per dialogue; `model` is recorded with every sample."""
+
+    model: str
+
+    @abstractmethod
+    def roles_for(self, tools: dict[str, ToolInfo], rng: random.Random) -> Roles:
+        """The roles for one dialogue over these tools, seeded for it."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Release connections at the end of a synthesis run."""
+
+
+class ModelBackend(Backend):
+    """Every role played by one chat model."""
+
+    def __init__(self, chat: ChatModel) -> None:
+        self.chat = chat
+        self.model = chat.model
+        self._roles = ModelRoles(chat)
+
+    def roles_for(self, tools: dict[str, ToolInfo], rng: random.Random) -> Roles:
+        return self._roles
+
+    async def aclose(self) -> None:
+        await self.chat.aclose()
 
 
 class ModelRoles(Roles):
@@ -122,10 +153,10 @@ class ModelRoles(Roles):
 
 
 def _for_endpoint(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Our messages as the chat API takes them: no reasoning key, arguments as JSON strings."""
+    """Our messages as the chat API takes them: no private keys, arguments as JSON strings."""
     converted = []
     for message in messages:
-        message = {key: value for key, value in message.items() if key != "reasoning"}
+        message = {key: value for key, value in message.items() if key not in ("reasoning", "is_error")}
         if message.get("tool_calls"):
             message["tool_calls"] = [
                 {**call, "function": {**call["function"], "arguments": json.dumps(call["function"]["arguments"])}}

@@ -14,16 +14,13 @@ from pathlib import Path
 
 import anyio
 
-from simulator import Connection, ServerTarget, Store, ToolInfo, Trajectory
+from simulator import Connection, ServerTarget, Store, Trajectory
 from synthesizer.chain import DialogueRunner
 from synthesizer.plan import Variants, plan_dialogue
-from synthesizer.roles import Roles
-from synthesizer.samples import Reject, SampleStore
+from synthesizer.roles import Backend
+from synthesizer.samples import Reject, Sample, SampleStore
 
-__all__ = ["RolesFactory", "SynthesisConfig", "synthesize"]
-
-RolesFactory = Callable[[dict[str, ToolInfo], random.Random], Roles]
-"""Makes the roles for one dialogue (the offline backend needs its tools and a seeded rng)."""
+__all__ = ["SynthesisConfig", "synthesize"]
 
 
 @dataclass(frozen=True)
@@ -45,22 +42,26 @@ class SynthesisConfig:
 def synthesize(
     store_path: Path,
     config: SynthesisConfig,
-    make_roles: RolesFactory,
-    model: str,
+    backend: Backend,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, int]:
     """Turn the store's trajectories into samples; returns the store's sample counts."""
-    return anyio.run(_synthesize, store_path, config, make_roles, model, progress or (lambda done, total: None))
+    return anyio.run(_synthesize, store_path, config, backend, progress or (lambda done, total: None))
 
 
 async def _synthesize(
-    store_path: Path,
-    config: SynthesisConfig,
-    make_roles: RolesFactory,
-    model: str,
-    report: Callable[[int, int], None],
+    store_path: Path, config: SynthesisConfig, backend: Backend, report: Callable[[int, int], None]
 ) -> dict[str, int]:
-    key = config.key(model)
+    try:
+        return await _synthesize_all(store_path, config, backend, report)
+    finally:
+        await backend.aclose()
+
+
+async def _synthesize_all(
+    store_path: Path, config: SynthesisConfig, backend: Backend, report: Callable[[int, int], None]
+) -> dict[str, int]:
+    key = config.key(backend.model)
     with Store(store_path) as store:
         samples = SampleStore(store)
         done = samples.done_ids()
@@ -81,7 +82,7 @@ async def _synthesize(
                         trajectory = next(pending, None)
                     if trajectory is None:
                         return
-                    outcome = await _one(trajectory, config, key, make_roles, connections)
+                    outcome = await _one(trajectory, config, key, backend, connections)
                     async with lock:
                         if isinstance(outcome, Reject):
                             samples.save_reject(outcome)
@@ -97,13 +98,13 @@ async def _synthesize(
 
 
 async def _one(
-    trajectory: Trajectory, config: SynthesisConfig, key: str, make_roles: RolesFactory, connections: "_Connections"
-):  # type: ignore[no-untyped-def]
+    trajectory: Trajectory, config: SynthesisConfig, key: str, backend: Backend, connections: "_Connections"
+) -> Sample | Reject:
     sample_id = _sample_id(trajectory, key)
     rng = random.Random(f"{config.seed}:{trajectory.id}")
     candidate, reference = await connections.pair(ServerTarget.from_record(trajectory.env, trajectory.scenario))
     tools = {tool.name: tool for tool in candidate.tools}
-    roles = make_roles(tools, rng)
+    roles = backend.roles_for(tools, rng)
     plan = plan_dialogue(trajectory, tools, config.turns, config.variants, rng)
     if plan is None:
         reason = f"too few successful calls for {config.turns[0]} turns"

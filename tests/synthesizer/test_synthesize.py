@@ -8,15 +8,11 @@ import anyio
 import pytest
 
 from simulator import ExploreConfig, ServerTarget, Store, explore, replay
-from synthesizer.offline import OfflineRoles
+from synthesizer.offline import OfflineBackend
 from synthesizer.plan import Call, Variants
 from synthesizer.samples import SampleStore
 from synthesizer.synthesize import SynthesisConfig, synthesize
 from synthesizer.validate import check_turn
-
-
-def offline(tools, rng):
-    return OfflineRoles(tools, rng)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +21,7 @@ def store(tmp_path_factory):
     path = tmp_path_factory.mktemp("synth") / "t.db"
     for env in ("messaging", "trading", "filesystem", "vehicle"):
         explore(ServerTarget(envs=(env,)), path, ExploreConfig(trajectories=25, seed=7, after_target_steps=3))
-    counts = synthesize(path, SynthesisConfig(seed=1), offline, OfflineRoles.model)
+    counts = synthesize(path, SynthesisConfig(seed=1), OfflineBackend())
     assert counts["samples"] >= 60 and counts["samples"] + counts["rejected"] == 100
     return path
 
@@ -101,9 +97,9 @@ def test_rerun_resumes_and_same_seed_gives_the_same_samples(store, tmp_path):
         opened.db.execute("DELETE FROM samples")
         opened.db.execute("DELETE FROM rejects")
         opened.db.conn.commit()
-    synthesize(copy, SynthesisConfig(seed=1), offline, OfflineRoles.model)
+    synthesize(copy, SynthesisConfig(seed=1), OfflineBackend())
     assert [json.dumps(s.messages) for s in samples_of(copy)] == [json.dumps(s.messages) for s in samples_of(store)]
-    again = synthesize(store, SynthesisConfig(seed=1), offline, OfflineRoles.model)
+    again = synthesize(store, SynthesisConfig(seed=1), OfflineBackend())
     assert again["samples"] == len(samples_of(store))
 
 
@@ -135,7 +131,7 @@ def test_changing_any_argument_fails_validation(store):
 def test_a_one_call_trajectory_is_rejected_with_its_reason(tmp_path):
     path = tmp_path / "short.db"
     explore(ServerTarget(envs=("math",)), path, ExploreConfig(trajectories=5, seed=0, max_steps=1))
-    counts = synthesize(path, SynthesisConfig(variants=Variants(0, 0, 0)), offline, OfflineRoles.model)
+    counts = synthesize(path, SynthesisConfig(variants=Variants(0, 0, 0)), OfflineBackend())
     assert counts == {"samples": 0, "verified": 0, "rejected": 5}
     with Store(path) as opened:
         assert {r.reason for r in SampleStore(opened).iter_rejects()} == {"too few successful calls for 2 turns"}
