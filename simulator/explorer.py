@@ -269,7 +269,7 @@ class _Explorer:
                     if tool not in self.tools or failures.get(tool, 0) > 2 * self.config.max_failures_per_tool
                 }
             called.add(tool_name)
-            memory.remember(step.index, tool, step.result)
+            memory.remember(step.index, tool_name, step.result, (tool.hints or {}).get("produces"))
             if tool_name == trajectory.target:
                 trajectory.reached = True
             elif trajectory.reached:

@@ -14,6 +14,7 @@ from mcp_types import CallToolRequestParams, CallToolResult, ListToolsResult, Te
 from servers import Sandbox, hash_state
 from simulator.connection import ServerTarget
 from simulator.records import Trajectory, step_from_result
+from simulator.sampler import ValueMemory
 from simulator.store import Store
 
 __all__ = ["Recorder", "run_proxy"]
@@ -22,7 +23,9 @@ __all__ = ["Recorder", "run_proxy"]
 class Recorder:
     """Writes each call into the store as it happens: one trajectory per sandbox (or proxy session).
 
-    Steps are appended one by one, so a killed server keeps every call made before.
+    Steps are appended one by one, so a killed server keeps every call made before.  An
+    argument equal to a value an earlier result held is recorded as taken from it, so
+    a recorded session yields hard queries just as an explored one does.
     """
 
     def __init__(self, store_path: Path, *, label: str) -> None:
@@ -30,6 +33,7 @@ class Recorder:
         self.run_id = "rec-" + hashlib.sha256(f"{label}:{time.time_ns()}".encode()).hexdigest()[:12]
         self.store.ensure_run(self.run_id, kind="record", target=label, config={"label": label}, seed=0)
         self._sessions: dict[str, Trajectory] = {}
+        self._memories: dict[str, ValueMemory] = {}
 
     def __call__(
         self, sandbox: Sandbox, tool: str, arguments: dict[str, Any], result: CallToolResult, latency_ms: float
@@ -51,6 +55,10 @@ class Recorder:
     ) -> None:
         step = step_from_result(tool, arguments, result, latency_ms)
         step.index = len(trajectory.steps)
+        memory = self._memories.setdefault(trajectory.id, ValueMemory())
+        step.provenance = {name: memory.origin_of(value) for name, value in arguments.items()}
+        if not step.is_error:
+            memory.remember(step.index, tool, step.result)
         trajectory.steps.append(step)
         self.store.append_step(trajectory, step)
 

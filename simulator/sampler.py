@@ -132,11 +132,18 @@ class ValueMemory:
     def note_arguments(self, arguments: dict[str, Any]) -> None:
         self.used.extend(value for _, value in _scalars(arguments))
 
-    def remember(self, step: int, tool: ToolInfo, result: Any) -> None:
+    def origin_of(self, value: Any) -> dict[str, Any]:
+        """Where a value someone else chose came from: the latest result that held it, else the user."""
+        for record in reversed(self.everything):
+            if record.value == value and not isinstance(value, bool):
+                return {"source": "result", "step": record.step, "tool": record.tool, "field": record.field}
+        return {"source": "user"}
+
+    def remember(self, step: int, tool: str, result: Any, produces: Mapping[str, str] | None = None) -> None:
         """Collect every scalar in a successful result, tagged with its field and entity type."""
-        produces = (tool.hints or {}).get("produces", {})
+        produces = produces or {}
         for field_name, value in _scalars(result):
-            record = _Value(value, step, tool.name, field_name)
+            record = _Value(value, step, tool, field_name)
             self.by_field.setdefault(field_name, []).append(record)
             self.everything.append(record)
             if field_name in produces:
