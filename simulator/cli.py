@@ -34,6 +34,7 @@ __all__ = [
     "explore_command",
     "graph_command",
     "progress_bar",
+    "progress_stages",
     "proxy_command",
     "serve_command",
     "server_options",
@@ -68,17 +69,28 @@ def target_from(
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """One rich progress bar; yields the callback the long-running functions report to."""
+def progress_stages() -> Iterator[Callable[[str], Callable[[int, int], None]]]:
+    """One progress display with a line per stage; yields `stage(name) -> report(done, total)`."""
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
+        TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
     ) as progress:
-        task = progress.add_task(description, total=None)
 
-        def report(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+        def stage(name: str) -> Callable[[int, int], None]:
+            task = progress.add_task(name, total=None)
 
-        yield report
+            def report(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return report
+
+        yield stage
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A single-stage progress display."""
+    with progress_stages() as stage:
+        yield stage(description)
 
 
 @click.command("serve")

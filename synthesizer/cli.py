@@ -3,18 +3,21 @@
 import json
 import logging
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import click
 
 from servers import cli as servers_cli
+from servers import environment_names, get_environment
 from simulator import Store
 from simulator import cli as simulator_cli
-from synthesizer.errors import SynthesizerError
+from synthesizer.errors import ConfigError, SynthesizerError
 from synthesizer.export import FORMATS, export_samples
 from synthesizer.llm import ChatModel, ResponseCache
 from synthesizer.offline import OfflineBackend
+from synthesizer.pipeline import RunConfig, run_pipeline
 from synthesizer.plan import Variants
 from synthesizer.roles import Backend, ModelBackend
 from synthesizer.samples import SampleStore
@@ -167,6 +170,109 @@ def synthesize_command(
         with simulator_cli.progress_bar("synthesizing") as report:
             counts = synthesize(db, config, backend, report)
     click.echo(f"{counts['verified']} verified samples, {counts['rejected']} rejected, in {db}", err=True)
+
+
+def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Read a TOML file into the command's defaults, so flags still override it; one line per problem."""
+    if value is None:
+        return None
+    try:
+        data = tomllib.loads(value.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{value}: cannot read: {error.strerror}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{value}: invalid TOML: {error}") from error
+    params = {p.name: p for p in ctx.command.params if p.name and p.name != "config"}
+    defaults: dict[str, Any] = {}
+    for key, raw in data.items():
+        name = key.replace("-", "_")
+        if name not in params:
+            raise ConfigError(f"{value}: unknown key {key!r} (known: {', '.join(sorted(params))})")
+        if isinstance(raw, list):
+            raw = "-".join(map(str, raw)) if name == "turns" else ",".join(map(str, raw))
+        try:
+            converted = params[name].type_cast_value(ctx, raw)
+            if params[name].callback is not None:
+                converted = params[name].callback(ctx, params[name], converted)
+        except click.BadParameter as error:
+            raise ConfigError(f"{value}: {key}: {error.message}") from error
+        defaults[name] = raw
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return value
+
+
+@main.command("run")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    is_eager=True,
+    expose_value=False,
+    callback=_load_config,
+    help="TOML file with any of these options; flags override it.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("funreason-out"),
+    show_default=True,
+    help="Output folder: store, datasets, report.",
+)
+@click.option("--envs", default=",".join(environment_names()), show_default=True, help="Environments, comma-separated.")
+@click.option("--trajectories", type=click.IntRange(1), default=40, show_default=True, help="Per environment.")
+@click.option("--samples", type=click.IntRange(1), help="Stop synthesis after this many samples.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@llm_options
+@click.option("--max-attempts", type=click.IntRange(1), default=3, show_default=True)
+@click.option("--turns", default="2-5", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
+def run_command(
+    out: Path,
+    envs: str,
+    trajectories: int,
+    samples: int | None,
+    seed: int,
+    llm: str,
+    model: str | None,
+    base_url: str | None,
+    api_key: str | None,
+    concurrency: int,
+    max_attempts: int,
+    turns: tuple[int, int],
+) -> None:
+    """The whole pipeline on the built-in environments: explore, synthesize, validate, export, report.
+
+    Writes openai/sharegpt/bfcl/funreason JSONL, report.md and report.html into --out.
+    Running it again resumes instead of starting over.
+    """
+    names = tuple(name.strip() for name in envs.split(",") if name.strip())
+    for name in names:
+        get_environment(name)
+    config = RunConfig(
+        out=out,
+        envs=names,
+        trajectories=trajectories,
+        samples=samples,
+        seed=seed,
+        turns=turns,
+        max_attempts=max_attempts,
+        concurrency=concurrency if llm == "openai" else 1,
+    )
+    try:
+        config.out.mkdir(parents=True, exist_ok=True)
+        probe = config.out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(f"{out}: cannot write there: {error.strerror}") from error
+    with Store(config.store_path) as cache_store:
+        backend = make_backend(llm, model, base_url, api_key, concurrency, cache_store)
+        with simulator_cli.progress_stages() as stage:
+            figures = run_pipeline(config, backend, stage)
+    totals = figures["totals"]
+    click.echo(
+        f"{totals['verified']} verified samples ({totals['rejected']} rejected) from {totals['trajectories']} "
+        f"trajectories; datasets and report.html in {out}/",
+        err=True,
+    )
 
 
 @main.command("export")

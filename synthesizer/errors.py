@@ -3,11 +3,12 @@
 ```
 SynthesizerError
 ├── LLMError            the model endpoint failed after every retry, or answered nothing usable
-└── ExportError         an output file cannot be written
+├── ExportError         an output file cannot be written
+└── ConfigError         a run configuration (TOML file or flags) is unusable
 ```
 """
 
-__all__ = ["ExportError", "LLMError", "SynthesizerError"]
+__all__ = ["ConfigError", "ExportError", "LLMError", "SynthesizerError"]
 
 
 class SynthesizerError(Exception):
@@ -20,3 +21,7 @@ class LLMError(SynthesizerError):
 
 class ExportError(SynthesizerError):
     """An output file cannot be written."""
+
+
+class ConfigError(SynthesizerError):
+    """A run configuration (TOML file or flags) is unusable; the message names the file and the key."""

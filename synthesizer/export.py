@@ -37,7 +37,7 @@ def export_samples(samples: Iterable[Sample], fmt: str, out: Path, *, stringify_
     * `sharegpt`: LLaMA-Factory's `{"conversations", "system", "tools", "metadata"}` with strict
       human/gpt alternation; `dataset_info.json` next to `out` gets (or updates) the entry for it.
     * `bfcl`: BFCL multi-turn entries (`question`, `initial_config`, `ground_truth`, ...), so the
-      data can serve as an evaluation set; withheld tools are listed in `missed_function`.
+      data can serve as an evaluation set; a withheld tool gets BFCL's holdout turn (`missed_function`).
 
     `stringify_arguments` writes tool-call arguments as JSON strings (what the OpenAI API itself
     sends) in `openai` and `funreason`; the other formats hold strings or evaluation data already.
@@ -109,39 +109,57 @@ def _sharegpt(sample: Sample, stringify: bool) -> dict[str, Any]:
 
 
 def _bfcl(sample: Sample, stringify: bool) -> dict[str, Any]:
-    """A BFCL multi-turn entry; `stringify` changes nothing since ground truth is strings already."""
-    questions: list[list[dict[str, str]]] = []
-    announced: dict[str, int] = {}  # extra tool name -> turn of the first user message after its announcement
-    pending: list[str] = []
+    """A BFCL multi-turn entry; `stringify` changes nothing since ground truth is strings already.
+
+    A tool withheld until a system message announces it gets BFCL's holdout turn: an empty question
+    (BFCL's runner asserts that and speaks for the user there), the tool in `missed_function`, and the
+    ground-truth calls that come after the announcement. Announced inside a turn (the synthesizer's
+    way), the turn splits in two: calls the dialogue made before the announcement stay in the first
+    part, and the simulated user's "go ahead" gives way to BFCL's own prompt. Announced between turns,
+    the holdout turn is empty and the next query follows it.
+    """
+    turns: list[dict[str, Any]] = []  # BFCL turns: question, ground-truth calls, tools released there
+    made = 0  # ground-truth calls of the last turn the dialogue has made, in order (matched by tool name)
+    announced: list[str] = []  # tools named by system messages since the last user message
     for message in sample.messages:
         role, content = message.get("role"), _text(message.get("content"))
-        if role == "system" and questions:
-            pending.append(content)
-        elif role == "user":
-            if len(questions) < len(sample.turns) and content == sample.turns[len(questions)]["query"]:
-                questions.append([])
-            elif not questions:
+        if role == "user":
+            begun = sum(1 for turn in turns if turn["question"])
+            query = begun < len(sample.turns) and content == sample.turns[begun]["query"]
+            if not turns and not query:
                 raise ExportError(f"sample {sample.id}: the first user message is not the first turn's query")
-            questions[-1].append({"role": "user", "content": content})
-            for tool in sample.extra_tools:
-                name = tool["function"]["name"]
-                if name not in announced and any(re.search(rf"\b{re.escape(name)}\b", text) for text in pending):
-                    announced[name] = len(questions) - 1
-            pending = []
-    if len(questions) != len(sample.turns):
+            if announced:
+                split = len(turns[-1]["calls"]) if query else made
+                turns.append({"question": [], "calls": turns[-1]["calls"][split:], "missed": announced})
+                del turns[-2]["calls"][split:]
+                announced, made = [], 0
+            if query:
+                turns.append({"question": [], "calls": list(sample.turns[begun]["calls"]), "missed": []})
+                made = 0
+            if not turns[-1]["missed"]:
+                turns[-1]["question"].append({"role": "user", "content": content})
+        elif role == "assistant" and turns:
+            for call in message.get("tool_calls") or []:
+                calls = turns[-1]["calls"]
+                if made < len(calls) and call["function"].get("name") == calls[made]["tool"]:
+                    made += 1
+        elif role == "system" and turns:
+            released = {name for turn in turns for name in turn["missed"]} | set(announced)
+            announced += [name for name in _announced(sample, content) if name not in released]
+    begun = sum(1 for turn in turns if turn["question"])
+    if begun != len(sample.turns):
         raise ExportError(
-            f"sample {sample.id}: found the queries of {len(questions)} of {len(sample.turns)} turns in the messages"
+            f"sample {sample.id}: found the queries of {begun} of {len(sample.turns)} turns in the messages"
         )
-    ground_truth = [[_call_string(call["tool"], call["arguments"]) for call in turn["calls"]] for turn in sample.turns]
     return {
         "id": sample.id,
-        "question": questions,
+        "question": [turn["question"] for turn in turns],
         "initial_config": sample.initial_state or {},
         "involved_classes": sample.env.split("+"),
         "path": [call["tool"] for turn in sample.turns for call in turn["calls"]],
-        "ground_truth": ground_truth,
+        "ground_truth": [[_call_string(call["tool"], call["arguments"]) for call in turn["calls"]] for turn in turns],
         "function": [tool["function"] for tool in [*sample.tools, *sample.extra_tools]],
-        "missed_function": _missed_functions(sample, announced),
+        "missed_function": {str(i): turn["missed"] for i, turn in enumerate(turns) if turn["missed"]},
         "metadata": sample.provenance(),
     }
 
@@ -201,23 +219,11 @@ def _check_alternation(sample_id: str, conversations: list[dict[str, str]]) -> N
         raise ExportError(f"sample {sample_id}: ShareGPT conversation must run from human to gpt, got {shape}")
 
 
-def _missed_functions(sample: Sample, announced: dict[str, int]) -> dict[str, list[str]]:
-    """BFCL's `missed_function`: turn index -> tools withheld until that turn.
-
-    A withheld tool belongs to the turn of the first user message after the system message that
-    names it (the synthesizer announces it inside the turn that needs it, before a follow-up user
-    message), else to the first turn whose ground truth calls it; one never announced nor called
-    is left out. BFCL then offers it from the start of that turn.
-    """
-    missed: dict[str, list[str]] = {}
-    for tool in sample.extra_tools:
-        name = tool["function"]["name"]
-        turn = announced.get(name)
-        if turn is None:
-            turn = next((i for i, t in enumerate(sample.turns) if any(c["tool"] == name for c in t["calls"])), None)
-        if turn is not None:
-            missed.setdefault(str(turn), []).append(name)
-    return dict(sorted(missed.items(), key=lambda item: int(item[0])))
+def _announced(sample: Sample, text: str) -> list[str]:
+    """The withheld tools a system message announces: those whose schema it quotes, else those it names."""
+    names = [tool["function"]["name"] for tool in sample.extra_tools]
+    quoted = [name for name in names if re.search(rf'"name":\s*"{re.escape(name)}"', text)]
+    return quoted or [name for name in names if re.search(rf"\b{re.escape(name)}\b", text)]
 
 
 def _call_string(tool: str, arguments: Any) -> str:

@@ -100,8 +100,15 @@ def plan_dialogue(
     cuts = sorted(rng.sample(boundaries, count - 1)) + [len(calls)]
     plan = DialoguePlan(trajectory)
     start = 0
+    used = {origin.get("step") for call in calls for origin in call.provenance.values()}
     for index, end in enumerate(cuts):
-        turn_calls = calls[start:end]
+        segment = calls[start:end]
+        # A look-up whose result nothing uses is exploration noise, not a step the request needs.
+        turn_calls = [
+            call
+            for position, call in enumerate(segment)
+            if position == len(segment) - 1 or tools[call.tool].read_only is not True or call.step in used
+        ]
         turn = TurnPlan(index, turn_calls, _free_inputs(turn_calls, tools))
         turn.advanced_tool = compose_advanced_tool(turn, tools)
         plan.turns.append(turn)

@@ -89,7 +89,7 @@ async def _synthesize_all(
                         elif config.samples is None or made < config.samples:
                             samples.save_sample(outcome)
                             made += 1
-                        report(made if config.samples is not None else made + len(samples.done_ids()), goal)
+                        report(made if config.samples is not None else len(samples.done_ids()), goal)
 
         async with anyio.create_task_group() as group:
             for _ in range(max(1, config.concurrency)):

@@ -48,6 +48,7 @@ BOOK = _tool(
         "destination": {"type": "string", "description": "IATA code."},
         "date": {"type": "string", "format": "date"},
         "seats": {"type": "integer", "default": 1, "minimum": 1},
+        "max_price": {"type": "number", "description": "Most the user will pay, in USD."},
     },
     ["user_id", "origin", "destination", "date"],
 )
@@ -132,7 +133,14 @@ def plain_sample():
 
 def missing_parameter_sample():
     """The origin is missing: the assistant asks, the user answers within the same turn."""
-    arguments = {"user_id": "TRV001", "origin": "JFK", "destination": "LAX", "date": "2026-05-15", "seats": 1}
+    arguments = {
+        "user_id": "TRV001",
+        "origin": "JFK",
+        "destination": "LAX",
+        "date": "2026-05-15",
+        "seats": 1,
+        "max_price": 450.7,
+    }
     messages = [
         {"role": "system", "content": "You book travel for Maya Patel (user TRV001)."},
         {"role": "user", "content": "Book me a seat to Los Angeles on 15 May 2026."},
@@ -539,55 +547,81 @@ def test_a_broken_dataset_info_stops_the_export_before_anything_is_written(tmp_p
 
 
 def test_bfcl_entry_for_the_missing_tool_dialogue(tmp_path):
+    """The announcement inside turn 1 opens BFCL's holdout turn: no question, the tool released, its calls."""
     record = by_id(export(tmp_path, "bfcl"))["s-tool"]
     sample = missing_tool_sample()
     assert record == {
         "id": "s-tool",
         "question": [
             [{"role": "user", "content": "What does todo.txt say?"}],
-            [
-                {"role": "user", "content": "Send that to Dana (USR002)."},
-                {"role": "user", "content": "That tool is available now. Please go ahead."},
-            ],
+            [{"role": "user", "content": "Send that to Dana (USR002)."}],
+            [],
         ],
         "initial_config": sample.initial_state,
         "involved_classes": ["filesystem", "messaging"],
         "path": ["cat", "send_message"],
-        "ground_truth": [["cat(file_path='todo.txt')"], ["send_message(receiver_id='USR002', message='TODO: review')"]],
+        "ground_truth": [
+            ["cat(file_path='todo.txt')"],
+            [],
+            ["send_message(receiver_id='USR002', message='TODO: review')"],
+        ],
         "function": [CAT["function"], SEND["function"]],
-        "missed_function": {"1": ["send_message"]},
+        "missed_function": {"2": ["send_message"]},
         "metadata": sample.provenance(),
     }
 
 
-def test_bfcl_withheld_tool_announced_between_turns_belongs_to_the_next_turn(tmp_path):
+@pytest.mark.parametrize("read_first", [True, False], ids=["read-then-refused", "refused-at-once"])
+def test_bfcl_calls_made_before_the_announcement_stay_before_the_holdout_turn(tmp_path, read_first):
     sample = missing_tool_sample()
-    announcement = sample.messages.pop(6)
-    sample.messages.insert(4, announcement)  # before the query of turn 1 instead of inside it
-    records = [export(tmp_path, fmt, [sample])[0] for fmt in ("bfcl", "sharegpt")]
-    assert records[0]["missed_function"] == {"1": ["send_message"]}
-    assert records[1]["conversations"][4]["value"] == f"{announcement['content']}\n\nSend that to Dana (USR002)."
-
-
-def test_bfcl_withheld_tool_announced_inside_a_turn_belongs_to_that_turn(tmp_path):
-    sample = missing_tool_sample()
+    reread = {"tool": "cat", "arguments": {"file_path": "todo.txt"}, "result": "TODO: review"}
+    sample.turns[1]["calls"] = [reread, *sample.turns[1]["calls"], reread]
+    if read_first:  # the assistant re-reads the file, then finds it cannot send it
+        sample.messages[5:5] = [
+            {"role": "assistant", "content": "", "tool_calls": [_call("call_1_0", "cat", file_path="todo.txt")]},
+            _result("call_1_0", "cat", "TODO: review"),
+        ]
     sample.messages += [
         {"role": "user", "content": "Thanks, that is all."},
         {"role": "assistant", "content": "You are welcome."},
     ]
     sample.turns.append({"query": "Thanks, that is all.", "calls": [], "variant": "plain"})
     record = export(tmp_path, "bfcl", [sample])[0]
-    assert record["missed_function"] == {"1": ["send_message"]}
-    assert record["ground_truth"][2] == [] and len(record["question"]) == 3
+    read, send = "cat(file_path='todo.txt')", "send_message(receiver_id='USR002', message='TODO: review')"
+    holdout_split = [[read], [send, read]] if read_first else [[], [read, send, read]]
+    assert record["ground_truth"] == [[read], *holdout_split, []]
+    assert [len(question) for question in record["question"]] == [1, 1, 0, 1]
+    assert record["missed_function"] == {"2": ["send_message"]}
+    assert record["path"] == ["cat", "cat", "send_message", "cat"]
 
 
-def test_bfcl_withheld_tool_never_announced_falls_back_to_its_first_call(tmp_path):
+def test_bfcl_withheld_tool_announced_between_turns_gets_an_empty_holdout_turn(tmp_path):
+    sample = missing_tool_sample()
+    announcement = sample.messages.pop(6)
+    sample.messages.insert(4, announcement)  # before the query of turn 1 instead of inside it
+    sample.messages[1]["tool_calls"][0]["function"]["name"] = "head"  # turn 0 reached its truth another way
+    bfcl, sharegpt = (export(tmp_path, fmt, [sample])[0] for fmt in ("bfcl", "sharegpt"))
+    assert bfcl["missed_function"] == {"1": ["send_message"]}
+    assert bfcl["ground_truth"][0] == ["cat(file_path='todo.txt')"]
+    assert bfcl["question"][1] == [] and bfcl["ground_truth"][1] == []
+    assert bfcl["question"][2][0]["content"] == "Send that to Dana (USR002)."
+    assert bfcl["ground_truth"][2] == ["send_message(receiver_id='USR002', message='TODO: review')"]
+    assert sharegpt["conversations"][4]["value"] == f"{announcement['content']}\n\nSend that to Dana (USR002)."
+
+
+def test_bfcl_a_tool_announced_by_name_only_is_released_too(tmp_path):
+    sample = missing_tool_sample()
+    sample.messages[6]["content"] = "You may now use send_message to write to users."
+    assert export(tmp_path, "bfcl", [sample])[0]["missed_function"] == {"2": ["send_message"]}
+
+
+def test_bfcl_a_withheld_tool_never_announced_is_offered_from_the_start(tmp_path):
     sample = missing_tool_sample()
     del sample.messages[6]
-    assert export(tmp_path, "bfcl", [sample])[0]["missed_function"] == {"1": ["send_message"]}
-    sample.turns[1]["calls"] = []
-    sample.turns[0]["calls"].append({"tool": "send_message", "arguments": {}, "result": None})
-    assert export(tmp_path, "bfcl", [sample])[0]["missed_function"] == {"0": ["send_message"]}
+    record = export(tmp_path, "bfcl", [sample])[0]
+    assert record["missed_function"] == {}
+    assert [len(question) for question in record["question"]] == [1, 2]
+    assert [function["name"] for function in record["function"]] == ["cat", "send_message"]
 
 
 def test_bfcl_ground_truth_and_follow_up_answers(tmp_path):
@@ -599,7 +633,7 @@ def test_bfcl_ground_truth_and_follow_up_answers(tmp_path):
         ]
     ]
     assert records["s-param"]["ground_truth"] == [
-        ["book_flight(user_id='TRV001', origin='JFK', destination='LAX', date='2026-05-15', seats=1)"]
+        ["book_flight(user_id='TRV001', origin='JFK', destination='LAX', date='2026-05-15', seats=1, max_price=450.7)"]
     ]
     assert records["s-plain"]["ground_truth"] == [
         ["ls(path='documents')", "cat(file_path='notes.txt')"],
@@ -707,14 +741,34 @@ def test_an_output_path_that_is_a_folder_is_an_export_error(tmp_path):
 @pytest.mark.parametrize("stringify", [True, False], ids=["stringified", "dicts"])
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_loads_with_datasets(tmp_path, fmt, stringify):
+    """Every record comes back with the same keys and values: no column padded with nulls, dropped or cast.
+
+    Where a column holds dicts of mixed shapes (arguments, parameters, states), `datasets` reads it through
+    a pandas fallback whose float parsing is not round-trip exact (huggingface/datasets#8652), so those
+    are compared to 12 significant digits; stringified chat formats must come back exactly.
+    """
     datasets = pytest.importorskip("datasets")
     datasets.disable_progress_bars()
     out = tmp_path / f"{fmt}.jsonl"
     export_samples(all_samples(), fmt, out, stringify_arguments=stringify)
     expected = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     dataset = datasets.load_dataset("json", data_files=str(out), split="train", cache_dir=str(tmp_path / "cache"))
-    assert len(dataset) == 4
-    assert list(dataset) == expected  # loaded back unchanged: no column padded with nulls or cast
+    assert dataset.num_rows == 4
+    assert dataset.column_names == list(expected[0])
+    if stringify and fmt != "bfcl":
+        assert list(dataset) == expected
+    else:
+        assert _rounded(list(dataset)) == _rounded(expected)
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value
 
 
 def test_exported_file_names_are_what_was_asked(tmp_path):

@@ -1,0 +1,76 @@
+"""`funreason run`: explore the built-in environments in-process, synthesize, export every format, report.
+
+Every stage resumes, so running the same command again finishes what a killed
+run left and then rewrites the exports and the report from the store.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from servers import environment_names
+from simulator import ExploreConfig, ServerTarget, Store, explore
+from synthesizer.export import FORMATS, export_samples
+from synthesizer.plan import Variants
+from synthesizer.report import write_report
+from synthesizer.roles import Backend
+from synthesizer.samples import SampleStore
+from synthesizer.synthesize import SynthesisConfig, synthesize
+
+__all__ = ["RunConfig", "run_pipeline"]
+
+Stage = Callable[[str], Callable[[int, int], None]]
+"""Opens a progress line for a stage and returns its (done, total) callback."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    out: Path = Path("funreason-out")
+    envs: tuple[str, ...] = field(default_factory=lambda: tuple(environment_names()))
+    trajectories: int = 40
+    """Per environment."""
+    samples: int | None = None
+    seed: int = 0
+    max_steps: int = 10
+    after_target_steps: int = 3
+    turns: tuple[int, int] = (2, 5)
+    max_attempts: int = 3
+    variants: Variants = field(default_factory=Variants)
+    concurrency: int = 1
+
+    @property
+    def store_path(self) -> Path:
+        return self.out / "store.db"
+
+
+def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str, Any]:
+    """Explore -> synthesize -> export (all formats) -> report; returns the report's figures."""
+    config.out.mkdir(parents=True, exist_ok=True)
+    explore_config = ExploreConfig(
+        trajectories=config.trajectories,
+        seed=config.seed,
+        max_steps=config.max_steps,
+        after_target_steps=config.after_target_steps,
+    )
+    for env in config.envs:
+        explore(ServerTarget(envs=(env,)), config.store_path, explore_config, stage(f"explore {env}"))
+    synthesis = SynthesisConfig(
+        samples=config.samples,
+        turns=config.turns,
+        max_attempts=config.max_attempts,
+        seed=config.seed,
+        variants=config.variants,
+        concurrency=config.concurrency,
+    )
+    synthesize(config.store_path, synthesis, backend, stage("synthesize"))
+    report = stage("export")
+    with Store(config.store_path) as store:
+        samples = SampleStore(store)
+        for number, fmt in enumerate(FORMATS, 1):
+            export_samples(samples.iter_samples(), fmt, config.out / f"{fmt}.jsonl")
+            report(number, len(FORMATS))
+    done = stage("report")
+    figures = write_report(config.store_path, config.out)
+    done(1, 1)
+    return figures
