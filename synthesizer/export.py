@@ -41,6 +41,9 @@ def export_samples(samples: Iterable[Sample], fmt: str, out: Path, *, stringify_
 
     `stringify_arguments` writes tool-call arguments as JSON strings (what the OpenAI API itself
     sends) in `openai` and `funreason`; the other formats hold strings or evaluation data already.
+    Use it for files read through Hugging Face `datasets`: it loads dict arguments of mixed shapes
+    (5.x, as `Json` columns), but through a float parser that is not round-trip exact, so a tool
+    argument like 2.53 can come back as 2.5300000000000002; older versions refuse mixed shapes.
 
     The file is written to a temporary file in the same folder and renamed at the end, so a
     failure never leaves a half file nor replaces a good one. Raises `ExportError` for an unknown
@@ -236,7 +239,10 @@ def _arguments(arguments: Any) -> dict[str, Any]:
     if arguments is None or arguments == "":
         return {}
     if isinstance(arguments, str):
-        return json.loads(arguments)
+        try:
+            return json.loads(arguments)
+        except ValueError as e:
+            raise ExportError(f"tool-call arguments are not JSON: {arguments[:80]!r}") from e
     return dict(arguments)
 
 
@@ -246,7 +252,7 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _grouped(messages: list[dict[str, Any]]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def _grouped(messages: list[dict[str, Any]]) -> Iterator[tuple[Any, list[dict[str, Any]]]]:
     """Runs of consecutive messages with the same role (consecutive tool results make one observation)."""
     run: list[dict[str, Any]] = []
     for message in messages:

@@ -39,6 +39,7 @@ def run_bash(script: str, folder: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.heavy
 def test_every_bash_block_runs(workdir):
     scripts = [block.replace(INSTALL, "") for block in blocks("bash") if block.strip() != TEST_COMMAND]
     assert len(scripts) >= 6

@@ -368,6 +368,22 @@ def test_openai_arguments_are_dicts_unless_stringified(tmp_path):
     assert [call["id"] for call in strings] == ["call_0_1", "call_0_2"]
 
 
+def test_arguments_that_arrive_as_json_strings_are_read_back(tmp_path):
+    sample = plain_sample()
+    sample.messages[7]["tool_calls"][0]["function"]["arguments"] = '{"source": "a.txt", "destination": "b.txt"}'
+    call = export(tmp_path, "openai", [sample])[0]["messages"][7]["tool_calls"][0]
+    assert call["function"]["arguments"] == {"source": "a.txt", "destination": "b.txt"}
+    sample.messages[7]["tool_calls"][0]["function"]["arguments"] = "{source: a.txt"
+    with pytest.raises(ExportError, match="not JSON"):
+        export_samples([sample], "sharegpt", tmp_path / "bad.jsonl")
+    assert not (tmp_path / "bad.jsonl").exists()
+
+
+@pytest.mark.parametrize("fmt", ["sharegpt", "bfcl"])
+def test_stringify_changes_nothing_where_values_are_strings_already(tmp_path, fmt):
+    assert export(tmp_path, fmt, stringify_arguments=True) == export(tmp_path, fmt)
+
+
 def test_funreason_puts_the_reasoning_in_a_think_block(tmp_path):
     records = by_id(export(tmp_path, "funreason"))
     plain = records["s-plain"]["messages"]
