@@ -29,7 +29,7 @@ from servers.scenarios import load_combined_scenario
 
 __all__ = ["SandboxApp", "create_app"]
 
-_STATUS = {UnknownSandbox: 404, SandboxLimitReached: 429}
+_MAX_BODY = 64 * 1024
 
 
 class SandboxApp:
@@ -181,18 +181,34 @@ async def _run_session_manager(server: MCPServer, *, task_status: anyio.abc.Task
 
 
 async def _json_body(request: Request) -> Mapping[str, Any]:
-    raw = await request.body()
+    """The request's JSON object, read at most `_MAX_BODY` bytes (a sandbox request is small)."""
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > _MAX_BODY:
+            raise _TooLarge(f"request body too large (limit {_MAX_BODY} bytes)")
     try:
         body = json.loads(raw) if raw else {}
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise _BadRequest(f"request body is not valid JSON: {error}") from error
     if not isinstance(body, dict):
         raise _BadRequest("request body must be a JSON object")
+    unknown = sorted(set(body) - {"env", "scenario", "seed"})
+    if unknown:
+        raise _BadRequest(f"unknown key {unknown[0]!r} (a sandbox takes 'env', 'scenario' and 'seed')")
     return body
 
 
 class _BadRequest(SandboxError):
     pass
+
+
+class _TooLarge(SandboxError):
+    pass
+
+
+_STATUS: dict[type[SandboxError], int] = {UnknownSandbox: 404, SandboxLimitReached: 429, _TooLarge: 413}
+"""HTTP status by error; every other SandboxError is the client's mistake: 400."""
 
 
 async def _sandbox_error(request: Request, error: SandboxError) -> Response:
