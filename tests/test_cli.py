@@ -1,27 +1,53 @@
 """The `funreason` command line contract: --help everywhere, JSON listings, one-line errors."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 import httpx2
 import pytest
+from click.testing import CliRunner
 from mcp import Client
 
 from servers import environment_names, get_environment, scenario_names
+from synthesizer.cli import main
 
 FUNREASON = str(Path(sys.executable).parent / "funreason")
 
 
-def funreason(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([FUNREASON, *args], capture_output=True, text=True, timeout=60, **kwargs)
+@dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-@pytest.mark.parametrize("command", [[], ["envs"], ["serve"], ["explore"], ["graph"], ["stats"], ["proxy"]])
+def funreason(*args: str, cwd: Path | None = None, stdin: object = None) -> Outcome:
+    """The real command, in-process (no interpreter start-up); the tests below that need a process start one."""
+    here = Path.cwd()
+    os.chdir(cwd or here)
+    try:
+        result = CliRunner().invoke(main, list(args), prog_name="funreason", catch_exceptions=False)
+    finally:
+        os.chdir(here)
+    return Outcome(result.exit_code, result.stdout, result.stderr)
+
+
+def test_the_installed_command_runs():
+    result = subprocess.run([FUNREASON, "envs", "--json"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and json.loads(result.stdout)[0]["name"] == "filesystem"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["envs"], ["serve"], ["explore"], ["graph"], ["stats"], ["proxy"], ["synthesize"], ["export"], ["run"]],
+)
 def test_help_on_every_command(command):
     result = funreason(*command, "--help")
     assert result.returncode == 0 and "Usage: funreason" in result.stdout
@@ -51,7 +77,7 @@ def test_envs_table():
     ],
 )
 def test_errors_are_one_line_and_fail(args, message):
-    result = funreason(*args, stdin=subprocess.DEVNULL)
+    result = funreason(*args)
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr
 
@@ -59,7 +85,7 @@ def test_errors_are_one_line_and_fail(args, message):
 def test_bad_scenario_file_names_file_and_field(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"state": {"users": {"U1": {"user_id": "U1", "name": 5}}}}))
-    result = funreason("serve", "messaging", "--scenario", str(bad), stdin=subprocess.DEVNULL)
+    result = funreason("serve", "messaging", "--scenario", str(bad))
     assert result.returncode == 1
     assert result.stderr.strip() == f"error: {bad}: state.users.U1.name: Input should be a valid string"
 
