@@ -25,7 +25,13 @@ __all__ = ["ChatModel", "ChatReply", "ResponseCache", "parse_text_tool_calls", "
 
 logger = logging.getLogger(__name__)
 
-_RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
+_RETRYABLE = (
+    openai.RateLimitError,
+    openai.InternalServerError,
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+    json.JSONDecodeError,  # a body that is not JSON (a proxy's error page): worth another try, then a reject
+)
 _TOOL_CALL = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.DOTALL)
 
 

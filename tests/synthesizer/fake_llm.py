@@ -1,15 +1,18 @@
 """A scripted OpenAI-compatible chat server for tests: it plays each role by reading the request.
 
 It knows one 2-turn messaging dialogue: log in as USR001; then send Bob "Lunch at noon?".
-Modes: right, wrong_then_right, garbage, flaky (429, 429, 500, then right), text_only (refuses `tools`).
+Modes: right, wrong_then_right, garbage, flaky (429, 429, 500, then right), text_only (refuses `tools`),
+slow_then_right (two answers too late), dropped_then_right (two connections cut mid-answer),
+invalid_json (a 200 whose body is not JSON), unknown_tool (the model calls a tool that does not exist).
 """
 
 import json
 from typing import Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 SCRIPT = [
@@ -22,11 +25,15 @@ class ScriptedModel:
     def __init__(self, mode: str) -> None:
         self.mode = mode
         self.requests = 0
-        self.app = Starlette(routes=[Route("/v1/chat/completions", self.complete, methods=["POST"])])
+        self.app = Starlette(routes=[Route("/v1/chat/completions", _Endpoint(self), methods=["POST"])])
 
-    async def complete(self, request: Request) -> JSONResponse:
+    async def complete(self, request: Request) -> Response:
         self.requests += 1
         body = await request.json()
+        if self.mode == "slow_then_right" and self.requests <= 2:
+            await anyio.sleep(3)
+        if self.mode == "invalid_json":
+            return Response("<html>502 bad gateway, but with status 200</html>", media_type="application/json")
         if self.mode == "flaky" and self.requests <= 3:
             status = 429 if self.requests <= 2 else 500
             return JSONResponse({"error": {"message": "try again", "type": "server_error"}}, status_code=status)
@@ -50,6 +57,8 @@ class ScriptedModel:
         done = sum(1 for m in messages[queries[-1] :] if m["role"] == "tool" or _is_result(m))
         if self.mode == "garbage":
             return _reply("Let me see {{{", calls=[("send_message", "{not json")])
+        if self.mode == "unknown_tool":
+            return _reply("Teleporting.", calls=[("teleport_user", json.dumps({"to": "Bob"}))])
         if done == len(SCRIPT[turn]):
             return _reply("All done.")
         tool, arguments = SCRIPT[turn][done]
@@ -59,6 +68,22 @@ class ScriptedModel:
             call = json.dumps({"name": tool, "arguments": arguments})
             return _reply(f"I will call {tool}. <tool_call>{call}</tool_call>")
         return _reply(f"I need {tool} next.", calls=[(tool, json.dumps(arguments))])
+
+
+class _Endpoint:
+    """ASGI endpoint: cuts the connection mid-answer where the mode says so, else asks the model."""
+
+    def __init__(self, model: ScriptedModel) -> None:
+        self.model = model
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.model.mode == "dropped_then_right" and self.model.requests < 2:
+            self.model.requests += 1
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"500")]})
+            await send({"type": "http.response.body", "body": b'{"id": "chatc', "more_body": True})
+            raise ConnectionAbortedError("the test server cuts this connection")
+        response = await self.model.complete(Request(scope, receive))
+        await response(scope, receive, send)
 
 
 def _is_result(message: dict[str, Any]) -> bool:
