@@ -10,10 +10,6 @@ from mcp import Client, StdioServerParameters
 from servers import SandboxManager, create_app
 from simulator.recorder import Recorder
 from simulator.store import Store
-from synthesizer.offline import OfflineBackend
-from synthesizer.plan import Variants
-from synthesizer.samples import SampleStore
-from synthesizer.synthesize import SynthesisConfig, synthesize
 from tests.conftest import http_server
 
 FUNREASON = str(Path(sys.executable).parent / "funreason")
@@ -93,28 +89,3 @@ def test_the_proxy_records_a_third_party_server(tmp_path):
         ("get", {"key": "nope"}, True),
     ]
     assert trajectory.steps[1].result == {"value": "v1"}
-
-
-def test_a_recorded_session_becomes_a_verified_sample(tmp_path):
-    db = tmp_path / "calls.db"
-
-    async def session() -> None:
-        args = ["serve", "messaging", "--transport", "stdio", "--record", str(db)]
-        async with Client(StdioServerParameters(command=FUNREASON, args=args)) as client:
-            await client.call_tool("log_in", {"user_id": "USR001"})
-            await client.call_tool("add_contact", {"user_name": "Eve"})
-            await client.call_tool("send_message", {"receiver_id": "USR005", "message": "Welcome aboard!"})
-
-    anyio.run(session)
-    [trajectory] = recorded(db)
-    assert trajectory.steps[2].provenance["receiver_id"] == {
-        "source": "result",
-        "step": 1,
-        "tool": "add_contact",
-        "field": "user_id",
-    }
-    counts = synthesize(db, SynthesisConfig(turns=(2, 3), variants=Variants(0, 0, 0)), OfflineBackend())
-    assert counts == {"samples": 1, "verified": 1, "rejected": 0}
-    with Store(db) as store:
-        [sample] = list(SampleStore(store).iter_samples())
-    assert "USR005" not in " ".join(turn["query"] for turn in sample.turns)  # taken from a result: implicit
