@@ -6,8 +6,10 @@ input and output schemas from it) that finds its sandbox through a resolver, run
 the call transactionally and returns the result with the state diff in `_meta`.
 """
 
+import functools
 import inspect
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, TypeAdapter
@@ -26,6 +29,8 @@ from servers.sandboxes import Sandbox
 from servers.state import canonical_json
 
 __all__ = ["DIFF_META_KEY", "HINTS_META_KEY", "CallObserver", "SandboxResolver", "build_mcp_server", "serve_sandbox"]
+
+logger = logging.getLogger(__name__)
 
 HINTS_META_KEY = "funreason/hints"
 """Tool `_meta` key holding the dependency hints (`ToolSpec.hints()`)."""
@@ -52,22 +57,22 @@ def build_mcp_server(
     Tool schemas carry no sandbox plumbing: they go into training data as they are.
     `on_call` observes every call, including those refused before the tool ran.
     """
+    tools: dict[str, Tool] = {}
+    for env_class in env_classes:
+        for tool_name in env_class.tool_specs():
+            if tool_name in tools:  # the first definition wins, as with `MCPServer.add_tool`
+                logger.warning("Tool already exists: %s", tool_name)
+                continue
+            function = _tool_function(env_class, tool_name, resolve)
+            tools[tool_name] = _tool_template(env_class, tool_name).model_copy(update={"fn": function})
     server = MCPServer(
         name or "+".join(env.name for env in env_classes),
         instructions=" ".join(env.description for env in env_classes),
         version=",".join(f"{env.name}-{env.version}" for env in env_classes),
         log_level="WARNING",
         middleware=[_ObserveCalls(resolve, on_call)] if on_call is not None else None,
+        tools=list(tools.values()),
     )
-    for env_class in env_classes:
-        for tool_name, spec in env_class.tool_specs().items():
-            server.add_tool(
-                _tool_function(env_class, tool_name, resolve),
-                name=tool_name,
-                description=inspect.cleandoc(getattr(env_class, tool_name).__doc__ or ""),
-                annotations=ToolAnnotations(read_only_hint=spec.read_only, destructive_hint=not spec.read_only),
-                meta={HINTS_META_KEY: spec.hints()},
-            )
     server.resource(
         "sandbox://{env}/state",
         name="state",
@@ -112,6 +117,28 @@ class _ObserveCalls:
         latency_ms = (time.perf_counter() - started) * 1000
         arguments = params.get("arguments") or {}
         self.observe(self.resolve(ctx.request), str(params.get("name")), dict(arguments), result, latency_ms)
+
+
+@functools.cache
+def _tool_template(env_class: type[Environment], tool_name: str) -> Tool:
+    """The SDK's tool (schemas, argument and output models) for one environment tool, built once.
+
+    Building it costs milliseconds per tool (pydantic models from the signature), which made
+    every in-process connection cost as much as a hundred calls; a server copies the template
+    with its own function, which has the same signature and differs only in its resolver.
+    """
+    spec = env_class.tool_specs()[tool_name]
+    return Tool.from_function(
+        _tool_function(env_class, tool_name, _no_resolver),
+        name=tool_name,
+        description=inspect.cleandoc(getattr(env_class, tool_name).__doc__ or ""),
+        annotations=ToolAnnotations(read_only_hint=spec.read_only, destructive_hint=not spec.read_only),
+        meta={HINTS_META_KEY: spec.hints()},
+    )
+
+
+def _no_resolver(request: Request | None) -> Sandbox:
+    raise AssertionError("a tool template is never called; servers call copies bound to their resolver")
 
 
 def _tool_function(env_class: type[Environment], tool_name: str, resolve: SandboxResolver) -> Callable[..., Any]:

@@ -1,5 +1,7 @@
 """Sandboxes: live environments built from a scenario and seed, and their lifecycle."""
 
+import functools
+import json
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -108,10 +110,30 @@ def create_sandbox(
     for name in names:
         env_class = get_environment(name)
         wanted = scenario.get(name) if isinstance(scenario, Mapping) else scenario
-        loaded = load_scenario(env_class, wanted)
-        chosen[name] = loaded.name
-        environments.append(env_class(loaded.state, seed))
+        chosen[name], state = _initial_state(env_class, wanted)
+        environments.append(env_class(state, seed))
     return Sandbox(environments, sandbox_id=sandbox_id or _new_id(), scenario=chosen, seed=seed)
+
+
+def _initial_state(env_class: type[Environment], wanted: str | None) -> tuple[str, dict[str, Any]]:
+    """The scenario's name and a fresh state: shipped scenarios are read and checked once per process.
+
+    Reading, parsing and validating the file on every sandbox cost more than the
+    calls of a short trajectory.  A user's own `.json` file is read every time, so
+    edits to it count.  The cache holds JSON text, never objects, so no two
+    sandboxes can share a mutable value.
+    """
+    if wanted is not None and wanted.endswith(".json"):
+        loaded = load_scenario(env_class, wanted)
+        return loaded.name, loaded.state
+    name, text = _shipped_scenario(env_class, wanted)
+    return name, json.loads(text)
+
+
+@functools.cache
+def _shipped_scenario(env_class: type[Environment], wanted: str | None) -> tuple[str, str]:
+    loaded = load_scenario(env_class, wanted)
+    return loaded.name, json.dumps(loaded.state)
 
 
 class SandboxManager:

@@ -6,13 +6,14 @@ teach the graph edges observed in execution; after them the graph is frozen and
 stored, and the rest may run in several worker processes in any order.
 """
 
+import contextlib
 import hashlib
 import json
 import logging
 import multiprocessing
 import random
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from simulator.connection import Connection, ServerTarget
 from simulator.errors import ServerDied, SimulatorError
 from simulator.graph import add_reason, build_graph, graph_from_json, graph_to_json
 from simulator.records import Step, Trajectory
-from simulator.sampler import ArgumentFiller, ValueMemory, choose_next, free_parameters, plan_targets
+from simulator.sampler import ArgumentFiller, GraphIndex, ValueMemory, choose_next, free_parameters, plan_targets
 from simulator.store import Store
 
 __all__ = ["ExploreConfig", "Progress", "explore", "learn_from", "run_id_for"]
@@ -71,9 +72,12 @@ def explore(target: ServerTarget, store_path: Path, config: ExploreConfig, progr
         done = store.trajectory_indices(run_id)
     report = progress or (lambda done_count, wanted: None)
     report(len(done & set(range(config.trajectories))), config.trajectories)
+    if config.workers <= 1:
+        anyio.run(_explore_here, target, store_path, config, run_id, report)
+        return run_id
     graph = anyio.run(_discover, target, store_path, config, run_id, report)
     remaining = sorted(set(range(config.trajectories)) - _indices(store_path, run_id))
-    if config.workers <= 1 or len(remaining) < 2:
+    if len(remaining) < 2:
         anyio.run(_explore_indices, target, store_path, config, run_id, graph_to_json(graph), remaining, report)
     else:
         _explore_in_processes(target, store_path, config, run_id, graph, remaining, report)
@@ -118,15 +122,34 @@ def learn_from(graph: nx.DiGraph, trajectory: Trajectory) -> int:
     return added
 
 
-async def _discover(
+async def _explore_here(
     target: ServerTarget, store_path: Path, config: ExploreConfig, run_id: str, report: Progress
+) -> None:
+    """Discovery, then the rest, in this process over one connection.
+
+    One connection, not one per stage: a client checks each tool's output schema once per
+    connection, which cost as much as a few hundred calls.
+    """
+    async with target.connect() as connection:
+        graph = await _discover(target, store_path, config, run_id, report, connection)
+        remaining = sorted(set(range(config.trajectories)) - _indices(store_path, run_id))
+        await _explore_indices(target, store_path, config, run_id, graph_to_json(graph), remaining, report, connection)
+
+
+async def _discover(
+    target: ServerTarget,
+    store_path: Path,
+    config: ExploreConfig,
+    run_id: str,
+    report: Progress,
+    connection: Connection | None = None,
 ) -> nx.DiGraph:
     """Build the graph, run (or replay from the store) the discovery trajectories, freeze the graph."""
     with Store(store_path) as store:
         frozen = store.load_graph(run_id, "frozen")
         if frozen is not None:
             return graph_from_json(frozen)
-        async with target.connect() as connection:
+        async with _connected(target, connection) as connection:
             graph = build_graph(connection.tools)
             store.save_graph(run_id, "initial", graph_to_json(graph))
             plan = plan_targets(graph, config.trajectories, config.seed)
@@ -151,16 +174,19 @@ async def _explore_indices(
     graph_json: dict[str, Any],
     indices: list[int],
     report: Progress,
+    connection: Connection | None = None,
 ) -> None:
     graph = graph_from_json(graph_json)
     with Store(store_path) as store:
         initial = store.load_graph(run_id, "initial")
         plan = plan_targets(graph_from_json(initial) if initial else graph, config.trajectories, config.seed)
-        async with target.connect() as connection:
+        done = store.trajectory_indices(run_id)  # counted here, not re-read per trajectory: that grew as O(n^2)
+        async with _connected(target, connection) as connection:
             explorer = _Explorer(connection, target, config, run_id, _pools(target))
             for index in indices:
                 store.save_trajectory(await explorer.run(index, plan[index], graph, probe=False))
-                report(len(store.trajectory_indices(run_id)), config.trajectories)
+                done.add(index)
+                report(len(done), config.trajectories)
 
 
 def _explore_in_processes(
@@ -212,6 +238,7 @@ class _Explorer:
         self.pools = pools
         self.tools = {tool.name: tool for tool in connection.tools}
         self.free = free_parameters(connection.tools, pools)
+        self._index: GraphIndex | None = None
 
     async def run(self, index: int, target_tool: str, graph: nx.DiGraph, *, probe: bool) -> Trajectory:
         seed = self.config.seed * 1_000_003 + index
@@ -237,6 +264,8 @@ class _Explorer:
         return trajectory
 
     async def _walk(self, trajectory: Trajectory, graph: nx.DiGraph, rng: random.Random, probe: bool) -> None:
+        if probe or self._index is None or self._index.graph is not graph:  # discovery teaches the graph as it goes
+            self._index = GraphIndex(graph, self.free)
         filler = ArgumentFiller(self.pools, rng, probe=probe)
         memory = ValueMemory()
         called: set[str] = set()
@@ -244,11 +273,11 @@ class _Explorer:
         excluded = {tool for tool in graph.nodes if tool not in self.tools}
         extra_steps = 0
         while len(trajectory.steps) < self.config.max_steps:
-            tool_name = choose_next(graph, trajectory.target or "", called, excluded, rng, self.free)
+            tool_name = choose_next(graph, trajectory.target or "", called, excluded, rng, self.free, self._index)
             if tool_name is None:
                 break
             tool = self.tools[tool_name]
-            arguments, provenance = filler.fill(tool, memory, _links(graph, tool_name))
+            arguments, provenance = filler.fill(tool, memory, self._index.links(tool_name))
             try:
                 step = await self.connection.call(tool_name, arguments)
             except ServerDied as error:  # keep the fatal call in the record, then fail the trajectory
@@ -278,13 +307,14 @@ class _Explorer:
                 break
 
 
-def _links(graph: nx.DiGraph, tool: str) -> dict[str, set[str]]:
-    links: dict[str, set[str]] = {}
-    for _, _, data in graph.in_edges(tool, data=True):
-        for reason in data["reasons"]:
-            if reason["kind"] == "value" and "field" in reason:
-                links.setdefault(reason["param"], set()).add(reason["field"])
-    return links
+@contextlib.asynccontextmanager
+async def _connected(target: ServerTarget, connection: Connection | None) -> AsyncIterator[Connection]:
+    """`connection` when one is open already, else a new one to `target` for the block."""
+    if connection is not None:
+        yield connection
+        return
+    async with target.connect() as opened:
+        yield opened
 
 
 def _covered_edges(graph: nx.DiGraph, steps: list[Step]) -> list[list[str]]:

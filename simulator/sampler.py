@@ -7,10 +7,10 @@ from typing import Any
 
 import networkx as nx
 
-from simulator.graph import distances_to, is_legal, requirement_groups
+from simulator.graph import distances_to, requirement_groups
 from simulator.records import ToolInfo
 
-__all__ = ["ArgumentFiller", "ValueMemory", "choose_next", "free_parameters", "plan_targets"]
+__all__ = ["ArgumentFiller", "GraphIndex", "ValueMemory", "choose_next", "free_parameters", "plan_targets"]
 
 _WORDS = ["alpha", "report", "notes", "summary", "draft", "project", "budget", "review", "update", "archive"]
 
@@ -44,6 +44,7 @@ def choose_next(
     excluded: set[str],
     rng: random.Random,
     free: Mapping[str, set[str]] | None = None,
+    index: "GraphIndex | None" = None,
 ) -> str | None:
     """The next tool: the target when legal and not yet called; else the legal tool nearest to it,
     preferring one that meets a requirement still unmet on the way to the target.
@@ -53,10 +54,12 @@ def choose_next(
     (`free`, by tool) stop counting as requirements; when still stuck, any tool not
     yet called, to find values the graph does not know of.  After the target has been
     called, any legal tool not yet called.  `called` holds the tools that succeeded
-    in this trajectory; `excluded` those that failed too often.
+    in this trajectory; `excluded` those that failed too often.  `index` is a `GraphIndex`
+    of this graph and `free`, to reuse while neither changes (built here when not given).
     """
-    for tier in ({}, free or {}):
-        choice = _choose(graph, target, called, excluded, rng, tier)
+    index = index if index is not None else GraphIndex(graph, free)
+    for tier in (False, True):
+        choice = _choose(index, target, called, excluded, rng, tier)
         if choice is not None:
             return choice
     if target in called:
@@ -66,32 +69,66 @@ def choose_next(
     return rng.choice(untried) if untried else None
 
 
+class GraphIndex:
+    """What `choose_next` reads from a graph, worked out once per graph and `free`.
+
+    Working out the requirement groups of every tool and the distances to the target
+    at each step cost the explorer more than the calls it made; the graph does not change
+    within a trajectory (nor at all once frozen), so the explorer builds one index per graph.
+    """
+
+    def __init__(self, graph: nx.DiGraph, free: Mapping[str, set[str]] | None = None) -> None:
+        free = free or {}
+        self.graph = graph
+        self.tools = list(graph.nodes)
+        self.groups = {
+            tier: {tool: requirement_groups(graph, tool, free.get(tool, ()) if tier else ()) for tool in self.tools}
+            for tier in (False, True)
+        }
+        """Per tier (False: strict; True: inputs that pools fill need no producer), tool -> groups."""
+        self._distances: dict[str, dict[str, int]] = {}
+        self._links: dict[str, dict[str, set[str]]] = {}
+
+    def is_legal(self, tool: str, called: set[str], tier: bool) -> bool:
+        return all(group & called for group in self.groups[tier][tool])
+
+    def distances_to(self, target: str) -> dict[str, int]:
+        if target not in self._distances:
+            self._distances[target] = distances_to(self.graph, target)
+        return self._distances[target]
+
+    def links(self, tool: str) -> dict[str, set[str]]:
+        """Parameter -> the output fields that feed it according to the graph's value edges."""
+        if tool not in self._links:
+            links: dict[str, set[str]] = {}
+            for _, _, data in self.graph.in_edges(tool, data=True):
+                for reason in data["reasons"]:
+                    if reason["kind"] == "value" and "field" in reason:
+                        links.setdefault(reason["param"], set()).add(reason["field"])
+            self._links[tool] = links
+        return self._links[tool]
+
+
 def _choose(
-    graph: nx.DiGraph,
+    index: GraphIndex,
     target: str,
     called: set[str],
     excluded: set[str],
     rng: random.Random,
-    free: Mapping[str, set[str]],
+    tier: bool,
 ) -> str | None:
-    candidates = [tool for tool in graph.nodes if tool not in excluded and tool not in called]
-    legal = [tool for tool in candidates if is_legal(graph, tool, called, free.get(tool, ()))]
+    candidates = [tool for tool in index.tools if tool not in excluded and tool not in called]
+    legal = [tool for tool in candidates if index.is_legal(tool, called, tier)]
     if target in called:
         return rng.choice(sorted(legal)) if legal else None
     if target in legal:
         return target
-    distance = distances_to(graph, target)
+    distance = index.distances_to(target)
     leading = [tool for tool in legal if tool in distance]
     if not leading:
         return None
-    unmet = set().union(
-        *(
-            group
-            for tool in distance
-            for group in requirement_groups(graph, tool, free.get(tool, ()))
-            if not group & called
-        )
-    )
+    groups = index.groups[tier]
+    unmet = set().union(*(group for tool in distance for group in groups[tool] if not group & called))
     nearest = min((tool not in unmet, distance[tool]) for tool in leading)
     return rng.choice(sorted(tool for tool in leading if (tool not in unmet, distance[tool]) == nearest))
 

@@ -105,13 +105,14 @@ class ChatModel:
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, *, temperature: float = 0.0
     ) -> ChatReply:
         """One completion; cached by the full request, retried on 429/5xx/timeouts/dropped connections."""
+        if self.cache is None:  # the key is a canonical dump of the whole request: only worth it for a cache
+            return await self._complete(messages, tools or [], temperature)
         request = {"model": self.model, "messages": messages, "tools": tools or [], "temperature": temperature}
         key = hashlib.sha256(canonical_json(request).encode()).hexdigest()
-        if self.cache is not None and (cached := self.cache.get(key)) is not None:
+        if (cached := self.cache.get(key)) is not None:
             return cached
         reply = await self._complete(messages, tools or [], temperature)
-        if self.cache is not None:
-            self.cache.put(key, request, reply)
+        self.cache.put(key, request, reply)
         return reply
 
     async def _complete(
