@@ -1,0 +1,52 @@
+"""Trajectories -> advanced tools and hard queries -> guided, verified multi-turn samples -> datasets."""
+
+from synthesizer.chain import DialogueRunner, openai_tool
+from synthesizer.errors import ConfigError, ExportError, LLMError, SynthesizerError
+from synthesizer.export import FORMATS, export_samples
+from synthesizer.llm import ChatModel, ChatReply, ResponseCache
+from synthesizer.offline import OfflineBackend, OfflineRoles
+from synthesizer.pipeline import RunConfig, run_pipeline
+from synthesizer.plan import AdvancedTool, Call, DialoguePlan, TurnPlan, Variants, plan_dialogue
+from synthesizer.report import collect_figures, write_report
+from synthesizer.roles import AssistantMessage, Backend, ModelBackend, ModelRoles, Roles
+from synthesizer.samples import Reject, Sample, SampleStore
+from synthesizer.synthesize import SynthesisConfig, synthesize
+from synthesizer.validate import Verdict, check_turn
+
+__all__ = [
+    "AdvancedTool",
+    "AssistantMessage",
+    "Backend",
+    "Call",
+    "ChatModel",
+    "ChatReply",
+    "ConfigError",
+    "DialoguePlan",
+    "DialogueRunner",
+    "ExportError",
+    "FORMATS",
+    "LLMError",
+    "ModelBackend",
+    "ModelRoles",
+    "OfflineBackend",
+    "OfflineRoles",
+    "Reject",
+    "ResponseCache",
+    "Roles",
+    "RunConfig",
+    "Sample",
+    "SampleStore",
+    "SynthesisConfig",
+    "SynthesizerError",
+    "TurnPlan",
+    "Variants",
+    "Verdict",
+    "check_turn",
+    "collect_figures",
+    "export_samples",
+    "openai_tool",
+    "plan_dialogue",
+    "run_pipeline",
+    "synthesize",
+    "write_report",
+]
