@@ -2,11 +2,14 @@
 
 import functools
 import json
+import math
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel
 
 from servers.environment import Environment, EnvironmentSnapshot, ToolSpec
 from servers.errors import InvalidArgument, SandboxLimitReached, UnknownSandbox
@@ -62,10 +65,10 @@ class Sandbox:
         env, spec = self._tools[tool_name]
         method = getattr(env, tool_name)
         if spec.read_only:
-            return Execution(method(**arguments), [])
+            return Execution(_finite(method(**arguments)), [])
         before = env.snapshot()
         try:
-            result = method(**arguments)
+            result = _finite(method(**arguments))
         except BaseException:
             env.restore(before)
             raise
@@ -190,6 +193,24 @@ class SandboxManager:
         cutoff = self._clock() - self.idle_timeout
         for sandbox_id in [sid for sid, box in self._sandboxes.items() if box.last_used < cutoff]:
             del self._sandboxes[sandbox_id]
+
+
+def _finite(result: Any) -> Any:
+    """Refuse a result JSON cannot carry (NaN, infinity): it would reach the client as null."""
+    data = result.model_dump() if isinstance(result, BaseModel) else result
+    if _has_non_finite(data):
+        raise InvalidArgument("the result is not a finite number; use smaller or different inputs")
+    return result
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(item) for item in value)
+    return False
 
 
 def _new_id() -> str:

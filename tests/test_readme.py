@@ -1,7 +1,10 @@
 """Every command in the README runs, as a new user would run it, in an empty folder."""
 
+import contextlib
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -33,10 +36,26 @@ def workdir(tmp_path_factory):
 
 
 def run_bash(script: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    """Run a README block; its example port becomes a free one, and anything it left running is stopped."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        script = script.replace("8765", str(probe.getsockname()[1]))
     environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    return subprocess.run(
-        ["bash", "-e", "-c", script], cwd=folder, env=environment, capture_output=True, text=True, timeout=600
+    process = subprocess.Popen(
+        ["bash", "-e", "-c", script],
+        cwd=folder,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = process.communicate(timeout=600)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 @pytest.mark.heavy

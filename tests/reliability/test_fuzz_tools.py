@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
@@ -93,6 +93,7 @@ def _schema(env_class: Any, tool: str, parameter: str) -> dict[str, Any]:
 
 
 EXAMPLES = int(os.environ.get("FUNREASON_FUZZ_EXAMPLES", "4"))
+pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")  # megabyte-long reprs
 FUZZED = {"calls": 0}
 
 
@@ -132,7 +133,13 @@ def test_hostile_calls_default(env):
 def test_hostile_calls_full(env):
     """8 environments x 32 examples x 40 calls = 10,240 calls."""
 
-    @settings(max_examples=32, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=32,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],  # no shrinking: megabyte strings make it take many minutes
+    )
     @given(calls(env))
     def check(sequence: list[tuple[str, dict[str, Any]]]) -> None:
         _fuzz(env, sequence)
