@@ -118,14 +118,15 @@ def output_fields(schema: dict[str, Any] | None) -> list[str]:
     names: list[str] = []
 
     def walk(node: Any) -> None:
-        if isinstance(node, dict):
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
             for name, value in node.get("properties", {}).items():
                 names.append(name)
                 walk(value)
-            for key in ("items", "$defs", "anyOf", "additionalProperties"):
-                value = node.get(key)
-                for child in value.values() if isinstance(value, dict) and key == "$defs" else [value]:
-                    walk(child) if not isinstance(child, list) else [walk(item) for item in child]
+            walk(list(node.get("$defs", {}).values()))
+            walk([node.get("items"), node.get("anyOf"), node.get("additionalProperties")])
 
     walk(schema or {})
     return list(dict.fromkeys(names))
