@@ -8,7 +8,7 @@ from typing import Any
 from servers import hash_state
 from simulator import Connection, Step, ToolInfo
 from synthesizer.errors import LLMError
-from synthesizer.offline import mistaken_call
+from synthesizer.offline import mistaken_call, parameter_words
 from synthesizer.plan import DialoguePlan, TurnPlan
 from synthesizer.roles import AssistantMessage, Roles, value_text
 from synthesizer.samples import Reject, Sample
@@ -143,8 +143,8 @@ class DialogueRunner:
             if not message.content.strip():
                 return Verdict(False, "the assistant said nothing and called nothing")
             if turn.variant == "missing_parameter" and not attempt.executed and _asked(attempt):
-                name, value = turn.withheld or "", turn.free_inputs.get(turn.withheld or "")
-                words = name.split(".", 1)[-1].replace("_", " ")
+                value = turn.free_inputs.get(turn.withheld or "")
+                words = parameter_words(turn.withheld or "")
                 attempt.messages.append({"role": "user", "content": f"The {words} is {value_text(value)}."})
                 continue
             if turn.variant == "missing_tool" and turn.withheld not in _names(attempt.offered):

@@ -109,6 +109,13 @@ def make_backend(
     return ModelBackend(chat)
 
 
+def _share_option(variant: str, help_text: str) -> Any:
+    """A --VARIANT share option whose default is the one `Variants` declares."""
+    flag = "--" + variant.replace("_", "-")
+    default = getattr(Variants(), variant)
+    return click.option(flag, type=click.FloatRange(0, 1), default=default, show_default=True, help=help_text)
+
+
 @main.command("synthesize")
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
 @llm_options
@@ -116,27 +123,9 @@ def make_backend(
 @click.option("--turns", default="2-5", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
 @click.option("--samples", type=click.IntRange(1), help="Stop after this many new samples.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--missing-parameter",
-    type=click.FloatRange(0, 1),
-    default=0.15,
-    show_default=True,
-    help="Share of turns whose query leaves out a value the assistant must ask for.",
-)
-@click.option(
-    "--missing-tool",
-    type=click.FloatRange(0, 1),
-    default=0.1,
-    show_default=True,
-    help="Share of turns whose tool is only offered later in the dialogue.",
-)
-@click.option(
-    "--error-recovery",
-    type=click.FloatRange(0, 1),
-    default=0.15,
-    show_default=True,
-    help="Share of turns with a call that really fails and is recovered from.",
-)
+@_share_option("missing_parameter", "Share of turns whose query leaves out a value the assistant must ask for.")
+@_share_option("missing_tool", "Share of turns whose tool is only offered later in the dialogue.")
+@_share_option("error_recovery", "Share of turns with a call that really fails and is recovered from.")
 def synthesize_command(
     db: Path,
     llm: str,

@@ -15,7 +15,7 @@ from simulator import ToolInfo
 from synthesizer.plan import AdvancedTool, Call, TurnPlan
 from synthesizer.roles import AssistantMessage, Backend, Roles, value_text
 
-__all__ = ["OfflineBackend", "OfflineRoles", "goal_of", "mistaken_call"]
+__all__ = ["OfflineBackend", "OfflineRoles", "goal_of", "mistaken_call", "parameter_words"]
 
 _OPENINGS = [
     "Please {goal}",
@@ -62,13 +62,13 @@ class OfflineRoles(Roles):
             lowered = opening if opening.startswith("I") else opening[:1].lower() + opening[1:]
             opening = f"{self.rng.choice(_LATER)}, {lowered}"
         values = [
-            self.rng.choice(_VALUE_STYLES).format(name=_words(name), value=value_text(value))
+            self.rng.choice(_VALUE_STYLES).format(name=parameter_words(name), value=value_text(value))
             for name, value in turn.free_inputs.items()
             if name != turn.withheld
         ]
         own_steps = {call.step for call in turn.calls}
         earlier = [
-            f"the {_words(parameter)} from before"
+            f"the {parameter_words(parameter)} from before"
             for call in turn.calls
             for parameter, origin in call.provenance.items()
             if origin.get("source") in ("result", "probe") and origin.get("step") not in own_steps
@@ -93,7 +93,7 @@ class OfflineRoles(Roles):
             )
         answered = [m for m in since_query[1:] if m["role"] == "user"]
         if turn.variant == "missing_parameter" and not answered and not executed:
-            name = _words(turn.withheld or "")
+            name = parameter_words(turn.withheld or "")
             return AssistantMessage(
                 content=f"To {goal} I need the {name}. Which {name} should I use?",
                 reasoning=f"The request is to {goal}, but it does not say the {name}, and no tool can tell me that.",
@@ -130,11 +130,13 @@ class OfflineRoles(Roles):
             if origin.get("source") in ("result", "probe"):
                 source = next((c.tool for c in turn.calls if c.step == origin.get("step")), None)
                 where = f"the result of {source} above" if source else "an earlier result in our conversation"
-                parts.append(f"The {_words(parameter)} {value_text(value)} comes from {where} ({origin.get('field')}).")
+                parts.append(
+                    f"The {parameter_words(parameter)} {value_text(value)} comes from {where} ({origin.get('field')})."
+                )
             elif name == turn.withheld and answered:
-                parts.append(f"The {_words(parameter)} is {value_text(value)}, as you just told me.")
+                parts.append(f"The {parameter_words(parameter)} is {value_text(value)}, as you just told me.")
             else:
-                parts.append(f"The {_words(parameter)} {value_text(value)} is given in the request.")
+                parts.append(f"The {parameter_words(parameter)} {value_text(value)} is given in the request.")
         return " ".join(parts)
 
     def _plan(self, turn: TurnPlan) -> str:
@@ -144,7 +146,7 @@ class OfflineRoles(Roles):
         needs = []
         for call in turn.calls[:-1]:
             feeds = [
-                f"{later.tool} needs its {_words(parameter)}"
+                f"{later.tool} needs its {parameter_words(parameter)}"
                 for later in turn.calls
                 for parameter, origin in later.provenance.items()
                 if origin.get("step") == call.step
@@ -175,9 +177,10 @@ def mistaken_call(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random
                 assert number is not None
                 digits = number.group()
                 wrong = value[: number.start()] + str(int(digits) + rng.randint(7, 97)).zfill(len(digits))
+                goal = goal_of(tools[call.tool].description)
                 return AssistantMessage(
                     content="",
-                    reasoning=f"I'll {goal_of(tools[call.tool].description)} with {_words(parameter)} {wrong}.",
+                    reasoning=f"I'll {goal} with {parameter_words(parameter)} {wrong}.",
                     tool_calls=[{"name": call.tool, "arguments": {**call.arguments, parameter: wrong}}],
                 )
     return None
@@ -190,7 +193,8 @@ def goal_of(description: str) -> str:
     return sentence[:1].lower() + sentence[1:] if sentence[1:2].islower() else sentence
 
 
-def _words(name: str) -> str:
+def parameter_words(name: str) -> str:
+    """`send_message.receiver_id` -> `receiver id`: a parameter as it reads in a sentence."""
     return name.split(".", 1)[-1].replace("_", " ")
 
 
