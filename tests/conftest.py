@@ -1,14 +1,19 @@
 """Shared test helpers: sandboxes, calls through the public API, real servers on 127.0.0.1."""
 
 import contextlib
+import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from click.testing import CliRunner
 
 from servers import Execution, Sandbox, ToolError, create_sandbox
 
@@ -37,7 +42,31 @@ def sandbox_of():
     return make
 
 
-__all__ = ["Execution", "http_server", "refused", "run"]
+FUNREASON = str(Path(sys.executable).parent / "funreason")
+"""The installed command, for tests that need a real process."""
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def funreason(*args: str, cwd: Path | None = None) -> Outcome:
+    """The real command in-process (no interpreter start-up per call), run from `cwd`."""
+    from synthesizer.cli import main
+
+    here = Path.cwd()
+    os.chdir(cwd or here)
+    try:
+        result = CliRunner().invoke(main, list(args), prog_name="funreason", catch_exceptions=False)
+    finally:
+        os.chdir(here)
+    return Outcome(result.exit_code, result.stdout, result.stderr)
+
+
+__all__ = ["FUNREASON", "Execution", "Outcome", "funreason", "http_server", "refused", "run"]
 
 
 @contextlib.contextmanager

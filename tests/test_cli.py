@@ -1,42 +1,17 @@
 """The `funreason` command line contract: --help everywhere, JSON listings, one-line errors."""
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import anyio
 import httpx2
 import pytest
-from click.testing import CliRunner
 from mcp import Client
 
 from servers import environment_names, get_environment, scenario_names
-from synthesizer.cli import main
-
-FUNREASON = str(Path(sys.executable).parent / "funreason")
-
-
-@dataclass
-class Outcome:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def funreason(*args: str, cwd: Path | None = None, stdin: object = None) -> Outcome:
-    """The real command, in-process (no interpreter start-up); the tests below that need a process start one."""
-    here = Path.cwd()
-    os.chdir(cwd or here)
-    try:
-        result = CliRunner().invoke(main, list(args), prog_name="funreason", catch_exceptions=False)
-    finally:
-        os.chdir(here)
-    return Outcome(result.exit_code, result.stdout, result.stderr)
+from tests.conftest import FUNREASON, funreason
 
 
 def test_the_installed_command_runs():

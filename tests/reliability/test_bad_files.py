@@ -1,32 +1,12 @@
 """Bad files and places: one clear line, a non-zero exit, and nothing overwritten."""
 
 import hashlib
-import os
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from synthesizer.cli import main
-
-
-@dataclass
-class Outcome:
-    returncode: int
-    stderr: str
-
-
-def funreason(*args: str, cwd: Path) -> Outcome:
-    """The real command, in-process: no interpreter start-up per call (tests/test_cli.py runs it as a process)."""
-    here = Path.cwd()
-    os.chdir(cwd)
-    try:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    finally:
-        os.chdir(here)
-    return Outcome(result.exit_code, result.stderr)
+from tests.conftest import Outcome, funreason
 
 
 def digest(path: Path) -> str:

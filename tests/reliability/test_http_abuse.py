@@ -3,7 +3,6 @@
 import json
 import socket
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,9 +13,8 @@ import pytest
 from mcp import Client
 
 from servers import SandboxManager, create_app
-from tests.conftest import http_server
+from tests.conftest import FUNREASON, http_server
 
-FUNREASON = str(Path(sys.executable).parent / "funreason")
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 

@@ -10,15 +10,14 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from simulator import ExploreConfig, ServerTarget, explore
+from tests.conftest import FUNREASON
 
-FUNREASON = str(Path(sys.executable).parent / "funreason")
 pytestmark = pytest.mark.heavy
 KILLS = {"count": 0}
 

@@ -1,17 +1,13 @@
 """Round trips through the official `mcp` client: in-process, stdio and streamable HTTP."""
 
 import json
-import sys
-from pathlib import Path
 
 import anyio
 import httpx2
 from mcp import Client, StdioServerParameters
 
 from servers import create_app, create_sandbox, serve_sandbox
-from tests.conftest import http_server
-
-FUNREASON = str(Path(sys.executable).parent / "funreason")
+from tests.conftest import FUNREASON, http_server
 
 
 async def _round_trip(client: Client) -> None:

@@ -10,9 +10,8 @@ from mcp import Client, StdioServerParameters
 from servers import SandboxManager, create_app
 from simulator.recorder import Recorder
 from simulator.store import Store
-from tests.conftest import http_server
+from tests.conftest import FUNREASON, http_server
 
-FUNREASON = str(Path(sys.executable).parent / "funreason")
 KV_SERVER = Path(__file__).with_name("kv_server.py")
 
 

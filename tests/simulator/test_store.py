@@ -4,17 +4,14 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from simulator.errors import StoreError
 from simulator.records import Step, Trajectory
 from simulator.store import Store
-
-FUNREASON = str(Path(sys.executable).parent / "funreason")
+from tests.conftest import FUNREASON
 
 
 def make(index: int, steps: int = 2) -> Trajectory:

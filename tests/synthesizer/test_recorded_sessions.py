@@ -1,8 +1,5 @@
 """Recorded sessions are input too: a session any client drove synthesizes into a verified sample."""
 
-import sys
-from pathlib import Path
-
 import anyio
 from mcp import Client, StdioServerParameters
 
@@ -11,8 +8,7 @@ from synthesizer.offline import OfflineBackend
 from synthesizer.plan import Variants
 from synthesizer.samples import SampleStore
 from synthesizer.synthesize import SynthesisConfig, synthesize
-
-FUNREASON = str(Path(sys.executable).parent / "funreason")
+from tests.conftest import FUNREASON
 
 
 def recorded(db):
