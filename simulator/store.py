@@ -114,15 +114,21 @@ class Store:
         row = self.db.execute("SELECT graph FROM graphs WHERE run_id = ? AND stage = ?", [run_id, stage]).fetchone()
         return json.loads(row[0]) if row else None
 
+    def covered_edges(self, run_id: str | None = None) -> set[tuple[str, str]]:
+        """Graph edges realised by the trajectories (of one run, or all)."""
+        where, params = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])
+        edges: set[tuple[str, str]] = set()
+        for (covered,) in self.db.execute(f"SELECT covered_edges FROM trajectories {where}", params):
+            edges.update((source, target) for source, target in json.loads(covered))
+        return edges
+
     def stats(self) -> dict[str, Any]:
         """The numbers `funreason stats` prints."""
 
         def scalar(sql: str) -> int:
             return int(self.db.execute(sql).fetchone()[0] or 0)
 
-        edges = set()
-        for (covered,) in self.db.execute("SELECT covered_edges FROM trajectories"):
-            edges.update(tuple(edge) for edge in json.loads(covered))
+        edges = self.covered_edges()
         return {
             "runs": scalar("SELECT count(*) FROM runs"),
             "trajectories": scalar("SELECT count(*) FROM trajectories"),

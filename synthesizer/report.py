@@ -34,9 +34,7 @@ def collect_figures(store_path: Path) -> dict[str, Any]:
                     [run_id],
                 )
             }
-            edges = set()
-            for (covered,) in store.db.execute("SELECT covered_edges FROM trajectories WHERE run_id = ?", [run_id]):
-                edges.update(tuple(edge) for edge in json.loads(covered))
+            edges = store.covered_edges(run_id)
             per_env[target] = {
                 "run_id": run_id,
                 "trajectories": row[0],
