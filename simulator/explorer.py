@@ -68,7 +68,8 @@ def explore(target: ServerTarget, store_path: Path, config: ExploreConfig, progr
     """
     run_id = run_id_for(target, config)
     with Store(store_path) as store:
-        store.ensure_run(run_id, kind="explore", target=target.label, config=asdict(config), seed=config.seed)
+        settings = {**asdict(config), "server": target.options()}  # how synthesis reconnects
+        store.ensure_run(run_id, kind="explore", target=target.label, config=settings, seed=config.seed)
         done = store.trajectory_indices(run_id)
     report = progress or (lambda done_count, wanted: None)
     report(len(done & set(range(config.trajectories))), config.trajectories)
