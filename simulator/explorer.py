@@ -14,7 +14,7 @@ import multiprocessing
 import random
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from simulator.graph import add_reason, build_graph, graph_from_json, graph_to_j
 from simulator.records import Step, Trajectory
 from simulator.sampler import ArgumentFiller, GraphIndex, ValueMemory, choose_next, free_parameters, plan_targets
 from simulator.store import Store
+from simulator.values import result_tokens
 
 __all__ = ["ExploreConfig", "Progress", "explore", "learn_from", "run_id_for"]
 
@@ -48,6 +49,8 @@ class ExploreConfig:
     max_failures_per_tool: int = 2
     discovery: int = 16
     workers: int = 1
+    values: dict[str, list[Any]] = field(default_factory=dict)
+    """Value pools the user gives (`--values FILE.json`): parameter or entity name -> values."""
 
     def identity(self) -> dict[str, Any]:
         data = asdict(self)
@@ -96,17 +99,21 @@ def learn_from(graph: nx.DiGraph, trajectory: Trajectory) -> int:
     for step in trajectory.steps:
         if step.is_error or step.tool not in graph:
             continue
-        for param, origin in step.provenance.items():
-            if origin.get("source") in ("result", "probe") and origin["tool"] in graph and origin["tool"] != step.tool:
+        for param, path, origin in _result_origins(step.provenance):
+            if origin["tool"] in graph and origin["tool"] != step.tool:
+                evidence = {"trajectory": trajectory.id, "step": step.index, "from_step": origin["step"]}
+                details = {"path": path} if path != param else {}
                 added += add_reason(
                     graph,
                     origin["tool"],
                     step.tool,
                     "value",
                     "observed",
+                    evidence=evidence,
                     param=param,
                     field=origin["field"],
                     entity=param,
+                    **details,
                 )
     for position, failed in enumerate(trajectory.steps):
         if not failed.is_error:
@@ -117,10 +124,29 @@ def learn_from(graph: nx.DiGraph, trajectory: Trajectory) -> int:
             continue
         between = [s for s in later[: later.index(retry)] if not s.is_error and s.tool != failed.tool]
         if len(between) == 1 and between[0].tool in graph:
+            evidence = {"trajectory": trajectory.id, "failed": failed.index, "ran": between[0].index}
+            evidence["succeeded"] = retry.index
             added += add_reason(
-                graph, between[0].tool, failed.tool, "state", "observed", condition=f"after:{between[0].tool}"
+                graph,
+                between[0].tool,
+                failed.tool,
+                "state",
+                "observed",
+                evidence=evidence,
+                condition=f"after:{between[0].tool}",
             )
     return added
+
+
+def _result_origins(provenance: dict[str, dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(parameter, path inside it, origin) for every argument part taken from an earlier result."""
+    found = []
+    for param, origin in provenance.items():
+        if origin.get("source") in ("result", "probe"):
+            found.append((param, param, origin))
+        elif origin.get("source") == "composed":
+            found.extend((param, path, part) for path, part in origin.get("parts", {}).items())
+    return found
 
 
 async def _explore_here(
@@ -155,7 +181,7 @@ async def _discover(
             store.save_graph(run_id, "initial", graph_to_json(graph))
             plan = plan_targets(graph, config.trajectories, config.seed)
             stored = {t.index: t for t in store.iter_trajectories(run_id) if t.index < config.discovery}
-            explorer = _Explorer(connection, target, config, run_id, _pools(target))
+            explorer = _Explorer(connection, target, config, run_id, _pools(target, config))
             for index in range(min(config.discovery, config.trajectories)):
                 trajectory = stored.get(index)
                 if trajectory is None:
@@ -183,7 +209,7 @@ async def _explore_indices(
         plan = plan_targets(graph_from_json(initial) if initial else graph, config.trajectories, config.seed)
         done = store.trajectory_indices(run_id)  # counted here, not re-read per trajectory: that grew as O(n^2)
         async with _connected(target, connection) as connection:
-            explorer = _Explorer(connection, target, config, run_id, _pools(target))
+            explorer = _Explorer(connection, target, config, run_id, _pools(target, config))
             for index in indices:
                 store.save_trajectory(await explorer.run(index, plan[index], graph, probe=False))
                 done.add(index)
@@ -236,10 +262,11 @@ class _Explorer:
         self.target = target
         self.config = config
         self.run_id = run_id
-        self.pools = pools
+        self.pools = {key: list(values) for key, values in pools.items()}
         self.tools = {tool.name: tool for tool in connection.tools}
         self.free = free_parameters(connection.tools, pools)
         self._index: GraphIndex | None = None
+        self._server_paths: list[str] | None = None
 
     async def run(self, index: int, target_tool: str, graph: nx.DiGraph, *, probe: bool) -> Trajectory:
         seed = self.config.seed * 1_000_003 + index
@@ -255,6 +282,12 @@ class _Explorer:
         rng = random.Random(f"{self.config.seed}:{index}")
         try:
             await self.connection.reset(seed)
+            if self._server_paths is None:
+                self._server_paths = await _server_paths(self.connection)
+                if self._server_paths:
+                    self.pools.setdefault("path", []).extend(self._server_paths)
+                    self.free, self._index = free_parameters(self.connection.tools, self.pools), None
+                    await self.connection.reset(seed)  # the asking must not show in the trajectory's state
             await self._walk(trajectory, graph, rng, probe)
             state = await self.connection.state() if self.connection.fresh_state else None
             trajectory.final_state_hash = hash_state(state) if state is not None else None
@@ -299,7 +332,8 @@ class _Explorer:
                     if tool not in self.tools or failures.get(tool, 0) > 2 * self.config.max_failures_per_tool
                 }
             called.add(tool_name)
-            memory.remember(step.index, tool_name, step.result, (tool.hints or {}).get("produces"))
+            produces = (tool.hints or {}).get("produces")
+            memory.remember(step.index, tool_name, step.result, produces, text=step.text, arguments=arguments)
             if tool_name == trajectory.target:
                 trajectory.reached = True
             elif trajectory.reached:
@@ -330,12 +364,28 @@ def _covered_edges(graph: nx.DiGraph, steps: list[Step]) -> list[list[str]]:
     return sorted([list(edge) for edge in covered])
 
 
-def _pools(target: ServerTarget) -> dict[str, list[Any]]:
+def _pools(target: ServerTarget, config: ExploreConfig) -> dict[str, list[Any]]:
+    """The scenario's value pools and the user's `--values` file, merged."""
     pools: dict[str, list[Any]] = {}
     for env in target.envs:
         for key, values in load_pools(env).items():
             pools.setdefault(key, []).extend(values)
+    for key, values in config.values.items():
+        pools.setdefault(key, []).extend(values)
     return pools
+
+
+async def _server_paths(connection: Connection) -> list[str]:
+    """The folders a server says it allows: paths in the results of its read-only tools that
+    take no arguments (`list_allowed_directories`), asked once after the first fresh start."""
+    paths: list[str] = []
+    for tool in connection.tools:
+        says_allowed = "allow" in f"{tool.name} {tool.description}".lower()
+        if tool.read_only is True and tool.hints is None and not tool.required and says_allowed:
+            step = await connection.call(tool.name, {})
+            if not step.is_error:
+                paths.extend(value for name, value in result_tokens(step.result, step.text, {}) if name == "path")
+    return list(dict.fromkeys(paths))
 
 
 def _indices(store_path: Path, run_id: str) -> set[int]:

@@ -83,13 +83,16 @@ def test_a_third_party_server_without_metadata_teaches_its_dependency(tmp_path):
         assert not store.load_graph(run_id, "initial")["edges"]
         frozen = store.load_graph(run_id, "frozen")
     learned = [edge for edge in frozen["edges"] if (edge["source"], edge["target"]) == ("put", "get")]
-    assert learned and learned[0]["reasons"][0] == {
-        "kind": "value",
-        "source": "observed",
-        "param": "key",
-        "field": "handle",
-        "entity": "key",
-    }
+    reason = learned[0]["reasons"][0] if learned else {}
+    evidence = reason.pop("evidence", [])
+    assert reason == {"kind": "value", "source": "observed", "param": "key", "field": "handle", "entity": "key"}
+    found = {t.id: t for t in trajectories(db, run_id)}
+    for piece in evidence:  # every piece names a real step whose key came from put's handle
+        step = found[piece["trajectory"]].steps[piece["step"]]
+        producer = found[piece["trajectory"]].steps[piece["from_step"]]
+        assert step.tool == "get" and not step.is_error and producer.tool == "put"
+        assert step.arguments["key"] == producer.result["handle"]
+    assert evidence
     used = [
         (trajectory.index, step)
         for trajectory in trajectories(db, run_id)
