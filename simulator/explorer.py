@@ -28,7 +28,7 @@ from simulator.graph import add_reason, build_graph, graph_from_json, graph_to_j
 from simulator.records import Step, Trajectory
 from simulator.sampler import ArgumentFiller, GraphIndex, ValueMemory, choose_next, free_parameters, plan_targets
 from simulator.store import Store
-from simulator.values import result_tokens
+from simulator.values import describe_kind, result_tokens
 
 __all__ = ["ExploreConfig", "Progress", "explore", "learn_from", "run_id_for"]
 
@@ -266,7 +266,7 @@ class _Explorer:
         self.tools = {tool.name: tool for tool in connection.tools}
         self.free = free_parameters(connection.tools, pools)
         self._index: GraphIndex | None = None
-        self._server_paths: list[str] | None = None
+        self._server_paths: dict[str, list[str]] | None = None
 
     async def run(self, index: int, target_tool: str, graph: nx.DiGraph, *, probe: bool) -> Trajectory:
         seed = self.config.seed * 1_000_003 + index
@@ -284,8 +284,9 @@ class _Explorer:
             await self.connection.reset(seed)
             if self._server_paths is None:
                 self._server_paths = await _server_paths(self.connection)
+                for key, values in self._server_paths.items():
+                    self.pools.setdefault(key, []).extend(values)
                 if self._server_paths:
-                    self.pools.setdefault("path", []).extend(self._server_paths)
                     self.free, self._index = free_parameters(self.connection.tools, self.pools), None
                     await self.connection.reset(seed)  # the asking must not show in the trajectory's state
             await self._walk(trajectory, graph, rng, probe)
@@ -375,17 +376,26 @@ def _pools(target: ServerTarget, config: ExploreConfig) -> dict[str, list[Any]]:
     return pools
 
 
-async def _server_paths(connection: Connection) -> list[str]:
-    """The folders a server says it allows: paths in the results of its read-only tools that
-    take no arguments (`list_allowed_directories`), asked once after the first fresh start."""
-    paths: list[str] = []
-    for tool in connection.tools:
-        says_allowed = "allow" in f"{tool.name} {tool.description}".lower()
-        if tool.read_only is True and tool.hints is None and not tool.required and says_allowed:
+async def _server_paths(connection: Connection) -> dict[str, list[str]]:
+    """What a server shows at its start, as pools: the folders it says it allows (the result
+    of a read-only tool without arguments that speaks of them), then the files and folders
+    its read-only one-path tools list in each.  Asked once, after the first fresh start."""
+    found: dict[str, list[str]] = {"directory": [], "path": []}
+    tools = [tool for tool in connection.tools if tool.read_only is True and tool.hints is None]
+    for tool in tools:
+        if not tool.required and "allow" in f"{tool.name} {tool.description}".lower():
             step = await connection.call(tool.name, {})
             if not step.is_error:
-                paths.extend(value for name, value in result_tokens(step.result, step.text, {}) if name == "path")
-    return list(dict.fromkeys(paths))
+                found["directory"] += [v for k, v in result_tokens(step.result, step.text, {}) if k in found]
+    for folder in list(found["directory"]):
+        for tool in tools:
+            if len(tool.required) == 1 and describe_kind(tool.required[0], {}, tool.name) == "dir":
+                step = await connection.call(tool.name, {tool.required[0]: folder})
+                if not step.is_error:
+                    for key, value in result_tokens(step.result, step.text, {tool.required[0]: folder}):
+                        if key in found:
+                            found[key].append(value)
+    return {key: list(dict.fromkeys(values)) for key, values in found.items() if values}
 
 
 def _indices(store_path: Path, run_id: str) -> set[int]:

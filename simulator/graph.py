@@ -206,12 +206,13 @@ def _schema_matches(producer: ToolInfo, consumer: ToolInfo) -> list[tuple[str, s
     input of `consumer`: same words, or the input's words end with a one-word linking field
     (`entityName` <- `name`), and the same scalar type."""
     outputs = _leaves(producer.output_schema or {}, "")
+    echoed = {path.lstrip(".") for path, _ in _leaves(consumer.output_schema or {}, "")}
     matches = []
     for param, schema in consumer.parameters.items():
         for path, kind in _leaves(schema, param):
             wanted = leaf_words(path.rsplit(".", 1)[-1].removesuffix("[]"))
-            if not wanted or wanted[-1] not in _LINKING_WORDS:
-                continue
+            if not wanted or wanted[-1] not in _LINKING_WORDS or path in echoed:
+                continue  # a tool that returns an input where it took it is creating it, not referring to it
             for field, field_kind in outputs:
                 have = leaf_words(field.rsplit(".", 1)[-1].removesuffix("[]"))
                 if field_kind == kind and (have == wanted or have == wanted[-1:]):

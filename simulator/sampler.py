@@ -198,15 +198,15 @@ class ValueMemory:
             if field_name in produces:
                 self.by_entity.setdefault(produces[field_name], []).append(record)
 
-    def matching(self, name: str, schema: dict[str, Any]) -> list[_Value]:
+    def matching(self, name: str, schema: dict[str, Any], tool: str = "") -> list[_Value]:
         """Values whose field matches a parameter by name (`entityName` <- `name`) or by kind (paths)."""
         wanted = leaf_words(name)
-        kind = describe_kind(name, schema)
+        kind = describe_kind(name, schema, tool)
         found = []
         for field_name, records in self.by_field.items():
             have = leaf_words(field_name)
-            by_name = bool(have) and (have == wanted or (len(have) == 1 and wanted[-1:] == have))
-            by_kind = kind != "value" and field_name in ("path", "directory")
+            by_name = kind == "value" and bool(have) and (have == wanted or (len(have) == 1 and wanted[-1:] == have))
+            by_kind = field_name == {"dir": "directory", "file": "path"}.get(kind)
             if by_name or by_kind:
                 found.extend(records)
         if not found and "name" in words(schema.get("description", "")):
@@ -226,6 +226,7 @@ class ArgumentFiller:
         self.rng = rng
         self.probe = probe
         self._unknown = False
+        self._tool = ""
 
     def fill(
         self, tool: ToolInfo, memory: ValueMemory, links: dict[str, set[str]] | None = None
@@ -240,6 +241,7 @@ class ArgumentFiller:
         arguments: dict[str, Any] = {}
         provenance: dict[str, dict[str, Any]] = {}
         self._unknown = tool.hints is None  # match results to parameters by looser name rules
+        self._tool = tool.name
         for name, schema in tool.parameters.items():
             entity = consumes.get(name)
             earlier = self._from_memory(name, entity, (links or {}).get(name, set()), schema, memory)
@@ -259,7 +261,7 @@ class ArgumentFiller:
         linked_values = [record for field_name in sorted(linked) for record in memory.by_field.get(field_name, [])]
         candidates = candidates or sorted(linked_values, key=lambda record: record.step)
         if not candidates:
-            candidates = memory.matching(name, schema) if self._unknown else memory.by_field.get(name, [])
+            candidates = memory.matching(name, schema, self._tool) if self._unknown else memory.by_field.get(name, [])
         fitting = [record for record in candidates if _fits(record.value, schema)]
         if not fitting:
             return None
@@ -310,13 +312,17 @@ class ArgumentFiller:
     def _scalar(
         self, name: str, entity: str | None, schema: dict[str, Any], memory: ValueMemory, writes: bool
     ) -> tuple[Any, dict[str, Any]]:
-        for key in (entity, name, *(["path"] if describe_kind(name, schema) != "value" else [])):
+        kind = describe_kind(name, schema, self._tool) if self._unknown else "value"
+        folders = [value for value in self.pools.get("directory", []) if isinstance(value, str)]
+        if folders and kind != "value" and (writes or not self.pools.get("path")) and self.rng.random() < 0.5:
+            folder = self.rng.choice(folders).rstrip("/")  # somewhere new inside a folder the server allows
+            suffix = ".txt" if kind == "file" else ""
+            return f"{folder}/{schema_value(name, {}, self.rng)}{suffix}", {"source": "random"}
+        by_kind = {"dir": ["directory"], "file": ["path"]}.get(kind, [])
+        for key in (entity, name, *by_kind):
             pool = [value for value in self.pools.get(key or "", []) if _fits(value, schema)]
             if pool:
-                chosen = self.rng.choice(pool)
-                if key == "path" and writes and self.rng.random() < 0.5:  # somewhere new inside a known folder
-                    return f"{str(chosen).rstrip('/')}/{schema_value(name, {}, self.rng)}.txt", {"source": "random"}
-                return chosen, {"source": "pool", "pool": key}
+                return self.rng.choice(pool), {"source": "pool", "pool": key}
         options = schema_options(schema)
         if self.probe and not options:
             probes = [record for record in memory.everything if _fits(record.value, schema)]

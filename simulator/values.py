@@ -61,13 +61,13 @@ def leaf_words(name: str) -> list[str]:
     return found
 
 
-def describe_kind(name: str, schema: dict[str, Any]) -> str:
-    """What a parameter holds, as far as its name and format tell: path, dir, or value."""
+def describe_kind(name: str, schema: dict[str, Any], tool: str = "") -> str:
+    """What a parameter holds, as far as its name, format and tool tell: `dir`, `file` or `value`."""
     found = set(leaf_words(name)) | set(words(name))
     if found & {"dir", "directory", "folder"}:
         return "dir"
     if found & _PATH_WORDS or schema.get("format") == "path":
-        return "path"
+        return "dir" if set(words(tool)) & {"directory", "dir", "folder", "tree", "list", "search"} else "file"
     return "value"
 
 
@@ -168,15 +168,19 @@ def _text_tokens(text: str, arguments: dict[str, Any]) -> Iterable[tuple[str, An
             seen.add(value)
             yield field, value
 
-    directory = next((v for k, v in arguments.items() if isinstance(v, str) and describe_kind(k, {}) != "value"), None)
+    folders = [v for k, v in arguments.items() if isinstance(v, str) and describe_kind(k, {}, "dir") == "dir"]
+    directory = folders[0] if folders else None
     for kind, name in _LISTED.findall(text):
         joined = f"{directory.rstrip('/')}/{name}" if directory and not name.startswith("/") else name
         yield from once("directory" if kind == "DIR" else "path", joined)
-    for path in _PATH.findall(text):
-        yield from once("path", path.rstrip("."))
+    for line in text.splitlines():
+        for path in _PATH.findall(line):
+            yield from once("directory" if "director" in line.lower() else "path", path.rstrip("."))
     for key, value in _PAIR.findall(text):
         if not _is_message(value):
             yield from once("_".join(words(key)) or "value", value.strip("'\"` "))
-    for value in _QUOTED.findall(text) + _IDENTIFIER.findall(text):
+    for value in _IDENTIFIER.findall(text):
+        yield from once("id", value)
+    for value in _QUOTED.findall(text):
         if not _is_message(value):
             yield from once("name", value)
