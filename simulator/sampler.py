@@ -227,6 +227,7 @@ class ArgumentFiller:
         self.probe = probe
         self._unknown = False
         self._tool = ""
+        self._defs: dict[str, Any] = {}
 
     def fill(
         self, tool: ToolInfo, memory: ValueMemory, links: dict[str, set[str]] | None = None
@@ -242,7 +243,9 @@ class ArgumentFiller:
         provenance: dict[str, dict[str, Any]] = {}
         self._unknown = tool.hints is None  # match results to parameters by looser name rules
         self._tool = tool.name
-        for name, schema in tool.parameters.items():
+        self._defs = tool.input_schema.get("$defs", {})
+        for name, given in tool.parameters.items():
+            schema = self._resolved(given)
             entity = consumes.get(name)
             earlier = self._from_memory(name, entity, (links or {}).get(name, set()), schema, memory)
             if earlier is None and name in record:
@@ -253,6 +256,14 @@ class ArgumentFiller:
             arguments[name] = value
             provenance[name] = source
         return arguments, provenance
+
+    def _resolved(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """A schema with its local `$ref` (`#/$defs/Note`) replaced by the definition."""
+        reference = schema.get("$ref", "")
+        if reference.startswith("#/$defs/") and reference.removeprefix("#/$defs/") in self._defs:
+            rest = {key: value for key, value in schema.items() if key != "$ref"}
+            return {**self._defs[reference.removeprefix("#/$defs/")], **rest}
+        return schema
 
     def _from_memory(
         self, name: str, entity: str | None, linked: set[str], schema: dict[str, Any], memory: ValueMemory
@@ -291,8 +302,10 @@ class ArgumentFiller:
         path: str,
         parts: dict[str, dict[str, Any]],
     ) -> Any:
+        schema = self._resolved(schema)
         types = json_types(schema)
         option = next((o for o in schema.get("anyOf", schema.get("oneOf", [schema])) if json_types(o) & types), schema)
+        option = self._resolved(option)
         if "object" in types:
             required = option.get("required", [])
             return {

@@ -38,7 +38,7 @@ _FORMATS = {
 _EXAMPLE = re.compile(r"(?:e\.g\.|for example|such as|example:)[,:]?\s*(['\"`])([^'\"`]{1,60})\1", re.IGNORECASE)
 _BARE_EXAMPLE = re.compile(r"(?:e\.g\.|for example|example:)[,:]?\s*([\w./:+-]{1,60}[\w/])", re.IGNORECASE)
 _PATH = re.compile(r"(?<![\w:/])(/[\w.@+-]+(?:/[\w.@+-]+)*)")
-_LISTED = re.compile(r"^\s*\[(FILE|DIR)\]\s+(\S.*?)\s*$", re.MULTILINE)
+_LISTED = re.compile(r"^\s*\[(FILE|DIR)\]\s+(\S.*?)(?:\s{2,}|\t|\s*$)", re.MULTILINE)
 _PAIR = re.compile(r"^\s*([A-Za-z][\w ]{0,30}?)\s*[:=]\s*(\S[^\n]{0,60}?)\s*$", re.MULTILINE)
 _IDENTIFIER = re.compile(r"(?<![\w/])([A-Za-z][\w-]*\d[\w-]*|[0-9a-f]{8}-[0-9a-f-]{27})(?![\w/])")
 _QUOTED = re.compile(r"['\"`]([^'\"`\n]{1,40})['\"`]")
@@ -157,7 +157,7 @@ def _json_tokens(value: Any, field: str, arguments: dict[str, Any]) -> Iterable[
 
 
 def _is_message(value: str) -> bool:
-    return "\n" in value or len(value) > 80 or len(value.split()) >= MESSAGE_WORDS
+    return "\n" in value or ": " in value or len(value) > 80 or len(value.split()) >= MESSAGE_WORDS
 
 
 def _text_tokens(text: str, arguments: dict[str, Any]) -> Iterable[tuple[str, Any]]:
