@@ -307,6 +307,10 @@ class _Explorer:
         failures: dict[str, int] = {}
         excluded = {tool for tool in graph.nodes if tool not in self.tools}
         extra_steps = 0
+        # Discovery on a server that declares nothing walks on past the target: edges are learnt
+        # only from calls that follow one another, and there are none to follow yet.
+        target_tool = self.tools.get(trajectory.target or "")
+        learning = probe and target_tool is not None and target_tool.hints is None
         while len(trajectory.steps) < self.config.max_steps:
             tool_name = choose_next(graph, trajectory.target or "", called, excluded, rng, self.free, self._index)
             if tool_name is None:
@@ -339,7 +343,7 @@ class _Explorer:
                 trajectory.reached = True
             elif trajectory.reached:
                 extra_steps += 1
-            if trajectory.reached and extra_steps >= self.config.after_target_steps:
+            if trajectory.reached and extra_steps >= self.config.after_target_steps and not learning:
                 break
 
 

@@ -327,12 +327,15 @@ class ArgumentFiller:
     ) -> tuple[Any, dict[str, Any]]:
         kind = describe_kind(name, schema, self._tool) if self._unknown else "value"
         folders = [value for value in self.pools.get("directory", []) if isinstance(value, str)]
-        if folders and kind != "value" and (writes or not self.pools.get("path")) and self.rng.random() < 0.5:
+        existing = bool(set(words(name)) & {"source", "src", "old", "from"})  # a thing to move must exist
+        new_ok = writes or not self.pools.get("path")
+        if folders and kind != "value" and new_ok and not existing and self.rng.random() < 0.5:
             folder = self.rng.choice(folders).rstrip("/")  # somewhere new inside a folder the server allows
             suffix = ".txt" if kind == "file" else ""
             return f"{folder}/{schema_value(name, {}, self.rng)}{suffix}", {"source": "random"}
         by_kind = {"dir": ["directory"], "file": ["path"]}.get(kind, [])
-        for key in (entity, name, *by_kind):
+        own = name if kind == "value" or name not in ("path", "directory") else None  # those name our kinds
+        for key in (entity, own, *by_kind):
             pool = [value for value in self.pools.get(key or "", []) if _fits(value, schema)]
             if pool:
                 return self.rng.choice(pool), {"source": "pool", "pool": key}
