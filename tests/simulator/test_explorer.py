@@ -105,7 +105,7 @@ def test_a_third_party_server_without_metadata_teaches_its_dependency(tmp_path):
 def test_a_server_that_dies_fails_its_trajectory_and_the_run_goes_on(tmp_path):
     server = f"{sys.executable} {Path(__file__).with_name('crashy_server.py')}"
     db = tmp_path / "crash.db"
-    run_id = explore(ServerTarget(command=server), db, ExploreConfig(trajectories=6, seed=0, discovery=6))
+    run_id = explore(ServerTarget(command=server), db, ExploreConfig(trajectories=6, seed=0, discovery=2))
     found = trajectories(db, run_id)
     assert len(found) == 6
     failed = [t for t in found if t.status == "failed"]
