@@ -34,6 +34,8 @@ __all__ = ["ExploreConfig", "Progress", "explore", "learn_from", "run_id_for"]
 
 logger = logging.getLogger(__name__)
 
+_HOPELESS_FAILURES = 4
+
 Progress = Callable[[int, int], None]
 """Called with (trajectories done, trajectories wanted)."""
 
@@ -138,6 +140,21 @@ def learn_from(graph: nx.DiGraph, trajectory: Trajectory) -> int:
     return added
 
 
+def _mark_never_succeeding(graph: nx.DiGraph, trajectories: list[Trajectory]) -> None:
+    """Tools that failed at least `_HOPELESS_FAILURES` times in discovery and never succeeded (one
+    that needs the network, or a client capability we lack) are called later only as targets."""
+    failed: dict[str, int] = {}
+    succeeded = set()
+    for step in (step for trajectory in trajectories for step in trajectory.steps):
+        if step.is_error:
+            failed[step.tool] = failed.get(step.tool, 0) + 1
+        else:
+            succeeded.add(step.tool)
+    for tool, count in failed.items():
+        if count >= _HOPELESS_FAILURES and tool not in succeeded and tool in graph:
+            graph.nodes[tool]["never_succeeded"] = True
+
+
 def _result_origins(provenance: dict[str, dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
     """(parameter, path inside it, origin) for every argument part taken from an earlier result."""
     found = []
@@ -182,6 +199,7 @@ async def _discover(
             plan = plan_targets(graph, config.trajectories, config.seed)
             stored = {t.index: t for t in store.iter_trajectories(run_id) if t.index < config.discovery}
             explorer = _Explorer(connection, target, config, run_id, _pools(target, config))
+            seen = []
             for index in range(min(config.discovery, config.trajectories)):
                 trajectory = stored.get(index)
                 if trajectory is None:
@@ -189,6 +207,8 @@ async def _discover(
                     store.save_trajectory(trajectory)
                     report(len(store.trajectory_indices(run_id)), config.trajectories)
                 learn_from(graph, trajectory)
+                seen.append(trajectory)
+            _mark_never_succeeding(graph, seen)
         store.save_graph(run_id, "frozen", graph_to_json(graph))
         return graph
 
@@ -306,6 +326,7 @@ class _Explorer:
         called: set[str] = set()
         failures: dict[str, int] = {}
         excluded = {tool for tool in graph.nodes if tool not in self.tools}
+        excluded |= {tool for tool, failing in graph.nodes(data="never_succeeded") if failing} - {trajectory.target}
         extra_steps = 0
         # Discovery on a server that declares nothing walks on past the target: edges are learnt
         # only from calls that follow one another, and there are none to follow yet.
@@ -330,11 +351,13 @@ class _Explorer:
                 if failures[tool_name] >= self.config.max_failures_per_tool:
                     excluded.add(tool_name)
                 continue
-            if tool_name not in called:  # new values may rescue tools that failed for want of them
+            if tool_name not in called and not learning:  # new values may rescue tools that failed for want of them
                 excluded = {
                     tool
                     for tool in excluded
-                    if tool not in self.tools or failures.get(tool, 0) > 2 * self.config.max_failures_per_tool
+                    if tool not in self.tools
+                    or failures.get(tool, 0) > 2 * self.config.max_failures_per_tool
+                    or graph.nodes[tool].get("never_succeeded")
                 }
             called.add(tool_name)
             produces = (tool.hints or {}).get("produces")
