@@ -12,7 +12,9 @@ import anyio
 import pytest
 
 from simulator import ConnectionFailed, ExploreConfig, ServerTarget, Store, explore
+from simulator.connection import DEFAULT_ERROR_TEXT
 from synthesizer import OfflineBackend, SampleStore, SynthesisConfig, synthesize
+from tests.conftest import funreason
 
 NOTES_SERVER = Path(__file__).with_name("notes_server.py")
 NODE = Path(__file__).parents[2] / ".ci" / "node" / "node_modules" / ".bin"
@@ -36,15 +38,14 @@ def steps_of(db: Path) -> list:
 def test_objects_arrays_text_errors_and_file_state_over_stdio(tmp_path):
     db = tmp_path / "notes.db"
     target = replace(notes_target(tmp_path), reset_cmd=None)  # keep the file, to see where the server wrote
-    run_id = explore(target, db, ExploreConfig(trajectories=12, seed=0, discovery=8))
+    run_id = explore(target, db, ExploreConfig(trajectories=8, seed=0, discovery=6))
     steps = steps_of(db)
     created = [step for step in steps if step.tool == "create_note" and not step.is_error]
     assert created and all(set(step.arguments["note"]) >= {"title", "tags"} for step in created)
     assert all(isinstance(step.arguments["note"]["tags"], list) for step in created)
     read = [step for step in steps if step.tool == "read_note" and not step.is_error]
     assert read and all(step.arguments["note_id"].startswith("n") for step in read)  # a token, not the message
-    text_errors = [step for step in steps if step.text.startswith("Error:")]
-    assert text_errors and all(step.is_error for step in text_errors)
+    assert all(step.is_error for step in steps if step.text.startswith("Error:"))
     assert (tmp_path / "notes.json").exists()  # NOTES_FILE reached the server through server_env
     with Store(db) as store:
         edges = store.load_graph(run_id, "frozen")["edges"]
@@ -52,12 +53,17 @@ def test_objects_arrays_text_errors_and_file_state_over_stdio(tmp_path):
     learnt = {(edge["source"], edge["target"]): edge["reasons"] for edge in edges}
     assert ("create_note", "read_note") in learnt
     assert all(reason["evidence"] for reason in learnt["create_note", "read_note"])
+    out = tmp_path / "graph.json"
+    shown = funreason("graph", "--server-cmd", target.command, "--db", str(db), "--out", str(out))
+    assert shown.returncode == 0, shown.stderr
+    graph = json.loads(out.read_text())
+    assert any((edge["source"], edge["target"]) == ("create_note", "read_note") for edge in graph["edges"])
 
 
 def test_synthesis_over_a_stdio_store_resets_state_and_does_not_crash(tmp_path):
     db = tmp_path / "notes.db"
-    explore(notes_target(tmp_path), db, ExploreConfig(trajectories=8, seed=0, discovery=8, max_steps=6))
-    counts = synthesize(db, SynthesisConfig(turns=(1, 2)), OfflineBackend())
+    explore(notes_target(tmp_path), db, ExploreConfig(trajectories=3, seed=0, discovery=3, max_steps=4))
+    counts = synthesize(db, SynthesisConfig(turns=(1, 1), max_attempts=1), OfflineBackend())
     with Store(db) as store:
         samples = list(SampleStore(store).iter_samples())
     assert counts["verified"] >= 1 and all(sample.verified for sample in samples)
@@ -71,7 +77,7 @@ def test_synthesis_over_a_plain_url_without_reset_marks_samples_unverified(tmp_p
         url = f"http://127.0.0.1:{port}/mcp"
         _wait_for(port)
         db = tmp_path / "http.db"
-        explore(ServerTarget(url=url), db, ExploreConfig(trajectories=6, seed=0, discovery=6, max_steps=6))
+        explore(ServerTarget(url=url), db, ExploreConfig(trajectories=4, seed=0, discovery=4, max_steps=5))
         counts = synthesize(db, SynthesisConfig(turns=(1, 2)), OfflineBackend())  # over HTTP: no crash either
         with Store(db) as store:
             samples = list(SampleStore(store).iter_samples())
@@ -79,7 +85,19 @@ def test_synthesis_over_a_plain_url_without_reset_marks_samples_unverified(tmp_p
         server.terminate()
         server.wait(timeout=10)
     assert counts["verified"] == 0 and not any(sample.verified for sample in samples)
-    assert counts["rejected"] + len(samples) == 6
+    assert counts["rejected"] + len(samples) == 4
+
+
+def test_text_that_says_it_failed_is_an_error_unless_the_rule_is_off(tmp_path):
+    async def read_missing(rule: str | None) -> bool:
+        target = replace(notes_target(tmp_path), error_text=rule)
+        async with target.connect() as connection:
+            step = await connection.call("read_note", {"note_id": "n404"})
+            assert step.text == "Error: there is no note 'n404'"
+            return step.is_error
+
+    assert anyio.run(read_missing, DEFAULT_ERROR_TEXT) is True
+    assert anyio.run(read_missing, None) is False
 
 
 def test_a_server_that_cannot_start_is_one_line_with_its_last_stderr_line(tmp_path):
