@@ -23,7 +23,7 @@ import networkx as nx
 
 from servers import hash_state, load_pools
 from simulator.connection import Connection, ServerTarget
-from simulator.errors import ServerDied, SimulatorError
+from simulator.errors import ConnectionFailed, ServerDied, SimulatorError
 from simulator.graph import add_reason, build_graph, graph_from_json, graph_to_json
 from simulator.records import Step, Trajectory
 from simulator.sampler import ArgumentFiller, GraphIndex, ValueMemory, choose_next, free_parameters, plan_targets
@@ -312,7 +312,7 @@ class _Explorer:
             await self._walk(trajectory, graph, rng, probe)
             state = await self.connection.state() if self.connection.fresh_state else None
             trajectory.final_state_hash = hash_state(state) if state is not None else None
-        except ServerDied as error:
+        except ConnectionFailed as error:  # died, or would not start again: this trajectory only
             trajectory.status, trajectory.error = "failed", str(error)
             logger.warning("trajectory %s failed: %s", trajectory.id, error)
         trajectory.covered_edges = _covered_edges(graph, trajectory.steps)

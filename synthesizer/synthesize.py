@@ -15,7 +15,7 @@ from pathlib import Path
 
 import anyio
 
-from simulator import Connection, ServerTarget, Store, Trajectory
+from simulator import Connection, ConnectionFailed, ServerTarget, Store, Trajectory
 from synthesizer.chain import DialogueRunner
 from synthesizer.plan import Variants, plan_dialogue
 from synthesizer.roles import Backend
@@ -113,7 +113,11 @@ async def _one(
         reason = f"too few successful calls for {config.turns[0]} turns"
         return Reject(id=sample_id, trajectory_id=trajectory.id, model=roles.model, reason=reason, attempts=0)
     runner = DialogueRunner(roles, candidate, reference, tools, max_attempts=config.max_attempts, rng=rng)
-    return await runner.run(plan, sample_id)
+    try:
+        return await runner.run(plan, sample_id)
+    except ConnectionFailed as error:  # the server died or would not restart: this trajectory only
+        reason = f"server: {error}"
+        return Reject(id=sample_id, trajectory_id=trajectory.id, model=roles.model, reason=reason, attempts=0)
 
 
 class _Connections:
