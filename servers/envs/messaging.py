@@ -104,7 +104,17 @@ class Messaging(Environment):
     state_model = MessagingState
     state: MessagingState
 
-    @tool(read_only=True, produces={"user_id": "user_id"})
+    @tool(
+        read_only=True,
+        produces={"user_id": "user_id"},
+        asks=[
+            "What is {user_name}'s user id?",
+            "Look up the user id of {user_name} for me.",
+            "Can you find {user_name}'s id on the service?",
+            "I need the account id that belongs to {user_name}.",
+        ],
+        answers=["{@user_name}'s user id is {user_id}.", "The id for {@user_name} is {user_id}."],
+    )
     def get_user_id(
         self, user_name: Annotated[str, Field(description="Display name of the user, e.g. 'Alice'.")]
     ) -> UserIdResult:
@@ -171,7 +181,22 @@ class Messaging(Environment):
         )
         return ContactList(contacts=contacts, contact_ids=[user.user_id for user in contacts])
 
-    @tool(requires=["logged_in"], consumes={"receiver_id": "user_id"}, produces={"message_id": "message_id"})
+    @tool(
+        requires=["logged_in"],
+        consumes={"receiver_id": "user_id"},
+        produces={"message_id": "message_id"},
+        asks=[
+            'Send {receiver_id} a message saying "{message}".',
+            'Please message {receiver_id}: "{message}"',
+            'Can you write to {receiver_id} and tell them "{message}"?',
+            'I want {receiver_id} to get this from me: "{message}"',
+            'Drop {receiver_id} a note that says "{message}".',
+        ],
+        answers=[
+            "Your message to {@receiver_id} is sent (message {message_id}, at {sent_at}).",
+            "Sent. {@receiver_id} will see it as message {message_id}.",
+        ],
+    )
     def send_message(
         self,
         receiver_id: Annotated[str, Field(description="User id of the receiver (see get_user_id).")],
@@ -192,7 +217,21 @@ class Messaging(Environment):
         self.state.clock = sent_at
         return SentResult(message_id=message_id, sent_at=sent_at)
 
-    @tool(read_only=True, requires=["logged_in"], produces={"message_ids": "message_id"})
+    @tool(
+        read_only=True,
+        requires=["logged_in"],
+        produces={"message_ids": "message_id"},
+        asks=[
+            "Show me my inbox{unread_only?, just the unread messages|}.",
+            "What messages have I received{unread_only? that I haven't read yet|}?",
+            "Can you list the {unread_only?unread |}messages in my inbox?",
+            "Let me see {unread_only?what's unread in my inbox|everything in my inbox}.",
+        ],
+        answers=[
+            "You have {messages#} {@unread_only?unread |}messages in your inbox: {message_ids}.",
+            "Your inbox holds {messages#} {@unread_only?unread |}messages ({message_ids}).",
+        ],
+    )
     def view_inbox(
         self, unread_only: Annotated[bool, Field(description="Show only messages not yet read.")] = False
     ) -> MessageList:
