@@ -19,6 +19,7 @@ from synthesizer.chain import DialogueRunner
 from synthesizer.plan import Variants, plan_dialogue
 from synthesizer.roles import Backend
 from synthesizer.samples import Reject, Sample, SampleStore
+from synthesizer.wording import askable
 
 __all__ = ["SynthesisConfig", "synthesize"]
 
@@ -105,11 +106,13 @@ async def _one(
     candidate, reference = await connections.pair(ServerTarget.from_record(trajectory.env, trajectory.scenario))
     tools = {tool.name: tool for tool in candidate.tools}
     roles = backend.roles_for(tools, rng)
-    plan = plan_dialogue(trajectory, tools, config.turns, config.variants, rng)
+    plan = plan_dialogue(trajectory, tools, config.turns, config.variants, rng, askable)
     if plan is None:
-        reason = f"too few successful calls for {config.turns[0]} turns"
+        reason = f"fewer than {config.turns[0]} requests a user could make in this walk"
         return Reject(id=sample_id, trajectory_id=trajectory.id, model=roles.model, reason=reason, attempts=0)
-    runner = DialogueRunner(roles, candidate, reference, tools, max_attempts=config.max_attempts, rng=rng)
+    runner = DialogueRunner(
+        roles, candidate, reference, tools, max_attempts=config.max_attempts, rng=rng, min_turns=config.turns[0]
+    )
     return await runner.run(plan, sample_id)
 
 
