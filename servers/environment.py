@@ -32,6 +32,10 @@ class ToolSpec:
     answers: tuple[str, ...] = ()
     """How an assistant reports the result (templates over the result's fields and `@arguments`)."""
 
+    def unsaid(self) -> set[str]:
+        """Parameters no user ever states: session credentials (a consumed entity named `*token`), taken from results."""
+        return {parameter for parameter, entity in self.consumes.items() if entity.endswith("token")}
+
     def hints(self) -> dict[str, Any]:
         """The JSON form published in the MCP tool metadata."""
         return {
@@ -84,6 +88,7 @@ def _check_phrasing(method: Callable[..., Any], spec: ToolSpec) -> None:
     parameters = list(inspect.signature(method).parameters.values())[1:]
     names = {parameter.name for parameter in parameters}
     required = {parameter.name for parameter in parameters if parameter.default is inspect.Parameter.empty}
+    required -= spec.unsaid()
     for text in spec.asks:
         template = parse_template(text)
         if unknown := template.slots - names:
