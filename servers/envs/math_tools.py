@@ -165,7 +165,7 @@ class Math(Environment):
             "Can you work out {a} + {b} for me?",
             "I need the sum of {a} and {b}.",
             "Take {a} and increase it by {b}. What do I get?",
-            "Quick one: how much is {a} and {b} together?",
+            "Quick one, how much are {a} and {b} together?",
         ],
         answers=[
             "{@a} plus {@b} is {result}.",
@@ -415,7 +415,7 @@ class Math(Environment):
         asks=[
             "What's the total of {numbers}?",
             "Sum up {numbers} for me.",
-            "Can you total these: {numbers}?",
+            "Can you total up {numbers}?",
             "I need the sum of {numbers}.",
             "How much do {numbers} come to all together?",
         ],
@@ -434,7 +434,7 @@ class Math(Environment):
         asks=[
             "What's the average of {numbers}?",
             "Can you find the mean of {numbers}?",
-            "I need the mean value of these numbers: {numbers}.",
+            "I need the mean of the numbers {numbers}.",
             "Average out {numbers} for me.",
             "On average, what do {numbers} come to?",
         ],
@@ -504,7 +504,7 @@ class Math(Environment):
             "Find the min and max of {numbers}.",
             "Can you tell me the range of {numbers}, from lowest to highest?",
             "I need the highest and lowest values among {numbers}.",
-            "Which is biggest and which is smallest: {numbers}?",
+            "Which is biggest and which is smallest out of {numbers}?",
         ],
         answers=[
             "The smallest is {minimum} and the largest {maximum}, a range of {range}.",
@@ -522,7 +522,7 @@ class Math(Environment):
         **STATS,
         asks=[
             "What's percentile {percentile} of {numbers}?",
-            "Below what value do {percentile}% of these numbers fall: {numbers}?",
+            "Of the numbers {numbers}, below what value do {percentile}% fall?",
             "Can you work out the value at percentile {percentile} for {numbers}?",
             "I need percentile {percentile} of {numbers}.",
             "Where does the {percentile}% mark fall in {numbers}?",
@@ -661,7 +661,7 @@ class Math(Environment):
         produces={"result": "number"},
         asks=[
             "What percentage of {whole} is {part}?",
-            "{part} out of {whole}: what's that as a percent?",
+            "{part} out of {whole} is what percent?",
             "Can you tell me what percent {part} is of {whole}?",
             "I need {part} as a share of {whole}, in percent.",
             "Express {part} as a percentage of {whole}.",
@@ -830,7 +830,7 @@ class Math(Environment):
             "Clear my calculator's memory.",
             "Wipe all my stored variables.",
             "Can you delete every variable I've saved?",
-            "I want to start fresh: forget all the values in memory.",
+            "I want to start fresh, so forget all the values in memory.",
             "Reset the memory, please.",
         ],
         answers=[

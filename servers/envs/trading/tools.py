@@ -357,7 +357,7 @@ class Trading(Environment):
             "Track {symbol} in my watchlist, please.",
         ],
         answers=[
-            "{@symbol} is on your watchlist now; it holds {symbols#} stocks: {symbols}.",
+            "Your watchlist now includes {@symbol} and holds {symbols#} stocks: {symbols}.",
             "Your watchlist now has {symbols}.",
         ],
     )
@@ -380,7 +380,7 @@ class Trading(Environment):
             "Stop tracking {symbol} for me.",
         ],
         answers=[
-            "{@symbol} is off your watchlist; {symbols#} stocks remain on it.",
+            "I took {@symbol} off your watchlist; {symbols#} stocks remain on it.",
             "Removed. Still on your watchlist: {symbols}.",
         ],
     )
@@ -640,7 +640,7 @@ class Trading(Environment):
             "Which bank cards are linked to my brokerage account?",
             "Show me my linked cards.",
             "What cards can I use for deposits and withdrawals?",
-            "Can you list the bank cards on my trading account?",
+            "Can you show me the bank cards hooked up to my trading account?",
             "I need to see the cards I've connected to my brokerage.",
         ],
         answers=[
