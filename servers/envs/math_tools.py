@@ -281,7 +281,7 @@ class Math(Environment):
         **UNARY,
         asks=[
             "What's the square root of {number}?",
-            "Can you find √{number} for me?",
+            "Can you work out √{number} for me?",
             "I need the square root of {number}.",
             "Which positive number squared gives {number}?",
             "Take the square root of {number}.",
@@ -392,7 +392,7 @@ class Math(Environment):
             "Can you calculate {n}! for me?",
             "I need the product of all the whole numbers from 1 up to {n}.",
             "In how many different orders can {n} distinct items be arranged?",
-            "Multiply together every whole number from 1 to {n}. What do I get?",
+            "Work out 1 × 2 × 3 and so on, all the way up to {n}.",
         ],
         answers=[
             "{@n}! is {result}.",
@@ -433,7 +433,7 @@ class Math(Environment):
         **STATS,
         asks=[
             "What's the average of {numbers}?",
-            "Can you find the mean of {numbers}?",
+            "Can you get me the mean of {numbers}?",
             "I need the mean of the numbers {numbers}.",
             "Average out {numbers} for me.",
             "On average, what do {numbers} come to?",
@@ -453,9 +453,9 @@ class Math(Environment):
         asks=[
             "What's the median of {numbers}?",
             "Which value sits in the middle of {numbers}?",
-            "Can you find the median for {numbers}?",
+            "Can you get me the median for {numbers}?",
             "I need the middle value of {numbers}.",
-            "Sort {numbers} and tell me the median.",
+            "Put {numbers} in order and tell me the median.",
         ],
         answers=[
             "The median is {result}.",
@@ -501,7 +501,7 @@ class Math(Environment):
         produces={"minimum": "number", "maximum": "number"},
         asks=[
             "What are the smallest and largest of {numbers}?",
-            "Find the min and max of {numbers}.",
+            "Give me the min and max of {numbers}.",
             "Can you tell me the range of {numbers}, from lowest to highest?",
             "I need the highest and lowest values among {numbers}.",
             "Which is biggest and which is smallest out of {numbers}?",

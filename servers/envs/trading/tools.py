@@ -301,7 +301,7 @@ class Trading(Environment):
         produces={"symbols": "symbol"},
         asks=[
             "What's the ticker for {query}?",
-            'Find stocks matching "{query}".',
+            'Look for stocks matching "{query}".',
             "Can you look up the stock symbol of {query}?",
             "I need the ticker symbol for {query}.",
             'Which companies have "{query}" in their name or ticker?',
@@ -351,7 +351,7 @@ class Trading(Environment):
         consumes={"symbol": "symbol"},
         asks=[
             "Put {symbol} on my watchlist.",
-            "Can you add {symbol} to my watchlist?",
+            "Can you stick {symbol} on my watchlist?",
             "I want to keep an eye on {symbol}.",
             "Start watching {symbol} for me.",
             "Track {symbol} in my watchlist, please.",
