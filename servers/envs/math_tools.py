@@ -200,7 +200,7 @@ class Math(Environment):
         **BINARY,
         asks=[
             "What is {a} times {b}?",
-            "Can you work out {a} × {b}?",
+            "Could you do {a} × {b} for me?",
             "I need the product of {a} and {b}.",
             "How much is {a} multiplied by {b}?",
             "Scale {a} by a factor of {b} for me.",
@@ -219,7 +219,7 @@ class Math(Environment):
         **BINARY,
         asks=[
             "What's {a} over {b}?",
-            "Can you work out {a} / {b} for me?",
+            "What does {a} / {b} come to?",
             "Give me the ratio of {a} to {b}.",
             "How many times does {b} go into {a}?",
             "I need {a} ÷ {b}.",
@@ -245,7 +245,7 @@ class Math(Environment):
         produces={"result": "number"},
         asks=[
             "What is {base} raised to the exponent {exponent}?",
-            "Can you work out {base}^{exponent}?",
+            "What's {base}^{exponent}?",
             "I need {base} to the exponent {exponent}.",
             "Raise {base} to {exponent} for me.",
             "How big is {base} with an exponent of {exponent}?",
@@ -281,7 +281,7 @@ class Math(Environment):
         **UNARY,
         asks=[
             "What's the square root of {number}?",
-            "Can you work out √{number} for me?",
+            "Could you get me √{number}?",
             "I need the square root of {number}.",
             "Which positive number squared gives {number}?",
             "Take the square root of {number}.",
@@ -354,7 +354,7 @@ class Math(Environment):
         **UNARY,
         asks=[
             "What's the log of {number}[ to base {base}]?",
-            "Can you work out the[ base-{base}] log of {number}?",
+            "Could you calculate the[ base-{base}] log of {number}?",
             "I need the log of {number}[, base {base}].",
             "Log of {number}[ in base {base}], please.",
             "How much is log {number}[ with base {base}]?",
@@ -523,7 +523,7 @@ class Math(Environment):
         asks=[
             "What's percentile {percentile} of {numbers}?",
             "Of the numbers {numbers}, below what value do {percentile}% fall?",
-            "Can you work out the value at percentile {percentile} for {numbers}?",
+            "Could you tell me the value at percentile {percentile} for {numbers}?",
             "I need percentile {percentile} of {numbers}.",
             "Where does the {percentile}% mark fall in {numbers}?",
         ],
