@@ -33,7 +33,7 @@ class ToolSpec:
     """How an assistant reports the result (templates over the result's fields and `@arguments`)."""
 
     def unsaid(self) -> set[str]:
-        """Parameters no user ever states: session credentials (a consumed entity named `*token`), taken from results."""
+        """Parameters no user ever states: session credentials (consumed entities named `*token`)."""
         return {parameter for parameter, entity in self.consumes.items() if entity.endswith("token")}
 
     def hints(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Template", "TemplateError", "parse_template", "render", "value_words"]
+__all__ = ["Template", "TemplateError", "brief_words", "parse_template", "render", "value_words"]
 
 _SLOT = re.compile(r"\{(@?[A-Za-z_][A-Za-z0-9_.]*#?)(?:\?([^|{}]*)\|([^|{}]*))?\}")
 
@@ -95,7 +95,7 @@ def render(text: str, values: Mapping[str, Any], words: Callable[[Any], str] | N
         if match.group(2) is not None:
             return match.group(2) if value else match.group(3)
         if counted:
-            return str(len(value)) if isinstance(value, list | dict) else missing
+            return f"{len(value)}\x00" if isinstance(value, list | dict) else missing
         return to_words(value)
 
     def fill_all(segment: str) -> str | None:
@@ -115,24 +115,45 @@ def render(text: str, values: Mapping[str, Any], words: Callable[[Any], str] | N
         if filled is None and index % 2 == 0:
             return None  # a required slot has no value
         pieces.append(filled or "")
-    sentence = re.sub(r"\s+([,.;:?!])", r"\1", re.sub(r"  +", " ", "".join(pieces))).strip()
+    text = re.sub(r"\b1\x00 (\w+)", lambda match: "1 " + _singular(match.group(1)), "".join(pieces))
+    sentence = re.sub(r"\s+([,.;:?!])", r"\1", re.sub(r"  +", " ", text.replace("\x00", ""))).strip()
     return sentence[:1].upper() + sentence[1:]
 
 
-def value_words(value: Any) -> str:
-    """How a value reads inside a sentence: text as is, numbers plainly, lists as 'a, b and c'."""
+def value_words(value: Any, *, brief: bool = False) -> str:
+    """How a value reads inside a sentence: text as is, numbers plainly, lists as 'a, b and c'.
+
+    `brief` is for what an assistant reports: long lists end in "and N more" and long
+    fractions are rounded.  A request never abbreviates: every value the user gives is said.
+    """
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
+    if isinstance(value, float) and brief:
+        return f"{value:.2f}" if abs(value) >= 1 else f"{value:.4g}"
     if isinstance(value, int | float | str):
         return str(value)
     if isinstance(value, list) and all(isinstance(item, str | int | float) for item in value):
-        items = [value_words(item) for item in value]
-        if len(items) > 6:
+        items = [value_words(item, brief=brief) for item in value]
+        if brief and len(items) > 6:
             items = [*items[:5], f"{len(items) - 5} more"]
         return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else "none"
     return json.dumps(value, ensure_ascii=False)
+
+
+def brief_words(value: Any) -> str:
+    """`value_words` for an assistant's report: lists shortened, fractions rounded."""
+    return value_words(value, brief=True)
+
+
+def _singular(word: str) -> str:
+    """'messages' -> 'message', 'addresses' -> 'address': the noun after a count of one."""
+    if re.search(r"(ss|sh|ch|x)es$", word):
+        return word[:-2]
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
 def _lookup(values: Mapping[str, Any], name: str, missing: object) -> Any:

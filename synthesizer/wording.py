@@ -11,7 +11,7 @@ import random
 import re
 from typing import Any
 
-from servers.phrasing import render, value_words
+from servers.phrasing import brief_words, render, value_words
 from simulator import ToolInfo
 from synthesizer.plan import Call, TurnPlan, is_identifier
 
@@ -122,7 +122,7 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
     answers = list((tools[target.tool].hints or {}).get("answers") or [])
     rng.shuffle(answers)
     for template in answers:
-        sentence = render(template, values)
+        sentence = render(template, values, brief_words)
         if sentence is not None:
             return _sentence(sentence)
     return _summary(target.result)
