@@ -45,7 +45,10 @@ TRAVEL = {
 }
 
 
-def _plan(trajectory, tools, turns=(1, 5), variants=Variants(0, 0, 0), seed=0):
+PLAIN = Variants(0, 0, 0)
+
+
+def _plan(trajectory, tools, turns=(1, 5), variants=PLAIN, seed=0):
     return plan_dialogue(trajectory, tools, turns, variants, random.Random(seed))
 
 
