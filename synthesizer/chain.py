@@ -8,6 +8,7 @@ from typing import Any
 from servers import hash_state
 from simulator import Connection, Step, ToolInfo
 from synthesizer.errors import LLMError
+from synthesizer.filters import query_problems
 from synthesizer.grounding import ungrounded_arguments
 from synthesizer.offline import mistaken_call, parameter_words
 from synthesizer.plan import Call, DialoguePlan, TurnPlan, value_path
@@ -79,6 +80,8 @@ class DialogueRunner:
                 turn.shown = " ".join(m["content"] for m in conversation if m["role"] in ("user", "assistant")).lower()
                 turn.advanced_tool = await self.roles.name_tool(turn)
                 turn.query = await self.roles.write_query(turn, offered)
+                if problems := query_problems(turn.query, self.tools.values()):
+                    raise Unphrasable(f"the request {problems[0]}: {turn.query!r}")
             except Unphrasable as error:
                 if turn.index < self.min_turns:
                     return reject(f"turn {turn.index + 1}: {error}", attempts)
@@ -161,14 +164,15 @@ class DialogueRunner:
             if turn.variant == "missing_parameter" and not attempt.executed and _asked(attempt):
                 value = turn.free_inputs.get(turn.withheld or "")
                 words = parameter_words(turn.withheld or "")
-                attempt.messages.append({"role": "user", "content": f"The {words} is {value_text(value)}."})
+                reply = self.rng.choice(_GIVEN).format(words=words, value=value_text(value))
+                attempt.messages.append({"role": "user", "content": reply})
                 continue
             if turn.variant == "missing_tool" and turn.withheld not in _names(attempt.offered):
                 tool = openai_tool(self.tools[turn.withheld or ""])
                 attempt.offered = [*attempt.offered, tool]
                 announcement = f"A new tool is available: {json.dumps(tool['function'], ensure_ascii=False)}"
                 attempt.messages.append({"role": "system", "content": announcement})
-                attempt.messages.append({"role": "user", "content": "That tool is available now. Please go ahead."})
+                attempt.messages.append({"role": "user", "content": self.rng.choice(_GO_AHEAD)})
                 continue
             return Verdict(True)
         return Verdict(False, "the assistant did not finish within the step limit")
@@ -241,6 +245,16 @@ class DialogueRunner:
             turn.state_hash = hash_state(state) if state is not None else None
             if turn.advanced_tool is not None:
                 turn.advanced_tool.result = turn.target.result
+
+
+_GIVEN = ["The {words} is {value}.", "It's {value}.", "Use {value}.", "Oh, sorry: {value}.", "{value} is the {words}."]
+_GO_AHEAD = [
+    "That tool is available now. Please go ahead.",
+    "I've just enabled it for you, so you can do it now.",
+    "You should have it now. Could you try again?",
+    "It's been added. Please carry on.",
+    "OK, that's switched on now; go ahead.",
+]
 
 
 class _GroundTruthDrift(Exception):

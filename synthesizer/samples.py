@@ -111,6 +111,19 @@ class SampleStore:
         with self.db.conn:
             self.db["rejects"].insert(asdict(reject), ignore=True)
 
+    def reject_sample(self, sample_id: str, reason: str) -> None:
+        """Turn a stored sample into a reject with `reason`, in one transaction."""
+        row = self.db.execute("SELECT trajectory_id, model, data FROM samples WHERE id = ?", [sample_id]).fetchone()
+        if row is None:
+            return
+        attempts = json.loads(row[2]).get("attempts", 0)
+        with self.db.conn:
+            self.db.execute("DELETE FROM samples WHERE id = ?", [sample_id])
+            self.db["rejects"].insert(
+                {"id": sample_id, "trajectory_id": row[0], "model": row[1], "reason": reason, "attempts": attempts},
+                replace=True,
+            )
+
     def iter_samples(self, *, verified_only: bool = False) -> Iterator[Sample]:
         """Stream samples in id order, never all in memory."""
         where = "WHERE verified = 1" if verified_only else ""

@@ -16,12 +16,13 @@ import anyio
 
 from simulator import Connection, ServerTarget, Store, Trajectory
 from synthesizer.chain import DialogueRunner
+from synthesizer.filters import NearDuplicates
 from synthesizer.plan import Variants, plan_dialogue
 from synthesizer.roles import Backend
 from synthesizer.samples import Reject, Sample, SampleStore
 from synthesizer.wording import askable
 
-__all__ = ["SynthesisConfig", "synthesize"]
+__all__ = ["SynthesisConfig", "drop_near_duplicates", "synthesize"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ async def _synthesize_all(
         async with anyio.create_task_group() as group:
             for _ in range(max(1, config.concurrency)):
                 group.start_soon(worker)
+        drop_near_duplicates(samples)
         return samples.counts()
 
 
@@ -136,6 +138,26 @@ class _Connections:
             reference = await self._stack.enter_async_context(target.connect())
             self._pairs[key] = (candidate, reference)
         return self._pairs[key]
+
+
+def drop_near_duplicates(samples: SampleStore) -> int:
+    """Reject every sample with a request that nearly duplicates one of a sample before it (by id); how many.
+
+    In id order, so the same samples survive whatever order workers finished in.
+    """
+    seen = NearDuplicates()
+    twins: dict[str, str] = {}
+    for sample in samples.iter_samples():  # streamed; the rejects are written after the read has ended
+        queries = [turn["query"] for turn in sample.turns]
+        twin = next((match for query in queries if (match := seen.match(query)) is not None), None)
+        if twin is not None:
+            twins[sample.id] = twin
+            continue
+        for query in queries:
+            seen.add(query)
+    for sample_id, twin in twins.items():
+        samples.reject_sample(sample_id, f"near-duplicate request: {twin!r}")
+    return len(twins)
 
 
 def _sample_id(trajectory: Trajectory, key: str) -> str:
