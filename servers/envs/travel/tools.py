@@ -169,7 +169,7 @@ class Travel(Environment):
             "Can you sign me in? I'm {user_id} and the password is {password}.",
             "I need to log in to the travel service as {user_id} with the password {password}.",
             "Sign in as {user_id} using {password} as the password.",
-            "Please get me logged in: account {user_id}, password {password}.",
+            "Please get me logged in as {user_id}; the password is {password}.",
         ],
         answers=[
             "You're logged in as {user_id}; the session lasts until {expires_at}.",
@@ -457,14 +457,15 @@ class Travel(Environment):
         consumes={"access_token": "access_token"},
         produces={"card_id": "card_id"},
         asks=[
-            "Add my card {card_number} to my travel account: it's in the name of {cardholder_name}, "
-            "expires {expiry_date}, security code {cvv}, credit limit {credit_limit} USD.",
-            "Register a card for me. The number is {card_number}, name on it {cardholder_name}, expiry "
-            "{expiry_date}, CVV {cvv}, and it has {credit_limit} USD of credit.",
+            "Add my card {card_number} to my travel account. It's in the name of {cardholder_name}, "
+            "expires {expiry_date}, has security code {cvv} and a credit limit of {credit_limit} USD.",
+            "Register a card for me. The number is {card_number} and the name on it is "
+            "{cardholder_name}; it expires {expiry_date}, the CVV is {cvv} and it has {credit_limit} USD "
+            "of credit.",
             "Can you save the card {card_number} for {cardholder_name}? It expires {expiry_date}, the "
             "CVV is {cvv} and the limit is {credit_limit} USD.",
-            "I want to pay with a new card: {card_number}, held by {cardholder_name}, valid until "
-            "{expiry_date}, code {cvv}, {credit_limit} USD available.",
+            "I want to pay with a new card, number {card_number}, held by {cardholder_name} and valid "
+            "until {expiry_date}; the code is {cvv} and it has {credit_limit} USD available.",
             "Put card {card_number} on file. It belongs to {cardholder_name}, runs out {expiry_date}, "
             "has security code {cvv} and a {credit_limit} USD limit.",
         ],
@@ -652,7 +653,7 @@ class Travel(Environment):
             "Show me the details of {booking_id}.",
             "Where and when does {booking_id} fly?",
             "Can you pull up {booking_id} for me?",
-            "I need the details for {booking_id}: date, route and cost.",
+            "I need the date, route and cost of {booking_id}.",
             "Tell me everything about {booking_id}.",
         ],
         answers=[

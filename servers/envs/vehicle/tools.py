@@ -250,7 +250,7 @@ class Vehicle(Environment):
             "Can you unlock the whole car?",
             "I need every door unlocked.",
             "Open all the door locks, please.",
-            "Let everyone in: unlock every door.",
+            "Let everyone in by unlocking every door.",
         ],
         answers=[
             "Done: all {door_ids#} doors are unlocked.",
@@ -540,7 +540,7 @@ class Vehicle(Environment):
             "Take me to {destination}.",
             "Can you set the sat nav for {destination}?",
             "I want to drive to {destination}, plan the route.",
-            "Get directions to {destination} going.",
+            "Plot a route to {destination}.",
         ],
         answers=[
             "Route set to {destination} ({address}): {display_distance}, about {estimated_minutes} "
