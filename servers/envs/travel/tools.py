@@ -403,8 +403,8 @@ class Travel(Environment):
         answers=[
             "You're {full_name}, a {loyalty_tier} member with {loyalty_points} points[ and a per-booking "
             "limit of {budget_limit} USD].",
-            "Your account {user_id} ({email}) has {card_count} registered cards and "
-            "{confirmed_booking_count} confirmed bookings.",
+            "Registered cards: {card_count}. Confirmed bookings: {confirmed_booking_count}. Your account "
+            "is {user_id}, with e-mail {email}.",
         ],
     )
     def get_travel_user_profile(self, access_token: AccessToken) -> TravelProfile:

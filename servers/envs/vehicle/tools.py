@@ -543,10 +543,8 @@ class Vehicle(Environment):
             "Plot a route to {destination}.",
         ],
         answers=[
-            "Route set to {destination} ({address}): {display_distance}, about {estimated_minutes} "
-            "minutes with traffic.",
-            "Navigation is heading to {destination}, {display_distance} away; expect about "
-            "{estimated_minutes} minutes.",
+            "Route set to {destination} ({address}): {display_distance}, about {estimated_minutes} min with traffic.",
+            "Navigation is heading to {destination}, {display_distance} away; expect about {estimated_minutes} min.",
         ],
     )
     def set_navigation_destination(
@@ -577,8 +575,8 @@ class Vehicle(Environment):
         ],
         answers=[
             "You're headed to {destination} ({address}): {display_distance}, about {estimated_minutes} "
-            "minutes with traffic.",
-            "The route to {destination} is {display_distance} and should take about {estimated_minutes} minutes.",
+            "min with traffic.",
+            "The route to {destination} is {display_distance} and should take about {estimated_minutes} min.",
         ],
     )
     def get_navigation_route(self) -> RouteResult:
