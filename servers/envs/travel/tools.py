@@ -274,7 +274,7 @@ class Travel(Environment):
         asks=[
             "Which airport serves {city}?",
             "What's the closest airport to {city}?",
-            "Can you find me an airport near {city}?",
+            "Can you tell me the airport nearest to {city}?",
             "I need to fly out of {city}; which airport should I use?",
             "Look up the airport for {city}.",
         ],
@@ -369,7 +369,7 @@ class Travel(Environment):
             "What would {amount} {from_currency} be worth in {to_currency}?",
         ],
         answers=[
-            "{amount} {from_currency} is {converted_amount} {to_currency}.",
+            "At the current rate, {amount} {from_currency} is {converted_amount} {to_currency}.",
             "That comes to {converted_amount} {to_currency} at a rate of {exchange_rate}.",
         ],
     )
@@ -403,8 +403,8 @@ class Travel(Environment):
         answers=[
             "You're {full_name}, a {loyalty_tier} member with {loyalty_points} points[ and a per-booking "
             "limit of {budget_limit} USD].",
-            "Your account {user_id} ({email}) has {card_count} registered cards and "
-            "{confirmed_booking_count} confirmed bookings.",
+            "Registered cards: {card_count}. Confirmed bookings: {confirmed_booking_count}. Your account "
+            "is {user_id}, with e-mail {email}.",
         ],
     )
     def get_travel_user_profile(self, access_token: AccessToken) -> TravelProfile:
@@ -457,7 +457,7 @@ class Travel(Environment):
         consumes={"access_token": "access_token"},
         produces={"card_id": "card_id"},
         asks=[
-            "Add my card {card_number} to my travel account. It's in the name of {cardholder_name}, "
+            "Link my card {card_number} to my travel account. It's in the name of {cardholder_name}, "
             "expires {expiry_date}, has security code {cvv} and a credit limit of {credit_limit} USD.",
             "Register a card for me. The number is {card_number} and the name on it is "
             "{cardholder_name}; it expires {expiry_date}, the CVV is {cvv} and it has {credit_limit} USD "
@@ -548,7 +548,7 @@ class Travel(Environment):
             "What's the balance of {card_id}?",
         ],
         answers=[
-            "{card_id} has {balance} {currency} of credit left.",
+            "Card {card_id} has {balance} {currency} of credit left.",
             "You can still spend {balance} {currency} on {@card_id}.",
         ],
     )
@@ -659,8 +659,8 @@ class Travel(Environment):
         answers=[
             "Booking {booking_id} is {status}: {origin_airport} to {destination_airport} on "
             "{travel_date} in {travel_class}, {total_cost} USD[, insured under {insurance_id}].",
-            "{booking_id} departs {travel_date} with seats for {travellers}, paid with {card_id}; its "
-            "invoice is {invoice_id}.",
+            "Your booking {booking_id} departs {travel_date} with seats for {travellers}, paid with "
+            "{card_id}; its invoice is {invoice_id}.",
         ],
     )
     def get_flight_booking(self, access_token: AccessToken, booking_id: BookingId) -> FlightBooking:
@@ -804,12 +804,12 @@ class Travel(Environment):
             "Buy {plan} travel insurance for {booking_id} and charge it to {card_id}.",
             "Can you insure {booking_id} with the {plan} plan, paid with {card_id}?",
             "I want {plan} cover on {booking_id}; put the premium on {card_id}.",
-            "Please add {plan} insurance to {booking_id} using {card_id}.",
+            "Please put {plan} insurance on {booking_id} using {card_id}.",
             "Get me a {plan} policy for {booking_id}, billed to {card_id}.",
         ],
         answers=[
-            "{booking_id} is insured under {insurance_id}: the premium was {premium} USD and it covers "
-            "up to {coverage_amount} USD.",
+            "Booking {booking_id} is insured under {insurance_id}: the premium was {premium} USD and it "
+            "covers up to {coverage_amount} USD.",
             "Done: policy {insurance_id} is in place; {card_balance_after} USD is left on the card after "
             "the {premium} USD premium.",
         ],
@@ -871,8 +871,8 @@ class Travel(Environment):
             "How much cover do I have under {insurance_id}?",
         ],
         answers=[
-            "{insurance_id} is a {plan} policy on {booking_id}, covering up to {coverage_amount} USD "
-            "(premium {premium} USD).",
+            "Policy {insurance_id} is a {plan} plan on booking {booking_id}, covering up to "
+            "{coverage_amount} USD (premium {premium} USD).",
             "Your policy covers booking {booking_id} for up to {coverage_amount} USD; it was bought on {purchased_at}.",
         ],
     )
@@ -893,11 +893,11 @@ class Travel(Environment):
         consumes={"access_token": "access_token", "booking_id": "booking_id"},
         produces={"request_id": "support_request_id"},
         asks=[
-            'Tell support about {booking_id}: "{message}"',
+            'Raise {booking_id} with support and tell them "{message}"',
             'Can you open a support request for {booking_id}? "{message}"',
-            'I need help with {booking_id}. Please pass this on to support: "{message}"',
-            'Contact customer service about {booking_id} and say "{message}"',
-            'Write to the travel support team regarding {booking_id}: "{message}"',
+            'I need help with {booking_id}; please tell support "{message}"',
+            'Contact customer service about {booking_id} with this message, "{message}"',
+            'Write to the travel support team regarding {booking_id} and say "{message}"',
         ],
         answers=[
             "I've opened support request {request_id} about {booking_id}; it's {priority} priority and "

@@ -315,7 +315,7 @@ class Vehicle(Environment):
         requires=["vehicle_doors_locked", "vehicle_brake_pressed"],
         provides=["vehicle_engine_running"],
         asks=[
-            "Start the engine.",
+            "Start up the engine.",
             "Can you start my car?",
             "I'd like the engine running.",
             "Fire up the engine, please.",
@@ -344,7 +344,7 @@ class Vehicle(Environment):
         requires=["vehicle_engine_running"],
         asks=[
             "Turn off the engine.",
-            "Can you stop the engine?",
+            "Can you shut the engine down?",
             "I want the engine switched off.",
             "Shut the car off, please.",
             "Kill the engine, we're done driving.",
@@ -395,7 +395,7 @@ class Vehicle(Environment):
         consumes={"litres": "fuel_litres"},
         asks=[
             "Put {litres} litres of fuel in my car.",
-            "Add {litres} litres to the tank.",
+            "Pour {litres} litres into the tank.",
             "Can you refuel with {litres} litres?",
             "I want {litres} litres of fuel added.",
             "Fill up the tank with {litres} L, please.",
@@ -498,7 +498,7 @@ class Vehicle(Environment):
         produces={"destination": "destination", "distance_km": "distance_km"},
         asks=[
             "Where's the nearest tyre shop?",
-            "Find me a tyre shop close by.",
+            "Look for a tyre shop close by.",
             "Can you look up the closest place to fix a tyre?",
             "I need a tyre shop near here.",
             "Is there a tyre shop nearby?",
@@ -517,7 +517,7 @@ class Vehicle(Environment):
         produces={"destination": "destination", "distance_km": "distance_km"},
         asks=[
             "Where's the nearest gas station?",
-            "Find me a fuel station close by.",
+            "Look for a fuel station close by.",
             "Can you look up the closest place to fill up?",
             "I need to refuel somewhere near here.",
             "Is there a petrol station nearby?",
@@ -543,10 +543,8 @@ class Vehicle(Environment):
             "Plot a route to {destination}.",
         ],
         answers=[
-            "Route set to {destination} ({address}): {display_distance}, about {estimated_minutes} "
-            "minutes with traffic.",
-            "Navigation is heading to {destination}, {display_distance} away; expect about "
-            "{estimated_minutes} minutes.",
+            "Route set to {destination} ({address}): {display_distance}, about {estimated_minutes} min with traffic.",
+            "Navigation is heading to {destination}, {display_distance} away; expect about {estimated_minutes} min.",
         ],
     )
     def set_navigation_destination(
@@ -577,8 +575,8 @@ class Vehicle(Environment):
         ],
         answers=[
             "You're headed to {destination} ({address}): {display_distance}, about {estimated_minutes} "
-            "minutes with traffic.",
-            "The route to {destination} is {display_distance} and should take about {estimated_minutes} minutes.",
+            "min with traffic.",
+            "The route to {destination} is {display_distance} and should take about {estimated_minutes} min.",
         ],
     )
     def get_navigation_route(self) -> RouteResult:
@@ -837,11 +835,11 @@ class Vehicle(Environment):
         requires=["vehicle_brake_pressed"],
         provides=["vehicle_parking_brake_released"],
         asks=[
-            "Release the parking brake.",
+            "Take the parking brake off.",
             "Can you take the handbrake off?",
             "I need the parking brake released.",
             "Let off the handbrake, please.",
-            "Disengage the parking brake so we can go.",
+            "Get the parking brake off so we can go.",
         ],
         answers=[
             "Done: the parking brake is {parking_brake_engaged?still on|released}.",
@@ -986,7 +984,7 @@ class Vehicle(Environment):
             "What's {value}[ {from_unit}] when you switch between km and miles?",
         ],
         answers=[
-            "{value} {from_unit} is {converted_value} {to_unit}.",
+            "In {to_unit}, {value} {from_unit} is {converted_value}.",
             "That comes to {converted_value} {to_unit}.",
         ],
     )
@@ -1010,7 +1008,7 @@ class Vehicle(Environment):
             "What's {value}[ {from_unit}] when you switch between litres and gallons?",
         ],
         answers=[
-            "{value} {from_unit} is {converted_value} {to_unit}.",
+            "In {to_unit}, {value} {from_unit} is {converted_value}.",
             "That comes to {converted_value} {to_unit}.",
         ],
     )
@@ -1035,7 +1033,7 @@ class Vehicle(Environment):
             "How warm is {value} degrees[ {from_unit}] in Fahrenheit or Celsius terms?",
         ],
         answers=[
-            "{value} degrees {from_unit} is {converted_value} degrees {to_unit}.",
+            "In {to_unit}, {value} degrees {from_unit} is {converted_value} degrees.",
             "That comes to {converted_value} degrees {to_unit}.",
         ],
     )
