@@ -80,7 +80,8 @@ class DialogueRunner:
                 turn.shown = " ".join(m["content"] for m in conversation if m["role"] in ("user", "assistant")).lower()
                 turn.advanced_tool = await self.roles.name_tool(turn)
                 turn.query = await self.roles.write_query(turn, offered)
-                if problems := query_problems(turn.query, self.tools.values()):
+                values = [value for call in turn.calls for value in call.arguments.values()]
+                if problems := query_problems(turn.query, self.tools.values(), values):
                     raise Unphrasable(f"the request {problems[0]}: {turn.query!r}")
             except Unphrasable as error:
                 if turn.index < self.min_turns:

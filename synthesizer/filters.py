@@ -20,22 +20,30 @@ _SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 _THRESHOLD = 0.8
 
 
-def query_problems(query: str, tools: Iterable[ToolInfo]) -> list[str]:
-    """What is wrong with a user's request, one reason per problem (empty when nothing is)."""
+def query_problems(query: str, tools: Iterable[ToolInfo], values: Iterable[object] = ()) -> list[str]:
+    """What is wrong with a user's request, one reason per problem (empty when nothing is).
+
+    `values` are the turn's argument values: an identifier among them (a file name like
+    `draft_v2.md`, a handle like `chef_marco`) is the user's own word, not an API's.  A
+    description counts as pasted only for tools that declare requests of their own: one that
+    declares none can only be asked for in words close to its description.
+    """
     problems = []
     lowered = query.lower()
+    said = " ".join(str(value).lower() for value in values)
     for tool in tools:
         if "_" in tool.name and re.search(rf"\b{re.escape(tool.name.lower())}\b", lowered):
             problems.append(f"names the tool {tool.name}")
         first = re.split(r"(?<=[.!?])\s", tool.description.strip().split("\n")[0])[0].rstrip(".!? ").lower()
-        if len(first.split()) >= 4 and first in lowered:
+        if (tool.hints or {}).get("asks") and len(first.split()) >= 3 and first in lowered:
             problems.append(f"pastes the description of {tool.name}")
         for parameter in tool.parameters:
             words = parameter.replace("_", " ").lower()
             if re.search(rf"\b{re.escape(words)}\s*:\s*\S", lowered):
                 problems.append(f"reads like a form ('{words}: ...')")
-    if snake := _SNAKE.search(query):
-        problems.append(f"contains the identifier {snake.group()}")
+    for snake in _SNAKE.finditer(query):
+        if snake.group().lower() not in said:
+            problems.append(f"contains the identifier {snake.group()}")
     return list(dict.fromkeys(problems))
 
 

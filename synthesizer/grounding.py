@@ -42,14 +42,20 @@ def ungrounded_arguments(messages: list[dict[str, Any]], tools: dict[str, dict[s
 
 
 def leaf_values(value: Any) -> Iterator[Any]:
-    """The values a person or a result would have to state: strings and numbers, not flags or empties."""
+    """The values a person or a result would have to state: strings and numbers, not flags, empties or
+    one-character strings (".", "/", "a": any text holds them, so they prove nothing)."""
     if isinstance(value, dict):
         for item in value.values():
             yield from leaf_values(item)
     elif isinstance(value, list):
         for item in value:
             yield from leaf_values(item)
-    elif isinstance(value, str) and value.strip() or isinstance(value, int | float) and not isinstance(value, bool):
+    elif (
+        isinstance(value, str)
+        and len(value.strip()) > 1
+        or isinstance(value, int | float)
+        and not isinstance(value, bool)
+    ):
         yield value
 
 

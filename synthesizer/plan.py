@@ -262,17 +262,21 @@ def _choose_targets(
     """Up to `count` targets, deepest chains first; a call already inside a chosen closure is no new target.
 
     A target's turn only gets the calls of its closure that no earlier-chosen target has.
-    Single-call requests are taken only to reach `least` turns: chains are what make a
-    request hard.  Ties break by the seeded rng.
+    Single-call requests are taken only to reach `least` turns (chains are what make a
+    request hard), those with values of the user's own first.  Ties break by the seeded rng.
     """
     order = {call.step: rng.random() for call in calls}
+    said = {  # values of the user's own: a request with none reads the same in every dialogue
+        call.step: sum(origin.get("source") not in _RESULT_SOURCES for origin in call.provenance.values())
+        for call in calls
+    }
     chosen: list[int] = []
     covered: set[int] = set()
     while len(chosen) < count:
         candidates = [call.step for call in calls if call.step not in covered]
         if not candidates:
             break
-        best = max(candidates, key=lambda step: (len(closures[step] - covered), order[step]))
+        best = max(candidates, key=lambda step: (len(closures[step] - covered), said[step], order[step]))
         if len(closures[best] - covered) < 2 and len(chosen) >= least:
             break
         chosen.append(best)

@@ -96,7 +96,7 @@ async def _synthesize_all(
         async with anyio.create_task_group() as group:
             for _ in range(max(1, config.concurrency)):
                 group.start_soon(worker)
-        drop_near_duplicates(samples)
+        drop_near_duplicates(samples, config.turns[0])
         return samples.counts()
 
 
@@ -140,24 +140,31 @@ class _Connections:
         return self._pairs[key]
 
 
-def drop_near_duplicates(samples: SampleStore) -> int:
-    """Reject every sample with a request that nearly duplicates one of a sample before it (by id); how many.
+def drop_near_duplicates(samples: SampleStore, min_turns: int) -> int:
+    """Cut each sample before its first request that nearly duplicates an earlier sample's (by id).
 
-    In id order, so the same samples survive whatever order workers finished in.
+    A sample left with fewer than `min_turns` turns becomes a reject.  In id order, so the same
+    samples survive whatever order workers finished in.  Returns how many samples changed.
     """
     seen = NearDuplicates()
-    twins: dict[str, str] = {}
-    for sample in samples.iter_samples():  # streamed; the rejects are written after the read has ended
+    cuts: dict[str, tuple[int, str]] = {}
+    for sample in samples.iter_samples():  # streamed; the changes are written after the read has ended
         queries = [turn["query"] for turn in sample.turns]
-        twin = next((match for query in queries if (match := seen.match(query)) is not None), None)
-        if twin is not None:
-            twins[sample.id] = twin
-            continue
+        for index, query in enumerate(queries):
+            twin = seen.match(query)
+            if twin is not None:
+                cuts[sample.id] = (index, twin)
+                queries = queries[:index] if index >= min_turns else []
+                break
         for query in queries:
             seen.add(query)
-    for sample_id, twin in twins.items():
-        samples.reject_sample(sample_id, f"near-duplicate request: {twin!r}")
-    return len(twins)
+    for sample_id, (index, twin) in cuts.items():
+        if index < min_turns:
+            samples.reject_sample(sample_id, f"near-duplicate request: {twin!r}")
+        else:
+            sample = samples.get_sample(sample_id)
+            samples.replace_sample(sample.truncated(index))
+    return len(cuts)
 
 
 def _sample_id(trajectory: Trajectory, key: str) -> str:

@@ -18,6 +18,7 @@ from synthesizer.plan import Call, TurnPlan, is_identifier
 __all__ = ["Unphrasable", "answer_for", "askable", "known_as", "parameter_words", "request_for", "tool_request"]
 
 _RESULT_SOURCES = ("result", "probe")
+_PLACES = {".": "the current folder", "..": "the folder above", "/": "the top folder"}
 
 
 def parameter_words(name: str) -> str:
@@ -101,13 +102,13 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
     said = main.lower()
     sentences = []
     for call in turn.calls[:-1]:
-        if any(words.lower() not in said for words in _must_say(turn, call, withheld)):
-            sentence = tool_request(tools[call.tool], _slot_values(turn, call, tools[call.tool], withheld), rng)
+        if any(words.lower() not in said for words in _must_say(turn, call, tools[call.tool], withheld)):
+            sentence = _prerequisite_request(turn, call, tools[call.tool], withheld, rng)
             if sentence is not None:
                 sentences.append(sentence)
                 said += " " + sentence.lower()
     for call in turn.calls:
-        for words in _must_say(turn, call, withheld):
+        for words in _must_say(turn, call, tools[call.tool], withheld):
             if words.lower() not in said:
                 raise Unphrasable(f"{call.tool} needs {words!r}, which no request for it says")
     return " ".join(_sentence(text) for text in [*sentences, main])
@@ -128,6 +129,25 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
     return _summary(target.result)
 
 
+def _prerequisite_request(
+    turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Call, str] | None, rng: random.Random
+) -> str | None:
+    """The sentence for a prerequisite the user has to speak of (credentials, a card, which item).
+
+    When no request renders with what the user knows, the withheld value is named vaguely and
+    a looked-up id is said as it is: a prerequisite's ids are the user's own (an account id).
+    """
+    values = _slot_values(turn, call, tool, withheld)
+    sentence = tool_request(tool, values, rng)
+    if sentence is None and withheld is not None and withheld[0] is call:
+        values[withheld[1]] = f"the {withheld[1].replace('_', ' ')}"
+        sentence = tool_request(tool, values, rng)
+    if sentence is None:
+        plain = {name: value for name, value in call.arguments.items() if not _unsaid(name) and name not in values}
+        sentence = tool_request(tool, {**plain, **values}, rng)
+    return sentence
+
+
 def _slot_values(turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Call, str] | None) -> dict[str, Any]:
     """Slot values for one call's request: the user's own values as given, looked-up ones as the user knows them."""
     values: dict[str, Any] = {
@@ -137,7 +157,7 @@ def _slot_values(turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Cal
         if withheld == (call, name) or _unsaid(name):
             continue
         if call.provenance.get(name, {}).get("source") not in _RESULT_SOURCES:
-            values[name] = value
+            values[name] = _spoken(value, tool.parameters.get(name, {}))
         elif (words := known_as(turn, call, name)) is not None:
             values[name] = words
         elif call is turn.target or name in call.choices:
@@ -145,14 +165,22 @@ def _slot_values(turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Cal
     return values
 
 
-def _must_say(turn: TurnPlan, call: Call, withheld: tuple[Call, str] | None) -> list[str]:
+def _spoken(value: Any, schema: dict[str, Any]) -> Any:
+    """An enum member as a person says it (`front_left` -> "front left"); other values as they are."""
+    members = [member for option in schema.get("anyOf", [schema]) for member in option.get("enum", [])]
+    if isinstance(value, str) and value in members:
+        return value.replace("_", " ")
+    return _PLACES.get(value, value) if isinstance(value, str) else value
+
+
+def _must_say(turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Call, str] | None) -> list[str]:
     """What the user has to say for `call`: its own values, and which item of a listing it is about."""
     words = []
     for name, value in call.arguments.items():
         if withheld == (call, name) or _unsaid(name) or isinstance(value, bool):
             continue
         if call.provenance.get(name, {}).get("source") not in _RESULT_SOURCES:
-            words.append(value_words(value))
+            words.append(value_words(_spoken(value, tool.parameters.get(name, {}))))
         elif name in call.choices:
             words.append(known_as(turn, call, name) or "")
     return [text for text in words if text]
