@@ -14,6 +14,7 @@ synthesis).  The walk's results are only a guide: the runner re-executes the pru
 ground truth in a fresh sandbox and takes results and end states from that run.
 """
 
+import json
 import random
 import re
 from collections.abc import Callable
@@ -183,17 +184,19 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
     """The walk's successful calls, each with the steps it depends on (values, declared and observed states)."""
     calls: list[Call] = []
     provided: dict[str, int] = {}  # state condition -> the latest successful call that established it
-    failed_at: dict[str, int] = {}  # tool -> step of its latest failure
+    failed_at: dict[str, tuple[int, dict[str, Any]]] = {}  # tool -> step and arguments of its latest failure
     succeeded = {step.index for step in trajectory.steps if not step.is_error}
+    first_seen: dict[str, dict[str, Any]] = {}  # a value -> where the dialogue first had it
     for step in trajectory.steps:
         if step.tool not in tools:
             continue
         hints = tools[step.tool].hints or {}
         if step.is_error:
-            failed_at[step.tool] = step.index
+            failed_at[step.tool] = (step.index, step.arguments)
             continue
         provenance = {
-            name: _as_user_said(origin, step.arguments.get(name), name) for name, origin in step.provenance.items()
+            name: _as_user_said(_earliest(origin, step.arguments.get(name), first_seen), step.arguments.get(name), name)
+            for name, origin in step.provenance.items()
         }
         needs = {
             origin["step"]
@@ -201,13 +204,12 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
             if origin.get("source") in _RESULT_SOURCES and origin.get("step") in succeeded
         }
         needs |= {provided[condition] for condition in hints.get("requires", []) if condition in provided}
-        if step.tool in failed_at:  # observed: it failed, something changed the state, then it worked
+        failure = failed_at.get(step.tool)
+        if failure is not None and failure[1] == step.arguments:  # observed: refused, the state changed, then done
             needs |= {
                 call.step
                 for call in calls
-                if call.step > failed_at[step.tool]
-                and tools[call.tool].read_only is not True
-                and call.tool != step.tool
+                if call.step > failure[0] and tools[call.tool].read_only is not True and call.tool != step.tool
             }
         results = {call.step: call.result for call in calls}
         choices = frozenset(
@@ -223,7 +225,38 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
         )
         for condition in hints.get("provides", []):
             provided[condition] = step.index
+        for name, value in step.arguments.items():
+            if provenance.get(name, {}).get("source") not in _RESULT_SOURCES:
+                first_seen.setdefault(_key(value), {"source": "user"})
+        for value in _leaves(step.result):
+            first_seen.setdefault(_key(value), {"source": "result", "step": step.index, "tool": step.tool})
     return calls
+
+
+def _earliest(origin: dict[str, Any], value: Any, first_seen: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Where a looked-up value really came from: the first place the walk had it.
+
+    The explorer credits the latest result that held a value; when the user gave it, or an
+    earlier call returned it, the later call is no producer of it and no prerequisite.
+    """
+    if origin.get("source") not in _RESULT_SOURCES:
+        return origin
+    first = first_seen.get(_key(value))
+    return (
+        origin if first is None or first.get("step") == origin.get("step") else {**first, "field": origin.get("field")}
+    )
+
+
+def _leaves(data: Any) -> list[Any]:
+    if isinstance(data, dict):
+        return [leaf for item in data.values() for leaf in _leaves(item)]
+    if isinstance(data, list):
+        return [leaf for item in data for leaf in _leaves(item)]
+    return [data] if isinstance(data, str | int | float) and not isinstance(data, bool) else []
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 def _as_user_said(origin: dict[str, Any], value: Any, parameter: str) -> dict[str, Any]:

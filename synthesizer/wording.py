@@ -7,6 +7,7 @@ value the user was shown in an earlier answer reads as itself.  Anything else th
 cannot know, so no request may mention it.
 """
 
+import json
 import random
 import re
 from typing import Any
@@ -53,7 +54,7 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
             for name in producer.arguments
             if not _unsaid(name) and (words := known_as(turn, producer, name, depth + 1)) is not None
         ]
-        if len(stated) == 1:
+        if len(stated) == 1 and len(stated[0].split()) <= 4:  # looked up by a key, not from a sentence
             return stated[0]
     return _readable_sibling(producer.result, value)
 
@@ -107,10 +108,13 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
             if sentence is not None:
                 sentences.append(sentence)
                 said += " " + sentence.lower()
+    hidden = " ".join(json.dumps(call.result, ensure_ascii=False) for call in turn.earlier_calls).lower()
     for call in turn.calls:
         for words in _must_say(turn, call, tools[call.tool], withheld):
             if words.lower() not in said:
                 raise Unphrasable(f"{call.tool} needs {words!r}, which no request for it says")
+            if _appears(words, hidden) and not _appears(words, turn.shown):
+                raise Unphrasable(f"the user would say {words!r}, which only an earlier result showed")
     return " ".join(_sentence(text) for text in [*sentences, main])
 
 
@@ -125,7 +129,7 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
     for template in answers:
         sentence = render(template, values, brief_words)
         if sentence is not None:
-            return _sentence(sentence)
+            return _sentence(re.sub(r"^Done[:,]\s*", "", sentence))
     return _summary(target.result)
 
 
@@ -186,6 +190,11 @@ def _must_say(turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Call, 
     return [text for text in words if text]
 
 
+def _appears(words: str, text: str) -> bool:
+    """`words` in `text`, case-insensitive, not inside a longer word or number."""
+    return re.search(rf"(?<![\w.]){re.escape(words.lower())}(?![\w]|\.\d)", text) is not None
+
+
 def _unsaid(parameter: str) -> bool:
     return parameter.endswith("token")
 
@@ -233,7 +242,7 @@ def _summary(result: Any) -> str:
         counts = [f"{len(value)} {key.replace('_', ' ')}" for key, value in result.items() if isinstance(value, list)]
         if facts or counts:
             text = "; ".join(facts + [f"there are {count}" for count in counts[:1]])
-            return _sentence(f"Done: {text}")
+            return _sentence(f"Here is what came back: {text}")
     if isinstance(result, str) and result.strip():
         first = re.split(r"(?<=[.!?])\s", result.strip())[0]
         return _sentence(first if len(first) < 300 else "It's done")
