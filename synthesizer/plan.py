@@ -14,6 +14,7 @@ synthesis).  The walk's results are only a guide: the runner re-executes the pru
 ground truth in a fresh sandbox and takes results and end states from that run.
 """
 
+import dataclasses
 import json
 import random
 import re
@@ -146,9 +147,14 @@ def plan_dialogue(
     plan = DialoguePlan(trajectory)
     assigned: set[int] = set()
     for target in sorted(targets):
-        steps = sorted(closures[target] - assigned)
-        assigned |= closures[target]
-        turn_calls = [by_step[step] for step in steps]
+        earlier = [call for turn in plan.turns for call in turn.calls]
+        own = {
+            step: _from_earlier_turns(by_step[step], earlier, closures[target] - assigned)
+            for step in closures[target] - assigned
+        }
+        steps = sorted(_closure(target, {**by_step, **own}) - assigned)
+        assigned |= set(steps)
+        turn_calls = [own[step] for step in steps]
         batches = _batches(turn_calls)
         ordered = [turn_calls[position] for batch in batches for position in batch]
         turn = TurnPlan(len(plan.turns), ordered, _free_inputs(ordered))
@@ -257,6 +263,29 @@ def _leaves(data: Any) -> list[Any]:
 
 def _key(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
+
+
+def _from_earlier_turns(call: Call, earlier: list[Call], own: set[int]) -> Call:
+    """`call` taking what an earlier turn's results already hold from there, not from a look-up of its own turn.
+
+    The walk may have looked a value up again after the dialogue had it; in the dialogue the
+    assistant already has it from the earlier turn, so the repeated look-up is no prerequisite.
+    """
+    provenance = dict(call.provenance)
+    needs = set(call.needs)
+    for parameter, origin in call.provenance.items():
+        if origin.get("source") not in _RESULT_SOURCES or origin.get("step") not in own:
+            continue
+        value = _key(call.arguments.get(parameter))
+        holder = next((e for e in reversed(earlier) if value in {_key(leaf) for leaf in _leaves(e.result)}), None)
+        if holder is not None:
+            provenance[parameter] = {**origin, "step": holder.step, "tool": holder.tool}
+            if not any(o.get("step") == origin["step"] for name, o in provenance.items() if name != parameter):
+                needs.discard(origin["step"])
+            needs.add(holder.step)
+    if provenance == call.provenance:
+        return call
+    return dataclasses.replace(call, provenance=provenance, needs=tuple(sorted(needs)))
 
 
 def _as_user_said(origin: dict[str, Any], value: Any, parameter: str) -> dict[str, Any]:

@@ -108,12 +108,13 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
             if sentence is not None:
                 sentences.append(sentence)
                 said += " " + sentence.lower()
+    # an identifier only a hidden result showed is no value of the user's (names, words and prose are)
     hidden = " ".join(json.dumps(call.result, ensure_ascii=False) for call in turn.earlier_calls).lower()
     for call in turn.calls:
         for words in _must_say(turn, call, tools[call.tool], withheld):
             if words.lower() not in said:
                 raise Unphrasable(f"{call.tool} needs {words!r}, which no request for it says")
-            if _appears(words, hidden) and not _appears(words, turn.shown):
+            if re.search(r"[\d_/-]", words) and _appears(words, hidden) and not _appears(words, turn.shown):
                 raise Unphrasable(f"the user would say {words!r}, which only an earlier result showed")
     return " ".join(_sentence(text) for text in [*sentences, main])
 
@@ -200,9 +201,10 @@ def _unsaid(parameter: str) -> bool:
 
 
 def _readable_sibling(result: Any, value: Any) -> str | None:
-    """The name or title next to `value` in the object of `result` that holds it."""
+    """The name or title of the object in `result` that `value` identifies (its id, code or first field)."""
     if isinstance(result, dict):
-        if value in result.values():
+        keys = [key for key, item in result.items() if item == value]
+        if keys and (keys[0] == next(iter(result)) or keys[0].endswith(("id", "code", "symbol", "username"))):
             for key, item in result.items():
                 if key.endswith(("name", "title", "subject", "city")) and isinstance(item, str) and item != value:
                     return item
