@@ -88,6 +88,15 @@ class Sandbox:
         for name, env_snapshot in snapshot.items():
             self.environments[name].restore(env_snapshot)
 
+    def fork(self, *, sandbox_id: str | None = None) -> "Sandbox":
+        """A new sandbox with exactly this state and random stream: both futures start equal, then part ways."""
+        environments = []
+        for env in self.environments.values():
+            twin = type(env)(env.state_data(), env.seed)
+            twin.restore(env.snapshot())
+            environments.append(twin)
+        return Sandbox(environments, sandbox_id=sandbox_id or _new_id(), scenario=dict(self.scenario), seed=self.seed)
+
     def describe(self) -> dict[str, Any]:
         """The public facts about this sandbox (what `POST /sandboxes` answers)."""
         return {"id": self.id, "env": self.env_names, "scenario": self.scenario, "seed": self.seed}
@@ -165,6 +174,16 @@ class SandboxManager:
         if len(self._sandboxes) >= self.max_sandboxes:
             raise SandboxLimitReached(f"too many live sandboxes (limit {self.max_sandboxes}); delete one first")
         sandbox = create_sandbox(envs, scenario, seed)
+        sandbox.last_used = self._clock()
+        self._sandboxes[sandbox.id] = sandbox
+        return sandbox
+
+    def fork(self, sandbox_id: str) -> Sandbox:
+        """A new live sandbox that starts where `sandbox_id` stands now (counts against the cap)."""
+        source = self.get(sandbox_id)
+        if len(self._sandboxes) >= self.max_sandboxes:
+            raise SandboxLimitReached(f"too many live sandboxes (limit {self.max_sandboxes}); delete one first")
+        sandbox = source.fork()
         sandbox.last_used = self._clock()
         self._sandboxes[sandbox.id] = sandbox
         return sandbox
