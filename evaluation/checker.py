@@ -11,7 +11,7 @@ from typing import Any
 from evaluation.tasks import TaskTurn
 from servers import canonical_json
 
-__all__ = ["CHECKER_VERSION", "FAILURE_KINDS", "TurnEvidence", "TurnGrade", "grade_turn"]
+__all__ = ["CHECKER_VERSION", "FAILURE_KINDS", "TurnEvidence", "TurnGrade", "grade_turn", "result_given"]
 
 CHECKER_VERSION = "outcome-1"
 
@@ -56,7 +56,7 @@ class TurnGrade:
 def grade_turn(turn: TaskTurn, evidence: TurnEvidence) -> TurnGrade:
     """Grade one turn from its evidence against the task's ground truth."""
     state_ok = turn.state_hash is None or evidence.state_hash == turn.state_hash
-    results_ok = all(_given(result, evidence) for result in turn.expected_results)
+    results_ok = all(result_given(result, evidence) for result in turn.expected_results)
     invalid = sum(1 for call in evidence.calls if call["is_error"])
     passed = state_ok and results_ok
     return TurnGrade(
@@ -79,7 +79,7 @@ def _failure(turn: TaskTurn, evidence: TurnEvidence, state_ok: bool) -> str:
     return "missing_result"
 
 
-def _given(result: Any, evidence: TurnEvidence) -> bool:
+def result_given(result: Any, evidence: TurnEvidence) -> bool:
     """A result is given when a successful call returned it, or when the answer states every value in it."""
     wanted = canonical_json(result)
     if any(not call["is_error"] and canonical_json(call["result"]) == wanted for call in evidence.calls):
