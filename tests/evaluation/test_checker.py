@@ -18,6 +18,7 @@ from evaluation import (
     run_attempts,
     write_tasks,
 )
+from synthesizer.errors import LLMError
 from synthesizer.llm import ChatReply
 
 
@@ -134,3 +135,25 @@ def test_pass_hat_k_is_tau_bench_s_definition():
     assert pass_hat_k([(4, 4), (4, 2)], 2) == pytest.approx((1 + 1 / 6) / 2)
     assert pass_hat_k([(4, 3)], 4) == 0.0
     assert pass_hat_k([(1, 1)], 2) is None
+
+
+class Failing:
+    """An endpoint that gives up after the first turn."""
+
+    model = "failing"
+
+    def __init__(self, task):
+        self.truth = GroundTruthPolicy(task)
+
+    async def act(self, messages, tools):
+        if sum(1 for message in messages if message["role"] == "user") > 1:
+            raise LLMError("the endpoint failed 6 times: APIConnectionError")
+        return await self.truth.act(messages, tools)
+
+
+def test_an_endpoint_failure_fails_the_turns_left_and_says_so(tasks):
+    task = next(task for task in tasks if len(task.turns) >= 2 and task.turns[1].variant == "plain")
+    (attempt,) = evaluate([task], lambda task, number: Failing(task))
+    assert "APIConnectionError" in attempt.error
+    assert attempt.grades[0].passed and {grade.failure for grade in attempt.grades[1:]} == {"model_error"}
+    assert [grade.failure for grade in regrade(attempt).grades[1:]] == ["model_error"] * (len(task.turns) - 1)
