@@ -15,7 +15,7 @@ from servers.environment import Environment, EnvironmentSnapshot, ToolSpec
 from servers.errors import InvalidArgument, SandboxLimitReached, UnknownSandbox
 from servers.registry import get_environment
 from servers.scenarios import load_combined_scenario, load_scenario
-from servers.state import diff_states, hash_state
+from servers.state import StateModel, diff_states, hash_state
 
 __all__ = ["Execution", "Sandbox", "SandboxManager", "create_sandbox"]
 
@@ -92,7 +92,9 @@ class Sandbox:
         """A new sandbox with exactly this state and random stream: both futures start equal, then part ways."""
         environments = []
         for env in self.environments.values():
-            twin = type(env)(env.state_data(), env.seed)
+            # A state model passed in is taken as it is (no validation); restore() then swaps in a copy.
+            state = env.state if isinstance(getattr(env, "state", None), StateModel) else env.state_data()
+            twin = type(env)(state, env.seed)
             twin.restore(env.snapshot())
             environments.append(twin)
         return Sandbox(environments, sandbox_id=sandbox_id or _new_id(), scenario=dict(self.scenario), seed=self.seed)
