@@ -4,7 +4,7 @@ The parts, each in [0, 1]:
 
 * `state_match`: the sandbox ended in the ground truth's state (after the last turn the rollout reached);
 * `results_given`: share of the reached turns whose asked-for result a tool returned or the answer states;
-* `valid_calls`: share of the model's calls the sandbox accepted (1 when it made none);
+* `valid_calls`: share of the model's calls the sandbox accepted (without calls: 1 if none were needed, else 0);
 * `turns_used`: share of the task's turns the rollout reached and answered in words.
 
 `total` weighs them by `REWARD_WEIGHTS` (state first: the outcome is what counts).
@@ -60,10 +60,11 @@ def score_rollout(task: Task, messages: list[dict[str, Any]], sandbox: Sandbox |
         refused += sum(call["is_error"] for call in evidence.calls)
         answered += int(bool(evidence.answer))
         given += all(result_given(result, evidence) for result in task.turns[index].expected_results)
+    needed = any(turn.calls for turn in reached)
     return _reward(
         state_match,
         given / len(segments) if segments else 0.0,
-        1 - refused / calls if calls else 1.0,
+        _valid_share(calls, refused, needed),
         answered / len(task.turns),
     )
 
@@ -74,10 +75,11 @@ def episode_reward(episode: Episode) -> Reward:
     grades = episode.grades
     calls = sum(grade.calls for grade in grades)
     invalid = sum(grade.invalid_calls for grade in grades)
+    needed = any(turn.calls for turn in episode.task.turns[: len(grades)])
     return _reward(
         sum(grade.state_ok for grade in grades) / turns,
         sum(grade.results_ok for grade in grades) / turns,
-        1 - invalid / calls if calls else 1.0,
+        _valid_share(calls, invalid, needed),
         sum(bool(evidence.answer) for evidence in episode.evidence[: len(grades)]) / turns,
     )
 
@@ -115,6 +117,13 @@ def verl_compute_score(
     message = {"role": "assistant", "content": content, "tool_calls": _native_calls(calls)}
     (reward,) = anyio.run(_replay_all, [task], [[*prompt, message]])
     return {"score": reward.total, **{key: value for key, value in reward.to_json().items() if key != "total"}}
+
+
+def _valid_share(calls: int, refused: int, needed: bool) -> float:
+    """Share of calls accepted; making none scores 1 only where none were needed (silence earns nothing)."""
+    if calls == 0:
+        return 0.0 if needed else 1.0
+    return 1 - refused / calls
 
 
 def _reward(state_match: float, results_given: float, valid_calls: float, turns_used: float) -> Reward:
