@@ -29,13 +29,13 @@ __all__ = ["MessageSpace", "SandboxEnv"]
 
 
 class MessageSpace(gymnasium.spaces.Space[dict[str, Any]]):
-    """Chat messages as a space: any dict with a `role` (sampling makes no sense for language)."""
+    """Chat messages as a space: a message (a dict with a `role`) or an observation (a dict with `messages`)."""
 
     def __init__(self) -> None:
         super().__init__(shape=None, dtype=None)
 
     def contains(self, x: Any) -> bool:
-        return isinstance(x, dict) and "role" in x or isinstance(x, dict) and "messages" in x
+        return isinstance(x, dict) and ("role" in x or "messages" in x)
 
 
 class SandboxEnv(gymnasium.Env[dict[str, Any], dict[str, Any]]):

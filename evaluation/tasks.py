@@ -19,7 +19,7 @@ import anyio
 from evaluation.errors import TaskError
 from evaluation.pool import ConnectionPool
 from servers import hash_state
-from simulator import Connection, ServerTarget, Store
+from simulator import Connection, Store
 from synthesizer import Sample, SampleStore
 
 __all__ = ["Task", "TaskTurn", "load_tasks", "split_tasks", "task_from_sample", "write_tasks"]
@@ -65,10 +65,6 @@ class Task:
     tools: list[dict[str, Any]]
     turns: list[TaskTurn]
     extra_tools: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def target(self) -> ServerTarget:
-        return ServerTarget.from_record(self.env, self.scenario)
 
     @property
     def needs_calls(self) -> bool:
