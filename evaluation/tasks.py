@@ -178,7 +178,10 @@ def _read_task_file(path: Path) -> Iterator[Task]:
         if "turns" in record:
             yield Task.from_json(record)
         elif "messages" in record:
-            yield _task_from_chat(record, f"{path}:{number}")
+            try:
+                yield _task_from_chat(record, f"{path}:{number}")
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                raise TaskError(f"{path}:{number}: not an openai record as funreason exports it ({error!r})") from error
         else:
             raise TaskError(f"{path}:{number}: neither a task (turns) nor an openai record (messages)")
 

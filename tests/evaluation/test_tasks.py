@@ -73,6 +73,7 @@ def test_the_tasks_command_marks_the_split_and_writes_the_held_out_tasks(store_p
         ("[1, 2]\n", "not a JSON object"),
         ('{"foo": 1}\n', "neither a task"),
         ('{"messages": [], "tools": [], "metadata": {}}\n', "metadata lacks env"),
+        ('{"messages": [{"role": "user"}], "metadata": {"env": "math", "scenario": "default", "seed": 0}}\n', "openai"),
     ],
 )
 def test_bad_task_files_are_refused_in_one_line(tmp_path, content, message):
