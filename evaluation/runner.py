@@ -49,8 +49,16 @@ class ChatPolicy:
 
     async def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatReply:
         sent = [{key: value for key, value in message.items() if key != "reasoning"} for message in messages]
-        system = {"role": "system", "content": self.system_prompt}
-        return await self.chat.chat([system, *sent], tools, temperature=self.temperature)
+        request = [{"role": "system", "content": self.system_prompt}, *sent]
+        native = self.chat.native_tools
+        try:
+            return await self.chat.chat(request, tools, temperature=self.temperature)
+        except LLMError:
+            # Requests in flight when another one found that the endpoint refuses native tools come back
+            # refused; `ChatModel` has switched to the text protocol by then, so one more try goes through.
+            if native and not self.chat.native_tools:
+                return await self.chat.chat(request, tools, temperature=self.temperature)
+            raise
 
 
 class GroundTruthPolicy:

@@ -35,6 +35,7 @@ class ScriptedModel:
     """Answers chat completions like a model would, through the real wire format.
 
     Modes: `truth` plays back each task's ground truth (found by the dialogue's first user message);
+    `text_only` does the same but refuses native `tools` and writes its calls as `<tool_call>` text;
     `no_tools` answers every request in words without calling anything.
     """
 
@@ -49,11 +50,23 @@ class ScriptedModel:
         body = await request.json()
         if self.mode == "no_tools":
             return completion("I am sorry, I cannot help with that.")
-        first = next(message for message in body["messages"] if message["role"] == "user")
-        task = self.by_first_query[first["content"]]
-        reply = await GroundTruthPolicy(task).act(body["messages"], body.get("tools") or [])
+        if self.mode == "text_only" and body.get("tools"):
+            return JSONResponse({"error": {"message": "tool use is not supported by this model"}}, status_code=400)
+        messages = [as_tool_result(message) for message in body["messages"]]
+        first = next(message for message in messages if message["role"] == "user")
+        reply = await GroundTruthPolicy(self.by_first_query[first["content"]]).act(messages, [])
+        if self.mode == "text_only":
+            blocks = [{"name": call["name"], "arguments": call["arguments"]} for call in reply.tool_calls]
+            return completion(reply.content + "".join(f"<tool_call>{json.dumps(b)}</tool_call>" for b in blocks))
         calls = [(call["name"], json.dumps(call["arguments"])) for call in reply.tool_calls]
         return completion(reply.content, calls)
+
+
+def as_tool_result(message: dict[str, Any]) -> dict[str, Any]:
+    """The text protocol sends tool results as user messages; read them back as what they are."""
+    if message["role"] == "user" and str(message.get("content", "")).startswith("Tool result"):
+        return {"role": "tool", "content": message["content"]}
+    return message
 
 
 def completion(content: str, calls: list[tuple[str, str]] | None = None) -> JSONResponse:

@@ -50,6 +50,13 @@ def test_a_model_that_never_calls_scores_0_percent_and_regrade_keeps_it(store_pa
     assert json.loads((tmp_path / "regraded.json").read_text()) == figures
 
 
+def test_a_model_without_native_tool_calling_is_evaluated_through_the_text_protocol(store_path, tasks, tmp_path):
+    with http_server(ScriptedModel(tasks, "text_only").app) as url:
+        outcome = run_eval(store_path, url, "text-model", "--json", str(tmp_path / "text.json"))
+    assert outcome.returncode == 0, outcome.stderr
+    assert json.loads((tmp_path / "text.json").read_text())["dialogue_accuracy"] == 1.0
+
+
 def test_offline_plays_back_the_ground_truth(store_path, tmp_path):
     outcome = funreason("eval", "--db", str(store_path), "--json", str(tmp_path / "truth.json"))
     assert outcome.returncode == 0, outcome.stderr
