@@ -208,7 +208,9 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
     help="Output folder: store, datasets, report.",
 )
 @click.option("--envs", default=",".join(environment_names()), show_default=True, help="Environments, comma-separated.")
-@click.option("--trajectories", type=click.IntRange(1), default=40, show_default=True, help="Per environment.")
+@click.option(
+    "--trajectories", type=click.IntRange(1), default=RunConfig.trajectories, show_default=True, help="Per environment."
+)
 @click.option("--samples", type=click.IntRange(1), help="Stop synthesis after this many samples.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @llm_options

@@ -28,7 +28,7 @@ Stage = Callable[[str], Callable[[int, int], None]]
 class RunConfig:
     out: Path = Path("funreason-out")
     envs: tuple[str, ...] = field(default_factory=lambda: tuple(environment_names()))
-    trajectories: int = 40
+    trajectories: int = 48
     """Per environment."""
     samples: int | None = None
     seed: int = 0

@@ -141,7 +141,8 @@ def plan_dialogue(
     by_step = {call.step: call for call in calls}
     closures = {call.step: _closure(call.step, by_step) for call in calls}
     eligible = [call for call in calls if askable(call, [by_step[step] for step in sorted(closures[call.step])])]
-    targets = _choose_targets(eligible, closures, rng.randint(*turns), turns[0], rng)
+    looks_up = {call.step for call in calls if tools[call.tool].read_only is True}
+    targets = _choose_targets(eligible, closures, rng.randint(*turns), turns[0], looks_up, rng)
     if len(targets) < turns[0]:
         return None
     plan = DialoguePlan(trajectory)
@@ -319,13 +320,19 @@ def _closure(step: int, by_step: dict[int, Call]) -> frozenset[int]:
 
 
 def _choose_targets(
-    calls: list[Call], closures: dict[int, frozenset[int]], count: int, least: int, rng: random.Random
+    calls: list[Call],
+    closures: dict[int, frozenset[int]],
+    count: int,
+    least: int,
+    looks_up: set[int],
+    rng: random.Random,
 ) -> list[int]:
     """Up to `count` targets, deepest chains first; a call already inside a chosen closure is no new target.
 
     A target's turn only gets the calls of its closure that no earlier-chosen target has.
     Single-call requests are taken only to reach `least` turns (chains are what make a
-    request hard), those with values of the user's own first.  Ties break by the seeded rng.
+    request hard), those with values of the user's own first; failing that, a state change
+    inside a chain (`looks_up` are the read-only steps).  Ties break by the seeded rng.
     """
     order = {call.step: rng.random() for call in calls}
     said = {  # values of the user's own: a request with none reads the same in every dialogue
@@ -343,7 +350,13 @@ def _choose_targets(
             break
         chosen.append(best)
         covered |= closures[best]
-    return chosen
+    # Too few requests: a call inside a chosen chain may be a request of its own, in an earlier turn
+    # ("log me in", then "send Bob a message"); the later turn then keeps only what is left.
+    spare = sorted(
+        (call.step for call in calls if call.step not in chosen),
+        key=lambda step: (step in looks_up, -said[step], order[step]),
+    )
+    return chosen + spare[: max(0, least - len(chosen))]
 
 
 def _batches(calls: list[Call]) -> list[list[int]]:

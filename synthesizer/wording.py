@@ -10,6 +10,7 @@ cannot know, so no request may mention it.
 import json
 import random
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from servers.phrasing import brief_words, render, value_words
@@ -70,18 +71,20 @@ def askable(target: Call, closure: list[Call]) -> bool:
     )
 
 
-def tool_request(tool: ToolInfo, values: dict[str, Any], rng: random.Random) -> str | None:
+def tool_request(tool: ToolInfo, values: dict[str, Any], rng: random.Random, must: Sequence[str] = ()) -> str | None:
     """One of the tool's declared requests with these slot values (None when none has all it needs),
-    or for a tool that declares none, a request made from its description."""
+    or for a tool that declares none, a request made from its description.
+
+    A request that says every one of `must` (the user's own values) is preferred to one that
+    leaves an optional value out.
+    """
     asks = list((tool.hints or {}).get("asks") or [])
     if not asks:
         return _from_description(tool, values)
     rng.shuffle(asks)
-    for template in asks:
-        sentence = render(template, values)
-        if sentence is not None:
-            return sentence
-    return None
+    rendered = [sentence for template in asks if (sentence := render(template, values)) is not None]
+    complete = [sentence for sentence in rendered if all(word.lower() in sentence.lower() for word in must)]
+    return (complete or rendered or [None])[0]
 
 
 def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -> str:
@@ -95,7 +98,7 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
     withheld = turn.free_input_of(turn.withheld) if turn.variant == "missing_parameter" and turn.withheld else None
     target = turn.target
     values = _slot_values(turn, target, tools[target.tool], withheld)
-    main = tool_request(tools[target.tool], values, rng)
+    main = tool_request(tools[target.tool], values, rng, _must_say(turn, target, tools[target.tool], withheld))
     if main is None and withheld is not None:  # every request needs the withheld value: name it vaguely
         main = tool_request(tools[target.tool], {**values, withheld[1]: f"the {withheld[1].replace('_', ' ')}"}, rng)
     if main is None:
@@ -143,7 +146,8 @@ def _prerequisite_request(
     a looked-up id is said as it is: a prerequisite's ids are the user's own (an account id).
     """
     values = _slot_values(turn, call, tool, withheld)
-    sentence = tool_request(tool, values, rng)
+    must = _must_say(turn, call, tool, withheld)
+    sentence = tool_request(tool, values, rng, must)
     if sentence is None and withheld is not None and withheld[0] is call:
         values[withheld[1]] = f"the {withheld[1].replace('_', ' ')}"
         sentence = tool_request(tool, values, rng)

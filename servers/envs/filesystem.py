@@ -135,7 +135,7 @@ class FileSystem(Environment):
             "Switch to the {folder} folder.",
             "Can you move me into {folder}?",
             "I want to work in {folder} from now on.",
-            "Change the working directory to {folder}.",
+            "Open the {folder} folder, I want to work there.",
         ],
         answers=[
             "You're now in {current_working_directory}.",
