@@ -109,6 +109,8 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
     said = main.lower()
     sentences = []
     for call in turn.calls[:-1]:
+        if turn.variant == "error_recovery" and call.step in target.discovered and _acts_first(turn):
+            continue  # the assistant learns this step from the error; the user does not know of it
         changes = tools[call.tool].read_only is not True  # a user asks for every change made on their behalf
         if changes or any(words.lower() not in said for words in _must_say(turn, call, tools[call.tool], withheld)):
             sentence = _prerequisite_request(turn, call, tools[call.tool], withheld, rng)
@@ -144,6 +146,12 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
         if sentence is not None:
             return _sentence(re.sub(r"^Done[:,]\s*", "", sentence))
     return _summary(target.result)
+
+
+def _acts_first(turn: TurnPlan) -> bool:
+    """Whether the target can be tried before anything else of its turn (no value of it comes from the turn)."""
+    steps = {call.step for call in turn.calls}
+    return not any(origin.get("step") in steps for origin in turn.target.provenance.values())
 
 
 def _prerequisite_request(
