@@ -131,10 +131,7 @@ class Messaging(Environment):
             "I need the full directory of users.",
             "Which people have signed up to this service?",
         ],
-        answers=[
-            "There are {users#} users on the service: {user_ids}.",
-            "The service has {users#} accounts ({user_ids}).",
-        ],
+        answers=["The service has {users#} users: {user_ids}.", "Registered users ({users#} in all): {user_ids}."],
     )
     def list_users(self) -> UserList:
         """List every user of the service."""
@@ -151,7 +148,7 @@ class Messaging(Environment):
             "I need to be signed in as {user_id}.",
             "Start a messaging session for {user_id}.",
         ],
-        answers=["You're now logged in as {user_id}.", "Signed in: the session belongs to {user_id}."],
+        answers=["You're now logged in as {user_id}.", "Signed in, and the session belongs to {user_id}."],
     )
     def log_in(self, user_id: UserId) -> LoginStatus:
         """Log in as a user. Needed before any contact or message tool."""
@@ -208,8 +205,8 @@ class Messaging(Environment):
             "Please make {user_name} a contact of mine.",
         ],
         answers=[
-            "{@user_name} is now in your contacts (user {user_id}).",
             "Added {@user_name} to your contact list; their user id is {user_id}.",
+            "Your contacts now include {@user_name} (user {user_id}).",
         ],
     )
     def add_contact(
@@ -236,7 +233,7 @@ class Messaging(Environment):
             "I don't want {user_id} in my contacts anymore.",
             "Drop {user_id} from my contact list, please.",
         ],
-        answers=["{user_id} is no longer in your contacts.", "Removed {user_id} from your contact list."],
+        answers=["Removed {user_id} from your contacts.", "Your contact list no longer includes {user_id}."],
     )
     def remove_contact(self, user_id: UserId) -> UserIdResult:
         """Remove a user from the logged-in user's contacts."""
@@ -259,7 +256,7 @@ class Messaging(Environment):
         ],
         answers=[
             "You have {contacts#} contacts: {contact_ids}.",
-            "Your contact list holds {contacts#} people ({contact_ids}).",
+            "Your contacts are {contact_ids} ({contacts#} in all).",
         ],
     )
     def list_contacts(self) -> ContactList:
@@ -316,8 +313,8 @@ class Messaging(Environment):
             "Let me see {unread_only?what's unread in my inbox|everything in my inbox}.",
         ],
         answers=[
-            "You have {messages#} {@unread_only?unread |}messages in your inbox: {message_ids}.",
-            "Your inbox holds {messages#} {@unread_only?unread |}messages ({message_ids}).",
+            "You have {messages#} messages in your inbox[{@unread_only? that you haven't read|}]: {message_ids}.",
+            "Your inbox holds {messages#} messages[{@unread_only? still unread|}] ({message_ids}).",
         ],
     )
     def view_inbox(
@@ -342,7 +339,7 @@ class Messaging(Environment):
         ],
         answers=[
             "You have sent {messages#} messages: {message_ids}.",
-            "Your sent folder: {message_ids} ({messages#} in total).",
+            "Your sent folder holds {message_ids} ({messages#} in total).",
         ],
     )
     def view_sent_messages(self) -> MessageList:
@@ -361,8 +358,8 @@ class Messaging(Environment):
             "Show me {message_id}.",
         ],
         answers=[
-            'Message {message_id} from {sender_id} says: "{content}"',
-            '{sender_id} wrote this at {sent_at} (message {message_id}): "{content}"',
+            'Message {message_id} from {sender_id} says "{content}"',
+            'This is message {message_id}, sent by {sender_id} at {sent_at}: "{content}"',
         ],
     )
     def read_message(self, message_id: MessageId) -> Message:
@@ -382,10 +379,7 @@ class Messaging(Environment):
             "Get rid of {message_id} for me.",
             "Please erase {message_id} from my mailbox.",
         ],
-        answers=[
-            "Message {deleted_message_id} is deleted.",
-            "{deleted_message_id} has been removed from your messages.",
-        ],
+        answers=["Message {deleted_message_id} is deleted.", "Your message {deleted_message_id} has been removed."],
     )
     def delete_message(self, message_id: MessageId) -> DeletedResult:
         """Delete a message the logged-in user sent or received."""
@@ -405,8 +399,8 @@ class Messaging(Environment):
             'Can you look through my messages for "{keyword}"?',
         ],
         answers=[
-            'I found {messages#} messages mentioning "{@keyword}" ({message_ids}).',
-            'I searched your messages for "{@keyword}" and found {messages#}: {message_ids}.',
+            'Messages mentioning "{@keyword}" are {message_ids} ({messages#} in all).',
+            'I searched your messages for "{@keyword}" and found {messages#} messages, {message_ids}.',
         ],
     )
     def search_messages(
@@ -428,12 +422,13 @@ class Messaging(Environment):
             "How many messages do I have?",
             "Give me a quick summary of my messages.",
             "Can you tell me how many unread messages I have?",
-            "I need my message counts: received, unread and sent.",
+            "I need my counts of received, unread and sent messages.",
             "What do my mailbox numbers look like?",
         ],
         answers=[
-            "You've received {received} messages ({unread} unread), sent {sent}, and have {contacts} contacts.",
-            "{unread} of your {received} messages are unread; you have sent {sent} and have {contacts} contacts.",
+            "Messages received: {received}, of them unread: {unread}. Sent: {sent}. Contacts: {contacts}.",
+            "Your mailbox stands at {received} received and {unread} unread, with {sent} sent and a contact count of "
+            "{contacts}.",
         ],
     )
     def get_message_stats(self) -> MessageStats:
