@@ -282,10 +282,10 @@ class Social(Environment):
             "Look up {username} on the social network for me.",
         ],
         answers=[
-            "@{username} ({display_name}) has {followers_count} followers, follows {following_count} accounts and has "
-            "published {posts_count} posts.",
-            "{display_name} joined on {joined_at}{verified? and is verified|} and has {followers_count} followers.[ "
-            "{followed_by_you?You follow them.|You don't follow them yet.}]",
+            "Profile of @{username} ({display_name}). Followers: {followers_count}. Following: {following_count}. "
+            "Posts: {posts_count}.",
+            "The account belongs to {display_name}, who joined on {joined_at}{verified? and is verified|}; the "
+            "follower count is {followers_count}.[ {followed_by_you?You follow them.|You don't follow them yet.}]",
         ],
     )
     def get_social_profile(self, username: Username) -> Profile:
@@ -345,15 +345,12 @@ class Social(Environment):
         produces={"post_id": "post_id", "hashtags": "hashtag", "mentions": "username"},
         asks=[
             'Post "{content}" on my social account.',
-            'Can you publish this for me: "{content}"',
+            'Can you publish "{content}" for me?',
             'I want to share "{content}" with my followers.',
             'Put up a new post saying "{content}"',
-            'Tweet this from my account: "{content}"',
+            'Tweet "{content}" from my account.',
         ],
-        answers=[
-            "Your post is live as {post_id}.",
-            "Published at {created_at}: your new post is {post_id}.",
-        ],
+        answers=["Your post is live as {post_id}.", "Published at {created_at}: your new post is {post_id}."],
     )
     def create_post(self, content: Text) -> PostView:
         """Publish a post as the logged-in account; it fails when empty or over the length limit (280 by default)."""
@@ -378,10 +375,10 @@ class Social(Environment):
             "Open {post_id} on the social network.",
         ],
         answers=[
-            "{post_id} is by @{author}[, a repost of {repost_of}]: {like_count} likes, {repost_count} reposts and "
-            "{comment_count} comments.",
-            "@{author} published {post_id} at {created_at}; so far it has {like_count} likes and {comment_count} "
-            "comments.",
+            "Post {post_id} is by @{author}[, a repost of {repost_of}]. Likes: {like_count}. Reposts: {repost_count}. "
+            "Comments: {comment_count}.",
+            "Published by @{author} at {created_at}, post {post_id} has a like count of {like_count} and a comment "
+            "count of {comment_count}.",
         ],
     )
     def get_post(self, post_id: PostId) -> PostView:
@@ -399,8 +396,10 @@ class Social(Environment):
             "Get rid of {post_id}, it's one of mine.",
         ],
         answers=[
-            "{deleted_post_id} is deleted, along with {removed_comments} comments and {removed_reposts} reposts.",
-            "Removed {deleted_post_id}; {removed_comments} comments and {removed_reposts} reposts went with it.",
+            "Post {deleted_post_id} is deleted. Comments removed with it: {removed_comments}. Reposts removed with "
+            "it: {removed_reposts}.",
+            "Removed {deleted_post_id}, together with its comments ({removed_comments}) and reposts "
+            "({removed_reposts}).",
         ],
     )
     def delete_post(self, post_id: PostId) -> DeletedPost:
@@ -464,7 +463,7 @@ class Social(Environment):
         ],
         answers=[
             "You now like {post_id}; its like count is {like_count}.",
-            "Liked {post_id} ({like_count} likes in total).",
+            "Liked {post_id}; the like count is now {like_count}.",
         ],
     )
     def like_post(self, post_id: PostId) -> LikeResult:
@@ -486,7 +485,7 @@ class Social(Environment):
             "I don't want to be liking {post_id} anymore.",
         ],
         answers=[
-            "Your like is off {post_id}; it has {like_count} likes now.",
+            "Your like is off {post_id}; likes now stand at {like_count}.",
             "Removed your like from {post_id}; its like count is back to {like_count}.",
         ],
     )
@@ -507,7 +506,7 @@ class Social(Environment):
             'Reply to {post_id} with "{content}".',
             'Can you leave a comment on {post_id} saying "{content}"?',
             'I want to write "{content}" under {post_id}.',
-            'Add my comment to {post_id}: "{content}"',
+            'Put "{content}" under {post_id} as my comment.',
         ],
         answers=[
             "Your comment is posted on {post_id} as {comment_id}.",
@@ -540,7 +539,10 @@ class Social(Environment):
             "I want to read the replies to {post_id}.",
             "How many comments does {post_id} have?",
         ],
-        answers=["{@post_id} has {comments#} comments: {comment_ids}.", "Comments on {@post_id}: {comment_ids}."],
+        answers=[
+            "I count {comments#} comments on {@post_id}: {comment_ids}.",
+            "Comments on {@post_id}: {comment_ids}.",
+        ],
     )
     def list_post_comments(self, post_id: PostId) -> CommentList:
         """List the comments on a post (on its original, for a repost), oldest first. No login needed."""
@@ -722,7 +724,10 @@ class Social(Environment):
             "I want to see what people have written about {keyword}[, {limit} posts at most].",
             'Can you check for posts containing "{keyword}"[, the latest {limit} at most]?',
         ],
-        answers=['{posts#} posts mention "{@keyword}" ({post_ids}).', 'The posts about "{@keyword}" are {post_ids}.'],
+        answers=[
+            'I found {posts#} posts mentioning "{@keyword}": {post_ids}.',
+            'Posts about "{@keyword}": {post_ids}.',
+        ],
     )
     def search_posts(
         self,
@@ -744,7 +749,7 @@ class Social(Environment):
             "I want to browse #{hashtag}[, {limit} posts at most].",
             "Pull up the [{limit} ]latest posts with #{hashtag}.",
         ],
-        answers=["{posts#} posts use #{@hashtag}: {post_ids}.", "Latest under #{@hashtag}: {post_ids}."],
+        answers=["#{@hashtag} appears in {posts#} posts: {post_ids}.", "Latest under #{@hashtag}: {post_ids}."],
     )
     def list_hashtag_posts(
         self,
