@@ -251,16 +251,16 @@ class Tickets(Environment):
         consumes={"customer_username": "username"},
         produces={"ticket_id": "ticket_id"},
         asks=[
-            'Open a[ {priority}-priority][ {category}] ticket[ for {customer_username}] titled "{title}": '
+            'Open a[ {priority}-priority][ {category}] ticket[ for {customer_username}] titled "{title}". '
             "{description}",
             'I have a problem to report[ on behalf of {customer_username}], "{title}"[, and it is {priority} '
-            "priority]. The details: {description}",
+            "priority]. Here is what is going on. {description}",
             'Can you file a[ {category}] support ticket called "{title}"[ for {customer_username}][ at {priority} '
-            "priority]? Here is what happened: {description}",
+            "priority]? Here is what happened. {description}",
             "Please log a new ticket[ for {customer_username}][ in the {category} category][ with {priority} "
             'priority], summary "{title}". {description}',
-            "We need a[ {priority}-priority] ticket[ in the {category} queue][ for {customer_username}] with the "
-            'title "{title}". What\'s wrong: {description}',
+            '{description} Please file that as a[ {priority}-priority][ {category}] ticket titled "{title}"[ for '
+            "{customer_username}].",
         ],
         answers=[
             'Ticket {ticket_id} is open: "{title}", {priority} priority, in {category}.',
@@ -316,8 +316,9 @@ class Tickets(Environment):
             "Where does {ticket_id} stand?",
         ],
         answers=[
-            '{ticket_id} ("{title}") is {status} with {priority} priority[, handled by {owner}].',
-            "Ticket {ticket_id} from {customer} is {status}[ and owned by {owner}].[ The resolution: {resolution}]",
+            'Ticket {ticket_id} ("{title}") is {status} with {priority} priority[, handled by {owner}].',
+            "The request from {customer}, {ticket_id}, is {status}[ and owned by {owner}].[ Resolution on record: "
+            "{resolution}]",
         ],
     )
     def get_ticket(self, ticket_id: TicketId) -> Ticket:
@@ -344,7 +345,7 @@ class Tickets(Environment):
             "{category}][ handled by {owner}][{unassigned_only?, unassigned only|}].",
         ],
         answers=[
-            "{total} tickets match: {ticket_ids}.",
+            "Number of matching tickets: {total}. Listed: {ticket_ids}.",
             "Here are the matching tickets: {ticket_ids} ({tickets#} shown of {total}).",
         ],
     )
@@ -388,16 +389,16 @@ class Tickets(Environment):
         requires=["tickets_logged_in"],
         consumes={"ticket_id": "ticket_id"},
         asks=[
-            'Update {ticket_id}[: retitle it "{title}"][, set the priority to {priority}][, change the description to '
-            '"{description}"]',
-            'Can you edit {ticket_id}?[ The new title is "{title}".][ Make it {priority} priority.][ Replace the '
-            "description with this: {description}]",
+            'Update {ticket_id}[ and retitle it "{title}"][, set the priority to {priority}][, change the description '
+            'to "{description}"]',
+            'Can you edit {ticket_id}?[ The new title is "{title}".][ Make it {priority} priority.][ The description '
+            "should now read as follows. {description}]",
             'I need to correct {ticket_id}.[ Call it "{title}" instead.][ It should be {priority} priority.][ Its '
             'description should say "{description}"]',
             'Please change {ticket_id}[ so its priority is {priority}][; the title should be "{title}"][; the '
             'description should be "{description}"]',
             'There\'s a mistake in {ticket_id}.[ The title should read "{title}".][ The priority ought to be '
-            "{priority}.][ Please use this description instead: {description}]",
+            "{priority}.][ Please use this description instead. {description}]",
         ],
         answers=[
             'Saved your changes to {ticket_id}; it is now titled "{title}" with {priority} priority.',
@@ -438,7 +439,7 @@ class Tickets(Environment):
             "I want an owner for {ticket_id}[, and it should be {agent_username}].",
             "Could you hand {ticket_id} off[ to {agent_username}]?",
         ],
-        answers=["{ticket_id} is now assigned to {owner} and in progress.", "The new owner of {ticket_id} is {owner}."],
+        answers=["Assigned {ticket_id} to {owner}; it is in progress now.", "The new owner of {ticket_id} is {owner}."],
     )
     def assign_ticket(
         self,
@@ -473,8 +474,8 @@ class Tickets(Environment):
         consumes={"ticket_id": "ticket_id"},
         produces={"comment_id": "comment_id"},
         asks=[
-            'Comment on {ticket_id}[{internal? as an internal note|}]: "{body}"',
-            'Add this to {ticket_id}[{internal? as a note only agents can see|}]: "{body}"',
+            'Comment "{body}" on {ticket_id}[{internal? as an internal note|}].',
+            'Put "{body}" on {ticket_id}[{internal? as a note only agents can see|}].',
             'Can you post "{body}" on {ticket_id}[{internal? as an internal note the customer won\'t see|}]?',
             'I want to reply on {ticket_id}[{internal? internally|}] with "{body}"',
             'Leave a[{internal?n internal|}] note on {ticket_id} saying "{body}"',
@@ -518,7 +519,10 @@ class Tickets(Environment):
             "I'd like to read the conversation on {ticket_id}.",
             "Are there any comments on {ticket_id}?",
         ],
-        answers=["{ticket_id} has {comments#} comments: {comment_ids}.", "Comments on {ticket_id}: {comment_ids}."],
+        answers=[
+            "I count {comments#} comments on {ticket_id}: {comment_ids}.",
+            "Comments on {ticket_id}: {comment_ids}.",
+        ],
     )
     def list_ticket_comments(self, ticket_id: TicketId) -> CommentList:
         """List a ticket's comments, oldest first. Customers do not see internal notes."""
@@ -542,7 +546,7 @@ class Tickets(Environment):
             "Get rid of {comment_id} from the ticket thread.",
         ],
         answers=[
-            "{deleted_comment_id} is deleted from {ticket_id}.",
+            "Comment {deleted_comment_id} is deleted from {ticket_id}.",
             "Removed {deleted_comment_id} from ticket {ticket_id}.",
         ],
     )
@@ -572,14 +576,14 @@ class Tickets(Environment):
         requires=["tickets_logged_in"],
         consumes={"ticket_id": "ticket_id"},
         asks=[
-            "Escalate {ticket_id}, because {reason}",
+            "Escalate {ticket_id}. {reason}",
             "Please bump up the priority of {ticket_id}. {reason}",
             "Can you escalate {ticket_id}? {reason}",
             "I need {ticket_id} escalated. {reason}",
-            "Raise the urgency on {ticket_id}; here is why: {reason}",
+            "Raise the urgency on {ticket_id}. {reason}",
         ],
         answers=[
-            "{ticket_id} is escalated; its priority is now {priority}.",
+            "The priority of {ticket_id} is now {priority} after the escalation.",
             "Escalated {ticket_id} to {priority} priority.",
         ],
     )
@@ -605,13 +609,13 @@ class Tickets(Environment):
         consumes={"ticket_id": "ticket_id"},
         asks=[
             "Mark {ticket_id} as resolved. {resolution}",
-            "Resolve {ticket_id} with this note: {resolution}",
-            "Can you set {ticket_id} to resolved? Here is what fixed it: {resolution}",
+            'Resolve {ticket_id} with the note "{resolution}"',
+            "Can you set {ticket_id} to resolved? {resolution}",
             "I fixed {ticket_id}; please record it as resolved. {resolution}",
-            "The problem in {ticket_id} is solved, so resolve it. What we did: {resolution}",
+            "The problem in {ticket_id} is solved, so resolve it. {resolution}",
         ],
         answers=[
-            "{ticket_id} is now resolved. The resolution on record: {resolution}",
+            "Ticket {ticket_id} is resolved. Resolution on record: {resolution}",
             "Resolved {ticket_id} at {resolved_at}.",
         ],
     )
@@ -638,11 +642,11 @@ class Tickets(Environment):
             "Reopen {ticket_id}. {reason}",
             "Can you reopen {ticket_id}? {reason}",
             "The fix for {ticket_id} didn't work, so please reopen it. {reason}",
-            "I need {ticket_id} opened again: {reason}",
+            "I need {ticket_id} opened again. {reason}",
             "Please put {ticket_id} back in progress. {reason}",
         ],
         answers=[
-            "{ticket_id} is reopened and back in progress[ with {owner}].",
+            "Ticket {ticket_id} is reopened and back in progress[ with {owner}].",
             "Reopened {ticket_id}[; {owner} still owns it].",
         ],
     )
@@ -673,7 +677,7 @@ class Tickets(Environment):
             "I want {ticket_id} closed.",
             "Mark {ticket_id} as closed; we're done with it.",
         ],
-        answers=["{ticket_id} is closed for good.", "Closed {ticket_id} at {closed_at}."],
+        answers=["Ticket {ticket_id} is closed for good.", "Closed {ticket_id} at {closed_at}."],
     )
     def close_ticket(self, ticket_id: TicketId) -> Ticket:
         """Close a resolved ticket for good (any agent, or the customer who requested it). Closed tickets are final."""
@@ -696,7 +700,7 @@ class Tickets(Environment):
             "I need to know who works on the support team.",
             "Who could take a ticket right now?",
         ],
-        answers=["There are {agents#} agents: {agent_usernames}.", "The support agents are {agent_usernames}."],
+        answers=["The helpdesk has {agents#} agents: {agent_usernames}.", "The support agents are {agent_usernames}."],
     )
     def list_agents(self) -> AgentList:
         """List the support agents with their team and how many active tickets each owns."""
@@ -720,7 +724,7 @@ class Tickets(Environment):
             "Walk me through the timeline of {ticket_id}.",
         ],
         answers=[
-            "{ticket_id} has {events#} entries in its history.",
+            "The history of {ticket_id} has {events#} entries.",
             "The audit log of {ticket_id} lists {events#} events.",
         ],
     )
@@ -745,9 +749,10 @@ class Tickets(Environment):
             "What does the ticket queue look like?",
         ],
         answers=[
-            "You can see {total} tickets: {by_status.open} open, {by_status.in_progress} in progress, "
-            "{by_status.resolved} resolved and {by_status.closed} closed.",
-            "Of {total} tickets, {unassigned} are open with no owner and {escalated} are escalated and still active.",
+            "Tickets you can see: {total}. Open: {by_status.open}. In progress: {by_status.in_progress}. Resolved: "
+            "{by_status.resolved}. Closed: {by_status.closed}.",
+            "Unassigned open tickets: {unassigned}. Escalated tickets still active: {escalated}. Total visible: "
+            "{total}.",
         ],
     )
     def get_ticket_stats(self) -> TicketStats:
