@@ -182,7 +182,7 @@ class FileSystem(Environment):
             "Make a new directory named {dir_name}[{parents?, creating the parents as needed|}].",
             "Can you set up the folder {dir_name}[{parents?, plus any folders above it that don't exist yet|}]?",
             "I need a new directory at {dir_name}[{parents?; build the whole path if necessary|}].",
-            "Add a folder {dir_name}[{parents?, along with its missing parents|}].",
+            "Start a new folder {dir_name}[{parents?, along with its missing parents|}].",
         ],
         answers=["Created the folder {path}.", "The new directory is at {path}."],
     )
@@ -217,7 +217,7 @@ class FileSystem(Environment):
             "I need an empty file at {file_name}.",
             "Set up a blank file {file_name}, and leave it alone if it already exists.",
         ],
-        answers=["The file {path} is in place.", "{path} exists now, empty if it was new."],
+        answers=["The file {path} is in place.", "Now {path} exists, empty if it was new."],
     )
     def touch(self, file_name: FilePath) -> PathResult:
         """Create an empty file if it does not exist; an existing file is left as it is."""
@@ -432,7 +432,7 @@ class FileSystem(Environment):
             "I need to know the length of {file_name}[ in {mode}].",
             "Measure {file_name}[ by counting its {mode}].",
         ],
-        answers=["The file {@file_name} has {count} {mode}.", "I counted {count} {mode} in {@file_name}."],
+        answers=["Count of {mode} in {@file_name}: {count}.", "I counted the {mode} in {@file_name} and got {count}."],
     )
     def wc(
         self,
@@ -456,7 +456,7 @@ class FileSystem(Environment):
         ],
         answers=[
             "Here are the {lines#} lines of {@file_name} in order: {lines}.",
-            "In alphabetical order{@reverse?, reversed|}, {@file_name} reads: {lines}.",
+            "In alphabetical order[{@reverse?, reversed|}], {@file_name} reads: {lines}.",
         ],
     )
     def sort(
@@ -549,7 +549,10 @@ class FileSystem(Environment):
             "I need the total size[ of {path}].",
             "Show me the space taken[ by {path}].",
         ],
-        answers=["{path} takes up {human_readable} ({bytes} bytes).", "The total size of {path} is {human_readable}."],
+        answers=[
+            "Disk usage of {path} is {human_readable}.",
+            "The files under {path} total {bytes} B, or {human_readable}.",
+        ],
     )
     def du(
         self,
