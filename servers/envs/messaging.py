@@ -127,8 +127,8 @@ class Messaging(Environment):
         asks=[
             "Who is on the messaging service?",
             "List all the users on the service.",
-            "Can you show me everyone who has an account here?",
-            "I need the full directory of users.",
+            "Would you show me everyone who has an account here?",
+            "Pull up the full directory of users.",
             "Which people have signed up to this service?",
         ],
         answers=["The service has {users#} users: {user_ids}.", "Registered users ({users#} in all): {user_ids}."],
@@ -143,10 +143,10 @@ class Messaging(Environment):
         provides=["logged_in"],
         asks=[
             "Log me in as {user_id}.",
-            "Sign in to the messaging service as {user_id}.",
-            "Can you log me in? I'm {user_id}.",
-            "I need to be signed in as {user_id}.",
-            "Start a messaging session for {user_id}.",
+            "Get me signed in as {user_id}.",
+            "Could you open a messaging session for {user_id}?",
+            "My messaging account is {user_id}; log me in.",
+            "Time to check my messages, so sign me in as {user_id}.",
         ],
         answers=["You're now logged in as {user_id}.", "Signed in, and the session belongs to {user_id}."],
     )
@@ -166,7 +166,7 @@ class Messaging(Environment):
             "Sign me out of the messaging service.",
             "Can you end my messaging session?",
             "I'm done for now, so please log me out.",
-            "I'd like to sign out of my messages.",
+            "Please close my messaging session.",
         ],
         answers=["You're logged out.", "Your session has ended; nobody is signed in now."],
     )
@@ -181,8 +181,8 @@ class Messaging(Environment):
         asks=[
             "Am I logged in to the messaging service?",
             "Who is signed in to messaging right now?",
-            "Can you check whether I'm still logged in?",
-            "I need to know which account is signed in.",
+            "Quick check, am I still logged in?",
+            "Is any account signed in to messaging at the moment?",
             "Tell me if there's an active messaging session.",
         ],
         answers=[
@@ -199,8 +199,8 @@ class Messaging(Environment):
         produces={"user_id": "user_id"},
         asks=[
             "Add {user_name} to my contacts.",
-            "Can you put {user_name} in my contact list?",
-            "I want {user_name} saved as a contact.",
+            "Could you put {user_name} in my contact list?",
+            "Go ahead and store {user_name} as a contact.",
             "Save {user_name} as one of my contacts.",
             "Please make {user_name} a contact of mine.",
         ],
@@ -249,9 +249,9 @@ class Messaging(Environment):
         produces={"contact_ids": "user_id"},
         asks=[
             "Who is in my contacts?",
-            "Show me my contact list.",
-            "Can you list my contacts?",
-            "I need to see everyone I have saved as a contact.",
+            "Bring up my contact list.",
+            "Would you list my contacts?",
+            "Tell me everyone I have saved as a contact.",
             "Which people are in my address book?",
         ],
         answers=[
@@ -331,10 +331,10 @@ class Messaging(Environment):
         requires=["logged_in"],
         produces={"message_ids": "message_id"},
         asks=[
-            "Show me the messages I've sent.",
+            "Pull up the messages I've sent.",
             "What have I sent so far?",
-            "Can you list my sent messages?",
-            "I need to see everything I've sent.",
+            "Could you go through my sent messages?",
+            "Let me see everything I've sent.",
             "Open my sent folder.",
         ],
         answers=[
@@ -354,8 +354,8 @@ class Messaging(Environment):
             "Open {message_id} for me.",
             "What does {message_id} say?",
             "Can you read me {message_id}?",
-            "I want to see the full text of {message_id}.",
-            "Show me {message_id}.",
+            "Read {message_id} out to me in full.",
+            "Display {message_id} for me.",
         ],
         answers=[
             'Message {message_id} from {sender_id} says "{content}"',
@@ -374,8 +374,8 @@ class Messaging(Environment):
         consumes={"message_id": "message_id"},
         asks=[
             "Delete {message_id}.",
-            "Can you remove {message_id} from my messages?",
-            "I want {message_id} gone.",
+            "Would you remove {message_id} from my messages?",
+            "Trash {message_id}, I don't need it.",
             "Get rid of {message_id} for me.",
             "Please erase {message_id} from my mailbox.",
         ],
@@ -421,7 +421,7 @@ class Messaging(Environment):
         asks=[
             "How many messages do I have?",
             "Give me a quick summary of my messages.",
-            "Can you tell me how many unread messages I have?",
+            "Quick question, how many unread messages do I have?",
             "I need my counts of received, unread and sent messages.",
             "What do my mailbox numbers look like?",
         ],
