@@ -181,11 +181,11 @@ class Tickets(Environment):
         consumes={"username": "username"},
         provides=["tickets_logged_in"],
         asks=[
-            "Log me in to the helpdesk as {username}; my password is {password}.",
-            "Sign in to the support desk as {username} with the password {password}.",
-            "Can you log me in to the helpdesk? I'm {username} and my password is {password}.",
-            "I need to be signed in to the ticket system as {username} (password {password}).",
-            "Use {username} and the password {password} to get me into the helpdesk.",
+            "Open a helpdesk session as {username} with the password {password}.",
+            "Get me onto the support desk as {username}, password {password}.",
+            "Would you log me into the ticket system? I'm {username}, password {password}.",
+            "I'm {username} on the helpdesk and my password is {password}, so log me in.",
+            "Access the helpdesk for me as {username} using the password {password}.",
         ],
         answers=[
             "You're logged in to the helpdesk as {username} ({role}).",
@@ -215,7 +215,7 @@ class Tickets(Environment):
             "Sign me out of the support desk.",
             "Can you end my helpdesk session?",
             "I'm done with tickets for today, so please log me out.",
-            "I'd like to sign out of the ticket system.",
+            "Please close my session on the ticket system.",
         ],
         answers=["You're logged out of the helpdesk.", "Signed out; nobody is logged in to the ticket system now."],
     )
@@ -231,8 +231,8 @@ class Tickets(Environment):
         asks=[
             "Am I logged in to the helpdesk?",
             "Who is signed in to the support desk right now?",
-            "Can you check whether I'm still signed in to the ticket system?",
-            "I need to know which helpdesk account is active and its role.",
+            "Is my helpdesk session still active?",
+            "Which helpdesk account is active, and with what role?",
             "Tell me if anyone is logged in to the helpdesk.",
         ],
         answers=[
@@ -310,8 +310,8 @@ class Tickets(Environment):
         produces={"customer": "username", "owner": "agent_username"},
         asks=[
             "What's the status of {ticket_id}?",
-            "Show me {ticket_id}.",
-            "Can you pull up the details of {ticket_id}?",
+            "Fetch {ticket_id} for me.",
+            "Could you bring up the details of {ticket_id}?",
             "I need everything we have on {ticket_id}.",
             "Where does {ticket_id} stand?",
         ],
@@ -335,7 +335,7 @@ class Tickets(Environment):
             "{customer}][{unassigned_only?, only unassigned ones|}][, at most {limit}].",
             "Which[ {status}] tickets[ from {customer}] are there[ in {category}][ with {priority} priority][ for "
             "{owner}][{unassigned_only? that nobody has picked up yet|}]?[ List up to {limit}.]",
-            "Can you list the[ {priority}-priority][ {status}] tickets[ about "
+            "Could you list the[ {priority}-priority][ {status}] tickets[ about "
             "{category}][{unassigned_only? that are still unassigned|}][ owned by {owner}][ requested by "
             "{customer}][, no more than {limit}]?",
             "I need a list of[ {status}] tickets[ in the {category} category][ at {priority} priority][ for the "
@@ -393,7 +393,7 @@ class Tickets(Environment):
             'to "{description}"]',
             'Can you edit {ticket_id}?[ The new title is "{title}".][ Make it {priority} priority.][ The description '
             "should now read as follows. {description}]",
-            'I need to correct {ticket_id}.[ Call it "{title}" instead.][ It should be {priority} priority.][ Its '
+            'Let\'s correct {ticket_id}.[ Call it "{title}" instead.][ It should be {priority} priority.][ Its '
             'description should say "{description}"]',
             'Please change {ticket_id}[ so its priority is {priority}][; the title should be "{title}"][; the '
             'description should be "{description}"]',
@@ -477,7 +477,7 @@ class Tickets(Environment):
             'Comment "{body}" on {ticket_id}[{internal? as an internal note|}].',
             'Put "{body}" on {ticket_id}[{internal? as a note only agents can see|}].',
             'Can you post "{body}" on {ticket_id}[{internal? as an internal note the customer won\'t see|}]?',
-            'I want to reply on {ticket_id}[{internal? internally|}] with "{body}"',
+            'Reply on {ticket_id}[{internal? internally|}] with "{body}"',
             'Leave a[{internal?n internal|}] note on {ticket_id} saying "{body}"',
         ],
         answers=[
@@ -513,9 +513,9 @@ class Tickets(Environment):
         consumes={"ticket_id": "ticket_id"},
         produces={"comment_ids": "comment_id"},
         asks=[
-            "Show me the comments on {ticket_id}.",
+            "Bring up the comments on {ticket_id}.",
             "What has been said on {ticket_id} so far?",
-            "Can you list the replies on {ticket_id}?",
+            "What replies are there on {ticket_id}?",
             "I'd like to read the conversation on {ticket_id}.",
             "Are there any comments on {ticket_id}?",
         ],
@@ -541,7 +541,7 @@ class Tickets(Environment):
         asks=[
             "Delete {comment_id}.",
             "Can you take {comment_id} off the ticket?",
-            "I want {comment_id} deleted.",
+            "Scrap {comment_id} from the ticket.",
             "Please remove {comment_id}; I posted it by mistake.",
             "Get rid of {comment_id} from the ticket thread.",
         ],
@@ -674,7 +674,7 @@ class Tickets(Environment):
             "Close {ticket_id}.",
             "Can you close {ticket_id} for good?",
             "I'm happy with the fix, so please close {ticket_id}.",
-            "I want {ticket_id} closed.",
+            "Go ahead and close {ticket_id}.",
             "Mark {ticket_id} as closed; we're done with it.",
         ],
         answers=["Ticket {ticket_id} is closed for good.", "Closed {ticket_id} at {closed_at}."],
@@ -696,8 +696,8 @@ class Tickets(Environment):
         asks=[
             "Which support agents are there?",
             "List the helpdesk agents.",
-            "Can you show me the agents and how busy they are?",
-            "I need to know who works on the support team.",
+            "How busy is each support agent?",
+            "Tell me who works on the support team.",
             "Who could take a ticket right now?",
         ],
         answers=["The helpdesk has {agents#} agents: {agent_usernames}.", "The support agents are {agent_usernames}."],
@@ -719,8 +719,8 @@ class Tickets(Environment):
         asks=[
             "Show me the history of {ticket_id}.",
             "What has happened on {ticket_id} so far?",
-            "Can you pull up the audit log for {ticket_id}?",
-            "I want to see who changed {ticket_id} and when.",
+            "Could you fetch the audit log for {ticket_id}?",
+            "Who changed {ticket_id}, and when?",
             "Walk me through the timeline of {ticket_id}.",
         ],
         answers=[
@@ -745,7 +745,7 @@ class Tickets(Environment):
             "Give me an overview of the tickets.",
             "How many tickets are open or unassigned?",
             "Can you sum up the ticket numbers for me?",
-            "I need the helpdesk stats.",
+            "Helpdesk stats, please.",
             "What does the ticket queue look like?",
         ],
         answers=[
