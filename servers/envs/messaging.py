@@ -272,9 +272,9 @@ class Messaging(Environment):
         produces={"message_id": "message_id"},
         asks=[
             'Send {receiver_id} a message saying "{message}".',
-            'Please message {receiver_id}: "{message}"',
+            'Please message {receiver_id} and say "{message}"',
             'Can you write to {receiver_id} and tell them "{message}"?',
-            'I want {receiver_id} to get this from me: "{message}"',
+            'I want {receiver_id} to get this from me, "{message}"',
             'Drop {receiver_id} a note that says "{message}".',
         ],
         answers=[
