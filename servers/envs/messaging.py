@@ -112,6 +112,10 @@ class Messaging(Environment):
             "Look up the user id of {user_name} for me.",
             "Can you find {user_name}'s id on the service?",
             "I need the account id that belongs to {user_name}.",
+            "Look up {user_name} and tell me their user id.",
+            "Which id does {user_name} have on the messaging service?",
+            "Find out {user_name}'s user id for me.",
+            "{user_name} is on the service somewhere; what's their id?",
         ],
         answers=["{@user_name}'s user id is {user_id}.", "The id for {@user_name} is {user_id}."],
     )
@@ -147,6 +151,9 @@ class Messaging(Environment):
             "Could you open a messaging session for {user_id}?",
             "My messaging account is {user_id}; log me in.",
             "Time to check my messages, so sign me in as {user_id}.",
+            "I'm {user_id} on the messaging service; please log me in.",
+            "Would you sign me into messaging as {user_id}?",
+            "Let me into messaging, I'm {user_id}.",
         ],
         answers=["You're now logged in as {user_id}.", "Signed in, and the session belongs to {user_id}."],
     )

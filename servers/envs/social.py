@@ -194,6 +194,9 @@ class Social(Environment):
             "Could you sign into the social network for me? I'm {username}, password {password}.",
             "My social handle is {username} and the password is {password}, so please log me in.",
             "Use {username} and the password {password} to get me into my social account.",
+            "Hi, it's {username} with the password {password}; please sign me into the social app.",
+            "Could I get logged in to the social network? Username {username}, password {password}.",
+            "With the password {password}, log me in to the social app as {username}.",
         ],
         answers=[
             "You're signed in to the social network as @{username}.",

@@ -186,6 +186,9 @@ class Tickets(Environment):
             "Would you log me into the ticket system? I'm {username}, password {password}.",
             "I'm {username} on the helpdesk and my password is {password}, so log me in.",
             "Access the helpdesk for me as {username} using the password {password}.",
+            "Here are my helpdesk details, username {username} and password {password}; log me in.",
+            "First, log me in to the helpdesk as {username} with {password} as the password.",
+            "Sign me into the ticket system, I'm {username} and my password is {password}.",
         ],
         answers=[
             "You're logged in to the helpdesk as {username} ({role}).",
