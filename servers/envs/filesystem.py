@@ -407,7 +407,7 @@ class FileSystem(Environment):
             '"{pattern}"[{ignore_case? regardless of capitalisation|}].',
         ],
         answers=[
-            'Lines of {@file_name} containing "{@pattern}" are {matching_lines}.',
+            "Lines of {@file_name} containing {@pattern}: {matching_lines}.",
             "Matching lines in {@file_name}: {matching_lines}",
         ],
     )

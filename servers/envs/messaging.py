@@ -406,8 +406,8 @@ class Messaging(Environment):
             'Can you look through my messages for "{keyword}"?',
         ],
         answers=[
-            'Messages mentioning "{@keyword}" are {message_ids} ({messages#} in all).',
-            'I searched your messages for "{@keyword}" and found {messages#} messages, {message_ids}.',
+            "Messages that mention {@keyword}: {message_ids}.",
+            'Your search for "{@keyword}" turned up {messages#} messages, {message_ids}.',
         ],
     )
     def search_messages(

@@ -263,7 +263,7 @@ class Social(Environment):
         ],
         answers=[
             'I searched for "{@query}" and found {accounts#}: {usernames}.',
-            'The accounts matching "{@query}" are {usernames}.',
+            "Accounts matching {@query}: {usernames}.",
         ],
     )
     def search_accounts(
@@ -729,7 +729,7 @@ class Social(Environment):
         ],
         answers=[
             'I found {posts#} posts mentioning "{@keyword}", namely {post_ids}.',
-            'The posts about "{@keyword}" are {post_ids}.',
+            "Posts about {@keyword}: {post_ids}.",
         ],
     )
     def search_posts(
