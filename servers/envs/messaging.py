@@ -155,7 +155,7 @@ class Messaging(Environment):
             "Would you sign me into messaging as {user_id}?",
             "Let me into messaging, I'm {user_id}.",
         ],
-        answers=["You're now logged in as {user_id}.", "Signed in, and the session belongs to {user_id}."],
+        answers=["You're now logged in as {@user_id}.", "Signed in, and the session belongs to {@user_id}."],
     )
     def log_in(self, user_id: UserId) -> LoginStatus:
         """Log in as a user. Needed before any contact or message tool."""
@@ -211,10 +211,7 @@ class Messaging(Environment):
             "Save {user_name} as one of my contacts.",
             "Please make {user_name} a contact of mine.",
         ],
-        answers=[
-            "Added {@user_name} to your contact list; their user id is {user_id}.",
-            "Your contacts now include {@user_name} (user {user_id}).",
-        ],
+        answers=["Added {@user_name} to your contact list.", "Your contacts now include {@user_name}."],
     )
     def add_contact(
         self, user_name: Annotated[str, Field(description="Display name of the user to add.")]
@@ -240,7 +237,7 @@ class Messaging(Environment):
             "I don't want {user_id} in my contacts anymore.",
             "Drop {user_id} from my contact list, please.",
         ],
-        answers=["Removed {user_id} from your contacts.", "Your contact list no longer includes {user_id}."],
+        answers=["Removed {@user_id} from your contacts.", "Your contact list no longer includes {@user_id}."],
     )
     def remove_contact(self, user_id: UserId) -> UserIdResult:
         """Remove a user from the logged-in user's contacts."""
