@@ -321,9 +321,9 @@ async def _connected(target: ServerTarget, connection: Connection | None) -> Asy
 
 
 def _next_goal(graph: nx.DiGraph, called: set[str], excluded: set[str], rng: random.Random) -> str | None:
-    """A tool not called yet with the most prerequisites, so the walk goes on building chains."""
+    """A tool not called yet with the most prerequisites not called yet either: the walk goes on to a new chain."""
     depth = {
-        tool: len(nx.ancestors(graph, tool))
+        tool: len(nx.ancestors(graph, tool) - called)
         for tool in sorted(graph.nodes)
         if tool not in called and tool not in excluded and graph.in_degree(tool)
     }
