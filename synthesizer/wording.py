@@ -134,7 +134,8 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
 def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -> str:
     """The assistant's closing answer: what the target returned, in sentences, never raw JSON."""
     target = turn.target
-    values: dict[str, Any] = dict(target.result) if isinstance(target.result, dict) else {"result": target.result}
+    result = target.result if isinstance(target.result, dict) else {"result": target.result}
+    values: dict[str, Any] = {key: _spoken_status(value) for key, value in result.items()}
     defaults = {name: schema.get("default") for name, schema in tools[target.tool].parameters.items()}
     for name, value in {**defaults, **target.arguments}.items():
         if value is not None:
@@ -146,6 +147,11 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
         if sentence is not None:
             return _sentence(re.sub(r"^Done[:,]\s*", "", sentence))
     return _summary(target.result)
+
+
+def _spoken_status(value: Any) -> Any:
+    """A status or kind as words (`in_progress` -> "in progress"); other values as they are."""
+    return value.replace("_", " ") if isinstance(value, str) and re.fullmatch(r"[a-z]+(_[a-z]+)+", value) else value
 
 
 def _acts_first(turn: TurnPlan) -> bool:
@@ -180,8 +186,8 @@ def _prerequisite_request(
 
 def _slot_values(turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Call, str] | None) -> dict[str, Any]:
     """Slot values for one call's request: the user's own values as given, looked-up ones as the user knows them."""
-    values: dict[str, Any] = {
-        name: schema["default"] for name, schema in tool.parameters.items() if schema.get("default") is not None
+    values: dict[str, Any] = {  # a flag left at its default still picks its words ("{unread_only?...|...}")
+        name: schema["default"] for name, schema in tool.parameters.items() if isinstance(schema.get("default"), bool)
     }
     for name, value in call.arguments.items():
         if withheld == (call, name) or _unsaid(name):
