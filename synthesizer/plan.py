@@ -203,8 +203,11 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
         if step.is_error:
             failed_at[step.tool] = (step.index, step.arguments)
             continue
+        schema = tools[step.tool].parameters
         provenance = {
             name: _as_user_said(_earliest(origin, step.arguments.get(name), first_seen), step.arguments.get(name), name)
+            if not _implied(step.arguments.get(name), schema.get(name, {}))
+            else {"source": "schema"}
             for name, origin in step.provenance.items()
         }
         needs = {
@@ -300,6 +303,12 @@ def _from_earlier_turns(call: Call, earlier: list[Call], own: set[int]) -> Call:
     if provenance == call.provenance:
         return call
     return dataclasses.replace(call, provenance=provenance, needs=tuple(sorted(needs)))
+
+
+def _implied(value: Any, schema: dict[str, Any]) -> bool:
+    """A value the schema itself offers (an enum member, a const) or too short to tell where it came from."""
+    members = [m for option in schema.get("anyOf", [schema]) for m in [*option.get("enum", []), option.get("const")]]
+    return (isinstance(value, str) and len(value) < 2) or (value is not None and value in members)
 
 
 def _as_user_said(origin: dict[str, Any], value: Any, parameter: str) -> dict[str, Any]:
