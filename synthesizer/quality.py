@@ -44,11 +44,11 @@ from datasketch import MinHash, MinHashLSH
 
 from synthesizer.errors import DatasetError
 
-__all__ = ["FIGURES", "format_quality", "measure_quality", "read_records"]
+__all__ = ["QUALITY_FIGURES", "figure_value", "format_quality", "measure_quality", "read_records"]
 
 logger = logging.getLogger(__name__)
 
-FIGURES: dict[str, tuple[str, str]] = {
+QUALITY_FIGURES: dict[str, tuple[str, str]] = {
     # issue 11: every call needed and grounded, parallel where independent
     "unneeded_state_changes": ("multi-call turns with a state-changing call its target does not need", "0"),
     "unused_intermediate_calls": ("intermediate calls whose result and state change feed nothing later", "0"),
@@ -71,6 +71,8 @@ FIGURES: dict[str, tuple[str, str]] = {
 
 _EXAMPLES = 5
 _NEAR_DUPLICATE = 0.8
+_PERMUTATIONS = 128
+_CANDIDATES = 64
 _READ_VERBS = re.compile(
     r"(get|list|search|view|find|show|read|check|count|look_?up|query|fetch|describe|estimate|calculate|compute"
     r"|convert|preview|validate|is|has|display|print|inspect|browse)_"
@@ -122,7 +124,7 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def measure_quality(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Every figure of `FIGURES` over `records` (OpenAI chat records), with counts, totals and examples."""
+    """Every figure of `QUALITY_FIGURES` over `records` (OpenAI chat records), with counts, totals and examples."""
     tally = _Tally()
     for number, record in enumerate(records, 1):
         tally.add(_Dialogue.read(record, number))
@@ -151,7 +153,7 @@ def figure_value(figure: dict[str, Any]) -> str:
     return f"{figure['count']:,} / {figure['total']:,} ({share})"
 
 
-_WIDTH = max(len(what) for what, _ in FIGURES.values())
+_WIDTH = max(len(what) for what, _ in QUALITY_FIGURES.values())
 
 
 # --- one dialogue, read -------------------------------------------------------------------------------------------
@@ -189,7 +191,7 @@ class _Dialogue:
     calls: list[_Call]
     messages_with_calls: dict[int, list[_Call]]
     reasoning: list[tuple[str, list[_Call]]]  # (reasoning text, the calls of its message)
-    tools: dict[str, dict[str, Any]]  # name -> function schema (description, parameters)
+    tools: "_ToolFacts"
     hints: dict[str, dict[str, Any]]
     user_text: str
     all_text: str
@@ -203,10 +205,11 @@ class _Dialogue:
         if "line" in metadata and not (metadata.get("sample_id") or metadata.get("id") or record.get("id")):
             name = f"line {metadata['line']}"
         messages = record["messages"]
-        tools = _tools(record, messages)
+        schemas = _tools(record, messages)
+        tools = _tool_facts(schemas)
         planned = [turn for turn in metadata.get("turns") or [] if isinstance(turn, dict)]
         queries = [str(turn["query"]).strip() for turn in planned if turn.get("query")]
-        dialogue = cls(name, [], [], {}, [], tools, _hints(metadata, tools), "", "", "")
+        dialogue = cls(name, [], [], {}, [], tools, _hints(metadata, schemas), "", "", "")
         by_id: dict[str, _Call] = {}
         pending: list[_Call] = []
         user_text = visible = everything = ""
@@ -222,7 +225,6 @@ class _Dialogue:
                 user_text += "\n" + text.lower()
             elif role == "system":
                 user_text += "\n" + text.lower()
-                tools.update(_announced_tools(text))
             elif role == "assistant":
                 reasoning = _text(message.get("reasoning")) or "\n".join(_THINK.findall(text))
                 answer = _THINK.sub("", text).strip()
@@ -269,7 +271,7 @@ class _Dialogue:
                 arguments = json.loads(arguments) if arguments.strip() else {}
             except ValueError:
                 raise DatasetError(f"{name}: arguments of a {tool} call are not JSON: {arguments[:60]!r}") from None
-        trivial = _schema_values(json.dumps(self.tools.get(tool, {}).get("parameters") or {}, sort_keys=True))
+        trivial = self.tools.trivial.get(tool, frozenset())
         values = [(path, value) for path, value in _leaves(arguments or {}, "") if value not in trivial]
         every = [value for _, value in _leaves(arguments or {}, "", everything=True)]
         turn = self.turns[-1].index if self.turns else 0
@@ -362,7 +364,7 @@ class _Tally:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
-        self.figures = {key: {"count": 0, "total": 0, "examples": []} for key in FIGURES}
+        self.figures = {key: {"count": 0, "total": 0, "examples": []} for key in QUALITY_FIGURES}
         self.queries: list[tuple[str, str]] = []  # (where, text)
         self.frames: Counter[str] = Counter()
 
@@ -547,7 +549,7 @@ class _Tally:
         calls["mean"] = round(calls["count"] / calls["total"], 3) if calls["total"] else 0.0
         calls["examples"] = []
         figures = {}
-        for key, (what, goal) in FIGURES.items():
+        for key, (what, goal) in QUALITY_FIGURES.items():
             figure = self.figures[key]
             share = round(figure["count"] / figure["total"], 4) if figure["total"] else None
             if "by_kind" in figure:
@@ -556,26 +558,41 @@ class _Tally:
         return {"counts": {key: self.counts[key] for key in _COUNTS}, "figures": figures}
 
     def _near_duplicates(self) -> None:
-        """MinHash LSH (datasketch) proposes pairs; each is confirmed on the exact Jaccard of word 3-shingles."""
+        """MinHash LSH (datasketch) proposes pairs; each is confirmed on the exact Jaccard of word 3-shingles.
+
+        Exact repeats are matched by their text and never enter the index, and at most `_CANDIDATES`
+        proposals are checked per query, so a file of look-alike queries stays near-linear.
+        """
         figure = self.figures["near_duplicate_queries"]
         figure["total"] = len(self.queries)
-        index = MinHashLSH(threshold=_NEAR_DUPLICATE, num_perm=128)
-        shingles = [_shingles(text) for _, text in self.queries]
-        for number, grams in enumerate(shingles):
-            signature = MinHash(num_perm=128)
-            signature.update_batch([gram.encode() for gram in grams])
-            for other in index.query(signature):
-                union = len(shingles[other] | grams)
-                if union and len(shingles[other] & grams) / union >= _NEAR_DUPLICATE:
-                    figure.setdefault("members", set()).update((other, number))
-                    figure["pairs"] = figure.get("pairs", 0) + 1
-                    if len(figure["examples"]) < _EXAMPLES:
-                        figure["examples"].append(
-                            f"{self.queries[other][0]} ~ {self.queries[number][0]}: {self.queries[number][1][:100]!r}"
-                        )
+        members: set[int] = set()
+        first: dict[str, int] = {}
+        unique: list[int] = []
+        for number, (_, text) in enumerate(self.queries):
+            if text in first:
+                members.update((first[text], number))
+                self._pair(figure, first[text], number)
+            else:
+                first[text] = number
+                unique.append(number)
+        shingles = {number: _shingles(self.queries[number][1]) for number in unique}
+        signatures = MinHash.bulk([[gram.encode() for gram in shingles[n]] for n in unique], num_perm=_PERMUTATIONS)
+        index = MinHashLSH(threshold=_NEAR_DUPLICATE, num_perm=_PERMUTATIONS)
+        for number, signature in zip(unique, signatures, strict=True):
+            grams = shingles[number]
+            for other in index.query(signature)[:_CANDIDATES]:
+                if other in members and number in members:
+                    continue
+                if len(shingles[other] & grams) / len(shingles[other] | grams) >= _NEAR_DUPLICATE:
+                    members.update((other, number))
+                    self._pair(figure, other, number)
             index.insert(number, signature)
-        figure["count"] = len(figure.pop("members", ()))
-        figure.setdefault("pairs", 0)
+        figure["count"] = len(members)
+
+    def _pair(self, figure: dict[str, Any], one: int, other: int) -> None:
+        if len(figure["examples"]) < _EXAMPLES:
+            (where, text), (again, _) = self.queries[one], self.queries[other]
+            figure["examples"].append(f"{where} ~ {again}: {text[:100]!r}")
 
 
 _COUNTS = ("samples", "turns", "task_turns", "calls", "queries", "answers", "reasoning_blocks")
@@ -620,24 +637,16 @@ def _altered_user_values(calls: list[_Call]) -> str | None:
 
 def _tool_text(dialogue: _Dialogue, query: str) -> list[tuple[str, str]]:
     """What of the tools' own text a query holds: (kind, the text)."""
-    found = []
-    for name, schema in dialogue.tools.items():
-        sentence = _first_sentence(str(schema.get("description") or ""))
-        if sentence and sentence in query:
-            found.append(("description sentence", sentence))
-        if ("_" in name or name != name.lower()) and _appears(query, name.lower()):
-            found.append(("tool name", name))
+    facts = dialogue.tools
+    found = [("description sentence", sentence) for sentence in facts.sentence_pattern.findall(query)]
+    found += [("tool name", name) for name in facts.name_pattern.findall(query)]
     for match in _SNAKE.finditer(query):
         if match.group(0).lower() not in dialogue.argument_text:
             found.append(("snake_case", match.group(0)))
-    parameters = _parameter_phrases(json.dumps({n: s.get("parameters") for n, s in dialogue.tools.items()}))
     for match in _NAME_VALUE.finditer(query):
         words = match.group(1).split()
-        for size in range(min(4, len(words)), 0, -1):
-            phrase = " ".join(words[-size:])
-            if phrase in parameters:
-                found.append(("name: value", match.group(0)))
-                break
+        if any(" ".join(words[-size:]) in facts.parameters for size in range(min(4, len(words)), 0, -1)):
+            found.append(("name: value", match.group(0)))
     return found
 
 
@@ -672,7 +681,7 @@ def _looks_cut(answer: str) -> bool:
 
 def _invented_dependency(dialogue: _Dialogue, text: str, calls: list[_Call]) -> str | None:
     """A sentence says one tool feeds another, and no value of the first's result is in the second's arguments."""
-    names = set(dialogue.tools) | {call.tool for call in dialogue.calls}
+    names = dialogue.tools.names | {call.tool for call in dialogue.calls}
     for sentence in _SENTENCE_END.split(text):
         claims: list[tuple[str, str]] = []  # (producer, consumer)
         first = _FIRST_BECAUSE.search(sentence)
@@ -751,46 +760,67 @@ def _leaves(value: Any, path: str, everything: bool = False) -> Iterator[tuple[s
             yield path, normal
 
 
-@cache
-def _schema_values(parameters: str) -> frozenset[str]:
-    """Every enum member, const and default of a parameters schema (given as JSON text, so it can be cached)."""
-    found: set[str] = set()
+@dataclass(frozen=True)
+class _ToolFacts:
+    """What the checks need of a set of tool schemas, worked out once per distinct set."""
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key in ("enum", "const", "default", "examples"):
-                if key in node:
-                    found.update(value for _, value in _leaves(node[key], ""))
-            for key, item in node.items():
-                if key not in ("enum", "const", "default", "examples"):
-                    walk(item)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(json.loads(parameters))
-    return frozenset(found)
+    names: frozenset[str]
+    trivial: dict[str, frozenset[str]]  # tool -> enum members, consts, defaults and examples of its schema
+    parameters: frozenset[str]  # parameter names as a query might spell them: `dir_name` and `dir name`
+    sentence_pattern: re.Pattern[str]  # any first sentence of a description
+    name_pattern: re.Pattern[str]  # any tool name that is an identifier (snake_case, camelCase), as a word
 
 
-@cache
-def _parameter_phrases(parameters: str) -> frozenset[str]:
-    """Parameter names as a query might spell them: `dir_name` and `dir name`."""
-    found: set[str] = set()
+_FACTS: list[tuple[dict[str, dict[str, Any]], "_ToolFacts"]] = []
+"""The facts of the tool sets seen last: records of one export share a few sets, compared by equality."""
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for name, item in (node.get("properties") or {}).items():
-                found.update({name.lower(), name.lower().replace("_", " ")})
-                walk(item)
-            for key, item in node.items():
-                if key != "properties":
-                    walk(item)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
 
-    walk(json.loads(parameters))
-    return frozenset(found)
+def _tool_facts(tools: dict[str, dict[str, Any]]) -> _ToolFacts:
+    """The facts of {name: function schema}, worked out once per distinct set (the last 32 are kept)."""
+    for known, facts in _FACTS:
+        if known == tools:
+            return facts
+    facts = _work_out_facts(tools)
+    _FACTS.insert(0, (tools, facts))
+    del _FACTS[32:]
+    return facts
+
+
+def _work_out_facts(tools: dict[str, dict[str, Any]]) -> _ToolFacts:
+    trivial, parameters = {}, set()
+    for name, schema in tools.items():
+        fixed: set[str] = set()
+        _walk_schema(schema.get("parameters") or {}, fixed, parameters)
+        trivial[name] = frozenset(fixed)
+    return _ToolFacts(
+        frozenset(tools),
+        trivial,
+        frozenset(parameters),
+        _any_of(_first_sentence(str(schema.get("description") or "")) for schema in tools.values()),
+        _any_of((name.lower() for name in tools if "_" in name or name != name.lower()), word=True),
+    )
+
+
+def _any_of(texts: Iterable[str], *, word: bool = False) -> re.Pattern[str]:
+    """One pattern for any of `texts` (longest first); one that matches nothing when there are none."""
+    alternatives = "|".join(re.escape(text) for text in sorted({t for t in texts if t}, key=len, reverse=True))
+    if not alternatives:
+        return re.compile(r"(?!)")
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)" if word else f"(?:{alternatives})")
+
+
+def _walk_schema(node: Any, fixed: set[str], parameters: set[str]) -> None:
+    if isinstance(node, dict):
+        for name in node.get("properties") or {}:
+            parameters.update({name.lower(), name.lower().replace("_", " ")})
+        for key, item in node.items():
+            if key in ("enum", "const", "default", "examples"):
+                fixed.update(value for _, value in _leaves(item, ""))
+            else:
+                _walk_schema(item, fixed, parameters)
+    elif isinstance(node, list):
+        for item in node:
+            _walk_schema(item, fixed, parameters)
 
 
 @cache
@@ -845,6 +875,9 @@ def _tools(record: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, 
         function = tool.get("function", tool) if isinstance(tool, dict) else None
         if isinstance(function, dict) and function.get("name"):
             tools[str(function["name"])] = function
+    for message in messages:
+        if message.get("role") == "system":
+            tools.update(_announced_tools(_text(message.get("content"))))
     return tools
 
 
