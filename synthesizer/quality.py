@@ -95,7 +95,7 @@ _NEEDS = re.compile(r"\b(\w+) needs\b")
 _NEEDS_FROM = re.compile(r"\b(\w+) needs (?:its |the |an? )?[\w ]{1,40}? from (?:the result of )?(\w+)")
 _FROM_RESULT = re.compile(r"\b(?:from the result of|returned by|produced by|given by|depends on) (\w+)")
 _QUOTED = re.compile(r'"[^"]*"')
-_NAME = re.compile(r"(?<=[^.!?] )[A-Z][\w'-]*")
+_NAME = re.compile(r"(?<=[^.!?] )(?!I\b|I')[A-Z][\w'-]*")  # a capitalized word mid-sentence, not "I"
 _TOKEN_WITH_DIGITS = re.compile(r"[^\s<>]*[\d_/@][^\s<>]*")
 
 
