@@ -86,8 +86,8 @@ _REFERENCE = re.compile(
     r"\bthe (?:[\w-]+ ){0,4}?(?:from (?:before|earlier|above)|as before|you (?:just )?(?:found|got|looked up))\b"
 )
 _MORE_DIGITS = re.compile(r"\.0*[1-9]")  # 0 is not in 0.001, but 50 is in 50.0
-_IDENTIFIER = re.compile(r"[\d_/\-]")
-_RAW_JSON = re.compile(r'"[^"\n]{1,80}"\s*:|\[\s*"[^"\n]*"\s*[,\]]|[{\[]\s*[}\]]')
+_IDENTIFIER = re.compile(r"(?=\S*[a-z])(?=\S*\d)\S{3,}|\S*[a-z0-9][/_-][a-z0-9]\S*")  # ids, paths
+_RAW_JSON = re.compile(r'[{,]\s*"[^"\n]{1,80}"\s*:\s*["\d\[{tfn-]|\[\s*"[^"\n]*"\s*[,\]]|\{\s*\}|\[\s*\]')
 _THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL)
 _SENTENCE_END = re.compile(r"(?<=[.;!?])\s+")
 _FIRST_BECAUSE = re.compile(r"\b(\w+) first,? because (.*)")
@@ -654,7 +654,7 @@ def _unshown_reference(dialogue: _Dialogue, turn: _Turn, query: str) -> str | No
     """A value the turn's calls take from an earlier turn's results that no user-visible text showed.
 
     Counted when the query refers to it ("the file name from before") or says it although it is an
-    identifier (digits, '-', '_' or '/') the user could only know from a hidden result.
+    identifier (letters with digits, or '-', '_' or '/' inside) the user could only know from a hidden result.
     """
     hidden = "\n".join(call.result for call in dialogue.calls if call.turn < turn.index)
     referring = bool(_REFERENCE.search(query))
@@ -663,7 +663,7 @@ def _unshown_reference(dialogue: _Dialogue, turn: _Turn, query: str) -> str | No
             if not _appears(hidden, value) or _appears(turn.visible_before, value):
                 continue
             said = _appears(query, value)
-            if said and _IDENTIFIER.search(value):
+            if said and _IDENTIFIER.fullmatch(value):
                 return f"the user says {value!r}, which only a hidden result showed"
             own = any(_appears(c.result, value) for c in turn.calls if c.message < call.message)
             if referring and not said and not own:
