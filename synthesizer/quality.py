@@ -8,8 +8,9 @@ How the data is read:
 
 * **Turns** start at user messages. A user message is a follow-up of the turn before (not a new
   query) when `metadata.turns` lists the queries and it is not the next one, or, without them, when
-  it answers an assistant question (the assistant's last text ends with "?") or follows a system
-  message (a tool announced mid-dialogue). A *task turn* holds at least one tool call; its *answer*
+  it answers an assistant question (the assistant's text ends with a question, or with one short
+  sentence after it: "Which user? I cannot guess it.") or follows a system message (a tool
+  announced mid-dialogue). A *task turn* holds at least one tool call; its *answer*
   is its last assistant message without calls; its *target* is the last successful call of
   `metadata.turns[i].target` if given, else its last successful call.
 * **Failed calls**: a result that starts with "Error" (the MCP SDK's "Error executing tool ...") or
@@ -88,6 +89,7 @@ _REFERENCE = re.compile(
 _MORE_DIGITS = re.compile(r"\.0*[1-9]")  # 0 is not in 0.001, but 50 is in 50.0
 _IDENTIFIER = re.compile(r"(?=\S*[a-z])(?=\S*\d)\S{3,}|\S*[a-z0-9][/_-][a-z0-9]\S*")  # ids, paths
 _RAW_JSON = re.compile(r'[{,]\s*"[^"\n]{1,80}"\s*:\s*["\d\[{tfn-]|\[\s*"[^"\n]*"\s*[,\]]|\{\s*\}|\[\s*\]')
+_ASKS = re.compile(r"\?(?:\s+[^?.!]*[.!])?\s*$")  # ends with a question, or with one more sentence after it
 _THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL)
 _SENTENCE_END = re.compile(r"(?<=[.;!?])\s+")
 _FIRST_BECAUSE = re.compile(r"\b(\w+) first,? because (.*)")
@@ -113,9 +115,6 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
                 problem = _shape_problem(record)
                 if problem:
                     raise DatasetError(f"{path}:{number}: {problem}")
-                record.setdefault("metadata", {})
-                if isinstance(record["metadata"], dict):
-                    record["metadata"].setdefault("line", number)
                 yield record
     except OSError as error:
         raise DatasetError(f"{path}: cannot read: {error.strerror or error}") from None
@@ -193,7 +192,6 @@ class _Dialogue:
     reasoning: list[tuple[str, list[_Call]]]  # (reasoning text, the calls of its message)
     tools: "_ToolFacts"
     hints: dict[str, dict[str, Any]]
-    user_text: str
     all_text: str
     argument_text: str
     argument_values: frozenset[str] = frozenset()
@@ -202,14 +200,12 @@ class _Dialogue:
     def read(cls, record: dict[str, Any], number: int) -> "_Dialogue":
         metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
         name = str(metadata.get("sample_id") or metadata.get("id") or record.get("id") or f"record {number}")
-        if "line" in metadata and not (metadata.get("sample_id") or metadata.get("id") or record.get("id")):
-            name = f"line {metadata['line']}"
         messages = record["messages"]
         schemas = _tools(record, messages)
         tools = _tool_facts(schemas)
         planned = [turn for turn in metadata.get("turns") or [] if isinstance(turn, dict)]
         queries = [str(turn["query"]).strip() for turn in planned if turn.get("query")]
-        dialogue = cls(name, [], [], {}, [], tools, _hints(metadata, schemas), "", "", "")
+        dialogue = cls(name, [], [], {}, [], tools, _hints(metadata, schemas), "", "")
         by_id: dict[str, _Call] = {}
         pending: list[_Call] = []
         user_text = visible = everything = ""
@@ -217,9 +213,10 @@ class _Dialogue:
         for position, message in enumerate(messages):
             role, text = message.get("role"), _text(message.get("content"))
             if role == "user":
-                follow_up = (
-                    bool(dialogue.turns) and queries and text.strip() not in queries[len(dialogue.turns) :][:1]
-                ) or (not queries and (previous_role == "system" or previous_text.rstrip().endswith("?")))
+                if queries:  # the metadata says which user messages are queries
+                    follow_up = text.strip() not in queries[len(dialogue.turns) : len(dialogue.turns) + 1]
+                else:  # an answer to the assistant's question, or a go-ahead after a tool was announced
+                    follow_up = previous_role == "system" or bool(_ASKS.search(previous_text))
                 if not dialogue.turns or not follow_up:
                     dialogue.turns.append(_Turn(len(dialogue.turns), text, visible_before=visible))
                 user_text += "\n" + text.lower()
@@ -252,7 +249,7 @@ class _Dialogue:
             if role != "tool":
                 previous_role, previous_text = role, text
             everything += "\n" + text.lower()
-        dialogue.user_text, dialogue.all_text = user_text, everything
+        dialogue.all_text = everything
         for call in dialogue.calls:
             call.used_before = frozenset(v for c in dialogue.calls if c.message < call.message for v in c.every_value)
         dialogue.argument_values = frozenset(value for call in dialogue.calls for _, value in call.values)
@@ -368,9 +365,9 @@ class _Tally:
         self.queries: list[tuple[str, str]] = []  # (where, text)
         self.frames: Counter[str] = Counter()
 
-    def hit(self, key: str, where: str, detail: str, count: int = 1) -> None:
+    def hit(self, key: str, where: str, detail: str) -> None:
         figure = self.figures[key]
-        figure["count"] += count
+        figure["count"] += 1
         if len(figure["examples"]) < _EXAMPLES:
             figure["examples"].append(f"{where}: {detail}")
 

@@ -429,3 +429,31 @@ def test_the_run_report_shows_the_figures_of_the_stores_samples(tmp_path):
         text = (tmp_path / page).read_text()
         assert "Data quality" in text
         assert all(escape(figure["what"]) in text for figure in quality["figures"].values())
+
+
+def test_without_metadata_answers_and_go_aheads_stay_in_their_turn():
+    """A reply to the assistant's question and the go-ahead after a tool is announced are no new requests."""
+    chat = (
+        Chat("follow-ups")
+        .user("Send a message saying hi.")
+        .answer("Who should get it? I cannot guess the name.")
+        .user("Bob.")
+        .calls(("get_user_id", {"user_name": "Bob"}, {"user_id": "USR002"}))
+        .calls(("send_message", {"receiver_id": "USR002", "message": "hi"}, {"sent": True}))
+        .answer("I sent Bob your message.")
+        .user("How far is Rivermist from Stonebrook?")
+        .answer("I cannot look up zip codes with the tools I have.")
+    )
+    chat.messages.append({"role": "system", "content": "A new tool is available: " + json.dumps(TOOLS[2]["function"])})
+    chat.user("That tool is available now. Please go ahead.")
+    chat.calls(
+        ("get_zip_code", {"city": "Rivermist"}, {"zip": "83214"}),
+        ("get_zip_code", {"city": "Stonebrook"}, {"zip": "74532"}),
+    )
+    chat.calls(("estimate_distance", {"zip_a": "83214", "zip_b": "74532"}, {"distance_km": 412.5}))
+    chat.answer("They are about 412.5 km apart.")
+    record = chat.record()
+    del record["metadata"]
+    quality = measure_quality([record])
+    assert (quality["counts"]["turns"], quality["counts"]["task_turns"], quality["counts"]["queries"]) == (2, 2, 2)
+    assert quality["figures"]["chained_task_turns"]["count"] == 2
