@@ -30,6 +30,7 @@ How the data is read:
   context (`log_in`, `cd`, `select_`, ... see `_CONTEXT_SETTERS`) earlier in the same turn.
 """
 
+import copy
 import json
 import logging
 import re
@@ -361,7 +362,10 @@ class _Tally:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
-        self.figures = {key: {"count": 0, "total": 0, "examples": []} for key in QUALITY_FIGURES}
+        self.figures = {
+            key: {"count": 0, "total": 0, "examples": [], **copy.deepcopy(_EXTRAS.get(key, {}))}
+            for key in QUALITY_FIGURES
+        }
         self.queries: list[tuple[str, str]] = []  # (where, text)
         self.frames: Counter[str] = Counter()
 
@@ -448,9 +452,9 @@ class _Tally:
             return
         figure = self.figures["parallel_independent_calls"]
         figure["total"] += 1
-        figure["pairs"] = figure.get("pairs", 0) + len(pairs)
+        figure["pairs"] += len(pairs)
         apart = [(a, b) for a, b in pairs if a.message != b.message]
-        figure["parallel_pairs"] = figure.get("parallel_pairs", 0) + len(pairs) - len(apart)
+        figure["parallel_pairs"] += len(pairs) - len(apart)
         if not apart:
             figure["count"] += 1
         elif len(figure["examples"]) < _EXAMPLES:
@@ -497,15 +501,13 @@ class _Tally:
         self.frames[_frame(query, dialogue.argument_values)] += 1
         found = _tool_text(dialogue, lowered)
         self.figures["tool_text_in_queries"]["total"] += 1
-        for kind, _ in found:
-            self.figures["tool_text_in_queries"].setdefault("by_kind", Counter())[kind] += 1
+        by_kind = self.figures["tool_text_in_queries"]["by_kind"]
+        for kind in {kind for kind, _ in found}:
+            by_kind[kind] = by_kind.get(kind, 0) + 1
         if found:
             self.hit("tool_text_in_queries", where, f"{found[0][0]} {found[0][1]!r} in {query[:120]!r}")
         self.figures["unshown_references"]["total"] += 1
-        if _REFERENCE.search(lowered):
-            self.figures["unshown_references"]["phrase_references"] = (
-                self.figures["unshown_references"].get("phrase_references", 0) + 1
-            )
+        self.figures["unshown_references"]["phrase_references"] += bool(_REFERENCE.search(lowered))
         unshown = _unshown_reference(dialogue, turn, lowered)
         if unshown:
             self.hit("unshown_references", where, unshown)
@@ -521,8 +523,8 @@ class _Tally:
         if raw or cut:
             kind = " and ".join(k for k, on in (("raw JSON", raw), ("cut", cut)) if on)
             figure = self.figures["raw_or_cut_answers"]
-            figure["raw_json"] = figure.get("raw_json", 0) + raw
-            figure["cut"] = figure.get("cut", 0) + cut
+            figure["raw_json"] += raw
+            figure["cut"] += cut
             self.hit("raw_or_cut_answers", where, f"{kind}: ...{answer[-80:]!r}")
 
     def _reasoning(self, dialogue: _Dialogue) -> None:
@@ -548,7 +550,7 @@ class _Tally:
         figures = {}
         for key, (what, goal) in QUALITY_FIGURES.items():
             figure = self.figures[key]
-            share = round(figure["count"] / figure["total"], 4) if figure["total"] else None
+            share = round(figure["count"] / figure["total"], 4) if figure["total"] and "mean" not in figure else None
             if "by_kind" in figure:
                 figure["by_kind"] = dict(sorted(figure["by_kind"].items()))
             figures[key] = {"what": what, "goal": goal, **figure, "share": share, "ok": _meets(goal, figure, share)}
@@ -592,16 +594,23 @@ class _Tally:
             figure["examples"].append(f"{where} ~ {again}: {text[:100]!r}")
 
 
+_EXTRAS: dict[str, dict[str, Any]] = {
+    "parallel_independent_calls": {"pairs": 0, "parallel_pairs": 0},
+    "unshown_references": {"phrase_references": 0},
+    "tool_text_in_queries": {"by_kind": {}},
+    "raw_or_cut_answers": {"raw_json": 0, "cut": 0},
+}
+"""Counts some figures carry beside their own: independent pairs, "from before" phrases, kinds, reasons."""
 _COUNTS = ("samples", "turns", "task_turns", "calls", "queries", "answers", "reasoning_blocks")
 
 
 def _meets(goal: str, figure: dict[str, Any], share: float | None) -> bool:
     if goal == "0":
         return figure["count"] == 0
-    if share is None and "mean" not in figure:
+    value = figure.get("mean", share)
+    if value is None:  # nothing to measure, e.g. no turn with independent calls
         return True
     number = float(goal.split()[1].rstrip("%")) / (100 if goal.endswith("%") else 1)
-    value = figure.get("mean", share)
     return value >= number if goal.startswith(">=") else value <= number
 
 
