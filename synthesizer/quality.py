@@ -644,12 +644,12 @@ def _altered_user_values(calls: list[_Call]) -> str | None:
 def _tool_text(dialogue: _Dialogue, query: str) -> list[tuple[str, str]]:
     """What of the tools' own text a query holds: (kind, the text)."""
     facts = dialogue.tools
-    found = [("description sentence", sentence) for sentence in facts.sentence_pattern.findall(query)]
-    found += [("tool name", name) for name in facts.name_pattern.findall(query)]
-    for match in _SNAKE.finditer(query):
+    found = [("description sentence", sentence) for sentence in facts.sentences if sentence in query]
+    found += [("tool name", name) for name in facts.identifier_names if name in query and _appears(query, name)]
+    for match in _SNAKE.finditer(query) if "_" in query else ():
         if match.group(0).lower() not in dialogue.argument_text:
             found.append(("snake_case", match.group(0)))
-    for match in _NAME_VALUE.finditer(query):
+    for match in _NAME_VALUE.finditer(query) if ":" in query else ():
         words = match.group(1).split()
         if any(" ".join(words[-size:]) in facts.parameters for size in range(min(4, len(words)), 0, -1)):
             found.append(("name: value", match.group(0)))
@@ -773,8 +773,8 @@ class _ToolFacts:
     names: frozenset[str]
     trivial: dict[str, frozenset[str]]  # tool -> enum members, consts, defaults and examples of its schema
     parameters: frozenset[str]  # parameter names as a query might spell them: `dir_name` and `dir name`
-    sentence_pattern: re.Pattern[str]  # any first sentence of a description
-    name_pattern: re.Pattern[str]  # any tool name that is an identifier (snake_case, camelCase), as a word
+    sentences: tuple[str, ...]  # the first sentence of each description
+    identifier_names: tuple[str, ...]  # tool names that are identifiers (snake_case, camelCase), lowercased
 
 
 _FACTS: list[tuple[dict[str, dict[str, Any]], "_ToolFacts"]] = []
@@ -802,17 +802,9 @@ def _work_out_facts(tools: dict[str, dict[str, Any]]) -> _ToolFacts:
         frozenset(tools),
         trivial,
         frozenset(parameters),
-        _any_of(_first_sentence(str(schema.get("description") or "")) for schema in tools.values()),
-        _any_of((name.lower() for name in tools if "_" in name or name != name.lower()), word=True),
+        tuple(s for schema in tools.values() if (s := _first_sentence(str(schema.get("description") or "")))),
+        tuple(name.lower() for name in tools if "_" in name or name != name.lower()),
     )
-
-
-def _any_of(texts: Iterable[str], *, word: bool = False) -> re.Pattern[str]:
-    """One pattern for any of `texts` (longest first); one that matches nothing when there are none."""
-    alternatives = "|".join(re.escape(text) for text in sorted({t for t in texts if t}, key=len, reverse=True))
-    if not alternatives:
-        return re.compile(r"(?!)")
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)" if word else f"(?:{alternatives})")
 
 
 def _walk_schema(node: Any, fixed: set[str], parameters: set[str]) -> None:
