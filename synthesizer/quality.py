@@ -7,19 +7,20 @@ bad habits, each figure with its denominator and a few examples a person can loo
 How the data is read:
 
 * **Turns** start at user messages. A user message is a follow-up of the turn before (not a new
-  query) when `metadata.turns` lists the queries and it is not the next one, or, without them, when
-  it answers an assistant question (the assistant's text ends with a question, or with one short
-  sentence after it: "Which user? I cannot guess it.") or follows a system message (a tool
-  announced mid-dialogue). A *task turn* holds at least one tool call; its *answer*
-  is its last assistant message without calls; its *target* is the last successful call of
-  `metadata.turns[i].target` if given, else its last successful call.
+  query) when `metadata.turns` lists the queries (as the messages hold them) and it is not the next
+  one, or, without them, when it answers an assistant question (the assistant's text ends with a
+  question, or with one short sentence after it: "Which user? I cannot guess it.") or follows a
+  system message (a tool announced mid-dialogue). A *task turn* holds at least one tool call; its
+  *answer* is its last assistant message without calls; its *target* is the last successful call
+  of `metadata.turns[i].target` if given, else its last successful call.
 * **Failed calls**: a result that starts with "Error" (the MCP SDK's "Error executing tool ...") or
   is a JSON object with an "error" key.
 * **Values**: the leaf strings and numbers of a call's arguments, minus trivial ones: booleans,
   None, 0 and 1, one-character strings, and any enum, const or default of the tool's schema.
   A value *appears* in a text when it occurs there case-insensitively, not inside a longer word.
 * **Data flow**: a value flows from call A to a later call B when it is in A's result and in B's
-  arguments and the user (or a system message) had not said it before B.
+  arguments, the user (or a system message) had not said it before B, and no call before A and not
+  A itself sent it (an echo of an input is not a value A revealed).
 * **Read-only tools**: `metadata.tool_hints` (`{tool: {"read_only", "requires", "provides"}}`, the
   hints our servers publish), else `metadata.read_only_tools`, else the built-in environment named by
   `metadata.env`, else the name: it starts with a read verb (`get_`, `list_`, `search_`, `view_`,
@@ -28,6 +29,13 @@ How the data is read:
   value (same entity), when A provides a condition B requires (hints), when B's tool failed earlier
   in the turn and succeeded after A (observed), or, without hints, when A opens a session or a
   context (`log_in`, `cd`, `select_`, ... see `_CONTEXT_SETTERS`) earlier in the same turn.
+  A target's *closure* is what it needs, transitively (data flow or state); two calls of a turn are
+  *independent* when neither is in the other's closure. Dependence inside one message counts only
+  data flow and declared requires/provides, never the name heuristics.
+* **Error-recovery turns**: variant "error_recovery" in `metadata.turns`, else turns with a failed call.
+* **Reasoning** is an assistant's `reasoning` or its `<think>` block; a claimed dependency is a
+  sentence like "Z first, because X needs its Y", "X needs its Y from Z" or "Y comes from the result
+  of Z" (X: the message's call), false when no value of Z's result that Z revealed is in X's arguments.
 """
 
 import copy
@@ -206,6 +214,9 @@ class _Dialogue:
         tools = _tool_facts(schemas)
         planned = [turn for turn in metadata.get("turns") or [] if isinstance(turn, dict)]
         queries = [str(turn["query"]).strip() for turn in planned if turn.get("query")]
+        said = {_text(message.get("content")).strip() for message in messages if message.get("role") == "user"}
+        if not set(queries) <= said:  # queries the messages do not hold say nothing about where turns start
+            queries = []
         dialogue = cls(name, [], [], {}, [], tools, _hints(metadata, schemas), "", "")
         by_id: dict[str, _Call] = {}
         pending: list[_Call] = []
