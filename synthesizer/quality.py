@@ -50,8 +50,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from datasketch import MinHash, MinHashLSH
-
 from synthesizer.errors import DatasetError
 
 __all__ = ["QUALITY_FIGURES", "figure_value", "format_quality", "measure_quality", "read_records"]
@@ -136,6 +134,7 @@ def measure_quality(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     tally = _Tally()
     for number, record in enumerate(records, 1):
         tally.add(_Dialogue.read(record, number))
+    logger.info("measured %d samples, %d task turns", tally.counts["samples"], tally.counts["task_turns"])
     return tally.result()
 
 
@@ -573,6 +572,8 @@ class _Tally:
         Exact repeats are matched by their text and never enter the index, and at most `_CANDIDATES`
         proposals are checked per query, so a file of look-alike queries stays near-linear.
         """
+        from datasketch import MinHash, MinHashLSH  # seconds to import (its package pulls in its async parts)
+
         figure = self.figures["near_duplicate_queries"]
         figure["total"] = len(self.queries)
         members: set[int] = set()
