@@ -208,7 +208,9 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
     help="Output folder: store, datasets, report.",
 )
 @click.option("--envs", default=",".join(environment_names()), show_default=True, help="Environments, comma-separated.")
-@click.option("--trajectories", type=click.IntRange(1), default=40, show_default=True, help="Per environment.")
+@click.option(
+    "--trajectories", type=click.IntRange(1), default=RunConfig.trajectories, show_default=True, help="Per environment."
+)
 @click.option("--samples", type=click.IntRange(1), help="Stop synthesis after this many samples.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @llm_options
@@ -271,10 +273,15 @@ def run_command(
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--verified-only", is_flag=True, help="Leave out samples that could not be validated.")
 @click.option("--stringify-arguments", is_flag=True, help="Tool-call arguments as JSON strings (Arrow loaders).")
-def export_command(db: Path, fmt: str, out: Path, verified_only: bool, stringify_arguments: bool) -> None:
+@click.option("--without-held-out", is_flag=True, help="Leave out the held-out split (`funreason tasks --split`).")
+def export_command(
+    db: Path, fmt: str, out: Path, verified_only: bool, stringify_arguments: bool, without_held_out: bool
+) -> None:
     """Write the store's samples as openai, sharegpt, bfcl or funreason JSONL."""
     with Store(db) as store:
-        samples = SampleStore(store).iter_samples(verified_only=verified_only)
+        sample_store = SampleStore(store)
+        held_out = sample_store.held_out_ids() if without_held_out else set()
+        samples = (s for s in sample_store.iter_samples(verified_only=verified_only) if s.id not in held_out)
         count = export_samples(samples, fmt, out, stringify_arguments=stringify_arguments)
     click.echo(f"{count} samples written to {out}", err=True)
 

@@ -14,6 +14,8 @@ synthesis).  The walk's results are only a guide: the runner re-executes the pru
 ground truth in a fresh sandbox and takes results and end states from that run.
 """
 
+import dataclasses
+import json
 import random
 import re
 from collections.abc import Callable
@@ -139,15 +141,21 @@ def plan_dialogue(
     by_step = {call.step: call for call in calls}
     closures = {call.step: _closure(call.step, by_step) for call in calls}
     eligible = [call for call in calls if askable(call, [by_step[step] for step in sorted(closures[call.step])])]
-    targets = _choose_targets(eligible, closures, rng.randint(*turns), turns[0], rng)
+    looks_up = {call.step for call in calls if tools[call.tool].read_only is True}
+    targets = _choose_targets(eligible, closures, rng.randint(*turns), turns[0], looks_up, rng)
     if len(targets) < turns[0]:
         return None
     plan = DialoguePlan(trajectory)
     assigned: set[int] = set()
     for target in sorted(targets):
-        steps = sorted(closures[target] - assigned)
-        assigned |= closures[target]
-        turn_calls = [by_step[step] for step in steps]
+        earlier = [call for turn in plan.turns for call in turn.calls]
+        own = {
+            step: _from_earlier_turns(by_step[step], earlier, closures[target] - assigned)
+            for step in closures[target] - assigned
+        }
+        steps = sorted(_closure(target, {**by_step, **own}) - assigned)
+        assigned |= set(steps)
+        turn_calls = [own[step] for step in steps]
         batches = _batches(turn_calls)
         ordered = [turn_calls[position] for batch in batches for position in batch]
         turn = TurnPlan(len(plan.turns), ordered, _free_inputs(ordered))
@@ -183,17 +191,19 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
     """The walk's successful calls, each with the steps it depends on (values, declared and observed states)."""
     calls: list[Call] = []
     provided: dict[str, int] = {}  # state condition -> the latest successful call that established it
-    failed_at: dict[str, int] = {}  # tool -> step of its latest failure
+    failed_at: dict[str, tuple[int, dict[str, Any]]] = {}  # tool -> step and arguments of its latest failure
     succeeded = {step.index for step in trajectory.steps if not step.is_error}
+    first_seen: dict[str, dict[str, Any]] = {}  # a value -> where the dialogue first had it
     for step in trajectory.steps:
         if step.tool not in tools:
             continue
         hints = tools[step.tool].hints or {}
         if step.is_error:
-            failed_at[step.tool] = step.index
+            failed_at[step.tool] = (step.index, step.arguments)
             continue
         provenance = {
-            name: _as_user_said(origin, step.arguments.get(name), name) for name, origin in step.provenance.items()
+            name: _as_user_said(_earliest(origin, step.arguments.get(name), first_seen), step.arguments.get(name), name)
+            for name, origin in step.provenance.items()
         }
         needs = {
             origin["step"]
@@ -201,13 +211,12 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
             if origin.get("source") in _RESULT_SOURCES and origin.get("step") in succeeded
         }
         needs |= {provided[condition] for condition in hints.get("requires", []) if condition in provided}
-        if step.tool in failed_at:  # observed: it failed, something changed the state, then it worked
+        failure = failed_at.get(step.tool)
+        if failure is not None and failure[1] == step.arguments:  # observed: refused, the state changed, then done
             needs |= {
                 call.step
                 for call in calls
-                if call.step > failed_at[step.tool]
-                and tools[call.tool].read_only is not True
-                and call.tool != step.tool
+                if call.step > failure[0] and tools[call.tool].read_only is not True and call.tool != step.tool
             }
         results = {call.step: call.result for call in calls}
         choices = frozenset(
@@ -223,7 +232,61 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
         )
         for condition in hints.get("provides", []):
             provided[condition] = step.index
+        for name, value in step.arguments.items():
+            if provenance.get(name, {}).get("source") not in _RESULT_SOURCES:
+                first_seen.setdefault(_key(value), {"source": "user"})
+        for value in _leaves(step.result):
+            first_seen.setdefault(_key(value), {"source": "result", "step": step.index, "tool": step.tool})
     return calls
+
+
+def _earliest(origin: dict[str, Any], value: Any, first_seen: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Where a looked-up value really came from: the first place the walk had it.
+
+    The explorer credits the latest result that held a value; when the user gave it, or an
+    earlier call returned it, the later call is no producer of it and no prerequisite.
+    """
+    if origin.get("source") not in _RESULT_SOURCES:
+        return origin
+    first = first_seen.get(_key(value))
+    return (
+        origin if first is None or first.get("step") == origin.get("step") else {**first, "field": origin.get("field")}
+    )
+
+
+def _leaves(data: Any) -> list[Any]:
+    if isinstance(data, dict):
+        return [leaf for item in data.values() for leaf in _leaves(item)]
+    if isinstance(data, list):
+        return [leaf for item in data for leaf in _leaves(item)]
+    return [data] if isinstance(data, str | int | float) and not isinstance(data, bool) else []
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _from_earlier_turns(call: Call, earlier: list[Call], own: set[int]) -> Call:
+    """`call` taking what an earlier turn's results already hold from there, not from a look-up of its own turn.
+
+    The walk may have looked a value up again after the dialogue had it; in the dialogue the
+    assistant already has it from the earlier turn, so the repeated look-up is no prerequisite.
+    """
+    provenance = dict(call.provenance)
+    needs = set(call.needs)
+    for parameter, origin in call.provenance.items():
+        if origin.get("source") not in _RESULT_SOURCES or origin.get("step") not in own:
+            continue
+        value = _key(call.arguments.get(parameter))
+        holder = next((e for e in reversed(earlier) if value in {_key(leaf) for leaf in _leaves(e.result)}), None)
+        if holder is not None:
+            provenance[parameter] = {**origin, "step": holder.step, "tool": holder.tool}
+            if not any(o.get("step") == origin["step"] for name, o in provenance.items() if name != parameter):
+                needs.discard(origin["step"])
+            needs.add(holder.step)
+    if provenance == call.provenance:
+        return call
+    return dataclasses.replace(call, provenance=provenance, needs=tuple(sorted(needs)))
 
 
 def _as_user_said(origin: dict[str, Any], value: Any, parameter: str) -> dict[str, Any]:
@@ -257,13 +320,19 @@ def _closure(step: int, by_step: dict[int, Call]) -> frozenset[int]:
 
 
 def _choose_targets(
-    calls: list[Call], closures: dict[int, frozenset[int]], count: int, least: int, rng: random.Random
+    calls: list[Call],
+    closures: dict[int, frozenset[int]],
+    count: int,
+    least: int,
+    looks_up: set[int],
+    rng: random.Random,
 ) -> list[int]:
     """Up to `count` targets, deepest chains first; a call already inside a chosen closure is no new target.
 
     A target's turn only gets the calls of its closure that no earlier-chosen target has.
     Single-call requests are taken only to reach `least` turns (chains are what make a
-    request hard), those with values of the user's own first.  Ties break by the seeded rng.
+    request hard), those with values of the user's own first; failing that, a state change
+    inside a chain (`looks_up` are the read-only steps).  Ties break by the seeded rng.
     """
     order = {call.step: rng.random() for call in calls}
     said = {  # values of the user's own: a request with none reads the same in every dialogue
@@ -281,7 +350,13 @@ def _choose_targets(
             break
         chosen.append(best)
         covered |= closures[best]
-    return chosen
+    # Too few requests: a call inside a chosen chain may be a request of its own, in an earlier turn
+    # ("log me in", then "send Bob a message"); the later turn then keeps only what is left.
+    spare = sorted(
+        (call.step for call in calls if call.step not in chosen),
+        key=lambda step: (step in looks_up, -said[step], order[step]),
+    )
+    return chosen + spare[: max(0, least - len(chosen))]
 
 
 def _batches(calls: list[Call]) -> list[list[int]]:

@@ -7,8 +7,10 @@ value the user was shown in an earlier answer reads as itself.  Anything else th
 cannot know, so no request may mention it.
 """
 
+import json
 import random
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from servers.phrasing import brief_words, render, value_words
@@ -53,7 +55,7 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
             for name in producer.arguments
             if not _unsaid(name) and (words := known_as(turn, producer, name, depth + 1)) is not None
         ]
-        if len(stated) == 1:
+        if len(stated) == 1 and len(stated[0].split()) <= 4:  # looked up by a key, not from a sentence
             return stated[0]
     return _readable_sibling(producer.result, value)
 
@@ -69,18 +71,20 @@ def askable(target: Call, closure: list[Call]) -> bool:
     )
 
 
-def tool_request(tool: ToolInfo, values: dict[str, Any], rng: random.Random) -> str | None:
+def tool_request(tool: ToolInfo, values: dict[str, Any], rng: random.Random, must: Sequence[str] = ()) -> str | None:
     """One of the tool's declared requests with these slot values (None when none has all it needs),
-    or for a tool that declares none, a request made from its description."""
+    or for a tool that declares none, a request made from its description.
+
+    A request that says every one of `must` (the user's own values) is preferred to one that
+    leaves an optional value out.
+    """
     asks = list((tool.hints or {}).get("asks") or [])
     if not asks:
         return _from_description(tool, values)
     rng.shuffle(asks)
-    for template in asks:
-        sentence = render(template, values)
-        if sentence is not None:
-            return sentence
-    return None
+    rendered = [sentence for template in asks if (sentence := render(template, values)) is not None]
+    complete = [sentence for sentence in rendered if all(word.lower() in sentence.lower() for word in must)]
+    return (complete or rendered or [None])[0]
 
 
 def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -> str:
@@ -89,28 +93,39 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
     Values that intermediate calls look up stay implicit (they read as what the user knows
     them by); a prerequisite with inputs of its own (credentials, a card, which of several
     items) is said as a sentence of its own.  The withheld value of a missing-parameter turn
-    is left out.  Raises `Unphrasable` when the target needs a value the user cannot name.
+    is left out; a turn that cannot leave it out becomes a plain one.  Raises `Unphrasable`
+    when the target needs a value the user cannot name.
     """
     withheld = turn.free_input_of(turn.withheld) if turn.variant == "missing_parameter" and turn.withheld else None
     target = turn.target
     values = _slot_values(turn, target, tools[target.tool], withheld)
-    main = tool_request(tools[target.tool], values, rng)
-    if main is None and withheld is not None:  # every request needs the withheld value: name it vaguely
-        main = tool_request(tools[target.tool], {**values, withheld[1]: f"the {withheld[1].replace('_', ' ')}"}, rng)
+    main = tool_request(tools[target.tool], values, rng, _must_say(turn, target, tools[target.tool], withheld))
+    if main is None and withheld is not None and withheld[0] is target:
+        # no request for the target reads without the value: this turn cannot leave it out
+        turn.variant, turn.withheld, withheld = "plain", None, None
+        main = tool_request(tools[target.tool], _slot_values(turn, target, tools[target.tool], None), rng)
     if main is None:
         raise Unphrasable(f"no request for {target.tool} can be said with what the user knows")
     said = main.lower()
     sentences = []
     for call in turn.calls[:-1]:
-        if any(words.lower() not in said for words in _must_say(turn, call, tools[call.tool], withheld)):
+        changes = tools[call.tool].read_only is not True  # a user asks for every change made on their behalf
+        if changes or any(words.lower() not in said for words in _must_say(turn, call, tools[call.tool], withheld)):
             sentence = _prerequisite_request(turn, call, tools[call.tool], withheld, rng)
             if sentence is not None:
                 sentences.append(sentence)
                 said += " " + sentence.lower()
+    if withheld is not None and _appears(value_words(withheld[0].arguments[withheld[1]]), said):
+        turn.variant, turn.withheld = "plain", None  # the request says it anyway (a name it was looked up by)
+        return request_for(turn, tools, rng)
+    # an identifier only a hidden result showed is no value of the user's (names, words and prose are)
+    hidden = " ".join(json.dumps(call.result, ensure_ascii=False) for call in turn.earlier_calls).lower()
     for call in turn.calls:
         for words in _must_say(turn, call, tools[call.tool], withheld):
             if words.lower() not in said:
                 raise Unphrasable(f"{call.tool} needs {words!r}, which no request for it says")
+            if re.search(r"[\d_/-]", words) and _appears(words, hidden) and not _appears(words, turn.shown):
+                raise Unphrasable(f"the user would say {words!r}, which only an earlier result showed")
     return " ".join(_sentence(text) for text in [*sentences, main])
 
 
@@ -118,14 +133,16 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
     """The assistant's closing answer: what the target returned, in sentences, never raw JSON."""
     target = turn.target
     values: dict[str, Any] = dict(target.result) if isinstance(target.result, dict) else {"result": target.result}
-    for name in target.arguments:
-        values[f"@{name}"] = known_as(turn, target, name) or target.arguments[name]
+    defaults = {name: schema.get("default") for name, schema in tools[target.tool].parameters.items()}
+    for name, value in {**defaults, **target.arguments}.items():
+        if value is not None:
+            values[f"@{name}"] = (known_as(turn, target, name) if name in target.arguments else None) or value
     answers = list((tools[target.tool].hints or {}).get("answers") or [])
     rng.shuffle(answers)
     for template in answers:
         sentence = render(template, values, brief_words)
         if sentence is not None:
-            return _sentence(sentence)
+            return _sentence(re.sub(r"^Done[:,]\s*", "", sentence))
     return _summary(target.result)
 
 
@@ -138,10 +155,15 @@ def _prerequisite_request(
     a looked-up id is said as it is: a prerequisite's ids are the user's own (an account id).
     """
     values = _slot_values(turn, call, tool, withheld)
-    sentence = tool_request(tool, values, rng)
+    must = _must_say(turn, call, tool, withheld)
+    sentence = tool_request(tool, values, rng, must)
     if sentence is None and withheld is not None and withheld[0] is call:
-        values[withheld[1]] = f"the {withheld[1].replace('_', ' ')}"
-        sentence = tool_request(tool, values, rng)
+        # every request for it needs the withheld value: say the rest plainly ("My user id is TRV003.")
+        return " ".join(
+            f"My {name.replace('_', ' ')} is {value_words(value)}."
+            for name, value in values.items()
+            if value is not None and not isinstance(value, bool) and name in call.arguments
+        )
     if sentence is None:
         plain = {name: value for name, value in call.arguments.items() if not _unsaid(name) and name not in values}
         sentence = tool_request(tool, {**plain, **values}, rng)
@@ -186,14 +208,20 @@ def _must_say(turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Call, 
     return [text for text in words if text]
 
 
+def _appears(words: str, text: str) -> bool:
+    """`words` in `text`, case-insensitive, not inside a longer word or number."""
+    return re.search(rf"(?<![\w.]){re.escape(words.lower())}(?![\w]|\.\d)", text) is not None
+
+
 def _unsaid(parameter: str) -> bool:
     return parameter.endswith("token")
 
 
 def _readable_sibling(result: Any, value: Any) -> str | None:
-    """The name or title next to `value` in the object of `result` that holds it."""
+    """The name or title of the object in `result` that `value` identifies (its id, code or first field)."""
     if isinstance(result, dict):
-        if value in result.values():
+        keys = [key for key, item in result.items() if item == value]
+        if keys and (keys[0] == next(iter(result)) or keys[0].endswith(("id", "code", "symbol", "username"))):
             for key, item in result.items():
                 if key.endswith(("name", "title", "subject", "city")) and isinstance(item, str) and item != value:
                     return item
@@ -233,7 +261,7 @@ def _summary(result: Any) -> str:
         counts = [f"{len(value)} {key.replace('_', ' ')}" for key, value in result.items() if isinstance(value, list)]
         if facts or counts:
             text = "; ".join(facts + [f"there are {count}" for count in counts[:1]])
-            return _sentence(f"Done: {text}")
+            return _sentence(f"Here is what came back: {text}")
     if isinstance(result, str) and result.strip():
         first = re.split(r"(?<=[.!?])\s", result.strip())[0]
         return _sentence(first if len(first) < 300 else "It's done")

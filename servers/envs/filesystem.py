@@ -135,7 +135,7 @@ class FileSystem(Environment):
             "Switch to the {folder} folder.",
             "Can you move me into {folder}?",
             "I want to work in {folder} from now on.",
-            "Change the working directory to {folder}.",
+            "Open the {folder} folder, I want to work there.",
         ],
         answers=[
             "You're now in {current_working_directory}.",
@@ -407,7 +407,7 @@ class FileSystem(Environment):
             '"{pattern}"[{ignore_case? regardless of capitalisation|}].',
         ],
         answers=[
-            'Lines of {@file_name} containing "{@pattern}": {matching_lines}',
+            'The lines of {@file_name} containing "{@pattern}" are {matching_lines}',
             "Matching lines in {@file_name}: {matching_lines}",
         ],
     )

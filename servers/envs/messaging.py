@@ -405,7 +405,7 @@ class Messaging(Environment):
             'Can you look through my messages for "{keyword}"?',
         ],
         answers=[
-            'Messages mentioning "{@keyword}": {message_ids} ({messages#} in all).',
+            'I found {messages#} messages mentioning "{@keyword}" ({message_ids}).',
             'I searched your messages for "{@keyword}" and found {messages#}: {message_ids}.',
         ],
     )

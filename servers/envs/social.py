@@ -260,7 +260,7 @@ class Social(Environment):
         ],
         answers=[
             'I searched for "{@query}" and found {accounts#}: {usernames}.',
-            'Accounts matching "{@query}": {usernames}.',
+            'The accounts matching "{@query}" are {usernames}.',
         ],
     )
     def search_accounts(
@@ -722,7 +722,7 @@ class Social(Environment):
             "I want to see what people have written about {keyword}[, {limit} posts at most].",
             'Can you check for posts containing "{keyword}"[, the latest {limit} at most]?',
         ],
-        answers=['{posts#} posts mention "{@keyword}": {post_ids}.', 'Posts about "{@keyword}": {post_ids}.'],
+        answers=['{posts#} posts mention "{@keyword}" ({post_ids}).', 'The posts about "{@keyword}" are {post_ids}.'],
     )
     def search_posts(
         self,

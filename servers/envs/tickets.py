@@ -572,7 +572,7 @@ class Tickets(Environment):
         requires=["tickets_logged_in"],
         consumes={"ticket_id": "ticket_id"},
         asks=[
-            "Escalate {ticket_id}: {reason}",
+            "Escalate {ticket_id}, because {reason}",
             "Please bump up the priority of {ticket_id}. {reason}",
             "Can you escalate {ticket_id}? {reason}",
             "I need {ticket_id} escalated. {reason}",

@@ -98,7 +98,12 @@ def test_look_ups_nothing_uses_are_left_out_of_lock_every_door():
     plan = _plan(walk, tools, turns=(2, 2))
     lock_turn = next(turn for turn in plan.turns if turn.target.tool == "lock_all_doors")
     assert [call.tool for call in lock_turn.calls] == ["lock_all_doors"]
-    assert _plan(walk, tools, turns=(3, 3)) is None  # two requests at most: the fuel look-up feeds the estimate
+    plan = _plan(walk, tools, turns=(3, 3))  # the look-up as a request of its own, then the estimate
+    assert [[call.tool for call in turn.calls] for turn in plan.turns] == [
+        ["find_nearest_fuel_station"],
+        ["estimate_drive_feasibility"],
+        ["lock_all_doors"],
+    ]
 
 
 def test_an_audit_log_turn_holds_no_other_tickets_changes():

@@ -134,4 +134,6 @@ def test_a_one_call_trajectory_is_rejected_with_its_reason(tmp_path):
     counts = synthesize(path, SynthesisConfig(variants=Variants(0, 0, 0)), OfflineBackend())
     assert counts == {"samples": 0, "verified": 0, "rejected": 5}
     with Store(path) as opened:
-        assert {r.reason for r in SampleStore(opened).iter_rejects()} == {"fewer than 2 requests a user could make in this walk"}
+        assert {r.reason for r in SampleStore(opened).iter_rejects()} == {
+            "fewer than 2 requests a user could make in this walk"
+        }

@@ -308,7 +308,7 @@ class Trading(Environment):
         ],
         answers=[
             'The search for "{@query}" turned up {symbols}.',
-            'Matches for "{@query}": {symbols}.',
+            'Searching for "{@query}" gives {symbols}.',
         ],
     )
     def search_stock_symbols(
