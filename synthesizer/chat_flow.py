@@ -294,6 +294,8 @@ def _normal(value: Any, everything: bool = False) -> str | None:
     if isinstance(value, int | float):
         if value in (0, 1) and not everything:
             return None
+        if abs(value) >= 1e15:  # past a float's precision: the same number as a tool's float result shows it
+            return repr(float(value)) if abs(value) < 1e308 else str(value)
         return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
     text = str(value).strip().lower()
     return text if len(text) >= 2 or (everything and text) else None

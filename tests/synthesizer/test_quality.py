@@ -457,3 +457,20 @@ def test_without_metadata_answers_and_go_aheads_stay_in_their_turn():
     quality = measure_quality([record])
     assert (quality["counts"]["turns"], quality["counts"]["task_turns"], quality["counts"]["queries"]) == (2, 2, 2)
     assert quality["figures"]["chained_task_turns"]["count"] == 2
+
+
+def test_numbers_are_matched_as_numbers():
+    """50 is in "50.0" but 0 is not in "0.001"; an integer past a float's precision matches the float a tool gave."""
+    big = 3**200  # 2.65e95, shown by the tool as a float
+    chat = (
+        Chat("numbers")
+        .user("Withdraw 50.0 and then 0.001 of it.")
+        .calls(("get_zip_code", {"city": 50}, {"zip": float(big)}))
+        .calls(("estimate_distance", {"zip_a": big, "zip_b": 0.001}, {"distance_km": 3.5}))
+        .answer("It is 3.5 km.")
+        .user("Now 0 please.")
+        .calls(("get_zip_code", {"city": 0.0}, {"zip": "1"}))
+        .answer("Nothing to do.")
+    )
+    result = figures(chat)["ungrounded_values"]
+    assert (result["count"], result["total"]) == (0, 3)
