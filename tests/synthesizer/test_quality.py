@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from synthesizer.chat_flow import appears
 from synthesizer.quality import QUALITY_FIGURES, measure_quality, read_records
 from synthesizer.report import collect_figures
 from tests.conftest import funreason
@@ -474,3 +475,5 @@ def test_numbers_are_matched_as_numbers():
     )
     result = figures(chat)["ungrounded_values"]
     assert (result["count"], result["total"]) == (0, 3)
+    assert appears("take 50.0 of it", "50") and not appears("take 0.001 of it", "0")
+    assert not appears("call usr0021", "usr002") and appears("call usr002.", "usr002")
