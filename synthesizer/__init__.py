@@ -1,12 +1,13 @@
 """Trajectories -> advanced tools and hard queries -> guided, verified multi-turn samples -> datasets."""
 
 from synthesizer.chain import DialogueRunner, openai_tool
-from synthesizer.errors import ConfigError, ExportError, LLMError, SynthesizerError
+from synthesizer.errors import ConfigError, DatasetError, ExportError, LLMError, SynthesizerError
 from synthesizer.export import FORMATS, export_samples
 from synthesizer.llm import ChatModel, ChatReply, ResponseCache
 from synthesizer.offline import OfflineBackend, OfflineRoles
 from synthesizer.pipeline import RunConfig, run_pipeline
 from synthesizer.plan import AdvancedTool, Call, DialoguePlan, TurnPlan, Variants, plan_dialogue
+from synthesizer.quality import QUALITY_FIGURES, format_quality, measure_quality, read_records
 from synthesizer.report import collect_figures, write_report
 from synthesizer.roles import AssistantMessage, Backend, ModelBackend, ModelRoles, Roles
 from synthesizer.samples import Reject, Sample, SampleStore
@@ -21,6 +22,7 @@ __all__ = [
     "ChatModel",
     "ChatReply",
     "ConfigError",
+    "DatasetError",
     "DialoguePlan",
     "DialogueRunner",
     "ExportError",
@@ -30,6 +32,7 @@ __all__ = [
     "ModelRoles",
     "OfflineBackend",
     "OfflineRoles",
+    "QUALITY_FIGURES",
     "Reject",
     "ResponseCache",
     "Roles",
@@ -44,8 +47,11 @@ __all__ = [
     "check_turn",
     "collect_figures",
     "export_samples",
+    "format_quality",
+    "measure_quality",
     "openai_tool",
     "plan_dialogue",
+    "read_records",
     "run_pipeline",
     "synthesize",
     "write_report",
