@@ -55,7 +55,10 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
             for name in producer.arguments
             if not _unsaid(name) and (words := known_as(turn, producer, name, depth + 1)) is not None
         }
+        titles = [f'"{words}"' if " " in words else words for name, words in stated.items() if _titles(name)]
         keys = [words for name, words in stated.items() if is_identifier(producer.arguments[name], name)]
+        if len(titles) == 1:  # a thing made or found by its title is known by it
+            return titles[0]
         for candidates in (list(stated.values()), keys):
             if len(candidates) == 1 and len(candidates[0].split()) <= 4:
                 return candidates[0]
@@ -149,6 +152,10 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
         if sentence is not None:
             return _sentence(re.sub(r"^Done[:,]\s*", "", sentence))
     return _summary(target.result)
+
+
+def _titles(parameter: str) -> bool:
+    return parameter.endswith(("title", "name", "subject"))
 
 
 def _spoken_status(value: Any) -> Any:
