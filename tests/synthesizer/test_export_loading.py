@@ -241,13 +241,18 @@ import datetime, json, sys
 import datasets
 datasets.disable_progress_bars()
 
-def plain(value):  # Arrow pads missing struct fields with nulls and reads ISO timestamps as datetimes
+def plain(value):  # Arrow pads missing struct fields with nulls and reads ISO dates and times as datetimes
     if isinstance(value, dict):
         return {key: plain(item) for key, item in value.items() if item is not None}
     if isinstance(value, list):
         return [plain(item) for item in value]
     if isinstance(value, datetime.datetime):
         return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return datetime.datetime.fromisoformat(value).isoformat()
+        except ValueError:
+            return value
     return value
 
 verdicts = {}
@@ -273,7 +278,10 @@ def test_every_format_of_a_real_run_loads_with_the_oldest_datasets(tmp_path_fact
     subprocess.run(install, check=True, capture_output=True, timeout=600)
     run = [FUNREASON, "run", "--trajectories", "8", "--out", str(root / "run")]
     subprocess.run(run, check=True, capture_output=True, timeout=600)
-    files = []
+    mixed = [*all_samples(), mixed_argument_types_sample()]
+    export_samples(mixed, "openai", root / "mixed-string.jsonl", ExportOptions(arguments="string"))
+    export_samples(mixed, "openai", root / "mixed-dict.jsonl")
+    files = [str(root / "mixed-string.jsonl"), str(root / "mixed-dict.jsonl")]
     for fmt in ("openai", "funreason", "sharegpt", "bfcl"):
         for arguments in ("string", "dict"):
             out = root / f"{fmt}-{arguments}.jsonl"
@@ -284,7 +292,8 @@ def test_every_format_of_a_real_run_loads_with_the_oldest_datasets(tmp_path_fact
     report = json.loads(subprocess.run(check, check=True, capture_output=True, text=True, timeout=600).stdout)
     assert report["version"] == DATASETS_OLDEST
     verdicts = {path.rsplit("/", 1)[-1]: verdict for path, verdict in report["verdicts"].items()}
-    for name in ("openai-string", "funreason-string", "sharegpt-string", "sharegpt-dict", "bfcl-string", "bfcl-dict"):
+    strict = ("openai-string", "funreason-string", "sharegpt-string", "sharegpt-dict", "bfcl-string", "bfcl-dict")
+    for name in (*strict, "mixed-string"):
         assert verdicts[f"{name}.jsonl"] == "same", verdicts
-    # the failure the string form exists for (the vehicle environment's `temperature`, a number and a string)
-    assert re.search("changed from (number to string|string to number)", verdicts["openai-dict.jsonl"]), verdicts
+    # the failure the string form exists for (as the vehicle environment's `temperature`: a number and a string)
+    assert re.search("changed from (number to string|string to number)", verdicts["mixed-dict.jsonl"]), verdicts
