@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, PydanticUserError, TypeAdapter, WithJsonSchema, create_model
+from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, TypeAdapter, WithJsonSchema, create_model
 
 from servers.environment import Environment, EnvironmentSnapshot, ToolSpec
 from servers.errors import ScenarioError, ToolError
@@ -90,9 +90,13 @@ def import_class(spec: str) -> type:
     return target
 
 
-@dataclass(frozen=True)
-class PassThrough:
-    """A method's return value, to be sent as it is (no output schema); `is_error` for a returned error dict."""
+class PassThrough(BaseModel):
+    """A method's return value, to be sent as it is (no output schema); `is_error` for a returned error dict.
+
+    A model, so that the sandbox's check for values JSON cannot carry (NaN, infinity) looks inside it.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     value: Any
     is_error: bool = False
@@ -165,7 +169,7 @@ def _tool_method(method_name: str, method: Callable[..., Any], trust_annotations
         returned_error = isinstance(result, dict) and "error" in result
         if trust_annotations and not returned_error:
             return result
-        return PassThrough(result, is_error=returned_error)
+        return PassThrough(value=result, is_error=returned_error)
 
     self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
     call_method.__signature__ = inspect.Signature([self_parameter, *parameters], return_annotation=returns)  # type: ignore[attr-defined]

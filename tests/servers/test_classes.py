@@ -259,3 +259,32 @@ def test_loose_annotations_pass_through_alike_in_process_stdio_and_http(counter_
     # a returned error dict keeps what the method did, as a direct call does
     assert sandbox.state()["loose_counter"] == end_state
     assert create_sandbox("loose_counter").state()["loose_counter"] == {"count": 1, "log": []}
+
+
+def test_a_result_json_cannot_carry_is_refused_and_undone(tmp_path, monkeypatch):
+    (tmp_path / "gauge_app.py").write_text(
+        textwrap.dedent(
+            """
+            class Gauge:
+                def __init__(self):
+                    self.readings = []
+
+                def read(self, scale: float) -> dict:
+                    self.readings.append(scale)
+                    return {"value": scale * float("inf")}
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from gauge_app import Gauge
+
+    env = environment_from_class(Gauge, name="gauge")
+    sandbox = Sandbox([env(load_scenario(env).state)], sandbox_id="t", scenario={}, seed=0)
+
+    async def main() -> None:
+        async with Client(serve_sandbox(sandbox)) as client:
+            result = await client.call_tool("read", {"scale": 2})
+            assert result.is_error and "not a finite number" in result.content[0].text
+
+    anyio.run(main)
+    assert sandbox.state()["gauge"] == {"readings": []}
