@@ -20,6 +20,7 @@ from synthesizer.llm import ChatModel, ResponseCache
 from synthesizer.offline import OfflineBackend
 from synthesizer.pipeline import RunConfig, run_pipeline
 from synthesizer.plan import Variants
+from synthesizer.quality import format_quality, measure_quality, read_records
 from synthesizer.roles import Backend, ModelBackend
 from synthesizer.samples import SampleStore
 from synthesizer.synthesize import SynthesisConfig, synthesize
@@ -209,7 +210,9 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
 )
 @click.option("--envs", default=",".join(environment_names()), show_default=True, help="Environments, comma-separated.")
 @click.option("--bfcl", is_flag=True, help="Use BFCL's eight multi-turn classes instead (needs the [bfcl] extra).")
-@click.option("--trajectories", type=click.IntRange(1), default=40, show_default=True, help="Per environment.")
+@click.option(
+    "--trajectories", type=click.IntRange(1), default=RunConfig.trajectories, show_default=True, help="Per environment."
+)
 @click.option("--samples", type=click.IntRange(1), help="Stop synthesis after this many samples.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @llm_options
@@ -318,6 +321,20 @@ def stats_command(db: Path, as_json: bool) -> None:
     else:
         for key, value in stats.items():
             click.echo(f"{key:<16} {value}")
+
+
+@main.command("quality")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: every figure with its count, total and examples.")
+def quality_command(file: Path, as_json: bool) -> None:
+    """Measure what a function-calling dataset would teach (any OpenAI chat JSONL, ours or anyone's).
+
+    Counts unneeded and ungrounded calls, missed parallelism, tool text in queries, templated or raw
+    answers, near-duplicate queries and invented dependencies in the reasoning, each with its
+    denominator and examples. A measurement, not a filter: nothing is changed.
+    """
+    quality = measure_quality(read_records(file))
+    click.echo(json.dumps(quality, indent=2, ensure_ascii=False) if as_json else format_quality(quality))
 
 
 main.add_command(servers_cli.envs)

@@ -4,11 +4,12 @@
 SynthesizerError
 ├── LLMError            the model endpoint failed after every retry, or answered nothing usable
 ├── ExportError         an output file cannot be written
-└── ConfigError         a run configuration (TOML file or flags) is unusable
+├── ConfigError         a run configuration (TOML file or flags) is unusable
+└── DatasetError        a dataset file to measure cannot be read or is not OpenAI chat JSONL
 ```
 """
 
-__all__ = ["ConfigError", "ExportError", "LLMError", "SynthesizerError"]
+__all__ = ["ConfigError", "DatasetError", "ExportError", "LLMError", "SynthesizerError"]
 
 
 class SynthesizerError(Exception):
@@ -25,3 +26,7 @@ class ExportError(SynthesizerError):
 
 class ConfigError(SynthesizerError):
     """A run configuration (TOML file or flags) is unusable; the message names the file and the key."""
+
+
+class DatasetError(SynthesizerError):
+    """A dataset file to measure cannot be read or is not OpenAI chat JSONL; the message names the line."""

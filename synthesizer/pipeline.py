@@ -28,12 +28,12 @@ Stage = Callable[[str], Callable[[int, int], None]]
 class RunConfig:
     out: Path = Path("funreason-out")
     envs: tuple[str, ...] = field(default_factory=lambda: tuple(environment_names()))
-    trajectories: int = 40
+    trajectories: int = 48
     """Per environment."""
     samples: int | None = None
     seed: int = 0
-    max_steps: int = 10
-    after_target_steps: int = 3
+    max_steps: int = 24
+    after_target_steps: int = 18
     turns: tuple[int, int] = (2, 5)
     max_attempts: int = 3
     variants: Variants = field(default_factory=Variants)

@@ -44,7 +44,7 @@ class ScriptedModel:
             return _reply(json.dumps({"name": "message_a_user", "description": "Look up a user and message them."}))
         if system.startswith("You write what a user types"):
             request_data = json.loads(body["messages"][-1]["content"])
-            values = ", ".join(f"{name} {value}" for name, value in request_data["values_to_mention"].items())
+            values = ", ".join(str(value) for value in request_data["values_to_mention"].values())
             return _reply(f"Please take care of this for me: {values}.")
         if system.startswith("You review a failed attempt"):
             return _reply("Compare the text you sent with the words the user asked for.")
