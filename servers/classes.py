@@ -166,6 +166,7 @@ def _tool_method(method_name: str, method: Callable[..., Any], trust_annotations
             raise
         except Exception as error:
             raise ToolError(f"{type(error).__name__}: {error}") from error
+        _check_comparable(self.instance, method_name)
         returned_error = isinstance(result, dict) and "error" in result
         if trust_annotations and not returned_error:
             return result
@@ -214,6 +215,16 @@ def _plain(value: Any, path: tuple[int, ...]) -> Any:
     if hasattr(value, "__dict__") and not callable(value):
         return {key: _plain(item, inner) for key, item in _public_attributes(value).items() if id(item) not in inner}
     return repr(value)
+
+
+def _check_comparable(instance: object, method_name: str) -> None:
+    """Refuse a call that left an attribute containing itself: no state check could compare it (BFCL's
+    checker compares instances with `==`, which recurses forever, e.g. after copying a folder into itself)."""
+    for attribute, value in _public_attributes(instance).items():
+        try:
+            value == copy.deepcopy(value)  # noqa: B015 (only whether it can be compared matters)
+        except RecursionError:
+            raise ToolError(f"{method_name} would leave {attribute!r} containing itself; the call is undone") from None
 
 
 def _public_attributes(instance: object) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from mcp import Client, StdioServerParameters
 from servers import (
     Sandbox,
     ScenarioError,
+    ToolError,
     create_app,
     create_sandbox,
     load_scenario,
@@ -288,3 +289,42 @@ def test_a_result_json_cannot_carry_is_refused_and_undone(tmp_path, monkeypatch)
 
     anyio.run(main)
     assert sandbox.state()["gauge"] == {"readings": []}
+
+
+def test_a_call_that_leaves_a_state_containing_itself_is_refused_and_undone(tmp_path, monkeypatch):
+    """As BFCL's file system copying a folder into itself: no `==` state check could compare the result."""
+    (tmp_path / "tree_app.py").write_text(
+        textwrap.dedent(
+            """
+            class Node:
+                def __init__(self, name):
+                    self.name, self.children = name, {}
+
+                def __eq__(self, other):
+                    return self.name == other.name and self.children == other.children
+
+            class Tree:
+                def __init__(self):
+                    self.root = Node("root")
+
+                def add(self, name: str) -> dict:
+                    self.root.children[name] = Node(name)
+                    return {"added": name}
+
+                def nest(self, name: str) -> dict:
+                    node = self.root.children[name]
+                    node.children[name] = node
+                    return {"nested": name}
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from tree_app import Tree
+
+    env = environment_from_class(Tree, name="tree")
+    sandbox = Sandbox([env(load_scenario(env).state)], sandbox_id="t", scenario={}, seed=0)
+    sandbox.execute("add", {"name": "a"})
+    before = sandbox.state_hash()
+    with pytest.raises(ToolError, match="would leave 'root' containing itself"):
+        sandbox.execute("nest", {"name": "a"})
+    assert sandbox.state_hash() == before
