@@ -292,6 +292,7 @@ def run_command(
     is_flag=True,
     help="Parallel calls as one assistant message per call (templates that take one, e.g. Llama-3.1).",
 )
+@click.option("--without-held-out", is_flag=True, help="Leave out the held-out split (`funreason tasks --split`).")
 def export_command(
     db: Path,
     fmt: str,
@@ -300,11 +301,14 @@ def export_command(
     arguments: str,
     split_turns: bool,
     one_call_per_message: bool,
+    without_held_out: bool,
 ) -> None:
     """Write the store's samples as openai, sharegpt, bfcl or funreason JSONL."""
     options = ExportOptions(arguments=arguments, split_turns=split_turns, parallel_calls=not one_call_per_message)
     with Store(db) as store:
-        samples = SampleStore(store).iter_samples(verified_only=verified_only)
+        sample_store = SampleStore(store)
+        held_out = sample_store.held_out_ids() if without_held_out else set()
+        samples = (s for s in sample_store.iter_samples(verified_only=verified_only) if s.id not in held_out)
         count = export_samples(samples, fmt, out, options)
     click.echo(f"{count} records written to {out}", err=True)
 
