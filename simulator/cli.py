@@ -22,6 +22,7 @@ from servers import (
     register_environment,
     serve_sandbox,
 )
+from servers.bfcl import bfcl_environment_names
 from simulator.connection import ServerTarget
 from simulator.errors import SimulatorError
 from simulator.explorer import ExploreConfig, explore
@@ -46,7 +47,10 @@ KNOWN_ERRORS = (SimulatorError,)
 def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--env/--scenario | --server-cmd | --server-url, shared by every command that connects."""
     options = [
-        click.option("--env", "envs", help="Built-in environment(s), comma-separated: 'travel,messaging'."),
+        click.option(
+            "--env", "envs", help="Built-in environment(s), comma-separated: 'travel,messaging', 'bfcl:TravelAPI'."
+        ),
+        click.option("--bfcl", is_flag=True, help="BFCL's eight multi-turn classes (needs the [bfcl] extra)."),
         click.option("--scenario", help="Scenario name (or a combined scenario, or a .json path)."),
         click.option("--server-cmd", help="Any MCP server started over stdio, e.g. 'python my_server.py'."),
         click.option("--server-url", help="An MCP URL ending in /mcp, or the base URL of 'funreason serve'."),
@@ -58,9 +62,16 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def target_from(
-    envs: str | None, scenario: str | None, server_cmd: str | None, server_url: str | None, token: str | None
+    envs: str | None,
+    scenario: str | None,
+    server_cmd: str | None,
+    server_url: str | None,
+    token: str | None,
+    bfcl: bool = False,
 ) -> ServerTarget:
     names = tuple(name.strip() for name in (envs or "").split(",") if name.strip())
+    if bfcl:
+        names = (*names, *(name for name in bfcl_environment_names() if name not in names))
     for name in names:
         get_environment(name)
     if sum(map(bool, (names or scenario and not (server_cmd or server_url), server_cmd, server_url))) != 1:
@@ -194,6 +205,7 @@ def proxy_command(server_cmd: str, record: Path) -> None:
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="Worker processes.")
 def explore_command(
     envs: str | None,
+    bfcl: bool,
     scenario: str | None,
     server_cmd: str | None,
     server_url: str | None,
@@ -209,7 +221,7 @@ def explore_command(
 
     Re-running the same command resumes up to --trajectories, without duplicates.
     """
-    target = target_from(envs, scenario, server_cmd, server_url, token)
+    target = target_from(envs, scenario, server_cmd, server_url, token, bfcl)
     config = ExploreConfig(
         trajectories=trajectories, seed=seed, max_steps=max_steps, after_target_steps=after_target, workers=workers
     )
@@ -229,14 +241,20 @@ def explore_command(
     help="Output file; the suffix picks the format: .graphml, .dot, .png or .json.",
 )
 def graph_command(
-    envs: str | None, scenario: str | None, server_cmd: str | None, server_url: str | None, token: str | None, out: Path
+    envs: str | None,
+    bfcl: bool,
+    scenario: str | None,
+    server_cmd: str | None,
+    server_url: str | None,
+    token: str | None,
+    out: Path,
 ) -> None:
     """Build the Environment-API graph of a server and write it out."""
     if out.suffix.lower() not in (".graphml", ".dot", ".png", ".json"):
         raise click.BadParameter(
             f"unknown format {out.suffix!r}: use .graphml, .dot, .png or .json", param_hint="--out"
         )
-    target = target_from(envs, scenario, server_cmd, server_url, token)
+    target = target_from(envs, scenario, server_cmd, server_url, token, bfcl)
 
     async def tools() -> list:
         async with target.connect() as connection:

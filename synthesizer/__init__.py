@@ -2,7 +2,7 @@
 
 from synthesizer.chain import DialogueRunner, openai_tool
 from synthesizer.errors import ConfigError, DatasetError, ExportError, LLMError, SynthesizerError
-from synthesizer.export import FORMATS, export_samples
+from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
 from synthesizer.llm import ChatModel, ChatReply, ResponseCache
 from synthesizer.offline import OfflineBackend, OfflineRoles
 from synthesizer.pipeline import RunConfig, run_pipeline
@@ -15,6 +15,7 @@ from synthesizer.synthesize import SynthesisConfig, synthesize
 from synthesizer.validate import Verdict, check_turn
 
 __all__ = [
+    "ARGUMENT_FORMS",
     "AdvancedTool",
     "AssistantMessage",
     "Backend",
@@ -26,6 +27,7 @@ __all__ = [
     "DialoguePlan",
     "DialogueRunner",
     "ExportError",
+    "ExportOptions",
     "FORMATS",
     "LLMError",
     "ModelBackend",

@@ -11,10 +11,11 @@ import click
 
 from servers import cli as servers_cli
 from servers import environment_names, get_environment
+from servers.bfcl import bfcl_environment_names
 from simulator import Store
 from simulator import cli as simulator_cli
 from synthesizer.errors import ConfigError, SynthesizerError
-from synthesizer.export import FORMATS, export_samples
+from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
 from synthesizer.llm import ChatModel, ResponseCache
 from synthesizer.offline import OfflineBackend
 from synthesizer.pipeline import RunConfig, run_pipeline
@@ -208,6 +209,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
     help="Output folder: store, datasets, report.",
 )
 @click.option("--envs", default=",".join(environment_names()), show_default=True, help="Environments, comma-separated.")
+@click.option("--bfcl", is_flag=True, help="Use BFCL's eight multi-turn classes instead (needs the [bfcl] extra).")
 @click.option(
     "--trajectories", type=click.IntRange(1), default=RunConfig.trajectories, show_default=True, help="Per environment."
 )
@@ -219,6 +221,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
 def run_command(
     out: Path,
     envs: str,
+    bfcl: bool,
     trajectories: int,
     samples: int | None,
     seed: int,
@@ -235,7 +238,7 @@ def run_command(
     Writes openai/sharegpt/bfcl/funreason JSONL, report.md and report.html into --out.
     Running it again resumes instead of starting over.
     """
-    names = tuple(name.strip() for name in envs.split(",") if name.strip())
+    names = tuple(bfcl_environment_names()) if bfcl else tuple(name.strip() for name in envs.split(",") if name.strip())
     for name in names:
         get_environment(name)
     config = RunConfig(
@@ -272,18 +275,42 @@ def run_command(
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--verified-only", is_flag=True, help="Leave out samples that could not be validated.")
-@click.option("--stringify-arguments", is_flag=True, help="Tool-call arguments as JSON strings (Arrow loaders).")
+@click.option(
+    "--arguments",
+    type=click.Choice(ARGUMENT_FORMS),
+    default="dict",
+    show_default=True,
+    help="Tool-call arguments in openai/funreason: JSON objects, or JSON strings (OpenAI's API, Arrow-strict loaders).",
+)
+@click.option(
+    "--split-turns",
+    is_flag=True,
+    help="One record per user message, earlier reasoning left out (templates that drop it, e.g. Qwen3).",
+)
+@click.option(
+    "--one-call-per-message",
+    is_flag=True,
+    help="Parallel calls as one assistant message per call (templates that take one, e.g. Llama-3.1).",
+)
 @click.option("--without-held-out", is_flag=True, help="Leave out the held-out split (`funreason tasks --split`).")
 def export_command(
-    db: Path, fmt: str, out: Path, verified_only: bool, stringify_arguments: bool, without_held_out: bool
+    db: Path,
+    fmt: str,
+    out: Path,
+    verified_only: bool,
+    arguments: str,
+    split_turns: bool,
+    one_call_per_message: bool,
+    without_held_out: bool,
 ) -> None:
     """Write the store's samples as openai, sharegpt, bfcl or funreason JSONL."""
+    options = ExportOptions(arguments=arguments, split_turns=split_turns, parallel_calls=not one_call_per_message)
     with Store(db) as store:
         sample_store = SampleStore(store)
         held_out = sample_store.held_out_ids() if without_held_out else set()
         samples = (s for s in sample_store.iter_samples(verified_only=verified_only) if s.id not in held_out)
-        count = export_samples(samples, fmt, out, stringify_arguments=stringify_arguments)
-    click.echo(f"{count} samples written to {out}", err=True)
+        count = export_samples(samples, fmt, out, options)
+    click.echo(f"{count} records written to {out}", err=True)
 
 
 @main.command("stats")
