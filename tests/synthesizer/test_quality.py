@@ -352,7 +352,8 @@ def test_near_duplicate_queries_and_repeated_openings():
     assert (duplicates["count"], duplicates["total"], duplicates["ok"]) == (5, 6, False)
     frames = result["distinct_query_frames"]
     assert (frames["count"], frames["total"], frames["ok"]) == (2, 6, False)
-    assert frames["examples"] == ['5 queries: "now, i\'d like you to look up the zip code of the city; the city is <name>."']
+    frame = "now, i'd like you to look up the zip code of the city; the city is <name>."
+    assert frames["examples"] == [f"5 queries: {frame!r}"]
 
 
 def test_reasoning_that_invents_a_dependency():
