@@ -23,9 +23,9 @@ from servers import (
     serve_sandbox,
 )
 from servers.bfcl import bfcl_environment_names
-from simulator.connection import ServerTarget
+from simulator.connection import DEFAULT_ERROR_TEXT, ServerTarget
 from simulator.errors import SimulatorError
-from simulator.explorer import ExploreConfig, explore
+from simulator.explorer import ExploreConfig, explore, learn_from
 from simulator.graph import build_graph, export_graph
 from simulator.recorder import Recorder, run_proxy
 from simulator.store import Store
@@ -55,6 +55,24 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--server-cmd", help="Any MCP server started over stdio, e.g. 'python my_server.py'."),
         click.option("--server-url", help="An MCP URL ending in /mcp, or the base URL of 'funreason serve'."),
         click.option("--token", envvar="FUNREASON_TOKEN", help="Bearer token for --server-url."),
+        click.option(
+            "--server-env",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Environment variable for a --server-cmd server, on top of yours (repeatable).",
+        ),
+        click.option(
+            "--reset-cmd",
+            help="Shell command that restores the server's state (a folder, a file) before every fresh start; "
+            "without one a --server-url server's samples are unverified.",
+        ),
+        click.option(
+            "--error-text",
+            default=DEFAULT_ERROR_TEXT,
+            show_default=True,
+            help="Regular expression (case-insensitive): text results of a third-party server that match it "
+            "count as errors even without isError; '' turns the rule off.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -67,6 +85,9 @@ def target_from(
     server_cmd: str | None,
     server_url: str | None,
     token: str | None,
+    server_env: tuple[str, ...] = (),
+    reset_cmd: str | None = None,
+    error_text: str | None = DEFAULT_ERROR_TEXT,
     bfcl: bool = False,
 ) -> ServerTarget:
     names = tuple(name.strip() for name in (envs or "").split(",") if name.strip())
@@ -76,7 +97,24 @@ def target_from(
         get_environment(name)
     if sum(map(bool, (names or scenario and not (server_cmd or server_url), server_cmd, server_url))) != 1:
         raise click.UsageError("give exactly one of --env ENV, --server-cmd CMD or --server-url URL")
-    return ServerTarget(envs=names, scenario=scenario, command=server_cmd, url=server_url, token=token)
+    pairs = []
+    for item in server_env:
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--server-env")
+        pairs.append((key, value))
+    if (server_env or reset_cmd) and not (server_cmd or server_url):
+        raise click.UsageError("--server-env and --reset-cmd go with --server-cmd or --server-url")
+    return ServerTarget(
+        envs=names,
+        scenario=scenario,
+        command=server_cmd,
+        url=server_url,
+        token=token,
+        server_env=tuple(sorted(pairs)),
+        reset_cmd=reset_cmd,
+        error_text=error_text or None,
+    )
 
 
 @contextmanager
@@ -203,6 +241,12 @@ def proxy_command(server_cmd: str, record: Path) -> None:
     help="Calls to keep making after the target tool succeeded.",
 )
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--values",
+    "values_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON object of value pools: parameter (or entity) name -> list of values to try.",
+)
 def explore_command(
     envs: str | None,
     bfcl: bool,
@@ -210,20 +254,29 @@ def explore_command(
     server_cmd: str | None,
     server_url: str | None,
     token: str | None,
+    server_env: tuple[str, ...],
+    reset_cmd: str | None,
+    error_text: str | None,
     db: Path,
     trajectories: int,
     seed: int,
     max_steps: int,
     after_target: int,
     workers: int,
+    values_file: Path | None,
 ) -> None:
     """Explore a server with directed sampling and record real trajectories.
 
     Re-running the same command resumes up to --trajectories, without duplicates.
     """
-    target = target_from(envs, scenario, server_cmd, server_url, token, bfcl)
+    target = target_from(envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl)
     config = ExploreConfig(
-        trajectories=trajectories, seed=seed, max_steps=max_steps, after_target_steps=after_target, workers=workers
+        trajectories=trajectories,
+        seed=seed,
+        max_steps=max_steps,
+        after_target_steps=after_target,
+        workers=workers,
+        values=_value_pools(values_file) if values_file else {},
     )
     with progress_bar(f"exploring {target.label}") as report:
         run_id = explore(target, db, config, report)
@@ -240,6 +293,11 @@ def explore_command(
     required=True,
     help="Output file; the suffix picks the format: .graphml, .dot, .png or .json.",
 )
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A store explored from this server: add the edges its exploration learnt (observed, with evidence).",
+)
 def graph_command(
     envs: str | None,
     bfcl: bool,
@@ -247,19 +305,41 @@ def graph_command(
     server_cmd: str | None,
     server_url: str | None,
     token: str | None,
+    server_env: tuple[str, ...],
+    reset_cmd: str | None,
+    error_text: str | None,
     out: Path,
+    db: Path | None,
 ) -> None:
-    """Build the Environment-API graph of a server and write it out."""
+    """Build the Environment-API graph of a server and write it out.
+
+    Declared and inferred edges come from the server's tool list; with --db, the
+    edges its exploration observed are added, each with the evidence that showed it.
+    """
     if out.suffix.lower() not in (".graphml", ".dot", ".png", ".json"):
         raise click.BadParameter(
             f"unknown format {out.suffix!r}: use .graphml, .dot, .png or .json", param_hint="--out"
         )
-    target = target_from(envs, scenario, server_cmd, server_url, token, bfcl)
+    target = target_from(envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl)
 
     async def tools() -> list:
         async with target.connect() as connection:
             return connection.tools
 
     graph = build_graph(anyio.run(tools))
+    if db is not None:
+        with Store(db) as store:
+            for trajectory in store.iter_trajectories():
+                if trajectory.env == target.label:
+                    learn_from(graph, trajectory)
     export_graph(graph, out)
     click.echo(f"{out}: {graph.number_of_nodes()} tools, {graph.number_of_edges()} edges", err=True)
+
+
+def _value_pools(path: Path) -> dict[str, list[Any]]:
+    """`--values FILE.json`: an object of name -> list of values; anything else is one line naming the file."""
+    data = read_json_object(path)
+    bad = [key for key, values in data.items() if not isinstance(values, list)]
+    if bad:
+        raise click.BadParameter(f"{path}: {bad[0]!r} must map to a list of values", param_hint="--values")
+    return data

@@ -6,6 +6,7 @@ and trajectories that already gave a sample or a reject are skipped.
 
 import hashlib
 import json
+import logging
 import random
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import anyio
 
-from simulator import Connection, ServerTarget, Store, Trajectory
+from simulator import Connection, ConnectionFailed, ServerTarget, Store, Trajectory
 from synthesizer.chain import DialogueRunner
 from synthesizer.filters import NearDuplicates
 from synthesizer.plan import Variants, plan_dialogue
@@ -23,6 +24,8 @@ from synthesizer.samples import Reject, Sample, SampleStore
 from synthesizer.wording import askable
 
 __all__ = ["SynthesisConfig", "drop_near_duplicates", "synthesize"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ async def _synthesize_all(
 
         async def worker() -> None:
             nonlocal made
-            async with _Connections() as connections:
+            async with _Connections(store) as connections:
                 while True:
                     async with lock:
                         if config.samples is not None and made >= config.samples:
@@ -105,7 +108,7 @@ async def _one(
 ) -> Sample | Reject:
     sample_id = _sample_id(trajectory, key)
     rng = random.Random(f"{config.seed}:{trajectory.id}")
-    candidate, reference = await connections.pair(ServerTarget.from_record(trajectory.env, trajectory.scenario))
+    candidate, reference = await connections.pair(trajectory)
     tools = {tool.name: tool for tool in candidate.tools}
     roles = backend.roles_for(tools, rng)
     plan = plan_dialogue(trajectory, tools, config.turns, config.variants, rng, askable)
@@ -115,13 +118,23 @@ async def _one(
     runner = DialogueRunner(
         roles, candidate, reference, tools, max_attempts=config.max_attempts, rng=rng, min_turns=config.turns[0]
     )
-    return await runner.run(plan, sample_id)
+    try:
+        return await runner.run(plan, sample_id)
+    except ConnectionFailed as error:  # the server died or would not restart: this trajectory only
+        reason = f"server: {error}"
+        return Reject(id=sample_id, trajectory_id=trajectory.id, model=roles.model, reason=reason, attempts=0)
 
 
 class _Connections:
-    """A candidate and a reference connection per server, opened on first use, closed together."""
+    """A candidate and a reference connection per server, opened on first use, closed together.
 
-    def __init__(self) -> None:
+    Each connection runs its MCP client in a task of its own (see `Connection`), so resetting
+    one (a new stdio process) while the other stays open is safe.  A server is reconnected with
+    the options its run recorded (environment, reset command, error-text rule).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
         self._stack = AsyncExitStack()
         self._pairs: dict[str, tuple[Connection, Connection]] = {}
 
@@ -131,11 +144,15 @@ class _Connections:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._stack.aclose()
 
-    async def pair(self, target: ServerTarget) -> tuple[Connection, Connection]:
-        key = f"{target.label}|{target.scenario_label}"
+    async def pair(self, trajectory: Trajectory) -> tuple[Connection, Connection]:
+        key = f"{trajectory.run_id}|{trajectory.env}|{trajectory.scenario}"
         if key not in self._pairs:
+            options = self._store.run_config(trajectory.run_id).get("server")
+            target = ServerTarget.from_record(trajectory.env, trajectory.scenario, options=options)
             candidate = await self._stack.enter_async_context(target.connect())
             reference = await self._stack.enter_async_context(target.connect())
+            if not candidate.fresh_state:
+                logger.warning("samples of %s are not verified: %s", target.label, candidate.unfresh_reason)
             self._pairs[key] = (candidate, reference)
         return self._pairs[key]
 
