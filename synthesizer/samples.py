@@ -63,7 +63,15 @@ class Reject:
 
 
 class SampleStore:
-    """Sample, reject and LLM-cache tables on top of a trajectory store."""
+    """Sample, reject and LLM-cache tables on top of a trajectory store.
+
+    Writer discipline (the store and the cache may be two connections to one file):
+    every write is its own short transaction, and every read that can overlap a write
+    is read to the end before it returns.  In WAL mode a connection that still holds
+    a read snapshot cannot write once another connection has committed ("database is
+    locked", and no busy timeout helps), so no read may stay open across a write.
+    Only `iter_samples`/`iter_rejects` stream, for exports, which write nothing here.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -90,7 +98,7 @@ class SampleStore:
 
     def done_ids(self) -> set[str]:
         """Ids of samples and rejects already written: synthesis skips them on a re-run."""
-        rows = self.db.execute("SELECT id FROM samples UNION ALL SELECT id FROM rejects")
+        rows = self.db.execute("SELECT id FROM samples UNION ALL SELECT id FROM rejects").fetchall()
         return {sample_id for (sample_id,) in rows}
 
     def save_sample(self, sample: Sample) -> None:
@@ -123,7 +131,7 @@ class SampleStore:
 
     def counts(self) -> dict[str, int]:
         def scalar(sql: str) -> int:
-            return int(self.db.execute(sql).fetchone()[0] or 0)
+            return int(self.db.execute(sql).fetchall()[0][0] or 0)
 
         return {
             "samples": scalar("SELECT count(*) FROM samples"),
@@ -132,8 +140,8 @@ class SampleStore:
         }
 
     def cache_get(self, key: str) -> str | None:
-        row = self.db.execute("SELECT reply FROM llm_cache WHERE key = ?", [key]).fetchone()
-        return row[0] if row else None
+        rows = self.db.execute("SELECT reply FROM llm_cache WHERE key = ?", [key]).fetchall()
+        return rows[0][0] if rows else None
 
     def cache_put(self, key: str, request: str, reply: str) -> None:
         with self.db.conn:

@@ -1,16 +1,19 @@
 """The OpenAI backend through the real `openai` client, against a scripted local server on 127.0.0.1."""
 
+import socket
+
 import anyio
 import pytest
 
 from simulator import ServerTarget, Store, Trajectory, replay
+from synthesizer.errors import EndpointError
 from synthesizer.llm import ChatModel, ResponseCache
 from synthesizer.plan import Variants
-from synthesizer.roles import ModelBackend
+from synthesizer.roles import ModelBackend, query_problem
 from synthesizer.samples import SampleStore
 from synthesizer.synthesize import SynthesisConfig, synthesize
-from tests.conftest import http_server
-from tests.synthesizer.fake_llm import ScriptedModel
+from tests.conftest import funreason, http_server
+from tests.synthesizer.fake_llm import QUERY, ScriptedModel
 
 CONFIG = SynthesisConfig(turns=(2, 2), variants=Variants(0, 0, 0), max_attempts=3)
 CALLS = [
@@ -55,7 +58,7 @@ def store_with_one_trajectory(path):
     return path
 
 
-def run_synthesis(path, base_url):
+def run_synthesis(path, base_url, config=CONFIG, **options):
     with Store(path) as cache_store:
         samples = SampleStore(cache_store)
         chat = ChatModel(
@@ -64,9 +67,20 @@ def run_synthesis(path, base_url):
             api_key="test",
             backoff_s=0.01,
             cache=ResponseCache(samples.cache_get, samples.cache_put),
+            **options,
         )
-        counts = synthesize(path, CONFIG, ModelBackend(chat))
+        counts = synthesize(path, config, ModelBackend(chat))
     return counts
+
+
+def free_port():
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+VERIFIED = {"samples": 1, "verified": 1, "rejected": 0, "pending": 0}
 
 
 def only(path, kind):
@@ -76,20 +90,66 @@ def only(path, kind):
     return found[0]
 
 
-@pytest.mark.parametrize("mode", ["right", "flaky", "text_only"])
+@pytest.mark.parametrize(
+    "mode", ["right", "flaky", "text_only", "needs_jinja", "fenced_json", "python_calls", "thinking"]
+)
 def test_a_model_that_is_right_gives_a_verified_sample(tmp_path, mode):
     model = ScriptedModel(mode)
     path = store_with_one_trajectory(tmp_path / "t.db")
     with http_server(model.app) as base:
         counts = run_synthesis(path, f"{base}/v1")
-    assert counts == {"samples": 1, "verified": 1, "rejected": 0}
+    assert counts == VERIFIED
     sample = only(path, "samples")
     assert sample.model == "scripted" and [turn["attempts"] for turn in sample.turns] == [1, 1]
     calls = [c["function"]["name"] for m in sample.messages for c in m.get("tool_calls") or []]
     assert calls == ["log_in", "get_user_id", "send_message"]
-    assert sample.turns[1]["query"].startswith("Please take care of this for me")
+    assert sample.turns[1]["query"].startswith(QUERY)
     if mode == "flaky":
         assert model.requests > 3  # two 429s and a 500 were retried
+    if mode in ("text_only", "needs_jinja"):
+        assert not model.bodies[-1].get("tools")  # after the refusal the tools went into the prompt
+    if mode == "thinking":
+        reasoning = [m["reasoning"] for m in sample.messages if m.get("reasoning")]
+        assert reasoning and all("<think>" not in (m.get("content") or "") for m in sample.messages)
+
+
+def test_a_missing_tool_turn_is_written_and_offered_later(tmp_path):
+    """Regression: its withheld value is a tool name, which write_query split on "." (IndexError)."""
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    config = SynthesisConfig(turns=(2, 2), variants=Variants(0, 1, 0), max_attempts=3)
+    with http_server(ScriptedModel("right").app) as base:
+        counts = run_synthesis(path, f"{base}/v1", config)
+    assert counts == VERIFIED
+    sample = only(path, "samples")
+    assert sample.turns[0]["variant"] == "missing_tool" and sample.turns[0]["withheld"] == "log_in"
+    assert [tool["function"]["name"] for tool in sample.extra_tools] == ["log_in"]
+    assert any(m["role"] == "system" and "log_in" in m["content"] for m in sample.messages)
+
+
+def test_a_query_that_is_json_is_refused_and_written_again(tmp_path):
+    model = ScriptedModel("json_query")
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    with http_server(model.app) as base:
+        counts = run_synthesis(path, f"{base}/v1")
+    assert counts == VERIFIED
+    retries = [
+        b for b in model.bodies if b["messages"][0]["content"].startswith("You write") and len(b["messages"]) > 2
+    ]
+    assert retries and "JSON" in retries[0]["messages"][-1]["content"]
+    prompts = [b["messages"][1]["content"] for b in model.bodies if b["messages"][0]["content"].startswith("You write")]
+    assert not any("composes" in prompt for prompt in prompts)
+
+
+def test_the_endpoint_options_reach_every_request(tmp_path):
+    model = ScriptedModel("right")
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    extra = {"chat_template_kwargs": {"enable_thinking": False}}
+    with http_server(model.app) as base:
+        run_synthesis(path, f"{base}/v1", max_tokens=256, temperature=0.3, extra_body=extra)
+    assert model.bodies and all(
+        (b["max_tokens"], b["temperature"], b["chat_template_kwargs"]) == (256, 0.3, {"enable_thinking": False})
+        for b in model.bodies
+    )
 
 
 def test_a_wrong_answer_is_corrected_by_the_critics_hint(tmp_path):
@@ -107,9 +167,9 @@ def test_garbage_is_rejected_with_a_reason_and_the_run_completes(tmp_path):
     path = store_with_one_trajectory(tmp_path / "t.db")
     with http_server(ScriptedModel("garbage").app) as base:
         counts = run_synthesis(path, f"{base}/v1")
-    assert counts == {"samples": 0, "verified": 0, "rejected": 1}
+    assert counts == {"samples": 0, "verified": 0, "rejected": 1, "pending": 0}
     reject = only(path, "rejects")
-    assert "unreadable tool call" in reject.reason and reject.attempts == 3
+    assert "invalid arguments for send_message" in reject.reason and reject.attempts == 3
 
 
 def test_the_cache_makes_a_second_run_send_no_request(tmp_path):
@@ -125,8 +185,78 @@ def test_the_cache_makes_a_second_run_send_no_request(tmp_path):
     assert counts["verified"] == 1 and first > 0 and model.requests == first
 
 
-def test_an_unreachable_endpoint_is_a_reject_not_a_crash(tmp_path):
+def test_another_endpoint_or_model_is_new_work_not_a_finished_run(tmp_path):
     path = store_with_one_trajectory(tmp_path / "t.db")
-    counts = run_synthesis(path, "http://127.0.0.1:9/v1")
-    assert counts["rejected"] == 1
-    assert "failed" in only(path, "rejects").reason
+    first, second = ScriptedModel("right"), ScriptedModel("right")
+    with http_server(first.app) as one, http_server(second.app) as two:
+        run_synthesis(path, f"{one}/v1")
+        run_synthesis(path, f"{one}/v1")
+        assert first.requests > 0 and second.requests == 0
+        requests = first.requests
+        counts = run_synthesis(path, f"{two}/v1")
+    assert first.requests == requests and second.requests > 0
+    assert counts["samples"] == 2
+
+
+@pytest.mark.parametrize(
+    ("mode", "path_part", "advice"),
+    [
+        (None, "/v1", "is the server running"),
+        ("unauthorized", "/v1", "--api-key"),
+        ("no_such_model", "/v1", "--model"),
+        ("right", "", "--base-url"),
+    ],
+)
+def test_a_misconfigured_endpoint_stops_the_run_and_rejects_nothing(tmp_path, mode, path_part, advice):
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    if mode is None:
+        base = f"http://127.0.0.1:{free_port()}"
+        with pytest.raises(EndpointError) as raised:
+            run_synthesis(path, base + path_part)
+    else:
+        with http_server(ScriptedModel(mode).app) as base, pytest.raises(EndpointError) as raised:
+            run_synthesis(path, base + path_part)
+    message = str(raised.value)
+    assert base in message and "scripted" in message and advice in message and "\n" not in message
+    with Store(path) as store:
+        assert SampleStore(store).counts() == {"samples": 0, "verified": 0, "rejected": 0}
+
+
+def test_the_command_exits_non_zero_on_a_down_endpoint_and_stores_no_reject(tmp_path):
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    base = f"http://127.0.0.1:{free_port()}/v1"
+    outcome = funreason("synthesize", "--db", str(path), "--llm", "openai", "--model", "m", "--base-url", base)
+    assert outcome.returncode == 1
+    assert outcome.stderr.startswith(f"error: {base} (model m)") and "Traceback" not in outcome.stderr
+    stats = funreason("stats", "--db", str(path), "--json")
+    assert '"rejected": 0' in stats.stdout and '"samples": 0' in stats.stdout
+
+
+def test_a_busy_endpoint_leaves_the_trajectory_pending_for_the_next_run(tmp_path):
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    with http_server(ScriptedModel("down").app) as base:
+        counts = run_synthesis(path, f"{base}/v1", max_retries=2)
+    assert counts == {"samples": 0, "verified": 0, "rejected": 0, "pending": 1}
+    with http_server(ScriptedModel("right").app) as base:
+        assert run_synthesis(path, f"{base}/v1") == VERIFIED
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ('{"user_name": "Bob", "message": "Lunch at noon?"}', "JSON"),
+        ("1. Look up Bob\n2. Send him Lunch at noon?", "steps"),
+        ("Sure! I will send Bob the message Lunch at noon?", "assistant's voice"),
+        ("Use send_message to tell Bob: Lunch at noon?", "names the tool send_message"),
+        ("Tell Bob I'd like to have lunch.", 'leaves out "Lunch at noon?"'),
+        ("Message Bob: Lunch at noon? My id is USR001.", "should have forgotten"),
+    ],
+)
+def test_the_query_check_says_what_is_wrong(query, problem):
+    found = query_problem(query, ["Bob", "Lunch at noon?"], ["send_message", "get_user_id"], "USR001")
+    assert found is not None and problem in found
+
+
+def test_the_query_check_accepts_a_request_in_the_users_words():
+    query = "Could you send Bob a note saying Lunch at noon? He should get it today."
+    assert query_problem(query, ["Bob", "Lunch at noon?", True, 3.0], ["send_message"], "USR001") is None
