@@ -80,7 +80,8 @@ class ScriptedModel:
         if not queries:
             return _reply("I could not do that.")
         turn = len(queries) - 1
-        done = sum(1 for m in messages[queries[-1] :] if m["role"] == "tool" or _is_result(m))
+        results = [m for m in messages[queries[-1] :] if m["role"] == "tool" or _is_result(m)]
+        done = sum(1 for m in results if "Error" not in m["content"])  # an injected mistake is not progress
         if self.mode == "garbage":
             return _reply("Let me see {{{", calls=[("send_message", "{not json")])
         if self.mode == "unknown_tool":

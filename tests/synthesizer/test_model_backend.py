@@ -258,5 +258,5 @@ def test_the_query_check_says_what_is_wrong(query, problem):
 
 
 def test_the_query_check_accepts_a_request_in_the_users_words():
-    query = "Could you send Bob a note saying Lunch at noon? He should get it today."
+    query = "Could you send Bob a note saying Lunch at noon? for 3 people, today."
     assert query_problem(query, ["Bob", "Lunch at noon?", True, 3.0], ["send_message"], "USR001") is None
