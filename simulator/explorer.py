@@ -272,8 +272,9 @@ class _Explorer:
         failures: dict[str, int] = {}
         excluded = {tool for tool in graph.nodes if tool not in self.tools}
         extra_steps = 0
+        goal = trajectory.target or ""
         while len(trajectory.steps) < self.config.max_steps:
-            tool_name = choose_next(graph, trajectory.target or "", called, excluded, rng, self.free, self._index)
+            tool_name = choose_next(graph, goal, called, excluded, rng, self.free, self._index)
             if tool_name is None:
                 break
             tool = self.tools[tool_name]
@@ -303,6 +304,8 @@ class _Explorer:
                 trajectory.reached = True
             elif trajectory.reached:
                 extra_steps += 1
+            if tool_name == goal:  # on to another goal in the same sandbox: later requests build on this state
+                goal = _next_goal(graph, called, excluded, rng) or goal
             if trajectory.reached and extra_steps >= self.config.after_target_steps:
                 break
 
@@ -315,6 +318,17 @@ async def _connected(target: ServerTarget, connection: Connection | None) -> Asy
         return
     async with target.connect() as opened:
         yield opened
+
+
+def _next_goal(graph: nx.DiGraph, called: set[str], excluded: set[str], rng: random.Random) -> str | None:
+    """A tool not called yet with the most prerequisites, so the walk goes on building chains."""
+    depth = {
+        tool: len(nx.ancestors(graph, tool))
+        for tool in sorted(graph.nodes)
+        if tool not in called and tool not in excluded and graph.in_degree(tool)
+    }
+    deepest = sorted(depth, key=lambda tool: -depth[tool])[:3]
+    return rng.choice(deepest) if deepest else None
 
 
 def _covered_edges(graph: nx.DiGraph, steps: list[Step]) -> list[list[str]]:

@@ -19,6 +19,7 @@ from synthesizer.llm import ChatModel, ResponseCache
 from synthesizer.offline import OfflineBackend
 from synthesizer.pipeline import RunConfig, run_pipeline
 from synthesizer.plan import Variants
+from synthesizer.quality import format_quality, measure_quality, read_records
 from synthesizer.roles import Backend, ModelBackend
 from synthesizer.samples import SampleStore
 from synthesizer.synthesize import SynthesisConfig, synthesize
@@ -329,6 +330,20 @@ def stats_command(db: Path, as_json: bool) -> None:
     else:
         for key, value in stats.items():
             click.echo(f"{key:<16} {value}")
+
+
+@main.command("quality")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: every figure with its count, total and examples.")
+def quality_command(file: Path, as_json: bool) -> None:
+    """Measure what a function-calling dataset would teach (any OpenAI chat JSONL, ours or anyone's).
+
+    Counts unneeded and ungrounded calls, missed parallelism, tool text in queries, templated or raw
+    answers, near-duplicate queries and invented dependencies in the reasoning, each with its
+    denominator and examples. A measurement, not a filter: nothing is changed.
+    """
+    quality = measure_quality(read_records(file))
+    click.echo(json.dumps(quality, indent=2, ensure_ascii=False) if as_json else format_quality(quality))
 
 
 main.add_command(servers_cli.envs)

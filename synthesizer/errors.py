@@ -6,11 +6,20 @@ SynthesizerError
 ├── EndpointError         the endpoint is misconfigured (refused, 401/403, 404, unknown model): the command stops
 ├── EndpointUnavailable   the endpoint stayed busy or down through every retry: the trajectory stays pending
 ├── ExportError           an output file cannot be written
-└── ConfigError           a run configuration (TOML file or flags) is unusable
+├── ConfigError           a run configuration (TOML file or flags) is unusable
+└── DatasetError          a dataset file to measure cannot be read or is not OpenAI chat JSONL
 ```
 """
 
-__all__ = ["ConfigError", "EndpointError", "EndpointUnavailable", "ExportError", "LLMError", "SynthesizerError"]
+__all__ = [
+    "ConfigError",
+    "DatasetError",
+    "EndpointError",
+    "EndpointUnavailable",
+    "ExportError",
+    "LLMError",
+    "SynthesizerError",
+]
 
 
 class SynthesizerError(Exception):
@@ -35,3 +44,7 @@ class ExportError(SynthesizerError):
 
 class ConfigError(SynthesizerError):
     """A run configuration (TOML file or flags) is unusable; the message names the file and the key."""
+
+
+class DatasetError(SynthesizerError):
+    """A dataset file to measure cannot be read or is not OpenAI chat JSONL; the message names the line."""

@@ -32,8 +32,8 @@ class RunConfig:
     """Per environment."""
     samples: int | None = None
     seed: int = 0
-    max_steps: int = 10
-    after_target_steps: int = 3
+    max_steps: int = 16
+    after_target_steps: int = 10
     turns: tuple[int, int] = (2, 5)
     max_attempts: int = 3
     variants: Variants = field(default_factory=Variants)

@@ -4,11 +4,13 @@ import json
 import random
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from simulator import ToolInfo
 from synthesizer.errors import LLMError
+from synthesizer.filters import query_problems
 from synthesizer.llm import ChatModel
 from synthesizer.plan import AdvancedTool, TurnPlan
 
@@ -82,13 +84,13 @@ class Backend(ABC):
 class ModelBackend(Backend):
     """Every role played by one chat model."""
 
-    def __init__(self, chat: ChatModel) -> None:
+    def __init__(self, chat: ChatModel, tools: dict[str, ToolInfo] | None = None) -> None:
         self.chat = chat
         self.model = chat.model
-        self._roles = ModelRoles(chat)
+        self.tools = tools or {}
 
     def roles_for(self, tools: dict[str, ToolInfo], rng: random.Random) -> Roles:
-        return self._roles
+        return ModelRoles(self.chat, tools)
 
     async def aclose(self) -> None:
         await self.chat.aclose()
@@ -108,9 +110,10 @@ class ModelRoles(Roles):
 
     query_attempts = 3
 
-    def __init__(self, chat: ChatModel) -> None:
+    def __init__(self, chat: ChatModel, tools: dict[str, ToolInfo] | None = None) -> None:
         self.chat = chat
         self.model = chat.model
+        self.tools = tools or {}
 
     async def name_tool(self, turn: TurnPlan) -> AdvancedTool:
         tool = turn.advanced_tool
@@ -148,7 +151,7 @@ class ModelRoles(Roles):
             {"role": "system", "content": _QUERYING},
             {"role": "user", "content": json.dumps(request, ensure_ascii=False)},
         ]
-        tool_names = [offered["function"]["name"] for offered in tools] + [turn.target.tool, tool.name]
+        known = [*self.tools.values(), ToolInfo(tool.name, tool.description, {"type": "object"})]
         forbidden = turn.free_inputs.get(left_out) if left_out else None
         if forbidden in values.values():
             forbidden = None  # the same value is also one the user gives elsewhere in the request
@@ -156,7 +159,7 @@ class ModelRoles(Roles):
         for _ in range(self.query_attempts):
             reply = await self.chat.chat(messages)
             query = reply.content.strip()
-            problem = query_problem(query, list(values.values()), tool_names, forbidden)
+            problem = query_problem(query, list(values.values()), known, forbidden)
             if problem is None:
                 return query
             messages += [
@@ -185,8 +188,12 @@ class ModelRoles(Roles):
         return reply.content.strip() or failure
 
 
-def query_problem(query: str, values: list[Any], tool_names: list[str], left_out: Any = None) -> str | None:
-    """Why a written query is not something a user would type, or None when it will do."""
+def query_problem(query: str, values: list[Any], tools: Iterable[ToolInfo], left_out: Any = None) -> str | None:
+    """Why a written query is not something a user would type, or None when it will do.
+
+    What a model writer gets wrong beyond `filters.query_problems` (tool names, identifiers,
+    forms): JSON, lists of steps, the assistant's voice, a value left out or given away.
+    """
     text = query.strip()
     if not text:
         return "it is empty"
@@ -196,9 +203,8 @@ def query_problem(query: str, values: list[Any], tool_names: list[str], left_out
         return "it lists steps; the user states the goal and the assistant works out the steps"
     if _ASSISTANT_VOICE.match(text):
         return "it is in the assistant's voice; write what the user says"
-    named = [name for name in tool_names if "_" in name and name.lower() in text.lower()]
-    if named:
-        return f"it names the tool {named[0]}; the user does not know tool names"
+    if problems := query_problems(text, tools, values):
+        return f"it {problems[0]}"
     missing = [value for value in values if not _mentions(text, value)]
     if missing:
         return f"it leaves out {value_text(missing[0])}, which the user must give"

@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from simulator.store import Store
@@ -38,6 +38,22 @@ class Sample:
     @property
     def n_calls(self) -> int:
         return sum(len(message.get("tool_calls") or []) for message in self.messages)
+
+    def truncated(self, turns: int) -> "Sample":
+        """The same dialogue ending after its first `turns` turns (still verified: later turns only came after)."""
+        starts = []
+        for index, message in enumerate(self.messages):
+            expected = self.turns[len(starts)]["query"] if len(starts) < len(self.turns) else None
+            if message["role"] == "user" and message["content"] == expected:
+                starts.append(index)
+        kept = self.turns[:turns]
+        withheld = {turn["withheld"] for turn in kept if turn["variant"] == "missing_tool"}
+        return replace(
+            self,
+            messages=self.messages[: starts[turns]] if turns < len(starts) else self.messages,
+            turns=kept,
+            extra_tools=[tool for tool in self.extra_tools if tool["function"]["name"] in withheld],
+        )
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -118,6 +134,30 @@ class SampleStore:
     def save_reject(self, reject: Reject) -> None:
         with self.db.conn:
             self.db["rejects"].insert(asdict(reject), ignore=True)
+
+    def reject_sample(self, sample_id: str, reason: str) -> None:
+        """Turn a stored sample into a reject with `reason`, in one transaction."""
+        rows = self.db.execute("SELECT trajectory_id, model, data FROM samples WHERE id = ?", [sample_id]).fetchall()
+        if not rows:
+            return
+        row = rows[0]
+        attempts = json.loads(row[2]).get("attempts", 0)
+        with self.db.conn:
+            self.db.execute("DELETE FROM samples WHERE id = ?", [sample_id])
+            self.db["rejects"].insert(
+                {"id": sample_id, "trajectory_id": row[0], "model": row[1], "reason": reason, "attempts": attempts},
+                replace=True,
+            )
+
+    def get_sample(self, sample_id: str) -> Sample:
+        ((data,),) = self.db.execute("SELECT data FROM samples WHERE id = ?", [sample_id]).fetchall()
+        return Sample(**json.loads(data))
+
+    def replace_sample(self, sample: Sample) -> None:
+        """Store a changed version of a sample under its id, in one transaction."""
+        with self.db.conn:
+            self.db.execute("DELETE FROM samples WHERE id = ?", [sample.id])
+        self.save_sample(sample)
 
     def iter_samples(self, *, verified_only: bool = False) -> Iterator[Sample]:
         """Stream samples in id order, never all in memory."""

@@ -23,11 +23,13 @@ import anyio
 from simulator import Connection, ServerTarget, Store, Trajectory
 from synthesizer.chain import DialogueRunner
 from synthesizer.errors import EndpointUnavailable
+from synthesizer.filters import NearDuplicates
 from synthesizer.plan import AdvancedTool, TurnPlan, Variants, plan_dialogue
 from synthesizer.roles import AssistantMessage, Backend, Roles
 from synthesizer.samples import Reject, Sample, SampleStore
+from synthesizer.wording import askable
 
-__all__ = ["SynthesisConfig", "synthesize"]
+__all__ = ["SynthesisConfig", "drop_near_duplicates", "synthesize"]
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -133,6 +135,7 @@ async def _synthesize_all(
                 group.start_soon(worker)
         if failures:
             raise failures[0]
+        drop_near_duplicates(samples, config.turns[0])
         return samples.counts() | {"pending": tally.pending}
 
 
@@ -181,11 +184,13 @@ async def _one(
     candidate, reference = await connections.pair(ServerTarget.from_record(trajectory.env, trajectory.scenario))
     tools = {tool.name: tool for tool in candidate.tools}
     roles = _Observed(backend.roles_for(tools, rng), tally, refresh)
-    plan = plan_dialogue(trajectory, tools, config.turns, config.variants, rng)
+    plan = plan_dialogue(trajectory, tools, config.turns, config.variants, rng, askable)
     if plan is None:
-        reason = f"too few successful calls for {config.turns[0]} turns"
+        reason = f"fewer than {config.turns[0]} requests a user could make in this walk"
         return Reject(id=sample_id, trajectory_id=trajectory.id, model=roles.model, reason=reason, attempts=0)
-    runner = DialogueRunner(roles, candidate, reference, tools, max_attempts=config.max_attempts, rng=rng)
+    runner = DialogueRunner(
+        roles, candidate, reference, tools, max_attempts=config.max_attempts, rng=rng, min_turns=config.turns[0]
+    )
     return await runner.run(plan, sample_id)
 
 
@@ -239,6 +244,33 @@ class _Observed(Roles):
     def _seen(self, answer: _T) -> _T:
         self.refresh()
         return answer
+
+
+def drop_near_duplicates(samples: SampleStore, min_turns: int) -> int:
+    """Cut each sample before its first request that nearly duplicates an earlier sample's (by id).
+
+    A sample left with fewer than `min_turns` turns becomes a reject.  In id order, so the same
+    samples survive whatever order workers finished in.  Returns how many samples changed.
+    """
+    seen = NearDuplicates()
+    cuts: dict[str, tuple[int, str]] = {}
+    for sample in samples.iter_samples():  # streamed; the changes are written after the read has ended
+        queries = [turn["query"] for turn in sample.turns]
+        for index, query in enumerate(queries):
+            twin = seen.match(query)
+            if twin is not None:
+                cuts[sample.id] = (index, twin)
+                queries = queries[:index] if index >= min_turns else []
+                break
+        for query in queries:
+            seen.add(query)
+    for sample_id, (index, twin) in cuts.items():
+        if index < min_turns:
+            samples.reject_sample(sample_id, f"near-duplicate request: {twin!r}")
+        else:
+            sample = samples.get_sample(sample_id)
+            samples.replace_sample(sample.truncated(index))
+    return len(cuts)
 
 
 def _sample_id(trajectory: Trajectory, key: str) -> str:

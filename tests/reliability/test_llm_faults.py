@@ -82,13 +82,13 @@ def test_a_run_with_more_pending_trajectories_than_concurrency_completes_and_a_r
 def test_a_killed_synthesis_resumes_without_hanging_and_then_sends_nothing(tmp_path):
     """Regression: the re-run of a crashed run hung at 100% CPU while closing its connections."""
     db = tmp_path / "store.db"
-    explore(ServerTarget(envs=("messaging",)), db, ExploreConfig(trajectories=10, seed=0))
+    explore(ServerTarget(envs=("messaging",)), db, ExploreConfig(trajectories=16, seed=0))
     model = ScriptedModel("generic")
     with http_server(model.app) as base:
-        command = [FUNREASON, "synthesize", "--db", str(db), *llm_flags(base, concurrency=4)]
+        command = [FUNREASON, "synthesize", "--db", str(db), "--turns", "1-2", *llm_flags(base, concurrency=4)]
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 60
-        while model.requests < 15:
+        while model.requests < 10:
             assert process.poll() is None and time.monotonic() < deadline, "synthesis ended before it could be killed"
             time.sleep(0.02)
         os.killpg(process.pid, signal.SIGKILL)
@@ -101,4 +101,4 @@ def test_a_killed_synthesis_resumes_without_hanging_and_then_sends_nothing(tmp_p
     assert after > killed_at and model.requests == after
     with Store(db) as store:
         counts = SampleStore(store).counts()
-    assert counts["samples"] + counts["rejected"] == 10
+    assert counts["samples"] + counts["rejected"] == 16

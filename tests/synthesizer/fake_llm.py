@@ -1,6 +1,7 @@
 """A scripted OpenAI-compatible chat server for tests: it plays each role by reading the request.
 
-It knows one 2-turn messaging dialogue: log in as USR001; then send Bob "Lunch at noon?".
+It knows one 2-turn messaging dialogue: log in as USR001 and send Bob "Lunch at noon?"; then send
+Catherine "Running late.".
 Modes: right, wrong_then_right, garbage, flaky (429, 429, 500, then right), text_only (refuses `tools`
 with a 400), needs_jinja (refuses `tools` with a 500, as llama-server without --jinja does),
 fenced_json (writes calls as fenced JSON in its text, as small local models do), python_calls (writes
@@ -22,8 +23,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 SCRIPT = [
-    [("log_in", {"user_id": "USR001"})],
-    [("get_user_id", {"user_name": "Bob"}), ("send_message", {"receiver_id": "USR002", "message": "Lunch at noon?"})],
+    [
+        ("log_in", {"user_id": "USR001"}),
+        ("get_user_id", {"user_name": "Bob"}),
+        ("send_message", {"receiver_id": "USR002", "message": "Lunch at noon?"}),
+    ],
+    [
+        ("get_user_id", {"user_name": "Catherine"}),
+        ("send_message", {"receiver_id": "USR003", "message": "Running late."}),
+    ],
 ]
 
 QUERY = "Please take care of this for me"
@@ -94,7 +102,8 @@ class ScriptedModel:
         offered = {tool["function"]["name"] for tool in body.get("tools") or []}
         if body.get("tools") and tool not in offered:
             return _reply(f"I have no tool for {tool} yet.")
-        if self.mode == "wrong_then_right" and tool == "send_message" and "A reviewer looked" not in system:
+        first_try = "reviewer" not in system
+        if self.mode == "wrong_then_right" and arguments.get("message") == "Lunch at noon?" and first_try:
             arguments = {**arguments, "message": "Lunch at one?"}
         if self.mode in ("text_only", "needs_jinja"):
             call = json.dumps({"name": tool, "arguments": arguments})

@@ -5,7 +5,7 @@ import socket
 import anyio
 import pytest
 
-from simulator import ServerTarget, Store, Trajectory, replay
+from simulator import ServerTarget, Store, ToolInfo, Trajectory, replay
 from synthesizer.errors import EndpointError
 from synthesizer.llm import ChatModel, ResponseCache
 from synthesizer.plan import Variants
@@ -27,11 +27,20 @@ CALLS = [
             "message": {"source": "pool", "pool": "message"},
         },
     ),
+    ("get_user_id", {"user_name": "Catherine"}, {"user_name": {"source": "pool", "pool": "user_name"}}),
+    (
+        "send_message",
+        {"receiver_id": "USR003", "message": "Running late."},
+        {
+            "receiver_id": {"source": "result", "step": 3, "tool": "get_user_id", "field": "user_id"},
+            "message": {"source": "pool", "pool": "message"},
+        },
+    ),
 ]
 
 
 def store_with_one_trajectory(path):
-    """A really executed trajectory: log in, look Bob up, message him."""
+    """A really executed trajectory: log in, look Bob up, message him; look Catherine up, message her."""
 
     async def execute():
         async with ServerTarget(envs=("messaging",)).connect() as connection:
@@ -102,7 +111,7 @@ def test_a_model_that_is_right_gives_a_verified_sample(tmp_path, mode):
     sample = only(path, "samples")
     assert sample.model == "scripted" and [turn["attempts"] for turn in sample.turns] == [1, 1]
     calls = [c["function"]["name"] for m in sample.messages for c in m.get("tool_calls") or []]
-    assert calls == ["log_in", "get_user_id", "send_message"]
+    assert calls == ["log_in", "get_user_id", "send_message", "get_user_id", "send_message"]
     assert sample.turns[1]["query"].startswith(QUERY)
     if mode == "flaky":
         assert model.requests > 3  # two 429s and a 500 were retried
@@ -121,9 +130,9 @@ def test_a_missing_tool_turn_is_written_and_offered_later(tmp_path):
         counts = run_synthesis(path, f"{base}/v1", config)
     assert counts == VERIFIED
     sample = only(path, "samples")
-    assert sample.turns[0]["variant"] == "missing_tool" and sample.turns[0]["withheld"] == "log_in"
-    assert [tool["function"]["name"] for tool in sample.extra_tools] == ["log_in"]
-    assert any(m["role"] == "system" and "log_in" in m["content"] for m in sample.messages)
+    assert sample.turns[0]["variant"] == "missing_tool" and sample.turns[0]["withheld"] == "send_message"
+    assert [tool["function"]["name"] for tool in sample.extra_tools] == ["send_message"]
+    assert any(m["role"] == "system" and "send_message" in m["content"] for m in sample.messages)
 
 
 def test_a_query_that_is_json_is_refused_and_written_again(tmp_path):
@@ -158,9 +167,9 @@ def test_a_wrong_answer_is_corrected_by_the_critics_hint(tmp_path):
         counts = run_synthesis(path, f"{base}/v1")
     assert counts["verified"] == 1
     sample = only(path, "samples")
-    assert [turn["attempts"] for turn in sample.turns] == [1, 2]
-    sent = [c["function"]["arguments"] for m in sample.messages for c in m.get("tool_calls") or []][-1]
-    assert sent["message"] == "Lunch at noon?"
+    assert [turn["attempts"] for turn in sample.turns] == [2, 1]
+    sent = [c["function"]["arguments"] for m in sample.messages for c in m.get("tool_calls") or []]
+    assert [call["message"] for call in sent if "message" in call] == ["Lunch at noon?", "Running late."]
 
 
 def test_garbage_is_rejected_with_a_reason_and_the_run_completes(tmp_path):
@@ -195,7 +204,7 @@ def test_another_endpoint_or_model_is_new_work_not_a_finished_run(tmp_path):
         requests = first.requests
         counts = run_synthesis(path, f"{two}/v1")
     assert first.requests == requests and second.requests > 0
-    assert counts["samples"] == 2
+    assert counts["samples"] + counts["rejected"] == 2  # the second is a near-duplicate of the first: rejected
 
 
 @pytest.mark.parametrize(
@@ -241,6 +250,12 @@ def test_a_busy_endpoint_leaves_the_trajectory_pending_for_the_next_run(tmp_path
         assert run_synthesis(path, f"{base}/v1") == VERIFIED
 
 
+TOOLS = [
+    ToolInfo("send_message", "Send a message.", {"type": "object", "properties": {"receiver_id": {}, "message": {}}}),
+    ToolInfo("get_user_id", "Look a user up.", {"type": "object", "properties": {"user_name": {}}}),
+]
+
+
 @pytest.mark.parametrize(
     ("query", "problem"),
     [
@@ -253,10 +268,10 @@ def test_a_busy_endpoint_leaves_the_trajectory_pending_for_the_next_run(tmp_path
     ],
 )
 def test_the_query_check_says_what_is_wrong(query, problem):
-    found = query_problem(query, ["Bob", "Lunch at noon?"], ["send_message", "get_user_id"], "USR001")
+    found = query_problem(query, ["Bob", "Lunch at noon?"], TOOLS, "USR001")
     assert found is not None and problem in found
 
 
 def test_the_query_check_accepts_a_request_in_the_users_words():
     query = "Could you send Bob a note saying Lunch at noon? for 3 people, today."
-    assert query_problem(query, ["Bob", "Lunch at noon?", True, 3.0], ["send_message"], "USR001") is None
+    assert query_problem(query, ["Bob", "Lunch at noon?", True, 3.0], TOOLS, "USR001") is None
