@@ -1,7 +1,7 @@
 """Trajectories -> advanced tools and hard queries -> guided, verified multi-turn samples -> datasets."""
 
 from synthesizer.chain import DialogueRunner, openai_tool
-from synthesizer.errors import ConfigError, ExportError, LLMError, SynthesizerError
+from synthesizer.errors import ConfigError, EndpointError, EndpointUnavailable, ExportError, LLMError, SynthesizerError
 from synthesizer.export import FORMATS, export_samples
 from synthesizer.llm import ChatModel, ChatReply, ResponseCache
 from synthesizer.offline import OfflineBackend, OfflineRoles
@@ -23,6 +23,8 @@ __all__ = [
     "ConfigError",
     "DialoguePlan",
     "DialogueRunner",
+    "EndpointError",
+    "EndpointUnavailable",
     "ExportError",
     "FORMATS",
     "LLMError",

@@ -177,7 +177,10 @@ class ChatModel:
                 attempt = await self._back_off(attempt, error)
             except openai.APIConnectionError as error:
                 if not self._answered and not isinstance(error, openai.APITimeoutError) and _refused(error):
-                    raise self._misconfigured(error, "is the server running, and is --base-url right?") from error
+                    raise EndpointError(
+                        f"{self.base_url} (model {self.model}): nothing answers there (connection refused); "
+                        "is the server running, and is --base-url right?"
+                    ) from error
                 attempt = await self._back_off(attempt, error)
             except _BUSY as error:
                 attempt = await self._back_off(attempt, error)
