@@ -1,6 +1,12 @@
 """The OpenAI backend through the real `openai` client, against a scripted local server on 127.0.0.1."""
 
+import contextlib
+import os
+import shutil
 import socket
+import subprocess
+import time
+import urllib.request
 
 import anyio
 import pytest
@@ -275,3 +281,59 @@ def test_the_query_check_says_what_is_wrong(query, problem):
 def test_the_query_check_accepts_a_request_in_the_users_words():
     query = "Could you send Bob a note saying Lunch at noon? for 3 people, today."
     assert query_problem(query, ["Bob", "Lunch at noon?", True, 3.0], TOOLS, "USR001") is None
+
+
+def test_the_endpoint_options_are_config_keys_of_run(tmp_path):
+    model = ScriptedModel("generic")
+    config = tmp_path / "run.toml"
+    with http_server(model.app) as base:
+        config.write_text(
+            f'llm = "openai"\nmodel = "scripted"\nbase_url = "{base}/v1"\ntimeout = 30\nmax_tokens = 64\n'
+            "temperature = 0.5\nconcurrency = 2\nextra_body = {chat_template_kwargs = {enable_thinking = false}}\n"
+        )
+        outcome = funreason(
+            "run", "--config", str(config), "--out", str(tmp_path / "out"), "--envs", "messaging", "--trajectories", "3"
+        )
+    assert outcome.returncode == 0, outcome.stderr
+    assert model.bodies and all(
+        (b["max_tokens"], b["temperature"], b["chat_template_kwargs"]) == (64, 0.5, {"enable_thinking": False})
+        for b in model.bodies
+    )
+
+
+def test_extra_body_must_be_a_json_object(tmp_path):
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    outcome = funreason("synthesize", "--db", str(path), "--llm", "openai", "--model", "m", "--extra-body", "[1]")
+    assert outcome.returncode == 2 and "must be a JSON object" in outcome.stderr
+
+
+@pytest.mark.heavy
+def test_a_real_llama_server_drives_a_run_to_the_end(tmp_path):
+    """A real model server when this machine has one: llama-server on PATH and FUNREASON_GGUF naming weights."""
+    server, weights = shutil.which("llama-server"), os.environ.get("FUNREASON_GGUF")
+    if not server or not weights:
+        pytest.skip("needs llama-server on PATH and FUNREASON_GGUF=/path/to/model.gguf (README: a local model)")
+    port = free_port()
+    process = subprocess.Popen(
+        [server, "-m", weights, "--jinja", "-c", "8192", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/health") as answer:
+                if answer.status == 200:
+                    break
+            assert process.poll() is None and time.monotonic() < deadline, "llama-server did not come up"
+            time.sleep(1)
+        flags = ["--llm", "openai", "--model", "local", "--base-url", f"http://127.0.0.1:{port}/v1"]
+        command = ["run", "--out", str(tmp_path / "out"), "--envs", "messaging", "--trajectories", "2"]
+        outcome = funreason(*command, *flags, "--concurrency", "1", "--timeout", "900", "--max-tokens", "512")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert outcome.returncode == 0, outcome.stderr
+    with Store(tmp_path / "out" / "store.db") as store:
+        counts = SampleStore(store).counts()
+    assert counts["samples"] + counts["rejected"] == 2
