@@ -90,7 +90,6 @@ class ChatModel:
         extra_body: dict[str, Any] | None = None,
         cache: ResponseCache | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-        on_request: Callable[[], None] | None = None,
     ) -> None:
         self.model = model
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
@@ -110,7 +109,6 @@ class ChatModel:
         self.cache = cache
         self.native_tools = True
         self.usage = Usage()
-        self.on_request = on_request
         self._answered = False
         self._sleep = sleep
 
@@ -221,8 +219,6 @@ class ChatModel:
         if self._client is None:
             self._client = openai.AsyncOpenAI(**self._client_options)
         self.usage.requests += 1
-        if self.on_request is not None:
-            self.on_request()
         started = time.perf_counter()
         try:
             response = await self._client.chat.completions.create(**request)
