@@ -188,6 +188,7 @@ def synthesize_command(
         with simulator_cli.progress_bar("synthesizing") as report:
             counts = synthesize(db, config, backend, report)
     click.echo(f"{counts['verified']} verified samples, {counts['rejected']} rejected, in {db}", err=True)
+    _echo_usage(backend)
     _exit_if_pending(counts["pending"])
 
 
@@ -290,7 +291,20 @@ def run_command(
         f"trajectories; datasets and report.html in {out}/",
         err=True,
     )
+    _echo_usage(backend)
     _exit_if_pending(figures["pending"])
+
+
+def _echo_usage(backend: Backend) -> None:
+    """What the endpoint did for this command: requests, tokens, and completion tokens per second waited."""
+    if isinstance(backend, ModelBackend) and backend.chat.usage.requests:
+        usage = backend.chat.usage
+        rate = usage.completion_tokens / usage.seconds if usage.seconds else 0.0
+        click.echo(
+            f"{usage.requests} requests, {usage.prompt_tokens} prompt and {usage.completion_tokens} completion "
+            f"tokens, {usage.seconds:.0f} s waiting ({rate:.1f} completion tokens/s)",
+            err=True,
+        )
 
 
 def _exit_if_pending(pending: int) -> None:

@@ -295,6 +295,7 @@ def test_the_endpoint_options_are_config_keys_of_run(tmp_path):
             "run", "--config", str(config), "--out", str(tmp_path / "out"), "--envs", "messaging", "--trajectories", "3"
         )
     assert outcome.returncode == 0, outcome.stderr
+    assert f"{len(model.bodies)} requests, " in outcome.stderr and "completion tokens/s" in outcome.stderr
     assert model.bodies and all(
         (b["max_tokens"], b["temperature"], b["chat_template_kwargs"]) == (64, 0.5, {"enable_thinking": False})
         for b in model.bodies
