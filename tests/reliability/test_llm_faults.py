@@ -2,6 +2,7 @@
 the real command against a scripted endpoint complete, resume after a kill and send nothing when done.
 """
 
+import itertools
 import os
 import signal
 import subprocess
@@ -10,10 +11,12 @@ import time
 import pytest
 
 from simulator import ExploreConfig, ServerTarget, Store, explore
+from synthesizer.errors import EndpointError
 from synthesizer.llm import ChatModel, ResponseCache
-from synthesizer.roles import ModelBackend
+from synthesizer.offline import OfflineBackend
+from synthesizer.roles import Backend, ModelBackend
 from synthesizer.samples import SampleStore
-from synthesizer.synthesize import synthesize
+from synthesizer.synthesize import SynthesisConfig, synthesize
 from tests.conftest import FUNREASON, funreason, http_server
 from tests.synthesizer.fake_llm import ScriptedModel
 from tests.synthesizer.test_model_backend import CONFIG, store_with_one_trajectory
@@ -102,3 +105,33 @@ def test_a_killed_synthesis_resumes_without_hanging_and_then_sends_nothing(tmp_p
     with Store(db) as store:
         counts = SampleStore(store).counts()
     assert counts["samples"] + counts["rejected"] == 16
+
+
+class _FailsOnThirdDialogue(Backend):
+    """The offline roles, but the third dialogue's roles cannot be had: the endpoint went away."""
+
+    model = "fails-on-third"
+
+    def __init__(self) -> None:
+        self.inner = OfflineBackend()
+        self.dialogues = itertools.count()
+
+    def roles_for(self, tools, rng):
+        if next(self.dialogues) == 2:
+            raise EndpointError("http://127.0.0.1:9/v1 (model m): HTTP 401: no; check --api-key")
+        return self.inner.roles_for(tools, rng)
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+
+def test_a_worker_that_fails_stops_the_others_after_their_dialogue_and_the_error_comes_out_whole(tmp_path):
+    """No sibling is cancelled mid-dialogue (where closing connections once spun forever), and the command
+    gets the EndpointError itself, not an ExceptionGroup it cannot print as one line."""
+    db = tmp_path / "t.db"
+    explore(ServerTarget(envs=("messaging", "math")), db, ExploreConfig(trajectories=8, seed=0))
+    with pytest.raises(EndpointError, match="check --api-key"):
+        synthesize(db, SynthesisConfig(concurrency=4, turns=(1, 2)), _FailsOnThirdDialogue())
+    with Store(db) as store:
+        counts = SampleStore(store).counts()
+    assert 2 <= counts["samples"] + counts["rejected"] <= 5  # the two before it and what the others held
