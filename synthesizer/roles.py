@@ -239,9 +239,9 @@ def _goal(description: str) -> str:
 
 
 def _words(name: str, names: dict[str, Any]) -> str:
-    """`send_message.receiver_id` -> `receiver id`, or `send message receiver id` when two tools share it."""
-    parameter = name.split(".", 1)[-1]
-    clashes = [other for other in names if other.split(".", 1)[-1] == parameter]
+    """`send_message.receiver_id` -> `receiver id`; `send message receiver id 2` when two calls share it."""
+    parameter = name.split(".")[1]
+    clashes = [other for other in names if other.split(".")[1] == parameter]
     return (parameter if len(clashes) == 1 else name.replace(".", " ")).replace("_", " ")
 
 
