@@ -118,17 +118,17 @@ def target_from(
 
 
 @contextmanager
-def progress_stages() -> Iterator[Callable[[str], Callable[[int, int], None]]]:
-    """One progress display with a line per stage; yields `stage(name) -> report(done, total)`."""
+def progress_stages() -> Iterator[Callable[[str], Callable[..., None]]]:
+    """One progress display with a line per stage; yields `stage(name) -> report(done, total, note="")`."""
     with Progress(
         TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
     ) as progress:
 
-        def stage(name: str) -> Callable[[int, int], None]:
+        def stage(name: str) -> Callable[..., None]:
             task = progress.add_task(name, total=None)
 
-            def report(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+            def report(done: int, total: int, note: str = "") -> None:
+                progress.update(task, completed=done, total=total, description=f"{name} ({note})" if note else name)
 
             return report
 
@@ -136,7 +136,7 @@ def progress_stages() -> Iterator[Callable[[str], Callable[[int, int], None]]]:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(description: str) -> Iterator[Callable[..., None]]:
     """A single-stage progress display."""
     with progress_stages() as stage:
         yield stage(description)

@@ -1,7 +1,15 @@
 """Trajectories -> advanced tools and hard queries -> guided, verified multi-turn samples -> datasets."""
 
 from synthesizer.chain import DialogueRunner, openai_tool
-from synthesizer.errors import ConfigError, DatasetError, ExportError, LLMError, SynthesizerError
+from synthesizer.errors import (
+    ConfigError,
+    DatasetError,
+    EndpointError,
+    EndpointUnavailable,
+    ExportError,
+    LLMError,
+    SynthesizerError,
+)
 from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
 from synthesizer.llm import ChatModel, ChatReply, ResponseCache
 from synthesizer.offline import OfflineBackend, OfflineRoles
@@ -26,6 +34,8 @@ __all__ = [
     "DatasetError",
     "DialoguePlan",
     "DialogueRunner",
+    "EndpointError",
+    "EndpointUnavailable",
     "ExportError",
     "ExportOptions",
     "FORMATS",

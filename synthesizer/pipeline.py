@@ -20,8 +20,8 @@ from synthesizer.synthesize import SynthesisConfig, synthesize
 
 __all__ = ["RunConfig", "run_pipeline"]
 
-Stage = Callable[[str], Callable[[int, int], None]]
-"""Opens a progress line for a stage and returns its (done, total) callback."""
+Stage = Callable[[str], Callable[..., None]]
+"""Opens a progress line for a stage and returns its `(done, total[, note])` callback."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class RunConfig:
 
 
 def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str, Any]:
-    """Explore -> synthesize -> export (all formats) -> report; returns the report's figures."""
+    """Explore -> synthesize -> export (all formats) -> report; the report's figures and `pending`."""
     config.out.mkdir(parents=True, exist_ok=True)
     explore_config = ExploreConfig(
         trajectories=config.trajectories,
@@ -63,7 +63,7 @@ def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str,
         variants=config.variants,
         concurrency=config.concurrency,
     )
-    synthesize(config.store_path, synthesis, backend, stage("synthesize"))
+    counts = synthesize(config.store_path, synthesis, backend, stage("synthesize"))
     report = stage("export")
     with Store(config.store_path) as store:
         samples = SampleStore(store)
@@ -73,4 +73,4 @@ def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str,
     done = stage("report")
     figures = write_report(config.store_path, config.out)
     done(1, 1)
-    return figures
+    return figures | {"pending": counts["pending"]}
