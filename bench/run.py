@@ -18,9 +18,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import lifecycle, llm, overhead, scale, throughput  # noqa: E402
+from bench import evaluation, lifecycle, llm, overhead, scale, throughput  # noqa: E402
 
-SECTIONS = ("overhead", "lifecycle", "explorer", "llm", "scale")
+SECTIONS = ("overhead", "lifecycle", "explorer", "llm", "scale", "evaluation")
 
 TARGETS = {
     "overhead_inprocess": ("<=", 1.25),
@@ -32,6 +32,8 @@ TARGETS = {
     "llm_efficiency_c32": (">=", 0.8),
     "export_samples_per_s": (">=", 20_000),
     "export_peak_rss_mb": ("<=", 300),
+    "eval_efficiency_c16": (">=", 0.8),
+    "fork_vs_create": ("<=", 1.0),
 }
 
 
@@ -77,6 +79,8 @@ def _run_section(section: str, quick: bool, workdir: Path) -> dict[str, Any]:
         return throughput.run(quick, workdir)
     if section == "llm":
         return llm.run(quick)
+    if section == "evaluation":
+        return evaluation.run(quick, workdir)
     return scale.run(quick, workdir)
 
 
@@ -90,6 +94,8 @@ def _figures(section: str, details: dict[str, Any]) -> dict[str, Any]:
         return {"explore_vs_bare": details["explore_vs_bare"], "workers2_speedup": details["workers2_speedup"]}
     if section == "llm":
         return {"llm_efficiency_c32": details["efficiency_c32"]}
+    if section == "evaluation":
+        return {"eval_efficiency_c16": details["eval"]["efficiency"], "fork_vs_create": details["fork"]["worst_ratio"]}
     return {
         "export_samples_per_s": details["export_samples_per_s"],
         "export_peak_rss_mb": details["export_peak_rss_mb"],

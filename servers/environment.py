@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from servers.phrasing import TemplateError, parse_template
 from servers.state import StateModel
 
 __all__ = ["Environment", "EnvironmentSnapshot", "ToolSpec", "tool"]
@@ -26,6 +27,14 @@ class ToolSpec:
     produces: Mapping[str, str] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
     provides: tuple[str, ...] = ()
+    asks: tuple[str, ...] = ()
+    """How a user asks for this tool's work, several ways (`servers.phrasing` templates over the arguments)."""
+    answers: tuple[str, ...] = ()
+    """How an assistant reports the result (templates over the result's fields and `@arguments`)."""
+
+    def unsaid(self) -> set[str]:
+        """Parameters no user ever states: session credentials (consumed entities named `*token`)."""
+        return {parameter for parameter, entity in self.consumes.items() if entity.endswith("token")}
 
     def hints(self) -> dict[str, Any]:
         """The JSON form published in the MCP tool metadata."""
@@ -35,6 +44,8 @@ class ToolSpec:
             "produces": dict(self.produces),
             "requires": list(self.requires),
             "provides": list(self.provides),
+            "asks": list(self.asks),
+            "answers": list(self.answers),
         }
 
 
@@ -45,20 +56,49 @@ def tool(
     produces: Mapping[str, str] | None = None,
     requires: tuple[str, ...] | list[str] = (),
     provides: tuple[str, ...] | list[str] = (),
+    asks: tuple[str, ...] | list[str] = (),
+    answers: tuple[str, ...] | list[str] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Mark an Environment method as a tool.
 
     The method's typed parameters (`Annotated[..., Field(description=...)]`) become the
     input schema, its return annotation the output schema and its docstring the
-    description a model reads.
+    description a model reads.  `asks` and `answers` are checked here, at import time:
+    every slot of a request names a parameter and every required parameter has a slot.
     """
-    spec = ToolSpec(read_only, dict(consumes or {}), dict(produces or {}), tuple(requires), tuple(provides))
+    spec = ToolSpec(
+        read_only,
+        dict(consumes or {}),
+        dict(produces or {}),
+        tuple(requires),
+        tuple(provides),
+        tuple(asks),
+        tuple(answers),
+    )
 
     def mark(method: Callable[..., Any]) -> Callable[..., Any]:
+        _check_phrasing(method, spec)
         method.__tool_spec__ = spec  # type: ignore[attr-defined]
         return method
 
     return mark
+
+
+def _check_phrasing(method: Callable[..., Any], spec: ToolSpec) -> None:
+    parameters = list(inspect.signature(method).parameters.values())[1:]
+    names = {parameter.name for parameter in parameters}
+    required = {parameter.name for parameter in parameters if parameter.default is inspect.Parameter.empty}
+    required -= spec.unsaid()
+    for text in spec.asks:
+        template = parse_template(text)
+        if unknown := template.slots - names:
+            raise TemplateError(f"{method.__name__}: request {text!r} names unknown parameters {sorted(unknown)}")
+        if unsaid := required - template.required_slots:
+            raise TemplateError(f"{method.__name__}: request {text!r} leaves out required {sorted(unsaid)}")
+    for text in spec.answers:
+        template = parse_template(text)
+        if unknown := {slot[1:] for slot in template.slots if slot.startswith("@")} - names:
+            raise TemplateError(f"{method.__name__}: answer {text!r} names unknown parameters {sorted(unknown)}")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from servers import (
     register_environment,
     serve_sandbox,
 )
+from servers.bfcl import bfcl_environment_names
 from simulator.connection import DEFAULT_ERROR_TEXT, ServerTarget
 from simulator.errors import SimulatorError
 from simulator.explorer import ExploreConfig, explore, learn_from
@@ -46,7 +47,10 @@ KNOWN_ERRORS = (SimulatorError,)
 def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--env/--scenario | --server-cmd | --server-url, shared by every command that connects."""
     options = [
-        click.option("--env", "envs", help="Built-in environment(s), comma-separated: 'travel,messaging'."),
+        click.option(
+            "--env", "envs", help="Built-in environment(s), comma-separated: 'travel,messaging', 'bfcl:TravelAPI'."
+        ),
+        click.option("--bfcl", is_flag=True, help="BFCL's eight multi-turn classes (needs the [bfcl] extra)."),
         click.option("--scenario", help="Scenario name (or a combined scenario, or a .json path)."),
         click.option("--server-cmd", help="Any MCP server started over stdio, e.g. 'python my_server.py'."),
         click.option("--server-url", help="An MCP URL ending in /mcp, or the base URL of 'funreason serve'."),
@@ -84,8 +88,11 @@ def target_from(
     server_env: tuple[str, ...] = (),
     reset_cmd: str | None = None,
     error_text: str | None = DEFAULT_ERROR_TEXT,
+    bfcl: bool = False,
 ) -> ServerTarget:
     names = tuple(name.strip() for name in (envs or "").split(",") if name.strip())
+    if bfcl:
+        names = (*names, *(name for name in bfcl_environment_names() if name not in names))
     for name in names:
         get_environment(name)
     if sum(map(bool, (names or scenario and not (server_cmd or server_url), server_cmd, server_url))) != 1:
@@ -111,17 +118,17 @@ def target_from(
 
 
 @contextmanager
-def progress_stages() -> Iterator[Callable[[str], Callable[[int, int], None]]]:
-    """One progress display with a line per stage; yields `stage(name) -> report(done, total)`."""
+def progress_stages() -> Iterator[Callable[[str], Callable[..., None]]]:
+    """One progress display with a line per stage; yields `stage(name) -> report(done, total, note="")`."""
     with Progress(
         TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
     ) as progress:
 
-        def stage(name: str) -> Callable[[int, int], None]:
+        def stage(name: str) -> Callable[..., None]:
             task = progress.add_task(name, total=None)
 
-            def report(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+            def report(done: int, total: int, note: str = "") -> None:
+                progress.update(task, completed=done, total=total, description=f"{name} ({note})" if note else name)
 
             return report
 
@@ -129,7 +136,7 @@ def progress_stages() -> Iterator[Callable[[str], Callable[[int, int], None]]]:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(description: str) -> Iterator[Callable[..., None]]:
     """A single-stage progress display."""
     with progress_stages() as stage:
         yield stage(description)
@@ -242,6 +249,7 @@ def proxy_command(server_cmd: str, record: Path) -> None:
 )
 def explore_command(
     envs: str | None,
+    bfcl: bool,
     scenario: str | None,
     server_cmd: str | None,
     server_url: str | None,
@@ -261,7 +269,7 @@ def explore_command(
 
     Re-running the same command resumes up to --trajectories, without duplicates.
     """
-    target = target_from(envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text)
+    target = target_from(envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl)
     config = ExploreConfig(
         trajectories=trajectories,
         seed=seed,
@@ -292,6 +300,7 @@ def explore_command(
 )
 def graph_command(
     envs: str | None,
+    bfcl: bool,
     scenario: str | None,
     server_cmd: str | None,
     server_url: str | None,
@@ -311,7 +320,7 @@ def graph_command(
         raise click.BadParameter(
             f"unknown format {out.suffix!r}: use .graphml, .dot, .png or .json", param_hint="--out"
         )
-    target = target_from(envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text)
+    target = target_from(envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl)
 
     async def tools() -> list:
         async with target.connect() as connection:

@@ -328,12 +328,13 @@ class _Explorer:
         excluded = {tool for tool in graph.nodes if tool not in self.tools}
         excluded |= {tool for tool, failing in graph.nodes(data="never_succeeded") if failing} - {trajectory.target}
         extra_steps = 0
+        goal = trajectory.target or ""
         # Discovery on a server that declares nothing walks on past the target: edges are learnt
         # only from calls that follow one another, and there are none to follow yet.
         target_tool = self.tools.get(trajectory.target or "")
         learning = probe and target_tool is not None and target_tool.hints is None
         while len(trajectory.steps) < self.config.max_steps:
-            tool_name = choose_next(graph, trajectory.target or "", called, excluded, rng, self.free, self._index)
+            tool_name = choose_next(graph, goal, called, excluded, rng, self.free, self._index)
             if tool_name is None:
                 break
             tool = self.tools[tool_name]
@@ -366,6 +367,8 @@ class _Explorer:
                 trajectory.reached = True
             elif trajectory.reached:
                 extra_steps += 1
+            if tool_name == goal:  # on to another goal in the same sandbox: later requests build on this state
+                goal = _next_goal(graph, called, excluded, rng) or goal
             if trajectory.reached and extra_steps >= self.config.after_target_steps and not learning:
                 break
 
@@ -378,6 +381,17 @@ async def _connected(target: ServerTarget, connection: Connection | None) -> Asy
         return
     async with target.connect() as opened:
         yield opened
+
+
+def _next_goal(graph: nx.DiGraph, called: set[str], excluded: set[str], rng: random.Random) -> str | None:
+    """A tool not called yet with the most prerequisites not called yet either: the walk goes on to a new chain."""
+    depth = {
+        tool: len(nx.ancestors(graph, tool) - called)
+        for tool in sorted(graph.nodes)
+        if tool not in called and tool not in excluded and graph.in_degree(tool)
+    }
+    deepest = sorted(depth, key=lambda tool: -depth[tool])[:3]
+    return rng.choice(deepest) if deepest else None
 
 
 def _covered_edges(graph: nx.DiGraph, steps: list[Step]) -> list[list[str]]:

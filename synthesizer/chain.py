@@ -8,11 +8,14 @@ from typing import Any
 from servers import hash_state
 from simulator import Connection, Step, ToolInfo
 from synthesizer.errors import LLMError
+from synthesizer.filters import query_problems
+from synthesizer.grounding import ungrounded_arguments
 from synthesizer.offline import mistaken_call, parameter_words
-from synthesizer.plan import DialoguePlan, TurnPlan
+from synthesizer.plan import Call, DialoguePlan, TurnPlan, value_path
 from synthesizer.roles import AssistantMessage, Roles, value_text
 from synthesizer.samples import Reject, Sample
 from synthesizer.validate import Verdict, check_turn
+from synthesizer.wording import Unphrasable
 
 __all__ = ["DialogueRunner", "openai_tool"]
 
@@ -44,6 +47,7 @@ class DialogueRunner:
         *,
         max_attempts: int,
         rng: random.Random,
+        min_turns: int = 1,
     ) -> None:
         self.roles = roles
         self.candidate = candidate
@@ -51,6 +55,8 @@ class DialogueRunner:
         self.tools = tools
         self.max_attempts = max_attempts
         self.rng = rng
+        self.min_turns = min_turns
+        self.schemas = {name: tool.input_schema for name, tool in tools.items()}
         self.seed = 0
         """The sandbox seed of the dialogue being run (the trajectory's)."""
 
@@ -59,7 +65,7 @@ class DialogueRunner:
         self.seed = trajectory.seed
         reject = _rejecter(sample_id, trajectory.id, self.roles.model)
         try:
-            reference_hashes = await self._reference_hashes(plan)
+            await self._ground_truth(plan)
         except _GroundTruthDrift as error:
             return reject(str(error), 0)
         await self.candidate.reset(trajectory.seed)
@@ -69,11 +75,23 @@ class DialogueRunner:
         conversation: list[dict[str, Any]] = []
         accepted: list[tuple[str, dict[str, Any]]] = []
         turns, attempts = [], 0
-        for turn, reference_hash in zip(plan.turns, reference_hashes, strict=True):
+        for turn in plan.turns:
             try:
+                turn.shown = " ".join(m["content"] for m in conversation if m["role"] in ("user", "assistant")).lower()
                 turn.advanced_tool = await self.roles.name_tool(turn)
                 turn.query = await self.roles.write_query(turn, offered)
-                attempt, verdict, used = await self._solve(turn, conversation, accepted, offered, reference_hash)
+                values = [value for call in turn.calls for value in call.arguments.values()]
+                if problems := query_problems(turn.query, self.tools.values(), values):
+                    raise Unphrasable(f"the request {problems[0]}: {turn.query!r}")
+            except Unphrasable as error:
+                if turn.index < self.min_turns:
+                    return reject(f"turn {turn.index + 1}: {error}", attempts)
+                del plan.turns[turn.index :]  # the dialogue ends before a request no user could make
+                break
+            except LLMError as error:
+                return reject(f"turn {turn.index + 1}: {error}", attempts + 1)
+            try:
+                attempt, verdict, used = await self._solve(turn, conversation, accepted, offered)
             except LLMError as error:
                 return reject(f"turn {turn.index + 1}: {error}", attempts + 1)
             attempts += used
@@ -83,6 +101,7 @@ class DialogueRunner:
             accepted.extend((step.tool, step.arguments) for step in attempt.executed)
             offered = attempt.offered
             turns.append(_turn_record(turn, used))
+        withheld = {turn.withheld for turn in plan.turns if turn.variant == "missing_tool"}
         return Sample(
             id=sample_id,
             trajectory_ids=[trajectory.id],
@@ -105,7 +124,6 @@ class DialogueRunner:
         conversation: list[dict[str, Any]],
         accepted: list[tuple[str, dict[str, Any]]],
         offered: list[dict[str, Any]],
-        reference_hash: str | None,
     ) -> tuple[_Attempt, Verdict, int]:
         verdict = Verdict(False, "no attempt was made")
         attempt = _Attempt()
@@ -123,8 +141,10 @@ class DialogueRunner:
             if verdict.ok:
                 state = await self.candidate.state() if self.candidate.fresh_state else None
                 verdict = check_turn(
-                    turn.calls, attempt.executed, hash_state(state) if state is not None else None, reference_hash
+                    turn.calls, attempt.executed, hash_state(state) if state is not None else None, turn.state_hash
                 )
+            if verdict.ok and (ungrounded := ungrounded_arguments(conversation + attempt.messages, self.schemas)):
+                verdict = Verdict(False, f"ungrounded argument: {ungrounded[0]}")
             if verdict.ok:
                 return attempt, verdict, number
             turn.hint = await self.roles.critique(turn, attempt.messages, verdict.reason)
@@ -145,14 +165,15 @@ class DialogueRunner:
             if turn.variant == "missing_parameter" and not attempt.executed and _asked(attempt):
                 value = turn.free_inputs.get(turn.withheld or "")
                 words = parameter_words(turn.withheld or "")
-                attempt.messages.append({"role": "user", "content": f"The {words} is {value_text(value)}."})
+                reply = self.rng.choice(_GIVEN).format(words=words, value=value_text(value))
+                attempt.messages.append({"role": "user", "content": reply})
                 continue
             if turn.variant == "missing_tool" and turn.withheld not in _names(attempt.offered):
                 tool = openai_tool(self.tools[turn.withheld or ""])
                 attempt.offered = [*attempt.offered, tool]
                 announcement = f"A new tool is available: {json.dumps(tool['function'], ensure_ascii=False)}"
                 attempt.messages.append({"role": "system", "content": announcement})
-                attempt.messages.append({"role": "user", "content": "That tool is available now. Please go ahead."})
+                attempt.messages.append({"role": "user", "content": self.rng.choice(_GO_AHEAD)})
                 continue
             return Verdict(True)
         return Verdict(False, "the assistant did not finish within the step limit")
@@ -198,22 +219,73 @@ class DialogueRunner:
         for tool, arguments in accepted:
             await self.candidate.call(tool, arguments)
 
-    async def _reference_hashes(self, plan: DialoguePlan) -> list[str | None]:
-        """Replay the ground truth turn by turn; its state after each turn is what candidates must reach."""
+    async def _ground_truth(self, plan: DialoguePlan) -> None:
+        """Re-execute the pruned ground truth in a fresh sandbox; its results and states become the truth.
+
+        Pruning left out calls of the walk, so ids and counters may come out differently: an
+        argument that came from an earlier result is read again, at the same place, from the
+        re-executed result.  A turn whose calls no longer succeed ends the dialogue there
+        (or rejects it, with fewer than `min_turns` turns left).
+        """
         await self.reference.reset(self.seed)
-        hashes: list[str | None] = []
-        for turn in plan.turns:
+        walk_results = {call.step: call.result for turn in plan.turns for call in turn.calls}
+        replayed: dict[int, Any] = {}
+        for number, turn in enumerate(plan.turns):
             for call in turn.calls:
+                call.arguments = _rederived(call, walk_results, replayed)
                 step = await self.reference.call(call.tool, call.arguments)
-                if step.is_error or step.result != call.result:
-                    raise _GroundTruthDrift(f"the ground truth does not replay: {call.tool} answered differently")
+                if step.is_error:
+                    if number >= self.min_turns:
+                        del plan.turns[number:]
+                        return
+                    raise _GroundTruthDrift(
+                        f"the pruned ground truth does not replay: {call.tool} failed ({step.text})"
+                    )
+                call.result = replayed[call.step] = step.result
             state = await self.reference.state() if self.reference.fresh_state else None
-            hashes.append(hash_state(state) if state is not None else None)
-        return hashes
+            turn.state_hash = hash_state(state) if state is not None else None
+            if turn.advanced_tool is not None:
+                turn.advanced_tool.result = turn.target.result
+
+
+_GIVEN = ["The {words} is {value}.", "It's {value}.", "Use {value}.", "Oh, sorry: {value}.", "{value} is the {words}."]
+_GO_AHEAD = [
+    "That tool is available now. Please go ahead.",
+    "I've just enabled it for you, so you can do it now.",
+    "You should have it now. Could you try again?",
+    "It's been added. Please carry on.",
+    "OK, that's switched on now; go ahead.",
+]
 
 
 class _GroundTruthDrift(Exception):
-    """The recorded calls no longer give the recorded results (a server that is not deterministic)."""
+    """The pruned ground truth cannot be re-executed: a call it keeps needed something pruning left out."""
+
+
+_MISSING = object()
+
+
+def _rederived(call: Call, walk_results: dict[int, Any], replayed: dict[int, Any]) -> dict[str, Any]:
+    """`call`'s arguments with every value taken from an earlier result read again from its re-executed result."""
+    arguments = dict(call.arguments)
+    for parameter, origin in call.provenance.items():
+        step = origin.get("step")
+        if parameter not in arguments or step not in replayed or step not in walk_results:
+            continue
+        path = value_path(walk_results[step], arguments[parameter])
+        value = _at(replayed[step], path) if path is not None else _MISSING
+        if value is not _MISSING:
+            arguments[parameter] = value
+    return arguments
+
+
+def _at(data: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+    return data
 
 
 def _rejecter(sample_id: str, trajectory_id: str, model: str):  # type: ignore[no-untyped-def]
@@ -228,8 +300,10 @@ def _turn_record(turn: TurnPlan, attempts: int) -> dict[str, Any]:
         "query": turn.query,
         "variant": turn.variant,
         "withheld": turn.withheld,
+        "target": turn.target.tool,
         "advanced_tool": turn.advanced_tool.to_json() if turn.advanced_tool else None,
         "calls": [call.to_json() for call in turn.calls],
+        "state_hash": turn.state_hash,
         "attempts": attempts,
     }
 

@@ -1,39 +1,42 @@
 """The offline backend: rule-based and deterministic, no network, honest about being templates.
 
-It writes queries from the trajectory with varied templates and value phrasing, and
-reasoning from the graph's facts about each call (why it is needed, where each
-argument comes from).  Its calls are the ground truth's, so its samples pass the
-same re-execution checks as any model's; what it cannot do is be wrong on its own,
-so error turns get their mistake from `mistaken_call`.
+Requests and answers come from the phrasing each tool declares (`synthesizer.wording`);
+reasoning comes from the turn's real data flow: which values the user gave, which a call
+must look up and for which later call, which state a call needs.  Its calls are the ground
+truth's, made batch by batch (independent calls together), so its samples pass the same
+re-execution checks as any model's; what it cannot do is be wrong on its own, so error
+turns get their mistake from `mistaken_call`.
 """
 
 import random
-import re
 from typing import Any
 
+from servers.phrasing import value_words
 from simulator import ToolInfo
 from synthesizer.plan import AdvancedTool, Call, TurnPlan
-from synthesizer.roles import AssistantMessage, Backend, Roles, value_text
+from synthesizer.roles import AssistantMessage, Backend, Roles
+from synthesizer.wording import answer_for, parameter_words, request_for
 
-__all__ = ["OfflineBackend", "OfflineRoles", "goal_of", "mistaken_call", "parameter_words"]
+__all__ = ["OfflineBackend", "OfflineRoles", "mistaken_call", "parameter_words"]
 
-_OPENINGS = [
-    "Please {goal}",
-    "Could you {goal}?",
-    "I'd like you to {goal}",
-    "Can you {goal}?",
-    "I need to {goal}",
-    "Help me {goal}",
-    "{Goal}, please",
+_OPENERS = ["The user wants this done, and", "Reading the request,", "So the goal here is clear:", "Right:"]
+_NO_TOOL = [
+    "None of the tools I have can do that yet, so I can't help with it right now.",
+    "I'm sorry, I don't have a tool for that at the moment.",
+    "I can't do that with the tools available to me right now.",
 ]
-_LATER = ["Now", "Next", "Also", "One more thing", "After that"]
-_VALUE_STYLES = ["the {name} is {value}", "use {value} as the {name}", "{name}: {value}", "with {name} {value}"]
+_ASK = [
+    "I need the {words} to do that. What is it?",
+    "Which {words} should I use?",
+    "Before I go ahead: what's the {words}?",
+    "Could you tell me the {words}? I can't do this without it.",
+]
 
 
 class OfflineBackend(Backend):
     """The default backend: no network, the same inputs give the same samples."""
 
-    model = "offline-rules-v1"
+    model = "offline-rules-v2"
 
     def roles_for(self, tools: dict[str, ToolInfo], rng: random.Random) -> Roles:
         return OfflineRoles(tools, rng)
@@ -45,7 +48,7 @@ class OfflineBackend(Backend):
 class OfflineRoles(Roles):
     """All four roles by rules and templates, seeded per dialogue."""
 
-    model = "offline-rules-v1"
+    model = OfflineBackend.model
 
     def __init__(self, tools: dict[str, ToolInfo], rng: random.Random) -> None:
         self.tools = tools
@@ -56,28 +59,7 @@ class OfflineRoles(Roles):
         return turn.advanced_tool
 
     async def write_query(self, turn: TurnPlan, tools: list[dict[str, Any]]) -> str:
-        goal = goal_of(self.tools[turn.target.tool].description)
-        opening = self.rng.choice(_OPENINGS).format(goal=goal, Goal=goal[:1].upper() + goal[1:])
-        if turn.index > 0:
-            lowered = opening if opening.startswith("I") else opening[:1].lower() + opening[1:]
-            opening = f"{self.rng.choice(_LATER)}, {lowered}"
-        values = [
-            self.rng.choice(_VALUE_STYLES).format(name=parameter_words(name), value=value_text(value))
-            for name, value in turn.free_inputs.items()
-            if name != turn.withheld
-        ]
-        own_steps = {call.step for call in turn.calls}
-        earlier = [
-            f"the {parameter_words(parameter)} from before"
-            for call in turn.calls
-            for parameter, origin in call.provenance.items()
-            if origin.get("source") in ("result", "probe") and origin.get("step") not in own_steps
-        ]
-        values += list(dict.fromkeys(earlier))
-        if not values:
-            return opening if opening.endswith("?") else opening + "."
-        joined = values[0] if len(values) == 1 else ", ".join(values[:-1]) + " and " + values[-1]
-        return f"{opening.rstrip('?')}; {joined}."
+        return request_for(turn, self.tools, self.rng)
 
     async def act(
         self, conversation: list[dict[str, Any]], tools: list[dict[str, Any]], turn: TurnPlan, hint: str | None
@@ -85,117 +67,139 @@ class OfflineRoles(Roles):
         offered = {tool["function"]["name"] for tool in tools}
         since_query = _since_query(conversation, turn.query)
         executed = _executed(since_query)
-        goal = goal_of(self.tools[turn.target.tool].description)
         if turn.variant == "missing_tool" and turn.target.tool not in offered:
             return AssistantMessage(
-                content=f"I can't {goal} with the tools I have right now: none of them does that.",
-                reasoning=f"The request is to {goal}. I looked through the available tools and none of them can.",
+                content=self.rng.choice(_NO_TOOL),
+                reasoning=f"This needs {turn.target.tool}, and no tool I have been given does what it does.",
             )
         answered = [m for m in since_query[1:] if m["role"] == "user"]
         if turn.variant == "missing_parameter" and not answered and not executed:
-            name = parameter_words(turn.withheld or "")
+            words = parameter_words(turn.withheld or "")
             return AssistantMessage(
-                content=f"To {goal} I need the {name}. Which {name} should I use?",
-                reasoning=f"The request is to {goal}, but it does not say the {name}, and no tool can tell me that.",
+                content=self.rng.choice(_ASK).format(words=words),
+                reasoning=f"The request does not say the {words}, only the user knows it, and I must not guess it.",
             )
         done = _matched(turn.calls, executed)
         if done == len(turn.calls):
-            result = value_text(turn.target.result)
-            return AssistantMessage(content=f"Done: I did what you asked ({turn.target.tool} returned {result[:300]}).")
-        call = turn.calls[done]
-        reasoning = self._why(turn, call, done, executed, bool(answered))
+            return AssistantMessage(content=answer_for(turn, self.tools, self.rng))
+        batch = next(batch for batch in turn.batches if batch[-1] >= done)
+        calls = [turn.calls[position] for position in batch if position >= done]
         return AssistantMessage(
-            content="", reasoning=reasoning, tool_calls=[{"name": call.tool, "arguments": call.arguments}]
+            content="",
+            reasoning=self._reasoning(turn, calls, executed, bool(answered)),
+            tool_calls=[{"name": call.tool, "arguments": call.arguments} for call in calls],
         )
 
     async def critique(self, turn: TurnPlan, attempt: list[dict[str, Any]], failure: str) -> str:
         if "state" in failure:
             return "The calls left the data different from what the request implies: check what each call changes."
+        if "ungrounded" in failure:
+            return "An argument was used that neither the user nor an earlier result gave: look it up or ask."
         return (
             "A result the request depends on never came back: a step is missing or used an input from the wrong place."
         )
 
-    def _why(self, turn: TurnPlan, call: Call, position: int, executed: list[dict[str, Any]], answered: bool) -> str:
-        """Reasoning for a call: the plan (first call), an error just seen, why this call, where inputs come from."""
+    def _reasoning(self, turn: TurnPlan, calls: list[Call], executed: list[dict[str, Any]], answered: bool) -> str:
+        """Why these calls now: the plan (first batch), an error just seen, where each input comes from."""
         parts = []
-        failures = [e for e in executed if e["is_error"]]
-        if failures and position == _matched(turn.calls, executed[: executed.index(failures[-1])]):
-            parts.append(f"That call failed: {failures[-1]['result'][:200]} I'll correct it.")
-        if position == 0:
-            parts.append(self._plan(turn))
-        parts.append(f"Now {call.tool}: it will {goal_of(self.tools[call.tool].description)}.")
-        for parameter, value in call.arguments.items():
-            origin = call.provenance.get(parameter, {})
-            name = f"{call.tool}.{parameter}"
-            if origin.get("source") in ("result", "probe"):
-                source = next((c.tool for c in turn.calls if c.step == origin.get("step")), None)
-                where = f"the result of {source} above" if source else "an earlier result in our conversation"
-                parts.append(
-                    f"The {parameter_words(parameter)} {value_text(value)} comes from {where} ({origin.get('field')})."
-                )
-            elif name == turn.withheld and answered:
-                parts.append(f"The {parameter_words(parameter)} is {value_text(value)}, as you just told me.")
-            else:
-                parts.append(f"The {parameter_words(parameter)} {value_text(value)} is given in the request.")
+        failures = [call for call in executed if call["is_error"]]
+        if failures and failures[-1] is executed[-1]:
+            error = failures[-1]["result"].split("\n")[0][:200]
+            parts.append(f"That call failed: {error}. {_lesson(turn, failures[-1], self.tools)}")
+        if calls[0] is turn.calls[0]:
+            parts.append(self._plan(turn, answered))
+        for call in calls:
+            parts += self._inputs(turn, call)
+        if len(calls) > 1:
+            names = ", ".join(call.tool for call in calls[:-1]) + f" and {calls[-1].tool}"
+            parts.append(f"{names} don't depend on each other, so I'll make those calls together.")
         return " ".join(parts)
 
-    def _plan(self, turn: TurnPlan) -> str:
-        goal = goal_of(self.tools[turn.target.tool].description)
+    def _plan(self, turn: TurnPlan, answered: bool) -> str:
+        target = turn.target
+        parts = [f"{self.rng.choice(_OPENERS)} {target.tool} is what does it."]
+        given = [
+            f"the {parameter_words(key)} {_quoted(value)}"
+            for key, value in turn.free_inputs.items()
+            if key != turn.withheld and not isinstance(value, bool)
+        ]
+        if turn.withheld and turn.variant == "missing_parameter" and answered:
+            given.append(f"the {parameter_words(turn.withheld)} the user just told me")
+        if given:
+            parts.append("I have " + _listed(given) + " from the user.")
+        steps = {call.step: call for call in turn.calls}
+        for call in turn.calls:
+            for parameter, origin in call.provenance.items():
+                producer = steps.get(origin.get("step", -1))
+                if producer is not None and producer is not call and origin.get("source") in ("result", "probe"):
+                    parts.append(
+                        f"{call.tool} needs the {parameter_words(parameter)}, which I don't have yet: "
+                        f"{producer.tool} gives it."
+                    )
+            for needed in call.needs:
+                producer = steps.get(needed)
+                if producer is not None and not any(
+                    origin.get("step") == needed for origin in call.provenance.values()
+                ):
+                    parts.append(f"{call.tool} only works once {producer.tool} has been done, so that comes first.")
         if len(turn.calls) == 1:
-            return f"The request is to {goal}; {turn.target.tool} does exactly that."
-        needs = []
-        for call in turn.calls[:-1]:
-            feeds = [
-                f"{later.tool} needs its {parameter_words(parameter)}"
-                for later in turn.calls
-                for parameter, origin in later.provenance.items()
-                if origin.get("step") == call.step
-            ]
-            needs.append(f"{call.tool} first, because " + " and ".join(feeds) if feeds else f"{call.tool} first")
-        steps = "; then ".join(needs)
-        return f"The request is to {goal}. That takes more than one call: {steps}; then {turn.target.tool}."
+            parts.append("One call does it.")
+        return " ".join(parts)
+
+    def _inputs(self, turn: TurnPlan, call: Call) -> list[str]:
+        """Where a call's looked-up inputs come from, said once the result that gave them is in view."""
+        steps = {earlier.step: earlier for earlier in [*turn.earlier_calls, *turn.calls]}
+        lines = []
+        for parameter, origin in call.provenance.items():
+            producer = steps.get(origin.get("step", -1))
+            if producer is None or origin.get("source") not in ("result", "probe") or parameter.endswith("token"):
+                continue
+            value = call.arguments.get(parameter)
+            lines.append(
+                f"{producer.tool} returned {_quoted(value)}: that is the {parameter_words(parameter)} for {call.tool}."
+            )
+        return lines
 
 
 def mistaken_call(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -> AssistantMessage | None:
-    """A plausible first call that really fails: skip a prerequisite, or use a wrong id.
+    """A first call that really fails because of a step skipped: the target before the state it needs.
 
-    The chain only keeps it when the sandbox really refuses it.
+    Only where every argument of the target is already known at the start of the turn (said by
+    the user or shown by an earlier turn), so the mistake never changes or invents a value; the
+    chain keeps it only when the sandbox really refuses it.
     """
     target = turn.target
-    requires = set((tools[target.tool].hints or {}).get("requires", []))
-    provided = {c for call in turn.calls[:-1] for c in (tools[call.tool].hints or {}).get("provides", [])}
-    if requires & provided:
-        return AssistantMessage(
-            content="",
-            reasoning=f"I'll go straight to {target.tool}.",
-            tool_calls=[{"name": target.tool, "arguments": target.arguments}],
-        )
-    for call in turn.calls:
-        for parameter, value in call.arguments.items():
-            if isinstance(value, str) and re.search(r"\d+$", value):
-                number = re.search(r"\d+$", value)
-                assert number is not None
-                digits = number.group()
-                wrong = value[: number.start()] + str(int(digits) + rng.randint(7, 97)).zfill(len(digits))
-                goal = goal_of(tools[call.tool].description)
-                return AssistantMessage(
-                    content="",
-                    reasoning=f"I'll {goal} with {parameter_words(parameter)} {wrong}.",
-                    tool_calls=[{"name": call.tool, "arguments": {**call.arguments, parameter: wrong}}],
-                )
-    return None
+    state_needs = [
+        needed for needed in target.needs if not any(o.get("step") == needed for o in target.provenance.values())
+    ]
+    in_turn = {call.step for call in turn.calls}
+    value_needs_in_turn = [o.get("step") for o in target.provenance.values() if o.get("step") in in_turn]
+    if not any(needed in in_turn for needed in state_needs) or value_needs_in_turn:
+        return None
+    if turn.withheld and turn.free_input_of(turn.withheld)[0] is target:
+        return None
+    return AssistantMessage(
+        content="",
+        reasoning=f"This looks like a job for {target.tool}; I'll call it straight away.",
+        tool_calls=[{"name": target.tool, "arguments": target.arguments}],
+    )
 
 
-def goal_of(description: str) -> str:
-    """'Send a message to a user (needs login).' -> 'send a message to a user'."""
-    sentence = re.split(r"(?<=[.!?])\s", description.strip().split("\n")[0])[0]
-    sentence = re.sub(r"\s*\([^)]*\)", "", sentence).rstrip(".!? ")
-    return sentence[:1].lower() + sentence[1:] if sentence[1:2].islower() else sentence
+def _lesson(turn: TurnPlan, failure: dict[str, Any], tools: dict[str, ToolInfo]) -> str:
+    if failure["tool"] == turn.target.tool:
+        first = next((call.tool for call in turn.calls if call.step in turn.target.needs), None)
+        if first:
+            return f"I skipped a step: {first} has to come first. The values stay as the user gave them."
+    return "I'll take the step it needs first and keep the user's values as they are."
 
 
-def parameter_words(name: str) -> str:
-    """`send_message.receiver_id` -> `receiver id`: a parameter as it reads in a sentence."""
-    return name.split(".", 1)[-1].replace("_", " ")
+def _quoted(value: Any) -> str:
+    words = value_words(value)
+    return f'"{words}"' if isinstance(value, str) and " " in words else words
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _since_query(conversation: list[dict[str, Any]], query: str) -> list[dict[str, Any]]:

@@ -20,20 +20,20 @@ from synthesizer.synthesize import SynthesisConfig, synthesize
 
 __all__ = ["RunConfig", "run_pipeline"]
 
-Stage = Callable[[str], Callable[[int, int], None]]
-"""Opens a progress line for a stage and returns its (done, total) callback."""
+Stage = Callable[[str], Callable[..., None]]
+"""Opens a progress line for a stage and returns its `(done, total[, note])` callback."""
 
 
 @dataclass(frozen=True)
 class RunConfig:
     out: Path = Path("funreason-out")
     envs: tuple[str, ...] = field(default_factory=lambda: tuple(environment_names()))
-    trajectories: int = 40
+    trajectories: int = 48
     """Per environment."""
     samples: int | None = None
     seed: int = 0
-    max_steps: int = 10
-    after_target_steps: int = 3
+    max_steps: int = 32
+    after_target_steps: int = 26
     turns: tuple[int, int] = (2, 5)
     max_attempts: int = 3
     variants: Variants = field(default_factory=Variants)
@@ -45,7 +45,7 @@ class RunConfig:
 
 
 def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str, Any]:
-    """Explore -> synthesize -> export (all formats) -> report; returns the report's figures."""
+    """Explore -> synthesize -> export (all formats) -> report; the report's figures and `pending`."""
     config.out.mkdir(parents=True, exist_ok=True)
     explore_config = ExploreConfig(
         trajectories=config.trajectories,
@@ -63,7 +63,7 @@ def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str,
         variants=config.variants,
         concurrency=config.concurrency,
     )
-    synthesize(config.store_path, synthesis, backend, stage("synthesize"))
+    counts = synthesize(config.store_path, synthesis, backend, stage("synthesize"))
     report = stage("export")
     with Store(config.store_path) as store:
         samples = SampleStore(store)
@@ -73,4 +73,4 @@ def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str,
     done = stage("report")
     figures = write_report(config.store_path, config.out)
     done(1, 1)
-    return figures
+    return figures | {"pending": counts["pending"]}

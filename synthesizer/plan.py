@@ -1,20 +1,43 @@
-"""Planning a dialogue from a trajectory: turns, their ground-truth calls, free inputs and the advanced tool.
+"""Planning a dialogue from a trajectory: each turn is one request, its target call and that call's prerequisites.
 
-A trajectory's successful calls are cut into 2-5 user turns in one sandbox.  Each
-turn's *free inputs* are the argument values no earlier call produced (they must
-appear in the user's words); every other argument is implicit, to be taken from an
-earlier result, which is what makes the query hard.  The turn's calls compose one
-*advanced tool* whose parameters are the free inputs and whose result is the last
-call's result (FunReason-MT, advanced tool-query synthesis).
+A turn's ground truth is a *target* call plus its *prerequisite closure*: the calls whose
+results feed its arguments (transitively) and the calls that establish a state it needs
+(declared `requires`/`provides`, or observed: the same tool failed until that call ran).
+Every other call of the walk is left out, so no call in a sample is one nobody asked for.
+The kept calls are grouped into batches: calls that do not depend on each other go in
+one assistant message (parallel), a call never shares a message with one it depends on.
+
+A turn's *free inputs* are the argument values no earlier call produced: they must be in
+the user's words.  The calls compose one *advanced tool* whose parameters are the free
+inputs and whose result is the target's result (FunReason-MT, advanced tool-query
+synthesis).  The walk's results are only a guide: the runner re-executes the pruned
+ground truth in a fresh sandbox and takes results and end states from that run.
 """
 
+import dataclasses
+import json
 import random
+import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from simulator import ToolInfo, Trajectory
 
-__all__ = ["AdvancedTool", "Call", "DialoguePlan", "TurnPlan", "Variants", "plan_dialogue"]
+__all__ = [
+    "AdvancedTool",
+    "Call",
+    "DialoguePlan",
+    "TurnPlan",
+    "Variants",
+    "is_identifier",
+    "plan_dialogue",
+    "value_path",
+]
+
+_RESULT_SOURCES = ("result", "probe")
+_USER_SOURCES = ("pool", "user")
+"""Argument sources only the user can know (scenario pools, a recorded user's words), so the user may be asked."""
 
 
 @dataclass(frozen=True)
@@ -28,13 +51,19 @@ class Variants:
 
 @dataclass
 class Call:
-    """One ground-truth call, as the explorer executed it."""
+    """One ground-truth call: as the explorer executed it, then as the pruned re-execution answered."""
 
     step: int
     tool: str
     arguments: dict[str, Any]
     result: Any
     provenance: dict[str, dict[str, Any]]
+    needs: tuple[int, ...] = ()
+    """Steps of the calls this one depends on: values it takes and states it needs."""
+    choices: frozenset[str] = frozenset()
+    """Parameters whose value was picked out of a list an earlier call returned: the user must say which."""
+    discovered: tuple[int, ...] = ()
+    """Steps of the state changes this call was seen to need: it was refused until they ran (no hint said so)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"tool": self.tool, "arguments": self.arguments, "result": self.result}
@@ -42,7 +71,7 @@ class Call:
 
 @dataclass
 class AdvancedTool:
-    """The calls of one turn composed into one tool: free inputs in, final result out."""
+    """The calls of one turn composed into one tool: free inputs in, the target's result out."""
 
     name: str
     description: str
@@ -58,7 +87,11 @@ class AdvancedTool:
 class TurnPlan:
     index: int
     calls: list[Call]
+    """In execution order; the target is last."""
     free_inputs: dict[str, Any]
+    """`tool.parameter` (`tool.parameter.2` for a second call of the tool) -> the value the user states."""
+    batches: list[list[int]] = field(default_factory=list)
+    """Positions in `calls`, one list per assistant message: independent calls together."""
     variant: str = "plain"
     withheld: str | None = None
     """missing_parameter: the free input left out of the query; missing_tool: the tool withheld."""
@@ -66,10 +99,23 @@ class TurnPlan:
     query: str = ""
     hint: str | None = None
     """The critic's last hint, shown to the reasoning role on the next attempt."""
+    state_hash: str | None = None
+    """The sandbox's state hash after the ground truth of this turn and the ones before it."""
+    earlier_calls: list[Call] = field(default_factory=list)
+    """The ground-truth calls of the turns before this one (their results are in the dialogue)."""
+    shown: str = ""
+    """What the user has read and written before this turn (queries and answers), lower-cased."""
 
     @property
     def target(self) -> Call:
         return self.calls[-1]
+
+    def free_input_of(self, key: str) -> tuple[Call, str]:
+        """The call and parameter a free-input key belongs to."""
+        tool, parameter = key.split(".")[:2]
+        occurrence = int(key.split(".")[2]) if key.count(".") > 1 else 1
+        calls = [call for call in self.calls if call.tool == tool and parameter in call.arguments]
+        return calls[occurrence - 1], parameter
 
 
 @dataclass
@@ -84,92 +130,324 @@ def plan_dialogue(
     turns: tuple[int, int],
     variants: Variants,
     rng: random.Random,
+    askable: Callable[[Call, list[Call]], bool] = lambda target, closure: True,
 ) -> DialoguePlan | None:
-    """Cut a trajectory into turns; None when it has too few successful calls for `turns[0]` turns."""
-    calls = [
-        Call(step.index, step.tool, step.arguments, step.result, step.provenance)
-        for step in trajectory.steps
-        if not step.is_error and step.tool in tools
-    ]
-    if trajectory.status != "complete" or len(calls) < turns[0]:
+    """Choose the turns' targets and their closures; None when fewer than `turns[0]` targets exist.
+
+    `askable(target, closure)` says whether a user could ask for the target with what the
+    closure's calls show (the query writer's judgement); other calls are no targets.
+    """
+    if trajectory.status != "complete":
         return None
-    boundaries = [index + 1 for index, call in enumerate(calls[:-1]) if _ends_a_goal(call, calls, tools)]
-    count = min(rng.randint(*turns), len(boundaries) + 1)
-    if count < turns[0]:
+    calls = _successful_calls(trajectory, tools)
+    by_step = {call.step: call for call in calls}
+    closures = {call.step: _closure(call.step, by_step) for call in calls}
+    eligible = [call for call in calls if askable(call, [by_step[step] for step in sorted(closures[call.step])])]
+    looks_up = {call.step for call in calls if tools[call.tool].read_only is True}
+    targets = _choose_targets(eligible, closures, rng.randint(*turns), turns[0], looks_up, rng)
+    if len(targets) < turns[0]:
         return None
-    cuts = sorted(rng.sample(boundaries, count - 1)) + [len(calls)]
     plan = DialoguePlan(trajectory)
-    start = 0
-    used = {origin.get("step") for call in calls for origin in call.provenance.values()}
-    for index, end in enumerate(cuts):
-        segment = calls[start:end]
-        # A look-up whose result nothing uses is exploration noise, not a step the request needs.
-        turn_calls = [
-            call
-            for position, call in enumerate(segment)
-            if position == len(segment) - 1 or tools[call.tool].read_only is not True or call.step in used
-        ]
-        turn = TurnPlan(index, turn_calls, _free_inputs(turn_calls, tools))
+    assigned: set[int] = set()
+    for target in sorted(targets):
+        earlier = [call for turn in plan.turns for call in turn.calls]
+        own = {
+            step: _from_earlier_turns(by_step[step], earlier, closures[target] - assigned)
+            for step in closures[target] - assigned
+        }
+        steps = sorted(_closure(target, {**by_step, **own}) - assigned)
+        assigned |= set(steps)
+        turn_calls = [own[step] for step in steps]
+        batches = _batches(turn_calls)
+        ordered = [turn_calls[position] for batch in batches for position in batch]
+        turn = TurnPlan(len(plan.turns), ordered, _free_inputs(ordered))
+        turn.batches = _batches(ordered)
+        turn.earlier_calls = [call for earlier in plan.turns for call in earlier.calls]
         turn.advanced_tool = compose_advanced_tool(turn, tools)
         plan.turns.append(turn)
-        start = end
-    _assign_variants(plan, variants, rng)
+    _assign_variants(plan, tools, variants, rng)
     return plan
 
 
 def compose_advanced_tool(turn: TurnPlan, tools: dict[str, ToolInfo]) -> AdvancedTool:
-    """The deterministic part of tool synthesis: parameters are the free inputs, result the last result."""
+    """The deterministic part of tool synthesis: parameters are the free inputs, result the target's result."""
     properties = {}
-    for name in turn.free_inputs:
-        tool_name, parameter = name.split(".", 1)
-        schema = dict(tools[tool_name].parameters.get(parameter, {}))
+    for key in turn.free_inputs:
+        call, parameter = turn.free_input_of(key)
+        schema = dict(tools[call.tool].parameters.get(parameter, {}))
         schema.pop("default", None)
         schema.setdefault("description", f"The {parameter.replace('_', ' ')}.")
-        properties[_public_name(name, turn.free_inputs)] = schema
+        properties[_public_name(key, turn.free_inputs)] = schema
     target = tools[turn.target.tool]
     chain = [call.tool for call in turn.calls]
     return AdvancedTool(
         name=f"{turn.target.tool}_workflow" if len(chain) > 1 else turn.target.tool,
-        description=target.description.split("\n")[0]
-        + (f" (composes: {' -> '.join(chain)})" if len(chain) > 1 else ""),
+        description=target.description.split("\n")[0],
         parameters={"type": "object", "properties": properties, "required": list(properties)},
         result=turn.target.result,
         calls=chain,
     )
 
 
-def _ends_a_goal(call: Call, calls: list[Call], tools: dict[str, ToolInfo]) -> bool:
-    """A turn may end after a call that changes state or whose result is the point of asking."""
-    return tools[call.tool].read_only is not True or not any(
-        origin.get("step") == call.step for later in calls for origin in later.provenance.values()
+def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> list[Call]:
+    """The walk's successful calls, each with the steps it depends on (values, declared and observed states)."""
+    calls: list[Call] = []
+    provided: dict[str, int] = {}  # state condition -> the latest successful call that established it
+    failed_at: dict[str, tuple[int, dict[str, Any]]] = {}  # tool -> step and arguments of its latest failure
+    succeeded = {step.index for step in trajectory.steps if not step.is_error}
+    first_seen: dict[str, dict[str, Any]] = {}  # a value -> where the dialogue first had it
+    for step in trajectory.steps:
+        if step.tool not in tools:
+            continue
+        hints = tools[step.tool].hints or {}
+        if step.is_error:
+            failed_at[step.tool] = (step.index, step.arguments)
+            continue
+        schema = tools[step.tool].parameters
+        provenance = {
+            name: _as_user_said(_earliest(origin, step.arguments.get(name), first_seen), step.arguments.get(name), name)
+            if not _implied(step.arguments.get(name), schema.get(name, {}))
+            else {"source": "schema"}
+            for name, origin in step.provenance.items()
+        }
+        needs = {
+            origin["step"]
+            for origin in provenance.values()
+            if origin.get("source") in _RESULT_SOURCES and origin.get("step") in succeeded
+        }
+        needs |= {provided[condition] for condition in hints.get("requires", []) if condition in provided}
+        failure = failed_at.get(step.tool)
+        discovered: set[int] = set()
+        if failure is not None and failure[1] == step.arguments:  # observed: refused, the state changed, then done
+            discovered = {
+                call.step
+                for call in calls
+                if call.step > failure[0] and tools[call.tool].read_only is not True and call.tool != step.tool
+            }
+            needs |= discovered
+        results = {call.step: call.result for call in calls}
+        choices = frozenset(
+            parameter
+            for parameter, origin in provenance.items()
+            if origin.get("step") in results
+            and any(
+                isinstance(key, int) for key in value_path(results[origin["step"]], step.arguments.get(parameter)) or ()
+            )
+        )
+        calls.append(
+            Call(
+                step.index,
+                step.tool,
+                step.arguments,
+                step.result,
+                provenance,
+                tuple(sorted(needs)),
+                choices,
+                tuple(sorted(discovered)),
+            )
+        )
+        for condition in hints.get("provides", []):
+            provided[condition] = step.index
+        for name, value in step.arguments.items():
+            if provenance.get(name, {}).get("source") not in _RESULT_SOURCES:
+                first_seen.setdefault(_key(value), {"source": "user"})
+        for value in _leaves(step.result):
+            first_seen.setdefault(_key(value), {"source": "result", "step": step.index, "tool": step.tool})
+    return calls
+
+
+def _earliest(origin: dict[str, Any], value: Any, first_seen: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Where a looked-up value really came from: the first place the walk had it.
+
+    The explorer credits the latest result that held a value; when the user gave it, or an
+    earlier call returned it, the later call is no producer of it and no prerequisite.
+    """
+    if origin.get("source") not in _RESULT_SOURCES:
+        return origin
+    first = first_seen.get(_key(value))
+    return (
+        origin if first is None or first.get("step") == origin.get("step") else {**first, "field": origin.get("field")}
     )
 
 
-def _free_inputs(calls: list[Call], tools: dict[str, ToolInfo]) -> dict[str, Any]:
-    """`tool.param` -> value for every argument no earlier call produced."""
-    free = {}
+def _leaves(data: Any) -> list[Any]:
+    if isinstance(data, dict):
+        return [leaf for item in data.values() for leaf in _leaves(item)]
+    if isinstance(data, list):
+        return [leaf for item in data for leaf in _leaves(item)]
+    return [data] if isinstance(data, str | int | float) and not isinstance(data, bool) else []
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _from_earlier_turns(call: Call, earlier: list[Call], own: set[int]) -> Call:
+    """`call` taking what an earlier turn's results already hold from there, not from a look-up of its own turn.
+
+    The walk may have looked a value up again after the dialogue had it; in the dialogue the
+    assistant already has it from the earlier turn, so the repeated look-up is no prerequisite.
+    """
+    provenance = dict(call.provenance)
+    needs = set(call.needs)
+    for parameter, origin in call.provenance.items():
+        if origin.get("source") not in _RESULT_SOURCES or origin.get("step") not in own:
+            continue
+        value = _key(call.arguments.get(parameter))
+        holder = next((e for e in reversed(earlier) if value in {_key(leaf) for leaf in _leaves(e.result)}), None)
+        if holder is not None:
+            provenance[parameter] = {**origin, "step": holder.step, "tool": holder.tool}
+            if not any(o.get("step") == origin["step"] for name, o in provenance.items() if name != parameter):
+                needs.discard(origin["step"])
+            needs.add(holder.step)
+    if provenance == call.provenance:
+        return call
+    return dataclasses.replace(call, provenance=provenance, needs=tuple(sorted(needs)))
+
+
+def _implied(value: Any, schema: dict[str, Any]) -> bool:
+    """A value the schema itself offers (an enum member, a const) or too short to tell where it came from."""
+    members = [m for option in schema.get("anyOf", [schema]) for m in [*option.get("enum", []), option.get("const")]]
+    return (isinstance(value, str) and len(value) < 2) or (value is not None and value in members)
+
+
+def _as_user_said(origin: dict[str, Any], value: Any, parameter: str) -> dict[str, Any]:
+    """A looked-up value the user would simply say (a city, a name, an amount) becomes the user's own value.
+
+    Only identifiers stay looked up: nobody knows that Bob is USR002, but anybody can say
+    "Dubai" or "1500", and a look-up made only to find such a value is a call nobody needs.
+    """
+    if origin.get("source") not in _RESULT_SOURCES or is_identifier(value, parameter):
+        return origin
+    return {"source": "user", "seen_in": origin}
+
+
+def is_identifier(value: Any, parameter: str) -> bool:
+    """An id, code, symbol or path: something a person names things by, not a quantity, a name or a sentence."""
+    if not isinstance(value, str) or not value or any(char.isspace() for char in value):
+        return False
+    return bool(re.search(r"[\d._/-]", value)) or value.isupper() or parameter.endswith(("id", "code", "symbol"))
+
+
+def _closure(step: int, by_step: dict[int, Call]) -> frozenset[int]:
+    """The call and, transitively, every call it needs."""
+    seen = {step}
+    frontier = [step]
+    while frontier:
+        for needed in by_step[frontier.pop()].needs:
+            if needed not in seen:
+                seen.add(needed)
+                frontier.append(needed)
+    return frozenset(seen)
+
+
+def _choose_targets(
+    calls: list[Call],
+    closures: dict[int, frozenset[int]],
+    count: int,
+    least: int,
+    looks_up: set[int],
+    rng: random.Random,
+) -> list[int]:
+    """Up to `count` targets, deepest chains first; a call already inside a chosen closure is no new target.
+
+    A target's turn only gets the calls of its closure that no earlier-chosen target has.
+    Single-call requests are taken only to reach `least` turns (chains are what make a
+    request hard), those with values of the user's own first; failing that, a state change
+    inside a chain (`looks_up` are the read-only steps).  Ties break by the seeded rng.
+    """
+    order = {call.step: rng.random() for call in calls}
+    said = {  # values of the user's own: a request with none reads the same in every dialogue
+        call.step: sum(origin.get("source") not in _RESULT_SOURCES for origin in call.provenance.values())
+        for call in calls
+    }
+    chosen: list[int] = []
+    covered: set[int] = set()
+    while len(chosen) < count:
+        candidates = [call.step for call in calls if call.step not in covered]
+        if not candidates:
+            break
+        best = max(candidates, key=lambda step: (len(closures[step] - covered), said[step], order[step]))
+        if len(closures[best] - covered) < 2 and len(chosen) >= least:
+            break
+        chosen.append(best)
+        covered |= closures[best]
+    # Too few requests: a call inside a chosen chain may be a request of its own, in an earlier turn
+    # ("log me in", then "send Bob a message"); the later turn then keeps only what is left.
+    spare = sorted(
+        (call.step for call in calls if call.step not in chosen),
+        key=lambda step: (step in looks_up, -said[step], order[step]),
+    )
+    return chosen + spare[: max(0, least - len(chosen))]
+
+
+def _batches(calls: list[Call]) -> list[list[int]]:
+    """Positions grouped by dependency depth within the turn: a call runs one batch after the last it needs."""
+    depth: dict[int, int] = {}
     for call in calls:
+        depth[call.step] = 1 + max((depth[needed] for needed in call.needs if needed in depth), default=-1)
+    batches: list[list[int]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for position, call in enumerate(calls):
+        batches[depth[call.step]].append(position)
+    return batches
+
+
+def _free_inputs(calls: list[Call]) -> dict[str, Any]:
+    """`tool.param` -> value for every argument no earlier call produced (a repeated tool gets `.2`, `.3`)."""
+    free: dict[str, Any] = {}
+    seen: dict[str, int] = {}
+    for call in calls:
+        seen[call.tool] = seen.get(call.tool, 0) + 1
+        suffix = f".{seen[call.tool]}" if seen[call.tool] > 1 else ""
         for parameter, value in call.arguments.items():
-            if call.provenance.get(parameter, {}).get("source") not in ("result", "probe"):
-                free[f"{call.tool}.{parameter}"] = value
+            if call.provenance.get(parameter, {}).get("source") not in _RESULT_SOURCES:
+                free[f"{call.tool}.{parameter}{suffix}"] = value
     return free
 
 
-def _public_name(name: str, free_inputs: dict[str, Any]) -> str:
-    """`send_message.message` -> `message` unless two tools share the parameter name."""
-    parameter = name.split(".", 1)[1]
-    clashes = [other for other in free_inputs if other.split(".", 1)[1] == parameter]
-    return parameter if len(clashes) == 1 else name.replace(".", "_")
+def _public_name(key: str, free_inputs: dict[str, Any]) -> str:
+    """`send_message.message` -> `message` unless two calls share the parameter name."""
+    parameter = key.split(".")[1]
+    clashes = [other for other in free_inputs if other.split(".")[1] == parameter]
+    return parameter if len(clashes) == 1 else key.replace(".", "_")
 
 
-def _assign_variants(plan: DialoguePlan, variants: Variants, rng: random.Random) -> None:
+def _assign_variants(plan: DialoguePlan, tools: dict[str, ToolInfo], variants: Variants, rng: random.Random) -> None:
+    """Harder variants only where they teach the right lesson.
+
+    Missing parameter: the withheld value is one only the user could know (a pool value, not a
+    default or a looked-up id).  Missing tool: a tool the dialogue has not used yet, announced
+    later.  Error recovery: always where the walk saw the target refused until a state change
+    no hint declares (the assistant learns the step from the error); else by share.  The runner
+    keeps it only when the sandbox really refuses the mistaken call.
+    """
     for turn in plan.turns:
         roll = rng.random()
-        if roll < variants.missing_parameter and turn.free_inputs:
-            turn.variant, turn.withheld = "missing_parameter", rng.choice(sorted(turn.free_inputs))
+        if set(turn.target.discovered) & {call.step for call in turn.calls}:
+            turn.variant = "error_recovery"  # the walk's own lesson: refused, then the missing step, then done
+            continue
+        askable = sorted(
+            key
+            for key in turn.free_inputs
+            if turn.free_input_of(key)[0].provenance.get(turn.free_input_of(key)[1], {}).get("source") in _USER_SOURCES
+        )
+        if roll < variants.missing_parameter and askable:
+            turn.variant, turn.withheld = "missing_parameter", rng.choice(askable)
         elif roll < variants.missing_parameter + variants.missing_tool and turn.index < len(plan.turns) - 1:
             used_before = {call.tool for earlier in plan.turns[: turn.index] for call in earlier.calls}
             if turn.target.tool not in used_before:
                 turn.variant, turn.withheld = "missing_tool", turn.target.tool
         elif roll < variants.missing_parameter + variants.missing_tool + variants.error_recovery:
             turn.variant = "error_recovery"
+
+
+def value_path(data: Any, value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    """Where `value` first sits inside `data` (keys and list positions), or None."""
+    if data == value and path:
+        return path
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, item in items:
+        found = value_path(item, value, (*path, key))
+        if found is not None:
+            return found
+    return None

@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from simulator.store import Store
@@ -39,6 +39,22 @@ class Sample:
     def n_calls(self) -> int:
         return sum(len(message.get("tool_calls") or []) for message in self.messages)
 
+    def truncated(self, turns: int) -> "Sample":
+        """The same dialogue ending after its first `turns` turns (still verified: later turns only came after)."""
+        starts = []
+        for index, message in enumerate(self.messages):
+            expected = self.turns[len(starts)]["query"] if len(starts) < len(self.turns) else None
+            if message["role"] == "user" and message["content"] == expected:
+                starts.append(index)
+        kept = self.turns[:turns]
+        withheld = {turn["withheld"] for turn in kept if turn["variant"] == "missing_tool"}
+        return replace(
+            self,
+            messages=self.messages[: starts[turns]] if turns < len(starts) else self.messages,
+            turns=kept,
+            extra_tools=[tool for tool in self.extra_tools if tool["function"]["name"] in withheld],
+        )
+
     def provenance(self) -> dict[str, Any]:
         return {
             "sample_id": self.id,
@@ -63,7 +79,15 @@ class Reject:
 
 
 class SampleStore:
-    """Sample, reject and LLM-cache tables on top of a trajectory store."""
+    """Sample, reject and LLM-cache tables on top of a trajectory store.
+
+    Writer discipline (the store and the cache may be two connections to one file):
+    every write is its own short transaction, and every read that can overlap a write
+    is read to the end before it returns.  In WAL mode a connection that still holds
+    a read snapshot cannot write once another connection has committed ("database is
+    locked", and no busy timeout helps), so no read may stay open across a write.
+    Only `iter_samples`/`iter_rejects` stream, for exports, which write nothing here.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -90,7 +114,7 @@ class SampleStore:
 
     def done_ids(self) -> set[str]:
         """Ids of samples and rejects already written: synthesis skips them on a re-run."""
-        rows = self.db.execute("SELECT id FROM samples UNION ALL SELECT id FROM rejects")
+        rows = self.db.execute("SELECT id FROM samples UNION ALL SELECT id FROM rejects").fetchall()
         return {sample_id for (sample_id,) in rows}
 
     def save_sample(self, sample: Sample) -> None:
@@ -111,6 +135,30 @@ class SampleStore:
         with self.db.conn:
             self.db["rejects"].insert(asdict(reject), ignore=True)
 
+    def reject_sample(self, sample_id: str, reason: str) -> None:
+        """Turn a stored sample into a reject with `reason`, in one transaction."""
+        rows = self.db.execute("SELECT trajectory_id, model, data FROM samples WHERE id = ?", [sample_id]).fetchall()
+        if not rows:
+            return
+        row = rows[0]
+        attempts = json.loads(row[2]).get("attempts", 0)
+        with self.db.conn:
+            self.db.execute("DELETE FROM samples WHERE id = ?", [sample_id])
+            self.db["rejects"].insert(
+                {"id": sample_id, "trajectory_id": row[0], "model": row[1], "reason": reason, "attempts": attempts},
+                replace=True,
+            )
+
+    def get_sample(self, sample_id: str) -> Sample:
+        ((data,),) = self.db.execute("SELECT data FROM samples WHERE id = ?", [sample_id]).fetchall()
+        return Sample(**json.loads(data))
+
+    def replace_sample(self, sample: Sample) -> None:
+        """Store a changed version of a sample under its id, in one transaction."""
+        with self.db.conn:
+            self.db.execute("DELETE FROM samples WHERE id = ?", [sample.id])
+        self.save_sample(sample)
+
     def iter_samples(self, *, verified_only: bool = False) -> Iterator[Sample]:
         """Stream samples in id order, never all in memory."""
         where = "WHERE verified = 1" if verified_only else ""
@@ -121,9 +169,21 @@ class SampleStore:
         for row in self.db.query("SELECT * FROM rejects ORDER BY id"):
             yield Reject(**row)
 
+    def set_held_out(self, sample_ids: list[str]) -> None:
+        """Mark these samples (and no others) as the held-out evaluation split, kept out of training files."""
+        with self.db.conn:
+            self.db["held_out"].drop(ignore=True)
+            self.db["held_out"].create({"sample_id": str}, pk="sample_id")
+            self.db["held_out"].insert_all([{"sample_id": sample_id} for sample_id in sample_ids])
+
+    def held_out_ids(self) -> set[str]:
+        if "held_out" not in self.db.table_names():
+            return set()
+        return {sample_id for (sample_id,) in self.db.execute("SELECT sample_id FROM held_out")}
+
     def counts(self) -> dict[str, int]:
         def scalar(sql: str) -> int:
-            return int(self.db.execute(sql).fetchone()[0] or 0)
+            return int(self.db.execute(sql).fetchall()[0][0] or 0)
 
         return {
             "samples": scalar("SELECT count(*) FROM samples"),
@@ -132,8 +192,8 @@ class SampleStore:
         }
 
     def cache_get(self, key: str) -> str | None:
-        row = self.db.execute("SELECT reply FROM llm_cache WHERE key = ?", [key]).fetchone()
-        return row[0] if row else None
+        rows = self.db.execute("SELECT reply FROM llm_cache WHERE key = ?", [key]).fetchall()
+        return rows[0][0] if rows else None
 
     def cache_put(self, key: str, request: str, reply: str) -> None:
         with self.db.conn:

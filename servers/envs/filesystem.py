@@ -113,19 +113,54 @@ class FileSystem(Environment):
     state_model = FileSystemState
     state: FileSystemState
 
-    @tool(read_only=True)
+    @tool(
+        read_only=True,
+        asks=[
+            "Which folder am I in right now?",
+            "Where am I in the file system?",
+            "Tell me the current directory.",
+            "What's the full path of the folder I'm working in?",
+            "Show me the path of my working directory.",
+        ],
+        answers=["You're in {current_working_directory}.", "The current directory is {current_working_directory}."],
+    )
     def pwd(self) -> DirectoryResult:
         """Print the absolute path of the current working directory."""
         return DirectoryResult(current_working_directory=self.state.cwd)
 
-    @tool(consumes={"folder": "dir_path"})
+    @tool(
+        consumes={"folder": "dir_path"},
+        asks=[
+            "Go to {folder}.",
+            "Switch over to {folder}.",
+            "Can you move me into {folder}?",
+            "From now on I'll work in {folder}, so take me there.",
+            "Make {folder} my working directory.",
+        ],
+        answers=[
+            "You're now in {current_working_directory}.",
+            "Switched: the working directory is {current_working_directory}.",
+        ],
+    )
     def cd(self, folder: DirPath) -> DirectoryResult:
         """Change the working directory. '..' goes up one level; '/' is the root."""
         path = self._existing(folder, "directory")
         self.state.cwd = path
         return DirectoryResult(current_working_directory=path)
 
-    @tool(read_only=True, consumes={"path": "dir_path"}, produces={"entries": "path"})
+    @tool(
+        read_only=True,
+        consumes={"path": "dir_path"},
+        produces={"entries": "path"},
+        asks=[
+            "What files are there[ in {path}][{show_hidden?, hidden ones too|}]?",
+            "List the files[ in {path}][{show_hidden?, including hidden ones|}].",
+            "Can you show me what's inside[ {path}][{show_hidden?, hidden entries included|}]?",
+            "Let me see the files and folders[ in {path}][{show_hidden?, dotfiles included|}].",
+            "Give me a directory listing[ for {path}][{show_hidden? that shows hidden files|}].",
+        ],
+        answers=["The folder contains {entries#} entries: {entries}.", "Here's the listing: {entries}."],
+    )
     def ls(
         self,
         path: Annotated[str, Field(description="Directory to list; defaults to the working directory.")] = ".",
@@ -140,7 +175,17 @@ class FileSystem(Environment):
         ]
         return ListResult(entries=sorted(entries))
 
-    @tool(produces={"path": "dir_path"})
+    @tool(
+        produces={"path": "dir_path"},
+        asks=[
+            "Create a folder called {dir_name}[{parents?, with any missing parent folders|}].",
+            "Make a new directory named {dir_name}[{parents?, creating the parents as needed|}].",
+            "Can you set up the folder {dir_name}[{parents?, plus any folders above it that don't exist yet|}]?",
+            "Please set up a directory at {dir_name}[{parents?; build the whole path if necessary|}].",
+            "Start a new folder {dir_name}[{parents?, along with its missing parents|}].",
+        ],
+        answers=["Created the folder {path}.", "The new directory is at {path}."],
+    )
     def mkdir(
         self,
         dir_name: Annotated[str, Field(description="Path of the directory to create.")],
@@ -163,7 +208,17 @@ class FileSystem(Environment):
             self.state.nodes[directory] = Node(kind="directory")
         return PathResult(path=path)
 
-    @tool(produces={"path": "file_path"})
+    @tool(
+        produces={"path": "file_path"},
+        asks=[
+            "Create an empty file called {file_name}.",
+            "Make a new blank file named {file_name}.",
+            "Can you create {file_name} for me? Leave it empty.",
+            "I need an empty file at {file_name}.",
+            "Set up a blank file {file_name}, and leave it alone if it already exists.",
+        ],
+        answers=["The file {path} is in place.", "Now {path} exists, empty if it was new."],
+    )
     def touch(self, file_name: FilePath) -> PathResult:
         """Create an empty file if it does not exist; an existing file is left as it is."""
         path = self._resolve(file_name)
@@ -175,12 +230,36 @@ class FileSystem(Environment):
             self.state.nodes[path] = Node(kind="file")
         return PathResult(path=path)
 
-    @tool(read_only=True, consumes={"file_name": "file_path"})
+    @tool(
+        read_only=True,
+        consumes={"file_name": "file_path"},
+        asks=[
+            "Show me what's in {file_name}.",
+            "What does {file_name} say?",
+            "Could you print the contents of {file_name}?",
+            "Let me read {file_name}.",
+            "Open {file_name} and show me everything in it.",
+        ],
+        answers=["Here is {@file_name}: {content}", "The file {@file_name} reads: {content}"],
+    )
     def cat(self, file_name: FilePath) -> ContentResult:
         """Show the whole content of a file."""
         return ContentResult(content=self._file(file_name).content)
 
-    @tool(produces={"path": "file_path"})
+    @tool(
+        produces={"path": "file_path"},
+        asks=[
+            'Print "{content}"[ into {file_name}][{append?, after what is already there|}].',
+            'Write "{content}"[ to {file_name}][{append?, at the end|}].',
+            'Can you output "{content}"[ to {file_name}][{append?, appending rather than overwriting|}]?',
+            'I want the line "{content}" written out[ to {file_name}][{append?, added at the end|}].',
+            'Type out "{content}"[ into {file_name}][{append? below what it already holds|}].',
+        ],
+        answers=[
+            "[Output: {terminal_output}][The text is in {path} now.]",
+            "[Here it is: {terminal_output}][Saved the text to {path}.]",
+        ],
+    )
     def echo(
         self,
         content: Annotated[str, Field(description="Text to print or write.")],
@@ -202,7 +281,18 @@ class FileSystem(Environment):
         self.state.nodes[path] = Node(kind="file", content=old + content)
         return EchoResult(terminal_output=None, path=path)
 
-    @tool(consumes={"source": "path", "destination": "path"}, produces={"path": "path"})
+    @tool(
+        consumes={"source": "path", "destination": "path"},
+        produces={"path": "path"},
+        asks=[
+            "Move {source} to {destination}.",
+            "Rename {source} to {destination}.",
+            "Would you put {source} into {destination}?",
+            "Please move {source} over to {destination}.",
+            "Relocate {source} to {destination}.",
+        ],
+        answers=["Moved {@source}; it is now at {path}.", "The new path is {path}."],
+    )
     def mv(
         self,
         source: Annotated[str, Field(description="File or directory to move or rename.")],
@@ -218,7 +308,18 @@ class FileSystem(Environment):
             self.state.cwd = target + self.state.cwd[len(source_path) :]
         return PathResult(path=target)
 
-    @tool(consumes={"source": "path", "destination": "path"}, produces={"path": "path"})
+    @tool(
+        consumes={"source": "path", "destination": "path"},
+        produces={"path": "path"},
+        asks=[
+            "Copy {source} to {destination}.",
+            "Make a copy of {source} in {destination}.",
+            "Can you back up {source} into {destination}?",
+            "I need a duplicate of {source} in {destination}.",
+            "Clone {source} over to {destination}.",
+        ],
+        answers=["Copied {@source} to {path}.", "The copy is at {path}."],
+    )
     def cp(
         self,
         source: Annotated[str, Field(description="File or directory to copy (directories are copied whole).")],
@@ -230,7 +331,17 @@ class FileSystem(Environment):
             self.state.nodes[target + path[len(source_path) :]] = node.model_copy()
         return PathResult(path=target)
 
-    @tool(consumes={"path": "path"})
+    @tool(
+        consumes={"path": "path"},
+        asks=[
+            "Delete {path}[{recursive? and everything inside it|}].",
+            "Can you get rid of {path}[{recursive?, contents and all|}]?",
+            "Throw {path} away[{recursive?, with everything under it|}].",
+            "Erase {path}[{recursive? along with all its contents|}].",
+            "Remove {path} from the disk[{recursive?, folder contents included|}].",
+        ],
+        answers=["Deleted {removed} ({removed#} in all).", "Removed {removed}."],
+    )
     def rm(
         self,
         path: AnyPath,
@@ -250,7 +361,19 @@ class FileSystem(Environment):
             del self.state.nodes[node_path]
         return RemoveResult(removed=removed)
 
-    @tool(read_only=True, consumes={"path": "dir_path"}, produces={"matches": "path"})
+    @tool(
+        read_only=True,
+        consumes={"path": "dir_path"},
+        produces={"matches": "path"},
+        asks=[
+            "Search the folder tree[ under {path}][ for names matching {name}][, {kind} entries only].",
+            "Which entries are there[ under {path}][ matching {name}][ of type {kind}]?",
+            "Can you locate everything[ named {name}][ under {path}][ that is a {kind}]?",
+            "I need a list of every path[ below {path}][ whose name matches {name}][ that is a {kind}].",
+            "Scan the file system[ under {path}][ for {name}][, {kind} entries only].",
+        ],
+        answers=["Search results ({matches#} in all): {matches}.", "Matching paths: {matches}."],
+    )
     def find(
         self,
         path: Annotated[str, Field(description="Directory to search under; defaults to the working directory.")] = ".",
@@ -271,7 +394,23 @@ class FileSystem(Environment):
         ]
         return FindResult(matches=sorted(matches))
 
-    @tool(read_only=True, consumes={"file_name": "file_path"})
+    @tool(
+        read_only=True,
+        consumes={"file_name": "file_path"},
+        asks=[
+            'Which lines in {file_name} contain "{pattern}"[{ignore_case?, ignoring case|}]?',
+            'Search {file_name} for "{pattern}"[{ignore_case? in any letter case|}].',
+            "Would you show me every line of {file_name} that mentions "
+            '"{pattern}"[{ignore_case?, upper or lower case|}]?',
+            'Grab the lines with "{pattern}" from {file_name}[{ignore_case?, case-insensitive|}].',
+            "Pull out the lines from {file_name} that include "
+            '"{pattern}"[{ignore_case? regardless of capitalisation|}].',
+        ],
+        answers=[
+            "Lines of {@file_name} containing {@pattern}: {matching_lines}.",
+            "Matching lines in {@file_name}: {matching_lines}",
+        ],
+    )
     def grep(
         self,
         file_name: FilePath,
@@ -283,7 +422,18 @@ class FileSystem(Environment):
         lines = self._file(file_name).content.splitlines()
         return GrepResult(matching_lines=[line for line in lines if needle in (line.lower() if ignore_case else line)])
 
-    @tool(read_only=True, consumes={"file_name": "file_path"})
+    @tool(
+        read_only=True,
+        consumes={"file_name": "file_path"},
+        asks=[
+            "How long is {file_name}[ in {mode}]?",
+            "Give me the size of {file_name}[ counted in {mode}].",
+            "How big is {file_name}[, measured in {mode}]?",
+            "I need to know the length of {file_name}[ in {mode}].",
+            "Measure {file_name}[ by counting its {mode}].",
+        ],
+        answers=["Count of {mode} in {@file_name}: {count}.", "I counted the {mode} in {@file_name} and got {count}."],
+    )
     def wc(
         self,
         file_name: FilePath,
@@ -294,7 +444,21 @@ class FileSystem(Environment):
         counts = {"lines": len(content.splitlines()), "words": len(content.split()), "chars": len(content)}
         return CountResult(count=counts[mode], mode=mode)
 
-    @tool(read_only=True, consumes={"file_name": "file_path"})
+    @tool(
+        read_only=True,
+        consumes={"file_name": "file_path"},
+        asks=[
+            "Show me the lines of {file_name} in alphabetical order[{reverse?, from Z to A|}].",
+            "Could you put the lines of {file_name} in order[{reverse?, descending|}]?",
+            "I want the lines of {file_name} alphabetized[{reverse? in reverse|}].",
+            "List the lines in {file_name} alphabetically[{reverse?, last to first|}].",
+            "Order the lines of {file_name}[{reverse? in descending order|}] without changing the file.",
+        ],
+        answers=[
+            "Here are the {lines#} lines of {@file_name} in order: {lines}.",
+            "In alphabetical order[{@reverse?, reversed|}], {@file_name} reads: {lines}.",
+        ],
+    )
     def sort(
         self,
         file_name: FilePath,
@@ -303,7 +467,18 @@ class FileSystem(Environment):
         """Show the lines of a file sorted alphabetically (the file is not changed)."""
         return LinesResult(lines=sorted(self._file(file_name).content.splitlines(), reverse=reverse))
 
-    @tool(read_only=True, consumes={"file_name": "file_path"})
+    @tool(
+        read_only=True,
+        consumes={"file_name": "file_path"},
+        asks=[
+            "Show me the first[ {lines}] lines of {file_name}.",
+            "What's at the top of {file_name}?[ Just the first {lines} lines.]",
+            "Print the opening[ {lines}] lines of {file_name}.",
+            "Let me peek at the start of {file_name}[, {lines} lines].",
+            "Give me the beginning of {file_name}[, the first {lines} lines].",
+        ],
+        answers=["The first {lines#} lines of {@file_name}: {lines}", "Top of {@file_name}: {lines}"],
+    )
     def head(
         self,
         file_name: FilePath,
@@ -312,7 +487,18 @@ class FileSystem(Environment):
         """Show the first lines of a file."""
         return LinesResult(lines=self._file(file_name).content.splitlines()[:lines])
 
-    @tool(read_only=True, consumes={"file_name": "file_path"})
+    @tool(
+        read_only=True,
+        consumes={"file_name": "file_path"},
+        asks=[
+            "Show me the last[ {lines}] lines of {file_name}.",
+            "What's at the bottom of {file_name}?[ The last {lines} lines are enough.]",
+            "Would you print the final[ {lines}] lines of {file_name}?",
+            "How does {file_name} end?[ The last {lines} lines, please.]",
+            "Fetch the end of {file_name}[, {lines} lines of it].",
+        ],
+        answers=["The last {lines#} lines of {@file_name}: {lines}", "End of {@file_name}: {lines}"],
+    )
     def tail(
         self,
         file_name: FilePath,
@@ -322,7 +508,21 @@ class FileSystem(Environment):
         all_lines = self._file(file_name).content.splitlines()
         return LinesResult(lines=all_lines[len(all_lines) - lines :] if lines else [])
 
-    @tool(read_only=True, consumes={"file_name1": "file_path", "file_name2": "file_path"})
+    @tool(
+        read_only=True,
+        consumes={"file_name1": "file_path", "file_name2": "file_path"},
+        asks=[
+            "Compare {file_name1} with {file_name2}.",
+            "What changed between {file_name1} and {file_name2}?",
+            "Could you show me the changes from {file_name1} to {file_name2}?",
+            "Do {file_name1} and {file_name2} match?",
+            "Line by line, how does {file_name2} compare to {file_name1}?",
+        ],
+        answers=[
+            "Comparing {@file_name1} with {@file_name2}: {diff_lines?they are not the same|they are identical}.",
+            "{diff_lines?The files do not match|The files match exactly} ({diff_lines#} lines of changes).",
+        ],
+    )
     def diff(
         self,
         file_name1: Annotated[str, Field(description="The original file.")],
@@ -339,7 +539,21 @@ class FileSystem(Environment):
         )
         return DiffResult(diff_lines=list(lines))
 
-    @tool(read_only=True, consumes={"path": "path"})
+    @tool(
+        read_only=True,
+        consumes={"path": "path"},
+        asks=[
+            "How much space is used[ by {path}]?",
+            "Check the disk usage[ of {path}].",
+            "How many bytes are stored[ under {path}]?",
+            "I need the total size[ of {path}].",
+            "Show me the space taken[ by {path}].",
+        ],
+        answers=[
+            "Disk usage of {path} is {human_readable}.",
+            "The files under {path} total {bytes} B, or {human_readable}.",
+        ],
+    )
     def du(
         self,
         path: Annotated[

@@ -157,22 +157,78 @@ class Math(Environment):
     state_model = MathState
     state: MathState
 
-    @tool(read_only=True, **BINARY)
+    @tool(
+        read_only=True,
+        **BINARY,
+        asks=[
+            "What is {a} plus {b}?",
+            "Can you work out {a} + {b} for me?",
+            "I need the sum of {a} and {b}.",
+            "Take {a} and increase it by {b}. What do I get?",
+            "Quick one, how much are {a} and {b} together?",
+        ],
+        answers=[
+            "{@a} plus {@b} is {result}.",
+            "That comes to {result} ({expression}).",
+        ],
+    )
     def add(self, a: A, b: B) -> NumberResult:
         """Add two numbers: a + b."""
         return _number(a + b, f"{_fmt(a)} + {_fmt(b)}")
 
-    @tool(read_only=True, **BINARY)
+    @tool(
+        read_only=True,
+        **BINARY,
+        asks=[
+            "What is {a} minus {b}?",
+            "Take {b} away from {a}. What's left?",
+            "Can you tell me what {a} - {b} comes to?",
+            "I need the difference between {a} and {b}, the first minus the second.",
+            "How much is left if I take {b} from {a}?",
+        ],
+        answers=[
+            "{@a} minus {@b} is {result}.",
+            "That leaves {result} ({expression}).",
+        ],
+    )
     def subtract(self, a: A, b: B) -> NumberResult:
         """Subtract the second number from the first: a - b."""
         return _number(a - b, f"{_fmt(a)} - {_fmt(b)}")
 
-    @tool(read_only=True, **BINARY)
+    @tool(
+        read_only=True,
+        **BINARY,
+        asks=[
+            "What is {a} times {b}?",
+            "Could you do {a} × {b} for me?",
+            "I need the product of {a} and {b}.",
+            "How much is {a} multiplied by {b}?",
+            "Scale {a} by a factor of {b} for me.",
+        ],
+        answers=[
+            "{@a} times {@b} is {result}.",
+            "The product is {result} ({expression}).",
+        ],
+    )
     def multiply(self, a: A, b: B) -> NumberResult:
         """Multiply two numbers: a * b. Fails if the product is too large to represent."""
         return _number(a * b, f"{_fmt(a)} * {_fmt(b)}")
 
-    @tool(read_only=True, **BINARY)
+    @tool(
+        read_only=True,
+        **BINARY,
+        asks=[
+            "What's {a} over {b}?",
+            "What does {a} / {b} come to?",
+            "Give me the ratio of {a} to {b}.",
+            "How many times does {b} go into {a}?",
+            "I need {a} ÷ {b}.",
+        ],
+        answers=[
+            "{@a} over {@b} is {result}.",
+            "The quotient is {result} ({expression}).",
+        ],
+    )
     def divide(
         self,
         a: Annotated[float, Field(description="The dividend.")],
@@ -183,7 +239,22 @@ class Math(Environment):
             raise InvalidArgument(f"cannot divide {_fmt(a)} by zero; pass a non-zero divisor")
         return _number(a / b, f"{_fmt(a)} / {_fmt(b)}")
 
-    @tool(read_only=True, consumes={"base": "number", "exponent": "number"}, produces={"result": "number"})
+    @tool(
+        read_only=True,
+        consumes={"base": "number", "exponent": "number"},
+        produces={"result": "number"},
+        asks=[
+            "What is {base} raised to the exponent {exponent}?",
+            "What's {base}^{exponent}?",
+            "I need {base} to the exponent {exponent}.",
+            "Raise {base} to {exponent} for me.",
+            "How big is {base} with an exponent of {exponent}?",
+        ],
+        answers=[
+            "{@base} raised to {@exponent} is {result}.",
+            "That's {result} ({expression}).",
+        ],
+    )
     def power(
         self,
         base: Annotated[float, Field(description="The base.")],
@@ -205,7 +276,21 @@ class Math(Environment):
         shown = f"({_fmt(base)})" if base < 0 else _fmt(base)
         return _number(value, f"{shown} ^ {_fmt(exponent)}")
 
-    @tool(read_only=True, **UNARY)
+    @tool(
+        read_only=True,
+        **UNARY,
+        asks=[
+            "What's the square root of {number}?",
+            "Could you get me √{number}?",
+            "I need the square root of {number}.",
+            "Which positive number squared gives {number}?",
+            "Take the square root of {number}.",
+        ],
+        answers=[
+            "The square root of {@number} is {result}.",
+            "√{@number} = {result}.",
+        ],
+    )
     def square_root(
         self, number: Annotated[float, Field(description="The number to take the root of; must not be negative.")]
     ) -> NumberResult:
@@ -214,7 +299,21 @@ class Math(Environment):
             raise InvalidArgument(f"the square root of {_fmt(number)} is not a real number; pass a number >= 0")
         return _number(math.sqrt(number), f"sqrt({_fmt(number)})")
 
-    @tool(read_only=True, **UNARY)
+    @tool(
+        read_only=True,
+        **UNARY,
+        asks=[
+            "What's the absolute value of {number}?",
+            "How far is {number} from zero?",
+            "I need {number} without its sign.",
+            "Can you give me |{number}|?",
+            "Drop the minus sign from {number}, if it has one.",
+        ],
+        answers=[
+            "The absolute value of {@number} is {result}.",
+            "|{@number}| = {result}.",
+        ],
+    )
     def absolute_value(self, number: Operand) -> NumberResult:
         """Return the absolute value of a number: |number|."""
         return _number(abs(number), f"|{_fmt(number)}|")
@@ -223,6 +322,17 @@ class Math(Environment):
         read_only=True,
         consumes={"dividend": "number", "divisor": "number"},
         produces={"quotient": "number", "remainder": "number"},
+        asks=[
+            "What's {dividend} mod {divisor}?",
+            "What's the remainder when {divisor} goes into {dividend}?",
+            "How many whole times does {divisor} fit into {dividend}, and what's left over?",
+            "I need the quotient and remainder of {dividend} by {divisor}.",
+            "Can you do an integer division of {dividend} by {divisor} for me?",
+        ],
+        answers=[
+            "{@divisor} goes into {@dividend} {quotient} times with {remainder} left over.",
+            "The quotient is {quotient} and the remainder {remainder} ({expression}).",
+        ],
     )
     def modulo(
         self,
@@ -239,7 +349,21 @@ class Math(Environment):
             expression=f"{_fmt(dividend)} = {_fmt(divisor)} * {_fmt(quotient)} + {_fmt(_clean(remainder))}",
         )
 
-    @tool(read_only=True, **UNARY)
+    @tool(
+        read_only=True,
+        **UNARY,
+        asks=[
+            "What's the log of {number}[ to base {base}]?",
+            "Could you calculate the[ base-{base}] log of {number}?",
+            "I need the log of {number}[, base {base}].",
+            "Log of {number}[ in base {base}], please.",
+            "How much is log {number}[ with base {base}]?",
+        ],
+        answers=[
+            "The log[ base {@base}] of {@number} is {result}.",
+            "It works out to {result} ({expression}).",
+        ],
+    )
     def logarithm(
         self,
         number: Annotated[float, Field(description="The number to take the logarithm of; must be > 0.")],
@@ -259,7 +383,22 @@ class Math(Environment):
             raise InvalidArgument(f"{_fmt(base)} is not a valid logarithm base; use a base > 0 other than 1")
         return _number(math.log(number) / math.log(base), f"log_{_fmt(base)}({_fmt(number)})")
 
-    @tool(read_only=True, consumes={"n": "number"}, produces={"result": "number"})
+    @tool(
+        read_only=True,
+        consumes={"n": "number"},
+        produces={"result": "number"},
+        asks=[
+            "What's {n}!?",
+            "Can you calculate {n}! for me?",
+            "I need the product of all the whole numbers from 1 up to {n}.",
+            "In how many different orders can {n} distinct items be arranged?",
+            "Work out 1 × 2 × 3 and so on, all the way up to {n}.",
+        ],
+        answers=[
+            "{@n}! is {result}.",
+            "The product of the whole numbers 1 through {@n} is {result}.",
+        ],
+    )
     def factorial(
         self, n: Annotated[int, Field(description=f"A whole number from 0 to {MAX_FACTORIAL}.", ge=0, le=MAX_FACTORIAL)]
     ) -> NumberResult:
@@ -270,22 +409,78 @@ class Math(Environment):
             raise InvalidArgument(f"{n}! is too large to represent; the largest supported n is {MAX_FACTORIAL}")
         return _number(float(math.factorial(n)), f"{n}!")
 
-    @tool(read_only=True, **STATS)
+    @tool(
+        read_only=True,
+        **STATS,
+        asks=[
+            "What's the total of {numbers}?",
+            "Sum up {numbers} for me.",
+            "Can you total up {numbers}?",
+            "I need the sum of {numbers}.",
+            "How much do {numbers} come to all together?",
+        ],
+        answers=[
+            "They total {result}.",
+            "The sum of those {@numbers#} numbers is {result}.",
+        ],
+    )
     def sum_numbers(self, numbers: Numbers) -> NumberResult:
         """Return the sum of a list of numbers. Fails on an empty list."""
         return _number(math.fsum(_values(numbers)), f"sum of {len(numbers)} values")
 
-    @tool(read_only=True, **STATS)
+    @tool(
+        read_only=True,
+        **STATS,
+        asks=[
+            "What's the average of {numbers}?",
+            "Can you get me the mean of {numbers}?",
+            "I need the mean of the numbers {numbers}.",
+            "Average out {numbers} for me.",
+            "On average, what do {numbers} come to?",
+        ],
+        answers=[
+            "The average is {result}.",
+            "The mean of those {@numbers#} numbers is {result}.",
+        ],
+    )
     def calculate_mean(self, numbers: Numbers) -> NumberResult:
         """Return the arithmetic mean (average) of a list of numbers. Fails on an empty list."""
         return _number(statistics.fmean(_values(numbers)), f"mean of {len(numbers)} values")
 
-    @tool(read_only=True, **STATS)
+    @tool(
+        read_only=True,
+        **STATS,
+        asks=[
+            "What's the median of {numbers}?",
+            "Which value sits in the middle of {numbers}?",
+            "Can you get me the median for {numbers}?",
+            "I need the middle value of {numbers}.",
+            "Put {numbers} in order and tell me the median.",
+        ],
+        answers=[
+            "The median is {result}.",
+            "The middle value of those {@numbers#} numbers is {result}.",
+        ],
+    )
     def calculate_median(self, numbers: Numbers) -> NumberResult:
         """Return the median (middle value; mean of the two middle ones for an even count). Fails on an empty list."""
         return _number(statistics.median(_values(numbers)), f"median of {len(numbers)} values")
 
-    @tool(read_only=True, **STATS)
+    @tool(
+        read_only=True,
+        **STATS,
+        asks=[
+            "What's the[ {sample?sample|population}] standard deviation of {numbers}?",
+            "How spread out are {numbers}? Give me the standard deviation[{sample?, treating them as a sample|}].",
+            "Can you compute the standard deviation of {numbers}[{sample? for a sample| for the whole population}]?",
+            "I need the[ {sample?sample|population}] SD of {numbers}.",
+            "Standard deviation of {numbers}[, {sample?sample|population} version], please.",
+        ],
+        answers=[
+            "The[ {@sample?sample|population}] standard deviation is {result}.",
+            "Those {@numbers#} numbers have a[ {@sample?sample|population}] standard deviation of {result}.",
+        ],
+    )
     def calculate_standard_deviation(
         self,
         numbers: Numbers,
@@ -300,14 +495,43 @@ class Math(Environment):
         value = statistics.stdev(values) if sample else statistics.pstdev(values)
         return _number(value, f"{'sample' if sample else 'population'} standard deviation of {len(values)} values")
 
-    @tool(read_only=True, consumes={"numbers": "number"}, produces={"minimum": "number", "maximum": "number"})
+    @tool(
+        read_only=True,
+        consumes={"numbers": "number"},
+        produces={"minimum": "number", "maximum": "number"},
+        asks=[
+            "What are the smallest and largest of {numbers}?",
+            "Give me the min and max of {numbers}.",
+            "Can you tell me the range of {numbers}, from lowest to highest?",
+            "I need the highest and lowest values among {numbers}.",
+            "Which is biggest and which is smallest out of {numbers}?",
+        ],
+        answers=[
+            "The smallest is {minimum} and the largest {maximum}, a range of {range}.",
+            "Of the {count} numbers, the lowest is {minimum} and the highest is {maximum}.",
+        ],
+    )
     def find_min_max(self, numbers: Numbers) -> MinMaxResult:
         """Return the smallest and largest value of a list of numbers and their range. Fails on an empty list."""
         values = _values(numbers)
         low, high = min(values), max(values)
         return MinMaxResult(minimum=low, maximum=high, range=_clean(high - low), count=len(values))
 
-    @tool(read_only=True, **STATS)
+    @tool(
+        read_only=True,
+        **STATS,
+        asks=[
+            "What's percentile {percentile} of {numbers}?",
+            "Of the numbers {numbers}, below what value do {percentile}% fall?",
+            "Could you tell me the value at percentile {percentile} for {numbers}?",
+            "I need percentile {percentile} of {numbers}.",
+            "Where does the {percentile}% mark fall in {numbers}?",
+        ],
+        answers=[
+            "Percentile {@percentile} of those numbers is {result}.",
+            "About {@percentile}% of the values lie at or below {result}.",
+        ],
+    )
     def calculate_percentile(
         self,
         numbers: Numbers,
@@ -327,6 +551,17 @@ class Math(Environment):
         read_only=True,
         consumes={"value": "number", "from_unit": "unit", "to_unit": "unit"},
         produces={"result": "number"},
+        asks=[
+            "Convert {value} {from_unit} to {to_unit}.",
+            "How many {to_unit} is {value} {from_unit}?",
+            "What's {value} {from_unit} in {to_unit}?",
+            "I need {value} {from_unit} expressed in {to_unit}.",
+            "Can you change {value} {from_unit} into {to_unit} for me?",
+        ],
+        answers=[
+            "{@value} {from_unit} is {result} {to_unit}.",
+            "That's {expression}.",
+        ],
     )
     def convert_units(
         self,
@@ -363,7 +598,21 @@ class Math(Environment):
             expression=f"{_fmt(value)} {source} = {_fmt(converted)} {target}",
         )
 
-    @tool(read_only=True, produces={"unit_symbols": "unit"})
+    @tool(
+        read_only=True,
+        produces={"unit_symbols": "unit"},
+        asks=[
+            "Which[ {category}] units can you convert between?",
+            "What[ {category}] units do you support?",
+            "Show me the list of[ {category}] units you know.",
+            "I need to know which[ {category}] units I can use for conversions.",
+            "Can you list the units you understand[ for {category}]?",
+        ],
+        answers=[
+            "I can convert {units#}[ {@category}] units: {unit_symbols}.",
+            "There are {units#} supported[ {@category}] units ({unit_symbols}).",
+        ],
+    )
     def list_units(
         self,
         category: Annotated[Category | None, Field(description="Only units of this quantity; omit for all.")] = None,
@@ -376,7 +625,21 @@ class Math(Environment):
         ]
         return UnitList(units=units, unit_symbols=[unit.symbol for unit in units])
 
-    @tool(read_only=True, **UNARY)
+    @tool(
+        read_only=True,
+        **UNARY,
+        asks=[
+            "Round {number}[ to {decimals} d.p.] for me.",
+            "What's {number} rounded[ to precision {decimals}]?",
+            "Can you round off {number}[ at {decimals} d.p.]?",
+            "I need {number} rounded[, precision {decimals}].",
+            "Tidy up {number} by rounding it[ to {decimals} d.p.], please.",
+        ],
+        answers=[
+            "{@number} rounds to {result}.",
+            "Rounded, that's {result}.",
+        ],
+    )
     def round_number(
         self,
         number: Annotated[float, Field(description="The number to round.")],
@@ -392,7 +655,22 @@ class Math(Environment):
         rounded = Decimal(repr(number)).quantize(exponent, rounding=ROUND_HALF_UP, context=Context(prec=400))
         return _number(float(rounded), f"round({_fmt(number)}, {decimals})")
 
-    @tool(read_only=True, consumes={"part": "number", "whole": "number"}, produces={"result": "number"})
+    @tool(
+        read_only=True,
+        consumes={"part": "number", "whole": "number"},
+        produces={"result": "number"},
+        asks=[
+            "What percentage of {whole} is {part}?",
+            "{part} out of {whole} is what percent?",
+            "Can you tell me what percent {part} is of {whole}?",
+            "I need {part} as a share of {whole}, in percent.",
+            "Express {part} as a percentage of {whole}.",
+        ],
+        answers=[
+            "{@part} is {result}% of {@whole}.",
+            "That's {result} percent.",
+        ],
+    )
     def calculate_percentage(
         self,
         part: Annotated[float, Field(description="The part, e.g. 45 in '45 out of 60'.")],
@@ -403,7 +681,22 @@ class Math(Environment):
             raise InvalidArgument("cannot take a percentage of a whole of 0")
         return _number(part / whole * 100, f"{_fmt(part)} / {_fmt(whole)} * 100")
 
-    @tool(read_only=True, consumes={"old_value": "number", "new_value": "number"}, produces={"result": "number"})
+    @tool(
+        read_only=True,
+        consumes={"old_value": "number", "new_value": "number"},
+        produces={"result": "number"},
+        asks=[
+            "What's the percent change from {old_value} to {new_value}?",
+            "It went from {old_value} to {new_value}. By what percentage did it change?",
+            "How much did it grow or shrink, in percent, going from {old_value} to {new_value}?",
+            "Can you work out the percentage change between {old_value} and {new_value}?",
+            "I need to know the percentage change if {old_value} becomes {new_value}.",
+        ],
+        answers=[
+            "Going from {@old_value} to {@new_value} is a change of {result}%.",
+            "The change is {result} percent.",
+        ],
+    )
     def calculate_percent_change(
         self,
         old_value: Annotated[float, Field(description="The starting value; must not be 0.")],
@@ -415,7 +708,21 @@ class Math(Environment):
         change = (new_value - old_value) / abs(old_value) * 100
         return _number(change, f"({_fmt(new_value)} - {_fmt(old_value)}) / |{_fmt(old_value)}| * 100")
 
-    @tool(consumes={"value": "number"}, produces={"variable_name": "variable_name"})
+    @tool(
+        consumes={"value": "number"},
+        produces={"variable_name": "variable_name"},
+        asks=[
+            'Store {value}[ {unit}] as {variable_name}[, described as "{description}"].',
+            'Save {value}[ {unit}] under the name {variable_name}[ with the note "{description}"].',
+            'Can you remember {value}[ {unit}] as {variable_name} for me[ ("{description}")]?',
+            'I want {variable_name} set to {value}[ {unit}][, labelled "{description}"].',
+            'Put {value}[ {unit}] into memory as {variable_name}[ and note it as "{description}"].',
+        ],
+        answers=[
+            "Saved: {variable_name} now holds {value}[ {@unit}][ (it was {previous_value})].",
+            "I stored {value}[ {@unit}] as {variable_name}; {variables_used} of {max_variables} slots are now in use.",
+        ],
+    )
     def store_variable(
         self,
         variable_name: Annotated[
@@ -452,12 +759,41 @@ class Math(Environment):
             max_variables=self.state.max_variables,
         )
 
-    @tool(read_only=True, consumes={"variable_name": "variable_name"}, produces={"value": "number"})
+    @tool(
+        read_only=True,
+        consumes={"variable_name": "variable_name"},
+        produces={"value": "number"},
+        asks=[
+            "What's the value of {variable_name}?",
+            "What did I store as {variable_name}?",
+            "Can you recall {variable_name} for me?",
+            "I need the number saved under {variable_name}.",
+            "Look up {variable_name} in memory.",
+        ],
+        answers=[
+            "The value of {variable_name} is {value}[ {unit}].",
+            "You stored {value}[ {unit}] as {variable_name}[ ({description})].",
+        ],
+    )
     def recall_variable(self, variable_name: VariableName) -> Variable:
         """Read a stored variable: its value, unit and description."""
         return self._variable(variable_name)
 
-    @tool(read_only=True, produces={"variable_names": "variable_name"})
+    @tool(
+        read_only=True,
+        produces={"variable_names": "variable_name"},
+        asks=[
+            "What variables do I have stored?",
+            "Show me everything in my calculator's memory.",
+            "Can you list my saved variables?",
+            "I need to see which values I've stored so far.",
+            "What's in memory right now?",
+        ],
+        answers=[
+            "Your memory holds {variables#} of at most {max_variables} variables: {variable_names}.",
+            "In memory: {variable_names} ({variables#} of {max_variables} slots used).",
+        ],
+    )
     def list_variables(self) -> VariableList:
         """List every variable in memory, protected constants included."""
         variables = [self.state.variables[name] for name in sorted(self.state.variables)]
@@ -467,7 +803,20 @@ class Math(Environment):
             max_variables=self.state.max_variables,
         )
 
-    @tool(consumes={"variable_name": "variable_name"})
+    @tool(
+        consumes={"variable_name": "variable_name"},
+        asks=[
+            "Delete {variable_name} from memory.",
+            "Clear the variable {variable_name}.",
+            "Can you forget {variable_name}? I don't need it anymore.",
+            "I want {variable_name} removed from my stored values.",
+            "Get rid of {variable_name}, please.",
+        ],
+        answers=[
+            "Cleared {variable_name} from memory; it held {value}.",
+            "I removed {variable_name}, which was {value}.",
+        ],
+    )
     def clear_variable(self, variable_name: VariableName) -> ClearedResult:
         """Remove a variable from memory, freeing its slot. Protected constants cannot be cleared."""
         variable = self._variable(variable_name)
@@ -476,7 +825,19 @@ class Math(Environment):
         del self.state.variables[variable_name]
         return ClearedResult(variable_name=variable_name, value=variable.value)
 
-    @tool()
+    @tool(
+        asks=[
+            "Clear my calculator's memory.",
+            "Wipe all my stored variables.",
+            "Can you delete every variable I've saved?",
+            "I want to start fresh, so forget all the values in memory.",
+            "Reset the memory, please.",
+        ],
+        answers=[
+            "Memory cleared. Variables removed: {cleared}. Protected constants kept: {kept_protected}.",
+            "Your memory is now empty apart from protected constants: {kept_protected}.",
+        ],
+    )
     def clear_all_variables(self) -> ClearedAllResult:
         """Remove every variable from memory except protected constants."""
         cleared = sorted(name for name, v in self.state.variables.items() if not v.protected)

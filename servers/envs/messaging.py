@@ -104,20 +104,59 @@ class Messaging(Environment):
     state_model = MessagingState
     state: MessagingState
 
-    @tool(read_only=True, produces={"user_id": "user_id"})
+    @tool(
+        read_only=True,
+        produces={"user_id": "user_id"},
+        asks=[
+            "What is {user_name}'s user id?",
+            "Look up the user id of {user_name} for me.",
+            "Can you find {user_name}'s id on the service?",
+            "I need the account id that belongs to {user_name}.",
+            "Look up {user_name} and tell me their user id.",
+            "Which id does {user_name} have on the messaging service?",
+            "Find out {user_name}'s user id for me.",
+            "{user_name} is on the service somewhere; what's their id?",
+        ],
+        answers=["{@user_name}'s user id is {user_id}.", "The id for {@user_name} is {user_id}."],
+    )
     def get_user_id(
         self, user_name: Annotated[str, Field(description="Display name of the user, e.g. 'Alice'.")]
     ) -> UserIdResult:
         """Look up a user's id from their display name (exact match, case-insensitive)."""
         return UserIdResult(user_id=self._user_by_name(user_name).user_id)
 
-    @tool(read_only=True, produces={"user_ids": "user_id"})
+    @tool(
+        read_only=True,
+        produces={"user_ids": "user_id"},
+        asks=[
+            "Who is on the messaging service?",
+            "List all the users on the service.",
+            "Would you show me everyone who has an account here?",
+            "Pull up the full directory of users.",
+            "Which people have signed up to this service?",
+        ],
+        answers=["The service has {users#} users: {user_ids}.", "Registered users ({users#} in all): {user_ids}."],
+    )
     def list_users(self) -> UserList:
         """List every user of the service."""
         users = sorted(self.state.users.values(), key=lambda user: user.user_id)
         return UserList(users=users, user_ids=[user.user_id for user in users])
 
-    @tool(consumes={"user_id": "user_id"}, provides=["logged_in"])
+    @tool(
+        consumes={"user_id": "user_id"},
+        provides=["logged_in"],
+        asks=[
+            "Log me in as {user_id}.",
+            "Get me signed in as {user_id}.",
+            "Could you open a messaging session for {user_id}?",
+            "My messaging account is {user_id}; log me in.",
+            "Time to check my messages, so sign me in as {user_id}.",
+            "I'm {user_id} on the messaging service; please log me in.",
+            "Would you sign me into messaging as {user_id}?",
+            "Let me into messaging, I'm {user_id}.",
+        ],
+        answers=["You're now logged in as {@user_id}.", "Signed in, and the session belongs to {@user_id}."],
+    )
     def log_in(self, user_id: UserId) -> LoginStatus:
         """Log in as a user. Needed before any contact or message tool."""
         if user_id not in self.state.users:
@@ -127,19 +166,53 @@ class Messaging(Environment):
         self.state.current_user = user_id
         return LoginStatus(logged_in=True, user_id=user_id)
 
-    @tool(requires=["logged_in"])
+    @tool(
+        requires=["logged_in"],
+        asks=[
+            "Log me out.",
+            "Sign me out of the messaging service.",
+            "Can you end my messaging session?",
+            "I'm done for now, so please log me out.",
+            "Please close my messaging session.",
+        ],
+        answers=["You're logged out.", "Your session has ended; nobody is signed in now."],
+    )
     def log_out(self) -> LoginStatus:
         """Log the current user out."""
         self._me()
         self.state.current_user = None
         return LoginStatus(logged_in=False, user_id=None)
 
-    @tool(read_only=True)
+    @tool(
+        read_only=True,
+        asks=[
+            "Am I logged in to the messaging service?",
+            "Who is signed in to messaging right now?",
+            "Quick check, am I still logged in?",
+            "Is any account signed in to messaging at the moment?",
+            "Tell me if there's an active messaging session.",
+        ],
+        answers=[
+            "[You're logged in as {user_id}.]{logged_in?|Nobody is logged in right now.}",
+            "{logged_in?Yes, there is an active session|No, nobody is signed in}[, for {user_id}].",
+        ],
+    )
     def get_login_status(self) -> LoginStatus:
         """Tell whether a user is logged in, and who."""
         return LoginStatus(logged_in=self.state.current_user is not None, user_id=self.state.current_user)
 
-    @tool(requires=["logged_in"], produces={"user_id": "user_id"})
+    @tool(
+        requires=["logged_in"],
+        produces={"user_id": "user_id"},
+        asks=[
+            "Add {user_name} to my contacts.",
+            "Could you put {user_name} in my contact list?",
+            "Go ahead and store {user_name} as a contact.",
+            "Save {user_name} as one of my contacts.",
+            "Please make {user_name} a contact of mine.",
+        ],
+        answers=["Added {@user_name} to your contact list.", "Your contacts now include {@user_name}."],
+    )
     def add_contact(
         self, user_name: Annotated[str, Field(description="Display name of the user to add.")]
     ) -> UserIdResult:
@@ -154,7 +227,18 @@ class Messaging(Environment):
         contacts.append(user.user_id)
         return UserIdResult(user_id=user.user_id)
 
-    @tool(requires=["logged_in"], consumes={"user_id": "user_id"})
+    @tool(
+        requires=["logged_in"],
+        consumes={"user_id": "user_id"},
+        asks=[
+            "Remove {user_id} from my contacts.",
+            "Take {user_id} off my contact list.",
+            "Can you delete {user_id} from my contacts?",
+            "I don't want {user_id} in my contacts anymore.",
+            "Drop {user_id} from my contact list, please.",
+        ],
+        answers=["Removed {@user_id} from your contacts.", "Your contact list no longer includes {@user_id}."],
+    )
     def remove_contact(self, user_id: UserId) -> UserIdResult:
         """Remove a user from the logged-in user's contacts."""
         contacts = self.state.contacts.get(self._me(), [])
@@ -163,7 +247,22 @@ class Messaging(Environment):
         contacts.remove(user_id)
         return UserIdResult(user_id=user_id)
 
-    @tool(read_only=True, requires=["logged_in"], produces={"contact_ids": "user_id"})
+    @tool(
+        read_only=True,
+        requires=["logged_in"],
+        produces={"contact_ids": "user_id"},
+        asks=[
+            "Who is in my contacts?",
+            "Bring up my contact list.",
+            "Would you list my contacts?",
+            "Tell me everyone I have saved as a contact.",
+            "Which people are in my address book?",
+        ],
+        answers=[
+            "You have {contacts#} contacts: {contact_ids}.",
+            "Your contacts are {contact_ids} ({contacts#} in all).",
+        ],
+    )
     def list_contacts(self) -> ContactList:
         """List the logged-in user's contacts."""
         contacts = sorted(
@@ -171,7 +270,22 @@ class Messaging(Environment):
         )
         return ContactList(contacts=contacts, contact_ids=[user.user_id for user in contacts])
 
-    @tool(requires=["logged_in"], consumes={"receiver_id": "user_id"}, produces={"message_id": "message_id"})
+    @tool(
+        requires=["logged_in"],
+        consumes={"receiver_id": "user_id"},
+        produces={"message_id": "message_id"},
+        asks=[
+            'Send {receiver_id} a message saying "{message}".',
+            'Please message {receiver_id} and say "{message}"',
+            'Can you write to {receiver_id} and tell them "{message}"?',
+            'I want {receiver_id} to get this from me, "{message}"',
+            'Drop {receiver_id} a note that says "{message}".',
+        ],
+        answers=[
+            "Your message to {@receiver_id} is sent (message {message_id}, at {sent_at}).",
+            "Sent. {@receiver_id} will see it as message {message_id}.",
+        ],
+    )
     def send_message(
         self,
         receiver_id: Annotated[str, Field(description="User id of the receiver (see get_user_id).")],
@@ -192,7 +306,21 @@ class Messaging(Environment):
         self.state.clock = sent_at
         return SentResult(message_id=message_id, sent_at=sent_at)
 
-    @tool(read_only=True, requires=["logged_in"], produces={"message_ids": "message_id"})
+    @tool(
+        read_only=True,
+        requires=["logged_in"],
+        produces={"message_ids": "message_id"},
+        asks=[
+            "Show me my inbox{unread_only?, just the unread messages|}.",
+            "What messages have I received{unread_only? that I haven't read yet|}?",
+            "Can you list the {unread_only?unread |}messages in my inbox?",
+            "Let me see {unread_only?what's unread in my inbox|everything in my inbox}.",
+        ],
+        answers=[
+            "You have {messages#} messages in your inbox[{@unread_only? that you haven't read|}]: {message_ids}.",
+            "Your inbox holds {messages#} messages[{@unread_only? still unread|}] ({message_ids}).",
+        ],
+    )
     def view_inbox(
         self, unread_only: Annotated[bool, Field(description="Show only messages not yet read.")] = False
     ) -> MessageList:
@@ -202,13 +330,42 @@ class Messaging(Environment):
             m for m in self.state.messages.values() if m.receiver_id == me and not (unread_only and m.read)
         )
 
-    @tool(read_only=True, requires=["logged_in"], produces={"message_ids": "message_id"})
+    @tool(
+        read_only=True,
+        requires=["logged_in"],
+        produces={"message_ids": "message_id"},
+        asks=[
+            "Pull up the messages I've sent.",
+            "What have I sent so far?",
+            "Could you go through my sent messages?",
+            "Let me see everything I've sent.",
+            "Open my sent folder.",
+        ],
+        answers=[
+            "You have sent {messages#} messages: {message_ids}.",
+            "Your sent folder holds {message_ids} ({messages#} in total).",
+        ],
+    )
     def view_sent_messages(self) -> MessageList:
         """Show the messages the logged-in user has sent."""
         me = self._me()
         return _message_list(m for m in self.state.messages.values() if m.sender_id == me)
 
-    @tool(requires=["logged_in"], consumes={"message_id": "message_id"})
+    @tool(
+        requires=["logged_in"],
+        consumes={"message_id": "message_id"},
+        asks=[
+            "Open {message_id} for me.",
+            "What does {message_id} say?",
+            "Can you read me {message_id}?",
+            "Read {message_id} out to me in full.",
+            "Display {message_id} for me.",
+        ],
+        answers=[
+            'Message {message_id} from {sender_id} says "{content}"',
+            'This is message {message_id}, sent by {sender_id} at {sent_at}: "{content}"',
+        ],
+    )
     def read_message(self, message_id: MessageId) -> Message:
         """Open one message the logged-in user sent or received; a received one is marked as read."""
         message = self._my_message(message_id)
@@ -216,14 +373,40 @@ class Messaging(Environment):
             message.read = True
         return message
 
-    @tool(requires=["logged_in"], consumes={"message_id": "message_id"})
+    @tool(
+        requires=["logged_in"],
+        consumes={"message_id": "message_id"},
+        asks=[
+            "Delete {message_id}.",
+            "Would you remove {message_id} from my messages?",
+            "Trash {message_id}, I don't need it.",
+            "Get rid of {message_id} for me.",
+            "Please erase {message_id} from my mailbox.",
+        ],
+        answers=["Message {deleted_message_id} is deleted.", "Your message {deleted_message_id} has been removed."],
+    )
     def delete_message(self, message_id: MessageId) -> DeletedResult:
         """Delete a message the logged-in user sent or received."""
         self._my_message(message_id)
         del self.state.messages[message_id]
         return DeletedResult(deleted_message_id=message_id)
 
-    @tool(read_only=True, requires=["logged_in"], produces={"message_ids": "message_id"})
+    @tool(
+        read_only=True,
+        requires=["logged_in"],
+        produces={"message_ids": "message_id"},
+        asks=[
+            'Find my messages that mention "{keyword}".',
+            "Search my messages for {keyword}.",
+            'Have I sent or received anything about "{keyword}"?',
+            'I need every message of mine containing "{keyword}".',
+            'Can you look through my messages for "{keyword}"?',
+        ],
+        answers=[
+            "Messages that mention {@keyword}: {message_ids}.",
+            'Your search for "{@keyword}" turned up {messages#} messages, {message_ids}.',
+        ],
+    )
     def search_messages(
         self, keyword: Annotated[str, Field(description="Text to look for, case-insensitive.", min_length=1)]
     ) -> MessageList:
@@ -236,7 +419,22 @@ class Messaging(Environment):
             if me in (m.sender_id, m.receiver_id) and needle in m.content.lower()
         )
 
-    @tool(read_only=True, requires=["logged_in"])
+    @tool(
+        read_only=True,
+        requires=["logged_in"],
+        asks=[
+            "How many messages do I have?",
+            "Give me a quick summary of my messages.",
+            "Quick question, how many unread messages do I have?",
+            "I need my counts of received, unread and sent messages.",
+            "What do my mailbox numbers look like?",
+        ],
+        answers=[
+            "Messages received: {received}, of them unread: {unread}. Sent: {sent}. Contacts: {contacts}.",
+            "Your mailbox stands at {received} received and {unread} unread, with {sent} sent and a contact count of "
+            "{contacts}.",
+        ],
+    )
     def get_message_stats(self) -> MessageStats:
         """Count the logged-in user's received, unread and sent messages and contacts."""
         me = self._me()

@@ -185,7 +185,24 @@ class Social(Environment):
     state_model = SocialState
     state: SocialState
 
-    @tool(consumes={"username": "username"}, provides=["social_logged_in"])
+    @tool(
+        consumes={"username": "username"},
+        provides=["social_logged_in"],
+        asks=[
+            "Log into my social account as {username}; my password is {password}.",
+            "Sign me in on the social app as {username}, the password is {password}.",
+            "Could you sign into the social network for me? I'm {username}, password {password}.",
+            "My social handle is {username} and the password is {password}, so please log me in.",
+            "Use {username} and the password {password} to get me into my social account.",
+            "Hi, it's {username} with the password {password}; please sign me into the social app.",
+            "Could I get logged in to the social network? Username {username}, password {password}.",
+            "With the password {password}, log me in to the social app as {username}.",
+        ],
+        answers=[
+            "You're signed in to the social network as @{username}.",
+            "Logged in as @{username}; you can post, like and follow now.",
+        ],
+    )
     def social_log_in(
         self, username: Username, password: Annotated[str, Field(description="The account's password.")]
     ) -> LoginStatus:
@@ -198,19 +215,57 @@ class Social(Environment):
         self.state.current_user = account.username
         return LoginStatus(logged_in=True, username=account.username)
 
-    @tool(requires=["social_logged_in"])
+    @tool(
+        requires=["social_logged_in"],
+        asks=[
+            "Log me out of the social app.",
+            "Sign me out of my social account.",
+            "Can you end my session on the social network?",
+            "I'm done posting for today, so please log me out.",
+            "Time to sign out of the social app.",
+        ],
+        answers=["You're logged out of the social network.", "Signed out; nobody is logged in to the social app now."],
+    )
     def social_log_out(self) -> LoginStatus:
         """Log the current account out of the social service."""
         self._me()
         self.state.current_user = None
         return LoginStatus(logged_in=False, username=None)
 
-    @tool(read_only=True)
+    @tool(
+        read_only=True,
+        asks=[
+            "Am I logged in to the social app?",
+            "Which social account am I signed in with?",
+            "Is my social account still signed in?",
+            "Whose account is active on the social app right now?",
+            "Tell me if anyone is signed in on the social network.",
+        ],
+        answers=[
+            "[You're logged in to the social network as "
+            "@{username}.]{logged_in?|Nobody is logged in to the social app.}",
+            "{logged_in?Yes, you are signed in|No, nobody is signed in}[ as @{username}].",
+        ],
+    )
     def social_get_login_status(self) -> LoginStatus:
         """Tell whether an account is logged in to the social service, and which."""
         return LoginStatus(logged_in=self.state.current_user is not None, username=self.state.current_user)
 
-    @tool(read_only=True, produces={"usernames": "username"})
+    @tool(
+        read_only=True,
+        produces={"usernames": "username"},
+        asks=[
+            'Search for accounts matching "{query}".',
+            "Which accounts on the social network go by {query}?",
+            "Can you look up people whose name includes {query}?",
+            'What\'s the username of the account called "{query}"?',
+            'Look for social accounts with "{query}" in the name.',
+        ],
+        answers=[
+            'I searched for "{@query}" and found {accounts#}: {usernames}.',
+            "Accounts matching {@query}: {usernames}.",
+        ],
+    )
     def search_accounts(
         self, query: Annotated[str, Field(description="Part of a username or display name, any case.", min_length=1)]
     ) -> AccountList:
@@ -219,7 +274,23 @@ class Social(Environment):
         found = [a for a in self.state.accounts.values() if needle in a.username or needle in a.display_name.lower()]
         return self._account_list(a.username for a in found)
 
-    @tool(read_only=True, consumes={"username": "username"})
+    @tool(
+        read_only=True,
+        consumes={"username": "username"},
+        asks=[
+            "Show me {username}'s profile.",
+            "How many followers does {username} have?",
+            "Would you bring up the social profile of {username}?",
+            "Give me {username}'s profile and follower count.",
+            "Look up {username} on the social network for me.",
+        ],
+        answers=[
+            "Profile of @{username} ({display_name}). Followers: {followers_count}. Following: {following_count}. "
+            "Posts: {posts_count}.",
+            "The account belongs to {display_name}, who joined on {joined_at}{verified? and is verified|}; the "
+            "follower count is {followers_count}.[ {followed_by_you?You follow them.|You don't follow them yet.}]",
+        ],
+    )
     def get_social_profile(self, username: Username) -> Profile:
         """Show an account's profile with follower, following and post counts. No login needed."""
         account = self._account(username)
@@ -236,7 +307,21 @@ class Social(Environment):
             followed_by_you=None if me is None else account.username in self.state.accounts[me].following,
         )
 
-    @tool(requires=["social_logged_in"])
+    @tool(
+        requires=["social_logged_in"],
+        asks=[
+            'Update my profile[ to show the name "{display_name}"][; my new bio is "{bio}"]',
+            'Can you update my social profile?[ I\'d like the display name "{display_name}".][ The bio should say '
+            '"{bio}"]',
+            'I\'d like my profile updated[ so it shows "{display_name}" as my name][, with the bio "{bio}"]',
+            'I want a new look for my profile.[ Call me "{display_name}" from now on.][ Put "{bio}" in my bio.]',
+            'Please edit my profile[, changing my display name to "{display_name}"][, setting my bio to "{bio}"]',
+        ],
+        answers=[
+            'Your profile is updated.[ {@display_name} is your new display name.][ Your bio now reads "{@bio}"]',
+            "Saved: {display_name} is now the name on the profile of @{username}.",
+        ],
+    )
     def update_social_profile(
         self,
         display_name: Annotated[
@@ -258,7 +343,18 @@ class Social(Environment):
             account.bio = bio
         return self.get_social_profile(account.username)
 
-    @tool(requires=["social_logged_in"], produces={"post_id": "post_id", "hashtags": "hashtag", "mentions": "username"})
+    @tool(
+        requires=["social_logged_in"],
+        produces={"post_id": "post_id", "hashtags": "hashtag", "mentions": "username"},
+        asks=[
+            'Post "{content}" on my social account.',
+            'Can you publish "{content}" for me?',
+            'Share "{content}" with my followers.',
+            'Put up a new post saying "{content}"',
+            'Tweet "{content}" from my account.',
+        ],
+        answers=["Your post is live as {post_id}.", "Published at {created_at}: your new post is {post_id}."],
+    )
     def create_post(self, content: Text) -> PostView:
         """Publish a post as the logged-in account; it fails when empty or over the length limit (280 by default)."""
         me = self._me()
@@ -270,12 +366,45 @@ class Social(Environment):
         self.state.next_post_number += 1
         return self._view(post)
 
-    @tool(read_only=True, consumes={"post_id": "post_id"}, produces={"author": "username"})
+    @tool(
+        read_only=True,
+        consumes={"post_id": "post_id"},
+        produces={"author": "username"},
+        asks=[
+            "Let me have a look at {post_id}.",
+            "How many likes and comments does {post_id} have?",
+            "Could you open {post_id} for me?",
+            "I'd like the details of {post_id}.",
+            "Open {post_id} on the social network.",
+        ],
+        answers=[
+            "Post {post_id} is by @{author}[, a repost of {repost_of}]. Likes: {like_count}. Reposts: {repost_count}. "
+            "Comments: {comment_count}.",
+            "Published by @{author} at {created_at}, post {post_id} has a like count of {like_count} and a comment "
+            "count of {comment_count}.",
+        ],
+    )
     def get_post(self, post_id: PostId) -> PostView:
         """Show one post with its hashtags, mentions and like, repost and comment counts. No login needed."""
         return self._view(self._post(post_id))
 
-    @tool(requires=["social_logged_in"], consumes={"post_id": "post_id"})
+    @tool(
+        requires=["social_logged_in"],
+        consumes={"post_id": "post_id"},
+        asks=[
+            "Delete {post_id} from my profile.",
+            "Take down {post_id}.",
+            "Would you remove {post_id}? I posted it by mistake.",
+            "Please wipe {post_id} from my account.",
+            "Get rid of {post_id}, it's one of mine.",
+        ],
+        answers=[
+            "Post {deleted_post_id} is deleted. Comments removed with it: {removed_comments}. Reposts removed with "
+            "it: {removed_reposts}.",
+            "Removed {deleted_post_id}, together with its comments ({removed_comments}) and reposts "
+            "({removed_reposts}).",
+        ],
+    )
     def delete_post(self, post_id: PostId) -> DeletedPost:
         """Delete one of the logged-in account's own posts or reposts, with its comments and reposts."""
         post = self._post(post_id)
@@ -289,7 +418,22 @@ class Social(Environment):
             del self.state.posts[doomed_id]
         return DeletedPost(deleted_post_id=post_id, removed_comments=len(comments), removed_reposts=len(doomed) - 1)
 
-    @tool(requires=["social_logged_in"], consumes={"post_id": "post_id"}, produces={"post_id": "post_id"})
+    @tool(
+        requires=["social_logged_in"],
+        consumes={"post_id": "post_id"},
+        produces={"post_id": "post_id"},
+        asks=[
+            "Repost {post_id}.",
+            "Can you share {post_id} with my followers?",
+            "Please repost {post_id} on my account.",
+            "Boost {post_id} to my followers.",
+            "Share {post_id} on my timeline.",
+        ],
+        answers=[
+            "Reposted {repost_of}; your repost is {post_id}.",
+            "Your followers will now see {repost_of} (your repost is {post_id}).",
+        ],
+    )
     def repost_post(self, post_id: PostId) -> PostView:
         """Repost a post to the logged-in account's followers; reposting a repost reposts its original.
 
@@ -310,7 +454,21 @@ class Social(Environment):
         self.state.next_post_number += 1
         return self._view(repost)
 
-    @tool(requires=["social_logged_in"], consumes={"post_id": "post_id"})
+    @tool(
+        requires=["social_logged_in"],
+        consumes={"post_id": "post_id"},
+        asks=[
+            "Like {post_id}.",
+            "Can you like {post_id} for me?",
+            "Give {post_id} a like from me.",
+            "Hit like on {post_id}.",
+            "Leave a like on {post_id} from my account.",
+        ],
+        answers=[
+            "You now like {post_id}; its like count is {like_count}.",
+            "Liked {post_id}; the like count is now {like_count}.",
+        ],
+    )
     def like_post(self, post_id: PostId) -> LikeResult:
         """Like a post as the logged-in account; liking a repost likes its original."""
         me, post = self._me(), self._original(post_id)
@@ -319,7 +477,21 @@ class Social(Environment):
         post.liked_by = [*post.liked_by, me]
         return LikeResult(post_id=post.post_id, liked=True, like_count=len(post.liked_by))
 
-    @tool(requires=["social_logged_in"], consumes={"post_id": "post_id"})
+    @tool(
+        requires=["social_logged_in"],
+        consumes={"post_id": "post_id"},
+        asks=[
+            "Unlike {post_id}.",
+            "Take my like off {post_id}.",
+            "Could you pull my like from {post_id}?",
+            "I liked {post_id} by accident, undo that.",
+            "I don't want to be liking {post_id} anymore.",
+        ],
+        answers=[
+            "Your like is off {post_id}; likes now stand at {like_count}.",
+            "Removed your like from {post_id}; its like count is back to {like_count}.",
+        ],
+    )
     def unlike_post(self, post_id: PostId) -> LikeResult:
         """Remove the logged-in account's like from a post (or from a repost's original)."""
         me, post = self._me(), self._original(post_id)
@@ -328,7 +500,22 @@ class Social(Environment):
         post.liked_by = [u for u in post.liked_by if u != me]
         return LikeResult(post_id=post.post_id, liked=False, like_count=len(post.liked_by))
 
-    @tool(requires=["social_logged_in"], consumes={"post_id": "post_id"}, produces={"comment_id": "comment_id"})
+    @tool(
+        requires=["social_logged_in"],
+        consumes={"post_id": "post_id"},
+        produces={"comment_id": "comment_id"},
+        asks=[
+            'Comment "{content}" on {post_id}.',
+            'Reply to {post_id} with "{content}".',
+            'Can you leave a comment on {post_id} saying "{content}"?',
+            'Write "{content}" under {post_id} for me.',
+            'Put "{content}" under {post_id} as my comment.',
+        ],
+        answers=[
+            "Your comment is posted on {post_id} as {comment_id}.",
+            'Commented on {post_id} ("{content}"); the comment id is {comment_id}.',
+        ],
+    )
     def comment_on_post(self, post_id: PostId, content: Text) -> Comment:
         """Comment on a post as the logged-in account (a comment on a repost goes to its original)."""
         me, post = self._me(), self._original(post_id)
@@ -344,7 +531,22 @@ class Social(Environment):
         self.state.next_comment_number += 1
         return comment
 
-    @tool(read_only=True, consumes={"post_id": "post_id"}, produces={"comment_ids": "comment_id"})
+    @tool(
+        read_only=True,
+        consumes={"post_id": "post_id"},
+        produces={"comment_ids": "comment_id"},
+        asks=[
+            "Let me see the comments on {post_id}.",
+            "What are people saying under {post_id}?",
+            "Which comments has {post_id} gotten?",
+            "Read me the replies to {post_id}.",
+            "How many comments does {post_id} have?",
+        ],
+        answers=[
+            "I count {comments#} comments on {@post_id}: {comment_ids}.",
+            "Comments on {@post_id}: {comment_ids}.",
+        ],
+    )
     def list_post_comments(self, post_id: PostId) -> CommentList:
         """List the comments on a post (on its original, for a repost), oldest first. No login needed."""
         post = self._original(post_id)
@@ -354,7 +556,21 @@ class Social(Environment):
         )
         return CommentList(comments=ordered, comment_ids=[c.comment_id for c in ordered])
 
-    @tool(requires=["social_logged_in"], consumes={"comment_id": "comment_id"})
+    @tool(
+        requires=["social_logged_in"],
+        consumes={"comment_id": "comment_id"},
+        asks=[
+            "Delete {comment_id}.",
+            "Remove {comment_id} from the thread.",
+            "Can you take down {comment_id}?",
+            "Scrap {comment_id}, please.",
+            "Get rid of {comment_id} for me.",
+        ],
+        answers=[
+            "Comment {deleted_comment_id} is removed from {post_id}.",
+            "Deleted {deleted_comment_id} from the thread under {post_id}.",
+        ],
+    )
     def delete_post_comment(
         self, comment_id: Annotated[str, Field(description="A comment id such as 'CMT0002'.")]
     ) -> DeletedComment:
@@ -368,7 +584,21 @@ class Social(Environment):
         del self.state.comments[comment_id]
         return DeletedComment(deleted_comment_id=comment_id, post_id=comment.post_id)
 
-    @tool(requires=["social_logged_in"], consumes={"username": "username"})
+    @tool(
+        requires=["social_logged_in"],
+        consumes={"username": "username"},
+        asks=[
+            "Follow {username}.",
+            "Can you follow {username} for me?",
+            "Put {username}'s posts in my feed by following them.",
+            "Start following {username}.",
+            "Add {username} to the accounts I follow.",
+        ],
+        answers=[
+            "You now follow @{username}; their follower count is {followers_count}.",
+            "You're following @{username} now.",
+        ],
+    )
     def follow_user(self, username: Username) -> FollowResult:
         """Follow an account as the logged-in account, so its posts appear in the home timeline."""
         me, other = self.state.accounts[self._me()], self._account(username).username
@@ -379,7 +609,21 @@ class Social(Environment):
         me.following = [*me.following, other]
         return FollowResult(username=other, following=True, followers_count=len(self._followers(other)))
 
-    @tool(requires=["social_logged_in"], consumes={"username": "username"})
+    @tool(
+        requires=["social_logged_in"],
+        consumes={"username": "username"},
+        asks=[
+            "Unfollow {username}.",
+            "Stop following {username}.",
+            "Can you unfollow {username} for me?",
+            "I don't want {username} in my feed anymore.",
+            "Remove {username} from the accounts I follow.",
+        ],
+        answers=[
+            "You no longer follow @{username}; their follower count is down to {followers_count}.",
+            "Unfollowed @{username}.",
+        ],
+    )
     def unfollow_user(self, username: Username) -> FollowResult:
         """Stop following an account the logged-in account follows."""
         me, other = self.state.accounts[self._me()], self._account(username).username
@@ -388,17 +632,61 @@ class Social(Environment):
         me.following = [u for u in me.following if u != other]
         return FollowResult(username=other, following=False, followers_count=len(self._followers(other)))
 
-    @tool(read_only=True, consumes={"username": "username"}, produces={"usernames": "username"})
+    @tool(
+        read_only=True,
+        consumes={"username": "username"},
+        produces={"usernames": "username"},
+        asks=[
+            "Who follows {username}?",
+            "Show me {username}'s followers.",
+            "Could you list the people following {username}?",
+            "Give me the follower list of {username}.",
+            "List everyone who follows {username}.",
+        ],
+        answers=[
+            "The accounts following {@username} are {usernames} ({accounts#} in all).",
+            "Followers of {@username}: {usernames}.",
+        ],
+    )
     def list_followers(self, username: Username) -> AccountList:
         """List the accounts that follow an account. No login needed."""
         return self._account_list(self._followers(self._account(username).username))
 
-    @tool(read_only=True, consumes={"username": "username"}, produces={"usernames": "username"})
+    @tool(
+        read_only=True,
+        consumes={"username": "username"},
+        produces={"usernames": "username"},
+        asks=[
+            "Who does {username} follow?",
+            "Tell me which accounts {username} follows.",
+            "Would you list who {username} is following?",
+            "Let me see everyone {username} follows.",
+            "Which accounts does {username} keep up with?",
+        ],
+        answers=[
+            "The accounts {@username} follows are {usernames} ({accounts#} in all).",
+            "Accounts followed by {@username}: {usernames}.",
+        ],
+    )
     def list_following(self, username: Username) -> AccountList:
         """List the accounts an account follows. No login needed."""
         return self._account_list(self._account(username).following)
 
-    @tool(read_only=True, consumes={"username": "username"}, produces={"post_ids": "post_id"})
+    @tool(
+        read_only=True,
+        consumes={"username": "username"},
+        produces={"post_ids": "post_id"},
+        asks=[
+            "Show me {username}'s posts[{include_reposts?| but skip the reposts}][, just the latest {limit}].",
+            "What has {username} been posting[{include_reposts?| apart from reposts}]?[ The last {limit} are enough.]",
+            "Could you list the [{limit} ]most recent posts by "
+            "{username}[{include_reposts?, reposts included| (original posts only)}]?",
+            "Help me catch up on {username}'s [{limit} ]latest posts[{include_reposts?| without the reposts}].",
+            "Pull up the posts {username} has published[{include_reposts?, including reposts| (no reposts)}][, up to "
+            "{limit}].",
+        ],
+        answers=["I found {posts#} posts by {@username}: {post_ids}.", "Latest from {@username}: {post_ids}."],
+    )
     def get_user_posts(
         self,
         username: Username,
@@ -410,14 +698,40 @@ class Social(Environment):
         posts = (p for p in self.state.posts.values() if p.author == name and (include_reposts or not p.repost_of))
         return self._post_list(posts, limit)
 
-    @tool(read_only=True, requires=["social_logged_in"], produces={"post_ids": "post_id"})
+    @tool(
+        read_only=True,
+        requires=["social_logged_in"],
+        produces={"post_ids": "post_id"},
+        asks=[
+            "What's new on my timeline?[ Show me the latest {limit}.]",
+            "Show me my home feed[, the {limit} newest posts].",
+            "Could you refresh my timeline[ (just {limit} posts)]?",
+            "Catch me up on posts from the people I follow[; {limit} is enough].",
+            "Load my feed[, up to {limit} posts].",
+        ],
+        answers=["Your timeline shows {posts#} posts: {post_ids}.", "Newest in your feed: {post_ids}."],
+    )
     def get_home_timeline(self, limit: Limit = 20) -> PostList:
         """List the posts and reposts of the accounts the logged-in account follows, and its own, newest first."""
         me = self._me()
         authors = {me, *self.state.accounts[me].following}
         return self._post_list((p for p in self.state.posts.values() if p.author in authors), limit)
 
-    @tool(read_only=True, produces={"post_ids": "post_id"})
+    @tool(
+        read_only=True,
+        produces={"post_ids": "post_id"},
+        asks=[
+            'Search posts for "{keyword}"[, at most {limit}].',
+            "Are people posting about {keyword}?[ Show me up to {limit}.]",
+            'Look for posts that mention "{keyword}"[ (the {limit} newest)].',
+            "Tell me what people have written about {keyword}[, {limit} posts at most].",
+            'Any posts containing "{keyword}"[, the latest {limit} at most]?',
+        ],
+        answers=[
+            'I found {posts#} posts mentioning "{@keyword}", namely {post_ids}.',
+            "Posts about {@keyword}: {post_ids}.",
+        ],
+    )
     def search_posts(
         self,
         keyword: Annotated[str, Field(description="Text to look for, case-insensitive.", min_length=1)],
@@ -427,7 +741,19 @@ class Social(Environment):
         needle = _needle(keyword)
         return self._post_list((p for p in self.state.posts.values() if needle in p.content.lower()), limit)
 
-    @tool(read_only=True, consumes={"hashtag": "hashtag"}, produces={"post_ids": "post_id"})
+    @tool(
+        read_only=True,
+        consumes={"hashtag": "hashtag"},
+        produces={"post_ids": "post_id"},
+        asks=[
+            "What's being posted under #{hashtag}?[ The latest {limit} are enough.]",
+            "Show me the #{hashtag} posts[, up to {limit}].",
+            "Would you list posts that use the hashtag {hashtag}[ (newest {limit})]?",
+            "Let me browse #{hashtag}[, {limit} posts at most].",
+            "Pull up the [{limit} ]latest posts with #{hashtag}.",
+        ],
+        answers=["#{@hashtag} appears in {posts#} posts: {post_ids}.", "Latest under #{@hashtag}: {post_ids}."],
+    )
     def list_hashtag_posts(
         self,
         hashtag: Annotated[str, Field(description="A hashtag such as 'python' (a leading '#' is ignored).")],
@@ -439,13 +765,36 @@ class Social(Environment):
             raise InvalidArgument(f"{hashtag!r} is not a hashtag: use letters, digits and '_', at least one letter")
         return self._post_list((p for p in self.state.posts.values() if tag in _hashtags(p.content)), limit)
 
-    @tool(read_only=True, requires=["social_logged_in"], produces={"post_ids": "post_id"})
+    @tool(
+        read_only=True,
+        requires=["social_logged_in"],
+        produces={"post_ids": "post_id"},
+        asks=[
+            "Who has mentioned me?[ Show the last {limit}.]",
+            "Bring up the posts that tag me[, up to {limit}].",
+            "Could you list my mentions[ (the latest {limit})]?",
+            "Where have people mentioned me lately?[ Up to {limit} posts.]",
+            "Check my mentions[, the {limit} newest].",
+        ],
+        answers=["You've been mentioned in {posts#} posts: {post_ids}.", "Posts mentioning you: {post_ids}."],
+    )
     def list_mentions(self, limit: Limit = 20) -> PostList:
         """List the posts that @mention the logged-in account, newest first."""
         me = self._me()
         return self._post_list((p for p in self.state.posts.values() if me in self._mentions(p.content)), limit)
 
-    @tool(read_only=True, produces={"hashtags": "hashtag"})
+    @tool(
+        read_only=True,
+        produces={"hashtags": "hashtag"},
+        asks=[
+            "What's trending right now?[ Give me the top {limit}.]",
+            "Show me the trending hashtags[, top {limit}].",
+            "Which hashtags are the most popular[ (top {limit})]?",
+            "Tell me the [{limit} ]hottest hashtags on the network.",
+            "Mind listing the top[ {limit}] hashtags?",
+        ],
+        answers=["The top hashtags are {hashtags}.", "Trending now: {hashtags} ({trends#} in all)."],
+    )
     def get_trending_hashtags(
         self, limit: Annotated[int, Field(description="Most hashtags to return.", ge=1, le=50)] = 10
     ) -> TrendList:

@@ -177,7 +177,24 @@ class Tickets(Environment):
     state_model = TicketsState
     state: TicketsState
 
-    @tool(consumes={"username": "username"}, provides=["tickets_logged_in"])
+    @tool(
+        consumes={"username": "username"},
+        provides=["tickets_logged_in"],
+        asks=[
+            "Open a helpdesk session as {username} with the password {password}.",
+            "Get me onto the support desk as {username}, password {password}.",
+            "Would you log me into the ticket system? I'm {username}, password {password}.",
+            "I'm {username} on the helpdesk and my password is {password}, so log me in.",
+            "Access the helpdesk for me as {username} using the password {password}.",
+            "Here are my helpdesk details, username {username} and password {password}; log me in.",
+            "First, log me in to the helpdesk as {username} with {password} as the password.",
+            "Sign me into the ticket system, I'm {username} and my password is {password}.",
+        ],
+        answers=[
+            "You're logged in to the helpdesk as {username} ({role}).",
+            "Signed in as {username}, with {role} access.",
+        ],
+    )
     def tickets_log_in(
         self,
         username: Annotated[str, Field(description="Login name of an agent or customer, e.g. 'maria.lopez'.")],
@@ -194,21 +211,64 @@ class Tickets(Environment):
         self.state.current_user = username
         return LoginStatus(logged_in=True, username=username, role=user.role)
 
-    @tool(requires=["tickets_logged_in"])
+    @tool(
+        requires=["tickets_logged_in"],
+        asks=[
+            "Log me out of the helpdesk.",
+            "Sign me out of the support desk.",
+            "Can you end my helpdesk session?",
+            "I'm done with tickets for today, so please log me out.",
+            "Please close my session on the ticket system.",
+        ],
+        answers=["You're logged out of the helpdesk.", "Signed out; nobody is logged in to the ticket system now."],
+    )
     def tickets_log_out(self) -> LoginStatus:
         """Log the current helpdesk user out."""
         self._me()
         self.state.current_user = None
         return LoginStatus(logged_in=False, username=None, role=None)
 
-    @tool(read_only=True, produces={"username": "username"})
+    @tool(
+        read_only=True,
+        produces={"username": "username"},
+        asks=[
+            "Am I logged in to the helpdesk?",
+            "Who is signed in to the support desk right now?",
+            "Is my helpdesk session still active?",
+            "Which helpdesk account is active, and with what role?",
+            "Tell me if anyone is logged in to the helpdesk.",
+        ],
+        answers=[
+            "[You're logged in to the helpdesk as {username}, with the {role} "
+            "role.]{logged_in?|Nobody is logged in to the helpdesk.}",
+            "{logged_in?Yes, someone is signed in|No, nobody is signed in}[: {username}, as {role}].",
+        ],
+    )
     def tickets_get_login_status(self) -> LoginStatus:
         """Tell whether someone is logged in to the helpdesk, who, and with which role."""
         user = self.state.users.get(self.state.current_user or "")
         return LoginStatus(logged_in=user is not None, username=self.state.current_user, role=user and user.role)
 
     @tool(
-        requires=["tickets_logged_in"], consumes={"customer_username": "username"}, produces={"ticket_id": "ticket_id"}
+        requires=["tickets_logged_in"],
+        consumes={"customer_username": "username"},
+        produces={"ticket_id": "ticket_id"},
+        asks=[
+            'Open a[ {priority}-priority][ {category}] ticket[ for {customer_username}] titled "{title}". '
+            "{description}",
+            'I have a problem to report[ on behalf of {customer_username}], "{title}"[, and it is {priority} '
+            "priority]. Here is what is going on. {description}",
+            'Can you file a[ {category}] support ticket called "{title}"[ for {customer_username}][ at {priority} '
+            "priority]? Here is what happened. {description}",
+            "Please log a new ticket[ for {customer_username}][ in the {category} category][ with {priority} "
+            'priority], summary "{title}". {description}',
+            '{description} Please file that as a[ {priority}-priority][ {category}] ticket titled "{title}"[ for '
+            "{customer_username}].",
+        ],
+        answers=[
+            'Ticket {ticket_id} is open: "{title}", {priority} priority, in {category}.',
+            "Filed {ticket_id} for {customer} ({category}, {priority} priority); it is waiting for an agent.",
+        ],
     )
     def create_ticket(
         self,
@@ -251,6 +311,18 @@ class Tickets(Environment):
         requires=["tickets_logged_in"],
         consumes={"ticket_id": "ticket_id"},
         produces={"customer": "username", "owner": "agent_username"},
+        asks=[
+            "What's the status of {ticket_id}?",
+            "Fetch {ticket_id} for me.",
+            "Could you bring up the details of {ticket_id}?",
+            "I need everything we have on {ticket_id}.",
+            "Where does {ticket_id} stand?",
+        ],
+        answers=[
+            'Ticket {ticket_id} ("{title}") is {status} with {priority} priority[, handled by {owner}].',
+            "The request from {customer}, {ticket_id}, is {status}[ and owned by {owner}].[ Resolution on record: "
+            "{resolution}]",
+        ],
     )
     def get_ticket(self, ticket_id: TicketId) -> Ticket:
         """Show one ticket with all its fields. Customers can only see their own tickets."""
@@ -261,6 +333,24 @@ class Tickets(Environment):
         requires=["tickets_logged_in"],
         consumes={"owner": "agent_username", "customer": "username"},
         produces={"ticket_ids": "ticket_id"},
+        asks=[
+            "Show me the[ {status}][ {priority}-priority][ {category}] tickets[ assigned to {owner}][ from "
+            "{customer}][{unassigned_only?, only unassigned ones|}][, at most {limit}].",
+            "Which[ {status}] tickets[ from {customer}] are there[ in {category}][ with {priority} priority][ for "
+            "{owner}][{unassigned_only? that nobody has picked up yet|}]?[ List up to {limit}.]",
+            "Could you list the[ {priority}-priority][ {status}] tickets[ about "
+            "{category}][{unassigned_only? that are still unassigned|}][ owned by {owner}][ requested by "
+            "{customer}][, no more than {limit}]?",
+            "I need a list of[ {status}] tickets[ in the {category} category][ at {priority} priority][ for the "
+            "customer {customer}][ that {owner} is working on][{unassigned_only? with no owner yet|}][; {limit} is "
+            "plenty].",
+            "Pull up[ the first {limit}] [{status} ]tickets[ filed by {customer}][ with {priority} priority][ in "
+            "{category}][ handled by {owner}][{unassigned_only?, unassigned only|}].",
+        ],
+        answers=[
+            "Number of matching tickets: {total}. Listed: {ticket_ids}.",
+            "Here are the matching tickets: {ticket_ids} ({tickets#} shown of {total}).",
+        ],
     )
     def list_tickets(
         self,
@@ -298,7 +388,26 @@ class Tickets(Environment):
         shown = [t.model_copy() for t in found[:limit]]
         return TicketList(tickets=shown, ticket_ids=[t.ticket_id for t in shown], total=len(found))
 
-    @tool(requires=["tickets_logged_in"], consumes={"ticket_id": "ticket_id"})
+    @tool(
+        requires=["tickets_logged_in"],
+        consumes={"ticket_id": "ticket_id"},
+        asks=[
+            'Update {ticket_id}[ and retitle it "{title}"][, set the priority to {priority}][, change the description '
+            'to "{description}"]',
+            'Can you edit {ticket_id}?[ The new title is "{title}".][ Make it {priority} priority.][ The description '
+            "should now read as follows. {description}]",
+            'Let\'s correct {ticket_id}.[ Call it "{title}" instead.][ It should be {priority} priority.][ Its '
+            'description should say "{description}"]',
+            'Please change {ticket_id}[ so its priority is {priority}][; the title should be "{title}"][; the '
+            'description should be "{description}"]',
+            'There\'s a mistake in {ticket_id}.[ The title should read "{title}".][ The priority ought to be '
+            "{priority}.][ Please use this description instead. {description}]",
+        ],
+        answers=[
+            'Saved your changes to {ticket_id}; it is now titled "{title}" with {priority} priority.',
+            'Updated {ticket_id}[, now at {@priority} priority][, with the new title "{@title}"].',
+        ],
+    )
     def edit_ticket(
         self,
         ticket_id: TicketId,
@@ -323,7 +432,18 @@ class Tickets(Environment):
         self._log(ticket_id, "edited", "changed " + ", ".join(sorted(changes)))
         return ticket.model_copy()
 
-    @tool(requires=["tickets_logged_in"], consumes={"ticket_id": "ticket_id", "agent_username": "agent_username"})
+    @tool(
+        requires=["tickets_logged_in"],
+        consumes={"ticket_id": "ticket_id", "agent_username": "agent_username"},
+        asks=[
+            "Assign {ticket_id}[ to {agent_username}].",
+            "Can you get someone working on {ticket_id}[, ideally {agent_username}]?",
+            "Please route {ticket_id}[ to {agent_username}].",
+            "I want an owner for {ticket_id}[, and it should be {agent_username}].",
+            "Could you hand {ticket_id} off[ to {agent_username}]?",
+        ],
+        answers=["Assigned {ticket_id} to {owner}; it is in progress now.", "The new owner of {ticket_id} is {owner}."],
+    )
     def assign_ticket(
         self,
         ticket_id: TicketId,
@@ -352,7 +472,22 @@ class Tickets(Environment):
         self._log(ticket_id, "assigned", f"assigned to {agent_username}")
         return ticket.model_copy()
 
-    @tool(requires=["tickets_logged_in"], consumes={"ticket_id": "ticket_id"}, produces={"comment_id": "comment_id"})
+    @tool(
+        requires=["tickets_logged_in"],
+        consumes={"ticket_id": "ticket_id"},
+        produces={"comment_id": "comment_id"},
+        asks=[
+            'Comment "{body}" on {ticket_id}[{internal? as an internal note|}].',
+            'Put "{body}" on {ticket_id}[{internal? as a note only agents can see|}].',
+            'Can you post "{body}" on {ticket_id}[{internal? as an internal note the customer won\'t see|}]?',
+            'Reply on {ticket_id}[{internal? internally|}] with "{body}"',
+            'Leave a[{internal?n internal|}] note on {ticket_id} saying "{body}"',
+        ],
+        answers=[
+            "Your {internal?internal note|comment} is on {ticket_id} as {comment_id}.",
+            "Added {comment_id} to {ticket_id}{internal?, visible to agents only|}.",
+        ],
+    )
     def add_ticket_comment(
         self,
         ticket_id: TicketId,
@@ -380,6 +515,17 @@ class Tickets(Environment):
         requires=["tickets_logged_in"],
         consumes={"ticket_id": "ticket_id"},
         produces={"comment_ids": "comment_id"},
+        asks=[
+            "Bring up the comments on {ticket_id}.",
+            "What has been said on {ticket_id} so far?",
+            "What replies are there on {ticket_id}?",
+            "I'd like to read the conversation on {ticket_id}.",
+            "Are there any comments on {ticket_id}?",
+        ],
+        answers=[
+            "I count {comments#} comments on {ticket_id}: {comment_ids}.",
+            "Comments on {ticket_id}: {comment_ids}.",
+        ],
     )
     def list_ticket_comments(self, ticket_id: TicketId) -> CommentList:
         """List a ticket's comments, oldest first. Customers do not see internal notes."""
@@ -392,7 +538,21 @@ class Tickets(Environment):
         found = [c.model_copy() for c in found]
         return CommentList(ticket_id=ticket_id, comments=found, comment_ids=[c.comment_id for c in found])
 
-    @tool(requires=["tickets_logged_in"], consumes={"comment_id": "comment_id"})
+    @tool(
+        requires=["tickets_logged_in"],
+        consumes={"comment_id": "comment_id"},
+        asks=[
+            "Delete {comment_id}.",
+            "Can you take {comment_id} off the ticket?",
+            "Scrap {comment_id} from the ticket.",
+            "Please remove {comment_id}; I posted it by mistake.",
+            "Get rid of {comment_id} from the ticket thread.",
+        ],
+        answers=[
+            "Comment {deleted_comment_id} is deleted from {ticket_id}.",
+            "Removed {deleted_comment_id} from ticket {ticket_id}.",
+        ],
+    )
     def delete_ticket_comment(
         self, comment_id: Annotated[str, Field(description="A comment id such as 'CMT-0004'.")]
     ) -> DeletedComment:
@@ -415,7 +575,21 @@ class Tickets(Environment):
         self._log(ticket.ticket_id, "comment_deleted", f"{comment_id} deleted", internal=comment.internal)
         return DeletedComment(deleted_comment_id=comment_id, ticket_id=ticket.ticket_id)
 
-    @tool(requires=["tickets_logged_in"], consumes={"ticket_id": "ticket_id"})
+    @tool(
+        requires=["tickets_logged_in"],
+        consumes={"ticket_id": "ticket_id"},
+        asks=[
+            "Escalate {ticket_id}. {reason}",
+            "Please bump up the priority of {ticket_id}. {reason}",
+            "Can you escalate {ticket_id}? {reason}",
+            "I need {ticket_id} escalated. {reason}",
+            "Raise the urgency on {ticket_id}. {reason}",
+        ],
+        answers=[
+            "The priority of {ticket_id} is now {priority} after the escalation.",
+            "Escalated {ticket_id} to {priority} priority.",
+        ],
+    )
     def escalate_ticket(
         self,
         ticket_id: TicketId,
@@ -433,7 +607,21 @@ class Tickets(Environment):
         self._log(ticket_id, "escalated", f"priority {old} -> {ticket.priority}: {reason}")
         return ticket.model_copy()
 
-    @tool(requires=["tickets_logged_in"], consumes={"ticket_id": "ticket_id"})
+    @tool(
+        requires=["tickets_logged_in"],
+        consumes={"ticket_id": "ticket_id"},
+        asks=[
+            "Mark {ticket_id} as resolved. {resolution}",
+            'Resolve {ticket_id} with the note "{resolution}"',
+            "Can you set {ticket_id} to resolved? {resolution}",
+            "I fixed {ticket_id}; please record it as resolved. {resolution}",
+            "The problem in {ticket_id} is solved, so resolve it. {resolution}",
+        ],
+        answers=[
+            "Ticket {ticket_id} is resolved. Resolution on record: {resolution}",
+            "Resolved {ticket_id} at {resolved_at}.",
+        ],
+    )
     def resolve_ticket(
         self,
         ticket_id: TicketId,
@@ -450,7 +638,21 @@ class Tickets(Environment):
         self._log(ticket_id, "resolved", resolution)
         return ticket.model_copy()
 
-    @tool(requires=["tickets_logged_in"], consumes={"ticket_id": "ticket_id"})
+    @tool(
+        requires=["tickets_logged_in"],
+        consumes={"ticket_id": "ticket_id"},
+        asks=[
+            "Reopen {ticket_id}. {reason}",
+            "Can you reopen {ticket_id}? {reason}",
+            "The fix for {ticket_id} didn't work, so please reopen it. {reason}",
+            "I need {ticket_id} opened again. {reason}",
+            "Please put {ticket_id} back in progress. {reason}",
+        ],
+        answers=[
+            "Ticket {ticket_id} is reopened and back in progress[ with {owner}].",
+            "Reopened {ticket_id}[; {owner} still owns it].",
+        ],
+    )
     def reopen_ticket(
         self,
         ticket_id: TicketId,
@@ -468,7 +670,18 @@ class Tickets(Environment):
         self._log(ticket_id, "reopened", reason)
         return ticket.model_copy()
 
-    @tool(requires=["tickets_logged_in"], consumes={"ticket_id": "ticket_id"})
+    @tool(
+        requires=["tickets_logged_in"],
+        consumes={"ticket_id": "ticket_id"},
+        asks=[
+            "Close {ticket_id}.",
+            "Can you close {ticket_id} for good?",
+            "I'm happy with the fix, so please close {ticket_id}.",
+            "Go ahead and close {ticket_id}.",
+            "Mark {ticket_id} as closed; we're done with it.",
+        ],
+        answers=["Ticket {ticket_id} is closed for good.", "Closed {ticket_id} at {closed_at}."],
+    )
     def close_ticket(self, ticket_id: TicketId) -> Ticket:
         """Close a resolved ticket for good (any agent, or the customer who requested it). Closed tickets are final."""
         ticket = self._ticket(ticket_id)
@@ -479,7 +692,19 @@ class Tickets(Environment):
         self._log(ticket_id, "closed", "ticket closed")
         return ticket.model_copy()
 
-    @tool(read_only=True, requires=["tickets_logged_in"], produces={"agent_usernames": "agent_username"})
+    @tool(
+        read_only=True,
+        requires=["tickets_logged_in"],
+        produces={"agent_usernames": "agent_username"},
+        asks=[
+            "Which support agents are there?",
+            "List the helpdesk agents.",
+            "How busy is each support agent?",
+            "Tell me who works on the support team.",
+            "Who could take a ticket right now?",
+        ],
+        answers=["The helpdesk has {agents#} agents: {agent_usernames}.", "The support agents are {agent_usernames}."],
+    )
     def list_agents(self) -> AgentList:
         """List the support agents with their team and how many active tickets each owns."""
         self._me()
@@ -490,7 +715,22 @@ class Tickets(Environment):
         ]
         return AgentList(agents=agents, agent_usernames=[a.username for a in agents])
 
-    @tool(read_only=True, requires=["tickets_logged_in"], consumes={"ticket_id": "ticket_id"})
+    @tool(
+        read_only=True,
+        requires=["tickets_logged_in"],
+        consumes={"ticket_id": "ticket_id"},
+        asks=[
+            "Show me the history of {ticket_id}.",
+            "What has happened on {ticket_id} so far?",
+            "Could you fetch the audit log for {ticket_id}?",
+            "Who changed {ticket_id}, and when?",
+            "Walk me through the timeline of {ticket_id}.",
+        ],
+        answers=[
+            "The history of {ticket_id} has {events#} entries.",
+            "The audit log of {ticket_id} lists {events#} events.",
+        ],
+    )
     def get_ticket_history(self, ticket_id: TicketId) -> TicketHistory:
         """Show a ticket's audit log: who created, edited, assigned, escalated, resolved, reopened or closed it."""
         self._ticket(ticket_id)
@@ -501,7 +741,23 @@ class Tickets(Environment):
         )
         return TicketHistory(ticket_id=ticket_id, events=[e.model_copy() for e in events])
 
-    @tool(read_only=True, requires=["tickets_logged_in"])
+    @tool(
+        read_only=True,
+        requires=["tickets_logged_in"],
+        asks=[
+            "Give me an overview of the tickets.",
+            "How many tickets are open or unassigned?",
+            "Can you sum up the ticket numbers for me?",
+            "Helpdesk stats, please.",
+            "What does the ticket queue look like?",
+        ],
+        answers=[
+            "Tickets you can see: {total}. Open: {by_status.open}. In progress: {by_status.in_progress}. Resolved: "
+            "{by_status.resolved}. Closed: {by_status.closed}.",
+            "Unassigned open tickets: {unassigned}. Escalated tickets still active: {escalated}. Total visible: "
+            "{total}.",
+        ],
+    )
     def get_ticket_stats(self) -> TicketStats:
         """Count the tickets you can see by status and, for active ones, by priority; plus unassigned and escalated."""
         me = self._user()

@@ -39,7 +39,7 @@ def test_samples_are_verified_multi_turn_dialogues_with_every_variant(store):
     variants = {turn["variant"] for sample in samples for turn in sample.turns}
     assert variants == {"plain", "missing_parameter", "missing_tool", "error_recovery"}
     for sample in samples:
-        assert sample.model == "offline-rules-v1" and sample.trajectory_ids and sample.initial_state
+        assert sample.model == "offline-rules-v2" and sample.trajectory_ids and sample.initial_state
         users = [message for message in sample.messages if message["role"] == "user"]
         assert [turn["query"] for turn in sample.turns] == [
             m["content"] for m in users if m["content"] in {t["query"] for t in sample.turns}
@@ -132,6 +132,8 @@ def test_a_one_call_trajectory_is_rejected_with_its_reason(tmp_path):
     path = tmp_path / "short.db"
     explore(ServerTarget(envs=("math",)), path, ExploreConfig(trajectories=5, seed=0, max_steps=1))
     counts = synthesize(path, SynthesisConfig(variants=Variants(0, 0, 0)), OfflineBackend())
-    assert counts == {"samples": 0, "verified": 0, "rejected": 5}
+    assert counts == {"samples": 0, "verified": 0, "rejected": 5, "pending": 0}
     with Store(path) as opened:
-        assert {r.reason for r in SampleStore(opened).iter_rejects()} == {"too few successful calls for 2 turns"}
+        assert {r.reason for r in SampleStore(opened).iter_rejects()} == {
+            "fewer than 2 requests a user could make in this walk"
+        }

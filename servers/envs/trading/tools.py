@@ -140,7 +140,20 @@ class Trading(Environment):
     state_model = TradingState
     state: TradingState
 
-    @tool(provides=["trading_logged_in"])
+    @tool(
+        provides=["trading_logged_in"],
+        asks=[
+            "Log me in as {username}, my password is {password}.",
+            "Sign in to my brokerage account as {username} with the password {password}.",
+            "Can you log into my trading account? I'm {username} and the password is {password}.",
+            "I need to get into my brokerage account; the login is {username} and the password {password}.",
+            "Use {username} and the password {password} to sign me in to the brokerage.",
+        ],
+        answers=[
+            "You're logged in to the brokerage as {username}.",
+            "Signed in as {username}; your account is ready.",
+        ],
+    )
     def trading_log_in(
         self,
         username: Annotated[str, Field(description="Brokerage username, e.g. 'jsmith'.", min_length=1)],
@@ -158,19 +171,59 @@ class Trading(Environment):
         self.state.current_user = username
         return LoginResult(logged_in=True, username=username)
 
-    @tool(requires=["trading_logged_in"])
+    @tool(
+        requires=["trading_logged_in"],
+        asks=[
+            "Log me out of my brokerage account.",
+            "Sign out of trading, please.",
+            "Can you log me out of the brokerage?",
+            "I'm done trading for now, sign me out.",
+            "End my brokerage session.",
+        ],
+        answers=[
+            "You're logged out of your brokerage account; any pending orders stay open.",
+            "Signed out. Nobody is logged in to the brokerage now.",
+        ],
+    )
     def trading_log_out(self) -> LoginResult:
         """Log the current account out. Pending orders stay open."""
         self._account()
         self.state.current_user = None
         return LoginResult(logged_in=False, username=None)
 
-    @tool(read_only=True)
+    @tool(
+        read_only=True,
+        asks=[
+            "Am I logged in to my brokerage account?",
+            "Who's signed in to the trading account right now?",
+            "Can you check whether I'm still logged in to the brokerage?",
+            "I need to know if my brokerage session is still active.",
+            "Is anyone logged in to the brokerage at the moment?",
+        ],
+        answers=[
+            "{logged_in?You're logged in|Nobody is logged in to the brokerage}[ as {username}].",
+            "{logged_in?Yes, the brokerage session is active|No, no account is signed in}[ (user {username})].",
+        ],
+    )
     def trading_get_login_status(self) -> LoginResult:
         """Tell whether a brokerage account is logged in, and which."""
         return LoginResult(logged_in=self.state.current_user is not None, username=self.state.current_user)
 
-    @tool(read_only=True)
+    @tool(
+        read_only=True,
+        asks=[
+            "Is the stock market open right now?",
+            "Can I trade at the moment, or is the market closed?",
+            "What time is it on the market, and when does it open or close?",
+            "I need to know whether the market is open.",
+            "Check the market hours for me.",
+        ],
+        answers=[
+            "The market is {status} (it's {weekday}, {current_time})[; it closes at {next_close}][; it next"
+            " opens at {next_open}].",
+            "Right now the market is {status}. Regular hours are {trading_hours}[, and it reopens at {next_open}].",
+        ],
+    )
     def get_market_status(self) -> MarketStatus:
         """Tell whether the stock market is open, the current market time, the trading hours and when it next
         opens or closes. Market orders are accepted only while the market is open; limit orders any time."""
@@ -185,7 +238,21 @@ class Trading(Environment):
             next_close=datetime.combine(now.date(), MARKET_CLOSE).isoformat() if is_open else None,
         )
 
-    @tool(produces={"filled_order_ids": "order_id"})
+    @tool(
+        produces={"filled_order_ids": "order_id"},
+        asks=[
+            "Let {minutes} min pass on the market.",
+            "Fast-forward market time by {minutes} minutes.",
+            "Can you skip ahead {minutes} min and see what happens?",
+            "I want to wait {minutes} min for my orders to have a chance to fill.",
+            "Move the market clock forward {minutes} min.",
+        ],
+        answers=[
+            "It's now {current_time} and the market is {status}. Orders filled meanwhile: {filled_order_ids}.",
+            "Market time moved {@minutes} min to {current_time}; the market is {status}, and {filled_order_ids#}"
+            " pending orders filled.",
+        ],
+    )
     def advance_market_clock(
         self,
         minutes: Annotated[int, Field(description="Minutes to move market time forward (1 to 10080).", ge=1, le=10080)],
@@ -210,12 +277,40 @@ class Trading(Environment):
         self.state.clock = end.isoformat()
         return ClockResult(current_time=self.state.clock, status=_status(end), filled_order_ids=filled)
 
-    @tool(read_only=True, consumes={"symbol": "symbol"})
+    @tool(
+        read_only=True,
+        consumes={"symbol": "symbol"},
+        asks=[
+            "What's {symbol} trading at?",
+            "How is {symbol} doing today?",
+            "Can you get me a quote for {symbol}?",
+            "I need the current price of {symbol}.",
+            "Look up the latest stock price for {symbol}.",
+        ],
+        answers=[
+            "{company_name} ({symbol}) is at ${price}, a change of {change_percent}% since the previous close.",
+            "{symbol} last traded at ${price} ({change} USD on the day, volume {volume}).",
+        ],
+    )
     def get_stock_info(self, symbol: Symbol) -> Quote:
         """Get a stock's current quote: company, sector, price, change since the previous close and volume."""
         return _quote(self._stock(symbol))
 
-    @tool(read_only=True, produces={"symbols": "symbol"})
+    @tool(
+        read_only=True,
+        produces={"symbols": "symbol"},
+        asks=[
+            "What's the ticker for {query}?",
+            'Look for stocks matching "{query}".',
+            "Can you look up the stock symbol of {query}?",
+            "I need the ticker symbol for {query}.",
+            'Which companies have "{query}" in their name or ticker?',
+        ],
+        answers=[
+            'The search for "{@query}" turned up {symbols}.',
+            'Searching for "{@query}" gives {symbols}.',
+        ],
+    )
     def search_stock_symbols(
         self, query: Annotated[str, Field(description="Part of a company name or ticker, e.g. 'apple'.", min_length=1)]
     ) -> QuoteList:
@@ -225,7 +320,21 @@ class Trading(Environment):
             raise InvalidArgument("query must not be blank")
         return _quote_list(s for s in self.state.stocks.values() if needle in f"{s.symbol} {s.company_name}".lower())
 
-    @tool(read_only=True, produces={"symbols": "symbol"})
+    @tool(
+        read_only=True,
+        produces={"symbols": "symbol"},
+        asks=[
+            "Show me the top[ {limit}] market movers today[, {direction} only].",
+            "Give me the[ {limit}] biggest movers since the last close[, just the {direction}].",
+            "What are today's top[ {limit}] movers[ among the {direction}]?",
+            "I'd like to see which stocks moved most today[, {direction} only][, {limit} of them].",
+            "Can you list the[ {limit}] stocks with the biggest moves today[, {direction} only]?",
+        ],
+        answers=[
+            "Today's top movers[ ({@direction})]: {symbols}.",
+            "The {quotes#} biggest movers[ among the {@direction}] are {symbols}.",
+        ],
+    )
     def get_market_movers(
         self,
         direction: Annotated[Literal["gainers", "losers"], Field(description="Biggest gainers or losers.")] = "gainers",
@@ -237,7 +346,21 @@ class Trading(Environment):
         ranked = sorted(self.state.stocks.values(), key=lambda s: (_quote(s).change_percent, s.symbol))
         return _quote_list((ranked[::-1] if direction == "gainers" else ranked)[:limit], keep_order=True)
 
-    @tool(requires=["trading_logged_in"], consumes={"symbol": "symbol"})
+    @tool(
+        requires=["trading_logged_in"],
+        consumes={"symbol": "symbol"},
+        asks=[
+            "Put {symbol} on my watchlist.",
+            "Can you stick {symbol} on my watchlist?",
+            "I want to keep an eye on {symbol}.",
+            "Start watching {symbol} for me.",
+            "Track {symbol} in my watchlist, please.",
+        ],
+        answers=[
+            "Your watchlist now includes {@symbol} and holds {symbols#} stocks: {symbols}.",
+            "Your watchlist now has {symbols}.",
+        ],
+    )
     def add_to_watchlist(self, symbol: Symbol) -> QuoteList:
         """Add a stock to the logged-in account's watchlist. Fails if it is already there."""
         account, stock = self._account(), self._stock(symbol)
@@ -246,7 +369,21 @@ class Trading(Environment):
         account.watchlist = [*account.watchlist, stock.symbol]
         return self._watchlist(account)
 
-    @tool(requires=["trading_logged_in"], consumes={"symbol": "symbol"})
+    @tool(
+        requires=["trading_logged_in"],
+        consumes={"symbol": "symbol"},
+        asks=[
+            "Take {symbol} off my watchlist.",
+            "Remove {symbol} from my watchlist.",
+            "I don't want to watch {symbol} anymore.",
+            "Can you drop {symbol} from my watchlist?",
+            "Stop tracking {symbol} for me.",
+        ],
+        answers=[
+            "I took {@symbol} off your watchlist; {symbols#} stocks remain on it.",
+            "Removed. Still on your watchlist: {symbols}.",
+        ],
+    )
     def remove_from_watchlist(self, symbol: Symbol) -> QuoteList:
         """Remove a stock from the logged-in account's watchlist."""
         account, wanted = self._account(), symbol.strip().upper()
@@ -255,12 +392,45 @@ class Trading(Environment):
         account.watchlist = [s for s in account.watchlist if s != wanted]
         return self._watchlist(account)
 
-    @tool(read_only=True, requires=["trading_logged_in"], produces={"symbols": "symbol"})
+    @tool(
+        read_only=True,
+        requires=["trading_logged_in"],
+        produces={"symbols": "symbol"},
+        asks=[
+            "Show me my watchlist.",
+            "What's on my watchlist?",
+            "How are the stocks I'm watching doing?",
+            "Can you pull up my watchlist with current prices?",
+            "I need a look at the stocks I'm tracking.",
+        ],
+        answers=[
+            "Your watchlist has {quotes#} stocks: {symbols}.",
+            "You're watching {symbols}.",
+        ],
+    )
     def get_watchlist(self) -> QuoteList:
         """Show the logged-in account's watchlist with a current quote for each stock."""
         return self._watchlist(self._account())
 
-    @tool(requires=["trading_logged_in"], consumes={"symbol": "symbol"}, produces={"order_id": "order_id"})
+    @tool(
+        requires=["trading_logged_in"],
+        consumes={"symbol": "symbol"},
+        produces={"order_id": "order_id"},
+        asks=[
+            "{side} {quantity} {symbol}[ with a {order_type} order][ at ${limit_price} or better].",
+            "Can you place a {quantity}-share {side} order for {symbol}[ ({order_type} order)][ with a"
+            " ${limit_price} limit]?",
+            "I want to {side} {symbol} shares, {quantity} in total[, as a {order_type} order][, at no worse than"
+            " ${limit_price} a share].",
+            "Put in an order to {side} {quantity} of {symbol}[ ({order_type})][ at ${limit_price}].",
+            "Let's {side} {quantity} {symbol}[, make it a {order_type} order][ with the limit at ${limit_price}].",
+        ],
+        answers=[
+            "Order {order_id} to {side} {quantity} {symbol} is {status}[ at ${fill_price} a share].",
+            "I placed a {order_type} order to {side} {quantity} {symbol} ({order_id}); it is {status}[, limit"
+            " ${limit_price}].",
+        ],
+    )
     def place_stock_order(
         self,
         symbol: Symbol,
@@ -323,12 +493,41 @@ class Trading(Environment):
             self._fill(order, stock.price)
         return order.model_copy()
 
-    @tool(read_only=True, requires=["trading_logged_in"], consumes={"order_id": "order_id"})
+    @tool(
+        read_only=True,
+        requires=["trading_logged_in"],
+        consumes={"order_id": "order_id"},
+        asks=[
+            "What's the status of {order_id}?",
+            "Did {order_id} fill yet?",
+            "Can you show me the details of {order_id}?",
+            "I need the full details for {order_id}.",
+            "What's going on with {order_id}?",
+        ],
+        answers=[
+            "Order {order_id} is {status}: {side} {quantity} {symbol}[, filled at ${fill_price} a share].",
+            "{order_id} is a {order_type} order to {side} {quantity} {symbol}, placed {placed_at}; it is {status}.",
+        ],
+    )
     def get_order_details(self, order_id: OrderId) -> Order:
         """Get one of the logged-in account's orders: status, prices, quantity and times."""
         return self._order(order_id).model_copy()
 
-    @tool(requires=["trading_logged_in"], consumes={"order_id": "order_id"})
+    @tool(
+        requires=["trading_logged_in"],
+        consumes={"order_id": "order_id"},
+        asks=[
+            "Cancel {order_id}.",
+            "Can you call off {order_id}?",
+            "I changed my mind, please cancel {order_id}.",
+            "Pull {order_id} before it fills.",
+            "I don't want {order_id} to go through; cancel it.",
+        ],
+        answers=[
+            "Order {order_id} ({side} {quantity} {symbol}) is {status}.",
+            "{order_id} is {status}, so the cash or shares it held back are free again.",
+        ],
+    )
     def cancel_order(self, order_id: OrderId) -> Order:
         """Cancel a pending order of the logged-in account, releasing its reserved cash or shares.
         Filled or already cancelled orders cannot be cancelled."""
@@ -340,7 +539,22 @@ class Trading(Environment):
         order.status, order.cancelled_at = "cancelled", self.state.clock
         return order.model_copy()
 
-    @tool(read_only=True, requires=["trading_logged_in"], produces={"order_ids": "order_id"})
+    @tool(
+        read_only=True,
+        requires=["trading_logged_in"],
+        produces={"order_ids": "order_id"},
+        asks=[
+            "Show me[ {status}] orders on my account[ for {symbol}].",
+            "Can you pull up[ {status}] orders I've placed[ for {symbol}]?",
+            "I need to see[ {status}] orders in my brokerage account[ for {symbol}].",
+            "Give me a list of[ {status}] orders I've put in[ for {symbol}].",
+            "List[ {status}] orders[ for {symbol}] on my trading account.",
+        ],
+        answers=[
+            "You have {orders#} matching orders: {order_ids}.",
+            "I found {orders#} orders[ for {@symbol}]: {order_ids}.",
+        ],
+    )
     def list_orders(
         self,
         status: Annotated[
@@ -357,7 +571,24 @@ class Trading(Environment):
         ]
         return OrderList(orders=orders, order_ids=[o.order_id for o in orders])
 
-    @tool(read_only=True, requires=["trading_logged_in"], produces={"card_ids": "card_id"})
+    @tool(
+        read_only=True,
+        requires=["trading_logged_in"],
+        produces={"card_ids": "card_id"},
+        asks=[
+            "What's my account balance?",
+            "Show me my brokerage account details.",
+            "How much buying power do I have?",
+            "Can you give me an overview of my trading account?",
+            "I need to know how much cash I have in my brokerage account.",
+        ],
+        answers=[
+            "Your cash balance is ${cash_balance}, with ${reserved_for_orders} reserved for pending orders, so"
+            " your buying power is ${buying_power}.",
+            "{full_name}, you hold {holdings#} positions and ${cash_balance} in cash; your buying power is"
+            " ${buying_power} and your linked cards are {card_ids}.",
+        ],
+    )
     def get_account_info(self) -> AccountInfo:
         """Show the logged-in account: cash balance, cash reserved for pending buys, buying power, holdings and
         linked card ids."""
@@ -372,7 +603,22 @@ class Trading(Environment):
             card_ids=[c.card_id for c in self._cards(account.username)],
         )
 
-    @tool(read_only=True, requires=["trading_logged_in"])
+    @tool(
+        read_only=True,
+        requires=["trading_logged_in"],
+        asks=[
+            "What's my portfolio worth?",
+            "How much is my portfolio worth at today's prices?",
+            "Can you value my holdings for me?",
+            "I need the total value of my investments, cash included.",
+            "Am I up or down on my stocks?",
+        ],
+        answers=[
+            "Your portfolio is worth ${total_value}: ${holdings_value} in {positions#} positions plus"
+            " ${cash_balance} in cash.",
+            "Total value ${total_value}; your unrealized gain or loss on the holdings is {unrealized_gain} USD.",
+        ],
+    )
     def get_portfolio_value(self) -> PortfolioValue:
         """Value the logged-in account's portfolio at current prices: each position, cash and the total."""
         account = self._account()
@@ -386,7 +632,22 @@ class Trading(Environment):
             positions=positions,
         )
 
-    @tool(read_only=True, requires=["trading_logged_in"], produces={"card_ids": "card_id"})
+    @tool(
+        read_only=True,
+        requires=["trading_logged_in"],
+        produces={"card_ids": "card_id"},
+        asks=[
+            "Which bank cards are linked to my brokerage account?",
+            "Show me my linked cards.",
+            "What cards can I use for deposits and withdrawals?",
+            "Can you show me the bank cards hooked up to my trading account?",
+            "I need to see the cards I've connected to my brokerage.",
+        ],
+        answers=[
+            "You have {cards#} linked cards: {card_ids}.",
+            "Your linked cards are {card_ids}.",
+        ],
+    )
     def list_bank_cards(self) -> CardList:
         """List the bank cards linked to the logged-in account, for deposits and withdrawals."""
         cards = [
@@ -396,7 +657,21 @@ class Trading(Environment):
         return CardList(cards=cards, card_ids=[c.card_id for c in cards])
 
     @tool(
-        requires=["trading_logged_in"], consumes={"card_id": "card_id"}, produces={"transaction_id": "transaction_id"}
+        requires=["trading_logged_in"],
+        consumes={"card_id": "card_id"},
+        produces={"transaction_id": "transaction_id"},
+        asks=[
+            "Deposit ${amount} from {card_id}.",
+            "Move ${amount} from {card_id} into my brokerage account.",
+            "Can you transfer ${amount} in from {card_id}?",
+            "I want to fund my trading account with ${amount} from {card_id}.",
+            "Put ${amount} into my account using {card_id}.",
+        ],
+        answers=[
+            "Deposited ${amount} from {card_id} (transaction {transaction_id}); your cash balance is now"
+            " ${cash_balance}.",
+            "The ${amount} is in your account, and your buying power is now ${buying_power}.",
+        ],
     )
     def deposit_funds(self, card_id: CardId, amount: Amount) -> TransferResult:
         """Move cash from a linked bank card into the logged-in account. Fails if the card has expired or its
@@ -413,7 +688,20 @@ class Trading(Environment):
         return self._transfer(account, card, "deposit", amount)
 
     @tool(
-        requires=["trading_logged_in"], consumes={"card_id": "card_id"}, produces={"transaction_id": "transaction_id"}
+        requires=["trading_logged_in"],
+        consumes={"card_id": "card_id"},
+        produces={"transaction_id": "transaction_id"},
+        asks=[
+            "Withdraw ${amount} to {card_id}.",
+            "Send ${amount} from my brokerage account back to {card_id}.",
+            "Can you move ${amount} out of my trading account onto {card_id}?",
+            "I need ${amount} cashed out to {card_id}.",
+            "Transfer ${amount} of my cash to {card_id}.",
+        ],
+        answers=[
+            "Withdrew ${amount} to {card_id} (transaction {transaction_id}); ${cash_balance} in cash remains.",
+            "The ${amount} is on its way to {card_id}; your buying power is now ${buying_power}.",
+        ],
     )
     def withdraw_funds(self, card_id: CardId, amount: Amount) -> TransferResult:
         """Move cash from the logged-in account to a linked bank card. Only buying power (cash not reserved
@@ -428,7 +716,22 @@ class Trading(Environment):
         card.bank_balance = _money(card.bank_balance + amount)
         return self._transfer(account, card, "withdrawal", amount)
 
-    @tool(read_only=True, requires=["trading_logged_in"], produces={"transaction_ids": "transaction_id"})
+    @tool(
+        read_only=True,
+        requires=["trading_logged_in"],
+        produces={"transaction_ids": "transaction_id"},
+        asks=[
+            "Show me[ {kind}] transactions on my account[, the latest {limit}].",
+            "Can you list[ {kind}] transactions in my brokerage account[, the {limit} most recent]?",
+            "I need to see[ {kind}] transactions on my account[, up to {limit} of them].",
+            "Pull up[ {kind}] activity on my trading account[, the last {limit} entries].",
+            "Go through[ {kind}] transactions on my account[ and show me the latest {limit}].",
+        ],
+        answers=[
+            "I found {transactions#} matching transactions, newest first: {transaction_ids}.",
+            "Your latest transactions, newest first: {transaction_ids}.",
+        ],
+    )
     def list_transactions(
         self,
         kind: Annotated[
@@ -445,7 +748,23 @@ class Trading(Environment):
         ][: max(limit, 1)]
         return TransactionList(transactions=found, transaction_ids=[t.transaction_id for t in found])
 
-    @tool(read_only=True, requires=["trading_logged_in"], consumes={"transaction_id": "transaction_id"})
+    @tool(
+        read_only=True,
+        requires=["trading_logged_in"],
+        consumes={"transaction_id": "transaction_id"},
+        asks=[
+            "What was {transaction_id}?",
+            "Show me the details of {transaction_id}.",
+            "Can you look up {transaction_id} for me?",
+            "I need to know what {transaction_id} was for and how much it moved.",
+            "How much was {transaction_id}, and when did it happen?",
+        ],
+        answers=[
+            "Transaction {transaction_id} was a {kind} of ${amount} on {timestamp}[ ({quantity} {symbol} at"
+            " ${price})]; your balance after it was ${balance_after}.",
+            "{transaction_id}: a {kind} of ${amount}[ from order {order_id}][ with card {card_id}], at {timestamp}.",
+        ],
+    )
     def get_transaction_details(
         self, transaction_id: Annotated[str, Field(description="A transaction id such as 'TXN00002'.")]
     ) -> Transaction:

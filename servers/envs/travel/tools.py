@@ -161,7 +161,20 @@ class Travel(Environment):
         self._fare_salt = self.rng.getrandbits(32)  # seeded market variation, fixed for the sandbox's life
 
     @tool(
-        consumes={"user_id": "travel_user_id"}, produces={"access_token": "access_token"}, provides=["travel_logged_in"]
+        consumes={"user_id": "travel_user_id"},
+        produces={"access_token": "access_token"},
+        provides=["travel_logged_in"],
+        asks=[
+            "Log me in to my travel account as {user_id}, my password is {password}.",
+            "Can you sign me in? I'm {user_id} and the password is {password}.",
+            "I need to log in to the travel service as {user_id} with the password {password}.",
+            "Sign in as {user_id} using {password} as the password.",
+            "Please get me logged in as {user_id}; the password is {password}.",
+        ],
+        answers=[
+            "You're logged in as {user_id}; the session lasts until {expires_at}.",
+            "Signed in to your travel account {user_id}, valid until {expires_at}.",
+        ],
     )
     def travel_log_in(
         self,
@@ -180,7 +193,20 @@ class Travel(Environment):
         self.state.session = TravelSession(access_token=token, user_id=user_id, expires_at=expires)
         return LoginResult(access_token=token, user_id=user_id, expires_at=expires)
 
-    @tool(requires=["travel_logged_in"])
+    @tool(
+        requires=["travel_logged_in"],
+        asks=[
+            "Log me out of the travel service.",
+            "Can you sign me out of my travel account?",
+            "I'm done with bookings for now, log me out.",
+            "Please end my travel session.",
+            "Sign out of the flight booking account.",
+        ],
+        answers=[
+            "Done: you're logged out of the travel service.",
+            "You're {logged_in?still logged in|signed out now}.",
+        ],
+    )
     def travel_log_out(self) -> TravelLoginStatus:
         """End the current session; its access token stops working."""
         if self.state.session is None:
@@ -189,7 +215,23 @@ class Travel(Environment):
         self._tick()
         return TravelLoginStatus(logged_in=False, user_id=None, expires_at=None, token_expired=False)
 
-    @tool(read_only=True, produces={"user_id": "travel_user_id"})
+    @tool(
+        read_only=True,
+        produces={"user_id": "travel_user_id"},
+        asks=[
+            "Am I logged in to the travel service?",
+            "Who is signed in to the flight booking account right now?",
+            "Can you check whether my travel session is still valid?",
+            "I want to know if my login has expired.",
+            "Tell me if I'm still signed in for bookings.",
+        ],
+        answers=[
+            "{logged_in?You're logged in|Nobody is logged in}[ as {user_id}][, "
+            "{token_expired?but the session expired at|and the session runs until} {expires_at}].",
+            "{logged_in?Yes|No}, {logged_in?there is a session|there is no session}[ for "
+            "{user_id}]{token_expired?, but it has expired|}.",
+        ],
+    )
     def travel_get_login_status(self) -> TravelLoginStatus:
         """Tell whether someone is logged in to the travel service, as whom, and whether the token expired."""
         session = self.state.session
@@ -200,7 +242,21 @@ class Travel(Environment):
             logged_in=True, user_id=session.user_id, expires_at=session.expires_at, token_expired=expired
         )
 
-    @tool(read_only=True, produces={"airport_codes": "airport_code"})
+    @tool(
+        read_only=True,
+        produces={"airport_codes": "airport_code"},
+        asks=[
+            "Which airports do you fly to[ in {country}]?",
+            "List the airports you serve[ in {country}].",
+            "Can you show me the airports I can book flights from[ in {country}]?",
+            "I'd like to see every airport on your network[ in {country}].",
+            "What airports are there to choose from[ in {country}]?",
+        ],
+        answers=[
+            "There are {airport_codes#} airports[ in {@country}]: {airport_codes}.",
+            "You can fly from or to {airport_codes}[ in {@country}].",
+        ],
+    )
     def list_airports(
         self, country: Annotated[str | None, Field(description="Only airports in this country.")] = None
     ) -> AirportList:
@@ -212,7 +268,21 @@ class Travel(Environment):
         ]
         return AirportList(airports=airports, airport_codes=[a.code for a in airports])
 
-    @tool(read_only=True, produces={"airport_code": "airport_code"})
+    @tool(
+        read_only=True,
+        produces={"airport_code": "airport_code"},
+        asks=[
+            "Which airport serves {city}?",
+            "What's the closest airport to {city}?",
+            "Can you tell me the airport nearest to {city}?",
+            "I need to fly out of {city}; which airport should I use?",
+            "Look up the airport for {city}.",
+        ],
+        answers=[
+            "The airport for {@city} is {airport_name} ({airport_code}) in {airport_city}, {country}.",
+            "Use {airport_code} ({airport_name}) when flying to or from {@city}.",
+        ],
+    )
     def get_airport_by_city(
         self, city: Annotated[str, Field(description="City name, e.g. 'Boston' or 'Oxford'.", min_length=1)]
     ) -> NearestAirport:
@@ -242,7 +312,28 @@ class Travel(Environment):
             distance_km=round(distance, 1),
         )
 
-    @tool(read_only=True, consumes={"origin_airport": "airport_code", "destination_airport": "airport_code"})
+    @tool(
+        read_only=True,
+        consumes={"origin_airport": "airport_code", "destination_airport": "airport_code"},
+        asks=[
+            "How much is a flight from {origin_airport} to {destination_airport} on {travel_date} in "
+            "{travel_class}[ for a party of {travellers}][, priced in {currency}]?",
+            "Price a trip from {origin_airport} to {destination_airport} on {travel_date} in "
+            "{travel_class} class[ with seats for {travellers}][, quoted in {currency}].",
+            "Can you get me a quote to fly {origin_airport} to {destination_airport} on {travel_date}, "
+            "{travel_class} class[, {travellers} travelling][, in {currency}]?",
+            "I'm thinking of flying from {origin_airport} to {destination_airport} on {travel_date} in "
+            "{travel_class}[ for a group of {travellers}]; what would it cost[ in {currency}]?",
+            "What's the fare from {origin_airport} to {destination_airport} on {travel_date} in "
+            "{travel_class} class[ for a party of {travellers}][, shown in {currency}]?",
+        ],
+        answers=[
+            "The {travel_class} class fare from {origin_airport} to {destination_airport} on "
+            "{travel_date} is {total_price} {currency} in total ({price_per_traveller} {currency} per "
+            "traveller).",
+            "That trip covers {distance_km} km and would cost {total_price} {currency} with seats for {travellers}.",
+        ],
+    )
     def get_flight_cost_estimate(
         self,
         origin_airport: AirportCode,
@@ -268,7 +359,20 @@ class Travel(Environment):
             total_price_usd=total,
         )
 
-    @tool(read_only=True)
+    @tool(
+        read_only=True,
+        asks=[
+            "Convert {amount} {from_currency} to {to_currency}.",
+            "How much is {amount} {from_currency} in {to_currency}?",
+            "Can you tell me what {amount} {from_currency} comes to in {to_currency}?",
+            "I need {amount} {from_currency} changed into {to_currency}.",
+            "What would {amount} {from_currency} be worth in {to_currency}?",
+        ],
+        answers=[
+            "At the current rate, {amount} {from_currency} is {converted_amount} {to_currency}.",
+            "That comes to {converted_amount} {to_currency} at a rate of {exchange_rate}.",
+        ],
+    )
     def convert_travel_currency(
         self,
         amount: Annotated[float, Field(description="Amount to convert.", ge=0)],
@@ -285,7 +389,24 @@ class Travel(Environment):
             converted_amount=round(amount * rate, 2),
         )
 
-    @tool(read_only=True, requires=["travel_logged_in"], consumes={"access_token": "access_token"})
+    @tool(
+        read_only=True,
+        requires=["travel_logged_in"],
+        consumes={"access_token": "access_token"},
+        asks=[
+            "Show me my travel profile.",
+            "What's my loyalty tier and how many points do I have?",
+            "Can you pull up my account details for the flight service?",
+            "I'd like to see my frequent-flyer status.",
+            "How many points and bookings are on my travel account?",
+        ],
+        answers=[
+            "You're {full_name}, a {loyalty_tier} member with {loyalty_points} points[ and a per-booking "
+            "limit of {budget_limit} USD].",
+            "Registered cards: {card_count}. Confirmed bookings: {confirmed_booking_count}. Your account "
+            "is {user_id}, with e-mail {email}.",
+        ],
+    )
     def get_travel_user_profile(self, access_token: AccessToken) -> TravelProfile:
         """Show the logged-in user's profile: loyalty tier and points, budget limit, cards and bookings."""
         user = self._user(access_token)
@@ -302,7 +423,22 @@ class Travel(Environment):
             ),
         )
 
-    @tool(requires=["travel_logged_in"], consumes={"access_token": "access_token"})
+    @tool(
+        requires=["travel_logged_in"],
+        consumes={"access_token": "access_token"},
+        asks=[
+            "Cap any single booking at {budget_limit} USD.",
+            "Set my travel budget limit to {budget_limit} dollars.",
+            "Can you make sure no booking costs more than {budget_limit} USD?",
+            "I don't want to spend over {budget_limit} USD on one flight; set that as my limit.",
+            "Change my per-booking limit to {budget_limit} USD.",
+        ],
+        answers=[
+            "Done: no single booking can cost more than {budget_limit} USD now[ (the limit was "
+            "{previous_budget_limit} USD)].",
+            "Your budget limit is set to {budget_limit} USD.",
+        ],
+    )
     def set_travel_budget_limit(
         self,
         access_token: AccessToken,
@@ -316,7 +452,28 @@ class Travel(Environment):
         self._tick()
         return BudgetResult(budget_limit=budget_limit, previous_budget_limit=previous)
 
-    @tool(requires=["travel_logged_in"], consumes={"access_token": "access_token"}, produces={"card_id": "card_id"})
+    @tool(
+        requires=["travel_logged_in"],
+        consumes={"access_token": "access_token"},
+        produces={"card_id": "card_id"},
+        asks=[
+            "Link my card {card_number} to my travel account. It's in the name of {cardholder_name}, "
+            "expires {expiry_date}, has security code {cvv} and a credit limit of {credit_limit} USD.",
+            "Register a card for me. The number is {card_number} and the name on it is "
+            "{cardholder_name}; it expires {expiry_date}, the CVV is {cvv} and it has {credit_limit} USD "
+            "of credit.",
+            "Can you save the card {card_number} for {cardholder_name}? It expires {expiry_date}, the "
+            "CVV is {cvv} and the limit is {credit_limit} USD.",
+            "I want to pay with a new card, number {card_number}, held by {cardholder_name} and valid "
+            "until {expiry_date}; the code is {cvv} and it has {credit_limit} USD available.",
+            "Put card {card_number} on file. It belongs to {cardholder_name}, runs out {expiry_date}, "
+            "has security code {cvv} and a {credit_limit} USD limit.",
+        ],
+        answers=[
+            "Your {brand} card ending in {last4} is registered as {card_id}, with {balance} USD of credit.",
+            "Done: card {card_id} ({brand}, ending {last4}, expires {expiry_date}) is on your account.",
+        ],
+    )
     def register_travel_card(
         self,
         access_token: AccessToken,
@@ -361,6 +518,17 @@ class Travel(Environment):
         requires=["travel_logged_in"],
         consumes={"access_token": "access_token"},
         produces={"card_ids": "card_id"},
+        asks=[
+            "Which cards do I have on file?",
+            "List my payment cards.",
+            "Can you show me the cards saved on my travel account?",
+            "I need to see which cards I can pay with.",
+            "What cards are registered to me?",
+        ],
+        answers=[
+            "You have {card_ids#} cards on file: {card_ids}.",
+            "Your registered cards are {card_ids}.",
+        ],
     )
     def list_travel_cards(self, access_token: AccessToken) -> CardList:
         """List the logged-in user's registered payment cards with their available credit."""
@@ -369,7 +537,20 @@ class Travel(Environment):
         return CardList(cards=cards, card_ids=[c.card_id for c in cards])
 
     @tool(
-        read_only=True, requires=["travel_logged_in"], consumes={"access_token": "access_token", "card_id": "card_id"}
+        read_only=True,
+        requires=["travel_logged_in"],
+        consumes={"access_token": "access_token", "card_id": "card_id"},
+        asks=[
+            "How much credit is left on {card_id}?",
+            "Check the balance on {card_id}.",
+            "Can you tell me what I can still spend on {card_id}?",
+            "I need to know the available credit on {card_id}.",
+            "What's the balance of {card_id}?",
+        ],
+        answers=[
+            "Card {card_id} has {balance} {currency} of credit left.",
+            "You can still spend {balance} {currency} on {@card_id}.",
+        ],
     )
     def get_travel_card_balance(self, access_token: AccessToken, card_id: CardId) -> CardBalance:
         """Show the credit left on one of the logged-in user's cards."""
@@ -385,6 +566,23 @@ class Travel(Environment):
             "destination_airport": "airport_code",
         },
         produces={"booking_id": "booking_id"},
+        asks=[
+            "Book me a flight from {origin_airport} to {destination_airport} on {travel_date} in "
+            "{travel_class}[ for a party of {travellers}], paid with {card_id}.",
+            "Can you book {travel_class} class from {origin_airport} to {destination_airport} on "
+            "{travel_date}[ with seats for {travellers}] and charge {card_id}?",
+            "I want to fly {origin_airport} to {destination_airport} on {travel_date}, {travel_class} "
+            "class[, {travellers} travelling]; put it on {card_id}.",
+            "Please reserve {travel_class} class seats from {origin_airport} to {destination_airport} "
+            "for {travel_date}[ for a group of {travellers}] using {card_id}.",
+            "Get me on a flight from {origin_airport} to {destination_airport} on {travel_date}, in "
+            "{travel_class}[, seats for {travellers}], and pay with {card_id}.",
+        ],
+        answers=[
+            "Booked: {booking_id}, {@origin_airport} to {@destination_airport} on {@travel_date}. "
+            "{total_cost} USD was charged and the card has {card_balance_after} USD left.",
+            "Your flight is {status} as booking {booking_id}; it cost {total_cost} USD.",
+        ],
     )
     def book_flight(
         self,
@@ -451,6 +649,19 @@ class Travel(Environment):
         requires=["travel_logged_in"],
         consumes={"access_token": "access_token", "booking_id": "booking_id"},
         produces={"invoice_id": "invoice_id", "insurance_id": "insurance_id", "card_id": "card_id"},
+        asks=[
+            "Show me the details of {booking_id}.",
+            "Where and when does {booking_id} fly?",
+            "Can you pull up {booking_id} for me?",
+            "I need the date, route and cost of {booking_id}.",
+            "Tell me everything about {booking_id}.",
+        ],
+        answers=[
+            "Booking {booking_id} is {status}: {origin_airport} to {destination_airport} on "
+            "{travel_date} in {travel_class}, {total_cost} USD[, insured under {insurance_id}].",
+            "Your booking {booking_id} departs {travel_date} with seats for {travellers}, paid with "
+            "{card_id}; its invoice is {invoice_id}.",
+        ],
     )
     def get_flight_booking(self, access_token: AccessToken, booking_id: BookingId) -> FlightBooking:
         """Show one of the logged-in user's bookings in full."""
@@ -461,6 +672,17 @@ class Travel(Environment):
         requires=["travel_logged_in"],
         consumes={"access_token": "access_token"},
         produces={"booking_ids": "booking_id"},
+        asks=[
+            "List [{status} ]bookings on my account.",
+            "Can you pull up [{status} ]flight bookings I've made?",
+            "I need to see [{status} ]bookings on my travel account.",
+            "Show me [{status} ]trips I've booked with you.",
+            "Please go through [{status} ]flights booked under my name.",
+        ],
+        answers=[
+            "I found {booking_ids#} bookings: {booking_ids}.",
+            "Your bookings are {booking_ids}.",
+        ],
     )
     def list_flight_bookings(
         self,
@@ -475,7 +697,22 @@ class Travel(Environment):
         )
         return BookingList(bookings=bookings, booking_ids=[b.booking_id for b in bookings])
 
-    @tool(requires=["travel_logged_in"], consumes={"access_token": "access_token", "booking_id": "booking_id"})
+    @tool(
+        requires=["travel_logged_in"],
+        consumes={"access_token": "access_token", "booking_id": "booking_id"},
+        asks=[
+            "Cancel {booking_id}.",
+            "Can you cancel {booking_id} and refund me?",
+            "I won't be taking {booking_id} after all; please cancel it.",
+            "I need {booking_id} cancelled.",
+            "Call off {booking_id} for me.",
+        ],
+        answers=[
+            "Done: {booking_id} is {status}, and {refunded_amount} USD went back to {card_id}.",
+            "Booking {booking_id} is cancelled; the refund of {refunded_amount} USD brings {card_id} to "
+            "{card_balance_after} USD.",
+        ],
+    )
     def cancel_flight_booking(self, access_token: AccessToken, booking_id: BookingId) -> CancellationResult:
         """Cancel a booking before its travel date. The full fare goes back to the card it was paid with and
         the loyalty points it earned are removed; an insurance premium is not refunded."""
@@ -506,13 +743,39 @@ class Travel(Environment):
         requires=["travel_logged_in"],
         consumes={"access_token": "access_token", "booking_id": "booking_id"},
         produces={"invoice_id": "invoice_id"},
+        asks=[
+            "Get me the invoice for {booking_id}.",
+            "Can I see what I was charged for {booking_id}?",
+            "I need the invoice for {booking_id}.",
+            "Show me the bill for {booking_id}.",
+            "Pull up the receipt for {booking_id}, please.",
+        ],
+        answers=[
+            "Invoice {invoice_id} for {booking_id}: {amount_due} USD ({fare_total} USD fare plus "
+            "{taxes_total} USD taxes), {refunded_amount} USD refunded.",
+            "You were charged {amount_due} USD for {@booking_id} (invoice {invoice_id}, issued {issued_at}).",
+        ],
     )
     def retrieve_flight_invoice(self, access_token: AccessToken, booking_id: BookingId) -> FlightInvoice:
         """Get the invoice of one of the logged-in user's bookings, with any refund made."""
         booking = self._booking(self._user(access_token), booking_id)
         return self.state.invoices[booking.invoice_id].model_copy()
 
-    @tool(requires=["travel_logged_in"], consumes={"access_token": "access_token", "invoice_id": "invoice_id"})
+    @tool(
+        requires=["travel_logged_in"],
+        consumes={"access_token": "access_token", "invoice_id": "invoice_id"},
+        asks=[
+            "E-mail {invoice_id} to me[ at {email}].",
+            "Can you send {invoice_id} by e-mail[ to {email}]?",
+            "I need a copy of {invoice_id} in my inbox[; use {email}].",
+            "Please mail {invoice_id}[ to {email}].",
+            "Send {invoice_id} over by e-mail[, the address is {email}].",
+        ],
+        answers=[
+            "Done: {invoice_id} was e-mailed to {sent_to}.",
+            "I sent invoice {invoice_id} to {sent_to}.",
+        ],
+    )
     def email_flight_invoice(
         self,
         access_token: AccessToken,
@@ -537,6 +800,19 @@ class Travel(Environment):
         requires=["travel_logged_in"],
         consumes={"access_token": "access_token", "booking_id": "booking_id", "card_id": "card_id"},
         produces={"insurance_id": "insurance_id"},
+        asks=[
+            "Buy {plan} travel insurance for {booking_id} and charge it to {card_id}.",
+            "Can you insure {booking_id} with the {plan} plan, paid with {card_id}?",
+            "I want {plan} cover on {booking_id}; put the premium on {card_id}.",
+            "Please put {plan} insurance on {booking_id} using {card_id}.",
+            "Get me a {plan} policy for {booking_id}, billed to {card_id}.",
+        ],
+        answers=[
+            "Booking {booking_id} is insured under {insurance_id}: the premium was {premium} USD and it "
+            "covers up to {coverage_amount} USD.",
+            "Done: policy {insurance_id} is in place; {card_balance_after} USD is left on the card after "
+            "the {premium} USD premium.",
+        ],
     )
     def purchase_travel_insurance(
         self,
@@ -587,6 +863,18 @@ class Travel(Environment):
         read_only=True,
         requires=["travel_logged_in"],
         consumes={"access_token": "access_token", "insurance_id": "insurance_id"},
+        asks=[
+            "Show me {insurance_id}.",
+            "What does {insurance_id} cover?",
+            "Can you pull up the details of {insurance_id}?",
+            "I need to check {insurance_id}.",
+            "How much cover do I have under {insurance_id}?",
+        ],
+        answers=[
+            "Policy {insurance_id} is a {plan} plan on booking {booking_id}, covering up to "
+            "{coverage_amount} USD (premium {premium} USD).",
+            "Your policy covers booking {booking_id} for up to {coverage_amount} USD; it was bought on {purchased_at}.",
+        ],
     )
     def get_travel_insurance(
         self,
@@ -604,6 +892,18 @@ class Travel(Environment):
         requires=["travel_logged_in"],
         consumes={"access_token": "access_token", "booking_id": "booking_id"},
         produces={"request_id": "support_request_id"},
+        asks=[
+            'Raise {booking_id} with support and tell them "{message}"',
+            'Can you open a support request for {booking_id}? "{message}"',
+            'I need help with {booking_id}; please tell support "{message}"',
+            'Contact customer service about {booking_id} with this message, "{message}"',
+            'Write to the travel support team regarding {booking_id} and say "{message}"',
+        ],
+        answers=[
+            "I've opened support request {request_id} about {booking_id}; it's {priority} priority and "
+            "support will answer by {response_due_by}.",
+            "Support has your message as request {request_id} ({status}); expect a reply by {response_due_by}.",
+        ],
     )
     def contact_travel_support(
         self,
@@ -638,6 +938,17 @@ class Travel(Environment):
         read_only=True,
         requires=["travel_logged_in"],
         consumes={"access_token": "access_token", "request_id": "support_request_id"},
+        asks=[
+            "What's the status of {request_id}?",
+            "Has support answered {request_id} yet?",
+            "Can you check on {request_id}?",
+            "I want an update on {request_id}.",
+            "Show me {request_id}.",
+        ],
+        answers=[
+            "Request {request_id} about {booking_id} is {status}, {priority} priority, due by {response_due_by}.",
+            "Support request {request_id} is {status}; the answer was promised by {response_due_by}.",
+        ],
     )
     def get_travel_support_request(
         self,

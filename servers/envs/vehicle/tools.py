@@ -166,37 +166,118 @@ class Vehicle(Environment):
     state_model = VehicleState
     state: VehicleState
 
-    @tool(read_only=True, produces={"door_ids": "door"})
+    @tool(
+        read_only=True,
+        produces={"door_ids": "door"},
+        asks=[
+            "Are my car doors locked?",
+            "Which doors of my car are locked right now?",
+            "Can you check the door locks on my car?",
+            "I want to know if I left any door unlocked.",
+            "Tell me the lock status of every door.",
+        ],
+        answers=[
+            "Your car has {door_ids#} doors ({door_ids}); "
+            "{all_locked?all of them are locked|not all of them are locked}.",
+            "{all_locked?Every door is locked.|At least one door is still unlocked.} I checked {door_ids}.",
+        ],
+    )
     def get_door_status(self) -> DoorStatus:
         """List every door and whether it is locked."""
         doors = [self.state.doors[key] for key in sorted(self.state.doors)]
         return DoorStatus(doors=doors, door_ids=[d.door_id for d in doors], all_locked=self._all_locked())
 
-    @tool(consumes={"door_id": "door"})
+    @tool(
+        consumes={"door_id": "door"},
+        asks=[
+            "Lock the {door_id} door.",
+            "Can you lock the {door_id} door for me?",
+            "I need the {door_id} door locked.",
+            "Please make sure the {door_id} door is locked.",
+            "The {door_id} door should be locked, could you do that?",
+        ],
+        answers=[
+            "Done: the {door_id} door {changed?is now locked|was already locked}.",
+            "The {door_id} door is "
+            "locked{all_locked?, and so is every other door|; some other doors are still unlocked}.",
+        ],
+    )
     def lock_door(self, door_id: DoorId) -> DoorResult:
         """Lock one door. Locking an already locked door changes nothing. The engine starts only with all locked."""
         return self._set_lock(door_id, True)
 
-    @tool(consumes={"door_id": "door"})
+    @tool(
+        consumes={"door_id": "door"},
+        asks=[
+            "Unlock the {door_id} door.",
+            "Can you unlock the {door_id} door?",
+            "I need to get in through the {door_id} door, please unlock it.",
+            "Open the lock on the {door_id} door for me.",
+            "Let someone in at the {door_id} door.",
+        ],
+        answers=[
+            "Done: the {door_id} door {changed?is now unlocked|was already unlocked}.",
+            "The {door_id} door is unlocked; the other doors are as they were.",
+        ],
+    )
     def unlock_door(self, door_id: DoorId) -> DoorResult:
         """Unlock one door. The running engine is not affected, but start_engine needs every door locked."""
         return self._set_lock(door_id, False)
 
-    @tool(provides=["vehicle_doors_locked"])
+    @tool(
+        provides=["vehicle_doors_locked"],
+        asks=[
+            "Lock all the doors.",
+            "Can you lock up the car?",
+            "I want every door of my car locked.",
+            "Lock every door, please.",
+            "Make sure the whole car is locked.",
+        ],
+        answers=[
+            "Done: all {door_ids#} doors are locked.",
+            "The car is locked up: {door_ids} are all locked.",
+        ],
+    )
     def lock_all_doors(self) -> DoorStatus:
         """Lock every door (central locking). Needed before start_engine."""
         for door in self.state.doors.values():
             door.locked = True
         return self.get_door_status()
 
-    @tool()
+    @tool(
+        asks=[
+            "Unlock all the doors.",
+            "Can you unlock the whole car?",
+            "I need every door unlocked.",
+            "Open all the door locks, please.",
+            "Let everyone in by unlocking every door.",
+        ],
+        answers=[
+            "Done: all {door_ids#} doors are unlocked.",
+            "Every door is unlocked now ({door_ids}).",
+        ],
+    )
     def unlock_all_doors(self) -> DoorStatus:
         """Unlock every door (central locking)."""
         for door in self.state.doors.values():
             door.locked = False
         return self.get_door_status()
 
-    @tool(provides=["vehicle_brake_pressed"])
+    @tool(
+        provides=["vehicle_brake_pressed"],
+        asks=[
+            "Press the brake with {force_newtons} newtons.",
+            "Put {force_newtons} N on the brake pedal and hold it.",
+            "Can you step on the brake with a force of {force_newtons} newtons?",
+            "I need the brake pedal held down at {force_newtons} N.",
+            "Brake with {force_newtons} newtons of force.",
+        ],
+        answers=[
+            "The brake pedal is held at {force_newtons} N; the car is doing {speed_kmh} km/h.",
+            "Done: the brake is pressed and your speed is {speed_kmh} "
+            "km/h{cruise_control_on?| with cruise control off}.",
+        ],
+    )
     def press_brake_pedal(
         self, force_newtons: Annotated[float, Field(gt=0, le=1000, description="Pedal force in newtons (1-1000).")]
     ) -> BrakeResult:
@@ -209,7 +290,20 @@ class Vehicle(Environment):
         self.state.speed_kmh = round(max(0.0, self.state.speed_kmh - force_newtons / 10), 1)
         return self._brake_result()
 
-    @tool(requires=["vehicle_brake_pressed"])
+    @tool(
+        requires=["vehicle_brake_pressed"],
+        asks=[
+            "Take my foot off the brake.",
+            "Release the brake pedal.",
+            "Can you let go of the brake?",
+            "I want the brake pedal released now.",
+            "Stop pressing the brake, please.",
+        ],
+        answers=[
+            "Done: the brake pedal is released and the car is at {speed_kmh} km/h.",
+            "The brake is {brake_pressed?still pressed|released now}.",
+        ],
+    )
     def release_brake_pedal(self) -> BrakeResult:
         """Take the foot off the brake pedal. Needed before set_vehicle_speed."""
         if self.state.brake_force_newtons == 0:
@@ -217,7 +311,21 @@ class Vehicle(Environment):
         self.state.brake_force_newtons = 0
         return self._brake_result()
 
-    @tool(requires=["vehicle_doors_locked", "vehicle_brake_pressed"], provides=["vehicle_engine_running"])
+    @tool(
+        requires=["vehicle_doors_locked", "vehicle_brake_pressed"],
+        provides=["vehicle_engine_running"],
+        asks=[
+            "Start up the engine.",
+            "Can you start my car?",
+            "I'd like the engine running.",
+            "Fire up the engine, please.",
+            "Get the car started for me.",
+        ],
+        answers=[
+            "The engine is running, with {fuel_litres} litres in the tank.",
+            "Done: your car has started and has {fuel_litres} litres of fuel.",
+        ],
+    )
     def start_engine(self) -> EngineResult:
         """Start the engine. Preconditions: every door locked, brake pedal pressed, fuel in the tank."""
         if self.state.engine_running:
@@ -232,7 +340,20 @@ class Vehicle(Environment):
         self.state.engine_running = True
         return EngineResult(engine_running=True, fuel_litres=self.state.fuel_litres)
 
-    @tool(requires=["vehicle_engine_running"])
+    @tool(
+        requires=["vehicle_engine_running"],
+        asks=[
+            "Turn off the engine.",
+            "Can you shut the engine down?",
+            "I want the engine switched off.",
+            "Shut the car off, please.",
+            "Kill the engine, we're done driving.",
+        ],
+        answers=[
+            "Done: the engine is off, with {fuel_litres} litres left in the tank.",
+            "The engine is {engine_running?still running|switched off now}.",
+        ],
+    )
     def stop_engine(self) -> EngineResult:
         """Stop the engine. Only when the car is stationary; air conditioning switches off with it."""
         if not self.state.engine_running:
@@ -242,7 +363,22 @@ class Vehicle(Environment):
         self.state.engine_running = False
         return EngineResult(engine_running=False, fuel_litres=self.state.fuel_litres)
 
-    @tool(read_only=True, produces={"litres_to_full": "fuel_litres"})
+    @tool(
+        read_only=True,
+        produces={"litres_to_full": "fuel_litres"},
+        asks=[
+            "How much fuel is in my car?",
+            "Check my fuel level.",
+            "Can you tell me how far I can get on the fuel I have?",
+            "I need to know how full the tank is.",
+            "What does the fuel gauge say?",
+        ],
+        answers=[
+            "You have {display} of fuel, {percent}% of the tank, good for about {range_km} km.",
+            "The tank is {percent}% full ({fuel_litres} of {capacity_litres} litres); another "
+            "{litres_to_full} litres would fill it.",
+        ],
+    )
     def check_fuel_level(self) -> FuelStatus:
         """Report fuel in the tank, how much still fits, and the estimated range."""
         s = self.state
@@ -255,7 +391,20 @@ class Vehicle(Environment):
             display=self._volume(s.fuel_litres),
         )
 
-    @tool(consumes={"litres": "fuel_litres"})
+    @tool(
+        consumes={"litres": "fuel_litres"},
+        asks=[
+            "Put {litres} litres of fuel in my car.",
+            "Pour {litres} litres into the tank.",
+            "Can you refuel with {litres} litres?",
+            "I want {litres} litres of fuel added.",
+            "Fill up the tank with {litres} L, please.",
+        ],
+        answers=[
+            "Done: {litres_added} litres added; the tank holds {fuel_litres} litres now ({percent}% full).",
+            "I put in {litres_added} litres, so the tank is {percent}% full.",
+        ],
+    )
     def fill_fuel_tank(
         self, litres: Annotated[float, Field(gt=0, le=200, description="Litres of fuel to add (see check_fuel_level).")]
     ) -> FillResult:
@@ -277,7 +426,21 @@ class Vehicle(Environment):
             percent=round(100 * s.fuel_litres / s.fuel_capacity_litres, 1),
         )
 
-    @tool(read_only=True, produces={"tyre_ids": "tyre", "low_tyre_ids": "tyre"})
+    @tool(
+        read_only=True,
+        produces={"tyre_ids": "tyre", "low_tyre_ids": "tyre"},
+        asks=[
+            "Check my tyre pressure.",
+            "Are any of my tyres low?",
+            "Can you read the pressure in all the tyres?",
+            "I need to know if a tyre is flat.",
+            "How are my tyres doing?",
+        ],
+        answers=[
+            "I checked all {tyre_ids#} tyres. Low or flat: {low_tyre_ids}.",
+            "Tyres that need air or repair: {low_tyre_ids} (checked {tyre_ids}).",
+        ],
+    )
     def check_tyre_pressure(self) -> TyreReport:
         """Read every tyre's pressure and flag tyres that are low (3+ psi under recommended) or flat."""
         readings = [
@@ -292,7 +455,20 @@ class Vehicle(Environment):
         low = [r.tyre_id for r in readings if r.status != "ok"]
         return TyreReport(tyres=readings, tyre_ids=[r.tyre_id for r in readings], low_tyre_ids=low)
 
-    @tool(consumes={"tyre_id": "tyre"})
+    @tool(
+        consumes={"tyre_id": "tyre"},
+        asks=[
+            "Inflate the {tyre_id} tyre[ to {pressure_psi} psi].",
+            "Can you pump up the {tyre_id} tyre[ to {pressure_psi} psi]?",
+            "I need air in the {tyre_id} tyre[, {pressure_psi} psi please].",
+            "Top up the pressure in the {tyre_id} tyre[ to {pressure_psi} psi].",
+            "The {tyre_id} tyre needs inflating[ to {pressure_psi} psi].",
+        ],
+        answers=[
+            "Done: the {tyre_id} tyre is at {pressure_psi} psi (recommended {recommended_psi} psi).",
+            "The {tyre_id} tyre now holds {pressure_psi} psi and reads {status}.",
+        ],
+    )
     def inflate_tyre(
         self,
         tyre_id: TyreId,
@@ -317,18 +493,59 @@ class Vehicle(Environment):
             tyre_id=tyre_id, pressure_psi=target, recommended_psi=tyre.recommended_psi, status=_tyre_status(tyre)
         )
 
-    @tool(read_only=True, produces={"destination": "destination", "distance_km": "distance_km"})
+    @tool(
+        read_only=True,
+        produces={"destination": "destination", "distance_km": "distance_km"},
+        asks=[
+            "Where's the nearest tyre shop?",
+            "Look for a tyre shop close by.",
+            "Can you look up the closest place to fix a tyre?",
+            "I need a tyre shop near here.",
+            "Is there a tyre shop nearby?",
+        ],
+        answers=[
+            "The nearest tyre shop is {destination} at {address}, {display_distance} away.",
+            "Closest tyre shop: {destination}, {address} ({display_distance}).",
+        ],
+    )
     def find_nearest_tyre_shop(self) -> PlaceResult:
         """Find the closest tyre shop in the navigation database; its name can be set as the destination."""
         return self._nearest("tyre_shop")
 
-    @tool(read_only=True, produces={"destination": "destination", "distance_km": "distance_km"})
+    @tool(
+        read_only=True,
+        produces={"destination": "destination", "distance_km": "distance_km"},
+        asks=[
+            "Where's the nearest gas station?",
+            "Look for a fuel station close by.",
+            "Can you look up the closest place to fill up?",
+            "I need to refuel somewhere near here.",
+            "Is there a petrol station nearby?",
+        ],
+        answers=[
+            "The nearest fuel station is {destination} at {address}, {display_distance} away.",
+            "Closest place to fill up: {destination}, {address} ({display_distance}).",
+        ],
+    )
     def find_nearest_fuel_station(self) -> PlaceResult:
         """Find the closest fuel station in the navigation database; its name can be set as the destination."""
         return self._nearest("fuel_station")
 
     @tool(
-        consumes={"destination": "destination"}, produces={"distance_km": "distance_km"}, provides=["vehicle_route_set"]
+        consumes={"destination": "destination"},
+        produces={"distance_km": "distance_km"},
+        provides=["vehicle_route_set"],
+        asks=[
+            "Navigate to {destination}.",
+            "Take me to {destination}.",
+            "Can you set the sat nav for {destination}?",
+            "I want to drive to {destination}, plan the route.",
+            "Plot a route to {destination}.",
+        ],
+        answers=[
+            "Route set to {destination} ({address}): {display_distance}, about {estimated_minutes} min with traffic.",
+            "Navigation is heading to {destination}, {display_distance} away; expect about {estimated_minutes} min.",
+        ],
     )
     def set_navigation_destination(
         self, destination: Annotated[str, Field(min_length=1, description="Place name, e.g. 'Central Station'.")]
@@ -345,7 +562,23 @@ class Vehicle(Environment):
         )
         return self.get_navigation_route()
 
-    @tool(read_only=True, requires=["vehicle_route_set"], produces={"distance_km": "distance_km"})
+    @tool(
+        read_only=True,
+        requires=["vehicle_route_set"],
+        produces={"distance_km": "distance_km"},
+        asks=[
+            "Where is the navigation taking me?",
+            "How far is it to where I'm going?",
+            "Can you show me my current route?",
+            "I'd like to know how long the drive will take.",
+            "What's the ETA on my route?",
+        ],
+        answers=[
+            "You're headed to {destination} ({address}): {display_distance}, about {estimated_minutes} "
+            "min with traffic.",
+            "The route to {destination} is {display_distance} and should take about {estimated_minutes} min.",
+        ],
+    )
     def get_navigation_route(self) -> RouteResult:
         """Show the active route: destination, distance and estimated driving time."""
         route = self._route()
@@ -357,14 +590,45 @@ class Vehicle(Environment):
             display_distance=self._distance(route.distance_km),
         )
 
-    @tool(requires=["vehicle_route_set"])
+    @tool(
+        requires=["vehicle_route_set"],
+        asks=[
+            "Cancel the navigation.",
+            "Clear my route.",
+            "Can you stop the directions?",
+            "I don't need the sat nav anymore, turn off the route.",
+            "Forget the destination I set.",
+        ],
+        answers=[
+            "Done: the route to {cleared_destination} is cancelled.",
+            "Navigation to {cleared_destination} is off.",
+        ],
+    )
     def clear_navigation_destination(self) -> ClearedRoute:
         """Cancel the active route."""
         destination = self._route().destination
         self.state.route = None
         return ClearedRoute(cleared_destination=destination)
 
-    @tool(read_only=True, consumes={"distance_km": "distance_km"}, produces={"fuel_shortfall_litres": "fuel_litres"})
+    @tool(
+        read_only=True,
+        consumes={"distance_km": "distance_km"},
+        produces={"fuel_shortfall_litres": "fuel_litres"},
+        asks=[
+            "Can I drive {distance_km} km on the fuel I have?",
+            "Do I have enough fuel for {distance_km} km?",
+            "Will my tank last {distance_km} kilometres?",
+            "I need to go {distance_km} km; will I have to stop for fuel?",
+            "Check whether I can make a {distance_km} km trip without refuelling.",
+        ],
+        answers=[
+            "{feasible?Yes, the fuel you have covers it|No, you would have to refuel}: {distance_km} km "
+            "takes about {fuel_needed_litres} litres and you have {fuel_litres} litres.",
+            "Your range is {range_km} km, so {distance_km} km is {feasible?within reach|too far} on this tank.",
+            "For {distance_km} km you need {fuel_needed_litres} litres and have {fuel_litres}; the "
+            "shortfall is {fuel_shortfall_litres} litres.",
+        ],
+    )
     def estimate_drive_feasibility(
         self, distance_km: Annotated[float, Field(gt=0, le=5000, description="Trip distance in kilometres.")]
     ) -> Feasibility:
@@ -383,7 +647,22 @@ class Vehicle(Environment):
             fuel_shortfall_litres=shortfall,
         )
 
-    @tool(read_only=True)
+    @tool(
+        read_only=True,
+        asks=[
+            "What's the climate control set to?",
+            "How warm is the cabin set?",
+            "Can you check the temperature and fan settings?",
+            "I want to know if the A/C is on.",
+            "Tell me what the heating and air are doing.",
+        ],
+        answers=[
+            "The cabin is set to {display_temperature}, fan at {fan_speed}, {mode} mode, and the A/C is "
+            "{ac_on?on|off}.",
+            "It's {outside_temperature_celsius} °C outside and the windshield is "
+            "{windshield_frosted?frosted over|clear}; inside is set to {display_temperature}.",
+        ],
+    )
     def get_climate_status(self) -> ClimateStatus:
         """Show cabin temperature, fan, mode, air conditioning, outside temperature and windshield state."""
         c = self.state.climate
@@ -397,7 +676,19 @@ class Vehicle(Environment):
             windshield_frosted=self.state.windshield_frosted,
         )
 
-    @tool()
+    @tool(
+        asks=[
+            "Set the cabin to {temperature} degrees[ {unit}].",
+            "Can you make it {temperature} degrees[ {unit}] in here?",
+            "I'd like the temperature at {temperature}[ {unit}].",
+            "Change the thermostat to {temperature}[ degrees {unit}].",
+            "Warm or cool the car to {temperature} degrees[ {unit}].",
+        ],
+        answers=[
+            "Done: the cabin is set to {display_temperature}.",
+            "The target temperature is now {display_temperature}, with the fan at {fan_speed}.",
+        ],
+    )
     def set_cabin_temperature(
         self,
         temperature: Annotated[float, Field(description="Target temperature, 16-30 °C or 61-86 °F.")],
@@ -410,7 +701,19 @@ class Vehicle(Environment):
         self.state.climate.temperature_celsius = round(celsius, 1)
         return self.get_climate_status()
 
-    @tool()
+    @tool(
+        asks=[
+            "Set the fan to level {level}.",
+            "Can you put the blower on {level}?",
+            "I want the fan speed at {level}.",
+            "Change the fan to {level}, please.",
+            "Turn the air flow to level {level}.",
+        ],
+        answers=[
+            "Done: the fan is at level {fan_speed}.",
+            "The blower is on {fan_speed} now, in {mode} mode.",
+        ],
+    )
     def set_fan_speed(
         self, level: Annotated[int, Field(ge=0, le=7, description="Blower level, 0 (off) to 7.")]
     ) -> ClimateStatus:
@@ -420,7 +723,19 @@ class Vehicle(Environment):
         self.state.climate.fan_speed = level
         return self.get_climate_status()
 
-    @tool()
+    @tool(
+        asks=[
+            "Switch the climate to {mode} mode.",
+            "Can you put the air on {mode} mode?",
+            "I want the climate control in {mode} mode.",
+            "Change the air setting to {mode}.",
+            "Set the ventilation mode to {mode}.",
+        ],
+        answers=[
+            "Done: the climate control is in {mode} mode.",
+            "Air is now set to {mode}, with the fan at {fan_speed} and the cabin at {display_temperature}.",
+        ],
+    )
     def set_climate_mode(
         self, mode: Annotated[ClimateMode, Field(description="Air distribution mode.")]
     ) -> ClimateStatus:
@@ -428,7 +743,20 @@ class Vehicle(Environment):
         self.state.climate.mode = mode
         return self.get_climate_status()
 
-    @tool(requires=["vehicle_engine_running"])
+    @tool(
+        requires=["vehicle_engine_running"],
+        asks=[
+            "{on?Turn the A/C on|Turn the A/C off}.",
+            "Can you switch the air conditioning {on?on|off}?",
+            "I want the A/C {on?running|off}.",
+            "{on?It's hot in here, put the air conditioning on|That's cold enough, switch the air conditioning off}.",
+            "Please {on?start|stop} the air conditioning.",
+        ],
+        answers=[
+            "Done: the A/C is {ac_on?on|off}.",
+            "Air conditioning is {ac_on?running|off} now; the cabin is set to {display_temperature}.",
+        ],
+    )
     def set_air_conditioning(
         self, on: Annotated[bool, Field(description="True to switch the A/C compressor on, false for off.")]
     ) -> ClimateStatus:
@@ -438,7 +766,22 @@ class Vehicle(Environment):
         self.state.climate.ac_on = on
         return self.get_climate_status()
 
-    @tool(requires=["vehicle_engine_running"], provides=["vehicle_windshield_clear"])
+    @tool(
+        requires=["vehicle_engine_running"],
+        provides=["vehicle_windshield_clear"],
+        asks=[
+            "Defrost the windshield.",
+            "Can you clear the frost off the windshield?",
+            "I can't see through the windshield, it's iced over.",
+            "Get the windshield defrosted, please.",
+            "Clear my windscreen so I can drive.",
+        ],
+        answers=[
+            "Done: the windshield is {windshield_frosted?still frosted|clear}, with the fan at "
+            "{fan_speed} in {mode} mode.",
+            "Defrost is running at full fan and the windshield is {windshield_frosted?not clear yet|clear}.",
+        ],
+    )
     def defrost_windshield(self) -> ClimateStatus:
         """Clear frost from the windshield: sets defrost mode and maximum fan. Needs the engine running."""
         self._need_engine("defrost the windshield")
@@ -447,7 +790,19 @@ class Vehicle(Environment):
         self.state.windshield_frosted = False
         return self.get_climate_status()
 
-    @tool()
+    @tool(
+        asks=[
+            "Set my headlight mode to {mode}.",
+            "Can you change the headlight setting to {mode}?",
+            "I want the headlight switch at {mode}.",
+            "Turn the headlight dial to {mode}, please.",
+            "Put the headlights in {mode} mode.",
+        ],
+        answers=[
+            "Done: the headlight setting is {value}.",
+            "The {setting} are set to {value} now.",
+        ],
+    )
     def set_headlights(
         self, mode: Annotated[HeadlightMode, Field(description="off, low, high or auto.")]
     ) -> SettingResult:
@@ -455,7 +810,19 @@ class Vehicle(Environment):
         self.state.headlights = mode
         return SettingResult(setting="headlights", value=mode)
 
-    @tool()
+    @tool(
+        asks=[
+            "Put the parking brake on.",
+            "Can you engage the handbrake?",
+            "I want the parking brake set.",
+            "Pull the handbrake, please.",
+            "Set the parking brake before I get out.",
+        ],
+        answers=[
+            "Done: the parking brake is {parking_brake_engaged?on|off}.",
+            "The handbrake is {parking_brake_engaged?engaged|released}.",
+        ],
+    )
     def engage_parking_brake(self) -> ParkingBrakeResult:
         """Engage the parking brake. Only when the car is stationary."""
         self._need_stationary("engage the parking brake")
@@ -464,7 +831,21 @@ class Vehicle(Environment):
         self.state.parking_brake_engaged = True
         return ParkingBrakeResult(parking_brake_engaged=True)
 
-    @tool(requires=["vehicle_brake_pressed"], provides=["vehicle_parking_brake_released"])
+    @tool(
+        requires=["vehicle_brake_pressed"],
+        provides=["vehicle_parking_brake_released"],
+        asks=[
+            "Take the parking brake off.",
+            "Can you take the handbrake off?",
+            "I need the parking brake released.",
+            "Let off the handbrake, please.",
+            "Get the parking brake off so we can go.",
+        ],
+        answers=[
+            "Done: the parking brake is {parking_brake_engaged?still on|released}.",
+            "The handbrake is {parking_brake_engaged?engaged|off} now.",
+        ],
+    )
     def release_parking_brake(self) -> ParkingBrakeResult:
         """Release the parking brake. The brake pedal must be pressed. Needed before driving."""
         if not self.state.parking_brake_engaged:
@@ -474,7 +855,21 @@ class Vehicle(Environment):
         self.state.parking_brake_engaged = False
         return ParkingBrakeResult(parking_brake_engaged=False)
 
-    @tool(requires=["vehicle_engine_running", "vehicle_parking_brake_released"], provides=["vehicle_moving"])
+    @tool(
+        requires=["vehicle_engine_running", "vehicle_parking_brake_released"],
+        provides=["vehicle_moving"],
+        asks=[
+            "Drive at {speed_kmh} km/h.",
+            "Can you bring the car to {speed_kmh} km/h?",
+            "I want to go {speed_kmh} km/h.",
+            "Change our speed to {speed_kmh} km/h.",
+            "Take us to {speed_kmh} kilometres an hour.",
+        ],
+        answers=[
+            "Done: you're driving at {display_speed}.",
+            "The car is now doing {display_speed}.",
+        ],
+    )
     def set_vehicle_speed(
         self, speed_kmh: Annotated[float, Field(ge=0, le=200, description="Speed to drive at in km/h (0-200).")]
     ) -> SpeedResult:
@@ -493,7 +888,21 @@ class Vehicle(Environment):
         s.cruise_speed_kmh, s.speed_kmh = None, speed_kmh
         return self._speed_result()
 
-    @tool(requires=["vehicle_engine_running", "vehicle_moving"], provides=["vehicle_cruise_control_on"])
+    @tool(
+        requires=["vehicle_engine_running", "vehicle_moving"],
+        provides=["vehicle_cruise_control_on"],
+        asks=[
+            "Turn on cruise control[ at {speed_kmh} km/h].",
+            "Can you set the cruise control[ to {speed_kmh} km/h]?",
+            "I want cruise control on[, holding {speed_kmh} km/h].",
+            "Engage cruise[ at {speed_kmh} km/h], please.",
+            "Let the car hold its speed on cruise control[ at {speed_kmh} km/h].",
+        ],
+        answers=[
+            "Cruise control is on, holding {display_speed}.",
+            "Done: the car holds {display_speed} on cruise control.",
+        ],
+    )
     def activate_cruise_control(
         self,
         speed_kmh: Annotated[
@@ -513,7 +922,20 @@ class Vehicle(Environment):
         s.speed_kmh = s.cruise_speed_kmh = target
         return self._speed_result()
 
-    @tool(requires=["vehicle_cruise_control_on"])
+    @tool(
+        requires=["vehicle_cruise_control_on"],
+        asks=[
+            "Turn off cruise control.",
+            "Can you switch the cruise control off?",
+            "I want to drive manually again.",
+            "Cancel cruise, please.",
+            "Disengage the cruise control.",
+        ],
+        answers=[
+            "Done: cruise control is off; you're at {display_speed} under manual control.",
+            "Cruise is off and the car keeps {display_speed} for now.",
+        ],
+    )
     def deactivate_cruise_control(self) -> SpeedResult:
         """Disengage cruise control; the car keeps its current speed under manual control."""
         if self.state.cruise_speed_kmh is None:
@@ -521,7 +943,21 @@ class Vehicle(Environment):
         self.state.cruise_speed_kmh = None
         return self._speed_result()
 
-    @tool()
+    @tool(
+        asks=[
+            "[Show distances in {distance}. ][Show fuel in {volume}. ][Show temperatures in {temperature}.]",
+            "Can you change the dashboard units?[ Distances in {distance}.][ Fuel in {volume}.][ "
+            "Temperatures in {temperature}.]",
+            "I want different units on my dashboard.[ Use {distance} for distance.][ Use {volume} for "
+            "fuel.][ Use {temperature} for temperature.]",
+            "Switch my display settings.[ Distance in {distance}.][ Volume in {volume}.][ Temperature in "
+            "{temperature}.]",
+        ],
+        answers=[
+            "Done: the dashboard shows distances in {distance}, fuel in {volume} and temperatures in {temperature}.",
+            "Your display units are now {distance}, {volume} and {temperature}.",
+        ],
+    )
     def set_display_units(
         self,
         distance: Annotated[Literal["km", "miles"] | None, Field(description="Distance/speed unit.")] = None,
@@ -537,7 +973,21 @@ class Vehicle(Environment):
         units.temperature = temperature or units.temperature
         return units.model_copy()
 
-    @tool(read_only=True, consumes={"value": "distance_km"})
+    @tool(
+        read_only=True,
+        consumes={"value": "distance_km"},
+        asks=[
+            "Convert {value}[ {from_unit}] between kilometres and miles.",
+            "How much is {value}[ {from_unit}] in miles or kilometres?",
+            "I need {value}[ {from_unit}] converted between km and miles.",
+            "Can you do a kilometre and mile conversion for {value}[ {from_unit}]?",
+            "What's {value}[ {from_unit}] when you switch between km and miles?",
+        ],
+        answers=[
+            "In {to_unit}, {value} {from_unit} is {converted_value}.",
+            "That comes to {converted_value} {to_unit}.",
+        ],
+    )
     def convert_km_miles(
         self,
         value: Annotated[float, Field(ge=0, description="Distance to convert.")],
@@ -547,7 +997,21 @@ class Vehicle(Environment):
         factor = 1 / KM_PER_MILE if from_unit == "km" else KM_PER_MILE
         return _converted(value, from_unit, value * factor, "miles" if from_unit == "km" else "km")
 
-    @tool(read_only=True, consumes={"value": "fuel_litres"})
+    @tool(
+        read_only=True,
+        consumes={"value": "fuel_litres"},
+        asks=[
+            "Convert {value}[ {from_unit}] between litres and gallons.",
+            "How much is {value}[ {from_unit}] in gallons or litres?",
+            "I need {value}[ {from_unit}] converted between litres and US gallons.",
+            "Can you do a litre and gallon conversion for {value}[ {from_unit}]?",
+            "What's {value}[ {from_unit}] when you switch between litres and gallons?",
+        ],
+        answers=[
+            "In {to_unit}, {value} {from_unit} is {converted_value}.",
+            "That comes to {converted_value} {to_unit}.",
+        ],
+    )
     def convert_litres_gallons(
         self,
         value: Annotated[float, Field(ge=0, description="Volume to convert.")],
@@ -559,7 +1023,20 @@ class Vehicle(Environment):
         factor = 1 / LITRES_PER_GALLON if from_unit == "litres" else LITRES_PER_GALLON
         return _converted(value, from_unit, value * factor, "gallons" if from_unit == "litres" else "litres")
 
-    @tool(read_only=True)
+    @tool(
+        read_only=True,
+        asks=[
+            "Convert {value} degrees[ {from_unit}] between Celsius and Fahrenheit.",
+            "What's {value} degrees[ {from_unit}] on the other temperature scale?",
+            "I need {value} degrees[ {from_unit}] converted between Celsius and Fahrenheit.",
+            "Can you do a Celsius and Fahrenheit conversion for {value} degrees[ {from_unit}]?",
+            "How warm is {value} degrees[ {from_unit}] in Fahrenheit or Celsius terms?",
+        ],
+        answers=[
+            "In {to_unit}, {value} degrees {from_unit} is {converted_value} degrees.",
+            "That comes to {converted_value} degrees {to_unit}.",
+        ],
+    )
     def convert_celsius_fahrenheit(
         self,
         value: Annotated[float, Field(description="Temperature to convert.")],
@@ -570,7 +1047,23 @@ class Vehicle(Environment):
             return _converted(value, from_unit, value * 9 / 5 + 32, "fahrenheit")
         return _converted(value, from_unit, (value - 32) * 5 / 9, "celsius")
 
-    @tool(read_only=True)
+    @tool(
+        read_only=True,
+        asks=[
+            "How's my car doing?",
+            "Give me a rundown of the dashboard.",
+            "Can you check the car's overall status?",
+            "I want to know if there are any warnings on my car.",
+            "What does the dashboard say right now?",
+        ],
+        answers=[
+            "Your {model} is at {speed} with the engine {engine_running?running|off}; it has {fuel} of "
+            "fuel and the doors are {all_doors_locked?all locked|not all locked}[. You're navigating to "
+            "{route_destination}].",
+            "Dashboard warnings: {warnings}. The parking brake is {parking_brake_engaged?on|off} and the "
+            "headlights are set to {headlights}.",
+        ],
+    )
     def get_vehicle_status(self) -> VehicleStatus:
         """Dashboard overview: engine, speed, doors, brakes, cruise, fuel, lights, warnings and route."""
         s = self.state

@@ -1,0 +1,515 @@
+"""Quality figures of a function-calling dataset: would a fine-tuner want to train on it (issues 11 and 13)?
+
+A measurement, not a filter: it reads any OpenAI chat export (ours or anyone's: `messages` with
+`tool_calls`, `role: tool` results, optional `tools` and `metadata`) and counts what teaches a model
+bad habits, each figure with its denominator and a few examples a person can look up.
+
+How a record is read (turns, failed calls, values, data flow, read-only tools, closures) is
+written in `synthesizer.chat_flow`.
+"""
+
+import copy
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import Any
+
+from synthesizer.chat_flow import Call, Dialogue, Flows, Turn, appears, feeds, hint, shape_problem
+from synthesizer.errors import DatasetError
+
+__all__ = ["QUALITY_FIGURES", "figure_value", "format_quality", "measure_quality", "read_records"]
+
+logger = logging.getLogger(__name__)
+
+QUALITY_FIGURES: dict[str, tuple[str, str]] = {
+    # issue 11: every call needed and grounded, parallel where independent
+    "unneeded_state_changes": ("multi-call turns with a state-changing call its target does not need", "0"),
+    "unused_intermediate_calls": ("intermediate calls whose result and state change feed nothing later", "0"),
+    "ungrounded_values": ("argument values not in earlier user words, results or the schema", "0"),
+    "altered_user_values": ("error-recovery turns with a call that changes a value the user gave", "0"),
+    "calls_per_task_turn": ("calls per task turn (mean)", ">= 2.0"),
+    "chained_task_turns": ("task turns whose target needs >= 2 calls of the turn (a real chain)", ">= 50%"),
+    "parallel_independent_calls": ("multi-call turns with independent calls that make them in parallel", ">= 90%"),
+    "dependent_calls_sharing_a_message": ("multi-call messages with a call that needs another one's result", "0"),
+    # issue 13: queries, answers and reasoning in a person's voice
+    "tool_text_in_queries": ("queries with a description sentence, tool name, snake_case or 'name: value'", "0"),
+    "unshown_references": ("queries referring to a value the user was never shown", "0"),
+    "templated_answers": ('answers starting with the template "Done:"', "0"),
+    "raw_or_cut_answers": ("answers with raw JSON or cut off", "0"),
+    "near_duplicate_queries": ("queries in a near-duplicate pair (Jaccard >= 0.8 on word 3-shingles)", "<= 5%"),
+    "distinct_query_frames": ("distinct query frames (values and names masked) per query", ">= 80%"),
+    "invented_dependencies": ("reasoning blocks naming a dependency the data flow does not have", "0"),
+}
+"""Figure key -> (what it counts, the goal issues 11 and 13 set for a default run)."""
+
+_EXAMPLES = 5
+_NEAR_DUPLICATE = 0.8
+_PERMUTATIONS = 128
+_CANDIDATES = 64
+_SNAKE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b")
+_NAME_VALUE = re.compile(r"([a-z][a-z0-9_]*(?: [a-z][a-z0-9_]*){0,3})\s*:\s*\S")
+_REFERENCE = re.compile(
+    r"\bthe (?:[\w-]+ ){0,4}?(?:from (?:before|earlier|above)|as before|you (?:just )?(?:found|got|looked up))\b"
+)
+_IDENTIFIER = re.compile(r"(?=\S*[a-z])(?=\S*\d)\S{3,}|\S*[a-z0-9][/_-][a-z0-9]\S*")  # ids, paths
+_RAW_JSON = re.compile(r'[{,]\s*"[^"\n]{1,80}"\s*:\s*["\d\[{tfn-]|\[\s*"[^"\n]*"\s*[,\]]|\{\s*\}|\[\s*\]')
+_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+")
+_FIRST_BECAUSE = re.compile(r"\b(\w+) first,? because (.*)")
+_NEEDS = re.compile(r"\b(\w+) needs\b")
+_NEEDS_FROM = re.compile(r"\b(\w+) needs (?:its |the |an? )?[\w ]{1,40}? from (?:the result of )?(\w+)")
+_FROM_RESULT = re.compile(r"\b(?:from the result of|returned by|produced by|given by|depends on) (\w+)")
+_QUOTED = re.compile(r'"[^"]*"')
+_NAME = re.compile(r"(?<=[^.!?] )(?!I\b|I')[A-Z][\w'-]*")  # a capitalized word mid-sentence, not "I"
+_TOKEN_WITH_DIGITS = re.compile(r"[^\s<>]*[\d_/@][^\s<>]*")
+
+
+def read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a JSONL export, one per non-blank line; `DatasetError` names the line that is not one."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            for number, line in enumerate(file, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError as error:
+                    raise DatasetError(f"{path}:{number}: not JSON: {error}") from None
+                problem = shape_problem(record)
+                if problem:
+                    raise DatasetError(f"{path}:{number}: {problem}")
+                yield record
+    except OSError as error:
+        raise DatasetError(f"{path}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}: not UTF-8 text: {error.reason} at byte {error.start}") from None
+
+
+def measure_quality(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Every figure of `QUALITY_FIGURES` over `records` (OpenAI chat records), with counts, totals and examples."""
+    tally = _Tally()
+    for number, record in enumerate(records, 1):
+        tally.add(Dialogue.read(record, number))
+    logger.info("measured %d samples, %d task turns", tally.counts["samples"], tally.counts["task_turns"])
+    return tally.result()
+
+
+def format_quality(quality: dict[str, Any]) -> str:
+    """The figures as a table a person reads, with examples under each figure that misses its goal."""
+    counts = quality["counts"]
+    lines = [", ".join(f"{value:,} {name.replace('_', ' ')}" for name, value in counts.items()), ""]
+    lines.append(f"{'figure':<{_WIDTH}}  {'value':<34}  {'goal':<7}  ")
+    for figure in quality["figures"].values():
+        mark = "ok" if figure["ok"] else "MISSED"
+        lines.append(f"{figure['what']:<{_WIDTH}}  {figure_value(figure):<34}  {figure['goal']:<7}  {mark}")
+    for key, figure in quality["figures"].items():
+        if not figure["ok"] and figure["examples"]:
+            lines += ["", f"{key}:", *(f"  - {example}" for example in figure["examples"])]
+    return "\n".join(lines)
+
+
+def figure_value(figure: dict[str, Any]) -> str:
+    """'112 / 355 (31.5%)', or the mean for a mean."""
+    if "mean" in figure:
+        return f"{figure['mean']:.2f} ({figure['count']:,} calls / {figure['total']:,} turns)"
+    share = "n/a" if figure["share"] is None else f"{figure['share']:.1%}"
+    return f"{figure['count']:,} / {figure['total']:,} ({share})"
+
+
+_WIDTH = max(len(what) for what, _ in QUALITY_FIGURES.values())
+
+
+# --- the tally ----------------------------------------------------------------------------------------------------
+
+
+class _Tally:
+    """Counts over all dialogues; queries are kept for the near-duplicate and frame figures at the end."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.figures = {
+            key: {"count": 0, "total": 0, "examples": [], **copy.deepcopy(_EXTRAS.get(key, {}))}
+            for key in QUALITY_FIGURES
+        }
+        self.queries: list[tuple[str, str]] = []  # (where, text)
+        self.frames: Counter[str] = Counter()
+
+    def hit(self, key: str, where: str, detail: str) -> None:
+        figure = self.figures[key]
+        figure["count"] += 1
+        if len(figure["examples"]) < _EXAMPLES:
+            figure["examples"].append(f"{where}: {detail}")
+
+    def add(self, dialogue: Dialogue) -> None:
+        self.counts["samples"] += 1
+        self.counts["turns"] += len(dialogue.turns)
+        self.counts["calls"] += len(dialogue.calls)
+        flows = Flows.of(dialogue)
+        self._grounding(dialogue)
+        for turn in dialogue.turns:
+            where = f"{dialogue.name} turn {turn.index}"
+            self._query(dialogue, turn, where)
+            if turn.calls:
+                self.counts["task_turns"] += 1
+                self._turn(dialogue, flows, turn, where)
+                if turn.answer is not None:
+                    self._answer(turn.answer, where)
+        self._messages(dialogue, where=dialogue.name)
+        self._reasoning(dialogue)
+
+    # issue 11 -------------------------------------------------------------------------------------------------------
+
+    def _grounding(self, dialogue: Dialogue) -> None:
+        figure = self.figures["ungrounded_values"]
+        for call in dialogue.calls:
+            earlier = "\n".join(other.result for other in dialogue.calls if other.message < call.message)
+            for path, value in call.values:
+                figure["total"] += 1
+                if appears(call.user_before, value) or appears(earlier, value):
+                    continue
+                later = "appears only later" if appears(dialogue.all_text, value) else "appears nowhere"
+                where = f"{dialogue.name} turn {call.turn}"
+                self.hit("ungrounded_values", where, f"{call.tool}.{path}={value!r} {later}")
+
+    def _turn(self, dialogue: Dialogue, flows: Flows, turn: Turn, where: str) -> None:
+        calls = turn.calls
+        done = [call for call in calls if not call.failed]
+        self.figures["calls_per_task_turn"]["count"] += len(calls)
+        self.figures["calls_per_task_turn"]["total"] += 1
+        targets = [call for call in done if call.tool == turn.target_tool] or done
+        target = targets[-1] if targets else None
+        needed = flows.closure(target) if target else set()
+        chained = sum(call.index in needed for call in done) >= 2
+        self.figures["chained_task_turns"]["total"] += 1
+        if chained:
+            self.figures["chained_task_turns"]["count"] += 1
+        elif len(self.figures["chained_task_turns"]["examples"]) < _EXAMPLES and target:
+            self.figures["chained_task_turns"]["examples"].append(f"{where}: {' -> '.join(c.tool for c in calls)}")
+        if len(calls) >= 2:
+            self.figures["unneeded_state_changes"]["total"] += 1
+            unneeded = [c for c in done if c.index not in needed and not dialogue.read_only(c.tool)]
+            if unneeded and target:
+                names = ", ".join(c.tool for c in unneeded)
+                self.hit("unneeded_state_changes", where, f"{names} not needed by the target {target.tool}")
+        for call in done:
+            if call is target:
+                continue
+            self.figures["unused_intermediate_calls"]["total"] += 1
+            if not flows.users.get(call.index):
+                self.hit("unused_intermediate_calls", where, f"nothing later uses {call.tool}")
+        self._independence(flows, done, where)
+        recovering = turn.variant == "error_recovery" if turn.variant else any(call.failed for call in calls)
+        if recovering:
+            self.figures["altered_user_values"]["total"] += 1
+            altered = _altered_user_values(calls)
+            if altered:
+                self.hit("altered_user_values", where, altered)
+
+    def _independence(self, flows: Flows, done: list[Call], where: str) -> None:
+        """A turn with independent calls is parallel when every call is made in the earliest message that the
+        calls it needs allow: no message boundary holds back a call that could have gone along sooner.
+
+        (Pairwise "every independent pair shares a message" cannot hold in general: with A -> B and C
+        independent of both, C can share a message with A or with B, not both.)
+        """
+        closures = {call.index: flows.closure(call) for call in done}
+        pairs = [
+            (a, b)
+            for i, a in enumerate(done)
+            for b in done[i + 1 :]
+            if a.index not in closures[b.index] and b.index not in closures[a.index]
+        ]
+        if not pairs:
+            return
+        figure = self.figures["parallel_independent_calls"]
+        figure["total"] += 1
+        figure["pairs"] += len(pairs)
+        figure["parallel_pairs"] += sum(a.message == b.message for a, b in pairs)
+        level = {message: number for number, message in enumerate(sorted({call.message for call in done}))}
+        earliest: dict[int, int] = {}
+        held_back = None
+        for call in sorted(done, key=lambda call: call.message):
+            needed = [earliest[c.index] for c in done if c.index in closures[call.index] and c.index != call.index]
+            earliest[call.index] = 1 + max(needed, default=-1)
+            if level[call.message] > earliest[call.index] and held_back is None:
+                held_back = call
+        if held_back is None:
+            figure["count"] += 1
+        elif len(figure["examples"]) < _EXAMPLES:
+            figure["examples"].append(f"{where}: {held_back.tool} could have been made with an earlier call")
+
+    def _messages(self, dialogue: Dialogue, where: str) -> None:
+        figure = self.figures["dependent_calls_sharing_a_message"]
+        for position, calls in dialogue.messages_with_calls.items():
+            if len(calls) < 2:
+                continue
+            figure["total"] += 1
+            earlier = "\n".join(c.result for c in dialogue.calls if c.message < position)
+            for later in calls:
+                producers = [
+                    other.tool
+                    for other in calls
+                    if other is not later
+                    and (
+                        any(
+                            appears(other.result, value)
+                            and not appears(later.user_before, value)
+                            and not appears(earlier, value)
+                            for _, value in later.values
+                        )
+                        or set(hint(dialogue, other.tool, "provides")) & set(hint(dialogue, later.tool, "requires"))
+                    )
+                ]
+                if producers:
+                    self.hit(
+                        "dependent_calls_sharing_a_message",
+                        f"{where} turn {later.turn}",
+                        f"{later.tool} needs {producers[0]} but shares its message",
+                    )
+                    break
+
+    # issue 13 -------------------------------------------------------------------------------------------------------
+
+    def _query(self, dialogue: Dialogue, turn: Turn, where: str) -> None:
+        query = turn.query.strip()
+        lowered = " ".join(query.lower().split())
+        self.counts["queries"] += 1
+        self.queries.append((where, lowered))
+        self.frames[_frame(query, dialogue.argument_values)] += 1
+        found = _tool_text(dialogue, lowered)
+        self.figures["tool_text_in_queries"]["total"] += 1
+        by_kind = self.figures["tool_text_in_queries"]["by_kind"]
+        for kind in {kind for kind, _ in found}:
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+        if found:
+            self.hit("tool_text_in_queries", where, f"{found[0][0]} {found[0][1]!r} in {query[:120]!r}")
+        self.figures["unshown_references"]["total"] += 1
+        self.figures["unshown_references"]["phrase_references"] += bool(_REFERENCE.search(lowered))
+        unshown = _unshown_reference(dialogue, turn, lowered)
+        if unshown:
+            self.hit("unshown_references", where, unshown)
+
+    def _answer(self, answer: str, where: str) -> None:
+        self.counts["answers"] += 1
+        for key in ("templated_answers", "raw_or_cut_answers"):
+            self.figures[key]["total"] += 1
+        if re.match(r"\s*done\s*:", answer, re.IGNORECASE):
+            self.hit("templated_answers", where, repr(answer[:100]))
+        raw = bool(_RAW_JSON.search(answer))
+        cut = _looks_cut(answer)
+        if raw or cut:
+            kind = " and ".join(k for k, on in (("raw JSON", raw), ("cut", cut)) if on)
+            figure = self.figures["raw_or_cut_answers"]
+            figure["raw_json"] += raw
+            figure["cut"] += cut
+            self.hit("raw_or_cut_answers", where, f"{kind}: ...{answer[-80:]!r}")
+
+    def _reasoning(self, dialogue: Dialogue) -> None:
+        figure = self.figures["invented_dependencies"]
+        for text, calls in dialogue.reasoning:
+            self.counts["reasoning_blocks"] += 1
+            figure["total"] += 1
+            claim = _invented_dependency(dialogue, text, calls)
+            if claim:
+                turn = calls[0].turn if calls else "?"
+                self.hit("invented_dependencies", f"{dialogue.name} turn {turn}", claim)
+
+    # result ---------------------------------------------------------------------------------------------------------
+
+    def result(self) -> dict[str, Any]:
+        self._near_duplicates()
+        frames = self.figures["distinct_query_frames"]
+        frames["count"], frames["total"] = len(self.frames), sum(self.frames.values())
+        frames["examples"] = [f"{n} queries: {frame!r}" for frame, n in self.frames.most_common(_EXAMPLES) if n > 1]
+        calls = self.figures["calls_per_task_turn"]
+        calls["mean"] = round(calls["count"] / calls["total"], 3) if calls["total"] else 0.0
+        calls["examples"] = []
+        figures = {}
+        for key, (what, goal) in QUALITY_FIGURES.items():
+            figure = self.figures[key]
+            share = round(figure["count"] / figure["total"], 4) if figure["total"] and "mean" not in figure else None
+            if "by_kind" in figure:
+                figure["by_kind"] = dict(sorted(figure["by_kind"].items()))
+            figures[key] = {"what": what, "goal": goal, **figure, "share": share, "ok": _meets(goal, figure, share)}
+        return {"counts": {key: self.counts[key] for key in _COUNTS}, "figures": figures}
+
+    def _near_duplicates(self) -> None:
+        """MinHash LSH (datasketch) proposes pairs; each is confirmed on the exact Jaccard of word 3-shingles.
+
+        Exact repeats are matched by their text and never enter the index, and at most `_CANDIDATES`
+        proposals are checked per query, so a file of look-alike queries stays near-linear.
+        """
+        from datasketch import MinHash, MinHashLSH  # seconds to import (its package pulls in its async parts)
+
+        figure = self.figures["near_duplicate_queries"]
+        figure["total"] = len(self.queries)
+        members: set[int] = set()
+        first: dict[str, int] = {}
+        unique: list[int] = []
+        for number, (_, text) in enumerate(self.queries):
+            if text in first:
+                members.update((first[text], number))
+                self._pair(figure, first[text], number)
+            else:
+                first[text] = number
+                unique.append(number)
+        shingles = {number: _shingles(self.queries[number][1]) for number in unique}
+        signatures = MinHash.bulk([[gram.encode() for gram in shingles[n]] for n in unique], num_perm=_PERMUTATIONS)
+        index = MinHashLSH(threshold=_NEAR_DUPLICATE, num_perm=_PERMUTATIONS)
+        for number, signature in zip(unique, signatures, strict=True):
+            grams = shingles[number]
+            for other in index.query(signature)[:_CANDIDATES]:
+                if other in members and number in members:
+                    continue
+                if len(shingles[other] & grams) / len(shingles[other] | grams) >= _NEAR_DUPLICATE:
+                    members.update((other, number))
+                    self._pair(figure, other, number)
+            index.insert(number, signature)
+        figure["count"] = len(members)
+
+    def _pair(self, figure: dict[str, Any], one: int, other: int) -> None:
+        if len(figure["examples"]) < _EXAMPLES:
+            (where, text), (again, _) = self.queries[one], self.queries[other]
+            figure["examples"].append(f"{where} ~ {again}: {text[:100]!r}")
+
+
+_EXTRAS: dict[str, dict[str, Any]] = {
+    "parallel_independent_calls": {"pairs": 0, "parallel_pairs": 0},
+    "unshown_references": {"phrase_references": 0},
+    "tool_text_in_queries": {"by_kind": {}},
+    "raw_or_cut_answers": {"raw_json": 0, "cut": 0},
+}
+"""Counts some figures carry beside their own: independent pairs, "from before" phrases, kinds, reasons."""
+_COUNTS = ("samples", "turns", "task_turns", "calls", "queries", "answers", "reasoning_blocks")
+
+
+def _meets(goal: str, figure: dict[str, Any], share: float | None) -> bool:
+    if goal == "0":
+        return figure["count"] == 0
+    value = figure.get("mean", share)
+    if value is None:  # nothing to measure, e.g. no turn with independent calls
+        return True
+    number = float(goal.split()[1].rstrip("%")) / (100 if goal.endswith("%") else 1)
+    return value >= number if goal.startswith(">=") else value <= number
+
+
+# --- the checks -----------------------------------------------------------------------------------------------------
+
+
+def _altered_user_values(calls: list[Call]) -> str | None:
+    """A call sends a value next to one the user gave: same tool and argument with the user's value, or a near copy."""
+    for call in calls:
+        for path, value in call.values:
+            if appears(call.user_before, value):
+                continue
+            for other in calls:
+                for other_path, other_value in other.values:
+                    if (
+                        other.tool == call.tool
+                        and other_path == path
+                        and other_value != value
+                        and appears(other.user_before, other_value)
+                    ):
+                        return f"{call.tool}.{path}={value!r} where the user gave {other_value!r}"
+            for word in set(call.user_before.split()):
+                word = word.strip("\"'.,;:!?()")
+                near = abs(len(word) - len(value)) <= 2 and len(word) >= 4 and word[:2] == value[:2]
+                near = near and not word.isalpha()  # an identifier or a password, not a plain word
+                if near and SequenceMatcher(None, word, value).ratio() >= 0.75:
+                    return f"{call.tool}.{path}={value!r} where the user gave {word!r}"
+    return None
+
+
+def _tool_text(dialogue: Dialogue, query: str) -> list[tuple[str, str]]:
+    """What of the tools' own text a query holds: (kind, the text)."""
+    facts = dialogue.tools
+    found = [("description sentence", sentence) for sentence in facts.sentences if sentence in query]
+    found += [("tool name", name) for name in facts.identifier_names if name in query and appears(query, name)]
+    for match in _SNAKE.finditer(query) if "_" in query else ():
+        if match.group(0).lower() not in dialogue.argument_text:
+            found.append(("snake_case", match.group(0)))
+    for match in _NAME_VALUE.finditer(query) if ":" in query else ():
+        words = match.group(1).split()
+        if any(" ".join(words[-size:]) in facts.parameters for size in range(min(4, len(words)), 0, -1)):
+            found.append(("name: value", match.group(0)))
+    return found
+
+
+def _unshown_reference(dialogue: Dialogue, turn: Turn, query: str) -> str | None:
+    """A value the turn's calls take from an earlier turn's results that no user-visible text showed.
+
+    Counted when the query refers to it ("the file name from before") or says it although it is an
+    identifier (letters with digits, or '-', '_' or '/' inside) the user could only know from a hidden result.
+    """
+    hidden = "\n".join(call.result for call in dialogue.calls if call.turn < turn.index)
+    referring = bool(_REFERENCE.search(query))
+    for call in turn.calls:
+        for path, value in call.values:
+            if not appears(hidden, value) or appears(turn.visible_before, value):
+                continue
+            said = appears(query, value)
+            if said and _IDENTIFIER.fullmatch(value):
+                return f"the user says {value!r}, which only a hidden result showed"
+            own = any(appears(c.result, value) for c in turn.calls if c.message < call.message)
+            if referring and not said and not own:
+                return f"{call.tool}.{path}={value!r} is referred to but was never shown to the user"
+    return None
+
+
+def _looks_cut(answer: str) -> bool:
+    """Ends in an ellipsis or a bare word, or leaves a bracket or quote open."""
+    text = answer.rstrip()
+    if text.endswith(("...", "…")) or text[-1:].isalnum():
+        return True
+    return text.count("{") != text.count("}") or text.count("[") != text.count("]") or text.count('"') % 2 == 1
+
+
+def _invented_dependency(dialogue: Dialogue, text: str, calls: list[Call]) -> str | None:
+    """A sentence says one tool feeds another, and no value of the first's result is in the second's arguments."""
+    names = dialogue.tools.names | {call.tool for call in dialogue.calls}
+    for sentence in _SENTENCE_END.split(text):
+        claims: list[tuple[str, str]] = []  # (producer, consumer)
+        first = _FIRST_BECAUSE.search(sentence)
+        if first:
+            claims += [(first.group(1), consumer) for consumer in _NEEDS.findall(first.group(2))]
+        claims += [(producer, consumer) for consumer, producer in _NEEDS_FROM.findall(sentence)]
+        claims += [(producer, call.tool) for producer in _FROM_RESULT.findall(sentence) for call in calls]
+        for producer, consumer in claims:
+            if (
+                producer in names
+                and consumer in names
+                and producer != consumer
+                and not _flows(dialogue, producer, consumer)
+            ):
+                return f"says {consumer} needs {producer}: {sentence.strip()[:120]!r}"
+    return None
+
+
+def _flows(dialogue: Dialogue, producer: str, consumer: str) -> bool:
+    return any(
+        earlier.tool == producer
+        and later.tool == consumer
+        and earlier.message < later.message
+        and feeds(earlier, later, everything=True)
+        for later in dialogue.calls
+        for earlier in dialogue.calls
+    )
+
+
+def _frame(query: str, values: frozenset[str]) -> str:
+    """A query's frame: its words once values and names are masked (two queries that differ only in values
+    share one)."""
+    masked = _QUOTED.sub("<v>", query)
+    masked = _NAME.sub("<name>", masked).lower()
+    for value in sorted(values, key=len, reverse=True):
+        if appears(masked, value):
+            masked = masked.replace(value, "<v>")
+    return " ".join(_TOKEN_WITH_DIGITS.sub("<v>", " ".join(masked.split())).split())
+
+
+def _shingles(text: str) -> set[str]:
+    words = re.findall(r"\w+", text)
+    return {" ".join(words[i : i + 3]) for i in range(max(len(words) - 2, 1))}

@@ -1,0 +1,294 @@
+"""Words a person would use: a turn's request from the tools' phrasing, values as the user knows them, answers.
+
+An argument reads in the user's words as the user knows its value: a value the user gives
+reads as itself; a value an earlier call looked up reads as what it was looked up by
+(`get_user_id("Bob") -> USR002` reads "Bob") or as the name next to it in a listing; a
+value the user was shown in an earlier answer reads as itself.  Anything else the user
+cannot know, so no request may mention it.
+"""
+
+import json
+import random
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from servers.phrasing import brief_words, render, value_words
+from simulator import ToolInfo
+from synthesizer.plan import Call, TurnPlan, is_identifier
+
+__all__ = ["Unphrasable", "answer_for", "askable", "known_as", "parameter_words", "request_for", "tool_request"]
+
+_RESULT_SOURCES = ("result", "probe")
+_PLACES = {".": "the current folder", "..": "the folder above", "/": "the top folder"}
+
+
+def parameter_words(name: str) -> str:
+    """`send_message.receiver_id` (or `.receiver_id.2`) -> `receiver id`: a parameter as it reads in a sentence."""
+    parts = name.split(".")
+    return (parts[1] if len(parts) > 1 else parts[0]).replace("_", " ")
+
+
+class Unphrasable(Exception):
+    """A turn no user could ask for: it needs a value the user cannot know or name."""
+
+
+def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str | None:
+    """How the user refers to `call`'s argument `parameter`, or None when the user cannot know it.
+
+    A value picked out of a listing reads as the name next to it; a value a look-up found
+    reads as what it was looked up by; an identifier the user was shown reads as itself.
+    Other looked-up values (a number, a sentence) have no words the user would know them by.
+    """
+    value = call.arguments.get(parameter)
+    origin = call.provenance.get(parameter, {})
+    if origin.get("source") not in _RESULT_SOURCES:
+        return value_words(value)
+    producer = {earlier.step: earlier for earlier in [*turn.earlier_calls, *turn.calls]}.get(origin.get("step", -1))
+    if producer is None or depth > 4 or not is_identifier(value, parameter):
+        return None
+    if str(value).lower() in turn.shown:
+        return value_words(value)
+    if parameter not in call.choices:  # what it was made or looked up by: the one short key among the inputs
+        stated = {
+            name: words
+            for name in producer.arguments
+            if not _unsaid(name) and (words := known_as(turn, producer, name, depth + 1)) is not None
+        }
+        titles = [f'"{words}"' if " " in words else words for name, words in stated.items() if _titles(name)]
+        keys = [words for name, words in stated.items() if is_identifier(producer.arguments[name], name)]
+        if len(titles) == 1:  # a thing made or found by its title is known by it
+            return titles[0]
+        for candidates in (list(stated.values()), keys):
+            if len(candidates) == 1 and len(candidates[0].split()) <= 4:
+                return candidates[0]
+    return _readable_sibling(producer.result, value)
+
+
+def askable(target: Call, closure: list[Call]) -> bool:
+    """Whether a user could ask for `target` knowing only what its own closure shows (no earlier turn)."""
+    turn = TurnPlan(0, closure, {})
+    return all(
+        known_as(turn, call, name) is not None
+        for call in closure
+        for name, origin in call.provenance.items()
+        if origin.get("source") in _RESULT_SOURCES and (call is target or name in call.choices) and not _unsaid(name)
+    )
+
+
+def tool_request(tool: ToolInfo, values: dict[str, Any], rng: random.Random, must: Sequence[str] = ()) -> str | None:
+    """One of the tool's declared requests with these slot values (None when none has all it needs),
+    or for a tool that declares none, a request made from its description.
+
+    A request that says every one of `must` (the user's own values) is preferred to one that
+    leaves an optional value out.
+    """
+    asks = list((tool.hints or {}).get("asks") or [])
+    if not asks:
+        return _from_description(tool, values)
+    rng.shuffle(asks)
+    rendered = [sentence for template in asks if (sentence := render(template, values)) is not None]
+    complete = [sentence for sentence in rendered if all(_appears(word, sentence.lower()) for word in must)]
+    return (complete or rendered or [None])[0]
+
+
+def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -> str:
+    """The user's request for a turn: the target's request, and what else only the user can say.
+
+    Values that intermediate calls look up stay implicit (they read as what the user knows
+    them by); a prerequisite with inputs of its own (credentials, a card, which of several
+    items) is said as a sentence of its own.  The withheld value of a missing-parameter turn
+    is left out; a turn that cannot leave it out becomes a plain one.  Raises `Unphrasable`
+    when the target needs a value the user cannot name.
+    """
+    withheld = turn.free_input_of(turn.withheld) if turn.variant == "missing_parameter" and turn.withheld else None
+    target = turn.target
+    values = _slot_values(turn, target, tools[target.tool], withheld)
+    main = tool_request(tools[target.tool], values, rng, _must_say(turn, target, tools[target.tool], withheld))
+    if main is None and withheld is not None and withheld[0] is target:
+        # no request for the target reads without the value: this turn cannot leave it out
+        turn.variant, turn.withheld, withheld = "plain", None, None
+        main = tool_request(tools[target.tool], _slot_values(turn, target, tools[target.tool], None), rng)
+    if main is None:
+        raise Unphrasable(f"no request for {target.tool} can be said with what the user knows")
+    said = main.lower()
+    sentences = []
+    for call in turn.calls[:-1]:
+        if turn.variant == "error_recovery" and call.step in target.discovered and _acts_first(turn):
+            continue  # the assistant learns this step from the error; the user does not know of it
+        changes = tools[call.tool].read_only is not True  # a user asks for every change made on their behalf
+        if changes or any(not _appears(words, said) for words in _must_say(turn, call, tools[call.tool], withheld)):
+            sentence = _prerequisite_request(turn, call, tools[call.tool], withheld, rng)
+            if sentence is not None:
+                sentences.append(sentence)
+                said += " " + sentence.lower()
+    if withheld is not None and _appears(value_words(withheld[0].arguments[withheld[1]]), said):
+        turn.variant, turn.withheld = "plain", None  # the request says it anyway (a name it was looked up by)
+        return request_for(turn, tools, rng)
+    # an identifier only a hidden result showed is no value of the user's (names, words and prose are)
+    hidden = " ".join(json.dumps(call.result, ensure_ascii=False) for call in turn.earlier_calls).lower()
+    for call in turn.calls:
+        for words in _must_say(turn, call, tools[call.tool], withheld):
+            if not _appears(words, said):
+                raise Unphrasable(f"{call.tool} needs {words!r}, which no request for it says")
+            if re.search(r"[\d_/-]", words) and _appears(words, hidden) and not _appears(words, turn.shown):
+                raise Unphrasable(f"the user would say {words!r}, which only an earlier result showed")
+    return " ".join(_sentence(text) for text in [*sentences, main])
+
+
+def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -> str:
+    """The assistant's closing answer: what the target returned, in sentences, never raw JSON."""
+    target = turn.target
+    result = target.result if isinstance(target.result, dict) else {"result": target.result}
+    values: dict[str, Any] = {key: _spoken_status(value) for key, value in result.items()}
+    defaults = {name: schema.get("default") for name, schema in tools[target.tool].parameters.items()}
+    for name, value in {**defaults, **target.arguments}.items():
+        if value is not None:
+            values[f"@{name}"] = (known_as(turn, target, name) if name in target.arguments else None) or value
+    answers = list((tools[target.tool].hints or {}).get("answers") or [])
+    rng.shuffle(answers)
+    for template in answers:
+        sentence = render(template, values, brief_words)
+        if sentence is not None:
+            return _sentence(re.sub(r"^Done[:,]\s*", "", sentence))
+    return _summary(target.result)
+
+
+def _titles(parameter: str) -> bool:
+    return parameter.endswith(("title", "name", "subject"))
+
+
+def _spoken_status(value: Any) -> Any:
+    """A status or kind as words (`in_progress` -> "in progress"); other values as they are."""
+    return value.replace("_", " ") if isinstance(value, str) and re.fullmatch(r"[a-z]+(_[a-z]+)+", value) else value
+
+
+def _acts_first(turn: TurnPlan) -> bool:
+    """Whether the target can be tried before anything else of its turn (no value of it comes from the turn)."""
+    steps = {call.step for call in turn.calls}
+    return not any(origin.get("step") in steps for origin in turn.target.provenance.values())
+
+
+def _prerequisite_request(
+    turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Call, str] | None, rng: random.Random
+) -> str | None:
+    """The sentence for a prerequisite the user has to speak of (credentials, a card, which item).
+
+    When every request for it needs the withheld value, its other values are said plainly.
+    """
+    values = _slot_values(turn, call, tool, withheld)
+    must = _must_say(turn, call, tool, withheld)
+    sentence = tool_request(tool, values, rng, must)
+    if sentence is None and withheld is not None and withheld[0] is call:
+        # every request for it needs the withheld value: say the rest plainly ("My user id is TRV003.")
+        said = [
+            f"My {name.replace('_', ' ')} is {value_words(value)}."
+            for name, value in values.items()
+            if name in call.arguments and not isinstance(value, bool)
+        ]
+        return " ".join(said) or None
+    return sentence
+
+
+def _slot_values(turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Call, str] | None) -> dict[str, Any]:
+    """Slot values for one call's request: the user's own values as given, looked-up ones as the user knows them."""
+    values: dict[str, Any] = {  # a flag left at its default still picks its words ("{unread_only?...|...}")
+        name: schema["default"] for name, schema in tool.parameters.items() if isinstance(schema.get("default"), bool)
+    }
+    for name, value in call.arguments.items():
+        if withheld == (call, name) or _unsaid(name):
+            continue
+        if call.provenance.get(name, {}).get("source") not in _RESULT_SOURCES:
+            values[name] = _spoken(value, tool.parameters.get(name, {}))
+        elif (words := known_as(turn, call, name)) is not None:
+            values[name] = words
+        elif call is turn.target or name in call.choices:
+            raise Unphrasable(f"{call.tool}.{name}={value!r} is nothing the user could know or name")
+    return values
+
+
+def _spoken(value: Any, schema: dict[str, Any]) -> Any:
+    """An enum member as a person says it (`front_left` -> "front left"); other values as they are."""
+    members = [member for option in schema.get("anyOf", [schema]) for member in option.get("enum", [])]
+    if isinstance(value, str) and value in members:
+        return value.replace("_", " ")
+    return _PLACES.get(value, value) if isinstance(value, str) else value
+
+
+def _must_say(turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Call, str] | None) -> list[str]:
+    """What the user has to say for `call`: its own values, and which item of a listing it is about."""
+    words = []
+    for name, value in call.arguments.items():
+        if withheld == (call, name) or _unsaid(name) or isinstance(value, bool):
+            continue
+        if call.provenance.get(name, {}).get("source") not in _RESULT_SOURCES:
+            words.append(value_words(_spoken(value, tool.parameters.get(name, {}))))
+        elif name in call.choices:
+            words.append(known_as(turn, call, name) or "")
+    return [text for text in words if text]
+
+
+def _appears(words: str, text: str) -> bool:
+    """`words` in `text`, case-insensitive, not inside a longer word or number."""
+    return re.search(rf"(?<![\w.]){re.escape(words.lower())}(?![\w]|\.\d)", text) is not None
+
+
+def _unsaid(parameter: str) -> bool:
+    return parameter.endswith("token")
+
+
+def _readable_sibling(result: Any, value: Any) -> str | None:
+    """The name or title of the object in `result` that `value` identifies (its id, code or first field)."""
+    if isinstance(result, dict):
+        keys = [key for key, item in result.items() if item == value]
+        if keys and (keys[0] == next(iter(result)) or keys[0].endswith(("id", "code", "symbol", "username"))):
+            for key, item in result.items():
+                if key.endswith(("name", "title", "subject", "city")) and isinstance(item, str) and item != value:
+                    return item
+        for item in result.values():
+            found = _readable_sibling(item, value)
+            if found is not None:
+                return found
+    elif isinstance(result, list):
+        for item in result:
+            found = _readable_sibling(item, value)
+            if found is not None:
+                return found
+    return None
+
+
+def _from_description(tool: ToolInfo, values: dict[str, Any]) -> str:
+    """A request for a tool that declares none: its purpose as something the user wants, and the values."""
+    goal = re.split(r"(?<=[.!?])\s", tool.description.strip().split("\n")[0])[0]
+    goal = re.sub(r"\s*\([^)]*\)", "", goal).rstrip(".!? ")
+    goal = goal[:1].lower() + goal[1:] if goal[1:2].islower() else goal
+    goal = re.sub(r"\b(a|the) user's\b", "my", goal)
+    given = [value_words(value) for value in values.values()]
+    if not given:
+        return f"I need you to {goal}."
+    listed = given[0] if len(given) == 1 else ", ".join(given[:-1]) + " and " + given[-1]
+    return f"I need you to {goal}, for {listed}."
+
+
+def _summary(result: Any) -> str:
+    """Plain sentences for a result no answer template covers."""
+    if isinstance(result, dict):
+        facts = [
+            f"the {key.replace('_', ' ')} is {value_words(value)}"
+            for key, value in result.items()
+            if isinstance(value, str | int | float) and not isinstance(value, bool)
+        ][:3]
+        counts = [f"{len(value)} {key.replace('_', ' ')}" for key, value in result.items() if isinstance(value, list)]
+        if facts or counts:
+            text = "; ".join(facts + [f"there are {count}" for count in counts[:1]])
+            return _sentence(f"Here is what came back: {text}")
+    if isinstance(result, str) and result.strip():
+        first = re.split(r"(?<=[.!?])\s", result.strip())[0]
+        return _sentence(first if len(first) < 300 else "It's done")
+    return "It's done."
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text[-1:] in ".?!\"'" else text + "."

@@ -1,0 +1,71 @@
+"""Phrasing templates: the markup, and the contract that every built-in tool says how a person asks for it."""
+
+import re
+
+import anyio
+import pytest
+from mcp import Client
+
+from servers import create_sandbox, environment_names, get_environment, serve_sandbox
+from servers.environment import Environment, tool
+from servers.phrasing import TemplateError, parse_template, render
+
+
+def test_slots_optional_segments_and_choices_render():
+    values = {"receiver": "Bob", "unread_only": True, "items": [1, 2, 3], "@name": "notes.txt", "total": 20.0}
+    assert render('Send {receiver} a message[ saying "{message}"].', values) == "Send Bob a message."
+    assert render("Show my inbox{unread_only?, unread ones only|}.", values) == "Show my inbox, unread ones only."
+    assert render("Show my inbox{unread_only?, unread ones only|}.", {"unread_only": False}) == "Show my inbox."
+    assert render("You have {items#} files, {@name} among them.", values) == "You have 3 files, notes.txt among them."
+    assert render("the total is {total}", values) == "The total is 20"
+    assert render("Open {file}", values) is None
+
+
+def test_nested_result_fields_and_lists_read_as_words():
+    result = {"booking": {"id": "BKG1", "seats": ["1A", "1B"]}}
+    assert render("Booked {booking.id}: seats {booking.seats}.", result) == "Booked BKG1: seats 1A and 1B."
+
+
+@pytest.mark.parametrize("text", ["a [b [c]]", "a ]", "a [b", "{", "a {1x}", "a }"])
+def test_bad_markup_is_refused_with_the_template_named(text):
+    with pytest.raises(TemplateError, match="in "):
+        parse_template(text)
+
+
+def test_a_request_must_state_every_required_parameter():
+    with pytest.raises(TemplateError, match="leaves out required"):
+
+        class _Bad(Environment):
+            @tool(asks=["Send a message"])
+            def send(self, receiver: str, text: str = "") -> dict:
+                return {}
+
+    with pytest.raises(TemplateError, match="unknown parameters"):
+
+        class _Worse(Environment):
+            @tool(asks=["Send {who} a message"])
+            def send(self, receiver: str) -> dict:
+                return {}
+
+
+@pytest.mark.parametrize("env", environment_names())
+def test_every_builtin_tool_says_how_a_person_asks_and_how_the_answer_reads(env):
+    """At least four requests and two answers per tool; answer slots name fields of the real output schema."""
+    sandbox = create_sandbox(env)
+
+    async def main() -> list:
+        async with Client(serve_sandbox(sandbox)) as client:
+            return (await client.list_tools()).tools
+
+    tools = {tool.name: tool for tool in anyio.run(main)}
+    for name, spec in get_environment(env).tool_specs().items():
+        assert len(spec.asks) >= 4, f"{env}.{name}: {len(spec.asks)} requests"
+        assert len(spec.answers) >= 2, f"{env}.{name}: {len(spec.answers)} answers"
+        fields = set((tools[name].output_schema or {}).get("properties", {}))
+        for text in spec.answers:
+            roots = {slot.split(".")[0] for slot in parse_template(text).slots if not slot.startswith("@")}
+            assert roots <= fields, f"{env}.{name}: answer {text!r} names {sorted(roots - fields)}, not in the result"
+        for text in [*spec.asks, *spec.answers]:
+            words = re.sub(r"\{[^}]*\}", "", text)
+            assert not re.search(r"[a-z]_[a-z]", words), f"{env}.{name}: snake_case in {text!r}"
+            assert name not in words, f"{env}.{name}: the tool's name in {text!r}"

@@ -1,0 +1,275 @@
+"""A turn is a target and its prerequisite closure; arguments are grounded; variants teach the right lesson.
+
+Trajectories are built by hand, including the walks that round 1 turned into bad turns.
+"""
+
+import random
+
+from simulator import Step, ToolInfo, Trajectory
+from synthesizer.grounding import ungrounded_arguments
+from synthesizer.offline import mistaken_call
+from synthesizer.plan import Variants, plan_dialogue
+
+
+def _tool(name, *, read_only=False, requires=(), provides=(), params=()):
+    schema = {"type": "object", "properties": {p: {"type": "string"} for p in params}, "required": list(params)}
+    hints = {"read_only": read_only, "requires": list(requires), "provides": list(provides), "asks": [], "answers": []}
+    return ToolInfo(name, f"{name} does its job.", schema, read_only=read_only, hints=hints)
+
+
+def _walk(*steps):
+    trajectory = Trajectory("t-1", "run", 0, "env", "default", 0, steps[-1][0])
+    for index, (tool, arguments, result, provenance) in enumerate(steps):
+        error = isinstance(result, str)
+        trajectory.steps.append(
+            Step(
+                index, tool, arguments, None if error else result, result if error else "", error, provenance=provenance
+            )
+        )
+    return trajectory
+
+
+def _from(step, field):
+    return {"source": "result", "step": step, "field": field}
+
+
+POOL = {"source": "pool"}
+TRAVEL = {
+    tool.name: tool
+    for tool in [
+        _tool("travel_log_in", provides=["logged_in"], params=("user_id", "password")),
+        _tool("cancel_flight_booking", requires=["logged_in"], params=("access_token", "booking_id")),
+        _tool("travel_log_out", requires=["logged_in"]),
+        _tool("list_flight_bookings", read_only=True, requires=["logged_in"], params=("access_token",)),
+    ]
+}
+
+
+PLAIN = Variants(0, 0, 0)
+
+
+def _plan(trajectory, tools, turns=(1, 5), variants=PLAIN, seed=0):
+    return plan_dialogue(trajectory, tools, turns, variants, random.Random(seed))
+
+
+def test_a_destructive_call_nobody_asked_for_is_not_in_the_log_out_turn():
+    """Round 1: "end the current session; the booking id is BKG0001" -> cancel_flight_booking, then log_out."""
+    walk = _walk(
+        ("travel_log_in", {"user_id": "TRV001", "password": "pw!2026"}, {"access_token": "tok_1"}, {"user_id": POOL}),
+        (
+            "cancel_flight_booking",
+            {"access_token": "tok_1", "booking_id": "BKG0001"},
+            {"refund": 800},
+            {"access_token": _from(0, "access_token"), "booking_id": POOL},
+        ),
+        ("travel_log_out", {}, {"logged_in": False}, {}),
+    )
+    plan = _plan(walk, TRAVEL, turns=(1, 1))
+    assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["travel_log_in", "cancel_flight_booking"]]
+    plan = _plan(walk, TRAVEL, turns=(2, 2))
+    tools_per_turn = [[call.tool for call in turn.calls] for turn in plan.turns]
+    assert ["travel_log_out"] in tools_per_turn and all(
+        "cancel_flight_booking" not in turn or turn[-1] == "cancel_flight_booking" for turn in tools_per_turn
+    )
+
+
+def test_look_ups_nothing_uses_are_left_out_of_lock_every_door():
+    """Round 1: "Please lock every door." -> find_nearest_fuel_station, estimate_drive_feasibility, lock_all_doors."""
+    tools = {
+        tool.name: tool
+        for tool in [
+            _tool("find_nearest_fuel_station", read_only=True),
+            _tool("estimate_drive_feasibility", read_only=True, params=("distance_km",)),
+            _tool("lock_all_doors"),
+        ]
+    }
+    walk = _walk(
+        ("find_nearest_fuel_station", {}, {"station": "S1", "distance_km": 12.5}, {}),
+        (
+            "estimate_drive_feasibility",
+            {"distance_km": "S1-12"},
+            {"feasible": True},
+            {"distance_km": _from(0, "station")},
+        ),
+        ("lock_all_doors", {}, {"locked": 4}, {}),
+    )
+    plan = _plan(walk, tools, turns=(1, 1))
+    assert [call.tool for call in plan.turns[0].calls] == ["find_nearest_fuel_station", "estimate_drive_feasibility"]
+    plan = _plan(walk, tools, turns=(2, 2))
+    lock_turn = next(turn for turn in plan.turns if turn.target.tool == "lock_all_doors")
+    assert [call.tool for call in lock_turn.calls] == ["lock_all_doors"]
+    plan = _plan(walk, tools, turns=(3, 3))  # the look-up as a request of its own, then the estimate
+    assert [[call.tool for call in turn.calls] for turn in plan.turns] == [
+        ["find_nearest_fuel_station"],
+        ["estimate_drive_feasibility"],
+        ["lock_all_doors"],
+    ]
+
+
+def test_an_audit_log_turn_holds_no_other_tickets_changes():
+    """Round 1: "show a ticket's audit log" -> assign_ticket, create_ticket, then the history of another ticket."""
+    tools = {
+        tool.name: tool
+        for tool in [
+            _tool("assign_ticket", params=("ticket_id", "agent")),
+            _tool("create_ticket", params=("title",)),
+            _tool("get_ticket_history", read_only=True, params=("ticket_id",)),
+        ]
+    }
+    walk = _walk(
+        ("assign_ticket", {"ticket_id": "TCK1", "agent": "ana"}, {"ticket_id": "TCK1"}, {"ticket_id": POOL}),
+        ("create_ticket", {"title": "Printer jam"}, {"ticket_id": "TCK7"}, {"title": POOL}),
+        ("get_ticket_history", {"ticket_id": "TCK2"}, {"events": []}, {"ticket_id": POOL}),
+    )
+    for seed in range(5):
+        plan = _plan(walk, tools, turns=(3, 3), seed=seed)
+        assert all(len(turn.calls) == 1 for turn in plan.turns)
+
+
+def test_independent_look_ups_share_a_message_and_a_dependent_call_waits():
+    """The paper's two zip-code look-ups: parallel; the call that uses both: after them."""
+    tools = {
+        tool.name: tool
+        for tool in [
+            _tool("get_zipcode", read_only=True, params=("city",)),
+            _tool("book_ticket", params=("from_zip", "to_zip")),
+        ]
+    }
+    walk = _walk(
+        ("get_zipcode", {"city": "Rivermist"}, {"zip": "83214"}, {"city": POOL}),
+        ("get_zipcode", {"city": "Stonebrook"}, {"zip": "74532"}, {"city": POOL}),
+        (
+            "book_ticket",
+            {"from_zip": "83214", "to_zip": "74532"},
+            {"ticket": "T1"},
+            {"from_zip": _from(0, "zip"), "to_zip": _from(1, "zip")},
+        ),
+    )
+    turn = _plan(walk, tools, turns=(1, 1)).turns[0]
+    assert turn.batches == [[0, 1], [2]]
+    assert set(turn.free_inputs) == {"get_zipcode.city", "get_zipcode.city.2"}
+    assert turn.free_input_of("get_zipcode.city.2")[0].arguments == {"city": "Stonebrook"}
+
+
+def test_a_state_prerequisite_observed_in_the_walk_joins_the_closure():
+    """No declared hints: the target failed, another call changed the state, then the target worked."""
+    tools = {tool.name: tool for tool in [_tool("unlock"), _tool("open_door"), _tool("honk")]}
+    walk = _walk(
+        ("open_door", {}, "Error: the door is locked", {}),
+        ("unlock", {}, {"ok": True}, {}),
+        ("honk", {}, {"ok": True}, {}),
+        ("open_door", {}, {"open": True}, {}),
+    )
+    plan = _plan(walk, tools, turns=(1, 1))
+    assert [call.tool for call in plan.turns[0].calls][-1] == "open_door"
+    assert "unlock" in [call.tool for call in plan.turns[0].calls]
+
+
+def _dialogue(*messages):
+    return [dict(message) for message in messages]
+
+
+def _call(name, **arguments):
+    return {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"id": name, "type": "function", "function": {"name": name, "arguments": arguments}}],
+    }
+
+
+SCHEMAS = {
+    "list_flight_bookings": {"properties": {"access_token": {}}},
+    "create_ticket": {"properties": {"title": {}, "priority": {"enum": ["low", "high"]}}},
+}
+
+
+def test_a_token_used_before_the_log_in_that_issues_it_is_ungrounded():
+    """Round 1: a travel token used before travel_log_in issues it."""
+    messages = _dialogue(
+        {"role": "user", "content": "Show my bookings."},
+        _call("list_flight_bookings", access_token="tok_9"),
+        {"role": "tool", "content": '{"bookings": []}'},
+        _call("travel_log_in", user_id="TRV001"),
+        {"role": "tool", "content": '{"access_token": "tok_9"}'},
+    )
+    problems = ungrounded_arguments(messages, SCHEMAS)
+    assert problems and "tok_9" in problems[0] and "TRV001" in problems[1]
+
+
+def test_a_title_only_a_later_result_returns_is_ungrounded_and_enums_are_implied():
+    """Round 1: `create_ticket` already holding the title that a later call returns."""
+    messages = _dialogue(
+        {"role": "user", "content": "Open a high priority ticket."},
+        _call("create_ticket", title="Printer jam", priority="high"),
+        {"role": "tool", "content": '{"ticket_id": "T1"}'},
+        _call("get_ticket", ticket_id="T1"),
+        {"role": "tool", "content": '{"title": "Printer jam"}'},
+    )
+    assert ungrounded_arguments(messages, SCHEMAS) == [
+        "create_ticket.title='Printer jam' appears nowhere before the call"
+    ]
+
+
+def test_numbers_are_grounded_by_their_value_not_their_spelling():
+    messages = _dialogue(
+        {"role": "user", "content": "Set my budget to 1500."},
+        _call("set_budget", limit=1500.0),
+        {"role": "tool", "content": '{"limit": 1500.0}'},
+        _call("set_budget", limit=15.0),
+    )
+    assert ungrounded_arguments(messages, {}) == ["set_budget.limit=15.0 appears nowhere before the call"]
+
+
+def test_the_mistake_of_an_error_recovery_turn_keeps_every_value_the_user_gave():
+    """Round 1: the user says "Emma!2026", the call sends "Emma!2120". Now the mistake is a skipped step."""
+    walk = _walk(
+        (
+            "travel_log_in",
+            {"user_id": "TRV001", "password": "Emma!2026"},
+            {"access_token": "tok_1"},
+            {"user_id": POOL, "password": POOL},
+        ),
+        ("travel_log_out", {}, {"logged_in": False}, {}),
+    )
+    turn = _plan(walk, TRAVEL, turns=(1, 1)).turns[0]
+    mistake = mistaken_call(turn, TRAVEL, random.Random(0))
+    assert mistake is not None and mistake.tool_calls == [{"name": "travel_log_out", "arguments": {}}]
+    walk = _walk(
+        (
+            "travel_log_in",
+            {"user_id": "TRV001", "password": "Emma!2026"},
+            {"access_token": "tok_1"},
+            {"user_id": POOL, "password": POOL},
+        ),
+        (
+            "list_flight_bookings",
+            {"access_token": "tok_1"},
+            {"bookings": []},
+            {"access_token": _from(0, "access_token")},
+        ),
+    )
+    turn = _plan(walk, TRAVEL, turns=(1, 1)).turns[0]
+    assert mistaken_call(turn, TRAVEL, random.Random(0)) is None  # its token would come from nowhere
+
+
+def test_the_missing_parameter_is_one_only_the_user_could_know():
+    walk = _walk(
+        (
+            "travel_log_in",
+            {"user_id": "TRV001", "password": "Emma!2026"},
+            {"access_token": "tok_1"},
+            {"user_id": POOL, "password": POOL},
+        ),
+        (
+            "list_flight_bookings",
+            {"access_token": "tok_1"},
+            {"bookings": []},
+            {"access_token": _from(0, "access_token")},
+        ),
+    )
+    for seed in range(10):
+        turn = _plan(walk, TRAVEL, turns=(1, 1), variants=Variants(1, 0, 0), seed=seed).turns[0]
+        assert turn.variant == "missing_parameter" and turn.withheld in {
+            "travel_log_in.user_id",
+            "travel_log_in.password",
+        }
