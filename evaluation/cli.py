@@ -6,6 +6,7 @@ package's errors as one line too.
 """
 
 from pathlib import Path
+from typing import Any
 
 import anyio
 import click
@@ -65,7 +66,6 @@ def tasks_command(db: Path, split: float | None, seed: int, out: Path | None) ->
 @click.option("--held-out", is_flag=True, help="Only the store's held-out split (funreason tasks --split).")
 @synthesizer_cli.llm_options
 @click.option("--k", type=click.IntRange(1), default=1, show_default=True, help="Attempts per task (pass^k).")
-@click.option("--temperature", type=click.FloatRange(0), default=0.0, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), help="Write eval.md and eval.html.")
 @click.option("--regrade", is_flag=True, help="Re-score the stored attempts with the current checker; run nothing.")
@@ -78,8 +78,11 @@ def eval_command(
     base_url: str | None,
     api_key: str | None,
     concurrency: int,
-    k: int,
+    timeout: float,
+    max_tokens: int | None,
     temperature: float,
+    extra_body: dict[str, Any] | None,
+    k: int,
     json_out: Path | None,
     report_dir: Path | None,
     regrade: bool,
@@ -95,7 +98,8 @@ def eval_command(
         attempts = _regrade(db, name if model else None)
     else:
         tasks = load_tasks(db=None if tasks_file else db, tasks_file=tasks_file, held_out_only=held_out)
-        attempts = _evaluate(db, tasks, llm, name, base_url, api_key, concurrency, k, temperature)
+        endpoint = {"timeout_s": timeout, "max_tokens": max_tokens, "extra_body": extra_body}
+        attempts = _evaluate(db, tasks, llm, name, base_url, api_key, concurrency, k, temperature, endpoint)
     if not attempts:
         raise EvaluationError("no attempts to report (no tasks, or nothing stored for --regrade)")
     figures = eval_figures(attempts, k)
@@ -117,6 +121,7 @@ def _evaluate(
     concurrency: int,
     k: int,
     temperature: float,
+    endpoint: dict[str, Any],
 ) -> list[Attempt]:
     with Store(db) as store:
         attempts_store, samples = AttemptStore(store), SampleStore(store)
@@ -131,7 +136,7 @@ def _evaluate(
                     lambda key: samples.cache_get(f"eval{number}:{key}"),
                     lambda key, request, reply: samples.cache_put(f"eval{number}:{key}", request, reply),
                 )
-                chats[number] = ChatModel(model, base_url=base_url, api_key=api_key, cache=cache)
+                chats[number] = ChatModel(model, base_url=base_url, api_key=api_key, cache=cache, **endpoint)
                 chats[number].limit = limit
             return ChatPolicy(chats[number], temperature=temperature)
 
