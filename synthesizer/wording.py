@@ -49,7 +49,8 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
         return None
     if str(value).lower() in turn.shown:
         return value_words(value)
-    if parameter not in call.choices:  # what it was made or looked up by: the one short key among the inputs
+    if parameter not in call.choices and _identifies(producer.result, value):
+        # what it was made or looked up by: the one short key among the inputs
         stated = {
             name: words
             for name in producer.arguments
@@ -152,6 +153,14 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
         if sentence is not None:
             return _sentence(re.sub(r"^Done[:,]\s*", "", sentence))
     return _summary(target.result)
+
+
+def _identifies(result: Any, value: Any) -> bool:
+    """Whether `value` is what the result is about (its first field or its id), not a detail of it (a currency)."""
+    if not isinstance(result, dict) or not result:
+        return False
+    keys = [key for key, item in result.items() if item == value]
+    return bool(keys) and (keys[0] == next(iter(result)) or keys[0].endswith(("id", "code", "symbol", "path")))
 
 
 def _titles(parameter: str) -> bool:
