@@ -253,6 +253,10 @@ class ArgumentFiller:
             if name not in required and earlier is None and self.rng.random() < 0.7:
                 continue
             value, source = earlier if earlier is not None else self._build(name, entity, schema, memory, writes)
+            for _ in range(3):  # two parameters of one call rarely mean the same value ("convert K to K")
+                if value not in arguments.values() or source.get("source") == "result":
+                    break
+                value, source = self._build(name, entity, schema, memory, writes)
             arguments[name] = value
             provenance[name] = source
         return arguments, provenance

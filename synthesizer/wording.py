@@ -60,7 +60,9 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
         keys = [words for name, words in stated.items() if is_identifier(producer.arguments[name], name)]
         if len(titles) == 1:  # a thing made or found by its title is known by it
             return titles[0]
-        for candidates in (list(stated.values()), keys):
+        # a look-up's result is what it looked up (get_user_id("Bob") is Bob); a thing made by a change is not
+        # what went into it (a message sent to Eve is not Eve)
+        for candidates in (list(stated.values()), keys) if not producer.changes_state else ():
             if len(candidates) == 1 and len(candidates[0].split()) <= 4:
                 return candidates[0]
     return _readable_sibling(producer.result, value)
