@@ -33,7 +33,7 @@ QUALITY_FIGURES: dict[str, tuple[str, str]] = {
     "altered_user_values": ("error-recovery turns with a call that changes a value the user gave", "0"),
     "calls_per_task_turn": ("calls per task turn (mean)", ">= 2.0"),
     "chained_task_turns": ("task turns whose target needs >= 2 calls of the turn (a real chain)", ">= 50%"),
-    "parallel_independent_calls": ("multi-call turns with independent calls that make them in parallel", ">= 90%"),
+    "parallel_independent_calls": ("multi-call turns whose every call is made as early as its inputs allow", ">= 90%"),
     "dependent_calls_sharing_a_message": ("multi-call messages with a call that needs another one's result", "0"),
     # issue 13: queries, answers and reasoning in a person's voice
     "tool_text_in_queries": ("queries with a description sentence, tool name, snake_case or 'name: value'", "0"),
