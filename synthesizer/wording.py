@@ -248,21 +248,28 @@ def _unsaid(parameter: str) -> bool:
     return parameter.endswith("token")
 
 
-def _readable_sibling(result: Any, value: Any) -> str | None:
-    """The name or title of the object in `result` that `value` identifies (its id, code or first field)."""
+def _readable_sibling(result: Any, value: Any, siblings: list[Any] = ()) -> str | None:
+    """The name or title of the object in `result` that `value` identifies (its id, code or first field).
+
+    `siblings` are the other objects of the listing it is in: a name two of them share ("Maya
+    Patel" holds two cards) does not say which one is meant.
+    """
     if isinstance(result, dict):
         keys = [key for key, item in result.items() if item == value]
         if keys and (keys[0] == next(iter(result)) or keys[0].endswith(("id", "code", "symbol", "username"))):
             for key, item in result.items():
-                if key.endswith(("name", "title", "subject", "city")) and isinstance(item, str) and item != value:
+                readable = key.endswith(("name", "title", "subject", "city")) and isinstance(item, str)
+                shared = any(isinstance(other, dict) and other.get(key) == item for other in siblings)
+                if readable and item != value and not shared:
                     return item
+            return None
         for item in result.values():
             found = _readable_sibling(item, value)
             if found is not None:
                 return found
     elif isinstance(result, list):
-        for item in result:
-            found = _readable_sibling(item, value)
+        for position, item in enumerate(result):
+            found = _readable_sibling(item, value, [*result[:position], *result[position + 1 :]])
             if found is not None:
                 return found
     return None
