@@ -22,6 +22,7 @@ from servers import (
     register_environment,
     serve_sandbox,
 )
+from simulator.cluster import explore_on_ray
 from simulator.connection import ServerTarget
 from simulator.errors import SimulatorError
 from simulator.explorer import ExploreConfig, explore
@@ -31,6 +32,7 @@ from simulator.store import Store
 
 __all__ = [
     "KNOWN_ERRORS",
+    "RAY_HELP",
     "explore_command",
     "graph_command",
     "progress_bar",
@@ -41,6 +43,7 @@ __all__ = [
 ]
 
 KNOWN_ERRORS = (SimulatorError,)
+RAY_HELP = "Shard the work over Ray: 'local' starts one here, 'auto' joins a running cluster, or an address."
 
 
 def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -192,6 +195,7 @@ def proxy_command(server_cmd: str, record: Path) -> None:
     help="Calls to keep making after the target tool succeeded.",
 )
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="Worker processes.")
+@click.option("--ray", "ray_address", metavar="ADDRESS", help=RAY_HELP)
 def explore_command(
     envs: str | None,
     scenario: str | None,
@@ -204,6 +208,7 @@ def explore_command(
     max_steps: int,
     after_target: int,
     workers: int,
+    ray_address: str | None,
 ) -> None:
     """Explore a server with directed sampling and record real trajectories.
 
@@ -214,6 +219,8 @@ def explore_command(
         trajectories=trajectories, seed=seed, max_steps=max_steps, after_target_steps=after_target, workers=workers
     )
     with progress_bar(f"exploring {target.label}") as report:
+        if ray_address:
+            explore_on_ray(target, db, config, ray_address, report)
         run_id = explore(target, db, config, report)
     with Store(db) as store:
         stats = store.stats()

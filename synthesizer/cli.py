@@ -4,6 +4,7 @@ import json
 import logging
 import sys
 import tomllib
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from synthesizer.plan import Variants
 from synthesizer.quality import format_quality, measure_quality, read_records
 from synthesizer.roles import Backend, ModelBackend
 from synthesizer.samples import SampleStore
+from synthesizer.sharded import run_on_ray, synthesize_on_ray
 from synthesizer.synthesize import SynthesisConfig, synthesize
 
 __all__ = ["main"]
@@ -127,6 +129,7 @@ def _share_option(variant: str, help_text: str) -> Any:
 @_share_option("missing_parameter", "Share of turns whose query leaves out a value the assistant must ask for.")
 @_share_option("missing_tool", "Share of turns whose tool is only offered later in the dialogue.")
 @_share_option("error_recovery", "Share of turns with a call that really fails and is recovered from.")
+@click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
 def synthesize_command(
     db: Path,
     llm: str,
@@ -141,6 +144,7 @@ def synthesize_command(
     missing_parameter: float,
     missing_tool: float,
     error_recovery: float,
+    ray_address: str | None,
 ) -> None:
     """Turn trajectories into verified multi-turn samples (advanced tool, hard query, guided chain).
 
@@ -158,6 +162,9 @@ def synthesize_command(
             concurrency=concurrency if llm == "openai" else 1,
         )
         with simulator_cli.progress_bar("synthesizing") as report:
+            if ray_address:
+                factory = partial(make_backend, llm, model, base_url, api_key, concurrency)
+                synthesize_on_ray(db, config, factory, ray_address, report)
             counts = synthesize(db, config, backend, report)
     click.echo(f"{counts['verified']} verified samples, {counts['rejected']} rejected, in {db}", err=True)
 
@@ -216,6 +223,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
 @llm_options
 @click.option("--max-attempts", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--turns", default="2-5", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
+@click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
 def run_command(
     out: Path,
     envs: str,
@@ -229,6 +237,7 @@ def run_command(
     concurrency: int,
     max_attempts: int,
     turns: tuple[int, int],
+    ray_address: str | None,
 ) -> None:
     """The whole pipeline on the built-in environments: explore, synthesize, validate, export, report.
 
@@ -258,6 +267,9 @@ def run_command(
     with Store(config.store_path) as cache_store:
         backend = make_backend(llm, model, base_url, api_key, concurrency, cache_store)
         with simulator_cli.progress_stages() as stage:
+            if ray_address:
+                factory = partial(make_backend, llm, model, base_url, api_key, concurrency)
+                run_on_ray(config, factory, ray_address, stage)
             figures = run_pipeline(config, backend, stage)
     totals = figures["totals"]
     click.echo(

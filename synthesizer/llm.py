@@ -80,6 +80,7 @@ class ChatModel:
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self.model = model
+        self.base_url = base_url
         self._client_options = {
             "base_url": base_url,
             "api_key": api_key or os.environ.get("OPENAI_API_KEY") or "no-key-needed",

@@ -46,22 +46,36 @@ def synthesize(
     config: SynthesisConfig,
     backend: Backend,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    near_duplicates: bool = True,
 ) -> dict[str, int]:
-    """Turn the store's trajectories into samples; returns the store's sample counts."""
-    return anyio.run(_synthesize, store_path, config, backend, progress or (lambda done, total: None))
+    """Turn the store's trajectories into samples; returns the store's sample counts.
+
+    `near_duplicates=False` leaves the near-duplicate pass to whoever holds all the samples
+    (a shard holds only some: the pass is run once over the merged store).
+    """
+    return anyio.run(_synthesize, store_path, config, backend, progress or (lambda done, total: None), near_duplicates)
 
 
 async def _synthesize(
-    store_path: Path, config: SynthesisConfig, backend: Backend, report: Callable[[int, int], None]
+    store_path: Path,
+    config: SynthesisConfig,
+    backend: Backend,
+    report: Callable[[int, int], None],
+    near_duplicates: bool,
 ) -> dict[str, int]:
     try:
-        return await _synthesize_all(store_path, config, backend, report)
+        return await _synthesize_all(store_path, config, backend, report, near_duplicates)
     finally:
         await backend.aclose()
 
 
 async def _synthesize_all(
-    store_path: Path, config: SynthesisConfig, backend: Backend, report: Callable[[int, int], None]
+    store_path: Path,
+    config: SynthesisConfig,
+    backend: Backend,
+    report: Callable[[int, int], None],
+    near_duplicates: bool,
 ) -> dict[str, int]:
     key = config.key(backend.model)
     with Store(store_path) as store:
@@ -96,7 +110,8 @@ async def _synthesize_all(
         async with anyio.create_task_group() as group:
             for _ in range(max(1, config.concurrency)):
                 group.start_soon(worker)
-        drop_near_duplicates(samples, config.turns[0])
+        if near_duplicates:
+            drop_near_duplicates(samples, config.turns[0])
         return samples.counts()
 
 
