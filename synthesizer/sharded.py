@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,21 +31,37 @@ from synthesizer.roles import Backend, ModelBackend
 from synthesizer.samples import SampleStore
 from synthesizer.synthesize import SynthesisConfig, _sample_id, synthesize
 
-__all__ = ["BackendFactory", "ClusterLimit", "run_on_ray", "shared_permits", "synthesize_on_ray"]
+__all__ = [
+    "BackendFactory",
+    "ClusterLimit",
+    "SynthesisWork",
+    "run_on_ray",
+    "shared_permits",
+    "synthesis_work",
+    "synthesize_on_ray",
+]
 
 BackendFactory = Callable[[Store], Backend]
 """Makes the backend on a worker, its response cache in the given store; must pickle."""
 
 
 @dataclass(frozen=True)
-class _Job:
-    """What every shard's synthesis needs besides its trajectories."""
+class SynthesisWork:
+    """A shard's work on a worker: explore it, then synthesize all its trajectories (no near-duplicate pass)."""
 
     config: SynthesisConfig
     backend: BackendFactory
     model: str
     limit: Any = None
     """A `_Permits` actor handle: the endpoint's limit, shared by every worker."""
+
+    def __call__(self, shard: Shard, path: Path) -> None:
+        explore_shard(shard, path)
+        with Store(path) as cache_store:
+            backend = self.backend(cache_store)
+            if self.limit is not None and isinstance(backend, ModelBackend):
+                backend.chat.limit = ClusterLimit(self.limit)
+            synthesize(path, self.config, backend, near_duplicates=False)
 
 
 def synthesize_on_ray(
@@ -62,14 +77,14 @@ def synthesize_on_ray(
 
     Run the plain `synthesize` afterwards: it finds every sample made and drops near-duplicates.
     """
-    job = _job(config, backend, store_path, address)
-    key = config.key(job.model)
+    work = synthesis_work(config, backend, store_path, address)
+    key = config.key(work.model)
     with Store(store_path) as store:
         done = SampleStore(store).done_ids()
     shards = plan_stored(
         store_path, f"synthesize-{key}", lambda trajectory: _sample_id(trajectory, key) not in done, size=shard_size
     )
-    return run_shards(address, shards, partial(_explore_and_synthesize, job), store_path, progress)
+    return run_shards(address, shards, work, store_path, progress)
 
 
 def run_on_ray(
@@ -82,8 +97,8 @@ def run_on_ray(
     drops near-duplicates over the whole store, then exports and reports.
     """
     config.out.mkdir(parents=True, exist_ok=True)
-    job = _job(config.synthesis_config, backend, config.store_path, address)
-    key = config.synthesis_config.key(job.model)
+    work = synthesis_work(config.synthesis_config, backend, config.store_path, address)
+    key = config.synthesis_config.key(work.model)
     shards: list[Shard] = []
     for env in config.envs or tuple(environment_names()):
         target = ServerTarget(envs=(env,))
@@ -91,9 +106,7 @@ def run_on_ray(
         shards += plan_exploration(
             target, config.store_path, config.explore_config, f"run-{key}", size=shard_size, ship_stored=True
         )
-    return run_shards(
-        address, shards, partial(_explore_and_synthesize, job), config.store_path, stage("explore+synthesize on Ray")
-    )
+    return run_shards(address, shards, work, config.store_path, stage("explore+synthesize on Ray"))
 
 
 class ClusterLimit:
@@ -140,7 +153,8 @@ def shared_permits(ray: Any, endpoint: str, count: int) -> Any:
     return ray.remote(_Permits).options(name=name, get_if_exists=True, num_cpus=0).remote(count)
 
 
-def _job(config: SynthesisConfig, backend: BackendFactory, store_path: Path, address: str) -> _Job:
+def synthesis_work(config: SynthesisConfig, backend: BackendFactory, store_path: Path, address: str) -> SynthesisWork:
+    """The work of every shard of a run; with a model backend, its endpoint's limit becomes cluster-wide."""
     if config.samples is not None:
         raise ConfigError("--samples does not go with --ray: shards synthesize every trajectory; leave it out")
     store_path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,14 +164,4 @@ def _job(config: SynthesisConfig, backend: BackendFactory, store_path: Path, add
     if isinstance(made, ModelBackend):  # the driver owns the actor, so it lives as long as the run
         endpoint = made.chat.base_url or "default"
         limit = shared_permits(connect_ray(address), endpoint, made.chat.limit.value)
-    return _Job(config, backend, made.model, limit)
-
-
-def _explore_and_synthesize(job: _Job, shard: Shard, path: Path) -> None:
-    """On a worker: explore the shard, then synthesize all its trajectories without the near-duplicate pass."""
-    explore_shard(shard, path)
-    with Store(path) as cache_store:
-        backend = job.backend(cache_store)
-        if job.limit is not None and isinstance(backend, ModelBackend):
-            backend.chat.limit = ClusterLimit(job.limit)
-        synthesize(path, job.config, backend, near_duplicates=False)
+    return SynthesisWork(config, backend, made.model, limit)
