@@ -5,6 +5,7 @@ means the same on a noisy machine; BENCHMARKS.md says what each compares.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -18,9 +19,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import lifecycle, llm, overhead, scale, throughput  # noqa: E402
+from bench import lifecycle, llm, overhead, ray_shards, scale, throughput  # noqa: E402
 
-SECTIONS = ("overhead", "lifecycle", "explorer", "llm", "scale")
+SECTIONS = ("overhead", "lifecycle", "explorer", "llm", "scale", "ray")
 
 TARGETS = {
     "overhead_inprocess": ("<=", 1.25),
@@ -32,6 +33,8 @@ TARGETS = {
     "llm_efficiency_c32": (">=", 0.8),
     "export_samples_per_s": (">=", 20_000),
     "export_peak_rss_mb": ("<=", 300),
+    "ray_workers2_speedup": (">=", 1.7),
+    "ray_overhead_per_shard_share": ("<=", 0.05),
 }
 
 
@@ -77,6 +80,10 @@ def _run_section(section: str, quick: bool, workdir: Path) -> dict[str, Any]:
         return throughput.run(quick, workdir)
     if section == "llm":
         return llm.run(quick)
+    if section == "ray":
+        if importlib.util.find_spec("ray") is None:
+            return {"skipped": "Ray is not installed: pip install -e '.[ray]'"}
+        return ray_shards.run(quick, workdir)
     return scale.run(quick, workdir)
 
 
@@ -90,6 +97,13 @@ def _figures(section: str, details: dict[str, Any]) -> dict[str, Any]:
         return {"explore_vs_bare": details["explore_vs_bare"], "workers2_speedup": details["workers2_speedup"]}
     if section == "llm":
         return {"llm_efficiency_c32": details["efficiency_c32"]}
+    if section == "ray":
+        if "skipped" in details:
+            return {}
+        return {
+            "ray_workers2_speedup": details["workers2_speedup"],
+            "ray_overhead_per_shard_share": details["ray_overhead_per_shard_share"],
+        }
     return {
         "export_samples_per_s": details["export_samples_per_s"],
         "export_peak_rss_mb": details["export_peak_rss_mb"],
