@@ -19,9 +19,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import lifecycle, llm, overhead, ray_shards, scale, throughput  # noqa: E402
+from bench import evaluation, lifecycle, llm, overhead, ray_shards, scale, throughput  # noqa: E402
 
-SECTIONS = ("overhead", "lifecycle", "explorer", "llm", "scale", "ray")
+SECTIONS = ("overhead", "lifecycle", "explorer", "llm", "scale", "evaluation", "ray")
 
 TARGETS = {
     "overhead_inprocess": ("<=", 1.25),
@@ -33,6 +33,8 @@ TARGETS = {
     "llm_efficiency_c32": (">=", 0.8),
     "export_samples_per_s": (">=", 20_000),
     "export_peak_rss_mb": ("<=", 300),
+    "eval_efficiency_c16": (">=", 0.8),
+    "fork_vs_create": ("<=", 1.0),
     "ray_workers2_speedup": (">=", 1.7),
     "ray_overhead_per_shard_share": ("<=", 0.05),
 }
@@ -80,6 +82,8 @@ def _run_section(section: str, quick: bool, workdir: Path) -> dict[str, Any]:
         return throughput.run(quick, workdir)
     if section == "llm":
         return llm.run(quick)
+    if section == "evaluation":
+        return evaluation.run(quick, workdir)
     if section == "ray":
         if importlib.util.find_spec("ray") is None:
             return {"skipped": "Ray is not installed: pip install -e '.[ray]'"}
@@ -97,6 +101,8 @@ def _figures(section: str, details: dict[str, Any]) -> dict[str, Any]:
         return {"explore_vs_bare": details["explore_vs_bare"], "workers2_speedup": details["workers2_speedup"]}
     if section == "llm":
         return {"llm_efficiency_c32": details["efficiency_c32"]}
+    if section == "evaluation":
+        return {"eval_efficiency_c16": details["eval"]["efficiency"], "fork_vs_create": details["fork"]["worst_ratio"]}
     if section == "ray":
         if "skipped" in details:
             return {}

@@ -66,6 +66,7 @@ class SandboxApp:
             Route("/sandboxes/{sid}", self._describe, methods=["GET"]),
             Route("/sandboxes/{sid}", self._delete, methods=["DELETE"]),
             Route("/sandboxes/{sid}/state", self._state, methods=["GET"]),
+            Route("/sandboxes/{sid}/fork", self._fork, methods=["POST"]),
             Route("/sandboxes/{sid}/mcp", _MCPEndpoint(self), methods=["GET", "POST", "DELETE"]),
             Route("/mcp", _MCPEndpoint(self), methods=["GET", "POST", "DELETE"]),
         ]
@@ -120,6 +121,10 @@ class SandboxApp:
         if not isinstance(seed, int) or isinstance(seed, bool):
             return _error(400, "'seed' must be an integer")
         sandbox = self.manager.create(envs, scenario, seed)
+        return JSONResponse(sandbox.describe() | {"mcp": f"/sandboxes/{sandbox.id}/mcp"}, status_code=201)
+
+    async def _fork(self, request: Request) -> Response:
+        sandbox = self.manager.fork(request.path_params["sid"])
         return JSONResponse(sandbox.describe() | {"mcp": f"/sandboxes/{sandbox.id}/mcp"}, status_code=201)
 
     async def _list(self, request: Request) -> Response:

@@ -15,7 +15,7 @@ from servers.environment import Environment, EnvironmentSnapshot, ToolSpec
 from servers.errors import InvalidArgument, SandboxLimitReached, UnknownSandbox
 from servers.registry import get_environment
 from servers.scenarios import load_combined_scenario, load_scenario
-from servers.state import diff_states, hash_state
+from servers.state import StateModel, diff_states, hash_state
 
 __all__ = ["Execution", "Sandbox", "SandboxManager", "create_sandbox"]
 
@@ -87,6 +87,17 @@ class Sandbox:
     def restore(self, snapshot: Mapping[str, EnvironmentSnapshot]) -> None:
         for name, env_snapshot in snapshot.items():
             self.environments[name].restore(env_snapshot)
+
+    def fork(self, *, sandbox_id: str | None = None) -> "Sandbox":
+        """A new sandbox with exactly this state and random stream: both futures start equal, then part ways."""
+        environments = []
+        for env in self.environments.values():
+            # A state model passed in is taken as it is (no validation); restore() then swaps in a copy.
+            state = env.state if isinstance(getattr(env, "state", None), StateModel) else env.state_data()
+            twin = type(env)(state, env.seed)
+            twin.restore(env.snapshot())
+            environments.append(twin)
+        return Sandbox(environments, sandbox_id=sandbox_id or _new_id(), scenario=dict(self.scenario), seed=self.seed)
 
     def describe(self) -> dict[str, Any]:
         """The public facts about this sandbox (what `POST /sandboxes` answers)."""
@@ -165,6 +176,16 @@ class SandboxManager:
         if len(self._sandboxes) >= self.max_sandboxes:
             raise SandboxLimitReached(f"too many live sandboxes (limit {self.max_sandboxes}); delete one first")
         sandbox = create_sandbox(envs, scenario, seed)
+        sandbox.last_used = self._clock()
+        self._sandboxes[sandbox.id] = sandbox
+        return sandbox
+
+    def fork(self, sandbox_id: str) -> Sandbox:
+        """A new live sandbox that starts where `sandbox_id` stands now (counts against the cap)."""
+        source = self.get(sandbox_id)
+        if len(self._sandboxes) >= self.max_sandboxes:
+            raise SandboxLimitReached(f"too many live sandboxes (limit {self.max_sandboxes}); delete one first")
+        sandbox = source.fork()
         sandbox.last_used = self._clock()
         self._sandboxes[sandbox.id] = sandbox
         return sandbox

@@ -285,10 +285,15 @@ def run_command(
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--verified-only", is_flag=True, help="Leave out samples that could not be validated.")
 @click.option("--stringify-arguments", is_flag=True, help="Tool-call arguments as JSON strings (Arrow loaders).")
-def export_command(db: Path, fmt: str, out: Path, verified_only: bool, stringify_arguments: bool) -> None:
+@click.option("--without-held-out", is_flag=True, help="Leave out the held-out split (`funreason tasks --split`).")
+def export_command(
+    db: Path, fmt: str, out: Path, verified_only: bool, stringify_arguments: bool, without_held_out: bool
+) -> None:
     """Write the store's samples as openai, sharegpt, bfcl or funreason JSONL."""
     with Store(db) as store:
-        samples = SampleStore(store).iter_samples(verified_only=verified_only)
+        sample_store = SampleStore(store)
+        held_out = sample_store.held_out_ids() if without_held_out else set()
+        samples = (s for s in sample_store.iter_samples(verified_only=verified_only) if s.id not in held_out)
         count = export_samples(samples, fmt, out, stringify_arguments=stringify_arguments)
     click.echo(f"{count} samples written to {out}", err=True)
 

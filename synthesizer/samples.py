@@ -160,6 +160,18 @@ class SampleStore:
         for row in self.db.query("SELECT * FROM rejects ORDER BY id"):
             yield Reject(**row)
 
+    def set_held_out(self, sample_ids: list[str]) -> None:
+        """Mark these samples (and no others) as the held-out evaluation split, kept out of training files."""
+        with self.db.conn:
+            self.db["held_out"].drop(ignore=True)
+            self.db["held_out"].create({"sample_id": str}, pk="sample_id")
+            self.db["held_out"].insert_all([{"sample_id": sample_id} for sample_id in sample_ids])
+
+    def held_out_ids(self) -> set[str]:
+        if "held_out" not in self.db.table_names():
+            return set()
+        return {sample_id for (sample_id,) in self.db.execute("SELECT sample_id FROM held_out")}
+
     def counts(self) -> dict[str, int]:
         def scalar(sql: str) -> int:
             return int(self.db.execute(sql).fetchone()[0] or 0)

@@ -93,24 +93,31 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
     Values that intermediate calls look up stay implicit (they read as what the user knows
     them by); a prerequisite with inputs of its own (credentials, a card, which of several
     items) is said as a sentence of its own.  The withheld value of a missing-parameter turn
-    is left out.  Raises `Unphrasable` when the target needs a value the user cannot name.
+    is left out; a turn that cannot leave it out becomes a plain one.  Raises `Unphrasable`
+    when the target needs a value the user cannot name.
     """
     withheld = turn.free_input_of(turn.withheld) if turn.variant == "missing_parameter" and turn.withheld else None
     target = turn.target
     values = _slot_values(turn, target, tools[target.tool], withheld)
     main = tool_request(tools[target.tool], values, rng, _must_say(turn, target, tools[target.tool], withheld))
-    if main is None and withheld is not None:  # every request needs the withheld value: name it vaguely
-        main = tool_request(tools[target.tool], {**values, withheld[1]: f"the {withheld[1].replace('_', ' ')}"}, rng)
+    if main is None and withheld is not None and withheld[0] is target:
+        # no request for the target reads without the value: this turn cannot leave it out
+        turn.variant, turn.withheld, withheld = "plain", None, None
+        main = tool_request(tools[target.tool], _slot_values(turn, target, tools[target.tool], None), rng)
     if main is None:
         raise Unphrasable(f"no request for {target.tool} can be said with what the user knows")
     said = main.lower()
     sentences = []
     for call in turn.calls[:-1]:
-        if any(words.lower() not in said for words in _must_say(turn, call, tools[call.tool], withheld)):
+        changes = tools[call.tool].read_only is not True  # a user asks for every change made on their behalf
+        if changes or any(words.lower() not in said for words in _must_say(turn, call, tools[call.tool], withheld)):
             sentence = _prerequisite_request(turn, call, tools[call.tool], withheld, rng)
             if sentence is not None:
                 sentences.append(sentence)
                 said += " " + sentence.lower()
+    if withheld is not None and _appears(value_words(withheld[0].arguments[withheld[1]]), said):
+        turn.variant, turn.withheld = "plain", None  # the request says it anyway (a name it was looked up by)
+        return request_for(turn, tools, rng)
     # an identifier only a hidden result showed is no value of the user's (names, words and prose are)
     hidden = " ".join(json.dumps(call.result, ensure_ascii=False) for call in turn.earlier_calls).lower()
     for call in turn.calls:
@@ -126,8 +133,10 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
     """The assistant's closing answer: what the target returned, in sentences, never raw JSON."""
     target = turn.target
     values: dict[str, Any] = dict(target.result) if isinstance(target.result, dict) else {"result": target.result}
-    for name in target.arguments:
-        values[f"@{name}"] = known_as(turn, target, name) or target.arguments[name]
+    defaults = {name: schema.get("default") for name, schema in tools[target.tool].parameters.items()}
+    for name, value in {**defaults, **target.arguments}.items():
+        if value is not None:
+            values[f"@{name}"] = (known_as(turn, target, name) if name in target.arguments else None) or value
     answers = list((tools[target.tool].hints or {}).get("answers") or [])
     rng.shuffle(answers)
     for template in answers:
@@ -149,8 +158,12 @@ def _prerequisite_request(
     must = _must_say(turn, call, tool, withheld)
     sentence = tool_request(tool, values, rng, must)
     if sentence is None and withheld is not None and withheld[0] is call:
-        values[withheld[1]] = f"the {withheld[1].replace('_', ' ')}"
-        sentence = tool_request(tool, values, rng)
+        # every request for it needs the withheld value: say the rest plainly ("My user id is TRV003.")
+        return " ".join(
+            f"My {name.replace('_', ' ')} is {value_words(value)}."
+            for name, value in values.items()
+            if value is not None and not isinstance(value, bool) and name in call.arguments
+        )
     if sentence is None:
         plain = {name: value for name, value in call.arguments.items() if not _unsaid(name) and name not in values}
         sentence = tool_request(tool, {**plain, **values}, rng)

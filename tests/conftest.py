@@ -55,7 +55,7 @@ class Outcome:
 
 def funreason(*args: str, cwd: Path | None = None) -> Outcome:
     """The real command in-process (no interpreter start-up per call), run from `cwd`."""
-    from synthesizer.cli import main
+    from evaluation.cli import main
 
     here = Path.cwd()
     os.chdir(cwd or here)

@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("package", ["servers", "simulator", "synthesizer"])
+@pytest.mark.parametrize("package", ["servers", "simulator", "synthesizer", "evaluation"])
 def test_all_is_sorted_and_complete(package):
     module = importlib.import_module(package)
     assert module.__all__ == sorted(module.__all__)

@@ -1,0 +1,89 @@
+"""A small store of verified samples (two environments, offline backend) and a scripted OpenAI-compatible model."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from evaluation import GroundTruthPolicy, Task, load_tasks
+from simulator import ExploreConfig, ServerTarget, explore
+from synthesizer import OfflineBackend, SynthesisConfig, synthesize
+
+
+@pytest.fixture(scope="session")
+def store_path(tmp_path_factory) -> Path:
+    """Verified samples of messaging and trading, the way `funreason run` makes them."""
+    path = tmp_path_factory.mktemp("eval") / "store.db"
+    for env in ("messaging", "trading"):
+        explore(ServerTarget(envs=(env,)), path, ExploreConfig(trajectories=6, seed=7, after_target_steps=3))
+    counts = synthesize(path, SynthesisConfig(seed=1), OfflineBackend())
+    assert counts["verified"] >= 8
+    return path
+
+
+@pytest.fixture(scope="session")
+def tasks(store_path) -> list[Task]:
+    return load_tasks(db=store_path)
+
+
+class ScriptedModel:
+    """Answers chat completions like a model would, through the real wire format.
+
+    Modes: `truth` plays back each task's ground truth (found by the dialogue's first user message);
+    `text_only` does the same but refuses native `tools` and writes its calls as `<tool_call>` text;
+    `no_tools` answers every request in words without calling anything.
+    """
+
+    def __init__(self, tasks: list[Task], mode: str) -> None:
+        self.by_first_query = {task.turns[0].query: task for task in tasks}
+        self.mode = mode
+        self.requests = 0
+        self.app = Starlette(routes=[Route("/v1/chat/completions", self.complete, methods=["POST"])])
+
+    async def complete(self, request: Request) -> JSONResponse:
+        self.requests += 1
+        body = await request.json()
+        if self.mode == "no_tools":
+            return completion("I am sorry, I cannot help with that.")
+        if self.mode == "text_only" and body.get("tools"):
+            return JSONResponse({"error": {"message": "tool use is not supported by this model"}}, status_code=400)
+        messages = [as_tool_result(message) for message in body["messages"]]
+        first = next(message for message in messages if message["role"] == "user")
+        reply = await GroundTruthPolicy(self.by_first_query[first["content"]]).act(messages, [])
+        if self.mode == "text_only":
+            blocks = [{"name": call["name"], "arguments": call["arguments"]} for call in reply.tool_calls]
+            return completion(reply.content + "".join(f"<tool_call>{json.dumps(b)}</tool_call>" for b in blocks))
+        calls = [(call["name"], json.dumps(call["arguments"])) for call in reply.tool_calls]
+        return completion(reply.content, calls)
+
+
+def as_tool_result(message: dict[str, Any]) -> dict[str, Any]:
+    """The text protocol sends tool results as user messages; read them back as what they are."""
+    if message["role"] == "user" and str(message.get("content", "")).startswith("Tool result"):
+        return {"role": "tool", "content": message["content"]}
+    return message
+
+
+def completion(content: str, calls: list[tuple[str, str]] | None = None) -> JSONResponse:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if calls:
+        message["tool_calls"] = [
+            {"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": arguments}}
+            for n, (name, arguments) in enumerate(calls)
+        ]
+    choice = {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+    return JSONResponse(
+        {
+            "id": "chatcmpl-scripted",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "scripted",
+            "choices": [choice],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+    )
