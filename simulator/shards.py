@@ -54,6 +54,8 @@ class Shard:
     """Indices to explore on the worker."""
     given: tuple[Trajectory, ...] = ()
     """Trajectories the main store holds already, shipped for the stages after exploration."""
+    payload: tuple[Any, ...] = ()
+    """Anything else a stage's work reads (evaluation tasks, say)."""
 
 
 def prepare_exploration(target: ServerTarget, store_path: Path, config: ExploreConfig) -> str:

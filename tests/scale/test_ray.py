@@ -2,16 +2,22 @@
 
 import asyncio
 import os
+import shutil
 import signal
 import sqlite3
 import threading
 import time
+from dataclasses import astuple
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from evaluation.cli import evaluate_tasks
+from evaluation.runner import GroundTruthPolicy
+from evaluation.sharded import EvalWork, evaluate_on_ray
+from evaluation.tasks import load_tasks
 from simulator import ExploreConfig, ServerTarget, SimulatorError, Store
 from simulator.shards import Shard, finished_shards, plan_exploration, prepare_exploration
 from synthesizer import RunConfig, run_pipeline
@@ -43,11 +49,17 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def plain(tmp_path_factory) -> dict[str, list[tuple]]:
-    """The plain run's store contents: what every sharded run must equal."""
+def plain_store(tmp_path_factory) -> Path:
+    """The plain run's store."""
     config = _config(tmp_path_factory.mktemp("plain"))
     run_pipeline(config, OfflineBackend(), _no_stage)
-    return _contents(config.store_path)
+    return config.store_path
+
+
+@pytest.fixture(scope="module")
+def plain(plain_store) -> dict[str, list[tuple]]:
+    """The plain run's store contents: what every sharded run must equal."""
+    return _contents(plain_store)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -114,6 +126,18 @@ def test_the_llm_limit_is_one_for_the_whole_cluster(cluster):
     assert ray.get(permits.peak_in_use.remote()) == 1
 
 
+def test_eval_on_ray_stores_the_plain_evals_attempts(cluster, plain_store, tmp_path):
+    cluster(2)
+    tasks = load_tasks(db=plain_store)
+    work = EvalWork("offline", GroundTruthPolicy.model, None, None, 4, 2, 0.0)
+    here, there = (shutil.copyfile(plain_store, tmp_path / name) for name in ("here.db", "there.db"))
+    evaluate_tasks(here, tasks, *astuple(work))
+    assert evaluate_on_ray(there, tasks, work, "auto", size=8) == 3
+    rows = [_attempts(path) for path in (here, there)]
+    assert len(rows[0]) == 2 * len(tasks) > 0
+    assert rows[0] == rows[1]
+
+
 @ray.remote(num_cpus=1)
 def _hold_permits(permits: Any) -> list[tuple[float, float, int]]:
     """Three concurrent 'requests' in this worker, each holding a permit for a moment."""
@@ -152,6 +176,11 @@ def _contents(store_path: Path) -> dict[str, list[tuple]]:
     }
     with sqlite3.connect(store_path) as db:
         return {table: db.execute(sql).fetchall() for table, sql in queries.items()}
+
+
+def _attempts(store_path: Path) -> list[tuple]:
+    with sqlite3.connect(store_path) as db:
+        return db.execute("SELECT * FROM eval_attempts ORDER BY id").fetchall()
 
 
 def _kill_first_shard_worker(killed: list[int], stop: threading.Event) -> None:
