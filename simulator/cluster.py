@@ -134,5 +134,7 @@ def _run_shard(shard: Shard, work: ShardWork) -> bytes:
 def _reason(error: BaseException) -> str:
     """The first line of the cause Ray wrapped, not its whole traceback."""
     cause = getattr(error, "cause", None) or error
+    while isinstance(cause, BaseExceptionGroup) and cause.exceptions:  # a task group's: name what failed in it
+        cause = cause.exceptions[0]
     text = str(cause).strip().splitlines()
     return f"{type(cause).__name__}: {text[-1] if text else ''}"

@@ -7,12 +7,17 @@ import signal
 import sqlite3
 import threading
 import time
-from dataclasses import astuple
+from dataclasses import astuple, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from evaluation.cli import evaluate_tasks
 from evaluation.runner import GroundTruthPolicy
@@ -23,7 +28,11 @@ from simulator.shards import Shard, finished_shards, plan_exploration, prepare_e
 from synthesizer import RunConfig, run_pipeline
 from synthesizer.cli import make_backend
 from synthesizer.offline import OfflineBackend
-from synthesizer.sharded import ClusterLimit, run_on_ray, shared_permits
+from synthesizer.samples import SampleStore
+from synthesizer.sharded import ClusterLimit, run_on_ray, shared_permits, synthesize_on_ray
+from tests.conftest import http_server
+from tests.synthesizer.fake_llm import ScriptedModel
+from tests.synthesizer.test_model_backend import CONFIG, store_with_one_trajectory
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[ray]'")
 
@@ -136,6 +145,43 @@ def test_eval_on_ray_stores_the_plain_evals_attempts(cluster, plain_store, tmp_p
     rows = [_attempts(path) for path in (here, there)]
     assert len(rows[0]) == 2 * len(tasks) > 0
     assert rows[0] == rows[1]
+
+
+def test_a_model_endpoint_gets_one_request_at_a_time_from_two_workers(cluster, tmp_path):
+    cluster(2)
+    path = store_with_one_trajectory(tmp_path / "store.db")
+    # The same walk under three more indices, one per shard: synthesizing two or more trajectories in one store
+    # with a model fails today with 'database is locked', in the plain path too; this test is about the limit.
+    with Store(path) as store:
+        walk = next(store.iter_trajectories())
+        for index in (1, 2, 3):
+            store.save_trajectory(replace(walk, id=f"run-test-{index:06d}", index=index))
+    endpoint = _CountingEndpoint(ScriptedModel("right"))
+    with http_server(endpoint.app) as base:
+        factory = partial(make_backend, "openai", "scripted", f"{base}/v1", "test", 1)
+        assert synthesize_on_ray(path, CONFIG, factory, "auto", shard_size=1) == 4
+    with Store(path) as store:
+        assert SampleStore(store).counts() == {"samples": 4, "verified": 4, "rejected": 0}
+    assert endpoint.requests >= 4 * 4, "every dialogue must have talked to the endpoint"
+    assert endpoint.peak == 1, f"{endpoint.peak} requests were in flight at once; the cluster's limit is 1"
+
+
+class _CountingEndpoint:
+    """The scripted model behind a door that counts requests in flight and holds each a moment."""
+
+    def __init__(self, model: ScriptedModel) -> None:
+        self.model, self.requests, self.in_flight, self.peak = model, 0, 0, 0
+        self.app = Starlette(routes=[Route("/v1/chat/completions", self._complete, methods=["POST"])])
+
+    async def _complete(self, request: Request) -> Response:
+        self.requests += 1
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            await anyio.sleep(0.3)  # long enough that two workers' dialogues overlap without a shared limit
+            return await self.model.complete(request)
+        finally:
+            self.in_flight -= 1
 
 
 @ray.remote(num_cpus=1)
