@@ -34,8 +34,6 @@ from tests.conftest import http_server
 from tests.synthesizer.fake_llm import ScriptedModel
 from tests.synthesizer.test_model_backend import CONFIG, store_with_one_trajectory
 
-ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[ray]'")
-
 pytestmark = pytest.mark.heavy
 
 OFFLINE = partial(make_backend, "offline", None, None, None, 1)
@@ -44,14 +42,19 @@ SHARD_TASK = "ray::_run_shard"
 
 @pytest.fixture(scope="module")
 def cluster():
-    """`start(n)`: a local Ray with n CPUs (n worker processes at most), restarted only when n changes."""
+    """`start(n)`: a local Ray with n CPUs (n worker processes at most), restarted only when n changes; returns `ray`.
+
+    Ray is imported here, not at collection, so the default suite never loads it.
+    """
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[ray]'")
     current = {"cpus": 0}
 
-    def start(cpus: int) -> None:
+    def start(cpus: int) -> Any:
         if current["cpus"] != cpus:
             ray.shutdown()
             ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
             current["cpus"] = cpus
+        return ray
 
     yield start
     ray.shutdown()
@@ -125,9 +128,10 @@ def test_a_shard_that_fails_for_good_is_reported_and_the_rest_merges(cluster, tm
 
 
 def test_the_llm_limit_is_one_for_the_whole_cluster(cluster):
-    cluster(2)
+    ray = cluster(2)
     permits = shared_permits(ray, "http://127.0.0.1:1/v1", 1)
-    spans = ray.get([_hold_permits.remote(permits) for _ in range(2)])
+    hold = ray.remote(num_cpus=1)(_hold_permits)
+    spans = ray.get([hold.remote(permits) for _ in range(2)])
     intervals = sorted(interval for span in spans for interval in span)
     assert len({pid for span in spans for _, _, pid in span}) == 2, "the tasks must run in two worker processes"
     for (_, end, _), (start, _, _) in zip(intervals, intervals[1:], strict=False):
@@ -184,7 +188,6 @@ class _CountingEndpoint:
             self.in_flight -= 1
 
 
-@ray.remote(num_cpus=1)
 def _hold_permits(permits: Any) -> list[tuple[float, float, int]]:
     """Three concurrent 'requests' in this worker, each holding a permit for a moment."""
     limit = ClusterLimit(permits)
