@@ -15,7 +15,8 @@ from evaluation.errors import RolloutError
 from evaluation.tasks import Task, TaskTurn
 from servers import hash_state
 from simulator import Connection
-from synthesizer.llm import ChatReply, parse_text_tool_calls
+from synthesizer.llm import ChatReply
+from synthesizer.toolcalls import read_reply
 
 __all__ = ["Episode", "reply_from_message"]
 
@@ -150,7 +151,8 @@ def reply_from_message(message: dict[str, Any]) -> ChatReply:
     """An OpenAI-format assistant message (native `tool_calls` or `<tool_call>` text) as a reply to step with."""
     content = message.get("content") or ""
     if not message.get("tool_calls"):
-        text, calls = parse_text_tool_calls(content)
+        parsed = read_reply(content)
+        text, calls = parsed.content, parsed.tool_calls
         return ChatReply(content=text if calls else content, tool_calls=calls, reasoning=message.get("reasoning") or "")
     calls = []
     for call in message["tool_calls"]:

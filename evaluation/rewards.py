@@ -23,7 +23,7 @@ from evaluation.pool import ConnectionPool
 from evaluation.tasks import Task
 from servers import Sandbox, hash_state
 from simulator import Connection
-from synthesizer.llm import parse_text_tool_calls
+from synthesizer.toolcalls import read_reply
 
 __all__ = ["REWARD_WEIGHTS", "Reward", "episode_reward", "score_rollout", "trl_reward", "verl_compute_score"]
 
@@ -113,7 +113,8 @@ def verl_compute_score(
     """
     task = Task.from_json(json.loads(ground_truth))
     prompt = list((extra_info or {}).get("messages") or [{"role": "user", "content": task.turns[0].query}])
-    content, calls = parse_text_tool_calls(solution_str)
+    parsed = read_reply(solution_str)
+    content, calls = parsed.content, parsed.tool_calls
     message = {"role": "assistant", "content": content, "tool_calls": _native_calls(calls)}
     (reward,) = anyio.run(_replay_all, [task], [[*prompt, message]])
     return {"score": reward.total, **{key: value for key, value in reward.to_json().items() if key != "total"}}

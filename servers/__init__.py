@@ -1,6 +1,7 @@
 """Stateful mock tool environments served over MCP: stdio, in-process and HTTP sandboxes."""
 
-from servers.classes import environment_from_class, import_class
+from servers.bfcl import BFCL_CLASSES, bfcl_entries, bfcl_environment, bfcl_environment_names, parse_bfcl_call
+from servers.classes import PassThrough, environment_from_class, import_class
 from servers.environment import Environment, EnvironmentSnapshot, ToolSpec, tool
 from servers.errors import (
     InvalidArgument,
@@ -30,6 +31,7 @@ from servers.scenarios import (
 from servers.state import StateModel, apply_diff, canonical_json, diff_states, hash_state
 
 __all__ = [
+    "BFCL_CLASSES",
     "CallObserver",
     "DIFF_META_KEY",
     "Environment",
@@ -38,6 +40,7 @@ __all__ = [
     "HINTS_META_KEY",
     "InvalidArgument",
     "NotFound",
+    "PassThrough",
     "PreconditionFailed",
     "Sandbox",
     "SandboxApp",
@@ -52,6 +55,9 @@ __all__ = [
     "UnknownEnvironment",
     "UnknownSandbox",
     "apply_diff",
+    "bfcl_entries",
+    "bfcl_environment",
+    "bfcl_environment_names",
     "build_mcp_server",
     "canonical_json",
     "combined_scenario_names",
@@ -67,6 +73,7 @@ __all__ = [
     "load_combined_scenario",
     "load_pools",
     "load_scenario",
+    "parse_bfcl_call",
     "read_json_object",
     "register_environment",
     "scenario_names",

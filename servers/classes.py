@@ -3,7 +3,6 @@
 import copy
 import importlib
 import inspect
-import json
 import random
 import re
 import sys
@@ -12,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, TypeAdapter, WithJsonSchema, create_model
 
 from servers.environment import Environment, EnvironmentSnapshot, ToolSpec
 from servers.errors import ScenarioError, ToolError
 from servers.state import StateModel
 
-__all__ = ["environment_from_class", "import_class"]
+__all__ = ["PassThrough", "environment_from_class", "import_class"]
 
 
 def environment_from_class(
@@ -27,14 +26,25 @@ def environment_from_class(
     name: str | None = None,
     config: Mapping[str, Any] | None = None,
     loader: str | None = None,
+    scenarios: Mapping[str, Mapping[str, Any]] = {},  # noqa: B006 (read only)
+    trust_annotations: bool = False,
 ) -> type[Environment]:
     """Wrap `target` as an Environment class.
 
-    Each public method becomes a tool: its type hints give the schema, its docstring
-    (Google `Args:` or reST `:param x:` style) the descriptions.  The instance's public
-    attributes are the state.  `config` is the initial state, loaded by the method
-    named `loader` (e.g. BFCL's `_load_scenario`) or by attribute assignment.  A method
-    that raises, or returns `{"error": ...}`, gives an error result and changes nothing.
+    Each public method becomes a tool: its parameter hints give the input schema, its
+    docstring (Google `Args:` or reST `:param x:` style) the descriptions.  The instance's
+    public attributes are the state.  `config` is the default initial state and `scenarios`
+    more named ones, each loaded by the method named `loader` (e.g. BFCL's `_load_scenario`)
+    or by attribute assignment.
+
+    Classes written by others often annotate loosely or wrongly, so by default results pass
+    through as the method returned them (a JSON object as structured content, anything else as
+    text) with no output schema, since none could be promised true of every result; parameter
+    annotations give the published input schema but convert and refuse nothing, so the method
+    gets what the caller sent, as in a direct call.  `trust_annotations=True` validates inputs
+    and publishes output schemas from the annotations instead.  A method that raises gives an
+    error result and changes nothing; one that returns `{"error": ...}` gives an error result
+    holding exactly that dict, the state as the method left it (as a direct call would).
     """
     defaults = _public_attributes(target())
     if loader is not None and not callable(getattr(target, loader, None)):
@@ -51,13 +61,13 @@ def environment_from_class(
         "name": name or _snake_case(target.__name__),
         "description": _summary(inspect.getdoc(target)) or f"The {target.__name__} environment.",
         "state_model": state_model,
-        "builtin_scenarios": {"default": dict(config or {})},
+        "builtin_scenarios": {"default": dict(config or {})} | {key: dict(state) for key, state in scenarios.items()},
         "target": target,
         "loader": loader,
     }
     for method_name, method in inspect.getmembers(target, inspect.isfunction):
         if not method_name.startswith("_") and method_name != loader and _has_named_parameters(method):
-            namespace[method_name] = _tool_method(method_name, method)
+            namespace[method_name] = _tool_method(method_name, method, trust_annotations)
     return type(f"{target.__name__}Environment", (ClassEnvironment,), namespace)
 
 
@@ -78,6 +88,18 @@ def import_class(spec: str) -> type:
     if not isinstance(target, type):
         raise ScenarioError(f"{spec!r} is not a class")
     return target
+
+
+class PassThrough(BaseModel):
+    """A method's return value, to be sent as it is (no output schema); `is_error` for a returned error dict.
+
+    A model, so that the sandbox's check for values JSON cannot carry (NaN, infinity) looks inside it.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    value: Any
+    is_error: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,7 +127,7 @@ class ClassEnvironment(Environment):
                 setattr(self.instance, attribute, value)
 
     def state_data(self) -> dict[str, Any]:
-        return json.loads(json.dumps(_public_attributes(self.instance), default=repr))
+        return _plain(_public_attributes(self.instance), ())
 
     def snapshot(self) -> ClassSnapshot:
         return ClassSnapshot(self.state_data(), self.rng.getstate(), copy.deepcopy(vars(self.instance)))
@@ -117,20 +139,25 @@ class ClassEnvironment(Environment):
         self.rng.setstate(snapshot.rng_state)
 
 
-def _tool_method(method_name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+def _tool_method(method_name: str, method: Callable[..., Any], trust_annotations: bool) -> Callable[..., Any]:
     doc = inspect.getdoc(method) or ""
     descriptions = _parameter_descriptions(doc)
     signature = inspect.signature(method, eval_str=True)
     parameters = [
         parameter.replace(
             annotation=Annotated[
-                Any if parameter.annotation is inspect.Parameter.empty else parameter.annotation,
+                _parameter_annotation(parameter.annotation, trust_annotations),
                 Field(description=descriptions.get(parameter.name, f"The {parameter.name.replace('_', ' ')}.")),
             ]
         )
         for parameter in list(signature.parameters.values())[1:]
     ]
-    returns = Any if signature.return_annotation is inspect.Signature.empty else signature.return_annotation
+    if not trust_annotations:
+        returns: Any = PassThrough
+    elif signature.return_annotation is inspect.Signature.empty:
+        returns = Any
+    else:
+        returns = signature.return_annotation
 
     def call_method(self: ClassEnvironment, **arguments: Any) -> Any:
         try:
@@ -139,9 +166,11 @@ def _tool_method(method_name: str, method: Callable[..., Any]) -> Callable[..., 
             raise
         except Exception as error:
             raise ToolError(f"{type(error).__name__}: {error}") from error
-        if isinstance(result, dict) and "error" in result:
-            raise ToolError(str(result["error"]))
-        return result
+        _check_comparable(self.instance, method_name)
+        returned_error = isinstance(result, dict) and "error" in result
+        if trust_annotations and not returned_error:
+            return result
+        return PassThrough(value=result, is_error=returned_error)
 
     self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
     call_method.__signature__ = inspect.Signature([self_parameter, *parameters], return_annotation=returns)  # type: ignore[attr-defined]
@@ -149,6 +178,53 @@ def _tool_method(method_name: str, method: Callable[..., Any]) -> Callable[..., 
     call_method.__name__ = method_name
     call_method.__tool_spec__ = ToolSpec()  # type: ignore[attr-defined]
     return call_method
+
+
+def _parameter_annotation(annotation: Any, trust_annotations: bool) -> Any:
+    if annotation is inspect.Parameter.empty:
+        return Any
+    return annotation if trust_annotations else _published(annotation)
+
+
+def _published(annotation: Any) -> Any:
+    """Publish `annotation` as the parameter's schema but pass any value through, as a direct call would.
+
+    Classes written by others annotate loosely (`ticket_id: int` called with "ticket_001" works) and a
+    validator would also change values (`19` becomes `19.0` for a `float`), so nothing is converted.
+    """
+    try:
+        schema = TypeAdapter(annotation).json_schema()
+    except (PydanticUserError, TypeError, ValueError):
+        return Any
+    return Annotated[Any, WithJsonSchema(schema)] if "$defs" not in schema else Any
+
+
+def _plain(value: Any, path: tuple[int, ...]) -> Any:
+    """JSON data of an attribute: objects by their public attributes, a reference back up the tree left out."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if id(value) in path:
+        return None
+    inner = (*path, id(value))
+    if isinstance(value, dict):
+        return {str(key): _plain(item, inner) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item, inner) for item in value]
+    if isinstance(value, set | frozenset):
+        return sorted((_plain(item, inner) for item in value), key=repr)
+    if hasattr(value, "__dict__") and not callable(value):
+        return {key: _plain(item, inner) for key, item in _public_attributes(value).items() if id(item) not in inner}
+    return repr(value)
+
+
+def _check_comparable(instance: object, method_name: str) -> None:
+    """Refuse a call that left an attribute containing itself: no state check could compare it (BFCL's
+    checker compares instances with `==`, which recurses forever, e.g. after copying a folder into itself)."""
+    for attribute, value in _public_attributes(instance).items():
+        try:
+            value == copy.deepcopy(value)  # noqa: B015 (only whether it can be compared matters)
+        except RecursionError:
+            raise ToolError(f"{method_name} would leave {attribute!r} containing itself; the call is undone") from None
 
 
 def _public_attributes(instance: object) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, TypeAdapter
 from starlette.requests import Request
 
+from servers.classes import PassThrough
 from servers.environment import Environment
 from servers.errors import SandboxError
 from servers.sandboxes import Sandbox
@@ -149,6 +150,8 @@ def _tool_function(env_class: type[Environment], tool_name: str, resolve: Sandbo
             execution = resolve(ctx.request_context.request).execute(tool_name, arguments)
         except SandboxError as error:
             raise MCPToolError(str(error)) from error
+        if isinstance(execution.result, PassThrough):
+            return _passed_through(execution.result, execution.diff)
         data = _structured(execution.result)
         return CallToolResult(
             content=[TextContent(type="text", text=json.dumps(data, ensure_ascii=False))],
@@ -157,10 +160,13 @@ def _tool_function(env_class: type[Environment], tool_name: str, resolve: Sandbo
         )
 
     context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
-    call_tool.__signature__ = signature.replace(parameters=[*signature.parameters.values(), context])  # type: ignore[attr-defined]
+    # a passed-through result has no schema: annotated CallToolResult, the SDK publishes none and validates nothing
+    returns = CallToolResult if signature.return_annotation is PassThrough else signature.return_annotation
+    parameters = [*signature.parameters.values(), context]
+    call_tool.__signature__ = signature.replace(parameters=parameters, return_annotation=returns)  # type: ignore[attr-defined]
     call_tool.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()} | {
         "ctx": Context,
-        "return": signature.return_annotation,
+        "return": returns,
     }
     call_tool.__name__ = tool_name
     return call_tool
@@ -172,6 +178,28 @@ def _structured(result: Any) -> dict[str, Any]:
         return result.model_dump(mode="json")
     data = TypeAdapter(Any).dump_python(result, mode="json")
     return data if isinstance(data, dict) else {"result": data}
+
+
+def _passed_through(result: PassThrough, diff: Any) -> CallToolResult:
+    """A JSON object as structured content (and its JSON as text), anything else as text only.
+
+    A value JSON has no type for (a Decimal, mpmath's numbers) goes as its float when it has one, else as its text.
+    """
+    value = json.loads(json.dumps(result.value, ensure_ascii=False, default=_float_or_text))
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=value if isinstance(value, dict) else None,
+        is_error=result.is_error,
+        _meta={DIFF_META_KEY: diff},
+    )
+
+
+def _float_or_text(value: Any) -> float | str:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _state_reader(resolve: SandboxResolver) -> Callable[..., str]:

@@ -17,7 +17,11 @@ def environment_names() -> list[str]:
 
 
 def get_environment(name: str) -> type[Environment]:
-    """The environment class registered as `name`."""
+    """The environment class registered as `name`; `bfcl:<Class>` registers BFCL's class on first use."""
+    if name.startswith("bfcl:") and name not in _environments():
+        from servers.bfcl import bfcl_environment  # optional: needs the bfcl-eval package
+
+        _environments()[name] = bfcl_environment(name)
     try:
         return _environments()[name]
     except KeyError:

@@ -22,10 +22,11 @@ from servers import (
     register_environment,
     serve_sandbox,
 )
+from servers.bfcl import bfcl_environment_names
 from simulator.cluster import explore_on_ray
-from simulator.connection import ServerTarget
+from simulator.connection import DEFAULT_ERROR_TEXT, ServerTarget
 from simulator.errors import SimulatorError
-from simulator.explorer import ExploreConfig, explore
+from simulator.explorer import ExploreConfig, explore, learn_from
 from simulator.graph import build_graph, export_graph
 from simulator.recorder import Recorder, run_proxy
 from simulator.store import Store
@@ -49,11 +50,32 @@ RAY_HELP = "Shard the work over Ray: 'local' starts one here, 'auto' joins a run
 def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--env/--scenario | --server-cmd | --server-url, shared by every command that connects."""
     options = [
-        click.option("--env", "envs", help="Built-in environment(s), comma-separated: 'travel,messaging'."),
+        click.option(
+            "--env", "envs", help="Built-in environment(s), comma-separated: 'travel,messaging', 'bfcl:TravelAPI'."
+        ),
+        click.option("--bfcl", is_flag=True, help="BFCL's eight multi-turn classes (needs the [bfcl] extra)."),
         click.option("--scenario", help="Scenario name (or a combined scenario, or a .json path)."),
         click.option("--server-cmd", help="Any MCP server started over stdio, e.g. 'python my_server.py'."),
         click.option("--server-url", help="An MCP URL ending in /mcp, or the base URL of 'funreason serve'."),
         click.option("--token", envvar="FUNREASON_TOKEN", help="Bearer token for --server-url."),
+        click.option(
+            "--server-env",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Environment variable for a --server-cmd server, on top of yours (repeatable).",
+        ),
+        click.option(
+            "--reset-cmd",
+            help="Shell command that restores the server's state (a folder, a file) before every fresh start; "
+            "without one a --server-url server's samples are unverified.",
+        ),
+        click.option(
+            "--error-text",
+            default=DEFAULT_ERROR_TEXT,
+            show_default=True,
+            help="Regular expression (case-insensitive): text results of a third-party server that match it "
+            "count as errors even without isError; '' turns the rule off.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -61,28 +83,55 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def target_from(
-    envs: str | None, scenario: str | None, server_cmd: str | None, server_url: str | None, token: str | None
+    envs: str | None,
+    scenario: str | None,
+    server_cmd: str | None,
+    server_url: str | None,
+    token: str | None,
+    server_env: tuple[str, ...] = (),
+    reset_cmd: str | None = None,
+    error_text: str | None = DEFAULT_ERROR_TEXT,
+    bfcl: bool = False,
 ) -> ServerTarget:
     names = tuple(name.strip() for name in (envs or "").split(",") if name.strip())
+    if bfcl:
+        names = (*names, *(name for name in bfcl_environment_names() if name not in names))
     for name in names:
         get_environment(name)
     if sum(map(bool, (names or scenario and not (server_cmd or server_url), server_cmd, server_url))) != 1:
         raise click.UsageError("give exactly one of --env ENV, --server-cmd CMD or --server-url URL")
-    return ServerTarget(envs=names, scenario=scenario, command=server_cmd, url=server_url, token=token)
+    pairs = []
+    for item in server_env:
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--server-env")
+        pairs.append((key, value))
+    if (server_env or reset_cmd) and not (server_cmd or server_url):
+        raise click.UsageError("--server-env and --reset-cmd go with --server-cmd or --server-url")
+    return ServerTarget(
+        envs=names,
+        scenario=scenario,
+        command=server_cmd,
+        url=server_url,
+        token=token,
+        server_env=tuple(sorted(pairs)),
+        reset_cmd=reset_cmd,
+        error_text=error_text or None,
+    )
 
 
 @contextmanager
-def progress_stages() -> Iterator[Callable[[str], Callable[[int, int], None]]]:
-    """One progress display with a line per stage; yields `stage(name) -> report(done, total)`."""
+def progress_stages() -> Iterator[Callable[[str], Callable[..., None]]]:
+    """One progress display with a line per stage; yields `stage(name) -> report(done, total, note="")`."""
     with Progress(
         TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
     ) as progress:
 
-        def stage(name: str) -> Callable[[int, int], None]:
+        def stage(name: str) -> Callable[..., None]:
             task = progress.add_task(name, total=None)
 
-            def report(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+            def report(done: int, total: int, note: str = "") -> None:
+                progress.update(task, completed=done, total=total, description=f"{name} ({note})" if note else name)
 
             return report
 
@@ -90,7 +139,7 @@ def progress_stages() -> Iterator[Callable[[str], Callable[[int, int], None]]]:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(description: str) -> Iterator[Callable[..., None]]:
     """A single-stage progress display."""
     with progress_stages() as stage:
         yield stage(description)
@@ -195,28 +244,44 @@ def proxy_command(server_cmd: str, record: Path) -> None:
     help="Calls to keep making after the target tool succeeded.",
 )
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--values",
+    "values_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON object of value pools: parameter (or entity) name -> list of values to try.",
+)
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=RAY_HELP)
 def explore_command(
     envs: str | None,
+    bfcl: bool,
     scenario: str | None,
     server_cmd: str | None,
     server_url: str | None,
     token: str | None,
+    server_env: tuple[str, ...],
+    reset_cmd: str | None,
+    error_text: str | None,
     db: Path,
     trajectories: int,
     seed: int,
     max_steps: int,
     after_target: int,
     workers: int,
+    values_file: Path | None,
     ray_address: str | None,
 ) -> None:
     """Explore a server with directed sampling and record real trajectories.
 
     Re-running the same command resumes up to --trajectories, without duplicates.
     """
-    target = target_from(envs, scenario, server_cmd, server_url, token)
+    target = target_from(envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl)
     config = ExploreConfig(
-        trajectories=trajectories, seed=seed, max_steps=max_steps, after_target_steps=after_target, workers=workers
+        trajectories=trajectories,
+        seed=seed,
+        max_steps=max_steps,
+        after_target_steps=after_target,
+        workers=workers,
+        values=_value_pools(values_file) if values_file else {},
     )
     with progress_bar(f"exploring {target.label}") as report:
         if ray_address:
@@ -235,20 +300,53 @@ def explore_command(
     required=True,
     help="Output file; the suffix picks the format: .graphml, .dot, .png or .json.",
 )
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A store explored from this server: add the edges its exploration learnt (observed, with evidence).",
+)
 def graph_command(
-    envs: str | None, scenario: str | None, server_cmd: str | None, server_url: str | None, token: str | None, out: Path
+    envs: str | None,
+    bfcl: bool,
+    scenario: str | None,
+    server_cmd: str | None,
+    server_url: str | None,
+    token: str | None,
+    server_env: tuple[str, ...],
+    reset_cmd: str | None,
+    error_text: str | None,
+    out: Path,
+    db: Path | None,
 ) -> None:
-    """Build the Environment-API graph of a server and write it out."""
+    """Build the Environment-API graph of a server and write it out.
+
+    Declared and inferred edges come from the server's tool list; with --db, the
+    edges its exploration observed are added, each with the evidence that showed it.
+    """
     if out.suffix.lower() not in (".graphml", ".dot", ".png", ".json"):
         raise click.BadParameter(
             f"unknown format {out.suffix!r}: use .graphml, .dot, .png or .json", param_hint="--out"
         )
-    target = target_from(envs, scenario, server_cmd, server_url, token)
+    target = target_from(envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl)
 
     async def tools() -> list:
         async with target.connect() as connection:
             return connection.tools
 
     graph = build_graph(anyio.run(tools))
+    if db is not None:
+        with Store(db) as store:
+            for trajectory in store.iter_trajectories():
+                if trajectory.env == target.label:
+                    learn_from(graph, trajectory)
     export_graph(graph, out)
     click.echo(f"{out}: {graph.number_of_nodes()} tools, {graph.number_of_edges()} edges", err=True)
+
+
+def _value_pools(path: Path) -> dict[str, list[Any]]:
+    """`--values FILE.json`: an object of name -> list of values; anything else is one line naming the file."""
+    data = read_json_object(path)
+    bad = [key for key, values in data.items() if not isinstance(values, list)]
+    if bad:
+        raise click.BadParameter(f"{path}: {bad[0]!r} must map to a list of values", param_hint="--values")
+    return data

@@ -3,16 +3,21 @@
 import contextlib
 import json
 import logging
+import os
+import re
 import shlex
+import tempfile
 import time
 from abc import ABC, abstractmethod
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import anyio
 import httpx2
+from anyio.abc import TaskGroup, TaskStatus
 from mcp import Client, MCPError, StdioServerParameters
+from mcp.client.stdio import stdio_client
 from mcp_types import CONNECTION_CLOSED, CallToolResult, TextContent
 
 from servers import (
@@ -26,12 +31,19 @@ from servers import (
 from simulator.errors import ConnectionFailed, ServerDied
 from simulator.records import Step, ToolInfo, step_from_result
 
-__all__ = ["Connection", "ServerTarget"]
+__all__ = ["DEFAULT_ERROR_TEXT", "Connection", "ServerTarget"]
 
 logger = logging.getLogger(__name__)
 
 CALL_TIMEOUT_S = 60.0
 """A call that takes longer than this is treated as a dead server."""
+
+START_TIMEOUT_S = 30.0
+"""A server that has not listed its tools this long after its start is treated as hung."""
+
+DEFAULT_ERROR_TEXT = r"^\W*(error|failed|failure|exception|traceback|cannot|could not|unable to|invalid)\b"
+"""Text results matching this (case-insensitive) count as errors even when the server does not set
+`isError`: many servers answer "Error: ..." as a plain result.  `--error-text` overrides it; '' turns it off."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +52,9 @@ class ServerTarget:
 
     A URL ending in `/mcp` is used as it is (one shared state).  Any other URL is taken
     as the base of `funreason serve --transport http`, which gives every trajectory a
-    fresh sandbox through `POST /sandboxes`.
+    fresh sandbox through `POST /sandboxes`.  `server_env` is added to the caller's
+    environment for a stdio server; `reset_cmd` (a shell command) runs before every
+    fresh start, to restore what the server keeps outside its process (a folder, a file).
     """
 
     envs: tuple[str, ...] = ()
@@ -48,11 +62,20 @@ class ServerTarget:
     command: str | None = None
     url: str | None = None
     token: str | None = None
+    server_env: tuple[tuple[str, str], ...] = ()
+    reset_cmd: str | None = None
+    error_text: str | None = DEFAULT_ERROR_TEXT
 
     def __post_init__(self) -> None:
         given = [bool(self.envs), self.command is not None, self.url is not None]
         if sum(given) != 1 and not (self.scenario and not any(given)):
             raise ConnectionFailed("give exactly one of: environments, a server command, a server URL")
+        if self.error_text:
+            try:
+                re.compile(self.error_text)
+            except re.error as error:
+                message = f"error-text rule {self.error_text!r} is not a regular expression: {error}"
+                raise ConnectionFailed(message) from None
 
     @property
     def label(self) -> str:
@@ -70,13 +93,26 @@ class ServerTarget:
             return json.dumps(self.scenario, sort_keys=True)
         return self.scenario or "default"
 
+    def options(self) -> dict[str, Any]:
+        """What a run records besides the label so that synthesis reconnects the same way."""
+        return {"server_env": dict(self.server_env), "reset_cmd": self.reset_cmd, "error_text": self.error_text}
+
     @classmethod
-    def from_record(cls, env: str, scenario: str, token: str | None = None) -> "ServerTarget":
-        """The target a stored trajectory came from, from its `env` and `scenario` labels."""
+    def from_record(
+        cls, env: str, scenario: str, token: str | None = None, options: dict[str, Any] | None = None
+    ) -> "ServerTarget":
+        """The target a stored trajectory came from, from its `env` and `scenario` labels
+        and the run's recorded `options()`."""
+        options = options or {}
+        extra = {
+            "server_env": tuple(sorted((options.get("server_env") or {}).items())),
+            "reset_cmd": options.get("reset_cmd"),
+            "error_text": options.get("error_text", DEFAULT_ERROR_TEXT),
+        }
         if env.startswith("cmd:"):
-            return cls(command=env.removeprefix("cmd:"))
+            return cls(command=env.removeprefix("cmd:"), **extra)
         if env.startswith(("http://", "https://")):
-            return cls(url=env, token=token)
+            return cls(url=env, token=token, **extra)
         chosen = json.loads(scenario) if scenario.startswith("{") else scenario
         return cls(envs=tuple(env.split("+")), scenario=chosen)
 
@@ -93,10 +129,16 @@ class Connection(ABC):
 
     Use as `async with target.connect() as connection:`; call `reset(seed)` before
     each trajectory.  `fresh_state` says whether a reset really restores the
-    scenario's initial state (it cannot for a third-party server over a plain URL).
+    scenario's initial state; when it cannot (a plain URL with no `reset_cmd`),
+    `unfresh_reason` says why.
+
+    The MCP client runs in a task of its own, so that two connections opened in one
+    task can each be reset (closed and reopened) in any order: a client entered and
+    exited in the caller's task would exit cancel scopes out of order.
     """
 
     fresh_state = True
+    unfresh_reason: str | None = None
     call_timeout_s: float | None = CALL_TIMEOUT_S
     """A call that takes longer is a dead server (None: no timer)."""
 
@@ -104,13 +146,24 @@ class Connection(ABC):
         self.target = target
         self.tools: list[ToolInfo] = []
         self._client: Client | None = None
+        self._stop: anyio.Event | None = None
+        self._stopped: anyio.Event | None = None
+        self._group: TaskGroup | None = None
         self._stack = AsyncExitStack()
+        third_party = target.command is not None or target.url is not None  # ours set the error flag
+        self._error_text = re.compile(target.error_text, re.IGNORECASE) if target.error_text and third_party else None
 
     async def __aenter__(self) -> "Connection":
-        await self.reset(0)
+        self._group = await self._stack.enter_async_context(anyio.create_task_group())
+        try:
+            await self.reset(0)
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        await self._close_client()
         await self._stack.aclose()
 
     @abstractmethod
@@ -130,30 +183,64 @@ class Connection(ABC):
             with timer:
                 result = await self._client.call_tool(tool, arguments)
         except TimeoutError as error:
-            raise ServerDied(f"{tool} did not answer within {self.call_timeout_s:.0f} s") from error
+            raise ServerDied(f"{tool} did not answer within {self.call_timeout_s:.0f} s{self._last_words()}") from error
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError) as error:
-            raise ServerDied(f"the server went away during {tool}: {type(error).__name__}") from error
+            raise ServerDied(
+                f"the server went away during {tool}: {type(error).__name__}{self._last_words()}"
+            ) from error
         except MCPError as error:
             if error.error.code == CONNECTION_CLOSED:
-                raise ServerDied(f"the server went away during {tool}: {error}") from error
+                raise ServerDied(f"the server went away during {tool}: {error}{self._last_words()}") from error
             result = CallToolResult(content=[TextContent(type="text", text=str(error))], is_error=True)
         latency_ms = (time.perf_counter() - started) * 1000
-        return step_from_result(tool, arguments, result, latency_ms)
+        step = step_from_result(tool, arguments, result, latency_ms)
+        if not step.is_error and self._error_text is not None and self._error_text.search(step.text):
+            step.is_error, step.result = True, None
+        return step
 
     async def _open_client(self, target: Any) -> None:
-        """(Re)connect the MCP client and list the tools; a dead previous connection is just dropped."""
+        """(Re)connect the MCP client in a task of its own and list the tools."""
+        await self._close_client()
+        assert self._group is not None, "use the connection as an async context manager"
         try:
-            await self._stack.aclose()
+            with anyio.fail_after(START_TIMEOUT_S):
+                self._client, tools, self._stop, self._stopped = await self._group.start(self._serve, target)
+        except TimeoutError as error:
+            raise ConnectionFailed(
+                f"{self.target.label} did not list its tools within {START_TIMEOUT_S:.0f} s{self._last_words()}"
+            ) from error
         except Exception as error:
-            logger.info("closing the previous connection to %s failed: %s", self.target.label, error)
-        self._stack = AsyncExitStack()
+            raise ConnectionFailed(
+                f"cannot connect to {self.target.label}: {_leaf(error)}{self._last_words()}"
+            ) from error
+        self.tools = [_tool_info(tool) for tool in tools]
+
+    async def _serve(self, target: Any, *, task_status: TaskStatus[Any]) -> None:
+        """The client's own task: open it, hand it over, keep it open until told to stop."""
+        stop, stopped = anyio.Event(), anyio.Event()
+        started = False
         try:
-            self._client = await self._stack.enter_async_context(Client(target))
-            listed = await self._client.list_tools()
+            async with Client(target) as client:
+                listed = await client.list_tools()
+                task_status.started((client, listed.tools, stop, stopped))
+                started = True
+                await stop.wait()
         except Exception as error:
-            await self._stack.aclose()
-            raise ConnectionFailed(f"cannot connect to {self.target.label}: {error}") from error
-        self.tools = [_tool_info(tool) for tool in listed.tools]
+            if not started:
+                raise
+            logger.info("closing the connection to %s: %s", self.target.label, _leaf(error))
+        finally:
+            stopped.set()
+
+    async def _close_client(self) -> None:
+        if self._stop is not None and self._stopped is not None:
+            self._stop.set()
+            await self._stopped.wait()
+        self._client = self._stop = self._stopped = None
+
+    def _last_words(self) -> str:
+        """The server's last stderr line, for error messages (stdio servers only)."""
+        return ""
 
 
 class _InProcessConnection(Connection):
@@ -184,24 +271,59 @@ class _InProcessConnection(Connection):
 
 
 class _StdioConnection(Connection):
-    """A server started as a subprocess; a reset starts a new process (the only generic way)."""
+    """A server started as a subprocess; a reset runs `reset_cmd` (if any) and starts a new process.
+
+    A new process is the only generic way to forget what a server holds in memory; what it
+    keeps elsewhere (files) only `reset_cmd` can restore.  The caller's environment and
+    `server_env` reach the process; its stderr goes to a file whose last line explains failures.
+    """
+
+    def __init__(self, target: ServerTarget) -> None:
+        super().__init__(target)
+        self._errlog: IO[str] | None = None
 
     async def reset(self, seed: int) -> None:
         command, *args = shlex.split(self.target.command or "")
-        await self._open_client(StdioServerParameters(command=command, args=args))
+        await self._close_client()
+        await _run_reset(self.target.reset_cmd)
+        if self._errlog is not None:
+            self._errlog.close()
+        self._errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
+        environment = {**os.environ, **dict(self.target.server_env)}
+        parameters = StdioServerParameters(command=command, args=args, env=environment)
+        await self._open_client(stdio_client(parameters, errlog=self._errlog))
 
     async def state(self) -> dict[str, Any] | None:
         return await _read_state_resource(self._client)
 
+    async def __aexit__(self, *exc_info: object) -> None:
+        await super().__aexit__(*exc_info)
+        if self._errlog is not None:
+            self._errlog.close()
+            self._errlog = None
+
+    def _last_words(self) -> str:
+        if self._errlog is None or self._errlog.closed:
+            return ""
+        self._errlog.flush()
+        self._errlog.seek(0)
+        lines = [line.strip() for line in self._errlog.read()[-4000:].splitlines() if line.strip()]
+        return f" (command {self.target.command!r}; last stderr line: {lines[-1]})" if lines else ""
+
 
 class _HttpConnection(Connection):
-    """Streamable HTTP: a fresh sandbox per reset from our sandbox service, or a plain MCP URL."""
+    """Streamable HTTP: a fresh sandbox per reset from our sandbox service, or a plain MCP URL.
+
+    A plain URL is fresh only when `reset_cmd` restores it before each trajectory.
+    """
 
     def __init__(self, target: ServerTarget) -> None:
         super().__init__(target)
         url = (target.url or "").rstrip("/")
         self.plain = url.endswith("/mcp")
-        self.fresh_state = not self.plain
+        self.fresh_state = not self.plain or target.reset_cmd is not None
+        if not self.fresh_state:
+            self.unfresh_reason = f"{url} offers no reset and no --reset-cmd was given"
         self.base = url
         self.headers = {"Authorization": f"Bearer {target.token}"} if target.token else {}
         self._http = httpx2.AsyncClient(headers=self.headers, timeout=30)
@@ -209,6 +331,7 @@ class _HttpConnection(Connection):
 
     async def reset(self, seed: int) -> None:
         if self.plain:
+            await _run_reset(self.target.reset_cmd)
             if self._client is None:
                 await self._open_client(self.base)
             return
@@ -241,6 +364,23 @@ class _HttpConnection(Connection):
         if self._sandbox_id is not None:
             await self._http.delete(f"{self.base}/sandboxes/{self._sandbox_id}")
             self._sandbox_id = None
+
+
+async def _run_reset(command: str | None) -> None:
+    """Run the user's reset command in a shell; a failure is one line naming it and its last stderr line."""
+    if not command:
+        return
+    result = await anyio.run_process(command, check=False)
+    if result.returncode != 0:
+        lines = result.stderr.decode(errors="replace").strip().splitlines() or ["(no stderr)"]
+        raise ConnectionFailed(f"--reset-cmd {command!r} failed with exit code {result.returncode}: {lines[-1]}")
+
+
+def _leaf(error: BaseException) -> str:
+    """The innermost message of an exception group ("unhandled errors in a TaskGroup" says nothing)."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return str(error) or type(error).__name__
 
 
 def _tool_info(tool: Any) -> ToolInfo:

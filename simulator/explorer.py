@@ -14,7 +14,7 @@ import multiprocessing
 import random
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +23,18 @@ import networkx as nx
 
 from servers import hash_state, load_pools
 from simulator.connection import Connection, ServerTarget
-from simulator.errors import ServerDied, SimulatorError
+from simulator.errors import ConnectionFailed, ServerDied, SimulatorError
 from simulator.graph import add_reason, build_graph, graph_from_json, graph_to_json
 from simulator.records import Step, Trajectory
 from simulator.sampler import ArgumentFiller, GraphIndex, ValueMemory, choose_next, free_parameters, plan_targets
 from simulator.store import Store
+from simulator.values import describe_kind, result_tokens
 
 __all__ = ["ExploreConfig", "Progress", "explore", "learn_from", "run_id_for"]
 
 logger = logging.getLogger(__name__)
+
+_HOPELESS_FAILURES = 4
 
 Progress = Callable[[int, int], None]
 """Called with (trajectories done, trajectories wanted)."""
@@ -48,6 +51,8 @@ class ExploreConfig:
     max_failures_per_tool: int = 2
     discovery: int = 16
     workers: int = 1
+    values: dict[str, list[Any]] = field(default_factory=dict)
+    """Value pools the user gives (`--values FILE.json`): parameter or entity name -> values."""
 
     def identity(self) -> dict[str, Any]:
         data = asdict(self)
@@ -68,7 +73,8 @@ def explore(target: ServerTarget, store_path: Path, config: ExploreConfig, progr
     """
     run_id = run_id_for(target, config)
     with Store(store_path) as store:
-        store.ensure_run(run_id, kind="explore", target=target.label, config=asdict(config), seed=config.seed)
+        settings = {**asdict(config), "server": target.options()}  # how synthesis reconnects
+        store.ensure_run(run_id, kind="explore", target=target.label, config=settings, seed=config.seed)
         done = store.trajectory_indices(run_id)
     report = progress or (lambda done_count, wanted: None)
     report(len(done & set(range(config.trajectories))), config.trajectories)
@@ -95,17 +101,21 @@ def learn_from(graph: nx.DiGraph, trajectory: Trajectory) -> int:
     for step in trajectory.steps:
         if step.is_error or step.tool not in graph:
             continue
-        for param, origin in step.provenance.items():
-            if origin.get("source") in ("result", "probe") and origin["tool"] in graph and origin["tool"] != step.tool:
+        for param, path, origin in _result_origins(step.provenance):
+            if origin["tool"] in graph and origin["tool"] != step.tool:
+                evidence = {"trajectory": trajectory.id, "step": step.index, "from_step": origin["step"]}
+                details = {"path": path} if path != param else {}
                 added += add_reason(
                     graph,
                     origin["tool"],
                     step.tool,
                     "value",
                     "observed",
+                    evidence=evidence,
                     param=param,
                     field=origin["field"],
                     entity=param,
+                    **details,
                 )
     for position, failed in enumerate(trajectory.steps):
         if not failed.is_error:
@@ -116,10 +126,44 @@ def learn_from(graph: nx.DiGraph, trajectory: Trajectory) -> int:
             continue
         between = [s for s in later[: later.index(retry)] if not s.is_error and s.tool != failed.tool]
         if len(between) == 1 and between[0].tool in graph:
+            evidence = {"trajectory": trajectory.id, "failed": failed.index, "ran": between[0].index}
+            evidence["succeeded"] = retry.index
             added += add_reason(
-                graph, between[0].tool, failed.tool, "state", "observed", condition=f"after:{between[0].tool}"
+                graph,
+                between[0].tool,
+                failed.tool,
+                "state",
+                "observed",
+                evidence=evidence,
+                condition=f"after:{between[0].tool}",
             )
     return added
+
+
+def _mark_never_succeeding(graph: nx.DiGraph, trajectories: list[Trajectory]) -> None:
+    """Tools that failed at least `_HOPELESS_FAILURES` times in discovery and never succeeded (one
+    that needs the network, or a client capability we lack) are called later only as targets."""
+    failed: dict[str, int] = {}
+    succeeded = set()
+    for step in (step for trajectory in trajectories for step in trajectory.steps):
+        if step.is_error:
+            failed[step.tool] = failed.get(step.tool, 0) + 1
+        else:
+            succeeded.add(step.tool)
+    for tool, count in failed.items():
+        if count >= _HOPELESS_FAILURES and tool not in succeeded and tool in graph:
+            graph.nodes[tool]["never_succeeded"] = True
+
+
+def _result_origins(provenance: dict[str, dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(parameter, path inside it, origin) for every argument part taken from an earlier result."""
+    found = []
+    for param, origin in provenance.items():
+        if origin.get("source") in ("result", "probe"):
+            found.append((param, param, origin))
+        elif origin.get("source") == "composed":
+            found.extend((param, path, part) for path, part in origin.get("parts", {}).items())
+    return found
 
 
 async def _explore_here(
@@ -154,7 +198,8 @@ async def _discover(
             store.save_graph(run_id, "initial", graph_to_json(graph))
             plan = plan_targets(graph, config.trajectories, config.seed)
             stored = {t.index: t for t in store.iter_trajectories(run_id) if t.index < config.discovery}
-            explorer = _Explorer(connection, target, config, run_id, _pools(target))
+            explorer = _Explorer(connection, target, config, run_id, _pools(target, config))
+            seen = []
             for index in range(min(config.discovery, config.trajectories)):
                 trajectory = stored.get(index)
                 if trajectory is None:
@@ -162,6 +207,8 @@ async def _discover(
                     store.save_trajectory(trajectory)
                     report(len(store.trajectory_indices(run_id)), config.trajectories)
                 learn_from(graph, trajectory)
+                seen.append(trajectory)
+            _mark_never_succeeding(graph, seen)
         store.save_graph(run_id, "frozen", graph_to_json(graph))
         return graph
 
@@ -182,7 +229,7 @@ async def _explore_indices(
         plan = plan_targets(graph_from_json(initial) if initial else graph, config.trajectories, config.seed)
         done = store.trajectory_indices(run_id)  # counted here, not re-read per trajectory: that grew as O(n^2)
         async with _connected(target, connection) as connection:
-            explorer = _Explorer(connection, target, config, run_id, _pools(target))
+            explorer = _Explorer(connection, target, config, run_id, _pools(target, config))
             for index in indices:
                 store.save_trajectory(await explorer.run(index, plan[index], graph, probe=False))
                 done.add(index)
@@ -235,10 +282,11 @@ class _Explorer:
         self.target = target
         self.config = config
         self.run_id = run_id
-        self.pools = pools
+        self.pools = {key: list(values) for key, values in pools.items()}
         self.tools = {tool.name: tool for tool in connection.tools}
         self.free = free_parameters(connection.tools, pools)
         self._index: GraphIndex | None = None
+        self._server_paths: dict[str, list[str]] | None = None
 
     async def run(self, index: int, target_tool: str, graph: nx.DiGraph, *, probe: bool) -> Trajectory:
         seed = self.config.seed * 1_000_003 + index
@@ -254,10 +302,17 @@ class _Explorer:
         rng = random.Random(f"{self.config.seed}:{index}")
         try:
             await self.connection.reset(seed)
+            if self._server_paths is None:
+                self._server_paths = await _server_paths(self.connection)
+                for key, values in self._server_paths.items():
+                    self.pools.setdefault(key, []).extend(values)
+                if self._server_paths:
+                    self.free, self._index = free_parameters(self.connection.tools, self.pools), None
+                    await self.connection.reset(seed)  # the asking must not show in the trajectory's state
             await self._walk(trajectory, graph, rng, probe)
             state = await self.connection.state() if self.connection.fresh_state else None
             trajectory.final_state_hash = hash_state(state) if state is not None else None
-        except ServerDied as error:
+        except ConnectionFailed as error:  # died, or would not start again: this trajectory only
             trajectory.status, trajectory.error = "failed", str(error)
             logger.warning("trajectory %s failed: %s", trajectory.id, error)
         trajectory.covered_edges = _covered_edges(graph, trajectory.steps)
@@ -271,8 +326,13 @@ class _Explorer:
         called: set[str] = set()
         failures: dict[str, int] = {}
         excluded = {tool for tool in graph.nodes if tool not in self.tools}
+        excluded |= {tool for tool, failing in graph.nodes(data="never_succeeded") if failing} - {trajectory.target}
         extra_steps = 0
         goal = trajectory.target or ""
+        # Discovery on a server that declares nothing walks on past the target: edges are learnt
+        # only from calls that follow one another, and there are none to follow yet.
+        target_tool = self.tools.get(trajectory.target or "")
+        learning = probe and target_tool is not None and target_tool.hints is None
         while len(trajectory.steps) < self.config.max_steps:
             tool_name = choose_next(graph, goal, called, excluded, rng, self.free, self._index)
             if tool_name is None:
@@ -292,21 +352,24 @@ class _Explorer:
                 if failures[tool_name] >= self.config.max_failures_per_tool:
                     excluded.add(tool_name)
                 continue
-            if tool_name not in called:  # new values may rescue tools that failed for want of them
+            if tool_name not in called and not learning:  # new values may rescue tools that failed for want of them
                 excluded = {
                     tool
                     for tool in excluded
-                    if tool not in self.tools or failures.get(tool, 0) > 2 * self.config.max_failures_per_tool
+                    if tool not in self.tools
+                    or failures.get(tool, 0) > 2 * self.config.max_failures_per_tool
+                    or graph.nodes[tool].get("never_succeeded")
                 }
             called.add(tool_name)
-            memory.remember(step.index, tool_name, step.result, (tool.hints or {}).get("produces"))
+            produces = (tool.hints or {}).get("produces")
+            memory.remember(step.index, tool_name, step.result, produces, text=step.text, arguments=arguments)
             if tool_name == trajectory.target:
                 trajectory.reached = True
             elif trajectory.reached:
                 extra_steps += 1
             if tool_name == goal:  # on to another goal in the same sandbox: later requests build on this state
                 goal = _next_goal(graph, called, excluded, rng) or goal
-            if trajectory.reached and extra_steps >= self.config.after_target_steps:
+            if trajectory.reached and extra_steps >= self.config.after_target_steps and not learning:
                 break
 
 
@@ -321,9 +384,9 @@ async def _connected(target: ServerTarget, connection: Connection | None) -> Asy
 
 
 def _next_goal(graph: nx.DiGraph, called: set[str], excluded: set[str], rng: random.Random) -> str | None:
-    """A tool not called yet with the most prerequisites, so the walk goes on building chains."""
+    """A tool not called yet with the most prerequisites not called yet either: the walk goes on to a new chain."""
     depth = {
-        tool: len(nx.ancestors(graph, tool))
+        tool: len(nx.ancestors(graph, tool) - called)
         for tool in sorted(graph.nodes)
         if tool not in called and tool not in excluded and graph.in_degree(tool)
     }
@@ -343,12 +406,37 @@ def _covered_edges(graph: nx.DiGraph, steps: list[Step]) -> list[list[str]]:
     return sorted([list(edge) for edge in covered])
 
 
-def _pools(target: ServerTarget) -> dict[str, list[Any]]:
+def _pools(target: ServerTarget, config: ExploreConfig) -> dict[str, list[Any]]:
+    """The scenario's value pools and the user's `--values` file, merged."""
     pools: dict[str, list[Any]] = {}
     for env in target.envs:
         for key, values in load_pools(env).items():
             pools.setdefault(key, []).extend(values)
+    for key, values in config.values.items():
+        pools.setdefault(key, []).extend(values)
     return pools
+
+
+async def _server_paths(connection: Connection) -> dict[str, list[str]]:
+    """What a server shows at its start, as pools: the folders it says it allows (the result
+    of a read-only tool without arguments that speaks of them), then the files and folders
+    its read-only one-path tools list in each.  Asked once, after the first fresh start."""
+    found: dict[str, list[str]] = {"directory": [], "path": []}
+    tools = [tool for tool in connection.tools if tool.read_only is True and tool.hints is None]
+    for tool in tools:
+        if not tool.required and "allow" in f"{tool.name} {tool.description}".lower():
+            step = await connection.call(tool.name, {})
+            if not step.is_error:
+                found["directory"] += [v for k, v in result_tokens(step.result, step.text, {}) if k in found]
+    for folder in list(found["directory"]):
+        for tool in tools:
+            if len(tool.required) == 1 and describe_kind(tool.required[0], {}, tool.name) == "dir":
+                step = await connection.call(tool.name, {tool.required[0]: folder})
+                if not step.is_error:
+                    for key, value in result_tokens(step.result, step.text, {tool.required[0]: folder}):
+                        if key in found:
+                            found[key].append(value)
+    return {key: list(dict.fromkeys(values)) for key, values in found.items() if values}
 
 
 def _indices(store_path: Path, run_id: str) -> set[int]:

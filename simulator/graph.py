@@ -13,6 +13,7 @@ from typing import Any
 import networkx as nx
 
 from simulator.records import ToolInfo
+from simulator.values import leaf_words
 
 __all__ = [
     "add_reason",
@@ -25,6 +26,12 @@ __all__ = [
     "output_fields",
     "requirement_groups",
 ]
+
+MAX_EVIDENCE = 3
+"""Pieces of evidence kept per reason: enough to check it, few enough to keep graphs small."""
+
+_LINKING_WORDS = {"id", "name", "path", "key", "token", "handle", "uri", "url", "code", "slug", "ref"}
+"""Last words of a name that mark a reference rather than free text (inferred edges for unknown servers)."""
 
 _LINKING_SUFFIXES = ("id", "_id", "_ids", "key", "_key", "token", "_token", "code", "_code", "handle", "path", "symbol")
 """Parameter names that carry a reference rather than free text: the only ones matched by name."""
@@ -71,19 +78,51 @@ def build_graph(tools: Iterable[ToolInfo]) -> nx.DiGraph:
                             field=field,
                             entity=param,
                         )
+            if consumer.hints is None and producer.hints is None:
+                for param, path, field, kind in _schema_matches(producer, consumer):
+                    evidence = {"output": f"{producer.name}.{field}", "input": f"{consumer.name}.{path}", "type": kind}
+                    add_reason(
+                        graph,
+                        producer.name,
+                        consumer.name,
+                        "value",
+                        "inferred",
+                        evidence=evidence,
+                        param=param,
+                        field=field.rsplit(".", 1)[-1].removesuffix("[]"),
+                        entity=param,
+                    )
     return graph
 
 
-def add_reason(graph: nx.DiGraph, source: str, target: str, kind: str, origin: str, **details: str) -> bool:
-    """Record why `target` depends on `source`; False when that reason was already known."""
-    reason = {"kind": kind, "source": origin, **details}
+def add_reason(
+    graph: nx.DiGraph,
+    source: str,
+    target: str,
+    kind: str,
+    origin: str,
+    evidence: dict[str, Any] | None = None,
+    **details: str,
+) -> bool:
+    """Record why `target` depends on `source`; False when that reason was already known.
+
+    `evidence` (what showed the dependency: a trajectory step, or the matching schema fields)
+    is kept with the reason, up to `MAX_EVIDENCE` pieces; it does not make a reason new.
+    """
+    reason: dict[str, Any] = {"kind": kind, "source": origin, **details}
     if graph.has_edge(source, target):
         reasons = graph.edges[source, target]["reasons"]
-        if reason in reasons:
-            return False
+        for known in reasons:
+            if {key: value for key, value in known.items() if key != "evidence"} == reason:
+                pieces = known.setdefault("evidence", []) if evidence else []
+                if evidence and evidence not in pieces and len(pieces) < MAX_EVIDENCE:
+                    pieces.append(evidence)
+                return False
         reasons.append(reason)
     else:
         graph.add_edge(source, target, reasons=[reason])
+    if evidence:
+        reason["evidence"] = [evidence]
     return True
 
 
@@ -160,6 +199,37 @@ def _produced_entities(tool: ToolInfo) -> dict[str, list[str]]:
     for field, entity in (tool.hints or {}).get("produces", {}).items():
         entities.setdefault(entity, []).append(field)
     return entities
+
+
+def _schema_matches(producer: ToolInfo, consumer: ToolInfo) -> list[tuple[str, str, str, str]]:
+    """(parameter, input path, output path, type) where an output field of `producer` can feed an
+    input of `consumer`: same words, or the input's words end with a one-word linking field
+    (`entityName` <- `name`), and the same scalar type."""
+    outputs = _leaves(producer.output_schema or {}, "")
+    echoed = {path.lstrip(".") for path, _ in _leaves(consumer.output_schema or {}, "")}
+    matches = []
+    for param, schema in consumer.parameters.items():
+        for path, kind in _leaves(schema, param):
+            wanted = leaf_words(path.rsplit(".", 1)[-1].removesuffix("[]"))
+            if not wanted or wanted[-1] not in _LINKING_WORDS or path in echoed:
+                continue  # a tool that returns an input where it took it is creating it, not referring to it
+            for field, field_kind in outputs:
+                have = leaf_words(field.rsplit(".", 1)[-1].removesuffix("[]"))
+                if field_kind == kind and (have == wanted or have == wanted[-1:]):
+                    matches.append((param, path, field.lstrip("."), kind))
+    return matches
+
+
+def _leaves(schema: dict[str, Any], path: str) -> list[tuple[str, str]]:
+    """(path, scalar type) of every scalar inside a schema: `observations[].entityName`."""
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    if kind == "object" or "properties" in schema:
+        return [leaf for key, sub in schema.get("properties", {}).items() for leaf in _leaves(sub, f"{path}.{key}")]
+    if kind == "array":
+        return _leaves(schema.get("items", {}), path + "[]")
+    return [(path, kind)] if kind in ("string", "integer", "number") else []
 
 
 def _name_matches(param: str, fields: list[str]) -> list[str]:

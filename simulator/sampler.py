@@ -9,10 +9,9 @@ import networkx as nx
 
 from simulator.graph import distances_to, requirement_groups
 from simulator.records import ToolInfo
+from simulator.values import describe_kind, json_types, leaf_words, result_tokens, schema_options, schema_value, words
 
 __all__ = ["ArgumentFiller", "GraphIndex", "ValueMemory", "choose_next", "free_parameters", "plan_targets"]
-
-_WORDS = ["alpha", "report", "notes", "summary", "draft", "project", "budget", "review", "update", "archive"]
 
 
 def plan_targets(graph: nx.DiGraph, count: int, seed: int) -> list[str]:
@@ -157,7 +156,11 @@ class _Value:
 
 @dataclass
 class ValueMemory:
-    """Values produced so far in a trajectory, by entity type and by output field name."""
+    """Values produced so far in a trajectory, by entity type and by output field name.
+
+    Results give short values only (see `simulator.values.result_tokens`): JSON scalars,
+    and identifiers, names and paths found inside text; never whole messages.
+    """
 
     by_entity: dict[str, list[_Value]] = field(default_factory=dict)
     by_field: dict[str, list[_Value]] = field(default_factory=dict)
@@ -176,26 +179,55 @@ class ValueMemory:
                 return {"source": "result", "step": record.step, "tool": record.tool, "field": record.field}
         return {"source": "user"}
 
-    def remember(self, step: int, tool: str, result: Any, produces: Mapping[str, str] | None = None) -> None:
-        """Collect every scalar in a successful result, tagged with its field and entity type."""
+    def remember(
+        self,
+        step: int,
+        tool: str,
+        result: Any,
+        produces: Mapping[str, str] | None = None,
+        *,
+        text: str = "",
+        arguments: dict[str, Any] | None = None,
+    ) -> None:
+        """Collect the values of a successful result, tagged with their field and entity type."""
         produces = produces or {}
-        for field_name, value in _scalars(result):
+        for field_name, value in result_tokens(result, text, arguments or {}):
             record = _Value(value, step, tool, field_name)
             self.by_field.setdefault(field_name, []).append(record)
             self.everything.append(record)
             if field_name in produces:
                 self.by_entity.setdefault(produces[field_name], []).append(record)
 
+    def matching(self, name: str, schema: dict[str, Any], tool: str = "") -> list[_Value]:
+        """Values whose field matches a parameter by name (`entityName` <- `name`) or by kind (paths)."""
+        wanted = leaf_words(name)
+        kind = describe_kind(name, schema, tool)
+        found = []
+        for field_name, records in self.by_field.items():
+            have = leaf_words(field_name)
+            by_name = kind == "value" and bool(have) and (have == wanted or (len(have) == 1 and wanted[-1:] == have))
+            by_kind = field_name == {"dir": "directory", "file": "path"}.get(kind)
+            if by_name or by_kind:
+                found.extend(records)
+        if not found and "name" in words(schema.get("description", "")):
+            found = list(self.by_field.get("name", []))
+        return sorted((record for record in found if _fits(record.value, schema)), key=lambda record: record.step)
+
 
 class ArgumentFiller:
     """Fills arguments, in order of preference: values produced earlier in the trajectory
-    (by entity type, then by name), the scenario's value pools, the schema's enums,
-    defaults and examples, then typed random values.  Every choice is recorded."""
+    (by entity type, then by name or kind), the value pools (scenario's, `--values`, or what
+    the server said it allows), the schema's enums, defaults and examples, then typed values
+    built from the schema: objects from their properties, arrays of their items, recursively.
+    Every choice is recorded; a value built from parts records where its parts came from."""
 
     def __init__(self, pools: dict[str, list[Any]], rng: random.Random, *, probe: bool = False) -> None:
         self.pools = pools
         self.rng = rng
         self.probe = probe
+        self._unknown = False
+        self._tool = ""
+        self._defs: dict[str, Any] = {}
 
     def fill(
         self, tool: ToolInfo, memory: ValueMemory, links: dict[str, set[str]] | None = None
@@ -206,28 +238,41 @@ class ArgumentFiller:
         required = set(tool.required)
         records = [record for record in self.pools.get(tool.name, []) if isinstance(record, dict)]
         record = self.rng.choice(records) if records else {}
+        writes = tool.read_only is not True
         arguments: dict[str, Any] = {}
         provenance: dict[str, dict[str, Any]] = {}
-        for name, schema in tool.parameters.items():
+        self._unknown = tool.hints is None  # match results to parameters by looser name rules
+        self._tool = tool.name
+        self._defs = tool.input_schema.get("$defs", {})
+        for name, given in tool.parameters.items():
+            schema = self._resolved(given)
             entity = consumes.get(name)
             earlier = self._from_memory(name, entity, (links or {}).get(name, set()), schema, memory)
             if earlier is None and name in record:
                 earlier = record[name], {"source": "pool", "pool": tool.name}
             if name not in required and earlier is None and self.rng.random() < 0.7:
                 continue
-            value, source = earlier if earlier is not None else self._from_elsewhere(name, entity, schema, memory)
+            value, source = earlier if earlier is not None else self._build(name, entity, schema, memory, writes)
             arguments[name] = value
             provenance[name] = source
         return arguments, provenance
+
+    def _resolved(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """A schema with its local `$ref` (`#/$defs/Note`) replaced by the definition."""
+        reference = schema.get("$ref", "")
+        if reference.startswith("#/$defs/") and reference.removeprefix("#/$defs/") in self._defs:
+            rest = {key: value for key, value in schema.items() if key != "$ref"}
+            return {**self._defs[reference.removeprefix("#/$defs/")], **rest}
+        return schema
 
     def _from_memory(
         self, name: str, entity: str | None, linked: set[str], schema: dict[str, Any], memory: ValueMemory
     ) -> tuple[Any, dict[str, Any]] | None:
         candidates = memory.by_entity.get(entity, []) if entity else []
         linked_values = [record for field_name in sorted(linked) for record in memory.by_field.get(field_name, [])]
-        candidates = (
-            candidates or sorted(linked_values, key=lambda record: record.step) or memory.by_field.get(name, [])
-        )
+        candidates = candidates or sorted(linked_values, key=lambda record: record.step)
+        if not candidates:
+            candidates = memory.matching(name, schema, self._tool) if self._unknown else memory.by_field.get(name, [])
         fitting = [record for record in candidates if _fits(record.value, schema)]
         if not fitting:
             return None
@@ -236,14 +281,65 @@ class ArgumentFiller:
         record = fitting[-1] if self.rng.random() < 0.7 else self.rng.choice(fitting)
         return record.value, {"source": "result", "step": record.step, "tool": record.tool, "field": record.field}
 
-    def _from_elsewhere(
-        self, name: str, entity: str | None, schema: dict[str, Any], memory: ValueMemory
+    def _build(
+        self, name: str, entity: str | None, schema: dict[str, Any], memory: ValueMemory, writes: bool
     ) -> tuple[Any, dict[str, Any]]:
-        for key in (entity, name):
+        """A value not taken whole from an earlier result: pools, schema, or built from parts."""
+        types = json_types(schema)
+        if "object" in types or "array" in types:
+            parts: dict[str, dict[str, Any]] = {}
+            value = self._compose(name, schema, memory, writes, name, parts)
+            results = {path: origin for path, origin in parts.items() if origin["source"] in ("result", "probe")}
+            return value, ({"source": "composed", "parts": results} if results else {"source": "schema"})
+        return self._scalar(name, entity, schema, memory, writes)
+
+    def _compose(
+        self,
+        name: str,
+        schema: dict[str, Any],
+        memory: ValueMemory,
+        writes: bool,
+        path: str,
+        parts: dict[str, dict[str, Any]],
+    ) -> Any:
+        schema = self._resolved(schema)
+        types = json_types(schema)
+        option = next((o for o in schema.get("anyOf", schema.get("oneOf", [schema])) if json_types(o) & types), schema)
+        option = self._resolved(option)
+        if "object" in types:
+            required = option.get("required", [])
+            return {
+                key: self._compose(key, sub, memory, writes, f"{path}.{key}", parts)
+                for key, sub in option.get("properties", {}).items()
+                if key in required or self.rng.random() < 0.3
+            }
+        if "array" in types:
+            items = option.get("items", {})
+            count = max(option.get("minItems", 1), self.rng.randint(1, 2 if self._unknown else 4))
+            return [self._compose(name, items, memory, writes, f"{path}[{i}]", parts) for i in range(count)]
+        earlier = self._from_memory(name, None, set(), schema, memory)
+        value, origin = earlier if earlier is not None else self._scalar(name, None, schema, memory, writes)
+        parts[path] = origin
+        return value
+
+    def _scalar(
+        self, name: str, entity: str | None, schema: dict[str, Any], memory: ValueMemory, writes: bool
+    ) -> tuple[Any, dict[str, Any]]:
+        kind = describe_kind(name, schema, self._tool) if self._unknown else "value"
+        folders = [value for value in self.pools.get("directory", []) if isinstance(value, str)]
+        existing = bool(set(words(name)) & {"source", "src", "old", "from"})  # a thing to move must exist
+        new_ok = writes or not self.pools.get("path")
+        if folders and kind != "value" and new_ok and not existing and self.rng.random() < 0.5:
+            folder = self.rng.choice(folders).rstrip("/")  # somewhere new inside a folder the server allows
+            suffix = ".txt" if kind == "file" else ""
+            return f"{folder}/{schema_value(name, {}, self.rng)}{suffix}", {"source": "random"}
+        by_kind = {"dir": ["directory"], "file": ["path"]}.get(kind, [])
+        own = name if kind == "value" or name not in ("path", "directory") else None  # those name our kinds
+        for key in (entity, own, *by_kind):
             pool = [value for value in self.pools.get(key or "", []) if _fits(value, schema)]
             if pool:
                 return self.rng.choice(pool), {"source": "pool", "pool": key}
-        options = _schema_options(schema)
+        options = schema_options(schema)
         if self.probe and not options:
             probes = [record for record in memory.everything if _fits(record.value, schema)]
             if probes and self.rng.random() < 0.6:
@@ -256,7 +352,7 @@ class ArgumentFiller:
                 }
         if options:
             return self.rng.choice(options), {"source": "schema"}
-        return _random_value(name, schema, self.rng), {"source": "random"}
+        return schema_value(name, schema, self.rng), {"source": "random"}
 
 
 def _scalars(value: Any, field_name: str = "result") -> Iterable[tuple[str, Any]]:
@@ -270,16 +366,8 @@ def _scalars(value: Any, field_name: str = "result") -> Iterable[tuple[str, Any]
         yield field_name, value
 
 
-def _json_types(schema: dict[str, Any]) -> set[str]:
-    types = set()
-    for option in schema.get("anyOf", [schema]):
-        kind = option.get("type")
-        types.update(kind if isinstance(kind, list) else [kind] if kind else [])
-    return types
-
-
 def _fits(value: Any, schema: dict[str, Any]) -> bool:
-    types = _json_types(schema)
+    types = json_types(schema)
     if not types:
         return True
     if isinstance(value, bool):
@@ -291,34 +379,3 @@ def _fits(value: Any, schema: dict[str, Any]) -> bool:
     if isinstance(value, str):
         return "string" in types and ("enum" not in schema or value in schema["enum"])
     return False
-
-
-def _schema_options(schema: dict[str, Any]) -> list[Any]:
-    for option in schema.get("anyOf", [schema]):
-        if "enum" in option:
-            return list(option["enum"])
-        if "const" in option:
-            return [option["const"]]
-    if "examples" in schema:
-        return list(schema["examples"])
-    if "default" in schema and schema["default"] is not None:
-        return [schema["default"]]
-    return []
-
-
-def _random_value(name: str, schema: dict[str, Any], rng: random.Random) -> Any:
-    types = _json_types(schema) - {"null"}
-    option = next((o for o in schema.get("anyOf", [schema]) if o.get("type") in types), schema)
-    if "integer" in types or "number" in types:
-        low = option.get("minimum", option.get("exclusiveMinimum", 0))
-        high = option.get("maximum", option.get("exclusiveMaximum", max(low, 0) + 100))
-        value = rng.uniform(low, high) if "integer" not in types else rng.randint(int(low), int(high))
-        return round(value, 2) if isinstance(value, float) else value
-    if "boolean" in types:
-        return rng.random() < 0.5
-    if "array" in types:
-        items = option.get("items", {})
-        return [_random_value(name, items, rng) for _ in range(rng.randint(1, 4))]
-    if "object" in types:
-        return {}
-    return f"{rng.choice(_WORDS)}_{rng.randint(1, 99)}"

@@ -69,6 +69,11 @@ class Store:
         with self.db.conn:
             self.db["runs"].insert(row, pk="id", ignore=True)
 
+    def run_config(self, run_id: str) -> dict[str, Any]:
+        """The config a run was recorded with ({} for an unknown run)."""
+        row = self.db.execute("SELECT config FROM runs WHERE id = ?", [run_id]).fetchone()
+        return json.loads(row[0]) if row else {}
+
     def trajectory_indices(self, run_id: str) -> set[int]:
         rows = self.db.execute("SELECT idx FROM trajectories WHERE run_id = ?", [run_id])
         return {index for (index,) in rows}

@@ -1,12 +1,21 @@
 """Trajectories -> advanced tools and hard queries -> guided, verified multi-turn samples -> datasets."""
 
 from synthesizer.chain import DialogueRunner, openai_tool
-from synthesizer.errors import ConfigError, ExportError, LLMError, SynthesizerError
-from synthesizer.export import FORMATS, export_samples
+from synthesizer.errors import (
+    ConfigError,
+    DatasetError,
+    EndpointError,
+    EndpointUnavailable,
+    ExportError,
+    LLMError,
+    SynthesizerError,
+)
+from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
 from synthesizer.llm import ChatModel, ChatReply, ResponseCache
 from synthesizer.offline import OfflineBackend, OfflineRoles
 from synthesizer.pipeline import RunConfig, run_pipeline
 from synthesizer.plan import AdvancedTool, Call, DialoguePlan, TurnPlan, Variants, plan_dialogue
+from synthesizer.quality import QUALITY_FIGURES, format_quality, measure_quality, read_records
 from synthesizer.report import collect_figures, write_report
 from synthesizer.roles import AssistantMessage, Backend, ModelBackend, ModelRoles, Roles
 from synthesizer.samples import Reject, Sample, SampleStore
@@ -14,6 +23,7 @@ from synthesizer.synthesize import SynthesisConfig, synthesize
 from synthesizer.validate import Verdict, check_turn
 
 __all__ = [
+    "ARGUMENT_FORMS",
     "AdvancedTool",
     "AssistantMessage",
     "Backend",
@@ -21,15 +31,20 @@ __all__ = [
     "ChatModel",
     "ChatReply",
     "ConfigError",
+    "DatasetError",
     "DialoguePlan",
     "DialogueRunner",
+    "EndpointError",
+    "EndpointUnavailable",
     "ExportError",
+    "ExportOptions",
     "FORMATS",
     "LLMError",
     "ModelBackend",
     "ModelRoles",
     "OfflineBackend",
     "OfflineRoles",
+    "QUALITY_FIGURES",
     "Reject",
     "ResponseCache",
     "Roles",
@@ -44,8 +59,11 @@ __all__ = [
     "check_turn",
     "collect_figures",
     "export_samples",
+    "format_quality",
+    "measure_quality",
     "openai_tool",
     "plan_dialogue",
+    "read_records",
     "run_pipeline",
     "synthesize",
     "write_report",

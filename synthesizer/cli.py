@@ -12,10 +12,11 @@ import click
 
 from servers import cli as servers_cli
 from servers import environment_names, get_environment
+from servers.bfcl import bfcl_environment_names
 from simulator import Store
 from simulator import cli as simulator_cli
 from synthesizer.errors import ConfigError, SynthesizerError
-from synthesizer.export import FORMATS, export_samples
+from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
 from synthesizer.llm import ChatModel, ResponseCache
 from synthesizer.offline import OfflineBackend
 from synthesizer.pipeline import RunConfig, run_pipeline
@@ -68,7 +69,7 @@ def _turns(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int,
 
 
 def llm_options(command: Any) -> Any:
-    """--llm/--model/--base-url/--api-key/--concurrency, shared by synthesize and run."""
+    """The model endpoint's options, shared by synthesize and run (and so by run's config files)."""
     options = [
         click.option(
             "--llm",
@@ -78,7 +79,7 @@ def llm_options(command: Any) -> Any:
             help="offline: deterministic rules and templates; openai: any OpenAI-compatible endpoint.",
         ),
         click.option("--model", help="Model name for --llm openai."),
-        click.option("--base-url", help="Endpoint for --llm openai (vLLM, SGLang, Ollama, ...)."),
+        click.option("--base-url", help="Endpoint for --llm openai (vLLM, SGLang, Ollama, llama.cpp, ...)."),
         click.option("--api-key", envvar="OPENAI_API_KEY", help="API key [env: OPENAI_API_KEY]."),
         click.option(
             "--concurrency",
@@ -87,16 +88,44 @@ def llm_options(command: Any) -> Any:
             show_default=True,
             help="Requests in flight to the endpoint.",
         ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=120.0,
+            show_default=True,
+            help="Seconds to wait for one answer (small CPU servers need more).",
+        ),
+        click.option("--max-tokens", type=click.IntRange(1), help="Cap on tokens per answer."),
+        click.option("--temperature", type=click.FloatRange(0, 2), default=0.0, show_default=True),
+        click.option(
+            "--extra-body",
+            callback=_json_object,
+            help="JSON object merged into every request (vLLM/llama.cpp extras such as chat_template_kwargs).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def make_backend(
-    llm: str, model: str | None, base_url: str | None, api_key: str | None, concurrency: int, cache_store: Store
-) -> Backend:
-    """The offline rules, or a model behind an OpenAI-compatible endpoint with its cache in the store."""
+def _json_object(ctx: click.Context, param: click.Parameter, value: Any) -> dict[str, Any] | None:
+    if value is None or isinstance(value, dict):
+        return value
+    try:
+        data = json.loads(value)
+    except ValueError as error:
+        raise click.BadParameter(f"not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise click.BadParameter("must be a JSON object")
+    return data
+
+
+def make_backend(cache_store: Store, llm: str = "offline", model: str | None = None, **endpoint: Any) -> Backend:
+    """The offline rules, or a model behind an OpenAI-compatible endpoint with its cache in the store.
+
+    `endpoint` takes the rest of `llm_options`: base_url, api_key, concurrency, timeout, max_tokens,
+    temperature, extra_body.
+    """
     if llm == "offline":
         return OfflineBackend()
     if not model:
@@ -104,9 +133,13 @@ def make_backend(
     samples = SampleStore(cache_store)
     chat = ChatModel(
         model,
-        base_url=base_url,
-        api_key=api_key,
-        concurrency=concurrency,
+        base_url=endpoint.get("base_url"),
+        api_key=endpoint.get("api_key"),
+        concurrency=endpoint.get("concurrency", 16),
+        timeout_s=endpoint.get("timeout", 120.0),
+        max_tokens=endpoint.get("max_tokens"),
+        temperature=endpoint.get("temperature", 0.0),
+        extra_body=endpoint.get("extra_body"),
         cache=ResponseCache(samples.cache_get, samples.cache_put),
     )
     return ModelBackend(chat)
@@ -132,11 +165,6 @@ def _share_option(variant: str, help_text: str) -> Any:
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
 def synthesize_command(
     db: Path,
-    llm: str,
-    model: str | None,
-    base_url: str | None,
-    api_key: str | None,
-    concurrency: int,
     max_attempts: int,
     turns: tuple[int, int],
     samples: int | None,
@@ -145,6 +173,7 @@ def synthesize_command(
     missing_tool: float,
     error_recovery: float,
     ray_address: str | None,
+    **endpoint: Any,
 ) -> None:
     """Turn trajectories into verified multi-turn samples (advanced tool, hard query, guided chain).
 
@@ -152,21 +181,23 @@ def synthesize_command(
     """
     variants = Variants(missing_parameter, missing_tool, error_recovery)
     with Store(db) as cache_store:
-        backend = make_backend(llm, model, base_url, api_key, concurrency, cache_store)
+        backend = make_backend(cache_store, **endpoint)
         config = SynthesisConfig(
             samples=samples,
             turns=turns,
             max_attempts=max_attempts,
             seed=seed,
             variants=variants,
-            concurrency=concurrency if llm == "openai" else 1,
+            concurrency=endpoint["concurrency"] if endpoint["llm"] == "openai" else 1,
         )
         with simulator_cli.progress_bar("synthesizing") as report:
             if ray_address:
-                factory = partial(make_backend, llm, model, base_url, api_key, concurrency)
+                factory = partial(make_backend, **endpoint)
                 synthesize_on_ray(db, config, factory, ray_address, report)
             counts = synthesize(db, config, backend, report)
     click.echo(f"{counts['verified']} verified samples, {counts['rejected']} rejected, in {db}", err=True)
+    _echo_usage(backend)
+    _exit_if_pending(counts["pending"])
 
 
 def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -187,6 +218,8 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
             raise ConfigError(f"{value}: unknown key {key!r} (known: {', '.join(sorted(params))})")
         if isinstance(raw, list):
             raw = "-".join(map(str, raw)) if name == "turns" else ",".join(map(str, raw))
+        elif isinstance(raw, dict):  # a TOML table, e.g. extra_body = {chat_template_kwargs = {...}}
+            raw = json.dumps(raw)
         try:
             converted = params[name].type_cast_value(ctx, raw)
             if params[name].callback is not None:
@@ -215,6 +248,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
     help="Output folder: store, datasets, report.",
 )
 @click.option("--envs", default=",".join(environment_names()), show_default=True, help="Environments, comma-separated.")
+@click.option("--bfcl", is_flag=True, help="Use BFCL's eight multi-turn classes instead (needs the [bfcl] extra).")
 @click.option(
     "--trajectories", type=click.IntRange(1), default=RunConfig.trajectories, show_default=True, help="Per environment."
 )
@@ -227,24 +261,21 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
 def run_command(
     out: Path,
     envs: str,
+    bfcl: bool,
     trajectories: int,
     samples: int | None,
     seed: int,
-    llm: str,
-    model: str | None,
-    base_url: str | None,
-    api_key: str | None,
-    concurrency: int,
     max_attempts: int,
     turns: tuple[int, int],
     ray_address: str | None,
+    **endpoint: Any,
 ) -> None:
     """The whole pipeline on the built-in environments: explore, synthesize, validate, export, report.
 
     Writes openai/sharegpt/bfcl/funreason JSONL, report.md and report.html into --out.
     Running it again resumes instead of starting over.
     """
-    names = tuple(name.strip() for name in envs.split(",") if name.strip())
+    names = tuple(bfcl_environment_names()) if bfcl else tuple(name.strip() for name in envs.split(",") if name.strip())
     for name in names:
         get_environment(name)
     config = RunConfig(
@@ -255,7 +286,7 @@ def run_command(
         seed=seed,
         turns=turns,
         max_attempts=max_attempts,
-        concurrency=concurrency if llm == "openai" else 1,
+        concurrency=endpoint["concurrency"] if endpoint["llm"] == "openai" else 1,
     )
     try:
         config.out.mkdir(parents=True, exist_ok=True)
@@ -265,10 +296,10 @@ def run_command(
     except OSError as error:
         raise ConfigError(f"{out}: cannot write there: {error.strerror}") from error
     with Store(config.store_path) as cache_store:
-        backend = make_backend(llm, model, base_url, api_key, concurrency, cache_store)
+        backend = make_backend(cache_store, **endpoint)
         with simulator_cli.progress_stages() as stage:
             if ray_address:
-                factory = partial(make_backend, llm, model, base_url, api_key, concurrency)
+                factory = partial(make_backend, **endpoint)
                 run_on_ray(config, factory, ray_address, stage)
             figures = run_pipeline(config, backend, stage)
     totals = figures["totals"]
@@ -277,6 +308,31 @@ def run_command(
         f"trajectories; datasets and report.html in {out}/",
         err=True,
     )
+    _echo_usage(backend)
+    _exit_if_pending(figures["pending"])
+
+
+def _echo_usage(backend: Backend) -> None:
+    """What the endpoint did for this command: requests, tokens, and completion tokens per second waited."""
+    if isinstance(backend, ModelBackend) and backend.chat.usage.requests:
+        usage = backend.chat.usage
+        rate = usage.completion_tokens / usage.seconds if usage.seconds else 0.0
+        click.echo(
+            f"{usage.requests} requests, {usage.prompt_tokens} prompt and {usage.completion_tokens} completion "
+            f"tokens, {usage.seconds:.0f} s waiting ({rate:.1f} completion tokens/s)",
+            err=True,
+        )
+
+
+def _exit_if_pending(pending: int) -> None:
+    """A run that left trajectories pending is not finished: say so, and exit 3 so scripts notice."""
+    if pending:
+        click.echo(
+            f"{pending} trajectories left pending: the endpoint stayed busy through every retry; "
+            "run the same command again to resume",
+            err=True,
+        )
+        sys.exit(3)
 
 
 @main.command("export")
@@ -284,18 +340,42 @@ def run_command(
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--verified-only", is_flag=True, help="Leave out samples that could not be validated.")
-@click.option("--stringify-arguments", is_flag=True, help="Tool-call arguments as JSON strings (Arrow loaders).")
+@click.option(
+    "--arguments",
+    type=click.Choice(ARGUMENT_FORMS),
+    default="dict",
+    show_default=True,
+    help="Tool-call arguments in openai/funreason: JSON objects, or JSON strings (OpenAI's API, Arrow-strict loaders).",
+)
+@click.option(
+    "--split-turns",
+    is_flag=True,
+    help="One record per user message, earlier reasoning left out (templates that drop it, e.g. Qwen3).",
+)
+@click.option(
+    "--one-call-per-message",
+    is_flag=True,
+    help="Parallel calls as one assistant message per call (templates that take one, e.g. Llama-3.1).",
+)
 @click.option("--without-held-out", is_flag=True, help="Leave out the held-out split (`funreason tasks --split`).")
 def export_command(
-    db: Path, fmt: str, out: Path, verified_only: bool, stringify_arguments: bool, without_held_out: bool
+    db: Path,
+    fmt: str,
+    out: Path,
+    verified_only: bool,
+    arguments: str,
+    split_turns: bool,
+    one_call_per_message: bool,
+    without_held_out: bool,
 ) -> None:
     """Write the store's samples as openai, sharegpt, bfcl or funreason JSONL."""
+    options = ExportOptions(arguments=arguments, split_turns=split_turns, parallel_calls=not one_call_per_message)
     with Store(db) as store:
         sample_store = SampleStore(store)
         held_out = sample_store.held_out_ids() if without_held_out else set()
         samples = (s for s in sample_store.iter_samples(verified_only=verified_only) if s.id not in held_out)
-        count = export_samples(samples, fmt, out, stringify_arguments=stringify_arguments)
-    click.echo(f"{count} samples written to {out}", err=True)
+        count = export_samples(samples, fmt, out, options)
+    click.echo(f"{count} records written to {out}", err=True)
 
 
 @main.command("stats")

@@ -2,14 +2,24 @@
 
 ```
 SynthesizerError
-├── LLMError            the model endpoint failed after every retry, or answered nothing usable
-├── ExportError         an output file cannot be written
-├── ConfigError         a run configuration (TOML file or flags) is unusable
-└── DatasetError        a dataset file to measure cannot be read or is not OpenAI chat JSONL
+├── LLMError              the model answered nothing usable: the trajectory is rejected with this reason
+├── EndpointError         the endpoint is misconfigured (refused, 401/403, 404, unknown model): the command stops
+├── EndpointUnavailable   the endpoint stayed busy or down through every retry: the trajectory stays pending
+├── ExportError           an output file cannot be written
+├── ConfigError           a run configuration (TOML file or flags) is unusable
+└── DatasetError          a dataset file to measure cannot be read or is not OpenAI chat JSONL
 ```
 """
 
-__all__ = ["ConfigError", "DatasetError", "ExportError", "LLMError", "SynthesizerError"]
+__all__ = [
+    "ConfigError",
+    "DatasetError",
+    "EndpointError",
+    "EndpointUnavailable",
+    "ExportError",
+    "LLMError",
+    "SynthesizerError",
+]
 
 
 class SynthesizerError(Exception):
@@ -17,7 +27,15 @@ class SynthesizerError(Exception):
 
 
 class LLMError(SynthesizerError):
-    """The model endpoint failed after every retry, or answered nothing usable."""
+    """The model answered nothing usable; a sample reject, with this as its reason."""
+
+
+class EndpointError(SynthesizerError):
+    """The endpoint cannot serve this run as configured; no sample is to blame, so nothing is stored as rejected."""
+
+
+class EndpointUnavailable(SynthesizerError):
+    """429/5xx/timeouts outlasted every retry; the trajectory is left pending for the next run."""
 
 
 class ExportError(SynthesizerError):

@@ -7,27 +7,53 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from servers import get_environment
+from servers.errors import SandboxError
 from synthesizer.errors import ExportError
 from synthesizer.samples import Sample
 
-__all__ = ["FORMATS", "export_samples"]
+__all__ = ["ARGUMENT_FORMS", "FORMATS", "ExportOptions", "export_samples"]
 
 logger = logging.getLogger(__name__)
 
 FORMATS = ("openai", "sharegpt", "bfcl", "funreason")
+ARGUMENT_FORMS = ("dict", "string")
+"""How `openai` and `funreason` write tool-call arguments: JSON objects, or JSON strings as OpenAI's API does."""
 
 _DATASET_INFO = "dataset_info.json"
 _SHAREGPT_EVEN = ("human", "observation")
 _SHAREGPT_ODD = ("gpt", "function_call")
+_BFCL_PREFIX = "bfcl:"
 
 
-def export_samples(samples: Iterable[Sample], fmt: str, out: Path, *, stringify_arguments: bool = False) -> int:
-    """Stream `samples` to `out` as JSONL in format `fmt` and return how many were written.
+@dataclass(frozen=True)
+class ExportOptions:
+    """How records are shaped, beyond the format.
 
-    Formats (every record also carries `sample.provenance()` under "metadata"):
+    `arguments`: "dict" (default) or "string".  String arguments are what OpenAI's API sends and
+    what Arrow-strict loaders need (`datasets` 3.x refuses one argument that is a number in one
+    call and a string in another); Qwen2.5's and Llama-3.1's chat templates want dicts (they
+    `tojson` the arguments, so a string would be quoted twice).
+    `split_turns`: one record per user message, earlier messages kept without their reasoning,
+    for chat templates that drop reasoning before the last user message (Qwen3): every
+    reasoning block is then in exactly one record where the template keeps it.
+    `parallel_calls`: False writes an assistant message with several calls as one message per
+    call, each followed by its result (Llama-3.1's template takes one call per message).
+    """
+
+    arguments: str = "dict"
+    split_turns: bool = False
+    parallel_calls: bool = True
+
+
+def export_samples(samples: Iterable[Sample], fmt: str, out: Path, options: ExportOptions | None = None) -> int:
+    """Stream `samples` to `out` as JSONL in format `fmt` and return how many records were written.
+
+    Formats (every record carries `sample.provenance()` plus per-turn `turns` under "metadata"):
 
     * `openai`: `{"messages", "tools", "metadata"}` as TRL's SFTTrainer and axolotl read it; the
       chain of thought is dropped, mid-dialogue system messages (a tool becoming available) are kept.
@@ -35,22 +61,29 @@ def export_samples(samples: Iterable[Sample], fmt: str, out: Path, *, stringify_
       before the system message that announces it.
     * `funreason`: the same, with each assistant content written as `<think>\\n…\\n</think>\\n\\n…`.
     * `sharegpt`: LLaMA-Factory's `{"conversations", "system", "tools", "metadata"}` with strict
-      human/gpt alternation; `dataset_info.json` next to `out` gets (or updates) the entry for it.
-    * `bfcl`: BFCL multi-turn entries (`question`, `initial_config`, `ground_truth`, ...), so the
-      data can serve as an evaluation set; a withheld tool gets BFCL's holdout turn (`missed_function`).
-
-    `stringify_arguments` writes tool-call arguments as JSON strings (what the OpenAI API itself
-    sends) in `openai` and `funreason`; the other formats hold strings or evaluation data already.
-    Use it for files read through Hugging Face `datasets`: it loads dict arguments of mixed shapes
-    (5.x, as `Json` columns), but through a float parser that is not round-trip exact, so a tool
-    argument like 2.53 can come back as 2.5300000000000002; older versions refuse mixed shapes.
+      human/gpt alternation; reasoning as `<think>` blocks in gpt and function_call turns (the
+      template's thought words); parallel calls as one function_call holding a JSON list and one
+      observation holding the list of results; a tool announced mid-dialogue as an observation
+      turn (the environment's update; LLaMA-Factory takes a system message only first).
+      `dataset_info.json` next to `out` gets (or updates) the entry for it.
+    * `bfcl`: BFCL multi-turn entries that BFCL's own checker loads: `multi_turn_<category>_<n>` ids,
+      one turn per user message (a missing-parameter turn asks with no ground truth; the answer is
+      the next turn), BFCL's holdout turn for a tool withheld until a system message announces it
+      (`missed_function`), paths as `Class.method`, and for BFCL's classes their own class names and
+      initial configs.  `metadata.steps` holds the dialogue's calls, one inner list per assistant
+      message, in BFCL's decoded-result layout.
 
     The file is written to a temporary file in the same folder and renamed at the end, so a
     failure never leaves a half file nor replaces a good one. Raises `ExportError` for an unknown
-    format, a folder that cannot be written, or a sample the format cannot express.
+    format or option, a folder that cannot be written, or a sample the format cannot express.
     """
+    options = options or ExportOptions()
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if options.arguments not in ARGUMENT_FORMS:
+        raise ExportError(f"unknown argument form {options.arguments!r}; choose one of {', '.join(ARGUMENT_FORMS)}")
+    if fmt == "bfcl" and options.split_turns:
+        raise ExportError("--split-turns is for training formats; a BFCL entry is a whole dialogue")
     convert = _CONVERTERS[fmt]
     out = Path(out)
     # read LLaMA-Factory's index first: a broken one must stop the export before anything is replaced
@@ -58,39 +91,56 @@ def export_samples(samples: Iterable[Sample], fmt: str, out: Path, *, stringify_
     with _atomic_writer(out) as write:
         count = 0
         for sample in samples:
-            write(_json_line(convert(sample, stringify_arguments), sample.id))
-            count += 1
+            parts = _parts(sample) if options.split_turns else [(sample, None)]
+            for part, position in parts:
+                if not options.parallel_calls:
+                    part = replace(part, messages=_one_call_per_message(part.messages))
+                record = convert(part, options, count)
+                record["metadata"] = _metadata(sample, position, len(parts)) | record.pop("metadata", {})
+                write(_json_line(record, sample.id))
+                count += 1
     if dataset_info is not None:
         _register_sharegpt(out, dataset_info)
-    logger.info("wrote %d %s samples to %s", count, fmt, out)
+    logger.info("wrote %d %s records to %s", count, fmt, out)
     return count
 
 
 # --- formats ---------------------------------------------------------------------------------------------------
 
 
-def _openai(sample: Sample, stringify: bool) -> dict[str, Any]:
-    messages = [_chat_message(message, stringify, think=False) for message in sample.messages]
-    return {"messages": messages, "tools": sample.tools, "metadata": sample.provenance()}
+def _openai(sample: Sample, options: ExportOptions, number: int) -> dict[str, Any]:
+    stringify = options.arguments == "string"
+    return {"messages": [_chat_message(m, stringify, think=False) for m in sample.messages], "tools": sample.tools}
 
 
-def _funreason(sample: Sample, stringify: bool) -> dict[str, Any]:
-    messages = [_chat_message(message, stringify, think=True) for message in sample.messages]
-    return {"messages": messages, "tools": sample.tools, "metadata": sample.provenance()}
+def _funreason(sample: Sample, options: ExportOptions, number: int) -> dict[str, Any]:
+    stringify = options.arguments == "string"
+    return {"messages": [_chat_message(m, stringify, think=True) for m in sample.messages], "tools": sample.tools}
 
 
-def _sharegpt(sample: Sample, stringify: bool) -> dict[str, Any]:
-    """LLaMA-Factory's ShareGPT; `stringify` changes nothing since every value is a string already."""
+def _sharegpt(sample: Sample, options: ExportOptions, number: int) -> dict[str, Any]:
+    """LLaMA-Factory's ShareGPT; arguments are always objects here, as LLaMA-Factory's function formatter reads them.
+
+    A system message after the dialogue began announces a tool: it becomes an observation turn, the
+    environment's update, in place of the simulated user's "go ahead" that follows it (BFCL's holdout
+    turn has no user words either).  Announced right before a turn's query, there is no slot for an
+    observation; the update then goes ahead of the query in that human turn, the only place left.
+    """
     system: list[str] = []
-    pending: list[str] = []  # system messages after the dialogue began, folded into the next human turn
+    update: list[str] = []  # system messages after the dialogue began, not yet placed
     conversations: list[dict[str, str]] = []
+    queries = {turn["query"] for turn in sample.turns}
     for role, group in _grouped(sample.messages):
         if role == "system":
-            (pending if conversations else system).extend(_text(m.get("content")) for m in group)
+            (update if conversations else system).extend(_text(m.get("content")) for m in group)
         elif role == "user":
             for message in group:
-                conversations.append({"from": "human", "value": "\n\n".join([*pending, _text(message["content"])])})
-                pending = []
+                text = _text(message["content"])
+                if update and text not in queries:
+                    conversations.append({"from": "observation", "value": "\n\n".join(update)})
+                else:
+                    conversations.append({"from": "human", "value": "\n\n".join([*update, text])})
+                update = []
         elif role == "assistant":
             conversations.extend(_sharegpt_assistant(message) for message in group)
         elif role == "tool":
@@ -99,75 +149,77 @@ def _sharegpt(sample: Sample, stringify: bool) -> dict[str, Any]:
             conversations.append({"from": "observation", "value": value})
         else:
             raise ExportError(f"sample {sample.id}: unknown message role {role!r}")
-    if pending:
-        raise ExportError(f"sample {sample.id}: a system message has no user message after it to be folded into")
+    if update:
+        raise ExportError(f"sample {sample.id}: a system message has no user message after it to be placed before")
     _check_alternation(sample.id, conversations)
-    functions = [tool["function"] for tool in [*sample.tools, *sample.extra_tools]]
     return {
         "conversations": conversations,
         "system": "\n\n".join(system),
-        "tools": json.dumps(functions, ensure_ascii=False),
-        "metadata": sample.provenance(),
+        "tools": json.dumps([tool["function"] for tool in sample.tools], ensure_ascii=False),
     }
 
 
-def _bfcl(sample: Sample, stringify: bool) -> dict[str, Any]:
-    """A BFCL multi-turn entry; `stringify` changes nothing since ground truth is strings already.
+def _bfcl(sample: Sample, options: ExportOptions, number: int) -> dict[str, Any]:
+    """A BFCL multi-turn entry, one BFCL turn per user message.
 
-    A tool withheld until a system message announces it gets BFCL's holdout turn: an empty question
-    (BFCL's runner asserts that and speaks for the user there), the tool in `missed_function`, and the
-    ground-truth calls that come after the announcement. Announced inside a turn (the synthesizer's
-    way), the turn splits in two: calls the dialogue made before the announcement stay in the first
-    part, and the simulated user's "go ahead" gives way to BFCL's own prompt. Announced between turns,
-    the holdout turn is empty and the next query follows it.
+    A follow-up user message inside a turn (the answer to the assistant's question) opens a BFCL turn
+    of its own, as in BFCL's miss_param entries: ground-truth calls the dialogue made before it stay
+    in the asking turn (usually none), the rest move to the answer's turn.  A tool withheld until a
+    system message announces it gets BFCL's holdout turn: an empty question (BFCL's runner asserts
+    that and speaks for the user there), the tool in `missed_function`, and the ground-truth calls
+    that come after the announcement; the simulated user's "go ahead" gives way to BFCL's own prompt.
+    Announced between turns, the holdout turn is empty and the next query follows it.
     """
-    turns: list[dict[str, Any]] = []  # BFCL turns: question, ground-truth calls, tools released there
-    made = 0  # ground-truth calls of the last turn the dialogue has made, in order (matched by tool name)
+    turns: list[dict[str, Any]] = []  # BFCL turns: question, ground-truth calls, tools released, steps
+    made = 0  # ground-truth calls of the last BFCL turn the dialogue has made, in order (matched by tool name)
     announced: list[str] = []  # tools named by system messages since the last user message
+    begun = 0
     for message in sample.messages:
         role, content = message.get("role"), _text(message.get("content"))
         if role == "user":
-            begun = sum(1 for turn in turns if turn["question"])
             query = begun < len(sample.turns) and content == sample.turns[begun]["query"]
             if not turns and not query:
                 raise ExportError(f"sample {sample.id}: the first user message is not the first turn's query")
-            if announced:
+            if turns and (announced or not query):
                 split = len(turns[-1]["calls"]) if query else made
-                turns.append({"question": [], "calls": turns[-1]["calls"][split:], "missed": announced})
-                del turns[-2]["calls"][split:]
+                later = turns[-1]["calls"][split:]
+                del turns[-1]["calls"][split:]
+                turns.append(_bfcl_turn([] if announced else [content], later, announced))
                 announced, made = [], 0
             if query:
-                turns.append({"question": [], "calls": list(sample.turns[begun]["calls"]), "missed": []})
-                made = 0
-            if not turns[-1]["missed"]:
-                turns[-1]["question"].append({"role": "user", "content": content})
-        elif role == "assistant" and turns:
-            for call in message.get("tool_calls") or []:
+                turns.append(_bfcl_turn([content], list(sample.turns[begun]["calls"]), []))
+                begun, made = begun + 1, 0
+        elif role == "assistant" and turns and message.get("tool_calls"):
+            step = []
+            for call in message["tool_calls"]:
+                name, arguments = call["function"].get("name"), call["function"].get("arguments")
+                step.append(_call_string(name, arguments))
                 calls = turns[-1]["calls"]
-                if made < len(calls) and call["function"].get("name") == calls[made]["tool"]:
+                if made < len(calls) and name == calls[made]["tool"]:
                     made += 1
+            turns[-1]["steps"].append(step)
         elif role == "system" and turns:
             released = {name for turn in turns for name in turn["missed"]} | set(announced)
             announced += [name for name in _announced(sample, content) if name not in released]
-    begun = sum(1 for turn in turns if turn["question"])
     if begun != len(sample.turns):
         raise ExportError(
             f"sample {sample.id}: found the queries of {begun} of {len(sample.turns)} turns in the messages"
         )
+    classes = _bfcl_classes(sample)
     return {
-        "id": sample.id,
-        "question": [turn["question"] for turn in turns],
-        "initial_config": sample.initial_state or {},
-        "involved_classes": sample.env.split("+"),
-        "path": [call["tool"] for turn in sample.turns for call in turn["calls"]],
+        "id": f"multi_turn_{_bfcl_category(sample, turns)}_{number}",
+        "question": [[{"role": "user", "content": text} for text in turn["question"]] for turn in turns],
+        "initial_config": _bfcl_initial_config(sample),
+        "involved_classes": list(classes.values()),
+        "path": [_bfcl_path(classes, call["tool"]) for turn in sample.turns for call in turn["calls"]],
         "ground_truth": [[_call_string(call["tool"], call["arguments"]) for call in turn["calls"]] for turn in turns],
         "function": [tool["function"] for tool in [*sample.tools, *sample.extra_tools]],
         "missed_function": {str(i): turn["missed"] for i, turn in enumerate(turns) if turn["missed"]},
-        "metadata": sample.provenance(),
+        "metadata": {"steps": [turn["steps"] for turn in turns]},
     }
 
 
-_CONVERTERS: dict[str, Callable[[Sample, bool], dict[str, Any]]] = {
+_CONVERTERS: dict[str, Callable[[Sample, ExportOptions, int], dict[str, Any]]] = {
     "openai": _openai,
     "sharegpt": _sharegpt,
     "bfcl": _bfcl,
@@ -178,14 +230,85 @@ _CONVERTERS: dict[str, Callable[[Sample, bool], dict[str, Any]]] = {
 # --- helpers -----------------------------------------------------------------------------------------------------
 
 
+def _metadata(sample: Sample, part: int | None, parts: int) -> dict[str, Any]:
+    """Provenance, each turn's variant and goal (`target`; old samples: the last ground-truth call's tool)."""
+    turns = [
+        {
+            "index": index,
+            "variant": turn.get("variant", "plain"),
+            "target": turn.get("target") or (turn["calls"][-1]["tool"] if turn.get("calls") else None),
+            "withheld": turn.get("withheld"),
+        }
+        for index, turn in enumerate(sample.turns)
+    ]
+    where = {} if part is None else {"part": part, "parts": parts}
+    return sample.provenance() | {"turns": turns} | where
+
+
+def _parts(sample: Sample) -> list[tuple[Sample, int]]:
+    """One sample per user message: its messages up to the next user message, earlier ones without reasoning.
+
+    System messages right before a user message (an announcement) open that user message's part.
+    """
+    messages = sample.messages
+    starts: list[int] = []
+    for index, message in enumerate(messages):
+        if message.get("role") == "user":
+            start = index
+            while start > (starts[-1] + 1 if starts else 0) and messages[start - 1].get("role") == "system":
+                start -= 1
+            starts.append(start if starts else 0)
+    bounds = list(zip(starts, [*starts[1:], len(messages)], strict=True))
+    return [
+        (replace(sample, messages=[_without_reasoning(m) for m in messages[:start]] + messages[start:end]), number)
+        for number, (start, end) in enumerate(bounds)
+    ]
+
+
+def _one_call_per_message(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each assistant message with several calls as one message per call, its result right after it.
+
+    The calls of one message are independent of each other, so doing them one by one gives the same
+    results; reasoning and text stay with the first.
+    """
+    out: list[dict[str, Any]] = []
+    index = 0
+    while index < len(messages):
+        message = messages[index]
+        calls = message.get("tool_calls") or []
+        results = messages[index + 1 : index + 1 + len(calls)]
+        if len(calls) < 2 or len(results) < len(calls) or any(r.get("role") != "tool" for r in results):
+            out.append(message)
+            index += 1
+            continue
+        by_id = {result.get("tool_call_id"): result for result in results}
+        for number, call in enumerate(calls):
+            single = {key: value for key, value in message.items() if key not in ("tool_calls", "reasoning")}
+            if number:
+                single["content"] = ""
+            elif "reasoning" in message:
+                single["reasoning"] = message["reasoning"]
+            out += [single | {"tool_calls": [call]}, by_id.get(call.get("id"), results[number])]
+        index += 1 + len(calls)
+    return out
+
+
+def _without_reasoning(message: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in message.items() if key != "reasoning"}
+
+
+def _think(message: dict[str, Any]) -> str:
+    """The reasoning as a think block (the thought words LLaMA-Factory and Qwen3 use), or nothing."""
+    reasoning = _text(message.get("reasoning")).strip()
+    return f"<think>\n{reasoning}\n</think>\n\n" if reasoning else ""
+
+
 def _chat_message(message: dict[str, Any], stringify: bool, *, think: bool) -> dict[str, Any]:
     """A copy of one OpenAI chat message, reasoning dropped or moved into a think block."""
-    out = {key: value for key, value in message.items() if key != "reasoning"}
+    out = _without_reasoning(message)
     if message.get("role") != "assistant":
         return out
-    content = _text(message.get("content"))
-    reasoning = _text(message.get("reasoning")).strip()
-    out["content"] = f"<think>\n{reasoning}\n</think>\n\n{content}" if think and reasoning else content
+    out["content"] = (_think(message) if think else "") + _text(message.get("content"))
     if message.get("tool_calls"):
         out["tool_calls"] = [_tool_call(call, stringify) for call in message["tool_calls"]]
     return out
@@ -198,14 +321,18 @@ def _tool_call(call: dict[str, Any], stringify: bool) -> dict[str, Any]:
 
 
 def _sharegpt_assistant(message: dict[str, Any]) -> dict[str, str]:
-    """A gpt turn, or a function_call turn (any text beside the calls has no place in LLaMA-Factory's slot)."""
+    """A gpt turn, or a function_call turn (one call as an object, parallel calls as a list), reasoning first.
+
+    Text beside the calls has no place in LLaMA-Factory's function slot: it must hold JSON after the thought.
+    """
     calls = [
         {"name": call["function"]["name"], "arguments": _arguments(call["function"].get("arguments"))}
         for call in message.get("tool_calls") or []
     ]
     if not calls:
-        return {"from": "gpt", "value": _text(message.get("content"))}
-    return {"from": "function_call", "value": json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False)}
+        return {"from": "gpt", "value": _think(message) + _text(message.get("content"))}
+    value = json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False)
+    return {"from": "function_call", "value": _think(message) + value}
 
 
 def _check_alternation(sample_id: str, conversations: list[dict[str, str]]) -> None:
@@ -220,6 +347,51 @@ def _check_alternation(sample_id: str, conversations: list[dict[str, str]]) -> N
     if not conversations or conversations[0]["from"] != "human" or conversations[-1]["from"] != "gpt":
         shape = "empty" if not conversations else f"{conversations[0]['from']} ... {conversations[-1]['from']}"
         raise ExportError(f"sample {sample_id}: ShareGPT conversation must run from human to gpt, got {shape}")
+
+
+def _bfcl_turn(question: list[str], calls: list[dict[str, Any]], missed: list[str]) -> dict[str, Any]:
+    return {"question": question, "calls": calls, "missed": missed, "steps": []}
+
+
+def _bfcl_category(sample: Sample, turns: list[dict[str, Any]]) -> str:
+    """BFCL's category for the entry (its checker reads it from the id)."""
+    if any(turn["missed"] for turn in turns):
+        return "miss_func"
+    if any(turn.get("variant") == "missing_parameter" for turn in sample.turns):
+        return "miss_param"
+    return "base"
+
+
+def _bfcl_classes(sample: Sample) -> dict[str, str]:
+    """Environment -> the class name BFCL's checker knows it by (BFCL's own for `bfcl:<Class>`)."""
+    return {env: env.removeprefix(_BFCL_PREFIX) for env in sample.env.split("+")}
+
+
+def _bfcl_path(classes: dict[str, str], tool: str) -> str:
+    """`Class.method`: the class whose environment has the tool (the only class when none is known to)."""
+    for env, name in classes.items():
+        try:
+            if tool in get_environment(env).tool_specs():
+                return f"{name}.{tool}"
+        except SandboxError:
+            continue
+    return f"{next(iter(classes.values()))}.{tool}" if len(classes) == 1 else tool
+
+
+def _bfcl_initial_config(sample: Sample) -> dict[str, Any]:
+    """Our environments: the sample's initial state.  BFCL's classes: the config their loader took."""
+    state = dict(sample.initial_state or {})
+    chosen = json.loads(sample.scenario) if sample.scenario.startswith("{") else {}
+    for env in sample.env.split("+"):
+        if not env.startswith(_BFCL_PREFIX):
+            continue
+        scenario = chosen.get(env, "default") if chosen else sample.scenario
+        configs = get_environment(env).builtin_scenarios
+        if scenario not in configs:
+            raise ExportError(f"sample {sample.id}: {env} scenario {scenario!r} is not one of BFCL's initial configs")
+        state.pop(env, None)
+        state[env.removeprefix(_BFCL_PREFIX)] = configs[scenario]
+    return state
 
 
 def _announced(sample: Sample, text: str) -> list[str]:

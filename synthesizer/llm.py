@@ -1,8 +1,11 @@
 """Talking to any OpenAI-compatible endpoint: concurrency limit, retries with backoff, a response cache.
 
 Native tool calling is used where the endpoint supports it; where it refuses
-`tools`, the tools go into the system prompt and calls are parsed from the reply
-(`<tool_call>{"name": ..., "arguments": {...}}</tool_call>`).
+`tools` (a 400 or a 500 that says so, as llama.cpp without `--jinja` answers), the
+tools go into the system prompt and calls are read from the reply text.  Errors
+are sorted at this one boundary: a misconfigured endpoint stops the command
+(`EndpointError`), a busy one that outlasts the retries leaves the trajectory
+pending (`EndpointUnavailable`), an unusable answer is a reject (`LLMError`).
 """
 
 import hashlib
@@ -10,29 +13,25 @@ import json
 import logging
 import os
 import random
-import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import httpx2
 import openai
 
 from servers import canonical_json
-from synthesizer.errors import LLMError
+from synthesizer.errors import EndpointError, EndpointUnavailable, LLMError
+from synthesizer.toolcalls import native_call, read_reply
 
-__all__ = ["ChatModel", "ChatReply", "ResponseCache", "parse_text_tool_calls", "text_protocol_prompt"]
+__all__ = ["ChatModel", "ChatReply", "ResponseCache", "Usage", "text_protocol_prompt"]
 
 logger = logging.getLogger(__name__)
 
-_RETRYABLE = (
-    openai.RateLimitError,
-    openai.InternalServerError,
-    openai.APITimeoutError,
-    openai.APIConnectionError,
-    json.JSONDecodeError,  # a body that is not JSON (a proxy's error page): worth another try, then a reject
-)
-_TOOL_CALL = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.DOTALL)
+_BUSY = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
+_REFUSES_TOOLS = ("tool", "jinja", "function call")
 
 
 @dataclass
@@ -63,8 +62,18 @@ class ResponseCache:
         self._put(key, canonical_json(request), json.dumps(reply.to_json(), ensure_ascii=False))
 
 
+@dataclass
+class Usage:
+    """What the endpoint was asked for and gave: requests, tokens, seconds spent waiting on answers."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+
 class ChatModel:
-    """An OpenAI-compatible chat endpoint (OpenAI, vLLM, SGLang, Ollama, ...)."""
+    """An OpenAI-compatible chat endpoint (OpenAI, vLLM, SGLang, Ollama, llama.cpp, ...)."""
 
     def __init__(
         self,
@@ -76,13 +85,16 @@ class ChatModel:
         max_retries: int = 5,
         backoff_s: float = 0.5,
         timeout_s: float = 120.0,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        extra_body: dict[str, Any] | None = None,
         cache: ResponseCache | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self.model = model
-        self.base_url = base_url
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
         self._client_options = {
-            "base_url": base_url,
+            "base_url": self.base_url,
             "api_key": api_key or os.environ.get("OPENAI_API_KEY") or "no-key-needed",
             "max_retries": 0,
             "timeout": timeout_s,
@@ -91,10 +103,23 @@ class ChatModel:
         self.limit = anyio.Semaphore(concurrency)
         self.max_retries = max_retries
         self.backoff_s = backoff_s
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.extra_body = extra_body or {}
         self.cache = cache
         self.native_tools = True
-        self.requests_sent = 0
+        self.usage = Usage()
+        self._answered = False
         self._sleep = sleep
+
+    @property
+    def requests_sent(self) -> int:
+        return self.usage.requests
+
+    @property
+    def endpoint(self) -> str:
+        """Endpoint and model: what makes two runs' answers comparable (the skip and cache keys hold it)."""
+        return f"{self.base_url.rstrip('/')}|{self.model}"
 
     async def aclose(self) -> None:
         """Close the HTTP client; the next request opens a new one (in whatever event loop runs it)."""
@@ -103,64 +128,109 @@ class ChatModel:
             self._client = None
 
     async def chat(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, *, temperature: float = 0.0
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        *,
+        temperature: float | None = None,
     ) -> ChatReply:
         """One completion; cached by the full request, retried on 429/5xx/timeouts/dropped connections."""
+        options: dict[str, Any] = {
+            "temperature": self.temperature if temperature is None else temperature,
+            "max_tokens": self.max_tokens,
+            "extra_body": self.extra_body,
+        }
         if self.cache is None:  # the key is a canonical dump of the whole request: only worth it for a cache
-            return await self._complete(messages, tools or [], temperature)
-        request = {"model": self.model, "messages": messages, "tools": tools or [], "temperature": temperature}
+            return await self._complete(messages, tools or [], options)
+        request = {"endpoint": self.base_url, "model": self.model, "messages": messages, "tools": tools or []}
+        request |= {key: value for key, value in options.items() if value}
         key = hashlib.sha256(canonical_json(request).encode()).hexdigest()
         if (cached := self.cache.get(key)) is not None:
             return cached
-        reply = await self._complete(messages, tools or [], temperature)
+        reply = await self._complete(messages, tools or [], options)
         self.cache.put(key, request, reply)
         return reply
 
     async def _complete(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], temperature: float
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], options: dict[str, Any]
     ) -> ChatReply:
-        for attempt in range(self.max_retries + 1):
+        attempt = 0
+        while True:
             try:
                 async with self.limit:
-                    self.requests_sent += 1
-                    return await self._send(messages, tools, temperature)
-            except openai.BadRequestError as error:
-                if tools and self.native_tools and "tool" in str(error).lower():
-                    logger.info("%s refuses native tools; switching to the text protocol", self.model)
+                    return await self._send(messages, tools, options)
+            except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
+                raise self._misconfigured(error, "check --api-key (or OPENAI_API_KEY)") from error
+            except openai.NotFoundError as error:
+                raise self._misconfigured(error, _not_found_advice(error, self.model)) from error
+            except (openai.BadRequestError, openai.InternalServerError) as error:
+                if tools and self.native_tools and _refuses_tools(error):
+                    logger.warning("%s refuses native tools (%s); tools go into the prompt", self.model, _said(error))
                     self.native_tools = False
                     continue
-                raise LLMError(f"the endpoint refused the request: {error}") from error
-            except _RETRYABLE as error:
-                if attempt == self.max_retries:
-                    raise LLMError(
-                        f"the endpoint failed {attempt + 1} times: {type(error).__name__}: {error}"
+                if _unknown_model(error):
+                    raise self._misconfigured(error, _not_found_advice(error, self.model)) from error
+                if isinstance(error, openai.BadRequestError):
+                    raise LLMError(f"the endpoint refused the request: {_said(error)}") from error
+                attempt = await self._back_off(attempt, error)
+            except openai.APIConnectionError as error:
+                if not self._answered and not isinstance(error, openai.APITimeoutError) and _refused(error):
+                    raise EndpointError(
+                        f"{self.base_url} (model {self.model}): nothing answers there (connection refused); "
+                        "is the server running, and is --base-url right?"
                     ) from error
-                delay = self.backoff_s * 2**attempt * (1 + random.random() / 4)
-                logger.info("retrying in %.2fs after %s", delay, type(error).__name__)
-                await self._sleep(delay)
+                attempt = await self._back_off(attempt, error)
+            except _BUSY as error:
+                attempt = await self._back_off(attempt, error)
+            except json.JSONDecodeError as error:  # a 200 whose body is not JSON (a proxy's error page)
+                if attempt == self.max_retries:
+                    raise LLMError(f"the endpoint answered with a body that is not JSON: {error}") from error
+                attempt = await self._back_off(attempt, error)
             except openai.APIError as error:
-                raise LLMError(f"the endpoint answered with an error: {error}") from error
-        raise LLMError("the endpoint gave no usable answer")
+                raise LLMError(f"the endpoint answered with an error: {_said(error)}") from error
 
-    async def _send(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], temperature: float) -> ChatReply:
+    async def _back_off(self, attempt: int, error: Exception) -> int:
+        """Wait before the next try; past the last, the trajectory is given up for this run, not rejected."""
+        if attempt >= self.max_retries:
+            raise EndpointUnavailable(
+                f"{self.base_url} (model {self.model}) failed {attempt + 1} times, last with "
+                f"{type(error).__name__}: {_said(error)}; the trajectory stays pending, run again to resume"
+            ) from error
+        delay = self.backoff_s * 2**attempt * (1 + random.random() / 4)
+        logger.info("retrying in %.2fs after %s", delay, type(error).__name__)
+        await self._sleep(delay)
+        return attempt + 1
+
+    def _misconfigured(self, error: Exception, advice: str) -> EndpointError:
+        return EndpointError(f"{self.base_url} (model {self.model}): {_said(error)}; {advice}")
+
+    async def _send(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], options: dict[str, Any]
+    ) -> ChatReply:
         if tools and not self.native_tools:
             messages = [{"role": "system", "content": text_protocol_prompt(tools)}, *_as_text_protocol(messages)]
-        options: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature}
+        request: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": options["temperature"]}
+        if options["max_tokens"]:
+            request["max_tokens"] = options["max_tokens"]
+        if options["extra_body"]:
+            request["extra_body"] = options["extra_body"]
         if tools and self.native_tools:
-            options["tools"] = tools
+            request["tools"] = tools
         if self._client is None:
             self._client = openai.AsyncOpenAI(**self._client_options)
-        response = await self._client.chat.completions.create(**options)
+        self.usage.requests += 1
+        started = time.perf_counter()
+        try:
+            response = await self._client.chat.completions.create(**request)
+        finally:
+            self.usage.seconds += time.perf_counter() - started
+        self._answered = True
+        if response.usage is not None:
+            self.usage.prompt_tokens += response.usage.prompt_tokens or 0
+            self.usage.completion_tokens += response.usage.completion_tokens or 0
         if not response.choices:
             raise LLMError("the endpoint answered with no choices")
-        message = response.choices[0].message
-        content = message.content or ""
-        reasoning = getattr(message, "reasoning_content", None) or ""
-        if message.tool_calls:
-            calls = [_native_call(call) for call in message.tool_calls]
-        else:
-            content, calls = parse_text_tool_calls(content)
-        return ChatReply(content=content, tool_calls=calls, reasoning=reasoning)
+        return _reply(response.choices[0].message, [tool["function"]["name"] for tool in tools])
 
 
 def text_protocol_prompt(tools: list[dict[str, Any]]) -> str:
@@ -174,26 +244,55 @@ def text_protocol_prompt(tools: list[dict[str, Any]]) -> str:
     )
 
 
-def parse_text_tool_calls(content: str) -> tuple[str, list[dict[str, Any]]]:
-    """Split a text-protocol reply into its prose and its calls; an unreadable call is kept as an error."""
-    calls = []
-    for match in _TOOL_CALL.finditer(content):
-        try:
-            data = json.loads(match.group(1))
-            calls.append({"name": str(data["name"]), "arguments": dict(data.get("arguments") or {})})
-        except (ValueError, KeyError, TypeError):
-            calls.append({"name": "", "arguments": {}, "error": f"unreadable tool call: {match.group(1)[:200]}"})
-    return _TOOL_CALL.sub("", content).strip(), calls
+def _reply(message: Any, tool_names: list[str]) -> ChatReply:
+    """Prose, reasoning and calls from an API message, wherever the model put each."""
+    extra = message.model_extra or {}
+    separate = extra.get("reasoning_content") or extra.get("reasoning") or ""
+    parsed = read_reply(message.content or "", tool_names or None)
+    calls = parsed.tool_calls
+    if message.tool_calls:
+        calls = [
+            native_call(call.function.name, call.function.arguments, tool_names or None) for call in message.tool_calls
+        ]
+    reasoning = "\n\n".join(part for part in (str(separate).strip(), parsed.reasoning) if part)
+    return ChatReply(content=parsed.content, tool_calls=calls, reasoning=reasoning)
 
 
-def _native_call(call: Any) -> dict[str, Any]:
-    try:
-        arguments = json.loads(call.function.arguments or "{}")
-        if not isinstance(arguments, dict):
-            raise ValueError("arguments are not an object")
-    except ValueError as error:
-        return {"name": call.function.name, "arguments": {}, "error": f"arguments are not valid JSON: {error}"}
-    return {"name": call.function.name, "arguments": arguments}
+def _said(error: Exception) -> str:
+    """What the endpoint said, on one line."""
+    body = getattr(error, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body = body["error"]
+    message = body.get("message") if isinstance(body, dict) else None
+    status = getattr(error, "status_code", None)
+    text = " ".join(str(message or error).split())[:300]
+    return f"HTTP {status}: {text}" if status and message else text
+
+
+def _refuses_tools(error: openai.APIStatusError) -> bool:
+    said = _said(error).lower()
+    return any(word in said for word in _REFUSES_TOOLS) and ("support" in said or "jinja" in said or "not" in said)
+
+
+def _unknown_model(error: openai.APIStatusError) -> bool:
+    said = _said(error).lower()
+    return "model" in said and any(words in said for words in ("not found", "does not exist", "unknown", "not served"))
+
+
+def _not_found_advice(error: openai.APIStatusError, model: str) -> str:
+    if "model" in _said(error).lower():
+        return f"check --model (is {model!r} served there? GET {{base-url}}/models lists what is)"
+    return "check --base-url (most servers want it to end in /v1)"
+
+
+def _refused(error: Exception) -> bool:
+    """Nothing listens there (as opposed to a connection that dropped mid-answer)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, httpx2.ConnectError | ConnectionRefusedError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _as_text_protocol(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

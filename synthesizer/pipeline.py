@@ -20,8 +20,8 @@ from synthesizer.synthesize import SynthesisConfig, synthesize
 
 __all__ = ["RunConfig", "run_pipeline"]
 
-Stage = Callable[[str], Callable[[int, int], None]]
-"""Opens a progress line for a stage and returns its (done, total) callback."""
+Stage = Callable[[str], Callable[..., None]]
+"""Opens a progress line for a stage and returns its `(done, total[, note])` callback."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,8 @@ class RunConfig:
     """Per environment."""
     samples: int | None = None
     seed: int = 0
-    max_steps: int = 24
-    after_target_steps: int = 18
+    max_steps: int = 32
+    after_target_steps: int = 26
     turns: tuple[int, int] = (2, 5)
     max_attempts: int = 3
     variants: Variants = field(default_factory=Variants)
@@ -66,11 +66,11 @@ class RunConfig:
 
 
 def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str, Any]:
-    """Explore -> synthesize -> export (all formats) -> report; returns the report's figures."""
+    """Explore -> synthesize -> export (all formats) -> report; the report's figures and `pending`."""
     config.out.mkdir(parents=True, exist_ok=True)
     for env in config.envs:
         explore(ServerTarget(envs=(env,)), config.store_path, config.explore_config, stage(f"explore {env}"))
-    synthesize(config.store_path, config.synthesis_config, backend, stage("synthesize"))
+    counts = synthesize(config.store_path, config.synthesis_config, backend, stage("synthesize"))
     report = stage("export")
     with Store(config.store_path) as store:
         samples = SampleStore(store)
@@ -80,4 +80,4 @@ def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str,
     done = stage("report")
     figures = write_report(config.store_path, config.out)
     done(1, 1)
-    return figures
+    return figures | {"pending": counts["pending"]}

@@ -62,6 +62,8 @@ class Call:
     """Steps of the calls this one depends on: values it takes and states it needs."""
     choices: frozenset[str] = frozenset()
     """Parameters whose value was picked out of a list an earlier call returned: the user must say which."""
+    discovered: tuple[int, ...] = ()
+    """Steps of the state changes this call was seen to need: it was refused until they ran (no hint said so)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"tool": self.tool, "arguments": self.arguments, "result": self.result}
@@ -201,8 +203,11 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
         if step.is_error:
             failed_at[step.tool] = (step.index, step.arguments)
             continue
+        schema = tools[step.tool].parameters
         provenance = {
             name: _as_user_said(_earliest(origin, step.arguments.get(name), first_seen), step.arguments.get(name), name)
+            if not _implied(step.arguments.get(name), schema.get(name, {}))
+            else {"source": "schema"}
             for name, origin in step.provenance.items()
         }
         needs = {
@@ -212,12 +217,14 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
         }
         needs |= {provided[condition] for condition in hints.get("requires", []) if condition in provided}
         failure = failed_at.get(step.tool)
+        discovered: set[int] = set()
         if failure is not None and failure[1] == step.arguments:  # observed: refused, the state changed, then done
-            needs |= {
+            discovered = {
                 call.step
                 for call in calls
                 if call.step > failure[0] and tools[call.tool].read_only is not True and call.tool != step.tool
             }
+            needs |= discovered
         results = {call.step: call.result for call in calls}
         choices = frozenset(
             parameter
@@ -228,7 +235,16 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
             )
         )
         calls.append(
-            Call(step.index, step.tool, step.arguments, step.result, provenance, tuple(sorted(needs)), choices)
+            Call(
+                step.index,
+                step.tool,
+                step.arguments,
+                step.result,
+                provenance,
+                tuple(sorted(needs)),
+                choices,
+                tuple(sorted(discovered)),
+            )
         )
         for condition in hints.get("provides", []):
             provided[condition] = step.index
@@ -287,6 +303,12 @@ def _from_earlier_turns(call: Call, earlier: list[Call], own: set[int]) -> Call:
     if provenance == call.provenance:
         return call
     return dataclasses.replace(call, provenance=provenance, needs=tuple(sorted(needs)))
+
+
+def _implied(value: Any, schema: dict[str, Any]) -> bool:
+    """A value the schema itself offers (an enum member, a const) or too short to tell where it came from."""
+    members = [m for option in schema.get("anyOf", [schema]) for m in [*option.get("enum", []), option.get("const")]]
+    return (isinstance(value, str) and len(value) < 2) or (value is not None and value in members)
 
 
 def _as_user_said(origin: dict[str, Any], value: Any, parameter: str) -> dict[str, Any]:
@@ -395,11 +417,15 @@ def _assign_variants(plan: DialoguePlan, tools: dict[str, ToolInfo], variants: V
 
     Missing parameter: the withheld value is one only the user could know (a pool value, not a
     default or a looked-up id).  Missing tool: a tool the dialogue has not used yet, announced
-    later.  Error recovery: decided by the runner, which keeps it only when the sandbox refuses
-    the mistaken call.
+    later.  Error recovery: always where the walk saw the target refused until a state change
+    no hint declares (the assistant learns the step from the error); else by share.  The runner
+    keeps it only when the sandbox really refuses the mistaken call.
     """
     for turn in plan.turns:
         roll = rng.random()
+        if set(turn.target.discovered) & {call.step for call in turn.calls}:
+            turn.variant = "error_recovery"  # the walk's own lesson: refused, then the missing step, then done
+            continue
         askable = sorted(
             key
             for key in turn.free_inputs

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator import Store, export_graph, graph_from_json
-from synthesizer.samples import SampleStore
+from synthesizer.quality import figure_value, measure_quality
+from synthesizer.samples import Sample, SampleStore
 
 __all__ = ["collect_figures", "write_report"]
 
@@ -68,6 +69,7 @@ def collect_figures(store_path: Path) -> dict[str, Any]:
             "calls_per_sample": dict(sorted(calls.items())),
             "variants": dict(sorted(variants.items())),
             "reject_reasons": dict(reasons.most_common()),
+            "quality": measure_quality(_quality_record(sample) for sample in samples.iter_samples()),
         }
 
 
@@ -81,6 +83,17 @@ def write_report(store_path: Path, out: Path) -> dict[str, Any]:
     (out / "report.md").write_text(_markdown(figures, {name: path.relative_to(out) for name, path in images.items()}))
     (out / "report.html").write_text(_html(figures, images))
     return figures
+
+
+def _quality_record(sample: Sample) -> dict[str, Any]:
+    """A stored sample as `funreason quality` reads an export, with what only the store knows: the reasoning
+    (kept on the messages) and each turn's query, variant and target."""
+    return {
+        "messages": sample.messages,
+        "tools": sample.tools,
+        "extra_tools": sample.extra_tools,
+        "metadata": {**sample.provenance(), "turns": sample.turns},
+    }
 
 
 def _reason_kind(reason: str) -> str:
@@ -183,6 +196,24 @@ def _tables(figures: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any
         ("Calls per sample", ["calls", "samples"], [[k, v] for k, v in figures["calls_per_sample"].items()]),
         ("Turn variants", ["variant", "turns"], [[k, v] for k, v in figures["variants"].items()]),
         ("Reject reasons", ["reason", "rejects"], [[k, v] for k, v in figures["reject_reasons"].items()]),
+        (
+            "Data quality (funreason quality)",
+            ["figure", "value", "goal", "met"],
+            [
+                [f["what"], figure_value(f), f["goal"], "yes" if f["ok"] else "no"]
+                for f in figures["quality"]["figures"].values()
+            ],
+        ),
+        (
+            "Data quality: examples of missed goals",
+            ["figure", "example"],
+            [
+                [key, example]
+                for key, f in figures["quality"]["figures"].items()
+                if not f["ok"]
+                for example in f["examples"][:3]
+            ],
+        ),
     ]
 
 

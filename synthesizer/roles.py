@@ -2,16 +2,19 @@
 
 import json
 import random
+import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from simulator import ToolInfo
 from synthesizer.errors import LLMError
+from synthesizer.filters import query_problems
 from synthesizer.llm import ChatModel
 from synthesizer.plan import AdvancedTool, TurnPlan
 
-__all__ = ["AssistantMessage", "Backend", "ModelBackend", "ModelRoles", "Roles", "value_text"]
+__all__ = ["AssistantMessage", "Backend", "ModelBackend", "ModelRoles", "Roles", "query_problem", "value_text"]
 
 
 @dataclass
@@ -67,28 +70,50 @@ class Backend(ABC):
     async def aclose(self) -> None:
         """Release connections at the end of a synthesis run."""
 
+    @property
+    def key(self) -> str:
+        """What makes two runs' samples the same work: part of every sample id, so a re-run skips only that."""
+        return self.model
+
+    @property
+    def requests_sent(self) -> int:
+        """Requests sent to a model so far (progress shows them)."""
+        return 0
+
 
 class ModelBackend(Backend):
     """Every role played by one chat model."""
 
-    def __init__(self, chat: ChatModel) -> None:
+    def __init__(self, chat: ChatModel, tools: dict[str, ToolInfo] | None = None) -> None:
         self.chat = chat
         self.model = chat.model
-        self._roles = ModelRoles(chat)
+        self.tools = tools or {}
 
     def roles_for(self, tools: dict[str, ToolInfo], rng: random.Random) -> Roles:
-        return self._roles
+        return ModelRoles(self.chat, tools)
 
     async def aclose(self) -> None:
         await self.chat.aclose()
+
+    @property
+    def key(self) -> str:
+        """Endpoint and model: starting the server, or pointing at another, is new work, not a finished run."""
+        return self.chat.endpoint
+
+    @property
+    def requests_sent(self) -> int:
+        return self.chat.usage.requests
 
 
 class ModelRoles(Roles):
     """Every role played by a chat model behind an OpenAI-compatible endpoint."""
 
-    def __init__(self, chat: ChatModel) -> None:
+    query_attempts = 3
+
+    def __init__(self, chat: ChatModel, tools: dict[str, ToolInfo] | None = None) -> None:
         self.chat = chat
         self.model = chat.model
+        self.tools = tools or {}
 
     async def name_tool(self, turn: TurnPlan) -> AdvancedTool:
         tool = turn.advanced_tool
@@ -113,24 +138,35 @@ class ModelRoles(Roles):
     async def write_query(self, turn: TurnPlan, tools: list[dict[str, Any]]) -> str:
         tool = turn.advanced_tool
         assert tool is not None
-        values = {name: value for name, value in turn.free_inputs.items() if name != turn.withheld}
-        request = {
-            "advanced_tool": {"name": tool.name, "description": tool.description},
-            "values_to_mention": {name.split(".", 1)[1]: value for name, value in values.items()},
+        # Only a missing-parameter turn withholds a value; a missing-tool turn withholds a tool name.
+        left_out = turn.withheld if turn.variant == "missing_parameter" else None
+        values = {name: value for name, value in turn.free_inputs.items() if name != left_out}
+        request: dict[str, Any] = {
+            "goal": _goal(tool.description),
+            "values_to_mention": {_words(name, values): value for name, value in values.items()},
         }
-        if turn.withheld:
-            request["leave_out"] = turn.withheld.split(".", 1)[1]
-        reply = await self.chat.chat(
-            [
-                {"role": "system", "content": _QUERYING},
-                {"role": "user", "content": json.dumps(request, ensure_ascii=False)},
+        if left_out:
+            request["leave_out"] = _words(left_out, turn.free_inputs)
+        messages = [
+            {"role": "system", "content": _QUERYING},
+            {"role": "user", "content": json.dumps(request, ensure_ascii=False)},
+        ]
+        known = [*self.tools.values(), ToolInfo(tool.name, tool.description, {"type": "object"})]
+        forbidden = turn.free_inputs.get(left_out) if left_out else None
+        if forbidden in values.values():
+            forbidden = None  # the same value is also one the user gives elsewhere in the request
+        problem = "no answer"
+        for _ in range(self.query_attempts):
+            reply = await self.chat.chat(messages)
+            query = reply.content.strip()
+            problem = query_problem(query, list(values.values()), known, forbidden)
+            if problem is None:
+                return query
+            messages += [
+                {"role": "assistant", "content": reply.content},
+                {"role": "user", "content": f"That will not do: {problem}. Write the request again."},
             ]
-        )
-        query = reply.content.strip()
-        missing = [name for name, value in values.items() if str(value) not in query]
-        if not query or missing:
-            raise LLMError(f"the query writer left out {missing or 'everything'}: {query[:120]!r}")
-        return query
+        raise LLMError(f"the query writer failed {self.query_attempts} times, last because {problem}")
 
     async def act(
         self, conversation: list[dict[str, Any]], tools: list[dict[str, Any]], turn: TurnPlan, hint: str | None
@@ -152,6 +188,63 @@ class ModelRoles(Roles):
         return reply.content.strip() or failure
 
 
+def query_problem(query: str, values: list[Any], tools: Iterable[ToolInfo], left_out: Any = None) -> str | None:
+    """Why a written query is not something a user would type, or None when it will do.
+
+    What a model writer gets wrong beyond `filters.query_problems` (tool names, identifiers,
+    forms): JSON, lists of steps, the assistant's voice, a value left out or given away.
+    """
+    text = query.strip()
+    if not text:
+        return "it is empty"
+    if text.startswith(("{", "[", "```")) or _is_json(text):
+        return "it is JSON or code, not what a user types"
+    if len(_STEP_LINE.findall(text)) >= 2 or re.search(r"\bstep 1\b", text, re.IGNORECASE):
+        return "it lists steps; the user states the goal and the assistant works out the steps"
+    if _ASSISTANT_VOICE.match(text):
+        return "it is in the assistant's voice; write what the user says"
+    if problems := query_problems(text, tools, values):
+        return f"it {problems[0]}"
+    missing = [value for value in values if not _mentions(text, value)]
+    if missing:
+        return f"it leaves out {value_text(missing[0])}, which the user must give"
+    if left_out is not None and not isinstance(left_out, bool) and str(left_out) and _mentions(text, left_out):
+        return f"it gives {value_text(left_out)}, which the user should have forgotten"
+    return None
+
+
+def _mentions(text: str, value: Any) -> bool:
+    """A value appears in the words: text as written, numbers as numbers, every item of a list or object."""
+    if value is None or isinstance(value, bool):
+        return True  # a flag or an absent value is implied by the wording, not quoted
+    if isinstance(value, list | tuple):
+        return all(_mentions(text, item) for item in value)
+    if isinstance(value, dict):
+        return all(_mentions(text, item) for item in value.values())
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) in text or str(value) in text
+    return str(value).lower() in text.lower()
+
+
+def _is_json(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict | list)
+    except ValueError:
+        return False
+
+
+def _goal(description: str) -> str:
+    """What the advanced tool achieves, without how it is composed (the user never sees the steps)."""
+    return re.sub(r"\s*\(composes:[^)]*\)", "", description.split("\n")[0]).strip()
+
+
+def _words(name: str, names: dict[str, Any]) -> str:
+    """`send_message.receiver_id` -> `receiver id`; `send message receiver id 2` when two calls share it."""
+    parameter = name.split(".")[1]
+    clashes = [other for other in names if other.split(".")[1] == parameter]
+    return (parameter if len(clashes) == 1 else name.replace(".", " ")).replace("_", " ")
+
+
 def _for_endpoint(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Our messages as the chat API takes them: no private keys, arguments as JSON strings."""
     converted = []
@@ -171,16 +264,23 @@ _TOOLING = (
     'JSON only: {"name": "snake_case_verb_noun", "description": "one sentence saying what the whole workflow does"}.'
 )
 _QUERYING = (
-    "You write what a user types to an assistant that has tools. Write ONE natural request that achieves the "
-    "workflow's goal. Mention every value in values_to_mention exactly as given, but never mention the intermediate "
-    "steps or tool names: the user states the goal, the assistant must work out the steps. If leave_out is given, "
-    "the request must not contain that value (the user forgot it). Answer with the request only."
+    "You write what a user types to an assistant that has tools. Write ONE natural request, one or two sentences "
+    "in the user's own voice, that asks for the goal. Mention every value in values_to_mention exactly as given. "
+    "Never list steps, never name tools or functions, never answer with JSON: the user states the goal, the "
+    "assistant works out the steps. If leave_out is given, do not give that value (the user forgot it). "
+    "Answer with the request only."
 )
 _REASONING = (
     "You are an assistant that solves the user's request with the tools provided. Think step by step about which "
     "calls are needed and where each argument comes from (the request, or an earlier tool result), then call the "
     "tools. If the request lacks a value you need, ask the user for it instead of guessing. If no tool can do what "
     "is asked, say so. When the task is done, answer briefly with the outcome."
+)
+_STEP_LINE = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022])\s+", re.MULTILINE)
+_ASSISTANT_VOICE = re.compile(
+    r"^(?:sure|certainly|of course|okay|ok|here is|here's|i will|i'll|i can|i have|i've|let me|to do this|"
+    r"as an ai|the user|user:|assistant:|request:)\b",
+    re.IGNORECASE,
 )
 _CRITIQUING = (
     "You review a failed attempt to solve a request with tools. Write a short hint (one or two sentences) that "

@@ -79,7 +79,15 @@ class Reject:
 
 
 class SampleStore:
-    """Sample, reject and LLM-cache tables on top of a trajectory store."""
+    """Sample, reject and LLM-cache tables on top of a trajectory store.
+
+    Writer discipline (the store and the cache may be two connections to one file):
+    every write is its own short transaction, and every read that can overlap a write
+    is read to the end before it returns.  In WAL mode a connection that still holds
+    a read snapshot cannot write once another connection has committed ("database is
+    locked", and no busy timeout helps), so no read may stay open across a write.
+    Only `iter_samples`/`iter_rejects` stream, for exports, which write nothing here.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -106,7 +114,7 @@ class SampleStore:
 
     def done_ids(self) -> set[str]:
         """Ids of samples and rejects already written: synthesis skips them on a re-run."""
-        rows = self.db.execute("SELECT id FROM samples UNION ALL SELECT id FROM rejects")
+        rows = self.db.execute("SELECT id FROM samples UNION ALL SELECT id FROM rejects").fetchall()
         return {sample_id for (sample_id,) in rows}
 
     def save_sample(self, sample: Sample) -> None:
@@ -129,9 +137,10 @@ class SampleStore:
 
     def reject_sample(self, sample_id: str, reason: str) -> None:
         """Turn a stored sample into a reject with `reason`, in one transaction."""
-        row = self.db.execute("SELECT trajectory_id, model, data FROM samples WHERE id = ?", [sample_id]).fetchone()
-        if row is None:
+        rows = self.db.execute("SELECT trajectory_id, model, data FROM samples WHERE id = ?", [sample_id]).fetchall()
+        if not rows:
             return
+        row = rows[0]
         attempts = json.loads(row[2]).get("attempts", 0)
         with self.db.conn:
             self.db.execute("DELETE FROM samples WHERE id = ?", [sample_id])
@@ -141,7 +150,7 @@ class SampleStore:
             )
 
     def get_sample(self, sample_id: str) -> Sample:
-        (data,) = self.db.execute("SELECT data FROM samples WHERE id = ?", [sample_id]).fetchone()
+        ((data,),) = self.db.execute("SELECT data FROM samples WHERE id = ?", [sample_id]).fetchall()
         return Sample(**json.loads(data))
 
     def replace_sample(self, sample: Sample) -> None:
@@ -174,7 +183,7 @@ class SampleStore:
 
     def counts(self) -> dict[str, int]:
         def scalar(sql: str) -> int:
-            return int(self.db.execute(sql).fetchone()[0] or 0)
+            return int(self.db.execute(sql).fetchall()[0][0] or 0)
 
         return {
             "samples": scalar("SELECT count(*) FROM samples"),
@@ -183,8 +192,8 @@ class SampleStore:
         }
 
     def cache_get(self, key: str) -> str | None:
-        row = self.db.execute("SELECT reply FROM llm_cache WHERE key = ?", [key]).fetchone()
-        return row[0] if row else None
+        rows = self.db.execute("SELECT reply FROM llm_cache WHERE key = ?", [key]).fetchall()
+        return rows[0][0] if rows else None
 
     def cache_put(self, key: str, request: str, reply: str) -> None:
         with self.db.conn:

@@ -52,6 +52,7 @@ class SynthesisWork:
     config: SynthesisConfig
     backend: BackendFactory
     model: str
+    """The backend's key: what sample ids are derived from."""
     limit: Any = None
     """A `_Permits` actor handle: the endpoint's limit, shared by every worker."""
 
@@ -162,6 +163,5 @@ def synthesis_work(config: SynthesisConfig, backend: BackendFactory, store_path:
         made = backend(store)
     limit = None
     if isinstance(made, ModelBackend):  # the driver owns the actor, so it lives as long as the run
-        endpoint = made.chat.base_url or "default"
-        limit = shared_permits(connect_ray(address), endpoint, made.chat.limit.value)
-    return SynthesisWork(config, backend, made.model, limit)
+        limit = shared_permits(connect_ray(address), made.chat.base_url, made.chat.limit.value)
+    return SynthesisWork(config, backend, made.key, limit)

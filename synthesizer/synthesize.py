@@ -1,28 +1,41 @@
 """Synthesis over a store: every trajectory -> a planned dialogue -> a verified sample or a reject with its reason.
 
-Re-running resumes: sample ids are derived from the trajectory and the settings,
-and trajectories that already gave a sample or a reject are skipped.
+Re-running resumes: sample ids are derived from the trajectory, the settings and the
+backend's key (for a model: endpoint and model), and trajectories that already gave a
+sample or a reject are skipped.  A trajectory whose endpoint stayed busy through every
+retry gives neither and stays pending.  A worker that fails stops the others from
+taking new work; they finish what they hold and the error is raised after them, so no
+worker is ever cancelled in the middle of closing its connections.
 """
 
 import hashlib
 import json
+import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import anyio
 
-from simulator import Connection, ServerTarget, Store, Trajectory
+from simulator import Connection, ConnectionFailed, ServerTarget, Store, Trajectory
 from synthesizer.chain import DialogueRunner
+from synthesizer.errors import EndpointUnavailable
 from synthesizer.filters import NearDuplicates
-from synthesizer.plan import Variants, plan_dialogue
-from synthesizer.roles import Backend
+from synthesizer.plan import AdvancedTool, TurnPlan, Variants, plan_dialogue
+from synthesizer.roles import AssistantMessage, Backend, Roles
 from synthesizer.samples import Reject, Sample, SampleStore
 from synthesizer.wording import askable
 
 __all__ = ["SynthesisConfig", "drop_near_duplicates", "synthesize"]
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+Progress = Callable[..., None]
+"""`report(done, total, note)`: trajectories finished of those planned, and a line of running counts."""
 
 
 @dataclass(frozen=True)
@@ -35,8 +48,8 @@ class SynthesisConfig:
     variants: Variants = field(default_factory=Variants)
     concurrency: int = 1
 
-    def key(self, model: str) -> str:
-        settings = {**asdict(self), "model": model}
+    def key(self, backend_key: str) -> str:
+        settings = {**asdict(self), "model": backend_key}
         del settings["samples"], settings["concurrency"]
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
 
@@ -45,24 +58,21 @@ def synthesize(
     store_path: Path,
     config: SynthesisConfig,
     backend: Backend,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     *,
     near_duplicates: bool = True,
 ) -> dict[str, int]:
-    """Turn the store's trajectories into samples; returns the store's sample counts.
+    """Turn the store's trajectories into samples; returns the store's sample counts (and `pending`).
 
     `near_duplicates=False` leaves the near-duplicate pass to whoever holds all the samples
     (a shard holds only some: the pass is run once over the merged store).
     """
-    return anyio.run(_synthesize, store_path, config, backend, progress or (lambda done, total: None), near_duplicates)
+    report = progress or (lambda done, total, note="": None)
+    return anyio.run(_synthesize, store_path, config, backend, report, near_duplicates)
 
 
 async def _synthesize(
-    store_path: Path,
-    config: SynthesisConfig,
-    backend: Backend,
-    report: Callable[[int, int], None],
-    near_duplicates: bool,
+    store_path: Path, config: SynthesisConfig, backend: Backend, report: Progress, near_duplicates: bool
 ) -> dict[str, int]:
     try:
         return await _synthesize_all(store_path, config, backend, report, near_duplicates)
@@ -70,59 +80,120 @@ async def _synthesize(
         await backend.aclose()
 
 
+@dataclass
+class _Tally:
+    """Running counts for the progress line."""
+
+    made: int = 0
+    finished: int = 0
+    verified: int = 0
+    rejected: int = 0
+    pending: int = 0
+    turns: int = 0
+
+    def note(self, backend: Backend) -> str:
+        figures = [f"{self.turns} turns", f"{self.verified} verified", f"{self.rejected} rejected"]
+        if backend.requests_sent:
+            figures.insert(0, f"{backend.requests_sent} requests")
+        if self.pending:
+            figures.append(f"{self.pending} left pending")
+        return ", ".join(figures)
+
+
 async def _synthesize_all(
-    store_path: Path,
-    config: SynthesisConfig,
-    backend: Backend,
-    report: Callable[[int, int], None],
-    near_duplicates: bool,
+    store_path: Path, config: SynthesisConfig, backend: Backend, report: Progress, near_duplicates: bool
 ) -> dict[str, int]:
-    key = config.key(backend.model)
+    key = config.key(backend.key)
     with Store(store_path) as store:
         samples = SampleStore(store)
-        done = samples.done_ids()
-        total = store.stats()["trajectories"]
-        made = 0
-        goal = config.samples if config.samples is not None else total
-        report(0, goal)
-        pending = (t for t in store.iter_trajectories() if _sample_id(t, key) not in done)
+        tally = _Tally()
+        pending = _pending(store, {*samples.done_ids()}, key)
+        goal = config.samples if config.samples is not None else _count_pending(store, samples, key)
         lock = anyio.Lock()
+        failures: list[BaseException] = []
+
+        def refresh() -> None:
+            report(tally.made if config.samples is not None else tally.finished, goal, tally.note(backend))
 
         async def worker() -> None:
-            nonlocal made
-            async with _Connections() as connections:
-                while True:
+            async with _Connections(store) as connections:
+                while not failures:
                     async with lock:
-                        if config.samples is not None and made >= config.samples:
+                        if config.samples is not None and tally.made >= config.samples:
                             return
                         trajectory = next(pending, None)
                     if trajectory is None:
                         return
-                    outcome = await _one(trajectory, config, key, backend, connections)
+                    try:
+                        outcome = await _one(trajectory, config, key, backend, connections, tally, refresh)
+                    except EndpointUnavailable as error:
+                        logger.warning("%s: %s", trajectory.id, error)
+                        tally.pending += 1
+                        refresh()
+                        continue
+                    except Exception as error:  # raised once the other workers have stopped
+                        failures.append(error)
+                        return
                     async with lock:
-                        if isinstance(outcome, Reject):
-                            samples.save_reject(outcome)
-                        elif config.samples is None or made < config.samples:
-                            samples.save_sample(outcome)
-                            made += 1
-                        report(made if config.samples is not None else len(samples.done_ids()), goal)
+                        _save(outcome, samples, config, tally)
+                        refresh()
 
+        refresh()
         async with anyio.create_task_group() as group:
             for _ in range(max(1, config.concurrency)):
                 group.start_soon(worker)
+        if failures:
+            raise failures[0]
         if near_duplicates:
             drop_near_duplicates(samples, config.turns[0])
-        return samples.counts()
+        return samples.counts() | {"pending": tally.pending}
+
+
+def _save(outcome: Sample | Reject, samples: SampleStore, config: SynthesisConfig, tally: _Tally) -> None:
+    tally.finished += 1
+    if isinstance(outcome, Reject):
+        samples.save_reject(outcome)
+        tally.rejected += 1
+    elif config.samples is None or tally.made < config.samples:
+        samples.save_sample(outcome)
+        tally.made += 1
+        tally.verified += int(outcome.verified)
+
+
+def _pending(store: Store, done: set[str], key: str) -> Iterator[Trajectory]:
+    """Trajectories without a sample or reject, read one run at a time and each run read to the end.
+
+    No read snapshot stays open while synthesis writes samples and cache entries: a
+    connection that holds one cannot write after another connection has committed.
+    """
+    run_ids = [run_id for (run_id,) in store.db.execute("SELECT id FROM runs ORDER BY id").fetchall()]
+    for run_id in run_ids:
+        batch = [
+            trajectory for trajectory in store.iter_trajectories(run_id) if _sample_id(trajectory, key) not in done
+        ]
+        yield from batch
+
+
+def _count_pending(store: Store, samples: SampleStore, key: str) -> int:
+    done = samples.done_ids()
+    rows = store.db.execute("SELECT id FROM trajectories").fetchall()
+    return sum(1 for (trajectory_id,) in rows if f"{trajectory_id}:{key}" not in done)
 
 
 async def _one(
-    trajectory: Trajectory, config: SynthesisConfig, key: str, backend: Backend, connections: "_Connections"
+    trajectory: Trajectory,
+    config: SynthesisConfig,
+    key: str,
+    backend: Backend,
+    connections: "_Connections",
+    tally: _Tally,
+    refresh: Callable[[], None],
 ) -> Sample | Reject:
     sample_id = _sample_id(trajectory, key)
     rng = random.Random(f"{config.seed}:{trajectory.id}")
-    candidate, reference = await connections.pair(ServerTarget.from_record(trajectory.env, trajectory.scenario))
+    candidate, reference = await connections.pair(trajectory)
     tools = {tool.name: tool for tool in candidate.tools}
-    roles = backend.roles_for(tools, rng)
+    roles = _Observed(backend.roles_for(tools, rng), tally, refresh)
     plan = plan_dialogue(trajectory, tools, config.turns, config.variants, rng, askable)
     if plan is None:
         reason = f"fewer than {config.turns[0]} requests a user could make in this walk"
@@ -130,13 +201,23 @@ async def _one(
     runner = DialogueRunner(
         roles, candidate, reference, tools, max_attempts=config.max_attempts, rng=rng, min_turns=config.turns[0]
     )
-    return await runner.run(plan, sample_id)
+    try:
+        return await runner.run(plan, sample_id)
+    except ConnectionFailed as error:  # the server died or would not restart: this trajectory only
+        reason = f"server: {error}"
+        return Reject(id=sample_id, trajectory_id=trajectory.id, model=roles.model, reason=reason, attempts=0)
 
 
 class _Connections:
-    """A candidate and a reference connection per server, opened on first use, closed together."""
+    """A candidate and a reference connection per server, opened on first use, closed together.
 
-    def __init__(self) -> None:
+    Each connection runs its MCP client in a task of its own (see `Connection`), so resetting
+    one (a new stdio process) while the other stays open is safe.  A server is reconnected with
+    the options its run recorded (environment, reset command, error-text rule).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
         self._stack = AsyncExitStack()
         self._pairs: dict[str, tuple[Connection, Connection]] = {}
 
@@ -146,13 +227,47 @@ class _Connections:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._stack.aclose()
 
-    async def pair(self, target: ServerTarget) -> tuple[Connection, Connection]:
-        key = f"{target.label}|{target.scenario_label}"
+    async def pair(self, trajectory: Trajectory) -> tuple[Connection, Connection]:
+        key = f"{trajectory.run_id}|{trajectory.env}|{trajectory.scenario}"
         if key not in self._pairs:
+            options = self._store.run_config(trajectory.run_id).get("server")
+            target = ServerTarget.from_record(trajectory.env, trajectory.scenario, options=options)
             candidate = await self._stack.enter_async_context(target.connect())
             reference = await self._stack.enter_async_context(target.connect())
+            if not candidate.fresh_state:
+                logger.warning("samples of %s are not verified: %s", target.label, candidate.unfresh_reason)
             self._pairs[key] = (candidate, reference)
         return self._pairs[key]
+
+
+class _Observed(Roles):
+    """The backend's roles, reporting progress after every answer (one or more requests) and every new turn."""
+
+    def __init__(self, roles: Roles, tally: _Tally, refresh: Callable[[], None]) -> None:
+        self.roles = roles
+        self.model = roles.model
+        self.tally = tally
+        self.refresh = refresh
+
+    async def name_tool(self, turn: TurnPlan) -> AdvancedTool:
+        return self._seen(await self.roles.name_tool(turn))
+
+    async def write_query(self, turn: TurnPlan, tools: list[dict[str, Any]]) -> str:
+        query = await self.roles.write_query(turn, tools)
+        self.tally.turns += 1
+        return self._seen(query)
+
+    async def act(
+        self, conversation: list[dict[str, Any]], tools: list[dict[str, Any]], turn: TurnPlan, hint: str | None
+    ) -> AssistantMessage:
+        return self._seen(await self.roles.act(conversation, tools, turn, hint))
+
+    async def critique(self, turn: TurnPlan, attempt: list[dict[str, Any]], failure: str) -> str:
+        return self._seen(await self.roles.critique(turn, attempt, failure))
+
+    def _seen(self, answer: _T) -> _T:
+        self.refresh()
+        return answer
 
 
 def drop_near_duplicates(samples: SampleStore, min_turns: int) -> int:

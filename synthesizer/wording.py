@@ -49,14 +49,19 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
         return None
     if str(value).lower() in turn.shown:
         return value_words(value)
-    if parameter not in call.choices:
-        stated = [
-            words
+    if parameter not in call.choices:  # what it was made or looked up by: the one short key among the inputs
+        stated = {
+            name: words
             for name in producer.arguments
             if not _unsaid(name) and (words := known_as(turn, producer, name, depth + 1)) is not None
-        ]
-        if len(stated) == 1 and len(stated[0].split()) <= 4:  # looked up by a key, not from a sentence
-            return stated[0]
+        }
+        titles = [f'"{words}"' if " " in words else words for name, words in stated.items() if _titles(name)]
+        keys = [words for name, words in stated.items() if is_identifier(producer.arguments[name], name)]
+        if len(titles) == 1:  # a thing made or found by its title is known by it
+            return titles[0]
+        for candidates in (list(stated.values()), keys):
+            if len(candidates) == 1 and len(candidates[0].split()) <= 4:
+                return candidates[0]
     return _readable_sibling(producer.result, value)
 
 
@@ -83,7 +88,7 @@ def tool_request(tool: ToolInfo, values: dict[str, Any], rng: random.Random, mus
         return _from_description(tool, values)
     rng.shuffle(asks)
     rendered = [sentence for template in asks if (sentence := render(template, values)) is not None]
-    complete = [sentence for sentence in rendered if all(word.lower() in sentence.lower() for word in must)]
+    complete = [sentence for sentence in rendered if all(_appears(word, sentence.lower()) for word in must)]
     return (complete or rendered or [None])[0]
 
 
@@ -109,8 +114,10 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
     said = main.lower()
     sentences = []
     for call in turn.calls[:-1]:
+        if turn.variant == "error_recovery" and call.step in target.discovered and _acts_first(turn):
+            continue  # the assistant learns this step from the error; the user does not know of it
         changes = tools[call.tool].read_only is not True  # a user asks for every change made on their behalf
-        if changes or any(words.lower() not in said for words in _must_say(turn, call, tools[call.tool], withheld)):
+        if changes or any(not _appears(words, said) for words in _must_say(turn, call, tools[call.tool], withheld)):
             sentence = _prerequisite_request(turn, call, tools[call.tool], withheld, rng)
             if sentence is not None:
                 sentences.append(sentence)
@@ -122,7 +129,7 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
     hidden = " ".join(json.dumps(call.result, ensure_ascii=False) for call in turn.earlier_calls).lower()
     for call in turn.calls:
         for words in _must_say(turn, call, tools[call.tool], withheld):
-            if words.lower() not in said:
+            if not _appears(words, said):
                 raise Unphrasable(f"{call.tool} needs {words!r}, which no request for it says")
             if re.search(r"[\d_/-]", words) and _appears(words, hidden) and not _appears(words, turn.shown):
                 raise Unphrasable(f"the user would say {words!r}, which only an earlier result showed")
@@ -132,7 +139,8 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
 def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -> str:
     """The assistant's closing answer: what the target returned, in sentences, never raw JSON."""
     target = turn.target
-    values: dict[str, Any] = dict(target.result) if isinstance(target.result, dict) else {"result": target.result}
+    result = target.result if isinstance(target.result, dict) else {"result": target.result}
+    values: dict[str, Any] = {key: _spoken_status(value) for key, value in result.items()}
     defaults = {name: schema.get("default") for name, schema in tools[target.tool].parameters.items()}
     for name, value in {**defaults, **target.arguments}.items():
         if value is not None:
@@ -146,34 +154,46 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
     return _summary(target.result)
 
 
+def _titles(parameter: str) -> bool:
+    return parameter.endswith(("title", "name", "subject"))
+
+
+def _spoken_status(value: Any) -> Any:
+    """A status or kind as words (`in_progress` -> "in progress"); other values as they are."""
+    return value.replace("_", " ") if isinstance(value, str) and re.fullmatch(r"[a-z]+(_[a-z]+)+", value) else value
+
+
+def _acts_first(turn: TurnPlan) -> bool:
+    """Whether the target can be tried before anything else of its turn (no value of it comes from the turn)."""
+    steps = {call.step for call in turn.calls}
+    return not any(origin.get("step") in steps for origin in turn.target.provenance.values())
+
+
 def _prerequisite_request(
     turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Call, str] | None, rng: random.Random
 ) -> str | None:
     """The sentence for a prerequisite the user has to speak of (credentials, a card, which item).
 
-    When no request renders with what the user knows, the withheld value is named vaguely and
-    a looked-up id is said as it is: a prerequisite's ids are the user's own (an account id).
+    When every request for it needs the withheld value, its other values are said plainly.
     """
     values = _slot_values(turn, call, tool, withheld)
     must = _must_say(turn, call, tool, withheld)
     sentence = tool_request(tool, values, rng, must)
     if sentence is None and withheld is not None and withheld[0] is call:
         # every request for it needs the withheld value: say the rest plainly ("My user id is TRV003.")
-        return " ".join(
+        said = [
             f"My {name.replace('_', ' ')} is {value_words(value)}."
             for name, value in values.items()
-            if value is not None and not isinstance(value, bool) and name in call.arguments
-        )
-    if sentence is None:
-        plain = {name: value for name, value in call.arguments.items() if not _unsaid(name) and name not in values}
-        sentence = tool_request(tool, {**plain, **values}, rng)
+            if name in call.arguments and not isinstance(value, bool)
+        ]
+        return " ".join(said) or None
     return sentence
 
 
 def _slot_values(turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Call, str] | None) -> dict[str, Any]:
     """Slot values for one call's request: the user's own values as given, looked-up ones as the user knows them."""
-    values: dict[str, Any] = {
-        name: schema["default"] for name, schema in tool.parameters.items() if schema.get("default") is not None
+    values: dict[str, Any] = {  # a flag left at its default still picks its words ("{unread_only?...|...}")
+        name: schema["default"] for name, schema in tool.parameters.items() if isinstance(schema.get("default"), bool)
     }
     for name, value in call.arguments.items():
         if withheld == (call, name) or _unsaid(name):

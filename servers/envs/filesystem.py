@@ -118,8 +118,8 @@ class FileSystem(Environment):
         asks=[
             "Which folder am I in right now?",
             "Where am I in the file system?",
-            "Can you tell me the current directory?",
-            "I need the full path of the folder I'm working in.",
+            "Tell me the current directory.",
+            "What's the full path of the folder I'm working in?",
             "Show me the path of my working directory.",
         ],
         answers=["You're in {current_working_directory}.", "The current directory is {current_working_directory}."],
@@ -132,10 +132,10 @@ class FileSystem(Environment):
         consumes={"folder": "dir_path"},
         asks=[
             "Go to {folder}.",
-            "Switch to the {folder} folder.",
+            "Switch over to {folder}.",
             "Can you move me into {folder}?",
-            "I want to work in {folder} from now on.",
-            "Open the {folder} folder, I want to work there.",
+            "From now on I'll work in {folder}, so take me there.",
+            "Make {folder} my working directory.",
         ],
         answers=[
             "You're now in {current_working_directory}.",
@@ -153,10 +153,10 @@ class FileSystem(Environment):
         consumes={"path": "dir_path"},
         produces={"entries": "path"},
         asks=[
-            "What's in the[ {path}] folder[{show_hidden?, hidden files too|}]?",
+            "What files are there[ in {path}][{show_hidden?, hidden ones too|}]?",
             "List the files[ in {path}][{show_hidden?, including hidden ones|}].",
-            "Can you show me the contents of the directory[ {path}][{show_hidden?, hidden entries included|}]?",
-            "I need to see the files and folders[ in {path}][{show_hidden?, hidden ones too|}].",
+            "Can you show me what's inside[ {path}][{show_hidden?, hidden entries included|}]?",
+            "Let me see the files and folders[ in {path}][{show_hidden?, dotfiles included|}].",
             "Give me a directory listing[ for {path}][{show_hidden? that shows hidden files|}].",
         ],
         answers=["The folder contains {entries#} entries: {entries}.", "Here's the listing: {entries}."],
@@ -181,8 +181,8 @@ class FileSystem(Environment):
             "Create a folder called {dir_name}[{parents?, with any missing parent folders|}].",
             "Make a new directory named {dir_name}[{parents?, creating the parents as needed|}].",
             "Can you set up the folder {dir_name}[{parents?, plus any folders above it that don't exist yet|}]?",
-            "I need a new directory at {dir_name}[{parents?; build the whole path if necessary|}].",
-            "Add a folder {dir_name}[{parents?, along with its missing parents|}].",
+            "Please set up a directory at {dir_name}[{parents?; build the whole path if necessary|}].",
+            "Start a new folder {dir_name}[{parents?, along with its missing parents|}].",
         ],
         answers=["Created the folder {path}.", "The new directory is at {path}."],
     )
@@ -217,7 +217,7 @@ class FileSystem(Environment):
             "I need an empty file at {file_name}.",
             "Set up a blank file {file_name}, and leave it alone if it already exists.",
         ],
-        answers=["The file {path} is in place.", "{path} exists now, empty if it was new."],
+        answers=["The file {path} is in place.", "Now {path} exists, empty if it was new."],
     )
     def touch(self, file_name: FilePath) -> PathResult:
         """Create an empty file if it does not exist; an existing file is left as it is."""
@@ -236,8 +236,8 @@ class FileSystem(Environment):
         asks=[
             "Show me what's in {file_name}.",
             "What does {file_name} say?",
-            "Can you print the contents of {file_name}?",
-            "I want to read {file_name}.",
+            "Could you print the contents of {file_name}?",
+            "Let me read {file_name}.",
             "Open {file_name} and show me everything in it.",
         ],
         answers=["Here is {@file_name}: {content}", "The file {@file_name} reads: {content}"],
@@ -287,8 +287,8 @@ class FileSystem(Environment):
         asks=[
             "Move {source} to {destination}.",
             "Rename {source} to {destination}.",
-            "Can you put {source} into {destination}?",
-            "I want {source} moved over to {destination}.",
+            "Would you put {source} into {destination}?",
+            "Please move {source} over to {destination}.",
             "Relocate {source} to {destination}.",
         ],
         answers=["Moved {@source}; it is now at {path}.", "The new path is {path}."],
@@ -313,7 +313,7 @@ class FileSystem(Environment):
         produces={"path": "path"},
         asks=[
             "Copy {source} to {destination}.",
-            "Make a copy of {source} at {destination}.",
+            "Make a copy of {source} in {destination}.",
             "Can you back up {source} into {destination}?",
             "I need a duplicate of {source} in {destination}.",
             "Clone {source} over to {destination}.",
@@ -336,7 +336,7 @@ class FileSystem(Environment):
         asks=[
             "Delete {path}[{recursive? and everything inside it|}].",
             "Can you get rid of {path}[{recursive?, contents and all|}]?",
-            "I want {path} gone[{recursive?, including everything under it|}].",
+            "Throw {path} away[{recursive?, with everything under it|}].",
             "Erase {path}[{recursive? along with all its contents|}].",
             "Remove {path} from the disk[{recursive?, folder contents included|}].",
         ],
@@ -400,14 +400,14 @@ class FileSystem(Environment):
         asks=[
             'Which lines in {file_name} contain "{pattern}"[{ignore_case?, ignoring case|}]?',
             'Search {file_name} for "{pattern}"[{ignore_case? in any letter case|}].',
-            "Can you show me every line of {file_name} that mentions "
+            "Would you show me every line of {file_name} that mentions "
             '"{pattern}"[{ignore_case?, upper or lower case|}]?',
-            'I need the lines with "{pattern}" in {file_name}[{ignore_case?, case-insensitive|}].',
+            'Grab the lines with "{pattern}" from {file_name}[{ignore_case?, case-insensitive|}].',
             "Pull out the lines from {file_name} that include "
             '"{pattern}"[{ignore_case? regardless of capitalisation|}].',
         ],
         answers=[
-            'The lines of {@file_name} containing "{@pattern}" are {matching_lines}',
+            "Lines of {@file_name} containing {@pattern}: {matching_lines}.",
             "Matching lines in {@file_name}: {matching_lines}",
         ],
     )
@@ -428,11 +428,11 @@ class FileSystem(Environment):
         asks=[
             "How long is {file_name}[ in {mode}]?",
             "Give me the size of {file_name}[ counted in {mode}].",
-            "Can you tell me how big {file_name} is[, measured in {mode}]?",
+            "How big is {file_name}[, measured in {mode}]?",
             "I need to know the length of {file_name}[ in {mode}].",
             "Measure {file_name}[ by counting its {mode}].",
         ],
-        answers=["The file {@file_name} has {count} {mode}.", "I counted {count} {mode} in {@file_name}."],
+        answers=["Count of {mode} in {@file_name}: {count}.", "I counted the {mode} in {@file_name} and got {count}."],
     )
     def wc(
         self,
@@ -449,14 +449,14 @@ class FileSystem(Environment):
         consumes={"file_name": "file_path"},
         asks=[
             "Show me the lines of {file_name} in alphabetical order[{reverse?, from Z to A|}].",
-            "Can you put the lines of {file_name} in order[{reverse?, descending|}]?",
+            "Could you put the lines of {file_name} in order[{reverse?, descending|}]?",
             "I want the lines of {file_name} alphabetized[{reverse? in reverse|}].",
             "List the lines in {file_name} alphabetically[{reverse?, last to first|}].",
             "Order the lines of {file_name}[{reverse? in descending order|}] without changing the file.",
         ],
         answers=[
             "Here are the {lines#} lines of {@file_name} in order: {lines}.",
-            "In alphabetical order{@reverse?, reversed|}, {@file_name} reads: {lines}.",
+            "In alphabetical order[{@reverse?, reversed|}], {@file_name} reads: {lines}.",
         ],
     )
     def sort(
@@ -473,8 +473,8 @@ class FileSystem(Environment):
         asks=[
             "Show me the first[ {lines}] lines of {file_name}.",
             "What's at the top of {file_name}?[ Just the first {lines} lines.]",
-            "Can you print the opening[ {lines}] lines of {file_name}?",
-            "I want to peek at the start of {file_name}[, {lines} lines].",
+            "Print the opening[ {lines}] lines of {file_name}.",
+            "Let me peek at the start of {file_name}[, {lines} lines].",
             "Give me the beginning of {file_name}[, the first {lines} lines].",
         ],
         answers=["The first {lines#} lines of {@file_name}: {lines}", "Top of {@file_name}: {lines}"],
@@ -493,9 +493,9 @@ class FileSystem(Environment):
         asks=[
             "Show me the last[ {lines}] lines of {file_name}.",
             "What's at the bottom of {file_name}?[ The last {lines} lines are enough.]",
-            "Can you print the final[ {lines}] lines of {file_name}?",
-            "I want to see how {file_name} ends[, the last {lines} lines].",
-            "Give me the end of {file_name}[, {lines} lines of it].",
+            "Would you print the final[ {lines}] lines of {file_name}?",
+            "How does {file_name} end?[ The last {lines} lines, please.]",
+            "Fetch the end of {file_name}[, {lines} lines of it].",
         ],
         answers=["The last {lines#} lines of {@file_name}: {lines}", "End of {@file_name}: {lines}"],
     )
@@ -514,8 +514,8 @@ class FileSystem(Environment):
         asks=[
             "Compare {file_name1} with {file_name2}.",
             "What changed between {file_name1} and {file_name2}?",
-            "Can you show me the changes from {file_name1} to {file_name2}?",
-            "I need to know whether {file_name1} and {file_name2} match.",
+            "Could you show me the changes from {file_name1} to {file_name2}?",
+            "Do {file_name1} and {file_name2} match?",
             "Line by line, how does {file_name2} compare to {file_name1}?",
         ],
         answers=[
@@ -545,11 +545,14 @@ class FileSystem(Environment):
         asks=[
             "How much space is used[ by {path}]?",
             "Check the disk usage[ of {path}].",
-            "Can you tell me how many bytes are stored[ under {path}]?",
+            "How many bytes are stored[ under {path}]?",
             "I need the total size[ of {path}].",
             "Show me the space taken[ by {path}].",
         ],
-        answers=["{path} takes up {human_readable} ({bytes} bytes).", "The total size of {path} is {human_readable}."],
+        answers=[
+            "Disk usage of {path} is {human_readable}.",
+            "The files under {path} total {bytes} B, or {human_readable}.",
+        ],
     )
     def du(
         self,

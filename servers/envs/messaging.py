@@ -112,6 +112,10 @@ class Messaging(Environment):
             "Look up the user id of {user_name} for me.",
             "Can you find {user_name}'s id on the service?",
             "I need the account id that belongs to {user_name}.",
+            "Look up {user_name} and tell me their user id.",
+            "Which id does {user_name} have on the messaging service?",
+            "Find out {user_name}'s user id for me.",
+            "{user_name} is on the service somewhere; what's their id?",
         ],
         answers=["{@user_name}'s user id is {user_id}.", "The id for {@user_name} is {user_id}."],
     )
@@ -127,14 +131,11 @@ class Messaging(Environment):
         asks=[
             "Who is on the messaging service?",
             "List all the users on the service.",
-            "Can you show me everyone who has an account here?",
-            "I need the full directory of users.",
+            "Would you show me everyone who has an account here?",
+            "Pull up the full directory of users.",
             "Which people have signed up to this service?",
         ],
-        answers=[
-            "There are {users#} users on the service: {user_ids}.",
-            "The service has {users#} accounts ({user_ids}).",
-        ],
+        answers=["The service has {users#} users: {user_ids}.", "Registered users ({users#} in all): {user_ids}."],
     )
     def list_users(self) -> UserList:
         """List every user of the service."""
@@ -146,12 +147,15 @@ class Messaging(Environment):
         provides=["logged_in"],
         asks=[
             "Log me in as {user_id}.",
-            "Sign in to the messaging service as {user_id}.",
-            "Can you log me in? I'm {user_id}.",
-            "I need to be signed in as {user_id}.",
-            "Start a messaging session for {user_id}.",
+            "Get me signed in as {user_id}.",
+            "Could you open a messaging session for {user_id}?",
+            "My messaging account is {user_id}; log me in.",
+            "Time to check my messages, so sign me in as {user_id}.",
+            "I'm {user_id} on the messaging service; please log me in.",
+            "Would you sign me into messaging as {user_id}?",
+            "Let me into messaging, I'm {user_id}.",
         ],
-        answers=["You're now logged in as {user_id}.", "Signed in: the session belongs to {user_id}."],
+        answers=["You're now logged in as {@user_id}.", "Signed in, and the session belongs to {@user_id}."],
     )
     def log_in(self, user_id: UserId) -> LoginStatus:
         """Log in as a user. Needed before any contact or message tool."""
@@ -169,7 +173,7 @@ class Messaging(Environment):
             "Sign me out of the messaging service.",
             "Can you end my messaging session?",
             "I'm done for now, so please log me out.",
-            "I'd like to sign out of my messages.",
+            "Please close my messaging session.",
         ],
         answers=["You're logged out.", "Your session has ended; nobody is signed in now."],
     )
@@ -184,8 +188,8 @@ class Messaging(Environment):
         asks=[
             "Am I logged in to the messaging service?",
             "Who is signed in to messaging right now?",
-            "Can you check whether I'm still logged in?",
-            "I need to know which account is signed in.",
+            "Quick check, am I still logged in?",
+            "Is any account signed in to messaging at the moment?",
             "Tell me if there's an active messaging session.",
         ],
         answers=[
@@ -202,15 +206,12 @@ class Messaging(Environment):
         produces={"user_id": "user_id"},
         asks=[
             "Add {user_name} to my contacts.",
-            "Can you put {user_name} in my contact list?",
-            "I want {user_name} saved as a contact.",
+            "Could you put {user_name} in my contact list?",
+            "Go ahead and store {user_name} as a contact.",
             "Save {user_name} as one of my contacts.",
             "Please make {user_name} a contact of mine.",
         ],
-        answers=[
-            "{@user_name} is now in your contacts (user {user_id}).",
-            "Added {@user_name} to your contact list; their user id is {user_id}.",
-        ],
+        answers=["Added {@user_name} to your contact list.", "Your contacts now include {@user_name}."],
     )
     def add_contact(
         self, user_name: Annotated[str, Field(description="Display name of the user to add.")]
@@ -236,7 +237,7 @@ class Messaging(Environment):
             "I don't want {user_id} in my contacts anymore.",
             "Drop {user_id} from my contact list, please.",
         ],
-        answers=["{user_id} is no longer in your contacts.", "Removed {user_id} from your contact list."],
+        answers=["Removed {@user_id} from your contacts.", "Your contact list no longer includes {@user_id}."],
     )
     def remove_contact(self, user_id: UserId) -> UserIdResult:
         """Remove a user from the logged-in user's contacts."""
@@ -252,14 +253,14 @@ class Messaging(Environment):
         produces={"contact_ids": "user_id"},
         asks=[
             "Who is in my contacts?",
-            "Show me my contact list.",
-            "Can you list my contacts?",
-            "I need to see everyone I have saved as a contact.",
+            "Bring up my contact list.",
+            "Would you list my contacts?",
+            "Tell me everyone I have saved as a contact.",
             "Which people are in my address book?",
         ],
         answers=[
             "You have {contacts#} contacts: {contact_ids}.",
-            "Your contact list holds {contacts#} people ({contact_ids}).",
+            "Your contacts are {contact_ids} ({contacts#} in all).",
         ],
     )
     def list_contacts(self) -> ContactList:
@@ -275,9 +276,9 @@ class Messaging(Environment):
         produces={"message_id": "message_id"},
         asks=[
             'Send {receiver_id} a message saying "{message}".',
-            'Please message {receiver_id}: "{message}"',
+            'Please message {receiver_id} and say "{message}"',
             'Can you write to {receiver_id} and tell them "{message}"?',
-            'I want {receiver_id} to get this from me: "{message}"',
+            'I want {receiver_id} to get this from me, "{message}"',
             'Drop {receiver_id} a note that says "{message}".',
         ],
         answers=[
@@ -316,8 +317,8 @@ class Messaging(Environment):
             "Let me see {unread_only?what's unread in my inbox|everything in my inbox}.",
         ],
         answers=[
-            "You have {messages#} {@unread_only?unread |}messages in your inbox: {message_ids}.",
-            "Your inbox holds {messages#} {@unread_only?unread |}messages ({message_ids}).",
+            "You have {messages#} messages in your inbox[{@unread_only? that you haven't read|}]: {message_ids}.",
+            "Your inbox holds {messages#} messages[{@unread_only? still unread|}] ({message_ids}).",
         ],
     )
     def view_inbox(
@@ -334,15 +335,15 @@ class Messaging(Environment):
         requires=["logged_in"],
         produces={"message_ids": "message_id"},
         asks=[
-            "Show me the messages I've sent.",
+            "Pull up the messages I've sent.",
             "What have I sent so far?",
-            "Can you list my sent messages?",
-            "I need to see everything I've sent.",
+            "Could you go through my sent messages?",
+            "Let me see everything I've sent.",
             "Open my sent folder.",
         ],
         answers=[
             "You have sent {messages#} messages: {message_ids}.",
-            "Your sent folder: {message_ids} ({messages#} in total).",
+            "Your sent folder holds {message_ids} ({messages#} in total).",
         ],
     )
     def view_sent_messages(self) -> MessageList:
@@ -357,12 +358,12 @@ class Messaging(Environment):
             "Open {message_id} for me.",
             "What does {message_id} say?",
             "Can you read me {message_id}?",
-            "I want to see the full text of {message_id}.",
-            "Show me {message_id}.",
+            "Read {message_id} out to me in full.",
+            "Display {message_id} for me.",
         ],
         answers=[
-            'Message {message_id} from {sender_id} says: "{content}"',
-            '{sender_id} wrote this at {sent_at} (message {message_id}): "{content}"',
+            'Message {message_id} from {sender_id} says "{content}"',
+            'This is message {message_id}, sent by {sender_id} at {sent_at}: "{content}"',
         ],
     )
     def read_message(self, message_id: MessageId) -> Message:
@@ -377,15 +378,12 @@ class Messaging(Environment):
         consumes={"message_id": "message_id"},
         asks=[
             "Delete {message_id}.",
-            "Can you remove {message_id} from my messages?",
-            "I want {message_id} gone.",
+            "Would you remove {message_id} from my messages?",
+            "Trash {message_id}, I don't need it.",
             "Get rid of {message_id} for me.",
             "Please erase {message_id} from my mailbox.",
         ],
-        answers=[
-            "Message {deleted_message_id} is deleted.",
-            "{deleted_message_id} has been removed from your messages.",
-        ],
+        answers=["Message {deleted_message_id} is deleted.", "Your message {deleted_message_id} has been removed."],
     )
     def delete_message(self, message_id: MessageId) -> DeletedResult:
         """Delete a message the logged-in user sent or received."""
@@ -405,8 +403,8 @@ class Messaging(Environment):
             'Can you look through my messages for "{keyword}"?',
         ],
         answers=[
-            'I found {messages#} messages mentioning "{@keyword}" ({message_ids}).',
-            'I searched your messages for "{@keyword}" and found {messages#}: {message_ids}.',
+            "Messages that mention {@keyword}: {message_ids}.",
+            'Your search for "{@keyword}" turned up {messages#} messages, {message_ids}.',
         ],
     )
     def search_messages(
@@ -427,13 +425,14 @@ class Messaging(Environment):
         asks=[
             "How many messages do I have?",
             "Give me a quick summary of my messages.",
-            "Can you tell me how many unread messages I have?",
-            "I need my message counts: received, unread and sent.",
+            "Quick question, how many unread messages do I have?",
+            "I need my counts of received, unread and sent messages.",
             "What do my mailbox numbers look like?",
         ],
         answers=[
-            "You've received {received} messages ({unread} unread), sent {sent}, and have {contacts} contacts.",
-            "{unread} of your {received} messages are unread; you have sent {sent} and have {contacts} contacts.",
+            "Messages received: {received}, of them unread: {unread}. Sent: {sent}. Contacts: {contacts}.",
+            "Your mailbox stands at {received} received and {unread} unread, with {sent} sent and a contact count of "
+            "{contacts}.",
         ],
     )
     def get_message_stats(self) -> MessageStats:

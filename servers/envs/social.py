@@ -189,11 +189,14 @@ class Social(Environment):
         consumes={"username": "username"},
         provides=["social_logged_in"],
         asks=[
-            "Log me in to my social account as {username}; my password is {password}.",
-            "Sign in to the social app as {username} with the password {password}.",
-            "Can you log me in? I'm {username} and my password is {password}.",
-            "I need to be signed in to the social network as {username} (password {password}).",
+            "Log into my social account as {username}; my password is {password}.",
+            "Sign me in on the social app as {username}, the password is {password}.",
+            "Could you sign into the social network for me? I'm {username}, password {password}.",
+            "My social handle is {username} and the password is {password}, so please log me in.",
             "Use {username} and the password {password} to get me into my social account.",
+            "Hi, it's {username} with the password {password}; please sign me into the social app.",
+            "Could I get logged in to the social network? Username {username}, password {password}.",
+            "With the password {password}, log me in to the social app as {username}.",
         ],
         answers=[
             "You're signed in to the social network as @{username}.",
@@ -219,7 +222,7 @@ class Social(Environment):
             "Sign me out of my social account.",
             "Can you end my session on the social network?",
             "I'm done posting for today, so please log me out.",
-            "I'd like to sign out of the social app now.",
+            "Time to sign out of the social app.",
         ],
         answers=["You're logged out of the social network.", "Signed out; nobody is logged in to the social app now."],
     )
@@ -234,8 +237,8 @@ class Social(Environment):
         asks=[
             "Am I logged in to the social app?",
             "Which social account am I signed in with?",
-            "Can you check whether I'm still signed in to the social network?",
-            "I need to know who is logged in to the social app right now.",
+            "Is my social account still signed in?",
+            "Whose account is active on the social app right now?",
             "Tell me if anyone is signed in on the social network.",
         ],
         answers=[
@@ -255,12 +258,12 @@ class Social(Environment):
             'Search for accounts matching "{query}".',
             "Which accounts on the social network go by {query}?",
             "Can you look up people whose name includes {query}?",
-            'I need the username of the account called "{query}".',
+            'What\'s the username of the account called "{query}"?',
             'Look for social accounts with "{query}" in the name.',
         ],
         answers=[
             'I searched for "{@query}" and found {accounts#}: {usernames}.',
-            'The accounts matching "{@query}" are {usernames}.',
+            "Accounts matching {@query}: {usernames}.",
         ],
     )
     def search_accounts(
@@ -277,15 +280,15 @@ class Social(Environment):
         asks=[
             "Show me {username}'s profile.",
             "How many followers does {username} have?",
-            "Can you pull up the social profile of {username}?",
-            "I want to see {username}'s profile and follower count.",
+            "Would you bring up the social profile of {username}?",
+            "Give me {username}'s profile and follower count.",
             "Look up {username} on the social network for me.",
         ],
         answers=[
-            "@{username} ({display_name}) has {followers_count} followers, follows {following_count} accounts and has "
-            "published {posts_count} posts.",
-            "{display_name} joined on {joined_at}{verified? and is verified|} and has {followers_count} followers.[ "
-            "{followed_by_you?You follow them.|You don't follow them yet.}]",
+            "Profile of @{username} ({display_name}). Followers: {followers_count}. Following: {following_count}. "
+            "Posts: {posts_count}.",
+            "The account belongs to {display_name}, who joined on {joined_at}{verified? and is verified|}; the "
+            "follower count is {followers_count}.[ {followed_by_you?You follow them.|You don't follow them yet.}]",
         ],
     )
     def get_social_profile(self, username: Username) -> Profile:
@@ -345,15 +348,12 @@ class Social(Environment):
         produces={"post_id": "post_id", "hashtags": "hashtag", "mentions": "username"},
         asks=[
             'Post "{content}" on my social account.',
-            'Can you publish this for me: "{content}"',
-            'I want to share "{content}" with my followers.',
+            'Can you publish "{content}" for me?',
+            'Share "{content}" with my followers.',
             'Put up a new post saying "{content}"',
-            'Tweet this from my account: "{content}"',
+            'Tweet "{content}" from my account.',
         ],
-        answers=[
-            "Your post is live as {post_id}.",
-            "Published at {created_at}: your new post is {post_id}.",
-        ],
+        answers=["Your post is live as {post_id}.", "Published at {created_at}: your new post is {post_id}."],
     )
     def create_post(self, content: Text) -> PostView:
         """Publish a post as the logged-in account; it fails when empty or over the length limit (280 by default)."""
@@ -371,17 +371,17 @@ class Social(Environment):
         consumes={"post_id": "post_id"},
         produces={"author": "username"},
         asks=[
-            "Show me {post_id}.",
+            "Let me have a look at {post_id}.",
             "How many likes and comments does {post_id} have?",
-            "Can you pull up {post_id} for me?",
+            "Could you open {post_id} for me?",
             "I'd like the details of {post_id}.",
             "Open {post_id} on the social network.",
         ],
         answers=[
-            "{post_id} is by @{author}[, a repost of {repost_of}]: {like_count} likes, {repost_count} reposts and "
-            "{comment_count} comments.",
-            "@{author} published {post_id} at {created_at}; so far it has {like_count} likes and {comment_count} "
-            "comments.",
+            "Post {post_id} is by @{author}[, a repost of {repost_of}]. Likes: {like_count}. Reposts: {repost_count}. "
+            "Comments: {comment_count}.",
+            "Published by @{author} at {created_at}, post {post_id} has a like count of {like_count} and a comment "
+            "count of {comment_count}.",
         ],
     )
     def get_post(self, post_id: PostId) -> PostView:
@@ -394,13 +394,15 @@ class Social(Environment):
         asks=[
             "Delete {post_id} from my profile.",
             "Take down {post_id}.",
-            "Can you remove {post_id}? I posted it by mistake.",
-            "I want {post_id} deleted from my account.",
+            "Would you remove {post_id}? I posted it by mistake.",
+            "Please wipe {post_id} from my account.",
             "Get rid of {post_id}, it's one of mine.",
         ],
         answers=[
-            "{deleted_post_id} is deleted, along with {removed_comments} comments and {removed_reposts} reposts.",
-            "Removed {deleted_post_id}; {removed_comments} comments and {removed_reposts} reposts went with it.",
+            "Post {deleted_post_id} is deleted. Comments removed with it: {removed_comments}. Reposts removed with "
+            "it: {removed_reposts}.",
+            "Removed {deleted_post_id}, together with its comments ({removed_comments}) and reposts "
+            "({removed_reposts}).",
         ],
     )
     def delete_post(self, post_id: PostId) -> DeletedPost:
@@ -423,7 +425,7 @@ class Social(Environment):
         asks=[
             "Repost {post_id}.",
             "Can you share {post_id} with my followers?",
-            "I want to repost {post_id} on my account.",
+            "Please repost {post_id} on my account.",
             "Boost {post_id} to my followers.",
             "Share {post_id} on my timeline.",
         ],
@@ -458,13 +460,13 @@ class Social(Environment):
         asks=[
             "Like {post_id}.",
             "Can you like {post_id} for me?",
-            "I want to give {post_id} a like.",
+            "Give {post_id} a like from me.",
             "Hit like on {post_id}.",
             "Leave a like on {post_id} from my account.",
         ],
         answers=[
             "You now like {post_id}; its like count is {like_count}.",
-            "Liked {post_id} ({like_count} likes in total).",
+            "Liked {post_id}; the like count is now {like_count}.",
         ],
     )
     def like_post(self, post_id: PostId) -> LikeResult:
@@ -481,12 +483,12 @@ class Social(Environment):
         asks=[
             "Unlike {post_id}.",
             "Take my like off {post_id}.",
-            "Can you remove my like from {post_id}?",
+            "Could you pull my like from {post_id}?",
             "I liked {post_id} by accident, undo that.",
             "I don't want to be liking {post_id} anymore.",
         ],
         answers=[
-            "Your like is off {post_id}; it has {like_count} likes now.",
+            "Your like is off {post_id}; likes now stand at {like_count}.",
             "Removed your like from {post_id}; its like count is back to {like_count}.",
         ],
     )
@@ -506,8 +508,8 @@ class Social(Environment):
             'Comment "{content}" on {post_id}.',
             'Reply to {post_id} with "{content}".',
             'Can you leave a comment on {post_id} saying "{content}"?',
-            'I want to write "{content}" under {post_id}.',
-            'Add my comment to {post_id}: "{content}"',
+            'Write "{content}" under {post_id} for me.',
+            'Put "{content}" under {post_id} as my comment.',
         ],
         answers=[
             "Your comment is posted on {post_id} as {comment_id}.",
@@ -534,13 +536,16 @@ class Social(Environment):
         consumes={"post_id": "post_id"},
         produces={"comment_ids": "comment_id"},
         asks=[
-            "Show me the comments on {post_id}.",
+            "Let me see the comments on {post_id}.",
             "What are people saying under {post_id}?",
-            "Can you list the comments on {post_id}?",
-            "I want to read the replies to {post_id}.",
+            "Which comments has {post_id} gotten?",
+            "Read me the replies to {post_id}.",
             "How many comments does {post_id} have?",
         ],
-        answers=["{@post_id} has {comments#} comments: {comment_ids}.", "Comments on {@post_id}: {comment_ids}."],
+        answers=[
+            "I count {comments#} comments on {@post_id}: {comment_ids}.",
+            "Comments on {@post_id}: {comment_ids}.",
+        ],
     )
     def list_post_comments(self, post_id: PostId) -> CommentList:
         """List the comments on a post (on its original, for a repost), oldest first. No login needed."""
@@ -558,7 +563,7 @@ class Social(Environment):
             "Delete {comment_id}.",
             "Remove {comment_id} from the thread.",
             "Can you take down {comment_id}?",
-            "I want {comment_id} deleted.",
+            "Scrap {comment_id}, please.",
             "Get rid of {comment_id} for me.",
         ],
         answers=[
@@ -585,7 +590,7 @@ class Social(Environment):
         asks=[
             "Follow {username}.",
             "Can you follow {username} for me?",
-            "I want to see {username}'s posts in my feed.",
+            "Put {username}'s posts in my feed by following them.",
             "Start following {username}.",
             "Add {username} to the accounts I follow.",
         ],
@@ -634,8 +639,8 @@ class Social(Environment):
         asks=[
             "Who follows {username}?",
             "Show me {username}'s followers.",
-            "Can you list the people following {username}?",
-            "I need the follower list of {username}.",
+            "Could you list the people following {username}?",
+            "Give me the follower list of {username}.",
             "List everyone who follows {username}.",
         ],
         answers=[
@@ -653,9 +658,9 @@ class Social(Environment):
         produces={"usernames": "username"},
         asks=[
             "Who does {username} follow?",
-            "Show me the accounts {username} follows.",
-            "Can you list who {username} is following?",
-            "I want to see everyone {username} follows.",
+            "Tell me which accounts {username} follows.",
+            "Would you list who {username} is following?",
+            "Let me see everyone {username} follows.",
             "Which accounts does {username} keep up with?",
         ],
         answers=[
@@ -674,9 +679,9 @@ class Social(Environment):
         asks=[
             "Show me {username}'s posts[{include_reposts?| but skip the reposts}][, just the latest {limit}].",
             "What has {username} been posting[{include_reposts?| apart from reposts}]?[ The last {limit} are enough.]",
-            "Can you list the [{limit} ]most recent posts by "
+            "Could you list the [{limit} ]most recent posts by "
             "{username}[{include_reposts?, reposts included| (original posts only)}]?",
-            "I want to catch up on {username}'s [{limit} ]latest posts[{include_reposts?| without the reposts}].",
+            "Help me catch up on {username}'s [{limit} ]latest posts[{include_reposts?| without the reposts}].",
             "Pull up the posts {username} has published[{include_reposts?, including reposts| (no reposts)}][, up to "
             "{limit}].",
         ],
@@ -700,8 +705,8 @@ class Social(Environment):
         asks=[
             "What's new on my timeline?[ Show me the latest {limit}.]",
             "Show me my home feed[, the {limit} newest posts].",
-            "Can you pull up my timeline[ (just {limit} posts)]?",
-            "I want to catch up on posts from the people I follow[; {limit} is enough].",
+            "Could you refresh my timeline[ (just {limit} posts)]?",
+            "Catch me up on posts from the people I follow[; {limit} is enough].",
             "Load my feed[, up to {limit} posts].",
         ],
         answers=["Your timeline shows {posts#} posts: {post_ids}.", "Newest in your feed: {post_ids}."],
@@ -719,10 +724,13 @@ class Social(Environment):
             'Search posts for "{keyword}"[, at most {limit}].',
             "Are people posting about {keyword}?[ Show me up to {limit}.]",
             'Look for posts that mention "{keyword}"[ (the {limit} newest)].',
-            "I want to see what people have written about {keyword}[, {limit} posts at most].",
-            'Can you check for posts containing "{keyword}"[, the latest {limit} at most]?',
+            "Tell me what people have written about {keyword}[, {limit} posts at most].",
+            'Any posts containing "{keyword}"[, the latest {limit} at most]?',
         ],
-        answers=['{posts#} posts mention "{@keyword}" ({post_ids}).', 'The posts about "{@keyword}" are {post_ids}.'],
+        answers=[
+            'I found {posts#} posts mentioning "{@keyword}", namely {post_ids}.',
+            "Posts about {@keyword}: {post_ids}.",
+        ],
     )
     def search_posts(
         self,
@@ -740,11 +748,11 @@ class Social(Environment):
         asks=[
             "What's being posted under #{hashtag}?[ The latest {limit} are enough.]",
             "Show me the #{hashtag} posts[, up to {limit}].",
-            "Can you list posts that use the hashtag {hashtag}[ (newest {limit})]?",
-            "I want to browse #{hashtag}[, {limit} posts at most].",
+            "Would you list posts that use the hashtag {hashtag}[ (newest {limit})]?",
+            "Let me browse #{hashtag}[, {limit} posts at most].",
             "Pull up the [{limit} ]latest posts with #{hashtag}.",
         ],
-        answers=["{posts#} posts use #{@hashtag}: {post_ids}.", "Latest under #{@hashtag}: {post_ids}."],
+        answers=["#{@hashtag} appears in {posts#} posts: {post_ids}.", "Latest under #{@hashtag}: {post_ids}."],
     )
     def list_hashtag_posts(
         self,
@@ -763,9 +771,9 @@ class Social(Environment):
         produces={"post_ids": "post_id"},
         asks=[
             "Who has mentioned me?[ Show the last {limit}.]",
-            "Show me the posts that tag me[, up to {limit}].",
-            "Can you list my mentions[ (the latest {limit})]?",
-            "I want to see where people have mentioned me[, {limit} posts at most].",
+            "Bring up the posts that tag me[, up to {limit}].",
+            "Could you list my mentions[ (the latest {limit})]?",
+            "Where have people mentioned me lately?[ Up to {limit} posts.]",
             "Check my mentions[, the {limit} newest].",
         ],
         answers=["You've been mentioned in {posts#} posts: {post_ids}.", "Posts mentioning you: {post_ids}."],
@@ -782,8 +790,8 @@ class Social(Environment):
             "What's trending right now?[ Give me the top {limit}.]",
             "Show me the trending hashtags[, top {limit}].",
             "Which hashtags are the most popular[ (top {limit})]?",
-            "I want to know the [{limit} ]hottest hashtags on the network.",
-            "Can you list the top[ {limit}] hashtags?",
+            "Tell me the [{limit} ]hottest hashtags on the network.",
+            "Mind listing the top[ {limit}] hashtags?",
         ],
         answers=["The top hashtags are {hashtags}.", "Trending now: {hashtags} ({trends#} in all)."],
     )

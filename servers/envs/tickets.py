@@ -181,11 +181,14 @@ class Tickets(Environment):
         consumes={"username": "username"},
         provides=["tickets_logged_in"],
         asks=[
-            "Log me in to the helpdesk as {username}; my password is {password}.",
-            "Sign in to the support desk as {username} with the password {password}.",
-            "Can you log me in to the helpdesk? I'm {username} and my password is {password}.",
-            "I need to be signed in to the ticket system as {username} (password {password}).",
-            "Use {username} and the password {password} to get me into the helpdesk.",
+            "Open a helpdesk session as {username} with the password {password}.",
+            "Get me onto the support desk as {username}, password {password}.",
+            "Would you log me into the ticket system? I'm {username}, password {password}.",
+            "I'm {username} on the helpdesk and my password is {password}, so log me in.",
+            "Access the helpdesk for me as {username} using the password {password}.",
+            "Here are my helpdesk details, username {username} and password {password}; log me in.",
+            "First, log me in to the helpdesk as {username} with {password} as the password.",
+            "Sign me into the ticket system, I'm {username} and my password is {password}.",
         ],
         answers=[
             "You're logged in to the helpdesk as {username} ({role}).",
@@ -215,7 +218,7 @@ class Tickets(Environment):
             "Sign me out of the support desk.",
             "Can you end my helpdesk session?",
             "I'm done with tickets for today, so please log me out.",
-            "I'd like to sign out of the ticket system.",
+            "Please close my session on the ticket system.",
         ],
         answers=["You're logged out of the helpdesk.", "Signed out; nobody is logged in to the ticket system now."],
     )
@@ -231,8 +234,8 @@ class Tickets(Environment):
         asks=[
             "Am I logged in to the helpdesk?",
             "Who is signed in to the support desk right now?",
-            "Can you check whether I'm still signed in to the ticket system?",
-            "I need to know which helpdesk account is active and its role.",
+            "Is my helpdesk session still active?",
+            "Which helpdesk account is active, and with what role?",
             "Tell me if anyone is logged in to the helpdesk.",
         ],
         answers=[
@@ -251,16 +254,16 @@ class Tickets(Environment):
         consumes={"customer_username": "username"},
         produces={"ticket_id": "ticket_id"},
         asks=[
-            'Open a[ {priority}-priority][ {category}] ticket[ for {customer_username}] titled "{title}": '
+            'Open a[ {priority}-priority][ {category}] ticket[ for {customer_username}] titled "{title}". '
             "{description}",
             'I have a problem to report[ on behalf of {customer_username}], "{title}"[, and it is {priority} '
-            "priority]. The details: {description}",
+            "priority]. Here is what is going on. {description}",
             'Can you file a[ {category}] support ticket called "{title}"[ for {customer_username}][ at {priority} '
-            "priority]? Here is what happened: {description}",
+            "priority]? Here is what happened. {description}",
             "Please log a new ticket[ for {customer_username}][ in the {category} category][ with {priority} "
             'priority], summary "{title}". {description}',
-            "We need a[ {priority}-priority] ticket[ in the {category} queue][ for {customer_username}] with the "
-            'title "{title}". What\'s wrong: {description}',
+            '{description} Please file that as a[ {priority}-priority][ {category}] ticket titled "{title}"[ for '
+            "{customer_username}].",
         ],
         answers=[
             'Ticket {ticket_id} is open: "{title}", {priority} priority, in {category}.',
@@ -310,14 +313,15 @@ class Tickets(Environment):
         produces={"customer": "username", "owner": "agent_username"},
         asks=[
             "What's the status of {ticket_id}?",
-            "Show me {ticket_id}.",
-            "Can you pull up the details of {ticket_id}?",
+            "Fetch {ticket_id} for me.",
+            "Could you bring up the details of {ticket_id}?",
             "I need everything we have on {ticket_id}.",
             "Where does {ticket_id} stand?",
         ],
         answers=[
-            '{ticket_id} ("{title}") is {status} with {priority} priority[, handled by {owner}].',
-            "Ticket {ticket_id} from {customer} is {status}[ and owned by {owner}].[ The resolution: {resolution}]",
+            'Ticket {ticket_id} ("{title}") is {status} with {priority} priority[, handled by {owner}].',
+            "The request from {customer}, {ticket_id}, is {status}[ and owned by {owner}].[ Resolution on record: "
+            "{resolution}]",
         ],
     )
     def get_ticket(self, ticket_id: TicketId) -> Ticket:
@@ -334,7 +338,7 @@ class Tickets(Environment):
             "{customer}][{unassigned_only?, only unassigned ones|}][, at most {limit}].",
             "Which[ {status}] tickets[ from {customer}] are there[ in {category}][ with {priority} priority][ for "
             "{owner}][{unassigned_only? that nobody has picked up yet|}]?[ List up to {limit}.]",
-            "Can you list the[ {priority}-priority][ {status}] tickets[ about "
+            "Could you list the[ {priority}-priority][ {status}] tickets[ about "
             "{category}][{unassigned_only? that are still unassigned|}][ owned by {owner}][ requested by "
             "{customer}][, no more than {limit}]?",
             "I need a list of[ {status}] tickets[ in the {category} category][ at {priority} priority][ for the "
@@ -344,7 +348,7 @@ class Tickets(Environment):
             "{category}][ handled by {owner}][{unassigned_only?, unassigned only|}].",
         ],
         answers=[
-            "{total} tickets match: {ticket_ids}.",
+            "Number of matching tickets: {total}. Listed: {ticket_ids}.",
             "Here are the matching tickets: {ticket_ids} ({tickets#} shown of {total}).",
         ],
     )
@@ -388,16 +392,16 @@ class Tickets(Environment):
         requires=["tickets_logged_in"],
         consumes={"ticket_id": "ticket_id"},
         asks=[
-            'Update {ticket_id}[: retitle it "{title}"][, set the priority to {priority}][, change the description to '
-            '"{description}"]',
-            'Can you edit {ticket_id}?[ The new title is "{title}".][ Make it {priority} priority.][ Replace the '
-            "description with this: {description}]",
-            'I need to correct {ticket_id}.[ Call it "{title}" instead.][ It should be {priority} priority.][ Its '
+            'Update {ticket_id}[ and retitle it "{title}"][, set the priority to {priority}][, change the description '
+            'to "{description}"]',
+            'Can you edit {ticket_id}?[ The new title is "{title}".][ Make it {priority} priority.][ The description '
+            "should now read as follows. {description}]",
+            'Let\'s correct {ticket_id}.[ Call it "{title}" instead.][ It should be {priority} priority.][ Its '
             'description should say "{description}"]',
             'Please change {ticket_id}[ so its priority is {priority}][; the title should be "{title}"][; the '
             'description should be "{description}"]',
             'There\'s a mistake in {ticket_id}.[ The title should read "{title}".][ The priority ought to be '
-            "{priority}.][ Please use this description instead: {description}]",
+            "{priority}.][ Please use this description instead. {description}]",
         ],
         answers=[
             'Saved your changes to {ticket_id}; it is now titled "{title}" with {priority} priority.',
@@ -438,7 +442,7 @@ class Tickets(Environment):
             "I want an owner for {ticket_id}[, and it should be {agent_username}].",
             "Could you hand {ticket_id} off[ to {agent_username}]?",
         ],
-        answers=["{ticket_id} is now assigned to {owner} and in progress.", "The new owner of {ticket_id} is {owner}."],
+        answers=["Assigned {ticket_id} to {owner}; it is in progress now.", "The new owner of {ticket_id} is {owner}."],
     )
     def assign_ticket(
         self,
@@ -473,10 +477,10 @@ class Tickets(Environment):
         consumes={"ticket_id": "ticket_id"},
         produces={"comment_id": "comment_id"},
         asks=[
-            'Comment on {ticket_id}[{internal? as an internal note|}]: "{body}"',
-            'Add this to {ticket_id}[{internal? as a note only agents can see|}]: "{body}"',
+            'Comment "{body}" on {ticket_id}[{internal? as an internal note|}].',
+            'Put "{body}" on {ticket_id}[{internal? as a note only agents can see|}].',
             'Can you post "{body}" on {ticket_id}[{internal? as an internal note the customer won\'t see|}]?',
-            'I want to reply on {ticket_id}[{internal? internally|}] with "{body}"',
+            'Reply on {ticket_id}[{internal? internally|}] with "{body}"',
             'Leave a[{internal?n internal|}] note on {ticket_id} saying "{body}"',
         ],
         answers=[
@@ -512,13 +516,16 @@ class Tickets(Environment):
         consumes={"ticket_id": "ticket_id"},
         produces={"comment_ids": "comment_id"},
         asks=[
-            "Show me the comments on {ticket_id}.",
+            "Bring up the comments on {ticket_id}.",
             "What has been said on {ticket_id} so far?",
-            "Can you list the replies on {ticket_id}?",
+            "What replies are there on {ticket_id}?",
             "I'd like to read the conversation on {ticket_id}.",
             "Are there any comments on {ticket_id}?",
         ],
-        answers=["{ticket_id} has {comments#} comments: {comment_ids}.", "Comments on {ticket_id}: {comment_ids}."],
+        answers=[
+            "I count {comments#} comments on {ticket_id}: {comment_ids}.",
+            "Comments on {ticket_id}: {comment_ids}.",
+        ],
     )
     def list_ticket_comments(self, ticket_id: TicketId) -> CommentList:
         """List a ticket's comments, oldest first. Customers do not see internal notes."""
@@ -537,12 +544,12 @@ class Tickets(Environment):
         asks=[
             "Delete {comment_id}.",
             "Can you take {comment_id} off the ticket?",
-            "I want {comment_id} deleted.",
+            "Scrap {comment_id} from the ticket.",
             "Please remove {comment_id}; I posted it by mistake.",
             "Get rid of {comment_id} from the ticket thread.",
         ],
         answers=[
-            "{deleted_comment_id} is deleted from {ticket_id}.",
+            "Comment {deleted_comment_id} is deleted from {ticket_id}.",
             "Removed {deleted_comment_id} from ticket {ticket_id}.",
         ],
     )
@@ -572,14 +579,14 @@ class Tickets(Environment):
         requires=["tickets_logged_in"],
         consumes={"ticket_id": "ticket_id"},
         asks=[
-            "Escalate {ticket_id}, because {reason}",
+            "Escalate {ticket_id}. {reason}",
             "Please bump up the priority of {ticket_id}. {reason}",
             "Can you escalate {ticket_id}? {reason}",
             "I need {ticket_id} escalated. {reason}",
-            "Raise the urgency on {ticket_id}; here is why: {reason}",
+            "Raise the urgency on {ticket_id}. {reason}",
         ],
         answers=[
-            "{ticket_id} is escalated; its priority is now {priority}.",
+            "The priority of {ticket_id} is now {priority} after the escalation.",
             "Escalated {ticket_id} to {priority} priority.",
         ],
     )
@@ -605,13 +612,13 @@ class Tickets(Environment):
         consumes={"ticket_id": "ticket_id"},
         asks=[
             "Mark {ticket_id} as resolved. {resolution}",
-            "Resolve {ticket_id} with this note: {resolution}",
-            "Can you set {ticket_id} to resolved? Here is what fixed it: {resolution}",
+            'Resolve {ticket_id} with the note "{resolution}"',
+            "Can you set {ticket_id} to resolved? {resolution}",
             "I fixed {ticket_id}; please record it as resolved. {resolution}",
-            "The problem in {ticket_id} is solved, so resolve it. What we did: {resolution}",
+            "The problem in {ticket_id} is solved, so resolve it. {resolution}",
         ],
         answers=[
-            "{ticket_id} is now resolved. The resolution on record: {resolution}",
+            "Ticket {ticket_id} is resolved. Resolution on record: {resolution}",
             "Resolved {ticket_id} at {resolved_at}.",
         ],
     )
@@ -638,11 +645,11 @@ class Tickets(Environment):
             "Reopen {ticket_id}. {reason}",
             "Can you reopen {ticket_id}? {reason}",
             "The fix for {ticket_id} didn't work, so please reopen it. {reason}",
-            "I need {ticket_id} opened again: {reason}",
+            "I need {ticket_id} opened again. {reason}",
             "Please put {ticket_id} back in progress. {reason}",
         ],
         answers=[
-            "{ticket_id} is reopened and back in progress[ with {owner}].",
+            "Ticket {ticket_id} is reopened and back in progress[ with {owner}].",
             "Reopened {ticket_id}[; {owner} still owns it].",
         ],
     )
@@ -670,10 +677,10 @@ class Tickets(Environment):
             "Close {ticket_id}.",
             "Can you close {ticket_id} for good?",
             "I'm happy with the fix, so please close {ticket_id}.",
-            "I want {ticket_id} closed.",
+            "Go ahead and close {ticket_id}.",
             "Mark {ticket_id} as closed; we're done with it.",
         ],
-        answers=["{ticket_id} is closed for good.", "Closed {ticket_id} at {closed_at}."],
+        answers=["Ticket {ticket_id} is closed for good.", "Closed {ticket_id} at {closed_at}."],
     )
     def close_ticket(self, ticket_id: TicketId) -> Ticket:
         """Close a resolved ticket for good (any agent, or the customer who requested it). Closed tickets are final."""
@@ -692,11 +699,11 @@ class Tickets(Environment):
         asks=[
             "Which support agents are there?",
             "List the helpdesk agents.",
-            "Can you show me the agents and how busy they are?",
-            "I need to know who works on the support team.",
+            "How busy is each support agent?",
+            "Tell me who works on the support team.",
             "Who could take a ticket right now?",
         ],
-        answers=["There are {agents#} agents: {agent_usernames}.", "The support agents are {agent_usernames}."],
+        answers=["The helpdesk has {agents#} agents: {agent_usernames}.", "The support agents are {agent_usernames}."],
     )
     def list_agents(self) -> AgentList:
         """List the support agents with their team and how many active tickets each owns."""
@@ -715,12 +722,12 @@ class Tickets(Environment):
         asks=[
             "Show me the history of {ticket_id}.",
             "What has happened on {ticket_id} so far?",
-            "Can you pull up the audit log for {ticket_id}?",
-            "I want to see who changed {ticket_id} and when.",
+            "Could you fetch the audit log for {ticket_id}?",
+            "Who changed {ticket_id}, and when?",
             "Walk me through the timeline of {ticket_id}.",
         ],
         answers=[
-            "{ticket_id} has {events#} entries in its history.",
+            "The history of {ticket_id} has {events#} entries.",
             "The audit log of {ticket_id} lists {events#} events.",
         ],
     )
@@ -741,13 +748,14 @@ class Tickets(Environment):
             "Give me an overview of the tickets.",
             "How many tickets are open or unassigned?",
             "Can you sum up the ticket numbers for me?",
-            "I need the helpdesk stats.",
+            "Helpdesk stats, please.",
             "What does the ticket queue look like?",
         ],
         answers=[
-            "You can see {total} tickets: {by_status.open} open, {by_status.in_progress} in progress, "
-            "{by_status.resolved} resolved and {by_status.closed} closed.",
-            "Of {total} tickets, {unassigned} are open with no owner and {escalated} are escalated and still active.",
+            "Tickets you can see: {total}. Open: {by_status.open}. In progress: {by_status.in_progress}. Resolved: "
+            "{by_status.resolved}. Closed: {by_status.closed}.",
+            "Unassigned open tickets: {unassigned}. Escalated tickets still active: {escalated}. Total visible: "
+            "{total}.",
         ],
     )
     def get_ticket_stats(self) -> TicketStats:

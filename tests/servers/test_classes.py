@@ -1,4 +1,4 @@
-"""Any stateful Python class served as an environment, in-process and over stdio."""
+"""Any stateful Python class served as an environment, in-process, over stdio and over HTTP."""
 
 import json
 import sys
@@ -9,8 +9,18 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-from servers import Sandbox, ScenarioError, load_scenario, serve_sandbox
+from servers import (
+    Sandbox,
+    ScenarioError,
+    ToolError,
+    create_app,
+    create_sandbox,
+    load_scenario,
+    register_environment,
+    serve_sandbox,
+)
 from servers.classes import environment_from_class
+from tests.conftest import FUNREASON, http_server
 
 LIBRARY = textwrap.dedent(
     '''
@@ -58,6 +68,40 @@ LIBRARY = textwrap.dedent(
 )
 CONFIG = {"books": {"Dune": 1, "Emma": 2}, "loans": [["Emma", "ana"]]}
 
+# Annotations as code we did not write has them: wrong returns, loose parameters.
+LOOSE = textwrap.dedent(
+    '''
+    class Counter:
+        """A counter."""
+
+        def __init__(self):
+            self.count = 0
+            self.log = []
+
+        def load(self, config):
+            self.count = config["count"]
+
+        def bump(self, by: float) -> None:
+            """Add to the count."""
+            self.count += by
+            return {"count": self.count}
+
+        def find(self, ticket_id: int) -> dict:
+            """Find a ticket."""
+            return f"ticket {ticket_id!r}"
+
+        def reset(self) -> int:
+            """Reset the count (refused, after writing to the log)."""
+            self.log.append("reset")
+            return {"error": "reset is not allowed"}
+
+        def items(self) -> str:
+            """List the items."""
+            return [self.count, "a", None, True]
+    '''
+)
+LOOSE_CALLS = [("bump", {"by": 2}), ("find", {"ticket_id": "t-1"}), ("reset", {}), ("items", {}), ("bump", {"by": 0.5})]
+
 
 @pytest.fixture
 def library_class(tmp_path, monkeypatch):
@@ -86,7 +130,22 @@ def test_schemas_come_from_hints_and_docstrings(library_class):
             assert tools["lend_book"].description == "Lend a book to a borrower."
             returned = tools["return_book"].input_schema["properties"]
             assert returned["borrower"]["description"] == "Who returns it."
+            # nothing promises that a class we did not write returns what it annotates
+            assert all(tool.output_schema is None for tool in tools.values())
+
+    anyio.run(main)
+
+
+def test_trusted_annotations_give_output_schemas(library_class):
+    env = environment_from_class(library_class, config=CONFIG, loader="load", trust_annotations=True)
+
+    async def main() -> None:
+        async with Client(serve_sandbox(sandbox_of(env))) as client:
+            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
             assert tools["return_book"].output_schema["properties"]["result"]["type"] == "integer"
+            assert (await client.call_tool("count_books", {})).structured_content == {"result": 3}
+            wrong = await client.call_tool("lend_book", {"title": 3, "borrower": "x"})
+            assert wrong.is_error and "valid string" in wrong.content[0].text
 
     anyio.run(main)
 
@@ -102,12 +161,13 @@ def test_calls_errors_and_state_in_process(library_class):
             assert lent.structured_content == {"title": "Dune", "copies_left": 0}
             before = sandbox.state_hash()
             refused = await client.call_tool("lend_book", {"title": "Dune", "borrower": "cy"})
-            assert refused.is_error and "no copy of Dune is available" in refused.content[0].text
+            assert refused.is_error and refused.structured_content == {"error": "no copy of Dune is available"}
+            assert json.loads(refused.content[0].text) == refused.structured_content
             crashed = await client.call_tool("return_book", {"title": "Dune", "borrower": "nobody"})
             assert crashed.is_error and "ValueError" in crashed.content[0].text
             assert sandbox.state_hash() == before
             counted = await client.call_tool("count_books", {})
-            assert counted.structured_content == {"result": 2}
+            assert counted.structured_content is None and counted.content[0].text == "2"
 
     anyio.run(main)
     assert sandbox.state()["library"]["loans"] == [["Emma", "ana"], ["Dune", "bo"]]
@@ -139,3 +199,132 @@ def test_served_over_stdio_from_the_command_line(library_class, tmp_path):
             assert state == {"books": {"Dune": 1, "Emma": 1}, "loans": [["Emma", "ana"], ["Emma", "di"]]}
 
     anyio.run(main)
+
+
+@pytest.fixture
+def counter_class(tmp_path, monkeypatch):
+    (tmp_path / "counter_app.py").write_text(LOOSE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from counter_app import Counter
+
+    return Counter
+
+
+def direct_results(counter_class) -> tuple[list[tuple[object, bool]], dict]:
+    """What calling the methods directly gives: (a dict, or the value as JSON text; returned an error dict)."""
+    counter = counter_class()
+    counter.load({"count": 1})
+    results = []
+    for tool, arguments in LOOSE_CALLS:
+        value = getattr(counter, tool)(**arguments)
+        shown = value if isinstance(value, dict | str) else json.dumps(value)
+        results.append((shown, isinstance(value, dict) and "error" in value))
+    return results, {"count": counter.count, "log": counter.log}
+
+
+async def served_results(client: Client) -> list[tuple[object, bool]]:
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert tools["bump"].input_schema["properties"]["by"]["type"] == "number"
+    assert tools["find"].input_schema["properties"]["ticket_id"]["type"] == "integer"
+    results = []
+    for tool, arguments in LOOSE_CALLS:
+        result = await client.call_tool(tool, arguments)
+        value = result.structured_content if result.structured_content is not None else result.content[0].text
+        results.append((value, result.is_error))
+    return results
+
+
+def test_loose_annotations_pass_through_alike_in_process_stdio_and_http(counter_class, tmp_path):
+    expected, end_state = direct_results(counter_class)
+    assert expected[0] == ({"count": 3}, False) and expected[2] == ({"error": "reset is not allowed"}, True)
+    env = environment_from_class(counter_class, name="loose_counter", config={"count": 1}, loader="load")
+    sandbox = Sandbox([env(load_scenario(env).state)], sandbox_id="t", scenario={}, seed=0)
+    (tmp_path / "config.json").write_text(json.dumps({"count": 1}))
+    stdio = StdioServerParameters(
+        command=FUNREASON,
+        args=["serve", "--class", "counter_app:Counter", "--config", "config.json", "--loader", "load"],
+        cwd=str(tmp_path),
+    )
+
+    async def main() -> None:
+        async with Client(serve_sandbox(sandbox)) as client:
+            assert await served_results(client) == expected
+        async with Client(stdio) as client:
+            assert await served_results(client) == expected
+        async with Client(f"{base}/mcp") as client:
+            assert await served_results(client) == expected
+
+    register_environment(env)
+    with http_server(create_app(["loose_counter"])) as base:
+        anyio.run(main)
+    # a returned error dict keeps what the method did, as a direct call does
+    assert sandbox.state()["loose_counter"] == end_state
+    assert create_sandbox("loose_counter").state()["loose_counter"] == {"count": 1, "log": []}
+
+
+def test_a_result_json_cannot_carry_is_refused_and_undone(tmp_path, monkeypatch):
+    (tmp_path / "gauge_app.py").write_text(
+        textwrap.dedent(
+            """
+            class Gauge:
+                def __init__(self):
+                    self.readings = []
+
+                def read(self, scale: float) -> dict:
+                    self.readings.append(scale)
+                    return {"value": scale * float("inf")}
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from gauge_app import Gauge
+
+    env = environment_from_class(Gauge, name="gauge")
+    sandbox = Sandbox([env(load_scenario(env).state)], sandbox_id="t", scenario={}, seed=0)
+
+    async def main() -> None:
+        async with Client(serve_sandbox(sandbox)) as client:
+            result = await client.call_tool("read", {"scale": 2})
+            assert result.is_error and "not a finite number" in result.content[0].text
+
+    anyio.run(main)
+    assert sandbox.state()["gauge"] == {"readings": []}
+
+
+def test_a_call_that_leaves_a_state_containing_itself_is_refused_and_undone(tmp_path, monkeypatch):
+    """As BFCL's file system copying a folder into itself: no `==` state check could compare the result."""
+    (tmp_path / "tree_app.py").write_text(
+        textwrap.dedent(
+            """
+            class Node:
+                def __init__(self, name):
+                    self.name, self.children = name, {}
+
+                def __eq__(self, other):
+                    return self.name == other.name and self.children == other.children
+
+            class Tree:
+                def __init__(self):
+                    self.root = Node("root")
+
+                def add(self, name: str) -> dict:
+                    self.root.children[name] = Node(name)
+                    return {"added": name}
+
+                def nest(self, name: str) -> dict:
+                    node = self.root.children[name]
+                    node.children[name] = node
+                    return {"nested": name}
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from tree_app import Tree
+
+    env = environment_from_class(Tree, name="tree")
+    sandbox = Sandbox([env(load_scenario(env).state)], sandbox_id="t", scenario={}, seed=0)
+    sandbox.execute("add", {"name": "a"})
+    before = sandbox.state_hash()
+    with pytest.raises(ToolError, match="would leave 'root' containing itself"):
+        sandbox.execute("nest", {"name": "a"})
+    assert sandbox.state_hash() == before

@@ -83,13 +83,16 @@ def test_a_third_party_server_without_metadata_teaches_its_dependency(tmp_path):
         assert not store.load_graph(run_id, "initial")["edges"]
         frozen = store.load_graph(run_id, "frozen")
     learned = [edge for edge in frozen["edges"] if (edge["source"], edge["target"]) == ("put", "get")]
-    assert learned and learned[0]["reasons"][0] == {
-        "kind": "value",
-        "source": "observed",
-        "param": "key",
-        "field": "handle",
-        "entity": "key",
-    }
+    reason = learned[0]["reasons"][0] if learned else {}
+    evidence = reason.pop("evidence", [])
+    assert reason == {"kind": "value", "source": "observed", "param": "key", "field": "handle", "entity": "key"}
+    found = {t.id: t for t in trajectories(db, run_id)}
+    for piece in evidence:  # every piece names a real step whose key came from put's handle
+        step = found[piece["trajectory"]].steps[piece["step"]]
+        producer = found[piece["trajectory"]].steps[piece["from_step"]]
+        assert step.tool == "get" and not step.is_error and producer.tool == "put"
+        assert step.arguments["key"] == producer.result["handle"]
+    assert evidence
     used = [
         (trajectory.index, step)
         for trajectory in trajectories(db, run_id)
@@ -102,7 +105,7 @@ def test_a_third_party_server_without_metadata_teaches_its_dependency(tmp_path):
 def test_a_server_that_dies_fails_its_trajectory_and_the_run_goes_on(tmp_path):
     server = f"{sys.executable} {Path(__file__).with_name('crashy_server.py')}"
     db = tmp_path / "crash.db"
-    run_id = explore(ServerTarget(command=server), db, ExploreConfig(trajectories=6, seed=0, discovery=6))
+    run_id = explore(ServerTarget(command=server), db, ExploreConfig(trajectories=6, seed=0, discovery=2))
     found = trajectories(db, run_id)
     assert len(found) == 6
     failed = [t for t in found if t.status == "failed"]

@@ -55,7 +55,14 @@ def test_edges_are_inferred_from_schemas_when_no_hints_are_published():
     )
     graph = build_graph([producer, consumer, free_text])
     assert reasons(graph, "create_order", "cancel_order") == [
-        {"kind": "value", "source": "inferred", "param": "order_id", "field": "order_id", "entity": "order_id"}
+        {
+            "kind": "value",
+            "source": "inferred",
+            "param": "order_id",
+            "field": "order_id",
+            "entity": "order_id",
+            "evidence": [{"output": "create_order.order_id", "input": "cancel_order.order_id", "type": "string"}],
+        }
     ]
     assert graph.number_of_edges() == 1  # free text is never matched by name
     assert not is_legal(graph, "cancel_order", set())

@@ -1,4 +1,8 @@
-"""Export formats: OpenAI chat, ShareGPT (LLaMA-Factory), BFCL multi-turn and FunReason-MT, written atomically."""
+"""Export formats: OpenAI chat, ShareGPT (LLaMA-Factory), BFCL multi-turn and FunReason-MT, written atomically.
+
+Loading the files as trainers and evaluators do (datasets at its oldest supported version, LLaMA-Factory's
+rules, chat templates, BFCL's checker) lives in tests/synthesizer/test_export_loading.py and tests/bfcl/.
+"""
 
 import ast
 import copy
@@ -8,7 +12,7 @@ import os
 import pytest
 
 from synthesizer.errors import ExportError
-from synthesizer.export import FORMATS, export_samples
+from synthesizer.export import FORMATS, ExportOptions, export_samples
 from synthesizer.samples import Sample
 
 
@@ -282,14 +286,19 @@ def all_samples():
     return [plain_sample(), missing_parameter_sample(), missing_tool_sample(), error_recovery_sample()]
 
 
-def export(tmp_path, fmt, samples=None, **kwargs):
+def export(tmp_path, fmt, samples=None, **options):
     """Export (by default the four samples, as a one-shot generator) and return the parsed records."""
     out = tmp_path / f"{fmt}.jsonl"
     samples = all_samples() if samples is None else samples
-    count = export_samples((sample for sample in samples), fmt, out, **kwargs)
+    count = export_samples((sample for sample in samples), fmt, out, ExportOptions(**options))
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert count == len(records) == len(samples)
+    assert count == len(records)
+    assert options.get("split_turns") or count == len(samples)
     return records
+
+
+def provenance_of(record):
+    return {key: value for key, value in record["metadata"].items() if key not in ("turns", "steps", "part", "parts")}
 
 
 def by_id(records):
@@ -309,7 +318,7 @@ def test_every_line_is_one_json_object_with_provenance(tmp_path, fmt):
     records = export(tmp_path, fmt)
     lines = (tmp_path / f"{fmt}.jsonl").read_text(encoding="utf-8").split("\n")
     assert lines[-1] == "" and all(line.startswith("{") for line in lines[:-1])
-    assert [record["metadata"] for record in records] == [sample.provenance() for sample in samples]
+    assert [provenance_of(record) for record in records] == [sample.provenance() for sample in samples]
 
 
 @pytest.mark.parametrize("fmt", ["openai", "sharegpt", "funreason"])
@@ -323,7 +332,7 @@ def test_text_is_written_as_utf8_not_escaped(tmp_path, fmt):
 def test_export_leaves_the_samples_unchanged(tmp_path, fmt):
     samples = all_samples()
     before = copy.deepcopy(samples)
-    export(tmp_path, fmt, samples, stringify_arguments=True)
+    export(tmp_path, fmt, samples, arguments="string")
     assert samples == before
 
 
@@ -360,7 +369,7 @@ def test_openai_keeps_the_dialogue_and_drops_the_reasoning(tmp_path):
 def test_openai_arguments_are_dicts_unless_stringified(tmp_path):
     plain = by_id(export(tmp_path, "openai"))["s-plain"]["messages"][2]["tool_calls"]
     assert [call["function"]["arguments"] for call in plain] == [{"path": "documents"}, {"file_path": "notes.txt"}]
-    strings = by_id(export(tmp_path, "openai", stringify_arguments=True))["s-plain"]["messages"][2]["tool_calls"]
+    strings = by_id(export(tmp_path, "openai", arguments="string"))["s-plain"]["messages"][2]["tool_calls"]
     assert [call["function"]["arguments"] for call in strings] == [
         '{"path": "documents"}',
         '{"file_path": "notes.txt"}',
@@ -380,8 +389,8 @@ def test_arguments_that_arrive_as_json_strings_are_read_back(tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["sharegpt", "bfcl"])
-def test_stringify_changes_nothing_where_values_are_strings_already(tmp_path, fmt):
-    assert export(tmp_path, fmt, stringify_arguments=True) == export(tmp_path, fmt)
+def test_string_arguments_change_nothing_where_values_are_strings_already(tmp_path, fmt):
+    assert export(tmp_path, fmt, arguments="string") == export(tmp_path, fmt)
 
 
 def test_funreason_puts_the_reasoning_in_a_think_block(tmp_path):
@@ -400,7 +409,7 @@ def test_funreason_puts_the_reasoning_in_a_think_block(tmp_path):
 
 
 def test_funreason_stringifies_arguments_too(tmp_path):
-    calls = by_id(export(tmp_path, "funreason", stringify_arguments=True))["s-param"]["messages"][4]["tool_calls"]
+    calls = by_id(export(tmp_path, "funreason", arguments="string"))["s-param"]["messages"][4]["tool_calls"]
     assert json.loads(calls[0]["function"]["arguments"]) == missing_parameter_sample().turns[0]["calls"][0]["arguments"]
     assert calls[0]["function"]["arguments"].startswith('{"user_id": "TRV001", "origin": "JFK"')
 
@@ -428,7 +437,11 @@ def test_sharegpt_plain_dialogue_exactly(tmp_path):
     assert record["system"] == FS_SYSTEM
     assert record["conversations"] == [
         {"from": "human", "value": "What is in my documents folder, and what do my notes say?"},
-        {"from": "function_call", "value": json.dumps(calls)},
+        {
+            "from": "function_call",
+            "value": "<think>\nTwo independent reads: list documents and print notes.txt.\n</think>\n\n"
+            + json.dumps(calls),
+        },
         {
             "from": "observation",
             "value": json.dumps(
@@ -438,41 +451,47 @@ def test_sharegpt_plain_dialogue_exactly(tmp_path):
                 ]
             ),
         },
-        {"from": "gpt", "value": "Documents holds two reports; your notes mention a design meeting and milk."},
+        {
+            "from": "gpt",
+            "value": "<think>\nBoth results are in; summarise them.\n</think>\n\n"
+            "Documents holds two reports; your notes mention a design meeting and milk.",
+        },
         {"from": "human", "value": "Copy the final report to backup.txt."},
-        {"from": "function_call", "value": json.dumps(copy_call)},
+        {"from": "function_call", "value": "<think>\nOne copy.\n</think>\n\n" + json.dumps(copy_call)},
         {"from": "observation", "value": '{"copied": true}'},
         {"from": "gpt", "value": "Done — backup.txt now holds the final report."},
     ]
     assert json.loads(record["tools"]) == [LS["function"], CAT["function"], CP["function"]]
 
 
-def test_sharegpt_folds_a_mid_dialogue_system_message_into_the_next_question(tmp_path):
+def test_sharegpt_a_tool_announced_mid_dialogue_is_an_observation_not_a_human_turn(tmp_path):
     record = by_id(export(tmp_path, "sharegpt"))["s-tool"]
     sample = missing_tool_sample()
     assert record["system"] == ""
-    assert [turn["from"] for turn in record["conversations"]][4:8] == ["human", "gpt", "human", "function_call"]
-    assert record["conversations"][6] == {
-        "from": "human",
-        "value": sample.messages[6]["content"] + "\n\n" + "That tool is available now. Please go ahead.",
-    }
-    assert all("A new tool" not in turn["value"] for turn in record["conversations"][:6])
-    assert json.loads(record["conversations"][7]["value"]) == {
+    roles = [turn["from"] for turn in record["conversations"]]
+    assert roles[4:8] == ["human", "gpt", "observation", "function_call"]
+    assert record["conversations"][6] == {"from": "observation", "value": sample.messages[6]["content"]}
+    assert all(turn["from"] != "human" or "A new tool" not in turn["value"] for turn in record["conversations"])
+    assert "Please go ahead" not in json.dumps(record["conversations"])  # BFCL's holdout turn has no user words
+    thought, _, call = record["conversations"][7]["value"].partition("</think>\n\n")
+    assert thought == "<think>\nUse the new tool.\n"
+    assert json.loads(call) == {
         "name": "send_message",
         "arguments": {"receiver_id": "USR002", "message": "TODO: review"},
     }
-    assert [function["name"] for function in json.loads(record["tools"])] == ["cat", "send_message"]
+    assert [function["name"] for function in json.loads(record["tools"])] == ["cat"]  # send_message comes later
 
 
 def test_sharegpt_missing_parameter_and_error_recovery(tmp_path):
     records = by_id(export(tmp_path, "sharegpt"))
     asked = records["s-param"]["conversations"]
     assert [turn["from"] for turn in asked] == ["human", "gpt", "human", "function_call", "observation", "gpt"]
-    assert asked[1]["value"] == "Which airport are you flying from?" and asked[2]["value"] == "From JFK."
+    assert asked[1]["value"] == "<think>\nThe origin is unknown.\n</think>\n\nWhich airport are you flying from?"
+    assert asked[2]["value"] == "From JFK."
     recovered = records["s-error"]
     assert recovered["system"] == ""
     assert recovered["conversations"][2] == {"from": "observation", "value": "Error: NotFound: no user with id 'TRV02'"}
-    assert json.loads(recovered["conversations"][3]["value"]) == {
+    assert json.loads(recovered["conversations"][3]["value"].partition("</think>\n\n")[2]) == {
         "name": "get_user",
         "arguments": {"user_id": "TRV002"},
     }
@@ -567,7 +586,7 @@ def test_bfcl_entry_for_the_missing_tool_dialogue(tmp_path):
     record = by_id(export(tmp_path, "bfcl"))["s-tool"]
     sample = missing_tool_sample()
     assert record == {
-        "id": "s-tool",
+        "id": "multi_turn_miss_func_2",
         "question": [
             [{"role": "user", "content": "What does todo.txt say?"}],
             [{"role": "user", "content": "Send that to Dana (USR002)."}],
@@ -575,7 +594,7 @@ def test_bfcl_entry_for_the_missing_tool_dialogue(tmp_path):
         ],
         "initial_config": sample.initial_state,
         "involved_classes": ["filesystem", "messaging"],
-        "path": ["cat", "send_message"],
+        "path": ["filesystem.cat", "messaging.send_message"],
         "ground_truth": [
             ["cat(file_path='todo.txt')"],
             [],
@@ -583,7 +602,18 @@ def test_bfcl_entry_for_the_missing_tool_dialogue(tmp_path):
         ],
         "function": [CAT["function"], SEND["function"]],
         "missed_function": {"2": ["send_message"]},
-        "metadata": sample.provenance(),
+        "metadata": sample.provenance()
+        | {
+            "turns": [
+                {"index": 0, "variant": "plain", "target": "cat", "withheld": None},
+                {"index": 1, "variant": "missing_tool", "target": "send_message", "withheld": "send_message"},
+            ],
+            "steps": [
+                [["cat(file_path='todo.txt')"]],
+                [],
+                [["send_message(receiver_id='USR002', message='TODO: review')"]],
+            ],
+        },
     }
 
 
@@ -608,7 +638,7 @@ def test_bfcl_calls_made_before_the_announcement_stay_before_the_holdout_turn(tm
     assert record["ground_truth"] == [[read], *holdout_split, []]
     assert [len(question) for question in record["question"]] == [1, 1, 0, 1]
     assert record["missed_function"] == {"2": ["send_message"]}
-    assert record["path"] == ["cat", "cat", "send_message", "cat"]
+    assert record["path"] == ["filesystem.cat", "filesystem.cat", "messaging.send_message", "filesystem.cat"]
 
 
 def test_bfcl_withheld_tool_announced_between_turns_gets_an_empty_holdout_turn(tmp_path):
@@ -621,7 +651,8 @@ def test_bfcl_withheld_tool_announced_between_turns_gets_an_empty_holdout_turn(t
     assert bfcl["ground_truth"][0] == ["cat(file_path='todo.txt')"]
     assert bfcl["question"][1] == [] and bfcl["ground_truth"][1] == []
     assert bfcl["question"][2][0]["content"] == "Send that to Dana (USR002)."
-    assert bfcl["ground_truth"][2] == ["send_message(receiver_id='USR002', message='TODO: review')"]
+    # the simulated user's "go ahead" after the refusal is a user message, so a BFCL turn of its own
+    assert bfcl["ground_truth"][2:] == [[], ["send_message(receiver_id='USR002', message='TODO: review')"]]
     assert sharegpt["conversations"][4]["value"] == f"{announcement['content']}\n\nSend that to Dana (USR002)."
 
 
@@ -636,29 +667,34 @@ def test_bfcl_a_withheld_tool_never_announced_is_offered_from_the_start(tmp_path
     del sample.messages[6]
     record = export(tmp_path, "bfcl", [sample])[0]
     assert record["missed_function"] == {}
-    assert [len(question) for question in record["question"]] == [1, 2]
+    assert [len(question) for question in record["question"]] == [1, 1, 1]  # one BFCL turn per user message
+    assert record["ground_truth"][1:] == [[], ["send_message(receiver_id='USR002', message='TODO: review')"]]
     assert [function["name"] for function in record["function"]] == ["cat", "send_message"]
 
 
 def test_bfcl_ground_truth_and_follow_up_answers(tmp_path):
     records = by_id(export(tmp_path, "bfcl"))
+    # BFCL's miss_param layout: the asking turn has no ground truth, the answer is a turn of its own
+    assert records["s-param"]["id"] == "multi_turn_miss_param_1"
     assert records["s-param"]["question"] == [
-        [
-            {"role": "user", "content": "Book me a seat to Los Angeles on 15 May 2026."},
-            {"role": "user", "content": "From JFK."},
-        ]
+        [{"role": "user", "content": "Book me a seat to Los Angeles on 15 May 2026."}],
+        [{"role": "user", "content": "From JFK."}],
     ]
     assert records["s-param"]["ground_truth"] == [
-        ["book_flight(user_id='TRV001', origin='JFK', destination='LAX', date='2026-05-15', seats=1, max_price=450.7)"]
+        [],
+        ["book_flight(user_id='TRV001', origin='JFK', destination='LAX', date='2026-05-15', seats=1, max_price=450.7)"],
     ]
     assert records["s-plain"]["ground_truth"] == [
         ["ls(path='documents')", "cat(file_path='notes.txt')"],
         ["cp(source='documents/report_final.txt', destination='backup.txt')"],
     ]
-    assert records["s-plain"]["path"] == ["ls", "cat", "cp"]
+    assert records["s-plain"]["path"] == ["filesystem.ls", "filesystem.cat", "filesystem.cp"]
+    assert records["s-plain"]["id"] == "multi_turn_base_0"
+    assert records["s-plain"]["metadata"]["steps"][0] == [["ls(path='documents')", "cat(file_path='notes.txt')"]]
     assert records["s-plain"]["missed_function"] == {}
     assert records["s-error"]["ground_truth"] == [["get_user(user_id='TRV002')"]]  # the failed call is not truth
     assert records["s-error"]["involved_classes"] == ["travel"]
+    assert records["s-error"]["metadata"]["steps"] == [[["get_user(user_id='TRV02')"], ["get_user(user_id='TRV002')"]]]
 
 
 def test_bfcl_ground_truth_strings_are_python_calls(tmp_path):
@@ -754,9 +790,9 @@ def test_an_output_path_that_is_a_folder_is_an_export_error(tmp_path):
 # --- Hugging Face datasets ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stringify", [True, False], ids=["stringified", "dicts"])
+@pytest.mark.parametrize("arguments", ["string", "dict"])
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_every_format_loads_with_datasets(tmp_path, fmt, stringify):
+def test_every_format_loads_with_datasets(tmp_path, fmt, arguments):
     """Every record comes back with the same keys and values: no column padded with nulls, dropped or cast.
 
     Where a column holds dicts of mixed shapes (arguments, parameters, states), `datasets` reads it through
@@ -766,12 +802,12 @@ def test_every_format_loads_with_datasets(tmp_path, fmt, stringify):
     datasets = pytest.importorskip("datasets")
     datasets.disable_progress_bars()
     out = tmp_path / f"{fmt}.jsonl"
-    export_samples(all_samples(), fmt, out, stringify_arguments=stringify)
+    export_samples(all_samples(), fmt, out, ExportOptions(arguments=arguments))
     expected = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     dataset = datasets.load_dataset("json", data_files=str(out), split="train", cache_dir=str(tmp_path / "cache"))
     assert dataset.num_rows == 4
     assert dataset.column_names == list(expected[0])
-    if stringify and fmt != "bfcl":
+    if arguments == "string" and fmt != "bfcl":
         assert list(dataset) == expected
     else:
         assert _rounded(list(dataset)) == _rounded(expected)

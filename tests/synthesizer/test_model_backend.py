@@ -1,16 +1,25 @@
 """The OpenAI backend through the real `openai` client, against a scripted local server on 127.0.0.1."""
 
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+
 import anyio
 import pytest
 
-from simulator import ServerTarget, Store, Trajectory, replay
+from simulator import ServerTarget, Store, ToolInfo, Trajectory, replay
+from synthesizer.errors import EndpointError
 from synthesizer.llm import ChatModel, ResponseCache
 from synthesizer.plan import Variants
-from synthesizer.roles import ModelBackend
+from synthesizer.roles import ModelBackend, query_problem
 from synthesizer.samples import SampleStore
 from synthesizer.synthesize import SynthesisConfig, synthesize
-from tests.conftest import http_server
-from tests.synthesizer.fake_llm import ScriptedModel
+from tests.conftest import funreason, http_server
+from tests.synthesizer.fake_llm import QUERY, ScriptedModel
 
 CONFIG = SynthesisConfig(turns=(2, 2), variants=Variants(0, 0, 0), max_attempts=3)
 CALLS = [
@@ -24,11 +33,20 @@ CALLS = [
             "message": {"source": "pool", "pool": "message"},
         },
     ),
+    ("get_user_id", {"user_name": "Catherine"}, {"user_name": {"source": "pool", "pool": "user_name"}}),
+    (
+        "send_message",
+        {"receiver_id": "USR003", "message": "Running late."},
+        {
+            "receiver_id": {"source": "result", "step": 3, "tool": "get_user_id", "field": "user_id"},
+            "message": {"source": "pool", "pool": "message"},
+        },
+    ),
 ]
 
 
 def store_with_one_trajectory(path):
-    """A really executed trajectory: log in, look Bob up, message him."""
+    """A really executed trajectory: log in, look Bob up, message him; look Catherine up, message her."""
 
     async def execute():
         async with ServerTarget(envs=("messaging",)).connect() as connection:
@@ -55,7 +73,7 @@ def store_with_one_trajectory(path):
     return path
 
 
-def run_synthesis(path, base_url):
+def run_synthesis(path, base_url, config=CONFIG, **options):
     with Store(path) as cache_store:
         samples = SampleStore(cache_store)
         chat = ChatModel(
@@ -64,9 +82,20 @@ def run_synthesis(path, base_url):
             api_key="test",
             backoff_s=0.01,
             cache=ResponseCache(samples.cache_get, samples.cache_put),
+            **options,
         )
-        counts = synthesize(path, CONFIG, ModelBackend(chat))
+        counts = synthesize(path, config, ModelBackend(chat))
     return counts
+
+
+def free_port():
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+VERIFIED = {"samples": 1, "verified": 1, "rejected": 0, "pending": 0}
 
 
 def only(path, kind):
@@ -76,20 +105,66 @@ def only(path, kind):
     return found[0]
 
 
-@pytest.mark.parametrize("mode", ["right", "flaky", "text_only"])
+@pytest.mark.parametrize(
+    "mode", ["right", "flaky", "text_only", "needs_jinja", "fenced_json", "python_calls", "thinking"]
+)
 def test_a_model_that_is_right_gives_a_verified_sample(tmp_path, mode):
     model = ScriptedModel(mode)
     path = store_with_one_trajectory(tmp_path / "t.db")
     with http_server(model.app) as base:
         counts = run_synthesis(path, f"{base}/v1")
-    assert counts == {"samples": 1, "verified": 1, "rejected": 0}
+    assert counts == VERIFIED
     sample = only(path, "samples")
     assert sample.model == "scripted" and [turn["attempts"] for turn in sample.turns] == [1, 1]
     calls = [c["function"]["name"] for m in sample.messages for c in m.get("tool_calls") or []]
-    assert calls == ["log_in", "get_user_id", "send_message"]
-    assert sample.turns[1]["query"].startswith("Please take care of this for me")
+    assert calls == ["log_in", "get_user_id", "send_message", "get_user_id", "send_message"]
+    assert sample.turns[1]["query"].startswith(QUERY)
     if mode == "flaky":
         assert model.requests > 3  # two 429s and a 500 were retried
+    if mode in ("text_only", "needs_jinja"):
+        assert not model.bodies[-1].get("tools")  # after the refusal the tools went into the prompt
+    if mode == "thinking":
+        reasoning = [m["reasoning"] for m in sample.messages if m.get("reasoning")]
+        assert reasoning and all("<think>" not in (m.get("content") or "") for m in sample.messages)
+
+
+def test_a_missing_tool_turn_is_written_and_offered_later(tmp_path):
+    """Regression: its withheld value is a tool name, which write_query split on "." (IndexError)."""
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    config = SynthesisConfig(turns=(2, 2), variants=Variants(0, 1, 0), max_attempts=3)
+    with http_server(ScriptedModel("right").app) as base:
+        counts = run_synthesis(path, f"{base}/v1", config)
+    assert counts == VERIFIED
+    sample = only(path, "samples")
+    assert sample.turns[0]["variant"] == "missing_tool" and sample.turns[0]["withheld"] == "send_message"
+    assert [tool["function"]["name"] for tool in sample.extra_tools] == ["send_message"]
+    assert any(m["role"] == "system" and "send_message" in m["content"] for m in sample.messages)
+
+
+def test_a_query_that_is_json_is_refused_and_written_again(tmp_path):
+    model = ScriptedModel("json_query")
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    with http_server(model.app) as base:
+        counts = run_synthesis(path, f"{base}/v1")
+    assert counts == VERIFIED
+    retries = [
+        b for b in model.bodies if b["messages"][0]["content"].startswith("You write") and len(b["messages"]) > 2
+    ]
+    assert retries and "JSON" in retries[0]["messages"][-1]["content"]
+    prompts = [b["messages"][1]["content"] for b in model.bodies if b["messages"][0]["content"].startswith("You write")]
+    assert not any("composes" in prompt for prompt in prompts)
+
+
+def test_the_endpoint_options_reach_every_request(tmp_path):
+    model = ScriptedModel("right")
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    extra = {"chat_template_kwargs": {"enable_thinking": False}}
+    with http_server(model.app) as base:
+        run_synthesis(path, f"{base}/v1", max_tokens=256, temperature=0.3, extra_body=extra)
+    assert model.bodies and all(
+        (b["max_tokens"], b["temperature"], b["chat_template_kwargs"]) == (256, 0.3, {"enable_thinking": False})
+        for b in model.bodies
+    )
 
 
 def test_a_wrong_answer_is_corrected_by_the_critics_hint(tmp_path):
@@ -98,18 +173,18 @@ def test_a_wrong_answer_is_corrected_by_the_critics_hint(tmp_path):
         counts = run_synthesis(path, f"{base}/v1")
     assert counts["verified"] == 1
     sample = only(path, "samples")
-    assert [turn["attempts"] for turn in sample.turns] == [1, 2]
-    sent = [c["function"]["arguments"] for m in sample.messages for c in m.get("tool_calls") or []][-1]
-    assert sent["message"] == "Lunch at noon?"
+    assert [turn["attempts"] for turn in sample.turns] == [2, 1]
+    sent = [c["function"]["arguments"] for m in sample.messages for c in m.get("tool_calls") or []]
+    assert [call["message"] for call in sent if "message" in call] == ["Lunch at noon?", "Running late."]
 
 
 def test_garbage_is_rejected_with_a_reason_and_the_run_completes(tmp_path):
     path = store_with_one_trajectory(tmp_path / "t.db")
     with http_server(ScriptedModel("garbage").app) as base:
         counts = run_synthesis(path, f"{base}/v1")
-    assert counts == {"samples": 0, "verified": 0, "rejected": 1}
+    assert counts == {"samples": 0, "verified": 0, "rejected": 1, "pending": 0}
     reject = only(path, "rejects")
-    assert "unreadable tool call" in reject.reason and reject.attempts == 3
+    assert "invalid arguments for send_message" in reject.reason and reject.attempts == 3
 
 
 def test_the_cache_makes_a_second_run_send_no_request(tmp_path):
@@ -125,8 +200,141 @@ def test_the_cache_makes_a_second_run_send_no_request(tmp_path):
     assert counts["verified"] == 1 and first > 0 and model.requests == first
 
 
-def test_an_unreachable_endpoint_is_a_reject_not_a_crash(tmp_path):
+def test_another_endpoint_or_model_is_new_work_not_a_finished_run(tmp_path):
     path = store_with_one_trajectory(tmp_path / "t.db")
-    counts = run_synthesis(path, "http://127.0.0.1:9/v1")
-    assert counts["rejected"] == 1
-    assert "failed" in only(path, "rejects").reason
+    first, second = ScriptedModel("right"), ScriptedModel("right")
+    with http_server(first.app) as one, http_server(second.app) as two:
+        run_synthesis(path, f"{one}/v1")
+        run_synthesis(path, f"{one}/v1")
+        assert first.requests > 0 and second.requests == 0
+        requests = first.requests
+        counts = run_synthesis(path, f"{two}/v1")
+    assert first.requests == requests and second.requests > 0
+    assert counts["samples"] + counts["rejected"] == 2  # the second is a near-duplicate of the first: rejected
+
+
+@pytest.mark.parametrize(
+    ("mode", "path_part", "advice"),
+    [
+        (None, "/v1", "is the server running"),
+        ("unauthorized", "/v1", "--api-key"),
+        ("no_such_model", "/v1", "--model"),
+        ("right", "", "--base-url"),
+    ],
+)
+def test_a_misconfigured_endpoint_stops_the_run_and_rejects_nothing(tmp_path, mode, path_part, advice):
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    if mode is None:
+        base = f"http://127.0.0.1:{free_port()}"
+        with pytest.raises(EndpointError) as raised:
+            run_synthesis(path, base + path_part)
+    else:
+        with http_server(ScriptedModel(mode).app) as base, pytest.raises(EndpointError) as raised:
+            run_synthesis(path, base + path_part)
+    message = str(raised.value)
+    assert base in message and "scripted" in message and advice in message and "\n" not in message
+    with Store(path) as store:
+        assert SampleStore(store).counts() == {"samples": 0, "verified": 0, "rejected": 0}
+
+
+def test_the_command_exits_non_zero_on_a_down_endpoint_and_stores_no_reject(tmp_path):
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    base = f"http://127.0.0.1:{free_port()}/v1"
+    outcome = funreason("synthesize", "--db", str(path), "--llm", "openai", "--model", "m", "--base-url", base)
+    assert outcome.returncode == 1
+    assert outcome.stderr.startswith(f"error: {base} (model m)") and "Traceback" not in outcome.stderr
+    stats = funreason("stats", "--db", str(path), "--json")
+    assert '"rejected": 0' in stats.stdout and '"samples": 0' in stats.stdout
+
+
+def test_a_busy_endpoint_leaves_the_trajectory_pending_for_the_next_run(tmp_path):
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    with http_server(ScriptedModel("down").app) as base:
+        counts = run_synthesis(path, f"{base}/v1", max_retries=2)
+    assert counts == {"samples": 0, "verified": 0, "rejected": 0, "pending": 1}
+    with http_server(ScriptedModel("right").app) as base:
+        assert run_synthesis(path, f"{base}/v1") == VERIFIED
+
+
+TOOLS = [
+    ToolInfo("send_message", "Send a message.", {"type": "object", "properties": {"receiver_id": {}, "message": {}}}),
+    ToolInfo("get_user_id", "Look a user up.", {"type": "object", "properties": {"user_name": {}}}),
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ('{"user_name": "Bob", "message": "Lunch at noon?"}', "JSON"),
+        ("1. Look up Bob\n2. Send him Lunch at noon?", "steps"),
+        ("Sure! I will send Bob the message Lunch at noon?", "assistant's voice"),
+        ("Use send_message to tell Bob: Lunch at noon?", "names the tool send_message"),
+        ("Tell Bob I'd like to have lunch.", 'leaves out "Lunch at noon?"'),
+        ("Message Bob: Lunch at noon? My id is USR001.", "should have forgotten"),
+    ],
+)
+def test_the_query_check_says_what_is_wrong(query, problem):
+    found = query_problem(query, ["Bob", "Lunch at noon?"], TOOLS, "USR001")
+    assert found is not None and problem in found
+
+
+def test_the_query_check_accepts_a_request_in_the_users_words():
+    query = "Could you send Bob a note saying Lunch at noon? for 3 people, today."
+    assert query_problem(query, ["Bob", "Lunch at noon?", True, 3.0], TOOLS, "USR001") is None
+
+
+def test_the_endpoint_options_are_config_keys_of_run(tmp_path):
+    model = ScriptedModel("generic")
+    config = tmp_path / "run.toml"
+    with http_server(model.app) as base:
+        config.write_text(
+            f'llm = "openai"\nmodel = "scripted"\nbase_url = "{base}/v1"\ntimeout = 30\nmax_tokens = 64\n'
+            "temperature = 0.5\nconcurrency = 2\nextra_body = {chat_template_kwargs = {enable_thinking = false}}\n"
+        )
+        outcome = funreason(
+            "run", "--config", str(config), "--out", str(tmp_path / "out"), "--envs", "messaging", "--trajectories", "3"
+        )
+    assert outcome.returncode == 0, outcome.stderr
+    assert f"{len(model.bodies)} requests, " in outcome.stderr and "completion tokens/s" in outcome.stderr
+    assert model.bodies and all(
+        (b["max_tokens"], b["temperature"], b["chat_template_kwargs"]) == (64, 0.5, {"enable_thinking": False})
+        for b in model.bodies
+    )
+
+
+def test_extra_body_must_be_a_json_object(tmp_path):
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    outcome = funreason("synthesize", "--db", str(path), "--llm", "openai", "--model", "m", "--extra-body", "[1]")
+    assert outcome.returncode == 2 and "must be a JSON object" in outcome.stderr
+
+
+@pytest.mark.heavy
+def test_a_real_llama_server_drives_a_run_to_the_end(tmp_path):
+    """A real model server when this machine has one: llama-server on PATH and FUNREASON_GGUF naming weights."""
+    server, weights = shutil.which("llama-server"), os.environ.get("FUNREASON_GGUF")
+    if not server or not weights:
+        pytest.skip("needs llama-server on PATH and FUNREASON_GGUF=/path/to/model.gguf (README: a local model)")
+    port = free_port()
+    process = subprocess.Popen(
+        [server, "-m", weights, "--jinja", "-c", "8192", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/health") as answer:
+                if answer.status == 200:
+                    break
+            assert process.poll() is None and time.monotonic() < deadline, "llama-server did not come up"
+            time.sleep(1)
+        flags = ["--llm", "openai", "--model", "local", "--base-url", f"http://127.0.0.1:{port}/v1"]
+        command = ["run", "--out", str(tmp_path / "out"), "--envs", "messaging", "--trajectories", "2"]
+        outcome = funreason(*command, *flags, "--concurrency", "1", "--timeout", "900", "--max-tokens", "512")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert outcome.returncode == 0, outcome.stderr
+    with Store(tmp_path / "out" / "store.db") as store:
+        counts = SampleStore(store).counts()
+    assert counts["samples"] + counts["rejected"] == 2

@@ -15,7 +15,7 @@ STAGES: list[str] = []
 
 def stage(name):
     STAGES.append(name)
-    return lambda done, total: None
+    return lambda done, total, note="": None
 
 
 @pytest.fixture(scope="module")

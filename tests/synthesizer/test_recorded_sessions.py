@@ -35,7 +35,7 @@ def test_a_recorded_session_becomes_a_verified_sample(tmp_path):
         "field": "user_id",
     }
     counts = synthesize(db, SynthesisConfig(turns=(2, 3), variants=Variants(0, 0, 0)), OfflineBackend())
-    assert counts == {"samples": 1, "verified": 1, "rejected": 0}
+    assert counts == {"samples": 1, "verified": 1, "rejected": 0, "pending": 0}
     with Store(db) as store:
         [sample] = list(SampleStore(store).iter_samples())
     assert "USR005" not in " ".join(turn["query"] for turn in sample.turns)  # taken from a result: implicit

@@ -132,7 +132,7 @@ def test_a_one_call_trajectory_is_rejected_with_its_reason(tmp_path):
     path = tmp_path / "short.db"
     explore(ServerTarget(envs=("math",)), path, ExploreConfig(trajectories=5, seed=0, max_steps=1))
     counts = synthesize(path, SynthesisConfig(variants=Variants(0, 0, 0)), OfflineBackend())
-    assert counts == {"samples": 0, "verified": 0, "rejected": 5}
+    assert counts == {"samples": 0, "verified": 0, "rejected": 5, "pending": 0}
     with Store(path) as opened:
         assert {r.reason for r in SampleStore(opened).iter_rejects()} == {
             "fewer than 2 requests a user could make in this walk"

@@ -1,0 +1,176 @@
+"""Any MCP server, for real: a third-party-style server over stdio and HTTP, explored and synthesized."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import anyio
+import pytest
+
+from simulator import ConnectionFailed, ExploreConfig, ServerTarget, Store, explore
+from simulator.connection import DEFAULT_ERROR_TEXT
+from synthesizer import OfflineBackend, SampleStore, SynthesisConfig, synthesize
+from tests.conftest import funreason
+
+NOTES_SERVER = Path(__file__).with_name("notes_server.py")
+NODE = Path(__file__).parents[2] / ".ci" / "node" / "node_modules" / ".bin"
+
+
+def notes_target(tmp_path: Path) -> ServerTarget:
+    """The notes server over stdio, its state in a file of tmp_path that the reset command removes."""
+    state = tmp_path / "notes.json"
+    return ServerTarget(
+        command=f"{sys.executable} {NOTES_SERVER}",
+        server_env=(("NOTES_FILE", str(state)),),
+        reset_cmd=f"rm -f {state}",
+    )
+
+
+def steps_of(db: Path) -> list:
+    with Store(db) as store:
+        return [step for trajectory in store.iter_trajectories() for step in trajectory.steps]
+
+
+def test_objects_arrays_text_errors_and_file_state_over_stdio(tmp_path):
+    db = tmp_path / "notes.db"
+    target = replace(notes_target(tmp_path), reset_cmd=None)  # keep the file, to see where the server wrote
+    run_id = explore(target, db, ExploreConfig(trajectories=8, seed=0, discovery=6))
+    steps = steps_of(db)
+    created = [step for step in steps if step.tool == "create_note" and not step.is_error]
+    assert created and all(set(step.arguments["note"]) >= {"title", "tags"} for step in created)
+    assert all(isinstance(step.arguments["note"]["tags"], list) for step in created)
+    read = [step for step in steps if step.tool == "read_note" and not step.is_error]
+    assert read and all(step.arguments["note_id"].startswith("n") for step in read)  # a token, not the message
+    assert all(step.is_error for step in steps if step.text.startswith("Error:"))
+    assert (tmp_path / "notes.json").exists()  # NOTES_FILE reached the server through server_env
+    with Store(db) as store:
+        edges = store.load_graph(run_id, "frozen")["edges"]
+        assert store.run_config(run_id)["server"]["server_env"] == {"NOTES_FILE": str(tmp_path / "notes.json")}
+    learnt = {(edge["source"], edge["target"]): edge["reasons"] for edge in edges}
+    assert ("create_note", "read_note") in learnt
+    assert all(reason["evidence"] for reason in learnt["create_note", "read_note"])
+    out = tmp_path / "graph.json"
+    shown = funreason("graph", "--server-cmd", target.command, "--db", str(db), "--out", str(out))
+    assert shown.returncode == 0, shown.stderr
+    graph = json.loads(out.read_text())
+    assert any((edge["source"], edge["target"]) == ("create_note", "read_note") for edge in graph["edges"])
+
+
+def test_synthesis_over_a_stdio_store_resets_state_and_does_not_crash(tmp_path):
+    db = tmp_path / "notes.db"
+    explore(notes_target(tmp_path), db, ExploreConfig(trajectories=3, seed=0, discovery=3, max_steps=4))
+    counts = synthesize(db, SynthesisConfig(turns=(1, 1), max_attempts=1), OfflineBackend())
+    with Store(db) as store:
+        samples = list(SampleStore(store).iter_samples())
+    assert counts["verified"] >= 1 and all(sample.verified for sample in samples)
+
+
+def test_synthesis_over_a_plain_url_without_reset_marks_samples_unverified(tmp_path):
+    port = _free_port()
+    env = {"NOTES_FILE": str(tmp_path / "http-notes.json"), "PATH": "/usr/bin:/bin"}
+    server = subprocess.Popen([sys.executable, str(NOTES_SERVER), "--port", str(port)], env=env)
+    try:
+        url = f"http://127.0.0.1:{port}/mcp"
+        _wait_for(port)
+        db = tmp_path / "http.db"
+        explore(ServerTarget(url=url), db, ExploreConfig(trajectories=4, seed=0, discovery=4, max_steps=5))
+        counts = synthesize(db, SynthesisConfig(turns=(1, 2)), OfflineBackend())  # over HTTP: no crash either
+        with Store(db) as store:
+            samples = list(SampleStore(store).iter_samples())
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert counts["verified"] == 0 and not any(sample.verified for sample in samples)
+    assert counts["rejected"] + len(samples) == 4
+
+
+def test_text_that_says_it_failed_is_an_error_unless_the_rule_is_off(tmp_path):
+    async def read_missing(rule: str | None) -> bool:
+        target = replace(notes_target(tmp_path), error_text=rule)
+        async with target.connect() as connection:
+            step = await connection.call("read_note", {"note_id": "n404"})
+            assert step.text == "Error: there is no note 'n404'"
+            return step.is_error
+
+    assert anyio.run(read_missing, DEFAULT_ERROR_TEXT) is True
+    assert anyio.run(read_missing, None) is False
+
+
+def test_a_server_that_cannot_start_is_one_line_with_its_last_stderr_line(tmp_path):
+    script = tmp_path / "broken.py"
+    script.write_text("import sys\nprint('missing API_KEY', file=sys.stderr)\nsys.exit(3)\n")
+
+    async def connect() -> None:
+        async with ServerTarget(command=f"{sys.executable} {script}").connect():
+            pass
+
+    with pytest.raises(ConnectionFailed) as raised:
+        anyio.run(connect)
+    message = str(raised.value)
+    assert "\n" not in message and "broken.py" in message and "missing API_KEY" in message
+
+
+def test_a_failing_reset_command_is_named(tmp_path):
+    target = ServerTarget(command=f"{sys.executable} {NOTES_SERVER}", reset_cmd="echo no backup >&2; exit 2")
+
+    async def connect() -> None:
+        async with target.connect():
+            pass
+
+    with pytest.raises(ConnectionFailed, match="reset-cmd .* exit code 2: no backup"):
+        anyio.run(connect)
+
+
+@pytest.mark.heavy
+@pytest.mark.skipif(not (NODE / "mcp-server-memory").exists(), reason="npm reference servers not installed (.ci/run)")
+def test_reference_memory_server_is_covered_and_synthesized(tmp_path):
+    state = tmp_path / "memory.json"
+    target = ServerTarget(
+        command=str(NODE / "mcp-server-memory"),
+        server_env=(("MEMORY_FILE_PATH", str(state)),),
+        reset_cmd=f"rm -f {state}",
+    )
+    db = tmp_path / "memory.db"
+    explore(target, db, ExploreConfig(trajectories=30, seed=0))
+    steps = steps_of(db)
+    assert len({step.tool for step in steps if not step.is_error}) == 9
+    assert sum(step.is_error for step in steps) / len(steps) <= 0.3
+    counts = synthesize(db, SynthesisConfig(), OfflineBackend())
+    assert counts["verified"] >= 1
+
+
+@pytest.mark.heavy
+@pytest.mark.skipif(not (NODE / "mcp-server-filesystem").exists(), reason="npm reference servers not installed")
+def test_reference_filesystem_server_touches_the_seeded_files(tmp_path):
+    seed, root = tmp_path / "seed", tmp_path / "root"
+    (seed / "docs").mkdir(parents=True)
+    (seed / "notes.txt").write_text("hello\n")
+    (seed / "docs" / "plan.md").write_text("one\ntwo\n")
+    target = ServerTarget(
+        command=f"{NODE / 'mcp-server-filesystem'} {root}", reset_cmd=f"rm -rf {root} && cp -r {seed} {root}"
+    )
+    db = tmp_path / "fs.db"
+    explore(target, db, ExploreConfig(trajectories=30, seed=0))
+    steps = steps_of(db)
+    assert any(str(root / "notes.txt") in json.dumps(step.arguments) for step in steps if not step.is_error)
+    assert sorted(path.name for path in root.iterdir()) == ["docs", "notes.txt"]  # the last reset restored it
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError("the notes server did not start listening")
