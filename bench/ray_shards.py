@@ -27,7 +27,7 @@ __all__ = ["run"]
 
 _TARGET = ServerTarget(envs=("trading",))
 _CONFIG = ExploreConfig(trajectories=16 + 200 + 20, max_steps=10, after_target_steps=3)
-_OFFLINE = partial(make_backend, "offline", None, None, None, 1)
+_OFFLINE = partial(make_backend, llm="offline")
 
 
 def run(quick: bool, workdir: Path) -> dict[str, Any]:

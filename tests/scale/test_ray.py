@@ -36,7 +36,7 @@ from tests.synthesizer.test_model_backend import CONFIG, store_with_one_trajecto
 
 pytestmark = pytest.mark.heavy
 
-OFFLINE = partial(make_backend, "offline", None, None, None, 1)
+OFFLINE = partial(make_backend, llm="offline")
 SHARD_TASK = "ray::_run_shard"
 
 
@@ -154,15 +154,16 @@ def test_eval_on_ray_stores_the_plain_evals_attempts(cluster, plain_store, tmp_p
 def test_a_model_endpoint_gets_one_request_at_a_time_from_two_workers(cluster, tmp_path):
     cluster(2)
     path = store_with_one_trajectory(tmp_path / "store.db")
-    # The same walk under three more indices, one per shard: synthesizing two or more trajectories in one store
-    # with a model fails today with 'database is locked', in the plain path too; this test is about the limit.
+    # The same walk under three more indices, one per shard: four shards for two workers to compete over.
     with Store(path) as store:
         walk = next(store.iter_trajectories())
         for index in (1, 2, 3):
             store.save_trajectory(replace(walk, id=f"run-test-{index:06d}", index=index))
     endpoint = _CountingEndpoint(ScriptedModel("right"))
     with http_server(endpoint.app) as base:
-        factory = partial(make_backend, "openai", "scripted", f"{base}/v1", "test", 1)
+        factory = partial(
+            make_backend, llm="openai", model="scripted", base_url=f"{base}/v1", api_key="test", concurrency=1
+        )
         assert synthesize_on_ray(path, CONFIG, factory, "auto", shard_size=1) == 4
     with Store(path) as store:
         assert SampleStore(store).counts() == {"samples": 4, "verified": 4, "rejected": 0}
@@ -210,7 +211,7 @@ def _config(out: Path) -> RunConfig:
 
 
 def _no_stage(name: str):
-    return lambda done, total: None
+    return lambda done, total, note="": None
 
 
 def _contents(store_path: Path) -> dict[str, list[tuple]]:
