@@ -137,6 +137,9 @@ def explore_shard(shard: Shard, path: Path) -> None:
                 config=_config_row(shard.config),
                 seed=shard.config.seed,
             )
+        elif shard.given:  # synthesis reads trajectories run by run: the run must be there (the main store has it)
+            first = shard.given[0]
+            store.ensure_run(shard.run_id, kind="shard", target=first.env, config={}, seed=first.seed)
         for stage, graph in shard.graphs:
             store.save_graph(shard.run_id, stage, graph)
         for trajectory in shard.given:
