@@ -237,7 +237,7 @@ def _kill_first_shard_worker(killed: list[int], stop: threading.Event) -> None:
     """SIGKILL the first worker process seen running a shard, a moment after it started."""
     while not stop.is_set():
         for pid in _shard_workers():
-            time.sleep(1.0)  # mid-shard: its store is half written
+            time.sleep(0.3)  # mid-shard: a shard takes seconds, its store is half written
             if pid in _shard_workers():
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
