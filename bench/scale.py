@@ -25,6 +25,7 @@ from synthesizer.synthesize import SynthesisConfig, synthesize
 __all__ = ["run"]
 
 _SEED_ENVS = ("trading", "filesystem", "travel")
+_SHARED_TABLES = ("tool_sets", "states")
 
 
 def run(quick: bool, workdir: Path) -> dict[str, Any]:
@@ -44,6 +45,7 @@ def run(quick: bool, workdir: Path) -> dict[str, Any]:
         "template_samples": templates,
         "build_s": build_s,
         "store_mb": sum(path.stat().st_size for path in workdir.glob("scale.db*")) / 2**20,
+        "store_bytes_per_sample": _sample_bytes(store_path) / count,
     }
     for fmt in ("openai",) if quick else FORMATS:
         out = subprocess.run(
@@ -63,6 +65,7 @@ def run(quick: bool, workdir: Path) -> dict[str, Any]:
             "vs_json_floor": count / result["seconds"] / result["json_floor_samples_per_s"],
             "stored_kb_per_sample": result["stored_kb_per_sample"],
         }
+    figures["json_floor_samples_per_s"] = figures["openai"]["json_floor_samples_per_s"]
     figures["export_samples_per_s"] = figures["openai"]["samples_per_s"]
     figures["export_peak_rss_mb"] = figures["openai"]["peak_rss_mb"]
     return figures
@@ -77,6 +80,7 @@ def _clone(seed_store: Path, store_path: Path, count: int) -> int:
         trajectory_columns = [row[1] for row in seed.db.execute("PRAGMA table_info(trajectories)")]
         steps = seed.db.execute("SELECT * FROM steps ORDER BY trajectory_id, idx").fetchall()
         step_columns = [row[1] for row in seed.db.execute("PRAGMA table_info(steps)")]
+        shared = {table: seed.db.execute(f"SELECT * FROM {table}").fetchall() for table in _SHARED_TABLES}
     with Store(store_path) as store:
         SampleStore(store)
     if not samples:
@@ -86,6 +90,8 @@ def _clone(seed_store: Path, store_path: Path, count: int) -> int:
         steps_of.setdefault(step[step_columns.index("trajectory_id")], []).append(step)
     connection = sqlite3.connect(store_path)
     with connection:
+        for table, rows in shared.items():
+            connection.executemany(f"INSERT INTO {table} VALUES (?, ?)", rows)
         connection.executemany(
             f"INSERT INTO samples ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             _cloned_samples(samples, columns, count),
@@ -102,6 +108,17 @@ def _clone(seed_store: Path, store_path: Path, count: int) -> int:
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()
     return len(samples)
+
+
+def _sample_bytes(store_path: Path) -> int:
+    """Bytes of the pages that hold samples: their table, its index, and the tool sets and states they share."""
+    connection = sqlite3.connect(store_path)
+    try:
+        tables = ", ".join(f"'{table}'" for table in ("samples", *_SHARED_TABLES))
+        names = f"SELECT name FROM sqlite_master WHERE tbl_name IN ({tables})"
+        return connection.execute(f"SELECT sum(pgsize) FROM dbstat WHERE name IN ({names})").fetchone()[0]
+    finally:
+        connection.close()
 
 
 def _cloned_samples(samples: list[tuple], columns: list[str], count: int) -> Any:

@@ -6,6 +6,7 @@ package's errors as one line too.
 """
 
 from pathlib import Path
+from typing import Any
 
 import anyio
 import click
@@ -66,7 +67,6 @@ def tasks_command(db: Path, split: float | None, seed: int, out: Path | None) ->
 @click.option("--held-out", is_flag=True, help="Only the store's held-out split (funreason tasks --split).")
 @synthesizer_cli.llm_options
 @click.option("--k", type=click.IntRange(1), default=1, show_default=True, help="Attempts per task (pass^k).")
-@click.option("--temperature", type=click.FloatRange(0), default=0.0, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), help="Write eval.md and eval.html.")
 @click.option("--regrade", is_flag=True, help="Re-score the stored attempts with the current checker; run nothing.")
@@ -80,8 +80,11 @@ def eval_command(
     base_url: str | None,
     api_key: str | None,
     concurrency: int,
-    k: int,
+    timeout: float,
+    max_tokens: int | None,
     temperature: float,
+    extra_body: dict[str, Any] | None,
+    k: int,
     json_out: Path | None,
     report_dir: Path | None,
     regrade: bool,
@@ -98,11 +101,12 @@ def eval_command(
         attempts = _regrade(db, name if model else None)
     else:
         tasks = load_tasks(db=None if tasks_file else db, tasks_file=tasks_file, held_out_only=held_out)
+        endpoint = {"timeout_s": timeout, "max_tokens": max_tokens, "extra_body": extra_body}
         if ray_address:
-            work = EvalWork(llm, name, base_url, api_key, concurrency, k, temperature)
+            work = EvalWork(llm, name, base_url, api_key, concurrency, k, temperature, endpoint)
             with simulator_cli.progress_bar("evaluating on Ray") as report:
                 evaluate_on_ray(db, tasks, work, ray_address, report)
-        attempts = evaluate_tasks(db, tasks, llm, name, base_url, api_key, concurrency, k, temperature)
+        attempts = evaluate_tasks(db, tasks, llm, name, base_url, api_key, concurrency, k, temperature, endpoint)
     if not attempts:
         raise EvaluationError("no attempts to report (no tasks, or nothing stored for --regrade)")
     figures = eval_figures(attempts, k)
@@ -124,6 +128,7 @@ def evaluate_tasks(
     concurrency: int,
     k: int,
     temperature: float,
+    endpoint: dict[str, Any],
 ) -> list[Attempt]:
     with Store(db) as store:
         attempts_store, samples = AttemptStore(store), SampleStore(store)
@@ -138,7 +143,7 @@ def evaluate_tasks(
                     lambda key: samples.cache_get(f"eval{number}:{key}"),
                     lambda key, request, reply: samples.cache_put(f"eval{number}:{key}", request, reply),
                 )
-                chats[number] = ChatModel(model, base_url=base_url, api_key=api_key, cache=cache)
+                chats[number] = ChatModel(model, base_url=base_url, api_key=api_key, cache=cache, **endpoint)
                 chats[number].limit = limit
             return ChatPolicy(chats[number], temperature=temperature)
 

@@ -7,8 +7,9 @@ runs after the merge finds every attempt done and reports.
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from evaluation.tasks import Task
 from simulator.cluster import run_shards
@@ -31,6 +32,8 @@ class EvalWork:
     concurrency: int
     k: int
     temperature: float
+    endpoint: dict[str, Any] = field(default_factory=dict)
+    """The rest of the endpoint's settings (timeout, max_tokens, extra_body)."""
 
     def __call__(self, shard: Shard, path: Path) -> None:
         from evaluation.cli import evaluate_tasks  # the command's own loop; imported here, as the CLI imports us
@@ -45,6 +48,7 @@ class EvalWork:
             self.concurrency,
             self.k,
             self.temperature,
+            self.endpoint,
         )
 
 

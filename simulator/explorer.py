@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import networkx as nx
 
 from servers import hash_state, load_pools
@@ -81,12 +82,7 @@ def explore(target: ServerTarget, store_path: Path, config: ExploreConfig, progr
     if config.workers <= 1:
         anyio.run(_explore_here, target, store_path, config, run_id, report)
         return run_id
-    graph = anyio.run(_discover, target, store_path, config, run_id, report)
-    remaining = sorted(set(range(config.trajectories)) - _indices(store_path, run_id))
-    if len(remaining) < 2:
-        anyio.run(_explore_indices, target, store_path, config, run_id, graph_to_json(graph), remaining, report)
-    else:
-        _explore_in_processes(target, store_path, config, run_id, graph, remaining, report)
+    _explore_in_processes(target, store_path, config, run_id, report)
     return run_id
 
 
@@ -237,26 +233,34 @@ async def _explore_indices(
 
 
 def _explore_in_processes(
-    target: ServerTarget,
-    store_path: Path,
-    config: ExploreConfig,
-    run_id: str,
-    graph: nx.DiGraph,
-    remaining: list[int],
-    report: Progress,
+    target: ServerTarget, store_path: Path, config: ExploreConfig, run_id: str, report: Progress
 ) -> None:
-    """Split the remaining indices over worker processes; they write to the store themselves."""
+    """Discovery here, then the remaining indices split over worker processes, which write to the store themselves.
+
+    The workers start first: each is a fresh Python (spawn) that imports and connects while
+    discovery runs here, then waits for its share; start-up once cost a whole worker's head start.
+    """
     context = multiprocessing.get_context("spawn")
+    pipes = [context.Pipe(duplex=False) for _ in range(config.workers)]
     workers = [
-        context.Process(
-            target=_worker_main,
-            args=(target, str(store_path), config, run_id, graph_to_json(graph), remaining[number :: config.workers]),
-            daemon=True,
-        )
-        for number in range(config.workers)
+        context.Process(target=_worker_main, args=(target, str(store_path), config, run_id, orders), daemon=True)
+        for orders, _ in pipes
     ]
     for worker in workers:
         worker.start()
+    try:
+        graph = graph_to_json(anyio.run(_discover, target, store_path, config, run_id, report))
+        remaining = sorted(set(range(config.trajectories)) - _indices(store_path, run_id))
+        for number, (_, send) in enumerate(pipes):
+            with contextlib.suppress(OSError):  # a worker that died starting shows in its exit code below
+                send.send((graph, remaining[number :: config.workers]))
+    except BaseException:
+        for worker in workers:
+            worker.terminate()
+        raise
+    finally:
+        for _, send in pipes:
+            send.close()
     while any(worker.is_alive() for worker in workers):
         report(len(_indices(store_path, run_id)), config.trajectories)
         time.sleep(0.2)
@@ -266,10 +270,23 @@ def _explore_in_processes(
         raise SimulatorError(f"{len(failed)} explorer worker(s) failed (exit codes {failed}); re-run to resume")
 
 
-def _worker_main(
-    target: ServerTarget, store_path: str, config: ExploreConfig, run_id: str, graph: dict, indices: list[int]
-) -> None:
-    anyio.run(_explore_indices, target, Path(store_path), config, run_id, graph, indices, lambda done, wanted: None)
+def _worker_main(target: ServerTarget, store_path: str, config: ExploreConfig, run_id: str, orders: Any) -> None:
+    anyio.run(_worker, target, Path(store_path), config, run_id, orders)
+
+
+async def _worker(target: ServerTarget, store_path: Path, config: ExploreConfig, run_id: str, orders: Any) -> None:
+    """Connect, wait for the frozen graph and this worker's indices, explore them."""
+    async with target.connect() as connection:
+        try:
+            graph, indices = await anyio.to_thread.run_sync(orders.recv)
+        except EOFError:  # discovery failed in the parent, which says so
+            return
+        if indices:
+            await _explore_indices(target, store_path, config, run_id, graph, indices, _quiet, connection)
+
+
+def _quiet(done: int, wanted: int) -> None:
+    """Workers report nothing: the parent counts the store's trajectories."""
 
 
 class _Explorer:
@@ -368,7 +385,7 @@ class _Explorer:
             elif trajectory.reached:
                 extra_steps += 1
             if tool_name == goal:  # on to another goal in the same sandbox: later requests build on this state
-                goal = _next_goal(graph, called, excluded, rng) or goal
+                goal = _next_goal(self._index, called, excluded, rng) or goal
             if trajectory.reached and extra_steps >= self.config.after_target_steps and not learning:
                 break
 
@@ -383,10 +400,11 @@ async def _connected(target: ServerTarget, connection: Connection | None) -> Asy
         yield opened
 
 
-def _next_goal(graph: nx.DiGraph, called: set[str], excluded: set[str], rng: random.Random) -> str | None:
+def _next_goal(index: GraphIndex, called: set[str], excluded: set[str], rng: random.Random) -> str | None:
     """A tool not called yet with the most prerequisites not called yet either: the walk goes on to a new chain."""
+    graph = index.graph
     depth = {
-        tool: len(nx.ancestors(graph, tool) - called)
+        tool: len(index.ancestors(tool) - called)
         for tool in sorted(graph.nodes)
         if tool not in called and tool not in excluded and graph.in_degree(tool)
     }

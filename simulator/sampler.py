@@ -87,6 +87,7 @@ class GraphIndex:
         """Per tier (False: strict; True: inputs that pools fill need no producer), tool -> groups."""
         self._distances: dict[str, dict[str, int]] = {}
         self._links: dict[str, dict[str, set[str]]] = {}
+        self._ancestors: dict[str, set[str]] = {}
 
     def is_legal(self, tool: str, called: set[str], tier: bool) -> bool:
         return all(group & called for group in self.groups[tier][tool])
@@ -95,6 +96,12 @@ class GraphIndex:
         if target not in self._distances:
             self._distances[target] = distances_to(self.graph, target)
         return self._distances[target]
+
+    def ancestors(self, tool: str) -> set[str]:
+        """The tools with a path to `tool` (its prerequisites, direct or not)."""
+        if tool not in self._ancestors:
+            self._ancestors[tool] = nx.ancestors(self.graph, tool)
+        return self._ancestors[tool]
 
     def links(self, tool: str) -> dict[str, set[str]]:
         """Parameter -> the output fields that feed it according to the graph's value edges."""
@@ -253,6 +260,10 @@ class ArgumentFiller:
             if name not in required and earlier is None and self.rng.random() < 0.7:
                 continue
             value, source = earlier if earlier is not None else self._build(name, entity, schema, memory, writes)
+            for _ in range(3):  # two parameters of one call rarely mean the same value ("convert K to K")
+                if value not in arguments.values() or source.get("source") == "result":
+                    break
+                value, source = self._build(name, entity, schema, memory, writes)
             arguments[name] = value
             provenance[name] = source
         return arguments, provenance

@@ -9,8 +9,7 @@ sample id, so the result does not depend on the order in which workers finished.
 
 import re
 from collections.abc import Iterable
-
-from datasketch import MinHash, MinHashLSH
+from typing import Any
 
 from simulator import ToolInfo
 
@@ -57,6 +56,8 @@ class NearDuplicates:
     """Remembers texts and tells whether a new one is a near-duplicate of one remembered."""
 
     def __init__(self, threshold: float = _THRESHOLD, permutations: int = 64) -> None:
+        from datasketch import MinHashLSH  # imported here: it costs every command seconds of start-up otherwise
+
         self.threshold = threshold
         self.permutations = permutations
         self._lsh = MinHashLSH(threshold=threshold, num_perm=permutations)
@@ -76,7 +77,9 @@ class NearDuplicates:
             self._shingles[text] = shingles(text)
             self._lsh.insert(text, self._minhash(self._shingles[text]))
 
-    def _minhash(self, words: set[str]) -> MinHash:
+    def _minhash(self, words: set[str]) -> Any:
+        from datasketch import MinHash
+
         minhash = MinHash(num_perm=self.permutations, seed=1)
         for shingle in sorted(words):
             minhash.update(shingle.encode())

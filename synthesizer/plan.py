@@ -64,6 +64,8 @@ class Call:
     """Parameters whose value was picked out of a list an earlier call returned: the user must say which."""
     discovered: tuple[int, ...] = ()
     """Steps of the state changes this call was seen to need: it was refused until they ran (no hint said so)."""
+    changes_state: bool = True
+    """False for a tool that declares itself read-only (a look-up)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"tool": self.tool, "arguments": self.arguments, "result": self.result}
@@ -244,6 +246,7 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
                 tuple(sorted(needs)),
                 choices,
                 tuple(sorted(discovered)),
+                tools[step.tool].read_only is not True,
             )
         )
         for condition in hints.get("provides", []):

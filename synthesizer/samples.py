@@ -1,9 +1,11 @@
 """Synthesized samples and rejects, kept in the same SQLite file as the trajectories."""
 
-import json
+import hashlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
+
+import orjson
 
 from simulator.store import Store
 
@@ -81,6 +83,13 @@ class Reject:
 class SampleStore:
     """Sample, reject and LLM-cache tables on top of a trajectory store.
 
+    Lean rows: a sample's tool list and initial state are what it shares with every other
+    sample of its environment and scenario (two thirds of its bytes), so each distinct one is
+    stored once, in `tool_sets` and `states` keyed by the sha256 of its JSON, and the sample's
+    `data` holds the rest.  Rows of older stores (no hashes, full JSON in `data`) still read;
+    opening such a store adds the two columns and tables, so new rows are lean.  Samples that
+    `iter_samples` yields from one tool set or state share its decoded object: copy before changing.
+
     Writer discipline (the store and the cache may be two connections to one file):
     every write is its own short transaction, and every read that can overlap a write
     is read to the end before it returns.  In WAL mode a connection that still holds
@@ -104,6 +113,8 @@ class SampleStore:
                         "n_calls": int,
                         "model": str,
                         "data": str,
+                        "tools_hash": str,
+                        "state_hash": str,
                     },
                     pk="id",
                 )
@@ -111,6 +122,12 @@ class SampleStore:
                     {"id": str, "trajectory_id": str, "model": str, "reason": str, "attempts": int}, pk="id"
                 )
                 self.db["llm_cache"].create({"key": str, "request": str, "reply": str}, pk="key")
+            if "tools_hash" not in self.db["samples"].columns_dict:
+                self.db["samples"].add_column("tools_hash", str)
+                self.db["samples"].add_column("state_hash", str)
+            for table, column in _SHARED.items():
+                self.db[table].create({"hash": str, column: str}, pk="hash", if_not_exists=True)
+        self._shared: dict[str, dict[str, Any]] = {table: {} for table in _SHARED}
 
     def done_ids(self) -> set[str]:
         """Ids of samples and rejects already written: synthesis skips them on a re-run."""
@@ -126,9 +143,14 @@ class SampleStore:
             "n_turns": len(sample.turns),
             "n_calls": sample.n_calls,
             "model": sample.model,
-            "data": json.dumps(asdict(sample), ensure_ascii=False),
+            "data": _dumps({name: getattr(sample, name) for name in _OWN_FIELDS}),
+            "tools_hash": None,
+            "state_hash": None,
         }
         with self.db.conn:
+            row["tools_hash"] = self._put_shared("tool_sets", sample.tools)
+            if sample.initial_state is not None:
+                row["state_hash"] = self._put_shared("states", sample.initial_state)
             self.db["samples"].insert(row, ignore=True)
 
     def save_reject(self, reject: Reject) -> None:
@@ -141,7 +163,7 @@ class SampleStore:
         if not rows:
             return
         row = rows[0]
-        attempts = json.loads(row[2]).get("attempts", 0)
+        attempts = orjson.loads(row[2]).get("attempts", 0)
         with self.db.conn:
             self.db.execute("DELETE FROM samples WHERE id = ?", [sample_id])
             self.db["rejects"].insert(
@@ -150,8 +172,8 @@ class SampleStore:
             )
 
     def get_sample(self, sample_id: str) -> Sample:
-        ((data,),) = self.db.execute("SELECT data FROM samples WHERE id = ?", [sample_id]).fetchall()
-        return Sample(**json.loads(data))
+        (row,) = self.db.execute(f"SELECT {_ROW} FROM samples WHERE id = ?", [sample_id]).fetchall()
+        return self._sample(*row, shared=False)
 
     def replace_sample(self, sample: Sample) -> None:
         """Store a changed version of a sample under its id, in one transaction."""
@@ -162,8 +184,8 @@ class SampleStore:
     def iter_samples(self, *, verified_only: bool = False) -> Iterator[Sample]:
         """Stream samples in id order, never all in memory."""
         where = "WHERE verified = 1" if verified_only else ""
-        for (data,) in self.db.execute(f"SELECT data FROM samples {where} ORDER BY id"):
-            yield Sample(**json.loads(data))
+        for row in self.db.execute(f"SELECT {_ROW} FROM samples {where} ORDER BY id"):
+            yield self._sample(*row, shared=True)
 
     def iter_rejects(self) -> Iterator[Reject]:
         for row in self.db.query("SELECT * FROM rejects ORDER BY id"):
@@ -198,3 +220,39 @@ class SampleStore:
     def cache_put(self, key: str, request: str, reply: str) -> None:
         with self.db.conn:
             self.db["llm_cache"].insert({"key": key, "request": request, "reply": reply}, replace=True)
+
+    def _sample(self, data: str, tools_hash: str | None, state_hash: str | None, *, shared: bool) -> Sample:
+        """A row as a `Sample`; `shared` reuses decoded tool sets and states (streaming) instead of fresh copies."""
+        values = orjson.loads(data)
+        if tools_hash is not None:  # a lean row; an old one holds everything in `data`
+            values["tools"] = self._get_shared("tool_sets", tools_hash, shared)
+            values["initial_state"] = None if state_hash is None else self._get_shared("states", state_hash, shared)
+        return Sample(**values)
+
+    def _put_shared(self, table: str, value: Any) -> str:
+        """Store `value` once in `table` (inside the caller's transaction) and return its hash."""
+        encoded = _dumps(value)
+        key = hashlib.sha256(encoded.encode()).hexdigest()
+        self.db.execute(f"INSERT OR IGNORE INTO {table} (hash, {_SHARED[table]}) VALUES (?, ?)", [key, encoded])
+        return key
+
+    def _get_shared(self, table: str, key: str, shared: bool) -> Any:
+        decoded = self._shared[table]
+        if shared and key in decoded:
+            return decoded[key]
+        ((encoded,),) = self.db.execute(f"SELECT {_SHARED[table]} FROM {table} WHERE hash = ?", [key]).fetchall()
+        value = orjson.loads(encoded)
+        if shared:
+            decoded[key] = value
+        return value
+
+
+_SHARED = {"tool_sets": "tools", "states": "state"}
+"""Tables of values many samples share, keyed by hash -> the column holding the JSON."""
+_OWN_FIELDS = tuple(f.name for f in fields(Sample) if f.name not in ("tools", "initial_state"))
+_ROW = "data, tools_hash, state_hash"
+
+
+def _dumps(value: Any) -> str:
+    """JSON as the store keeps it: orjson (about 10x the stdlib's encoder), keys as given, non-str keys as strings."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()

@@ -49,7 +49,8 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
         return None
     if str(value).lower() in turn.shown:
         return value_words(value)
-    if parameter not in call.choices:  # what it was made or looked up by: the one short key among the inputs
+    if parameter not in call.choices and _identifies(producer.result, value):
+        # what it was made or looked up by: the one short key among the inputs
         stated = {
             name: words
             for name in producer.arguments
@@ -59,7 +60,9 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
         keys = [words for name, words in stated.items() if is_identifier(producer.arguments[name], name)]
         if len(titles) == 1:  # a thing made or found by its title is known by it
             return titles[0]
-        for candidates in (list(stated.values()), keys):
+        # a look-up's result is what it looked up (get_user_id("Bob") is Bob); a thing made by a change is not
+        # what went into it (a message sent to Eve is not Eve)
+        for candidates in (list(stated.values()), keys) if not producer.changes_state else ():
             if len(candidates) == 1 and len(candidates[0].split()) <= 4:
                 return candidates[0]
     return _readable_sibling(producer.result, value)
@@ -152,6 +155,14 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
         if sentence is not None:
             return _sentence(re.sub(r"^Done[:,]\s*", "", sentence))
     return _summary(target.result)
+
+
+def _identifies(result: Any, value: Any) -> bool:
+    """Whether `value` is what the result is about (its first field or its id), not a detail of it (a currency)."""
+    if not isinstance(result, dict) or not result:
+        return False
+    keys = [key for key, item in result.items() if item == value]
+    return bool(keys) and (keys[0] == next(iter(result)) or keys[0].endswith(("id", "code", "symbol", "path")))
 
 
 def _titles(parameter: str) -> bool:

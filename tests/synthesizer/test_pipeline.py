@@ -8,6 +8,7 @@ import pytest
 from simulator import Store
 from synthesizer.offline import OfflineBackend
 from synthesizer.pipeline import RunConfig, run_pipeline
+from synthesizer.quality import measure_quality, read_records
 from synthesizer.samples import SampleStore
 
 STAGES: list[str] = []
@@ -79,3 +80,22 @@ def test_a_second_run_resumes(run):
     config, figures = run
     again = run_pipeline(config, OfflineBackend(), stage)
     assert again["totals"] == figures["totals"]
+
+
+def test_the_data_meets_the_quality_goals(run):
+    """Issues 11 and 13, measured on a small seeded run by `funreason quality` (a measurement, not timing)."""
+    config, _ = run
+    figures = measure_quality(read_records(config.out / "funreason.jsonl"))["figures"]
+    for name in (
+        "ungrounded_values",
+        "altered_user_values",
+        "dependent_calls_sharing_a_message",
+        "tool_text_in_queries",
+        "unshown_references",
+        "templated_answers",
+        "raw_or_cut_answers",
+        "invented_dependencies",
+    ):
+        assert figures[name]["count"] == 0, (name, figures[name]["examples"])
+    assert figures["chained_task_turns"]["share"] >= 0.5
+    assert figures["near_duplicate_queries"]["ok"] and figures["distinct_query_frames"]["ok"]

@@ -418,7 +418,7 @@ def test_the_run_report_shows_the_figures_of_the_stores_samples(tmp_path):
     from synthesizer.pipeline import RunConfig, run_pipeline
 
     config = RunConfig(out=tmp_path, envs=("messaging",), trajectories=3)
-    figures_of_run = run_pipeline(config, OfflineBackend(), lambda name: lambda done, total: None)
+    figures_of_run = run_pipeline(config, OfflineBackend(), lambda name: lambda done, total, note="": None)
     quality = figures_of_run["quality"]
     assert quality["counts"]["samples"] == figures_of_run["totals"]["samples"] > 0
     assert quality["counts"]["reasoning_blocks"] > 0  # the store keeps the reasoning the openai export drops

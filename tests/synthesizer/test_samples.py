@@ -1,0 +1,71 @@
+"""The lean sample store: shared tool sets and states stored once, old full-JSON rows still read."""
+
+import json
+import sqlite3
+from dataclasses import asdict, replace
+
+from simulator import Store
+from synthesizer.samples import Sample, SampleStore
+
+TOOLS = [{"type": "function", "function": {"name": "ls", "description": "List a folder.", "parameters": {}}}]
+STATE = {"files": {"/a.txt": "é"}, "cwd": "/"}
+
+
+def _sample(number: int, **changes) -> Sample:
+    sample = Sample(
+        id=f"s{number}",
+        trajectory_ids=[f"t{number}"],
+        env="filesystem",
+        scenario="default",
+        seed=number,
+        model="offline",
+        messages=[{"role": "user", "content": f"list {number}"}, {"role": "assistant", "content": "done"}],
+        tools=TOOLS,
+        turns=[{"query": f"list {number}", "variant": "plain", "calls": []}],
+        verified=True,
+        attempts=1,
+        initial_state=STATE,
+    )
+    return replace(sample, **changes)
+
+
+def test_shared_parts_are_stored_once_and_read_back_whole(tmp_path):
+    samples = [_sample(1), _sample(2), _sample(3, initial_state=None), _sample(4, tools=[])]
+    with Store(tmp_path / "store.db") as store:
+        lean = SampleStore(store)
+        for sample in samples:
+            lean.save_sample(sample)
+        assert store.db.execute("SELECT count(*) FROM tool_sets").fetchone()[0] == 2
+        assert store.db.execute("SELECT count(*) FROM states").fetchone()[0] == 1
+        (data,) = store.db.execute("SELECT data FROM samples WHERE id = 's1'").fetchone()
+        assert "tools" not in json.loads(data) and "initial_state" not in json.loads(data)
+        assert list(lean.iter_samples()) == samples
+        assert [lean.get_sample(sample.id) for sample in samples] == samples
+
+
+def test_old_rows_holding_full_json_still_read(tmp_path):
+    path = tmp_path / "old.db"
+    with Store(path):
+        pass
+    old = _sample(1)
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute(
+            "CREATE TABLE samples (id TEXT PRIMARY KEY, trajectory_id TEXT, env TEXT, verified INTEGER, "
+            "n_turns INTEGER, n_calls INTEGER, model TEXT, data TEXT)"
+        )
+        connection.execute(
+            "CREATE TABLE rejects (id TEXT PRIMARY KEY, trajectory_id TEXT, model TEXT, reason TEXT, attempts INTEGER)"
+        )
+        connection.execute("CREATE TABLE llm_cache (key TEXT PRIMARY KEY, request TEXT, reply TEXT)")
+        connection.execute(
+            "INSERT INTO samples VALUES ('s1', 't1', 'filesystem', 1, 1, 0, 'offline', ?)", [json.dumps(asdict(old))]
+        )
+    connection.close()
+    with Store(path) as store:
+        samples = SampleStore(store)
+        samples.save_sample(_sample(2))
+        assert list(samples.iter_samples()) == [old, _sample(2)]
+        assert samples.get_sample("s1") == old
+        samples.reject_sample("s1", "checked again")
+        assert samples.counts() == {"samples": 1, "verified": 1, "rejected": 1}
