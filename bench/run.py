@@ -5,6 +5,7 @@ means the same on a noisy machine; BENCHMARKS.md says what each compares.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -18,9 +19,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import evaluation, lifecycle, llm, overhead, scale, throughput  # noqa: E402
+from bench import evaluation, lifecycle, llm, overhead, ray_shards, scale, throughput  # noqa: E402
 
-SECTIONS = ("overhead", "lifecycle", "explorer", "llm", "scale", "evaluation")
+SECTIONS = ("overhead", "lifecycle", "explorer", "llm", "scale", "evaluation", "ray")
 
 TARGETS = {
     "overhead_inprocess": ("<=", 1.25),
@@ -34,6 +35,8 @@ TARGETS = {
     "export_peak_rss_mb": ("<=", 300),
     "eval_efficiency_c16": (">=", 0.8),
     "fork_vs_create": ("<=", 1.0),
+    "ray_workers2_speedup": (">=", 1.7),
+    "ray_overhead_per_shard_share": ("<=", 0.05),
 }
 
 
@@ -81,6 +84,10 @@ def _run_section(section: str, quick: bool, workdir: Path) -> dict[str, Any]:
         return llm.run(quick)
     if section == "evaluation":
         return evaluation.run(quick, workdir)
+    if section == "ray":
+        if importlib.util.find_spec("ray") is None:
+            return {"skipped": "Ray is not installed: pip install -e '.[ray]'"}
+        return ray_shards.run(quick, workdir)
     return scale.run(quick, workdir)
 
 
@@ -96,6 +103,13 @@ def _figures(section: str, details: dict[str, Any]) -> dict[str, Any]:
         return {"llm_efficiency_c32": details["efficiency_c32"]}
     if section == "evaluation":
         return {"eval_efficiency_c16": details["eval"]["efficiency"], "fork_vs_create": details["fork"]["worst_ratio"]}
+    if section == "ray":
+        if "skipped" in details:
+            return {}
+        return {
+            "ray_workers2_speedup": details["workers2_speedup"],
+            "ray_overhead_per_shard_share": details["ray_overhead_per_shard_share"],
+        }
     return {
         "export_samples_per_s": details["export_samples_per_s"],
         "export_peak_rss_mb": details["export_peak_rss_mb"],

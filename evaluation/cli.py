@@ -15,6 +15,7 @@ from evaluation.errors import EvaluationError
 from evaluation.figures import eval_figures
 from evaluation.report import write_eval_report
 from evaluation.runner import Attempt, ChatPolicy, GroundTruthPolicy, Policy, regrade, run_attempts
+from evaluation.sharded import EvalWork, evaluate_on_ray
 from evaluation.store import AttemptStore
 from evaluation.tasks import Task, load_tasks, split_tasks, write_tasks
 from simulator import Store
@@ -23,7 +24,7 @@ from synthesizer import cli as synthesizer_cli
 from synthesizer.llm import ChatModel, ResponseCache
 from synthesizer.samples import SampleStore
 
-__all__ = ["main"]
+__all__ = ["evaluate_tasks", "main"]
 
 
 class _Main(synthesizer_cli.main.__class__):  # type: ignore[name-defined,misc]
@@ -69,6 +70,7 @@ def tasks_command(db: Path, split: float | None, seed: int, out: Path | None) ->
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), help="Write eval.md and eval.html.")
 @click.option("--regrade", is_flag=True, help="Re-score the stored attempts with the current checker; run nothing.")
+@click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
 def eval_command(
     db: Path,
     tasks_file: Path | None,
@@ -86,6 +88,7 @@ def eval_command(
     json_out: Path | None,
     report_dir: Path | None,
     regrade: bool,
+    ray_address: str | None,
 ) -> None:
     """Evaluate a model on tasks in fresh sandboxes; outcome-based grading, pass^k, transcripts in the store.
 
@@ -99,7 +102,11 @@ def eval_command(
     else:
         tasks = load_tasks(db=None if tasks_file else db, tasks_file=tasks_file, held_out_only=held_out)
         endpoint = {"timeout_s": timeout, "max_tokens": max_tokens, "extra_body": extra_body}
-        attempts = _evaluate(db, tasks, llm, name, base_url, api_key, concurrency, k, temperature, endpoint)
+        if ray_address:
+            work = EvalWork(llm, name, base_url, api_key, concurrency, k, temperature, endpoint)
+            with simulator_cli.progress_bar("evaluating on Ray") as report:
+                evaluate_on_ray(db, tasks, work, ray_address, report)
+        attempts = evaluate_tasks(db, tasks, llm, name, base_url, api_key, concurrency, k, temperature, endpoint)
     if not attempts:
         raise EvaluationError("no attempts to report (no tasks, or nothing stored for --regrade)")
     figures = eval_figures(attempts, k)
@@ -111,7 +118,7 @@ def eval_command(
     )
 
 
-def _evaluate(
+def evaluate_tasks(
     db: Path,
     tasks: list[Task],
     llm: str,

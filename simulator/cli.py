@@ -23,6 +23,7 @@ from servers import (
     serve_sandbox,
 )
 from servers.bfcl import bfcl_environment_names
+from simulator.cluster import explore_on_ray
 from simulator.connection import DEFAULT_ERROR_TEXT, ServerTarget
 from simulator.errors import SimulatorError
 from simulator.explorer import ExploreConfig, explore, learn_from
@@ -32,6 +33,7 @@ from simulator.store import Store
 
 __all__ = [
     "KNOWN_ERRORS",
+    "RAY_HELP",
     "explore_command",
     "graph_command",
     "progress_bar",
@@ -42,6 +44,7 @@ __all__ = [
 ]
 
 KNOWN_ERRORS = (SimulatorError,)
+RAY_HELP = "Shard the work over Ray: 'local' starts one here, 'auto' joins a running cluster, or an address."
 
 
 def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -247,6 +250,7 @@ def proxy_command(server_cmd: str, record: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON object of value pools: parameter (or entity) name -> list of values to try.",
 )
+@click.option("--ray", "ray_address", metavar="ADDRESS", help=RAY_HELP)
 def explore_command(
     envs: str | None,
     bfcl: bool,
@@ -264,6 +268,7 @@ def explore_command(
     after_target: int,
     workers: int,
     values_file: Path | None,
+    ray_address: str | None,
 ) -> None:
     """Explore a server with directed sampling and record real trajectories.
 
@@ -279,6 +284,8 @@ def explore_command(
         values=_value_pools(values_file) if values_file else {},
     )
     with progress_bar(f"exploring {target.label}") as report:
+        if ray_address:
+            explore_on_ray(target, db, config, ray_address, report)
         run_id = explore(target, db, config, report)
     with Store(db) as store:
         stats = store.stats()

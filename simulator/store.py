@@ -119,6 +119,38 @@ class Store:
         row = self.db.execute("SELECT graph FROM graphs WHERE run_id = ? AND stage = ?", [run_id, stage]).fetchone()
         return json.loads(row[0]) if row else None
 
+    def merge_from(self, path: str | Path) -> int:
+        """Copy in every row of another store that this one lacks (by primary key), in one transaction.
+
+        Tables this store lacks are created first, with their indexes.  Merging the same file
+        twice adds nothing, so a merge cut short is simply run again.  Returns the rows added.
+        """
+        if self.db.conn.in_transaction:
+            raise StoreError(f"{self.path}: cannot merge {path} inside an open transaction")
+        self.db.execute("ATTACH DATABASE ? AS other", [str(path)])
+        try:
+            schema = self.db.execute(
+                "SELECT type, name, tbl_name, sql FROM other.sqlite_master WHERE sql IS NOT NULL ORDER BY type DESC"
+            ).fetchall()
+            added = 0
+            with self.db.conn:
+                ours = set(self.db.table_names())
+                for kind, _name, table, sql in schema:  # tables first, then their indexes
+                    if table != "meta" and table not in ours and kind in ("table", "index"):
+                        self.db.execute(sql)
+                for kind, name, _, _ in schema:
+                    if kind != "table" or name == "meta":
+                        continue
+                    columns = ", ".join(f"[{row[1]}]" for row in self.db.execute(f"PRAGMA other.table_info([{name}])"))
+                    added += self.db.execute(
+                        f"INSERT OR IGNORE INTO main.[{name}] ({columns}) SELECT {columns} FROM other.[{name}]"
+                    ).rowcount
+            return added
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self.path}: cannot merge {path} ({error})") from error
+        finally:
+            self.db.execute("DETACH DATABASE other")
+
     def covered_edges(self, run_id: str | None = None) -> set[tuple[str, str]]:
         """Graph edges realised by the trajectories (of one run, or all)."""
         where, params = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])

@@ -4,6 +4,7 @@ import json
 import logging
 import sys
 import tomllib
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from synthesizer.plan import Variants
 from synthesizer.quality import format_quality, measure_quality, read_records
 from synthesizer.roles import Backend, ModelBackend
 from synthesizer.samples import SampleStore
+from synthesizer.sharded import run_on_ray, synthesize_on_ray
 from synthesizer.synthesize import SynthesisConfig, synthesize
 
 __all__ = ["main"]
@@ -160,6 +162,7 @@ def _share_option(variant: str, help_text: str) -> Any:
 @_share_option("missing_parameter", "Share of turns whose query leaves out a value the assistant must ask for.")
 @_share_option("missing_tool", "Share of turns whose tool is only offered later in the dialogue.")
 @_share_option("error_recovery", "Share of turns with a call that really fails and is recovered from.")
+@click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
 def synthesize_command(
     db: Path,
     max_attempts: int,
@@ -169,6 +172,7 @@ def synthesize_command(
     missing_parameter: float,
     missing_tool: float,
     error_recovery: float,
+    ray_address: str | None,
     **endpoint: Any,
 ) -> None:
     """Turn trajectories into verified multi-turn samples (advanced tool, hard query, guided chain).
@@ -187,6 +191,9 @@ def synthesize_command(
             concurrency=endpoint["concurrency"] if endpoint["llm"] == "openai" else 1,
         )
         with simulator_cli.progress_bar("synthesizing") as report:
+            if ray_address:
+                factory = partial(make_backend, **endpoint)
+                synthesize_on_ray(db, config, factory, ray_address, report)
             counts = synthesize(db, config, backend, report)
     click.echo(f"{counts['verified']} verified samples, {counts['rejected']} rejected, in {db}", err=True)
     _echo_usage(backend)
@@ -250,6 +257,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
 @llm_options
 @click.option("--max-attempts", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--turns", default="2-5", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
+@click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
 def run_command(
     out: Path,
     envs: str,
@@ -259,6 +267,7 @@ def run_command(
     seed: int,
     max_attempts: int,
     turns: tuple[int, int],
+    ray_address: str | None,
     **endpoint: Any,
 ) -> None:
     """The whole pipeline on the built-in environments: explore, synthesize, validate, export, report.
@@ -289,6 +298,9 @@ def run_command(
     with Store(config.store_path) as cache_store:
         backend = make_backend(cache_store, **endpoint)
         with simulator_cli.progress_stages() as stage:
+            if ray_address:
+                factory = partial(make_backend, **endpoint)
+                run_on_ray(config, factory, ray_address, stage)
             figures = run_pipeline(config, backend, stage)
     totals = figures["totals"]
     click.echo(

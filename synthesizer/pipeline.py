@@ -43,27 +43,34 @@ class RunConfig:
     def store_path(self) -> Path:
         return self.out / "store.db"
 
+    @property
+    def explore_config(self) -> ExploreConfig:
+        """What each environment's exploration runs with."""
+        return ExploreConfig(
+            trajectories=self.trajectories,
+            seed=self.seed,
+            max_steps=self.max_steps,
+            after_target_steps=self.after_target_steps,
+        )
+
+    @property
+    def synthesis_config(self) -> SynthesisConfig:
+        return SynthesisConfig(
+            samples=self.samples,
+            turns=self.turns,
+            max_attempts=self.max_attempts,
+            seed=self.seed,
+            variants=self.variants,
+            concurrency=self.concurrency,
+        )
+
 
 def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str, Any]:
     """Explore -> synthesize -> export (all formats) -> report; the report's figures and `pending`."""
     config.out.mkdir(parents=True, exist_ok=True)
-    explore_config = ExploreConfig(
-        trajectories=config.trajectories,
-        seed=config.seed,
-        max_steps=config.max_steps,
-        after_target_steps=config.after_target_steps,
-    )
     for env in config.envs:
-        explore(ServerTarget(envs=(env,)), config.store_path, explore_config, stage(f"explore {env}"))
-    synthesis = SynthesisConfig(
-        samples=config.samples,
-        turns=config.turns,
-        max_attempts=config.max_attempts,
-        seed=config.seed,
-        variants=config.variants,
-        concurrency=config.concurrency,
-    )
-    counts = synthesize(config.store_path, synthesis, backend, stage("synthesize"))
+        explore(ServerTarget(envs=(env,)), config.store_path, config.explore_config, stage(f"explore {env}"))
+    counts = synthesize(config.store_path, config.synthesis_config, backend, stage("synthesize"))
     report = stage("export")
     with Store(config.store_path) as store:
         samples = SampleStore(store)

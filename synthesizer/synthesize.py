@@ -59,14 +59,23 @@ def synthesize(
     config: SynthesisConfig,
     backend: Backend,
     progress: Progress | None = None,
+    *,
+    near_duplicates: bool = True,
 ) -> dict[str, int]:
-    """Turn the store's trajectories into samples; returns the store's sample counts (and `pending`)."""
-    return anyio.run(_synthesize, store_path, config, backend, progress or (lambda done, total, note="": None))
+    """Turn the store's trajectories into samples; returns the store's sample counts (and `pending`).
+
+    `near_duplicates=False` leaves the near-duplicate pass to whoever holds all the samples
+    (a shard holds only some: the pass is run once over the merged store).
+    """
+    report = progress or (lambda done, total, note="": None)
+    return anyio.run(_synthesize, store_path, config, backend, report, near_duplicates)
 
 
-async def _synthesize(store_path: Path, config: SynthesisConfig, backend: Backend, report: Progress) -> dict[str, int]:
+async def _synthesize(
+    store_path: Path, config: SynthesisConfig, backend: Backend, report: Progress, near_duplicates: bool
+) -> dict[str, int]:
     try:
-        return await _synthesize_all(store_path, config, backend, report)
+        return await _synthesize_all(store_path, config, backend, report, near_duplicates)
     finally:
         await backend.aclose()
 
@@ -92,7 +101,7 @@ class _Tally:
 
 
 async def _synthesize_all(
-    store_path: Path, config: SynthesisConfig, backend: Backend, report: Progress
+    store_path: Path, config: SynthesisConfig, backend: Backend, report: Progress, near_duplicates: bool
 ) -> dict[str, int]:
     key = config.key(backend.key)
     with Store(store_path) as store:
@@ -135,7 +144,8 @@ async def _synthesize_all(
                 group.start_soon(worker)
         if failures:
             raise failures[0]
-        drop_near_duplicates(samples, config.turns[0])
+        if near_duplicates:
+            drop_near_duplicates(samples, config.turns[0])
         return samples.counts() | {"pending": tally.pending}
 
 
