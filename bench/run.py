@@ -33,6 +33,7 @@ TARGETS = {
     "llm_efficiency_c32": (">=", 0.8),
     "export_samples_per_s": (">=", 20_000),
     "export_peak_rss_mb": ("<=", 300),
+    "store_bytes_per_sample": ("<=", 8_000),
     "eval_efficiency_c16": (">=", 0.8),
     "fork_vs_create": ("<=", 1.0),
     "ray_workers2_speedup": (">=", 1.7),
@@ -114,6 +115,8 @@ def _figures(section: str, details: dict[str, Any]) -> dict[str, Any]:
         "export_samples_per_s": details["export_samples_per_s"],
         "export_peak_rss_mb": details["export_peak_rss_mb"],
         "export_samples": details["samples"],
+        "store_bytes_per_sample": details["store_bytes_per_sample"],
+        "json_floor_samples_per_s": details["json_floor_samples_per_s"],
     }
 
 

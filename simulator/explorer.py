@@ -7,13 +7,14 @@ stored, and the rest may run in several worker processes in any order.
 """
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import multiprocessing
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,7 +216,7 @@ async def _explore_indices(
     config: ExploreConfig,
     run_id: str,
     graph_json: dict[str, Any],
-    indices: list[int],
+    indices: Iterable[int],
     report: Progress,
     connection: Connection | None = None,
 ) -> None:
@@ -235,58 +236,105 @@ async def _explore_indices(
 def _explore_in_processes(
     target: ServerTarget, store_path: Path, config: ExploreConfig, run_id: str, report: Progress
 ) -> None:
-    """Discovery here, then the remaining indices split over worker processes, which write to the store themselves.
+    """Discovery here, then this process and `workers - 1` worker processes share the remaining indices.
 
-    The workers start first: each is a fresh Python (spawn) that imports and connects while
-    discovery runs here, then waits for its share; start-up once cost a whole worker's head start.
+    Each process takes the next index as soon as it is free (trajectory `i` depends only on the
+    seed, `i` and the frozen graph, so who runs it changes nothing) and writes to the store itself.
+    The workers start first: each is a fresh Python (spawn) that spends seconds importing and
+    connecting, during which this process runs discovery and the first indices.
     """
     context = multiprocessing.get_context("spawn")
-    pipes = [context.Pipe(duplex=False) for _ in range(config.workers)]
+    taken, finished = context.Value("q", 0), context.Value("q", 0)
+    orders = context.Queue()  # put() never blocks (a feeder thread), so a worker still starting holds nothing up
+    orders.cancel_join_thread()  # nor does a worker that died before reading hold up this process's exit
     workers = [
-        context.Process(target=_worker_main, args=(target, str(store_path), config, run_id, orders), daemon=True)
-        for orders, _ in pipes
+        context.Process(
+            target=_worker_main, args=(target, str(store_path), config, run_id, orders, taken, finished), daemon=True
+        )
+        for _ in range(config.workers - 1)
     ]
     for worker in workers:
         worker.start()
     try:
-        graph = graph_to_json(anyio.run(_discover, target, store_path, config, run_id, report))
-        remaining = sorted(set(range(config.trajectories)) - _indices(store_path, run_id))
-        for number, (_, send) in enumerate(pipes):
-            with contextlib.suppress(OSError):  # a worker that died starting shows in its exit code below
-                send.send((graph, remaining[number :: config.workers]))
+        anyio.run(
+            _explore_shared_here, target, store_path, config, run_id, report, orders, len(workers), taken, finished
+        )
     except BaseException:
         for worker in workers:
             worker.terminate()
         raise
-    finally:
-        for _, send in pipes:
-            send.close()
     while any(worker.is_alive() for worker in workers):
         report(len(_indices(store_path, run_id)), config.trajectories)
         time.sleep(0.2)
-    report(len(_indices(store_path, run_id)), config.trajectories)
+    done = _indices(store_path, run_id)
+    report(len(done), config.trajectories)
     failed = [worker.exitcode for worker in workers if worker.exitcode != 0]
-    if failed:
+    if failed and not set(range(config.trajectories)) <= done:
         raise SimulatorError(f"{len(failed)} explorer worker(s) failed (exit codes {failed}); re-run to resume")
+    if failed:
+        logger.warning("%d explorer worker(s) failed (exit codes %s); the others did their share", len(failed), failed)
 
 
-def _worker_main(target: ServerTarget, store_path: str, config: ExploreConfig, run_id: str, orders: Any) -> None:
-    anyio.run(_worker, target, Path(store_path), config, run_id, orders)
-
-
-async def _worker(target: ServerTarget, store_path: Path, config: ExploreConfig, run_id: str, orders: Any) -> None:
-    """Connect, wait for the frozen graph and this worker's indices, explore them."""
+async def _explore_shared_here(
+    target: ServerTarget,
+    store_path: Path,
+    config: ExploreConfig,
+    run_id: str,
+    report: Progress,
+    orders: Any,
+    workers: int,
+    taken: Any,
+    finished: Any,
+) -> None:
+    """Discovery, the frozen graph and the remaining indices to every worker, then this process's share."""
     async with target.connect() as connection:
-        try:
-            graph, indices = await anyio.to_thread.run_sync(orders.recv)
-        except EOFError:  # discovery failed in the parent, which says so
+        graph = graph_to_json(await _discover(target, store_path, config, run_id, report, connection))
+        done = _indices(store_path, run_id)
+        before, remaining = len(done), sorted(set(range(config.trajectories)) - done)
+        for _ in range(workers):
+            orders.put((graph, remaining))
+
+        def shared_report(done: int, wanted: int) -> None:
+            _count(finished, done, wanted)
+            report(before + finished.value, wanted)
+
+        indices = _next_free(remaining, taken)
+        await _explore_indices(target, store_path, config, run_id, graph, indices, shared_report, connection)
+
+
+def _worker_main(
+    target: ServerTarget, store_path: str, config: ExploreConfig, run_id: str, orders: Any, taken: Any, finished: Any
+) -> None:
+    anyio.run(_worker, target, Path(store_path), config, run_id, orders, taken, finished)
+
+
+async def _worker(
+    target: ServerTarget, store_path: Path, config: ExploreConfig, run_id: str, orders: Any, taken: Any, finished: Any
+) -> None:
+    """Connect, wait for the frozen graph and the remaining indices, explore whichever are free."""
+    async with target.connect() as connection:
+        graph, remaining = await anyio.to_thread.run_sync(orders.get)  # the parent stops us if discovery fails
+        counted = functools.partial(_count, finished)
+        await _explore_indices(
+            target, store_path, config, run_id, graph, _next_free(remaining, taken), counted, connection
+        )
+
+
+def _next_free(remaining: list[int], taken: Any) -> Iterator[int]:
+    """The indices of `remaining` that no process has taken yet (`taken`: a counter all processes share)."""
+    while True:
+        with taken.get_lock():
+            position = taken.value
+            taken.value += 1
+        if position >= len(remaining):
             return
-        if indices:
-            await _explore_indices(target, store_path, config, run_id, graph, indices, _quiet, connection)
+        yield remaining[position]
 
 
-def _quiet(done: int, wanted: int) -> None:
-    """Workers report nothing: the parent counts the store's trajectories."""
+def _count(finished: Any, done: int, wanted: int) -> None:
+    """Progress from any process: one more trajectory stored (`finished`: a counter all processes share)."""
+    with finished.get_lock():
+        finished.value += 1
 
 
 class _Explorer:

@@ -160,7 +160,9 @@ def _sharegpt(sample: Sample, options: ExportOptions, number: int) -> dict[str, 
     return {
         "conversations": conversations,
         "system": "\n\n".join(system),
-        "tools": json.dumps([tool["function"] for tool in sample.tools], ensure_ascii=False),
+        # orjson: the stdlib's dump of every sample's tool schemas was most of this format's time (LLaMA-Factory
+        # parses the string, so its spacing is no part of what a model sees)
+        "tools": orjson.dumps([tool["function"] for tool in sample.tools], option=orjson.OPT_NON_STR_KEYS).decode(),
     }
 
 
