@@ -260,7 +260,8 @@ def _readable_sibling(result: Any, value: Any, siblings: list[Any] = ()) -> str 
             for key, item in result.items():
                 readable = key.endswith(("name", "title", "subject", "city")) and isinstance(item, str)
                 shared = any(isinstance(other, dict) and other.get(key) == item for other in siblings)
-                if readable and item != value and not shared:
+                says_it = isinstance(value, str) and readable and _appears(value, item.lower())  # "Meta" says META
+                if readable and item != value and not shared and not says_it:
                     return item
             return None
         for item in result.values():
