@@ -218,6 +218,14 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
             if origin.get("source") in _RESULT_SOURCES and origin.get("step") in succeeded
         }
         needs |= {provided[condition] for condition in hints.get("requires", []) if condition in provided}
+        if _declares_nothing(tools[step.tool]):  # no hints to go by: the same name is the same thing
+            needs |= {
+                call.step
+                for call in calls
+                if call.changes_state
+                and _declares_nothing(tools[call.tool])
+                and _shares_a_name(call.arguments, step.arguments)
+            }
         failure = failed_at.get(step.tool)
         discovered: set[int] = set()
         if failure is not None and failure[1] == step.arguments:  # observed: refused, the state changed, then done
@@ -257,6 +265,18 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
         for value in _leaves(step.result):
             first_seen.setdefault(_key(value), {"source": "result", "step": step.index, "tool": step.tool})
     return calls
+
+
+def _declares_nothing(tool: ToolInfo) -> bool:
+    """A tool of someone else's (no dependency hints, no phrasing): only names can tell what it acts on."""
+    hints = tool.hints or {}
+    return not any(hints.get(key) for key in ("consumes", "produces", "requires", "provides", "asks"))
+
+
+def _shares_a_name(earlier: dict[str, Any], later: dict[str, Any]) -> bool:
+    """Whether a later call names something (a file, a folder, an id) an earlier state change named."""
+    names = {value for value in earlier.values() if isinstance(value, str) and len(value) > 1}
+    return any(isinstance(value, str) and value in names for value in later.values())
 
 
 def _earliest(origin: dict[str, Any], value: Any, first_seen: dict[str, dict[str, Any]]) -> dict[str, Any]:
