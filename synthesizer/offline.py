@@ -126,7 +126,7 @@ class OfflineRoles(Roles):
         if turn.withheld and turn.variant == "missing_parameter" and answered:
             given.append(f"the {parameter_words(turn.withheld)} the user just told me")
         if given:
-            parts.append("I have " + _listed(given) + " from the user.")
+            parts.append("I have " + value_words(given) + " from the user.")
         steps = {call.step: call for call in turn.calls}
         for call in turn.calls:
             for parameter, origin in call.provenance.items():
@@ -196,10 +196,6 @@ def _lesson(turn: TurnPlan, failure: dict[str, Any], tools: dict[str, ToolInfo])
 def _quoted(value: Any) -> str:
     words = value_words(value)
     return f'"{words}"' if isinstance(value, str) and " " in words else words
-
-
-def _listed(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _since_query(conversation: list[dict[str, Any]], query: str) -> list[dict[str, Any]]:

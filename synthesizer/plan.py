@@ -15,14 +15,15 @@ ground truth in a fresh sandbox and takes results and end states from that run.
 """
 
 import dataclasses
-import json
 import random
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from servers import canonical_json
 from simulator import ToolInfo, Trajectory
+from synthesizer.grounding import leaf_values
 
 __all__ = [
     "AdvancedTool",
@@ -261,9 +262,9 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
             provided[condition] = step.index
         for name, value in step.arguments.items():
             if provenance.get(name, {}).get("source") not in _RESULT_SOURCES:
-                first_seen.setdefault(_key(value), {"source": "user"})
-        for value in _leaves(step.result):
-            first_seen.setdefault(_key(value), {"source": "result", "step": step.index, "tool": step.tool})
+                first_seen.setdefault(canonical_json(value), {"source": "user"})
+        for value in leaf_values(step.result):
+            first_seen.setdefault(canonical_json(value), {"source": "result", "step": step.index, "tool": step.tool})
     return calls
 
 
@@ -287,22 +288,10 @@ def _earliest(origin: dict[str, Any], value: Any, first_seen: dict[str, dict[str
     """
     if origin.get("source") not in _RESULT_SOURCES:
         return origin
-    first = first_seen.get(_key(value))
+    first = first_seen.get(canonical_json(value))
     return (
         origin if first is None or first.get("step") == origin.get("step") else {**first, "field": origin.get("field")}
     )
-
-
-def _leaves(data: Any) -> list[Any]:
-    if isinstance(data, dict):
-        return [leaf for item in data.values() for leaf in _leaves(item)]
-    if isinstance(data, list):
-        return [leaf for item in data for leaf in _leaves(item)]
-    return [data] if isinstance(data, str | int | float) and not isinstance(data, bool) else []
-
-
-def _key(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
 
 
 def _from_earlier_turns(call: Call, earlier: list[Call], own: set[int]) -> Call:
@@ -316,8 +305,10 @@ def _from_earlier_turns(call: Call, earlier: list[Call], own: set[int]) -> Call:
     for parameter, origin in call.provenance.items():
         if origin.get("source") not in _RESULT_SOURCES or origin.get("step") not in own:
             continue
-        value = _key(call.arguments.get(parameter))
-        holder = next((e for e in reversed(earlier) if value in {_key(leaf) for leaf in _leaves(e.result)}), None)
+        value = canonical_json(call.arguments.get(parameter))
+        holder = next(
+            (e for e in reversed(earlier) if value in {canonical_json(leaf) for leaf in leaf_values(e.result)}), None
+        )
         if holder is not None:
             provenance[parameter] = {**origin, "step": holder.step, "tool": holder.tool}
             if not any(o.get("step") == origin["step"] for name, o in provenance.items() if name != parameter):

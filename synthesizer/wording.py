@@ -285,8 +285,7 @@ def _from_description(tool: ToolInfo, values: dict[str, Any]) -> str:
     given = [value_words(value) for value in values.values()]
     if not given:
         return f"I need you to {goal}."
-    listed = given[0] if len(given) == 1 else ", ".join(given[:-1]) + " and " + given[-1]
-    return f"I need you to {goal}, for {listed}."
+    return f"I need you to {goal}, for {value_words(given)}."
 
 
 def _summary(result: Any) -> str:
