@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 _HOPELESS_FAILURES = 4
 
+_BATCH, _BATCH_S = 64, 0.25
+"""Trajectories are committed in batches of up to this many, or this many seconds' worth."""
+
 Progress = Callable[[int, int], None]
 """Called with (trajectories done, trajectories wanted)."""
 
@@ -74,16 +77,18 @@ def explore(target: ServerTarget, store_path: Path, config: ExploreConfig, progr
     Returns the run id.
     """
     run_id = run_id_for(target, config)
+    # Held open for the whole run: the last connection to close checkpoints the WAL into the
+    # file, which cost milliseconds each time a stage opened and closed its own.
     with Store(store_path) as store:
         settings = {**asdict(config), "server": target.options()}  # how synthesis reconnects
         store.ensure_run(run_id, kind="explore", target=target.label, config=settings, seed=config.seed)
         done = store.trajectory_indices(run_id)
-    report = progress or (lambda done_count, wanted: None)
-    report(len(done & set(range(config.trajectories))), config.trajectories)
-    if config.workers <= 1:
-        anyio.run(_explore_here, target, store_path, config, run_id, report)
-        return run_id
-    _explore_in_processes(target, store_path, config, run_id, report)
+        report = progress or (lambda done_count, wanted: None)
+        report(len(done & set(range(config.trajectories))), config.trajectories)
+        if config.workers <= 1:
+            anyio.run(_explore_here, target, store_path, config, run_id, report)
+        else:
+            _explore_in_processes(target, store_path, config, run_id, report)
     return run_id
 
 
@@ -225,12 +230,26 @@ async def _explore_indices(
         initial = store.load_graph(run_id, "initial")
         plan = plan_targets(graph_from_json(initial) if initial else graph, config.trajectories, config.seed)
         done = store.trajectory_indices(run_id)  # counted here, not re-read per trajectory: that grew as O(n^2)
+        pending: list[Trajectory] = []
+        written = time.monotonic()
+
+        def flush() -> None:
+            store.save_trajectories(pending)
+            for trajectory in pending:
+                done.add(trajectory.index)
+                report(len(done), config.trajectories)
+            pending.clear()
+
         async with _connected(target, connection) as connection:
             explorer = _Explorer(connection, target, config, run_id, _pools(target, config))
-            for index in indices:
-                store.save_trajectory(await explorer.run(index, plan[index], graph, probe=False))
-                done.add(index)
-                report(len(done), config.trajectories)
+            try:
+                for index in indices:
+                    pending.append(await explorer.run(index, plan[index], graph, probe=False))
+                    if len(pending) >= _BATCH or time.monotonic() - written >= _BATCH_S:
+                        flush()
+                        written = time.monotonic()
+            finally:
+                flush()
 
 
 def _explore_in_processes(

@@ -9,6 +9,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlite_utils
 
 from simulator.errors import StoreError
@@ -41,8 +42,8 @@ class Store:
             connection.execute("PRAGMA busy_timeout = 60000")
             self.db = sqlite_utils.Database(connection)
             self._check_or_create()
-            if connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
-                connection.execute("PRAGMA synchronous = NORMAL")
+            wal = connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            connection.execute(f"PRAGMA synchronous = {'NORMAL' if wal else 'FULL'}")
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path}: not a usable SQLite store ({error})") from error
 
@@ -80,13 +81,21 @@ class Store:
 
     def save_trajectory(self, trajectory: Trajectory) -> bool:
         """Write a trajectory and its steps atomically; False when it was already stored."""
+        return self.save_trajectories([trajectory]) == 1
+
+    def save_trajectories(self, trajectories: list[Trajectory]) -> int:
+        """Write trajectories and their steps in one transaction, skipping those already stored;
+        returns how many were new.  The explorer writes in batches: a commit cost more than
+        encoding a trajectory, and a killed run only re-explores what it had not committed."""
         with self.db.conn:
-            exists = self.db.execute("SELECT 1 FROM trajectories WHERE id = ?", [trajectory.id]).fetchone()
-            if exists:
-                return False
-            _insert(self.db.conn, "trajectories", [_trajectory_row(trajectory)])
-            _insert(self.db.conn, "steps", [_step_row(trajectory.id, step) for step in trajectory.steps])
-        return True
+            new = [
+                trajectory
+                for trajectory in trajectories
+                if not self.db.execute("SELECT 1 FROM trajectories WHERE id = ?", [trajectory.id]).fetchone()
+            ]
+            _insert(self.db.conn, "trajectories", [_trajectory_row(trajectory) for trajectory in new])
+            _insert(self.db.conn, "steps", [_step_row(t.id, step) for t in new for step in t.steps])
+        return len(new)
 
     def append_step(self, trajectory: Trajectory, step: Step) -> None:
         """Add one step to a recorded session as it happens (the row is created on the first step)."""
@@ -178,23 +187,34 @@ class Store:
         }
 
     def _check_or_create(self) -> None:
+        if not self.db.table_names():
+            self._create()
         tables = set(self.db.table_names())
-        if tables and "meta" not in tables:
+        if "meta" not in tables:
             raise StoreError(
                 f"{self.path}: an SQLite file that is not a funreason store (tables: {sorted(tables)[:5]})"
             )
-        if "meta" in tables:
-            meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
-            if meta.get("format") != FORMAT:
-                raise StoreError(f"{self.path}: an SQLite file that is not a funreason store")
-            if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
-                raise StoreError(f"{self.path}: written by a newer funreason (schema {meta['schema_version']})")
-            return
+        meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("format") != FORMAT:
+            raise StoreError(f"{self.path}: an SQLite file that is not a funreason store")
+        if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: written by a newer funreason (schema {meta['schema_version']})")
+
+    def _create(self) -> None:
+        """The tables of an empty file, in one transaction that another process creating them waits for.
+
+        Creating them does not wait for the disk (a power cut then can lose only an empty store):
+        the waiting, once for WAL and once per table, cost more than a short exploration.
+        """
+        self.db.execute("PRAGMA synchronous = OFF")  # `__init__` sets NORMAL afterwards
         self.db.enable_wal()
         with self.db.conn:
-            self.db["meta"].insert_all(
-                [{"key": "format", "value": FORMAT}, {"key": "schema_version", "value": str(SCHEMA_VERSION)}], pk="key"
-            )
+            self.db.execute("BEGIN IMMEDIATE")  # the sqlite3 module starts no transaction for DDL by itself
+            if self.db.table_names():
+                return
+            self.db["meta"].create({"key": str, "value": str}, pk="key")
+            rows = [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION))]
+            self.db.conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", rows)
             self.db["runs"].create(
                 {"id": str, "kind": str, "target": str, "config": str, "seed": int, "created": str, "versions": str},
                 pk="id",
@@ -251,8 +271,21 @@ def _insert(connection: sqlite3.Connection, table: str, rows: list[dict[str, Any
         )
 
 
-_to_json = json.JSONEncoder(ensure_ascii=False).encode
-"""`json.dumps(value, ensure_ascii=False)` without building an encoder per call (three per step)."""
+def _to_json(value: Any) -> str:
+    """JSON as the store keeps it: orjson (compact, UTF-8 kept), the stdlib for what orjson refuses
+    (an integer beyond 64 bits, a key that is not a string)."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False)
+
+
+def _from_json(text: str) -> Any:
+    """The inverse of `_to_json`, also for rows the stdlib wrote (`NaN`, spaces)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _trajectory_row(trajectory: Trajectory) -> dict[str, Any]:
@@ -269,7 +302,7 @@ def _trajectory_row(trajectory: Trajectory) -> dict[str, Any]:
         "status": trajectory.status,
         "error": trajectory.error,
         "n_steps": len(trajectory.steps),
-        "covered_edges": json.dumps(trajectory.covered_edges),
+        "covered_edges": _to_json(trajectory.covered_edges),
         "final_state_hash": trajectory.final_state_hash,
     }
 
@@ -285,7 +318,7 @@ def _step_row(trajectory_id: str, step: Step) -> dict[str, Any]:
         "is_error": int(step.is_error),
         "diff": _to_json(step.diff),
         "latency_ms": step.latency_ms,
-        "provenance": json.dumps(step.provenance),
+        "provenance": _to_json(step.provenance),
     }
 
 
@@ -295,13 +328,13 @@ def _trajectory(rows: list[dict[str, Any]]) -> Trajectory:
         Step(
             index=row["step_idx"],
             tool=row["tool"],
-            arguments=json.loads(row["arguments"]),
-            result=json.loads(row["result"]),
+            arguments=_from_json(row["arguments"]),
+            result=_from_json(row["result"]),
             text=row["text"],
             is_error=bool(row["is_error"]),
-            diff=json.loads(row["diff"]),
+            diff=_from_json(row["diff"]),
             latency_ms=row["latency_ms"],
-            provenance=json.loads(row["provenance"]),
+            provenance=_from_json(row["provenance"]),
         )
         for row in rows
         if row["step_idx"] is not None
@@ -319,6 +352,6 @@ def _trajectory(rows: list[dict[str, Any]]) -> Trajectory:
         status=head["status"],
         error=head["error"],
         steps=steps,
-        covered_edges=json.loads(head["covered_edges"]),
+        covered_edges=_from_json(head["covered_edges"]),
         final_state_hash=head["final_state_hash"],
     )
