@@ -208,7 +208,8 @@ async def _discover(
                     trajectory = await explorer.run(index, plan[index], graph, probe=True)
                     store.save_trajectory(trajectory)
                     report(len(store.trajectory_indices(run_id)), config.trajectories)
-                learn_from(graph, trajectory)
+                if learn_from(graph, trajectory):
+                    explorer.forget_index()  # what it read from the graph is out of date
                 seen.append(trajectory)
             _mark_never_succeeding(graph, seen)
         store.save_graph(run_id, "frozen", graph_to_json(graph))
@@ -372,6 +373,10 @@ class _Explorer:
         self._index: GraphIndex | None = None
         self._server_paths: dict[str, list[str]] | None = None
 
+    def forget_index(self) -> None:
+        """The graph has changed in place (discovery learnt from a trajectory): index it again."""
+        self._index = None
+
     async def run(self, index: int, target_tool: str, graph: nx.DiGraph, *, probe: bool) -> Trajectory:
         seed = self.config.seed * 1_000_003 + index
         trajectory = Trajectory(
@@ -403,14 +408,15 @@ class _Explorer:
         return trajectory
 
     async def _walk(self, trajectory: Trajectory, graph: nx.DiGraph, rng: random.Random, probe: bool) -> None:
-        if probe or self._index is None or self._index.graph is not graph:  # discovery teaches the graph as it goes
+        if self._index is None or self._index.graph is not graph:
             self._index = GraphIndex(graph, self.free)
+        index = self._index
         filler = ArgumentFiller(self.pools, rng, probe=probe)
         memory = ValueMemory()
         called: set[str] = set()
         failures: dict[str, int] = {}
-        excluded = {tool for tool in graph.nodes if tool not in self.tools}
-        excluded |= {tool for tool, failing in graph.nodes(data="never_succeeded") if failing} - {trajectory.target}
+        excluded = {tool for tool in index.tools if tool not in self.tools}
+        excluded |= index.never_succeeded - {trajectory.target}
         extra_steps = 0
         goal = trajectory.target or ""
         # Discovery on a server that declares nothing walks on past the target: edges are learnt
@@ -418,11 +424,11 @@ class _Explorer:
         target_tool = self.tools.get(trajectory.target or "")
         learning = probe and target_tool is not None and target_tool.hints is None
         while len(trajectory.steps) < self.config.max_steps:
-            tool_name = choose_next(graph, goal, called, excluded, rng, self.free, self._index)
+            tool_name = choose_next(graph, goal, called, excluded, rng, self.free, index)
             if tool_name is None:
                 break
             tool = self.tools[tool_name]
-            arguments, provenance = filler.fill(tool, memory, self._index.links(tool_name))
+            arguments, provenance = filler.fill(tool, memory, index.links(tool_name))
             try:
                 step = await self.connection.call(tool_name, arguments)
             except ServerDied as error:  # keep the fatal call in the record, then fail the trajectory
@@ -442,7 +448,7 @@ class _Explorer:
                     for tool in excluded
                     if tool not in self.tools
                     or failures.get(tool, 0) > 2 * self.config.max_failures_per_tool
-                    or graph.nodes[tool].get("never_succeeded")
+                    or tool in index.never_succeeded
                 }
             called.add(tool_name)
             produces = (tool.hints or {}).get("produces")
@@ -452,7 +458,7 @@ class _Explorer:
             elif trajectory.reached:
                 extra_steps += 1
             if tool_name == goal:  # on to another goal in the same sandbox: later requests build on this state
-                goal = _next_goal(self._index, called, excluded, rng) or goal
+                goal = _next_goal(index, called, excluded, rng) or goal
             if trajectory.reached and extra_steps >= self.config.after_target_steps and not learning:
                 break
 
@@ -469,11 +475,10 @@ async def _connected(target: ServerTarget, connection: Connection | None) -> Asy
 
 def _next_goal(index: GraphIndex, called: set[str], excluded: set[str], rng: random.Random) -> str | None:
     """A tool not called yet with the most prerequisites not called yet either: the walk goes on to a new chain."""
-    graph = index.graph
     depth = {
         tool: len(index.ancestors(tool) - called)
-        for tool in sorted(graph.nodes)
-        if tool not in called and tool not in excluded and graph.in_degree(tool)
+        for tool in index.dependents
+        if tool not in called and tool not in excluded
     }
     deepest = sorted(depth, key=lambda tool: -depth[tool])[:3]
     return rng.choice(deepest) if deepest else None

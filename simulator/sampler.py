@@ -64,33 +64,38 @@ def choose_next(
     if target in called:
         return None
     # Stuck short of the target: call anything legal, for values or state the graph does not know of yet.
-    untried = sorted(tool for tool in graph.nodes if tool not in called and tool not in excluded)
+    untried = [tool for tool in index.tools if tool not in called and tool not in excluded]
     return rng.choice(untried) if untried else None
 
 
 class GraphIndex:
-    """What `choose_next` reads from a graph, worked out once per graph and `free`.
+    """What the sampler reads from a graph, worked out once per graph and `free`.
 
     Working out the requirement groups of every tool and the distances to the target
     at each step cost the explorer more than the calls it made; the graph does not change
-    within a trajectory (nor at all once frozen), so the explorer builds one index per graph.
+    within a trajectory (nor at all once frozen), so the explorer builds one index per graph
+    and builds it again only when discovery has taught the graph something.
     """
 
     def __init__(self, graph: nx.DiGraph, free: Mapping[str, set[str]] | None = None) -> None:
         free = free or {}
         self.graph = graph
-        self.tools = list(graph.nodes)
+        self.tools = sorted(graph.nodes)
+        """In name order, so that the legal tools come out sorted."""
         self.groups = {
             tier: {tool: requirement_groups(graph, tool, free.get(tool, ()) if tier else ()) for tool in self.tools}
             for tier in (False, True)
         }
         """Per tier (False: strict; True: inputs that pools fill need no producer), tool -> groups."""
+        self.dependents = [tool for tool in self.tools if graph.in_degree(tool)]
+        """The tools with a prerequisite, in name order: the candidates for a next goal."""
+        self.never_succeeded = {tool for tool, failing in graph.nodes(data="never_succeeded") if failing}
         self._distances: dict[str, dict[str, int]] = {}
         self._links: dict[str, dict[str, set[str]]] = {}
         self._ancestors: dict[str, set[str]] = {}
 
     def is_legal(self, tool: str, called: set[str], tier: bool) -> bool:
-        return all(group & called for group in self.groups[tier][tool])
+        return all(not group.isdisjoint(called) for group in self.groups[tier][tool])
 
     def distances_to(self, target: str) -> dict[str, int]:
         if target not in self._distances:
@@ -123,20 +128,23 @@ def _choose(
     rng: random.Random,
     tier: bool,
 ) -> str | None:
-    candidates = [tool for tool in index.tools if tool not in excluded and tool not in called]
-    legal = [tool for tool in candidates if index.is_legal(tool, called, tier)]
+    def legal(tool: str) -> bool:
+        return tool not in excluded and tool not in called and index.is_legal(tool, called, tier)
+
     if target in called:
-        return rng.choice(sorted(legal)) if legal else None
-    if target in legal:
+        chosen = [tool for tool in index.tools if legal(tool)]  # sorted, as `index.tools` is
+        return rng.choice(chosen) if chosen else None
+    if target in index.groups[tier] and legal(target):
         return target
     distance = index.distances_to(target)
-    leading = [tool for tool in legal if tool in distance]
+    leading = [tool for tool in distance if legal(tool)]
     if not leading:
         return None
     groups = index.groups[tier]
-    unmet = set().union(*(group for tool in distance for group in groups[tool] if not group & called))
-    nearest = min((tool not in unmet, distance[tool]) for tool in leading)
-    return rng.choice(sorted(tool for tool in leading if (tool not in unmet, distance[tool]) == nearest))
+    unmet = set().union(*(group for tool in distance for group in groups[tool] if group.isdisjoint(called)))
+    ranked = [((tool not in unmet, distance[tool]), tool) for tool in leading]
+    nearest = min(rank for rank, _ in ranked)
+    return rng.choice(sorted(tool for rank, tool in ranked if rank == nearest))
 
 
 def free_parameters(tools: Iterable[ToolInfo], pools: Mapping[str, list[Any]]) -> dict[str, set[str]]:
@@ -218,7 +226,9 @@ class ValueMemory:
                 found.extend(records)
         if not found and "name" in words(schema.get("description", "")):
             found = list(self.by_field.get("name", []))
-        return sorted((record for record in found if _fits(record.value, schema)), key=lambda record: record.step)
+        types = json_types(schema)
+        fitting = [record for record in found if _fits(record.value, schema, types)]
+        return sorted(fitting, key=lambda record: record.step)
 
 
 class ArgumentFiller:
@@ -284,7 +294,8 @@ class ArgumentFiller:
         candidates = candidates or sorted(linked_values, key=lambda record: record.step)
         if not candidates:
             candidates = memory.matching(name, schema, self._tool) if self._unknown else memory.by_field.get(name, [])
-        fitting = [record for record in candidates if _fits(record.value, schema)]
+        types = json_types(schema)
+        fitting = [record for record in candidates if _fits(record.value, schema, types)]
         if not fitting:
             return None
         unused = [record for record in fitting if record.value not in memory.used]
@@ -346,13 +357,14 @@ class ArgumentFiller:
             return f"{folder}/{schema_value(name, {}, self.rng)}{suffix}", {"source": "random"}
         by_kind = {"dir": ["directory"], "file": ["path"]}.get(kind, [])
         own = name if kind == "value" or name not in ("path", "directory") else None  # those name our kinds
+        types = json_types(schema)
         for key in (entity, own, *by_kind):
-            pool = [value for value in self.pools.get(key or "", []) if _fits(value, schema)]
+            pool = [value for value in self.pools.get(key or "", []) if _fits(value, schema, types)]
             if pool:
                 return self.rng.choice(pool), {"source": "pool", "pool": key}
         options = schema_options(schema)
         if self.probe and not options:
-            probes = [record for record in memory.everything if _fits(record.value, schema)]
+            probes = [record for record in memory.everything if _fits(record.value, schema, types)]
             if probes and self.rng.random() < 0.6:
                 record = self.rng.choice(probes[-6:])
                 return record.value, {
@@ -377,8 +389,10 @@ def _scalars(value: Any, field_name: str = "result") -> Iterable[tuple[str, Any]
         yield field_name, value
 
 
-def _fits(value: Any, schema: dict[str, Any]) -> bool:
-    types = json_types(schema)
+def _fits(value: Any, schema: dict[str, Any], types: set[str] | None = None) -> bool:
+    """Whether `value` is of the schema's type (and among its enum); `types`: `json_types(schema)`,
+    when the caller checks many values against one schema."""
+    types = json_types(schema) if types is None else types
     if not types:
         return True
     if isinstance(value, bool):

@@ -7,6 +7,7 @@ JSON, and identifiers, names and paths inside text), never whole messages, so a 
 call gets `budget_11`, not "Successfully created directory budget_11".
 """
 
+import functools
 import random
 import re
 from collections.abc import Iterable
@@ -49,8 +50,7 @@ MESSAGE_WORDS = 4
 
 def words(name: str) -> list[str]:
     """`entityName` -> ['entity', 'name']; `repo_path` -> ['repo', 'path']."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    return [word.lower() for word in re.split(r"[^A-Za-z0-9]+", spaced) if word]
+    return list(_words(name))
 
 
 def leaf_words(name: str) -> list[str]:
@@ -184,3 +184,10 @@ def _text_tokens(text: str, arguments: dict[str, Any]) -> Iterable[tuple[str, An
     for value in _QUOTED.findall(text):
         if not _is_message(value):
             yield from once("name", value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _words(name: str) -> tuple[str, ...]:
+    """`words`, worked out once per name: the explorer asks about the same few names at every call."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return tuple(word.lower() for word in re.split(r"[^A-Za-z0-9]+", spaced) if word)
