@@ -51,7 +51,8 @@ _ORJSON_CANONICAL = (
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_DATETIME
 )
-_EXPONENT = re.compile(rb"e(?<=[0-9]e)")
+_EXPONENT = re.compile(rb"e(?<=[0-9]e)[-+]")
+"""A float with an exponent as orjson writes one (`1e+16`, `1.5e-07` in Python), not a hex token's `2e6`."""
 
 
 def _by_stdlib(data: Any) -> str:

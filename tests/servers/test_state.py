@@ -1,6 +1,9 @@
 """Snapshots, hashes and diffs of states."""
 
-from servers import apply_diff, create_sandbox, diff_states, hash_state
+import hashlib
+import json
+
+from servers import apply_diff, canonical_json, create_sandbox, diff_states, hash_state
 from tests.conftest import run
 
 
@@ -16,6 +19,20 @@ def test_diff_applies_back_to_the_after_state():
 def test_hash_is_canonical():
     assert hash_state({"a": 1, "b": [1, "é"]}) == hash_state({"b": [1, "é"], "a": 1})
     assert hash_state({"a": 1}) != hash_state({"a": 2})
+
+
+def test_canonical_json_writes_the_stdlib_bytes_whichever_encoder_runs():
+    floats = [0.1, 100.0, -0.0, 1e-05, 2.5e-05, 1.5e-07, 1e16, 1e22, 5e-324, 1.7976931348623157e308, 123456.789]
+    cases = [
+        {"b": floats, "a": {"é": 'x\n"\\\u0001', "Z": [None, True, False, ""]}},
+        {"token": "tok_1c2e64663f8d8e-7", "big": 2**70, "small": -(2**63)},
+        {10: "keys that are not strings", 2: "sort as numbers"},
+        [{"nested": [[[{"deep": i}]]]} for i in range(3)],
+    ]
+    for data in cases:
+        expected = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert canonical_json(data) == expected
+        assert hash_state(data) == hashlib.sha256(expected.encode()).hexdigest()
 
 
 def test_execution_diff_replays_the_change():
