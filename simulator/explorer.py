@@ -201,16 +201,19 @@ async def _discover(
             plan = plan_targets(graph, config.trajectories, config.seed)
             stored = {t.index: t for t in store.iter_trajectories(run_id) if t.index < config.discovery}
             explorer = _Explorer(connection, target, config, run_id, _pools(target, config))
-            seen = []
-            for index in range(min(config.discovery, config.trajectories)):
-                trajectory = stored.get(index)
-                if trajectory is None:
-                    trajectory = await explorer.run(index, plan[index], graph, probe=True)
-                    store.save_trajectory(trajectory)
-                    report(len(store.trajectory_indices(run_id)), config.trajectories)
-                if learn_from(graph, trajectory):
-                    explorer.forget_index()  # what it read from the graph is out of date
-                seen.append(trajectory)
+            seen, fresh = [], []
+            try:
+                for index in range(min(config.discovery, config.trajectories)):
+                    trajectory = stored.get(index)
+                    if trajectory is None:
+                        trajectory = await explorer.run(index, plan[index], graph, probe=True)
+                        fresh.append(trajectory)
+                    if learn_from(graph, trajectory):
+                        explorer.forget_index()  # what it read from the graph is out of date
+                    seen.append(trajectory)
+            finally:
+                store.save_trajectories(fresh)  # one commit for them all (a re-run redoes only what is missing)
+            report(len(store.trajectory_indices(run_id)), config.trajectories)
             _mark_never_succeeding(graph, seen)
         store.save_graph(run_id, "frozen", graph_to_json(graph))
         return graph

@@ -1,5 +1,6 @@
 """Directed sampling (FunReason-MT eq. 2): which tool to call next and with which arguments."""
 
+import heapq
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,11 +28,14 @@ def plan_targets(graph: nx.DiGraph, count: int, seed: int) -> list[str]:
         return []
     weight = {tool: 1 + graph.in_degree(tool) for tool in tools}
     times = dict.fromkeys(tools, 0)
-    order = {tool: rng.random() for tool in tools}
+    # Each pick is the least (called yet, times / weight, random order, place in name order): a heap of those.
+    ranks = [(False, 0.0, rng.random(), position, tool) for position, tool in enumerate(tools)]
+    heapq.heapify(ranks)
     plan = []
     for _ in range(count):
-        target = min(tools, key=lambda tool: (times[tool] > 0, times[tool] / weight[tool], order[tool]))
+        _, _, order, position, target = ranks[0]
         times[target] += 1
+        heapq.heapreplace(ranks, (True, times[target] / weight[target], order, position, target))
         plan.append(target)
     return plan
 

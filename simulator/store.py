@@ -1,5 +1,6 @@
 """The trajectory store: one SQLite file (WAL) per project, written atomically per trajectory."""
 
+import functools
 import itertools
 import json
 import sqlite3
@@ -65,7 +66,7 @@ class Store:
             "config": json.dumps(config, sort_keys=True),
             "seed": seed,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "versions": json.dumps({"funreason-mt": version("funreason-mt"), "mcp": version("mcp")}),
+            "versions": _versions(),
         }
         with self.db.conn:
             self.db["runs"].insert(row, pk="id", ignore=True)
@@ -122,11 +123,11 @@ class Store:
 
     def save_graph(self, run_id: str, stage: str, graph: dict[str, Any]) -> None:
         with self.db.conn:
-            self.db["graphs"].insert({"run_id": run_id, "stage": stage, "graph": json.dumps(graph)}, replace=True)
+            self.db["graphs"].insert({"run_id": run_id, "stage": stage, "graph": _to_json(graph)}, replace=True)
 
     def load_graph(self, run_id: str, stage: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT graph FROM graphs WHERE run_id = ? AND stage = ?", [run_id, stage]).fetchone()
-        return json.loads(row[0]) if row else None
+        return _from_json(row[0]) if row else None
 
     def merge_from(self, path: str | Path) -> int:
         """Copy in every row of another store that this one lacks (by primary key), in one transaction.
@@ -269,6 +270,12 @@ def _insert(connection: sqlite3.Connection, table: str, rows: list[dict[str, Any
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             [tuple(row[column] for column in columns) for row in rows],
         )
+
+
+@functools.cache
+def _versions() -> str:
+    """What wrote a run, looked up once per process (each lookup reads package metadata from disk)."""
+    return json.dumps({"funreason-mt": version("funreason-mt"), "mcp": version("mcp")})
 
 
 def _to_json(value: Any) -> str:
