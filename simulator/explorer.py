@@ -38,8 +38,6 @@ logger = logging.getLogger(__name__)
 
 _HOPELESS_FAILURES = 4
 
-_BATCH, _BATCH_S = 64, 0.25
-"""Trajectories are committed in batches of up to this many, or this many seconds' worth."""
 
 Progress = Callable[[int, int], None]
 """Called with (trajectories done, trajectories wanted)."""
@@ -234,26 +232,17 @@ async def _explore_indices(
         initial = store.load_graph(run_id, "initial")
         plan = plan_targets(graph_from_json(initial) if initial else graph, config.trajectories, config.seed)
         done = store.trajectory_indices(run_id)  # counted here, not re-read per trajectory: that grew as O(n^2)
-        pending: list[Trajectory] = []
-        written = time.monotonic()
 
-        def flush() -> None:
-            store.save_trajectories(pending)
-            for trajectory in pending:
-                done.add(trajectory.index)
+        def written(indices: list[int]) -> None:
+            for index in indices:
+                done.add(index)
                 report(len(done), config.trajectories)
-            pending.clear()
 
         async with _connected(target, connection) as connection:
             explorer = _Explorer(connection, target, config, run_id, _pools(target, config))
-            try:
+            with store.writer(written) as writer:
                 for index in indices:
-                    pending.append(await explorer.run(index, plan[index], graph, probe=False))
-                    if len(pending) >= _BATCH or time.monotonic() - written >= _BATCH_S:
-                        flush()
-                        written = time.monotonic()
-            finally:
-                flush()
+                    writer.add(await explorer.run(index, plan[index], graph, probe=False))
 
 
 def _explore_in_processes(

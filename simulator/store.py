@@ -4,7 +4,9 @@ import functools
 import itertools
 import json
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -86,23 +88,28 @@ class Store:
 
     def save_trajectories(self, trajectories: list[Trajectory]) -> int:
         """Write trajectories and their steps in one transaction, skipping those already stored;
-        returns how many were new.  The explorer writes in batches: a commit cost more than
-        encoding a trajectory, and a killed run only re-explores what it had not committed."""
+        returns how many were new."""
+        return len(self._write([_Rows.of(trajectory) for trajectory in trajectories]))
+
+    def writer(self, written: Callable[[list[int]], None] | None = None) -> "TrajectoryWriter":
+        """A `TrajectoryWriter` into this store; `written` gets the indices of each batch committed."""
+        return TrajectoryWriter(self, written)
+
+    def _write(self, batch: list["_Rows"]) -> list[int]:
+        """Insert the rows of trajectories not stored yet, in one transaction; their indices."""
         with self.db.conn:
-            new = [
-                trajectory
-                for trajectory in trajectories
-                if not self.db.execute("SELECT 1 FROM trajectories WHERE id = ?", [trajectory.id]).fetchone()
-            ]
-            _insert(self.db.conn, "trajectories", [_trajectory_row(trajectory) for trajectory in new])
-            _insert(self.db.conn, "steps", [_step_row(t.id, step) for t in new for step in t.steps])
-        return len(new)
+            exists = "SELECT 1 FROM trajectories WHERE id = ?"
+            new = [rows for rows in batch if not self.db.execute(exists, [rows.trajectory[0]]).fetchone()]
+            if new:
+                self.db.conn.executemany(_INSERT_TRAJECTORY, [rows.trajectory for rows in new])
+                self.db.conn.executemany(_INSERT_STEP, [step for rows in new for step in rows.steps])
+        return [rows.index for rows in new]
 
     def append_step(self, trajectory: Trajectory, step: Step) -> None:
         """Add one step to a recorded session as it happens (the row is created on the first step)."""
         with self.db.conn:
-            self.db["trajectories"].insert(_trajectory_row(trajectory), ignore=True)
-            self.db["steps"].insert(_step_row(trajectory.id, step))
+            self.db.execute(_INSERT_TRAJECTORY, _trajectory_row(trajectory))
+            self.db.execute(_INSERT_STEP, _step_row(trajectory.id, step))
             self.db.execute(
                 "UPDATE trajectories SET n_steps = n_steps + 1, final_state_hash = ? WHERE id = ?",
                 [trajectory.final_state_hash, trajectory.id],
@@ -258,20 +265,6 @@ class Store:
             self.db["graphs"].create({"run_id": str, "stage": str, "graph": str}, pk=("run_id", "stage"))
 
 
-def _insert(connection: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:
-    """Plain `INSERT`s of rows whose values are SQLite types already.
-
-    What `sqlite_utils`' `insert` does besides (type detection, JSON conversion, column
-    checks) cost more per trajectory than the explorer's own work on it.
-    """
-    if rows:
-        columns = list(rows[0])
-        connection.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [tuple(row[column] for column in columns) for row in rows],
-        )
-
-
 @functools.cache
 def _versions() -> str:
     """What wrote a run, looked up once per process (each lookup reads package metadata from disk)."""
@@ -295,38 +288,128 @@ def _from_json(text: str) -> Any:
         return json.loads(text)
 
 
-def _trajectory_row(trajectory: Trajectory) -> dict[str, Any]:
-    return {
-        "id": trajectory.id,
-        "run_id": trajectory.run_id,
-        "idx": trajectory.index,
-        "env": trajectory.env,
-        "scenario": trajectory.scenario,
-        "seed": trajectory.seed,
-        "target": trajectory.target,
-        "source": trajectory.source,
-        "reached": int(trajectory.reached),
-        "status": trajectory.status,
-        "error": trajectory.error,
-        "n_steps": len(trajectory.steps),
-        "covered_edges": _to_json(trajectory.covered_edges),
-        "final_state_hash": trajectory.final_state_hash,
-    }
+class TrajectoryWriter:
+    """Writes trajectories in batches: up to `SIZE` in one transaction, or what came in `SECONDS`.
+
+    A commit cost more than encoding a trajectory; a killed process loses only what it had
+    not committed yet, which a re-run explores again.  Each trajectory is encoded as it is
+    added, so a batch waits as rows of text, not as objects that would outlive two young
+    garbage collections and bring on a full one.  Use as a context manager: leaving it
+    writes what is left, also when leaving on an error.
+    """
+
+    SIZE = 64
+    SECONDS = 0.25
+
+    def __init__(self, store: Store, written: Callable[[list[int]], None] | None = None) -> None:
+        self.store = store
+        self._written = written or (lambda indices: None)
+        self._pending: list[_Rows] = []
+        self._since = time.monotonic()
+
+    def add(self, trajectory: Trajectory) -> None:
+        self._pending.append(_Rows.of(trajectory))
+        if len(self._pending) >= self.SIZE or time.monotonic() - self._since >= self.SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self._pending, self._since = self._pending, [], time.monotonic()
+        if batch:
+            self._written(self.store._write(batch))
+
+    def __enter__(self) -> "TrajectoryWriter":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.flush()
 
 
-def _step_row(trajectory_id: str, step: Step) -> dict[str, Any]:
-    return {
-        "trajectory_id": trajectory_id,
-        "idx": step.index,
-        "tool": step.tool,
-        "arguments": _to_json(step.arguments),
-        "result": _to_json(step.result),
-        "text": step.text,
-        "is_error": int(step.is_error),
-        "diff": _to_json(step.diff),
-        "latency_ms": step.latency_ms,
-        "provenance": _to_json(step.provenance),
-    }
+@dataclass(frozen=True)
+class _Rows:
+    """A trajectory as the rows it is stored as."""
+
+    index: int
+    trajectory: tuple[Any, ...]
+    steps: list[tuple[Any, ...]]
+
+    @classmethod
+    def of(cls, trajectory: Trajectory) -> "_Rows":
+        steps = [_step_row(trajectory.id, step) for step in trajectory.steps]
+        return cls(trajectory.index, _trajectory_row(trajectory), steps)
+
+
+_TRAJECTORY_COLUMNS = (
+    "id",
+    "run_id",
+    "idx",
+    "env",
+    "scenario",
+    "seed",
+    "target",
+    "source",
+    "reached",
+    "status",
+    "error",
+    "n_steps",
+    "covered_edges",
+    "final_state_hash",
+)
+_STEP_COLUMNS = (
+    "trajectory_id",
+    "idx",
+    "tool",
+    "arguments",
+    "result",
+    "text",
+    "is_error",
+    "diff",
+    "latency_ms",
+    "provenance",
+)
+
+
+def _insert_sql(table: str, columns: tuple[str, ...], verb: str = "INSERT") -> str:
+    return f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+_INSERT_TRAJECTORY = _insert_sql("trajectories", _TRAJECTORY_COLUMNS, "INSERT OR IGNORE")
+_INSERT_STEP = _insert_sql("steps", _STEP_COLUMNS)
+
+
+def _trajectory_row(trajectory: Trajectory) -> tuple[Any, ...]:
+    """The values of `_TRAJECTORY_COLUMNS`."""
+    return (
+        trajectory.id,
+        trajectory.run_id,
+        trajectory.index,
+        trajectory.env,
+        trajectory.scenario,
+        trajectory.seed,
+        trajectory.target,
+        trajectory.source,
+        int(trajectory.reached),
+        trajectory.status,
+        trajectory.error,
+        len(trajectory.steps),
+        _to_json(trajectory.covered_edges),
+        trajectory.final_state_hash,
+    )
+
+
+def _step_row(trajectory_id: str, step: Step) -> tuple[Any, ...]:
+    """The values of `_STEP_COLUMNS`."""
+    return (
+        trajectory_id,
+        step.index,
+        step.tool,
+        _to_json(step.arguments),
+        _to_json(step.result),
+        step.text,
+        int(step.is_error),
+        _to_json(step.diff),
+        step.latency_ms,
+        _to_json(step.provenance),
+    )
 
 
 def _trajectory(rows: list[dict[str, Any]]) -> Trajectory:
