@@ -189,7 +189,7 @@ class ValueMemory:
     the logged-in user's own id back as the receiver of a message."""
 
     def note_arguments(self, arguments: dict[str, Any]) -> None:
-        self.used.extend(value for _, value in _scalars(arguments))
+        _scalar_values(arguments, self.used)
 
     def origin_of(self, value: Any) -> dict[str, Any]:
         """Where a value someone else chose came from: the latest result that held it, else the user."""
@@ -294,8 +294,9 @@ class ArgumentFiller:
         self, name: str, entity: str | None, linked: set[str], schema: dict[str, Any], memory: ValueMemory
     ) -> tuple[Any, dict[str, Any]] | None:
         candidates = memory.by_entity.get(entity, []) if entity else []
-        linked_values = [record for field_name in sorted(linked) for record in memory.by_field.get(field_name, [])]
-        candidates = candidates or sorted(linked_values, key=lambda record: record.step)
+        if not candidates and linked:
+            linked_values = [record for field_name in sorted(linked) for record in memory.by_field.get(field_name, [])]
+            candidates = sorted(linked_values, key=lambda record: record.step)
         if not candidates:
             candidates = memory.matching(name, schema, self._tool) if self._unknown else memory.by_field.get(name, [])
         types = json_types(schema)
@@ -352,13 +353,14 @@ class ArgumentFiller:
         self, name: str, entity: str | None, schema: dict[str, Any], memory: ValueMemory, writes: bool
     ) -> tuple[Any, dict[str, Any]]:
         kind = describe_kind(name, schema, self._tool) if self._unknown else "value"
-        folders = [value for value in self.pools.get("directory", []) if isinstance(value, str)]
-        existing = bool(set(words(name)) & {"source", "src", "old", "from"})  # a thing to move must exist
-        new_ok = writes or not self.pools.get("path")
-        if folders and kind != "value" and new_ok and not existing and self.rng.random() < 0.5:
-            folder = self.rng.choice(folders).rstrip("/")  # somewhere new inside a folder the server allows
-            suffix = ".txt" if kind == "file" else ""
-            return f"{folder}/{schema_value(name, {}, self.rng)}{suffix}", {"source": "random"}
+        if kind != "value":
+            folders = [value for value in self.pools.get("directory", []) if isinstance(value, str)]
+            existing = bool(set(words(name)) & {"source", "src", "old", "from"})  # a thing to move must exist
+            new_ok = writes or not self.pools.get("path")
+            if folders and new_ok and not existing and self.rng.random() < 0.5:
+                folder = self.rng.choice(folders).rstrip("/")  # somewhere new inside a folder the server allows
+                suffix = ".txt" if kind == "file" else ""
+                return f"{folder}/{schema_value(name, {}, self.rng)}{suffix}", {"source": "random"}
         by_kind = {"dir": ["directory"], "file": ["path"]}.get(kind, [])
         own = name if kind == "value" or name not in ("path", "directory") else None  # those name our kinds
         types = json_types(schema)
@@ -382,15 +384,16 @@ class ArgumentFiller:
         return schema_value(name, schema, self.rng), {"source": "random"}
 
 
-def _scalars(value: Any, field_name: str = "result") -> Iterable[tuple[str, Any]]:
+def _scalar_values(value: Any, found: list[Any]) -> None:
+    """Append the non-empty scalars inside a JSON value to `found`, in order."""
     if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _scalars(item, key)
+        for item in value.values():
+            _scalar_values(item, found)
     elif isinstance(value, list):
         for item in value:
-            yield from _scalars(item, field_name)
-    elif isinstance(value, str | int | float) and not isinstance(value, bool) and value != "":
-        yield field_name, value
+            _scalar_values(item, found)
+    elif isinstance(value, (str, int, float)) and not isinstance(value, bool) and value != "":
+        found.append(value)
 
 
 def _fits(value: Any, schema: dict[str, Any], types: set[str] | None = None) -> bool:

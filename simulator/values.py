@@ -131,29 +131,31 @@ def schema_value(name: str, schema: dict[str, Any], rng: random.Random) -> Any:
     return f"{rng.choice(_WORDS)}_{rng.randint(1, 99)}"
 
 
-def result_tokens(result: Any, text: str, arguments: dict[str, Any]) -> Iterable[tuple[str, Any]]:
+def result_tokens(result: Any, text: str, arguments: dict[str, Any]) -> list[tuple[str, Any]]:
     """(field, value) pairs worth offering to later calls: JSON scalars that are not messages,
     and identifiers, names and paths found inside messages and text results."""
-    if result is not None:
-        yield from _json_tokens(result, "result", arguments)
-    else:
-        yield from _text_tokens(text, arguments)
+    if result is None:
+        return list(_text_tokens(text, arguments))
+    found: list[tuple[str, Any]] = []
+    _json_tokens(result, "result", arguments, found)
+    return found
 
 
-def _json_tokens(value: Any, field: str, arguments: dict[str, Any]) -> Iterable[tuple[str, Any]]:
+def _json_tokens(value: Any, field: str, arguments: dict[str, Any], found: list[tuple[str, Any]]) -> None:
+    """Append the tokens of a JSON value to `found` (one list, not nested generators: this reads every result)."""
     if isinstance(value, dict):
         for key, item in value.items():
-            yield from _json_tokens(item, key, arguments)
+            _json_tokens(item, key, arguments, found)
     elif isinstance(value, list):
         for item in value:
-            yield from _json_tokens(item, field, arguments)
+            _json_tokens(item, field, arguments, found)
     elif isinstance(value, str):
         if _is_message(value):
-            yield from _text_tokens(value, arguments)
+            found.extend(_text_tokens(value, arguments))
         elif value:
-            yield field, value
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        yield field, value
+            found.append((field, value))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        found.append((field, value))
 
 
 def _is_message(value: str) -> bool:
