@@ -115,12 +115,12 @@ def export_samples(samples: Iterable[Sample], fmt: str, out: Path, options: Expo
 
 def _openai(sample: Sample, options: ExportOptions, number: int) -> dict[str, Any]:
     stringify = options.arguments == "string"
-    return {"messages": [_chat_message(m, stringify, think=False) for m in sample.messages], "tools": sample.tools}
+    return {"messages": _chat_messages(sample.messages, stringify, think=False), "tools": sample.tools}
 
 
 def _funreason(sample: Sample, options: ExportOptions, number: int) -> dict[str, Any]:
     stringify = options.arguments == "string"
-    return {"messages": [_chat_message(m, stringify, think=True) for m in sample.messages], "tools": sample.tools}
+    return {"messages": _chat_messages(sample.messages, stringify, think=True), "tools": sample.tools}
 
 
 def _sharegpt(sample: Sample, options: ExportOptions, number: int) -> dict[str, Any]:
@@ -310,11 +310,26 @@ def _think(message: dict[str, Any]) -> str:
     return f"<think>\n{reasoning}\n</think>\n\n" if reasoning else ""
 
 
+def _chat_messages(messages: list[dict[str, Any]], stringify: bool, *, think: bool) -> list[dict[str, Any]]:
+    """OpenAI chat messages, reasoning dropped or moved into think blocks.
+
+    The hot path of the openai and funreason exports: a message that nothing changes (most
+    that are not the assistant's) is passed on itself, without a call.
+    """
+    return [
+        message
+        if message.get("role") != "assistant" and "reasoning" not in message
+        else _chat_message(message, stringify, think=think)
+        for message in messages
+    ]
+
+
 def _chat_message(message: dict[str, Any], stringify: bool, *, think: bool) -> dict[str, Any]:
     """One OpenAI chat message, reasoning dropped or moved into a think block (itself when nothing changes).
 
-    The hot path of the openai and funreason exports: a copy of the message and, when its calls stay
-    as written, their very list (copying them was most of an export's own time)."""
+    An assistant message is copied once; its calls keep their very list when they stay as written
+    (copying them was most of an export's own time).
+    """
     if message.get("role") != "assistant":
         return _without_reasoning(message) if "reasoning" in message else message
     out = dict(message)
