@@ -299,6 +299,8 @@ class ArgumentFiller:
             candidates = sorted(linked_values, key=lambda record: record.step)
         if not candidates:
             candidates = memory.matching(name, schema, self._tool) if self._unknown else memory.by_field.get(name, [])
+        if not candidates:
+            return None
         types = json_types(schema)
         fitting = [record for record in candidates if _fits(record.value, schema, types)]
         if not fitting:
