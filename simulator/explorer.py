@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 _HOPELESS_FAILURES = 4
 
-
 Progress = Callable[[int, int], None]
 """Called with (trajectories done, trajectories wanted)."""
 
