@@ -77,11 +77,14 @@ def parse_template(text: str) -> Template:
     return Template(text, frozenset(required), frozenset(optional - required))
 
 
-def render(text: str, values: Mapping[str, Any], words: Callable[[Any], str] | None = None) -> str | None:
+def render(
+    text: str, values: Mapping[str, Any], words: Callable[[Any], str] | None = None, *, sentence: bool = True
+) -> str | None:
     """`text` with its slots filled from `values`; None when a slot outside optional segments has no value.
 
     `values` maps slot names (`name`, `@name`) to values; a dotted slot also reaches into
     nested mappings.  `words` turns a value into the words of a sentence (default `value_words`).
+    A sentence starts with a capital; a phrase (`sentence=False`) keeps its first letter as written.
     """
     to_words = words or value_words
     missing = object()
@@ -116,8 +119,8 @@ def render(text: str, values: Mapping[str, Any], words: Callable[[Any], str] | N
             return None  # a required slot has no value
         pieces.append(filled or "")
     text = re.sub(r"\b1\x00 (\w+)", lambda match: "1 " + _singular(match.group(1)), "".join(pieces))
-    sentence = re.sub(r"\s+([,.;:?!])", r"\1", re.sub(r"  +", " ", text.replace("\x00", ""))).strip()
-    return sentence[:1].upper() + sentence[1:]
+    said = re.sub(r"\s+([,.;:?!])", r"\1", re.sub(r"  +", " ", text.replace("\x00", ""))).strip()
+    return said[:1].upper() + said[1:] if sentence else said
 
 
 def value_words(value: Any, *, brief: bool = False) -> str:
@@ -131,7 +134,7 @@ def value_words(value: Any, *, brief: bool = False) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     if isinstance(value, float) and brief:
-        return f"{value:.2f}" if abs(value) >= 1 else f"{value:.4g}"
+        return f"{value:.2f}" if 1 <= abs(value) < 1e9 else f"{value:.4g}"
     if isinstance(value, int | float | str):
         return str(value)
     if isinstance(value, list) and all(isinstance(item, str | int | float) for item in value):

@@ -67,6 +67,8 @@ class Call:
     """Steps of the state changes this call was seen to need: it was refused until they ran (no hint said so)."""
     changes_state: bool = True
     """False for a tool that declares itself read-only (a look-up)."""
+    result_names: dict[str, str] = field(default_factory=dict)
+    """How a person names a computed field of the result (the tool's `names` hint), e.g. "the sum of {a} and {b}"."""
 
     def to_json(self) -> dict[str, Any]:
         return {"tool": self.tool, "arguments": self.arguments, "result": self.result}
@@ -208,7 +210,9 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
             continue
         schema = tools[step.tool].parameters
         provenance = {
-            name: _as_user_said(_earliest(origin, step.arguments.get(name), first_seen), step.arguments.get(name), name)
+            name: _as_user_said(
+                _earliest(origin, step.arguments.get(name), first_seen), step.arguments.get(name), name, tools
+            )
             if not _implied(step.arguments.get(name), schema.get(name, {}))
             else {"source": "schema"}
             for name, origin in step.provenance.items()
@@ -256,15 +260,17 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
                 choices,
                 tuple(sorted(discovered)),
                 tools[step.tool].read_only is not True,
+                dict((tools[step.tool].hints or {}).get("names") or {}),
             )
         )
         for condition in hints.get("provides", []):
             provided[condition] = step.index
         for name, value in step.arguments.items():
-            if provenance.get(name, {}).get("source") not in _RESULT_SOURCES:
-                first_seen.setdefault(canonical_json(value), {"source": "user"})
+            if provenance.get(name, {}).get("source") not in _RESULT_SOURCES:  # and each item of a list said
+                for said in (value, *leaf_values(value)):
+                    first_seen.setdefault(_value_key(said), {"source": "user"})
         for value in leaf_values(step.result):
-            first_seen.setdefault(canonical_json(value), {"source": "result", "step": step.index, "tool": step.tool})
+            first_seen.setdefault(_value_key(value), {"source": "result", "step": step.index, "tool": step.tool})
     return calls
 
 
@@ -288,10 +294,15 @@ def _earliest(origin: dict[str, Any], value: Any, first_seen: dict[str, dict[str
     """
     if origin.get("source") not in _RESULT_SOURCES:
         return origin
-    first = first_seen.get(canonical_json(value))
+    first = first_seen.get(_value_key(value))
     return (
         origin if first is None or first.get("step") == origin.get("step") else {**first, "field": origin.get("field")}
     )
+
+
+def _value_key(value: Any) -> str:
+    """A value as the dialogue would show it: 5.0 and 5 are the same number."""
+    return canonical_json(int(value) if isinstance(value, float) and value.is_integer() else value)
 
 
 def _from_earlier_turns(call: Call, earlier: list[Call], own: set[int]) -> Call:
@@ -325,13 +336,18 @@ def _implied(value: Any, schema: dict[str, Any]) -> bool:
     return (isinstance(value, str) and len(value) < 2) or (value is not None and value in members)
 
 
-def _as_user_said(origin: dict[str, Any], value: Any, parameter: str) -> dict[str, Any]:
+def _as_user_said(origin: dict[str, Any], value: Any, parameter: str, tools: dict[str, ToolInfo]) -> dict[str, Any]:
     """A looked-up value the user would simply say (a city, a name, an amount) becomes the user's own value.
 
-    Only identifiers stay looked up: nobody knows that Bob is USR002, but anybody can say
-    "Dubai" or "1500", and a look-up made only to find such a value is a call nobody needs.
+    Identifiers stay looked up: nobody knows that Bob is USR002, but anybody can say "Dubai"
+    or "1500", and a look-up made only to find such a value is a call nobody needs.  So do
+    computed values (a field the producing tool `names`, "the sum of 3 and 4"): nobody knows
+    them before the call, so the call is part of the chain and the request says the phrase.
     """
     if origin.get("source") not in _RESULT_SOURCES or is_identifier(value, parameter):
+        return origin
+    producer = tools.get(origin.get("tool", ""))
+    if producer is not None and origin.get("field") in ((producer.hints or {}).get("names") or {}):
         return origin
     return {"source": "user", "seen_in": origin}
 

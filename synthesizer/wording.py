@@ -21,6 +21,8 @@ __all__ = ["Unphrasable", "answer_for", "askable", "known_as", "parameter_words"
 
 _RESULT_SOURCES = ("result", "probe")
 _PLACES = {".": "the current folder", "..": "the folder above", "/": "the top folder"}
+_NESTED_PHRASES = 2
+"""How deep computed values may nest in one request ("the square root of the sum of 3 and 4"); deeper reads as noise."""
 
 
 def parameter_words(name: str) -> str:
@@ -37,7 +39,8 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
     """How the user refers to `call`'s argument `parameter`, or None when the user cannot know it.
 
     A value picked out of a listing reads as the name next to it; a value a look-up found
-    reads as what it was looked up by; an identifier the user was shown reads as itself.
+    reads as what it was looked up by; a computed value reads as what computes it ("the sum
+    of 3 and 4"); an identifier or a computed value the user was shown reads as itself.
     Other looked-up values (a number, a sentence) have no words the user would know them by.
     """
     value = call.arguments.get(parameter)
@@ -45,9 +48,14 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
     if origin.get("source") not in _RESULT_SOURCES:
         return value_words(value)
     producer = {earlier.step: earlier for earlier in [*turn.earlier_calls, *turn.calls]}.get(origin.get("step", -1))
-    if producer is None or depth > 4 or not is_identifier(value, parameter):
+    if producer is None or depth > 4:
         return None
-    if str(value).lower() in turn.shown:
+    phrase = producer.result_names.get(origin.get("field", ""))
+    if phrase is not None and not _appears(value_words(value), turn.shown):
+        return _computed_as(turn, producer, phrase, depth) if depth < _NESTED_PHRASES else None
+    if not is_identifier(value, parameter) and phrase is None:
+        return None
+    if str(value).lower() in turn.shown or phrase is not None:
         return value_words(value)
     if parameter not in call.choices and _identifies(producer.result, value):
         # what it was made or looked up by: the one short key among the inputs
@@ -68,9 +76,17 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
     return _readable_sibling(producer.result, value)
 
 
+def _computed_as(turn: TurnPlan, producer: Call, phrase: str, depth: int) -> str | None:
+    """A computed value as the phrase that computes it, over the producer's arguments as the user knows them."""
+    words = {name: known_as(turn, producer, name, depth + 1) for name in producer.arguments}
+    return render(phrase, {name: text for name, text in words.items() if text is not None}, sentence=False)
+
+
 def askable(target: Call, closure: list[Call]) -> bool:
     """Whether a user could ask for `target` knowing only what its own closure shows (no earlier turn)."""
     turn = TurnPlan(0, closure, {})
+    if any(origin.get("source") == "composed" for call in closure for origin in call.provenance.values()):
+        return False  # a list holding values an earlier result computed: no user could say it
     return all(
         known_as(turn, call, name) is not None
         for call in closure

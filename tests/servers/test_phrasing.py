@@ -47,6 +47,13 @@ def test_a_request_must_state_every_required_parameter():
             def send(self, receiver: str) -> dict:
                 return {}
 
+    with pytest.raises(TemplateError, match="name 'the sum of {x} and {b}' names unknown parameters"):
+
+        class _Misnamed(Environment):
+            @tool(names={"result": "the sum of {x} and {b}"})
+            def add(self, a: float, b: float) -> dict:
+                return {}
+
 
 @pytest.mark.parametrize("env", environment_names())
 def test_every_builtin_tool_says_how_a_person_asks_and_how_the_answer_reads(env):
@@ -65,6 +72,7 @@ def test_every_builtin_tool_says_how_a_person_asks_and_how_the_answer_reads(env)
         for text in spec.answers:
             roots = {slot.split(".")[0] for slot in parse_template(text).slots if not slot.startswith("@")}
             assert roots <= fields, f"{env}.{name}: answer {text!r} names {sorted(roots - fields)}, not in the result"
+        assert set(spec.names) <= fields, f"{env}.{name}: names {sorted(set(spec.names) - fields)}, not in the result"
         for text in [*spec.asks, *spec.answers]:
             words = re.sub(r"\{[^}]*\}", "", text)
             assert not re.search(r"[a-z]_[a-z]", words), f"{env}.{name}: snake_case in {text!r}"
