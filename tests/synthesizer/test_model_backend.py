@@ -1,6 +1,7 @@
 """The OpenAI backend through the real `openai` client, against a scripted local server on 127.0.0.1."""
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -153,6 +154,18 @@ def test_a_query_that_is_json_is_refused_and_written_again(tmp_path):
     assert retries and "JSON" in retries[0]["messages"][-1]["content"]
     prompts = [b["messages"][1]["content"] for b in model.bodies if b["messages"][0]["content"].startswith("You write")]
     assert not any("composes" in prompt for prompt in prompts)
+
+
+def test_a_request_wrapped_in_json_is_read_as_the_request_and_the_draft_is_offered(tmp_path):
+    model = ScriptedModel("wrapped_query")
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    with http_server(model.app) as base:
+        counts = run_synthesis(path, f"{base}/v1")
+    assert counts == VERIFIED
+    writes = [b["messages"] for b in model.bodies if b["messages"][0]["content"].startswith("You write")]
+    assert all(len(messages) == 2 for messages in writes)  # no retry: the fenced object was unwrapped
+    assert all(json.loads(messages[1]["content"])["draft"] for messages in writes)
+    assert only(path, "samples").turns[0]["query"].startswith(QUERY)
 
 
 def test_the_endpoint_options_reach_every_request(tmp_path):
