@@ -106,6 +106,8 @@ def tool_request(tool: ToolInfo, values: dict[str, Any], rng: random.Random, mus
     if not asks:
         return _from_description(tool, values)
     rng.shuffle(asks)
+    phrases = [name for name, value in values.items() if isinstance(value, str) and " " in value]
+    asks = [template for template in asks if not _symbol_next_to(template, phrases)] or asks
     rendered = [sentence for template in asks if (sentence := render(template, values)) is not None]
     complete = [sentence for sentence in rendered if all(_appears(word, sentence.lower()) for word in must)]
     return (complete or rendered or [None])[0]
@@ -171,6 +173,11 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
         if sentence is not None:
             return _sentence(re.sub(r"^Done[:,]\s*", "", sentence))
     return _summary(target.result)
+
+
+def _symbol_next_to(template: str, slots: list[str]) -> bool:
+    """Whether a math symbol touches one of these slots: "√{number}" reads well with 2, not with a phrase."""
+    return any(re.search(rf"[|√^×÷*/+=-]\s?\{{{slot}\}}|\{{{slot}\}}\s?[|^×÷*/+=-]", template) for slot in slots)
 
 
 def _identifies(result: Any, value: Any) -> bool:
