@@ -165,7 +165,8 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
     defaults = {name: schema.get("default") for name, schema in tools[target.tool].parameters.items()}
     for name, value in {**defaults, **target.arguments}.items():
         if value is not None:
-            values[f"@{name}"] = (known_as(turn, target, name) if name in target.arguments else None) or value
+            said = known_as(turn, target, name) if name in target.arguments and not isinstance(value, bool) else None
+            values[f"@{name}"] = said or value  # a flag stays a flag: "no" would read as true
     answers = list((tools[target.tool].hints or {}).get("answers") or [])
     rng.shuffle(answers)
     for template in answers:

@@ -318,7 +318,7 @@ class Messaging(Environment):
         ],
         answers=[
             "You have {messages#} messages in your inbox[{@unread_only? that you haven't read|}]: {message_ids}.",
-            "Your inbox holds {messages#} messages[{@unread_only? still unread|}] ({message_ids}).",
+            "Your inbox holds {messages#} messages[{@unread_only? still unread|}][ ({message_ids})].",
         ],
     )
     def view_inbox(

@@ -728,7 +728,7 @@ class Social(Environment):
             'Any posts containing "{keyword}"[, the latest {limit} at most]?',
         ],
         answers=[
-            'I found {posts#} posts mentioning "{@keyword}", namely {post_ids}.',
+            'I found {posts#} posts mentioning "{@keyword}"[, namely {post_ids}].',
             "Posts about {@keyword}: {post_ids}.",
         ],
     )

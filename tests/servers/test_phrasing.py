@@ -19,6 +19,13 @@ def test_slots_optional_segments_and_choices_render():
     assert render("You have {items#} files, {@name} among them.", values) == "You have 3 files, notes.txt among them."
     assert render("the total is {total}", values) == "The total is 20"
     assert render("Open {file}", values) is None
+    empty = {"messages": [], "message_ids": []}
+    assert render("Your inbox holds {messages#} messages[ ({message_ids})].", empty) == "Your inbox holds 0 messages."
+    assert (
+        render("What is the price of {name}?", {"name": "Amazon.com Inc."}) == "What is the price of Amazon.com Inc.?"
+    )
+    assert render("I need the price of {name}.", {"name": "Amazon.com Inc."}) == "I need the price of Amazon.com Inc."
+    assert render("the sum of {a} and {b}", {"a": 3, "b": 4}, sentence=False) == "the sum of 3 and 4"
 
 
 def test_nested_result_fields_and_lists_read_as_words():
