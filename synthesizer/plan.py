@@ -342,12 +342,15 @@ def _as_user_said(origin: dict[str, Any], value: Any, parameter: str, tools: dic
     Identifiers stay looked up: nobody knows that Bob is USR002, but anybody can say "Dubai"
     or "1500", and a look-up made only to find such a value is a call nobody needs.  So do
     computed values (a field the producing tool `names`, "the sum of 3 and 4"): nobody knows
-    them before the call, so the call is part of the chain and the request says the phrase.
+    them before the call, so the call is part of the chain and the request says the phrase;
+    but not a one-digit result (a quotient of 0), which any text holds, so no reader could
+    tell the chain from the words.
     """
     if origin.get("source") not in _RESULT_SOURCES or is_identifier(value, parameter):
         return origin
     producer = tools.get(origin.get("tool", ""))
-    if producer is not None and origin.get("field") in ((producer.hints or {}).get("names") or {}):
+    computed = producer is not None and origin.get("field") in ((producer.hints or {}).get("names") or {})
+    if computed and len(_value_key(value)) > 1:
         return origin
     return {"source": "user", "seen_in": origin}
 

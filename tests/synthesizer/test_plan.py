@@ -298,10 +298,10 @@ CALCULATOR = {
 
 
 def test_a_computed_value_keeps_its_call_in_the_chain_and_is_said_as_what_computes_it():
-    """Nobody knows 7 before adding 3 and 4: "the square root of the sum of 3 and 4" is a chain of two calls."""
+    """Nobody knows 17 before adding 13 and 4: "the square root of the sum of 13 and 4" is a chain of calls."""
     walk = _walk(
-        ("add", {"a": 3, "b": 4}, {"result": 7.0}, {"a": POOL, "b": POOL}),
-        ("square_root", {"number": 7.0}, {"result": 2.6457513110645907}, {"number": _computed(0, "add")}),
+        ("add", {"a": 13, "b": 4}, {"result": 17.0}, {"a": POOL, "b": POOL}),
+        ("square_root", {"number": 17.0}, {"result": 2.6457513110645907}, {"number": _computed(0, "add")}),
         (
             "add",
             {"a": 2.6457513110645907, "b": 1},
@@ -313,26 +313,36 @@ def test_a_computed_value_keeps_its_call_in_the_chain_and_is_said_as_what_comput
     assert [call.tool for call in plan.turns[0].calls] == ["add", "square_root", "add"]
     assert plan.turns[0].batches == [[0], [1], [2]]
     request = request_for(plan.turns[0], CALCULATOR, random.Random(0))
-    assert request == "What is the square root of the sum of 3 and 4 plus 1?"
+    assert request == "What is the square root of the sum of 13 and 4 plus 1?"
 
 
 def test_computed_values_nest_two_deep_at_most():
     """A request that spells out four computations reads as noise: such a target is not askable."""
     walk = _walk(
-        ("add", {"a": 3, "b": 4}, {"result": 7.0}, {"a": POOL, "b": POOL}),
-        ("square_root", {"number": 7.0}, {"result": 2.5}, {"number": _computed(0, "add")}),
-        ("square_root", {"number": 2.5}, {"result": 1.5}, {"number": _computed(1, "square_root")}),
-        ("square_root", {"number": 1.5}, {"result": 1.2}, {"number": _computed(2, "square_root")}),
+        ("add", {"a": 13, "b": 4}, {"result": 17.0}, {"a": POOL, "b": POOL}),
+        ("square_root", {"number": 17.0}, {"result": 2.5}, {"number": _computed(0, "add")}),
+        ("square_root", {"number": 2.5}, {"result": 1.58}, {"number": _computed(1, "square_root")}),
+        ("square_root", {"number": 1.58}, {"result": 1.26}, {"number": _computed(2, "square_root")}),
     )
     plan = plan_dialogue(walk, CALCULATOR, (1, 1), PLAIN, random.Random(0), askable=askable)
     assert [call.tool for call in plan.turns[0].calls] == ["add", "square_root", "square_root"]
 
 
 def test_a_computed_value_the_user_already_said_is_the_users_value():
-    """The median of 2, 9 and 5 is 5, which the user said: the next call takes it from the user, not the median."""
+    """The median of 2, 19 and 15 is 15, which the user said: the next call takes it from the user, not the median."""
     walk = _walk(
-        ("calculate_median", {"numbers": [2, 9, 5]}, {"result": 5.0}, {"numbers": POOL}),
-        ("square_root", {"number": 5.0}, {"result": 2.2}, {"number": _computed(0, "calculate_median")}),
+        ("calculate_median", {"numbers": [2, 19, 15]}, {"result": 15.0}, {"numbers": POOL}),
+        ("square_root", {"number": 15.0}, {"result": 3.87}, {"number": _computed(0, "calculate_median")}),
     )
     plan = _plan(walk, CALCULATOR, turns=(2, 2))
     assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["calculate_median"], ["square_root"]]
+
+
+def test_a_one_digit_computed_value_is_the_users():
+    """A quotient of 0 could come from anywhere: "the absolute value of 0" needs no division first."""
+    walk = _walk(
+        ("add", {"a": 0.25, "b": -0.25}, {"result": 0.0}, {"a": POOL, "b": POOL}),
+        ("square_root", {"number": 0.0}, {"result": 0.0}, {"number": _computed(0, "add")}),
+    )
+    plan = _plan(walk, CALCULATOR, turns=(2, 2))
+    assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["add"], ["square_root"]]
