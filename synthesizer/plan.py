@@ -448,11 +448,12 @@ def _public_name(key: str, free_inputs: dict[str, Any]) -> str:
 def _assign_variants(plan: DialoguePlan, tools: dict[str, ToolInfo], variants: Variants, rng: random.Random) -> None:
     """Harder variants only where they teach the right lesson.
 
-    Missing parameter: the withheld value is one only the user could know (a pool value, not a
-    default or a looked-up id).  Missing tool: a tool the dialogue has not used yet, announced
-    later.  Error recovery: always where the walk saw the target refused until a state change
-    no hint declares (the assistant learns the step from the error); else by share.  The runner
-    keeps it only when the sandbox really refuses the mistaken call.
+    Missing parameter: the withheld value is a required one only the user could know (a pool
+    value, not a default or a looked-up id; an optional one is nothing to ask for).  Missing
+    tool: a tool the dialogue has not used yet, announced later.  Error recovery: always where
+    the walk saw the target refused until a state change no hint declares (the assistant
+    learns the step from the error); else by share.  The runner keeps it only when the
+    sandbox really refuses the mistaken call.
     """
     for turn in plan.turns:
         roll = rng.random()
@@ -463,6 +464,7 @@ def _assign_variants(plan: DialoguePlan, tools: dict[str, ToolInfo], variants: V
             key
             for key in turn.free_inputs
             if turn.free_input_of(key)[0].provenance.get(turn.free_input_of(key)[1], {}).get("source") in _USER_SOURCES
+            and turn.free_input_of(key)[1] in tools[turn.free_input_of(key)[0].tool].required
         )
         if roll < variants.missing_parameter and askable:
             turn.variant, turn.withheld = "missing_parameter", rng.choice(askable)

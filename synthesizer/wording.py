@@ -140,6 +140,10 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
         changes = tools[call.tool].read_only is not True  # a user asks for every change made on their behalf
         if changes or any(not _appears(words, said) for words in _must_say(turn, call, tools[call.tool], withheld)):
             sentence = _prerequisite_request(turn, call, tools[call.tool], withheld, rng)
+            if sentence is None and changes and withheld is not None and withheld[0] is call:
+                # a change the user must ask for, and no request for it reads without the withheld value
+                turn.variant, turn.withheld = "plain", None
+                return request_for(turn, tools, rng)
             if sentence is not None:
                 sentences.append(sentence)
                 said += " " + sentence.lower()

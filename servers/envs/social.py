@@ -543,7 +543,7 @@ class Social(Environment):
             "How many comments does {post_id} have?",
         ],
         answers=[
-            "I count {comments#} comments on {@post_id}: {comment_ids}.",
+            "I count {comments#} comments on {@post_id}[: {comment_ids}].",
             "Comments on {@post_id}: {comment_ids}.",
         ],
     )
