@@ -2,7 +2,7 @@
 
 import math
 from collections import defaultdict
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from typing import Any
 
 import anyio
@@ -55,10 +55,10 @@ class SharedConnections:
         self._group.start_soon(self._own, requests)
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> bool | None:
+    async def __aexit__(self, *exc_info: object) -> None:
         assert self._requests is not None and self._group is not None
-        await self._requests.aclose()
-        return await self._group.__aexit__(*exc_info)
+        await self._requests.aclose()  # the owner closes every connection and ends
+        await self._group.__aexit__(None, None, None)  # so the caller's own error goes on as it was
 
     async def borrow(self, env: str, scenario: str) -> Connection:
         """An idle connection to (env, scenario), or a new one; `give_back` it when the attempt is done."""
@@ -84,4 +84,5 @@ class SharedConnections:
                         opened = await stack.enter_async_context(ServerTarget.from_record(env, scenario).connect())
                     except Exception as error:  # the borrower raises it, as if it had opened the connection itself
                         opened = error
-                    await answers.send(opened)
+                    with suppress(anyio.BrokenResourceError):  # a borrower cancelled meanwhile: it closes with the rest
+                        await answers.send(opened)
