@@ -1,6 +1,5 @@
 """The Environment base: a typed state plus tools declared once, with dependency hints."""
 
-import copy
 import inspect
 import random
 from collections.abc import Callable, Mapping
@@ -166,7 +165,8 @@ class Environment:
         from the seed carry over as they are, so an environment that keeps mutable attributes besides
         `state` and `rng` overrides this.  The state is copied by dump and validation, never deep copy.
         """
-        twin = copy.copy(self)
+        twin = object.__new__(type(self))  # a shallow copy, as copy.copy makes it at a fifth of the cost
+        twin.__dict__.update(self.__dict__)
         twin.state = self.state_model.model_validate(self.state.model_dump())
         twin.rng = random.Random.__new__(random.Random)
         twin.rng.setstate(self.rng.getstate())

