@@ -1,7 +1,8 @@
 """The eval runner: every task attempt in a fresh sandbox, a model (or the ground truth) playing the assistant.
 
-Attempts run concurrently (`concurrency` workers, each with its own in-process connection per
-environment set); the model's own concurrency limit and cache are `ChatModel`'s.
+Attempts run concurrently (`concurrency` workers, each attempt on a connection borrowed from one
+shared pool for its environment set and given back after); the model's own concurrency limit and
+cache are `ChatModel`'s.
 """
 
 import hashlib
