@@ -4,7 +4,7 @@ import inspect
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from servers.phrasing import TemplateError, parse_template
 from servers.state import StateModel
@@ -168,3 +168,17 @@ class Environment:
         """Put state and random stream back as they were at `snapshot`."""
         self.state = self.state_model.model_validate(snapshot.state)
         self.rng.setstate(snapshot.rng_state)
+
+    def fork(self) -> Self:
+        """A twin with an equal state of its own and the same random stream; both futures start equal.
+
+        The constructor does not run again (no scenario to parse, no seeding): attributes it derived
+        from the seed carry over as they are, so an environment that keeps mutable attributes besides
+        `state` and `rng` overrides this.  The state is copied by dump and validation, never deep copy.
+        """
+        twin = object.__new__(type(self))  # a shallow copy, as copy.copy makes it at a fifth of the cost
+        twin.__dict__.update(self.__dict__)
+        twin.state = self.state_model.model_validate(self.state.model_dump())
+        twin.rng = random.Random.__new__(random.Random)
+        twin.rng.setstate(self.rng.getstate())
+        return twin
