@@ -233,7 +233,9 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
             }
         failure = failed_at.get(step.tool)
         discovered: set[int] = set()
-        if failure is not None and failure[1] == step.arguments:  # observed: refused, the state changed, then done
+        declared = hints.get("requires") and all(condition in provided for condition in hints["requires"])
+        if failure is not None and failure[1] == step.arguments and not declared:
+            # observed: refused, the state changed, then done (what it declares needing already explains a refusal)
             discovered = {
                 call.step
                 for call in calls

@@ -346,3 +346,23 @@ def test_a_one_digit_computed_value_is_the_users():
     )
     plan = _plan(walk, CALCULATOR, turns=(2, 2))
     assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["add"], ["square_root"]]
+
+
+def test_a_refusal_its_declared_needs_explain_brings_no_other_change_into_the_turn():
+    """Refused, then a route set and the parking brake engaged, then done: only the route was needed."""
+    tools = {
+        tool.name: tool
+        for tool in [
+            _tool("set_navigation_destination", provides=["route_set"], params=("destination",)),
+            _tool("engage_parking_brake"),
+            _tool("clear_navigation_destination", requires=["route_set"]),
+        ]
+    }
+    walk = _walk(
+        ("clear_navigation_destination", {}, "no route is set", {}),
+        ("set_navigation_destination", {"destination": "Market Square"}, {"eta": 4}, {"destination": POOL}),
+        ("engage_parking_brake", {}, {"engaged": True}, {}),
+        ("clear_navigation_destination", {}, {"cleared": "Market Square"}, {}),
+    )
+    plan = _plan(walk, tools, turns=(1, 1))
+    assert [call.tool for call in plan.turns[0].calls] == ["set_navigation_destination", "clear_navigation_destination"]
