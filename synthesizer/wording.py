@@ -156,7 +156,8 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
         for words in _must_say(turn, call, tools[call.tool], withheld):
             if not _appears(words, said):
                 raise Unphrasable(f"{call.tool} needs {words!r}, which no request for it says")
-            if re.search(r"[\d_/-]", words) and _appears(words, hidden) and not _appears(words, turn.shown):
+            looks_like_an_id = re.search(r"[\d_/-]", words) and not re.fullmatch(r"\d{1,3}", words)  # not "100"
+            if looks_like_an_id and _appears(words, hidden) and not _appears(words, turn.shown):
                 raise Unphrasable(f"the user would say {words!r}, which only an earlier result showed")
     return " ".join(_sentence(text) for text in [*sentences, main])
 
