@@ -166,6 +166,23 @@ def test_a_request_wrapped_in_json_is_read_as_the_request_and_the_draft_is_offer
     assert all(len(messages) == 2 for messages in writes)  # no retry: the fenced object was unwrapped
     assert all(json.loads(messages[1]["content"])["draft"] for messages in writes)
     assert only(path, "samples").turns[0]["query"].startswith(QUERY)
+    assert only(path, "samples").turns[0]["query_source"] == "model"
+
+
+def test_when_every_rewrite_fails_the_draft_stands_and_says_so(tmp_path):
+    model = ScriptedModel("stubborn_query")
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    with http_server(model.app) as base:
+        counts = run_synthesis(path, f"{base}/v1")
+    writes = [b["messages"] for b in model.bodies if b["messages"][0]["content"].startswith("You write")]
+    assert len(writes) == 3 and counts["samples"] + counts["rejected"] == 1
+    draft = json.loads(writes[0][1]["content"])["draft"]
+    acting = [b["messages"] for b in model.bodies if b["messages"][0]["content"].startswith("You are an assistant")]
+    assert acting and acting[0][1] == {"role": "user", "content": draft}  # the model acts on the draft
+    if counts["rejected"]:  # this scripted model acts only on its own queries: the reject is its answer's
+        assert "query writer" not in only(path, "rejects").reason
+    else:
+        assert only(path, "samples").turns[0]["query_source"] == "phrasing"
 
 
 def test_the_endpoint_options_reach_every_request(tmp_path):
