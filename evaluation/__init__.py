@@ -7,7 +7,7 @@ from evaluation.errors import EvaluationError, RolloutError, TaskError
 from evaluation.figures import eval_figures, pass_hat_k
 from evaluation.gym import MessageSpace, SandboxEnv
 from evaluation.interaction import VerlInteraction
-from evaluation.pool import ConnectionPool
+from evaluation.pool import ConnectionPool, SharedConnections
 from evaluation.report import write_eval_report
 from evaluation.rewards import REWARD_WEIGHTS, Reward, episode_reward, score_rollout, trl_reward, verl_compute_score
 from evaluation.runner import SYSTEM_PROMPT, Attempt, ChatPolicy, GroundTruthPolicy, Policy, regrade, run_attempts
@@ -31,6 +31,7 @@ __all__ = [
     "RolloutError",
     "SYSTEM_PROMPT",
     "SandboxEnv",
+    "SharedConnections",
     "Task",
     "TaskError",
     "TaskTurn",

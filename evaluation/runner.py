@@ -1,10 +1,12 @@
 """The eval runner: every task attempt in a fresh sandbox, a model (or the ground truth) playing the assistant.
 
-Attempts run concurrently (`concurrency` workers, each with its own in-process connection per
-environment set); the model's own concurrency limit and cache are `ChatModel`'s.
+Attempts run concurrently (`concurrency` workers, each attempt on a connection borrowed from one
+shared pool for its environment set and given back after); the model's own concurrency limit and
+cache are `ChatModel`'s.
 """
 
 import hashlib
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +16,7 @@ import anyio
 
 from evaluation.checker import CHECKER_VERSION, TurnEvidence, TurnGrade, grade_turn
 from evaluation.episode import Episode
-from evaluation.pool import ConnectionPool
+from evaluation.pool import SharedConnections
 from evaluation.tasks import Task
 from simulator import Connection
 from synthesizer.errors import LLMError
@@ -154,28 +156,44 @@ async def run_attempts(
     skip: set[str] | None = None,
     on_attempt: Callable[[Attempt], None] | None = None,
 ) -> list[Attempt]:
-    """Run `k` attempts of every task (attempt ids in `skip` are left out); each finished one goes to `on_attempt`."""
-    pending = [(task, number) for task in tasks for number in range(k)]
+    """Run `k` attempts of every task (attempt ids in `skip` are left out); each finished one goes to `on_attempt`.
+
+    Attempts take turns across (environment, scenario) pairs, so the connections they borrow spread over
+    the pairs and each pair needs only as many as its share of the workers.
+    """
+    pending = _taking_turns([(task, number) for task in tasks for number in range(k)])
     pending.reverse()
     done: list[Attempt] = []
 
-    async def worker() -> None:
-        async with ConnectionPool() as pool:
-            while pending:
-                task, number = pending.pop()
-                policy = policy_for(task, number)
-                attempt = Attempt(task, number, policy.model)
-                if skip and attempt.id in skip:
-                    continue
-                await _play(attempt, policy, await pool.get(task.env, task.scenario))
-                done.append(attempt)
-                if on_attempt is not None:
-                    on_attempt(attempt)
+    async def worker(connections: SharedConnections) -> None:
+        while pending:
+            task, number = pending.pop()
+            policy = policy_for(task, number)
+            attempt = Attempt(task, number, policy.model)
+            if skip and attempt.id in skip:
+                continue
+            connection = await connections.borrow(task.env, task.scenario)
+            try:
+                await _play(attempt, policy, connection)
+            finally:
+                connections.give_back(task.env, task.scenario, connection)
+            done.append(attempt)
+            if on_attempt is not None:
+                on_attempt(attempt)
 
-    async with anyio.create_task_group() as group:
+    async with SharedConnections() as connections, anyio.create_task_group() as group:
         for _ in range(max(1, min(concurrency, len(pending)))):
-            group.start_soon(worker)
+            group.start_soon(worker, connections)
     return done
+
+
+def _taking_turns(attempts: list[tuple[Task, int]]) -> list[tuple[Task, int]]:
+    """The attempts in round-robin order over their (environment, scenario) pairs, each pair's in its order."""
+    by_pair: dict[tuple[str, str], list[tuple[Task, int]]] = {}
+    for task, number in attempts:
+        by_pair.setdefault((task.env, task.scenario), []).append((task, number))
+    rounds = itertools.zip_longest(*by_pair.values())
+    return [attempt for turn in rounds for attempt in turn if attempt is not None]
 
 
 async def _play(attempt: Attempt, policy: Policy, connection: Connection) -> None:

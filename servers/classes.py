@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, TypeAdapter, WithJsonSchema, create_model
 
@@ -137,6 +137,12 @@ class ClassEnvironment(Environment):
         self.instance.__dict__.clear()
         self.instance.__dict__.update(copy.deepcopy(snapshot.attributes))
         self.rng.setstate(snapshot.rng_state)
+
+    def fork(self) -> Self:
+        """A fresh instance of the user's class, then every attribute and the random stream restored."""
+        twin = type(self)(self.state_data(), self.seed)
+        twin.restore(self.snapshot())
+        return twin
 
 
 def _tool_method(method_name: str, method: Callable[..., Any], trust_annotations: bool) -> Callable[..., Any]:

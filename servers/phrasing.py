@@ -7,7 +7,7 @@ assistant's voice).  Templates are plain sentences with three kinds of markup:
   field of the tool's result (dotted path into nested objects, `{items#}` for a list's length)
   or, as `{@name}`, one of the call's arguments.
 * `[ ... ]`: an optional segment, kept only when every slot inside it has a value (an optional
-  argument the call really passed, a result field that is present and not null).
+  argument the call really passed, a result field that is present, not null and not an empty list).
 * `{name?text|other}`: a choice by a boolean argument or field: `text` when true, `other`
   (may be empty) when false.
 
@@ -77,20 +77,23 @@ def parse_template(text: str) -> Template:
     return Template(text, frozenset(required), frozenset(optional - required))
 
 
-def render(text: str, values: Mapping[str, Any], words: Callable[[Any], str] | None = None) -> str | None:
+def render(
+    text: str, values: Mapping[str, Any], words: Callable[[Any], str] | None = None, *, sentence: bool = True
+) -> str | None:
     """`text` with its slots filled from `values`; None when a slot outside optional segments has no value.
 
     `values` maps slot names (`name`, `@name`) to values; a dotted slot also reaches into
     nested mappings.  `words` turns a value into the words of a sentence (default `value_words`).
+    A sentence starts with a capital; a phrase (`sentence=False`) keeps its first letter as written.
     """
     to_words = words or value_words
     missing = object()
 
-    def fill(match: re.Match[str]) -> str | object:
+    def fill(match: re.Match[str], optional: bool) -> str | object:
         name = match.group(1)
         counted = name.endswith("#")
         value = _lookup(values, name.rstrip("#"), missing)
-        if value is missing or value is None:
+        if value is missing or value is None or (optional and value == [] and not counted):
             return missing
         if match.group(2) is not None:
             return match.group(2) if value else match.group(3)
@@ -98,11 +101,11 @@ def render(text: str, values: Mapping[str, Any], words: Callable[[Any], str] | N
             return f"{len(value)}\x00" if isinstance(value, list | dict) else missing
         return to_words(value)
 
-    def fill_all(segment: str) -> str | None:
+    def fill_all(segment: str, optional: bool) -> str | None:
         parts: list[str] = []
         last = 0
         for match in _SLOT.finditer(segment):
-            filled = fill(match)
+            filled = fill(match, optional)
             if filled is missing:
                 return None
             parts += [segment[last : match.start()], str(filled)]
@@ -111,13 +114,14 @@ def render(text: str, values: Mapping[str, Any], words: Callable[[Any], str] | N
 
     pieces: list[str] = []
     for index, segment in enumerate(re.split(r"\[([^\]]*)\]", text)):
-        filled = fill_all(segment)
+        filled = fill_all(segment, optional=index % 2 == 1)
         if filled is None and index % 2 == 0:
             return None  # a required slot has no value
         pieces.append(filled or "")
     text = re.sub(r"\b1\x00 (\w+)", lambda match: "1 " + _singular(match.group(1)), "".join(pieces))
-    sentence = re.sub(r"\s+([,.;:?!])", r"\1", re.sub(r"  +", " ", text.replace("\x00", ""))).strip()
-    return sentence[:1].upper() + sentence[1:]
+    said = re.sub(r"\s+([,.;:?!])", r"\1", re.sub(r"  +", " ", text.replace("\x00", ""))).strip()
+    said = re.sub(r"(?<!\.)\.\.(?!\.)", ".", said)  # a value ending a sentence with its own dot ("Amazon.com Inc.")
+    return said[:1].upper() + said[1:] if sentence else said
 
 
 def value_words(value: Any, *, brief: bool = False) -> str:
@@ -131,7 +135,7 @@ def value_words(value: Any, *, brief: bool = False) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     if isinstance(value, float) and brief:
-        return f"{value:.2f}" if abs(value) >= 1 else f"{value:.4g}"
+        return f"{value:.2f}" if 1 <= abs(value) < 1e9 else f"{value:.4g}"
     if isinstance(value, int | float | str):
         return str(value)
     if isinstance(value, list) and all(isinstance(item, str | int | float) for item in value):

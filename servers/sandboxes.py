@@ -16,7 +16,7 @@ from servers.environment import Environment, EnvironmentSnapshot, ToolSpec
 from servers.errors import InvalidArgument, SandboxLimitReached, UnknownSandbox
 from servers.registry import get_environment
 from servers.scenarios import load_combined_scenario, load_scenario
-from servers.state import StateModel, diff_states, hash_state
+from servers.state import diff_states, hash_state
 
 __all__ = ["Execution", "Sandbox", "SandboxManager", "create_sandbox"]
 
@@ -91,14 +91,15 @@ class Sandbox:
 
     def fork(self, *, sandbox_id: str | None = None) -> "Sandbox":
         """A new sandbox with exactly this state and random stream: both futures start equal, then part ways."""
-        environments = []
-        for env in self.environments.values():
-            # A state model passed in is taken as it is (no validation); restore() then swaps in a copy.
-            state = env.state if isinstance(getattr(env, "state", None), StateModel) else env.state_data()
-            twin = type(env)(state, env.seed)
-            twin.restore(env.snapshot())
-            environments.append(twin)
-        return Sandbox(environments, sandbox_id=sandbox_id or _new_id(), scenario=dict(self.scenario), seed=self.seed)
+        twin = object.__new__(Sandbox)  # a shallow copy, as copy.copy makes it at a fifth of the cost
+        twin.__dict__.update(self.__dict__)
+        twin.id = sandbox_id or _new_id()
+        twin.environments = {name: env.fork() for name, env in self.environments.items()}
+        twin.scenario = dict(self.scenario)
+        twin.last_used = 0.0
+        # The same tools bound to the twins: no walk over the classes again, no duplicate check (this one passed)
+        twin._tools = {name: (twin.environments[env.name], spec) for name, (env, spec) in self._tools.items()}
+        return twin
 
     def describe(self) -> dict[str, Any]:
         """The public facts about this sandbox (what `POST /sandboxes` answers)."""

@@ -268,14 +268,14 @@ class ArgumentFiller:
         for name, given in tool.parameters.items():
             schema = self._resolved(given)
             entity = consumes.get(name)
-            earlier = self._from_memory(name, entity, (links or {}).get(name, set()), schema, memory)
+            earlier = self._from_memory(name, entity, (links or {}).get(name, set()), schema, memory, arguments)
             if earlier is None and name in record:
                 earlier = record[name], {"source": "pool", "pool": tool.name}
             if name not in required and earlier is None and self.rng.random() < 0.7:
                 continue
             value, source = earlier if earlier is not None else self._build(name, entity, schema, memory, writes)
             for _ in range(3):  # two parameters of one call rarely mean the same value ("convert K to K")
-                if value not in arguments.values() or source.get("source") == "result":
+                if value not in arguments.values():
                     break
                 value, source = self._build(name, entity, schema, memory, writes)
             arguments[name] = value
@@ -291,8 +291,16 @@ class ArgumentFiller:
         return schema
 
     def _from_memory(
-        self, name: str, entity: str | None, linked: set[str], schema: dict[str, Any], memory: ValueMemory
+        self,
+        name: str,
+        entity: str | None,
+        linked: set[str],
+        schema: dict[str, Any],
+        memory: ValueMemory,
+        taken: dict[str, Any],
     ) -> tuple[Any, dict[str, Any]] | None:
+        """An earlier result's value for `name`, fresh ones first; never one another parameter of the call
+        already takes (`add(x, x)` and "the sum of x and x" are nobody's request)."""
         candidates = memory.by_entity.get(entity, []) if entity else []
         if not candidates and linked:
             linked_values = [record for field_name in sorted(linked) for record in memory.by_field.get(field_name, [])]
@@ -302,7 +310,8 @@ class ArgumentFiller:
         if not candidates:
             return None
         types = json_types(schema)
-        fitting = [record for record in candidates if _fits(record.value, schema, types)]
+        fresh = [record for record in candidates if record.value not in taken.values()]
+        fitting = [record for record in fresh if _fits(record.value, schema, types)]
         if not fitting:
             return None
         unused = [record for record in fitting if record.value not in memory.used]
@@ -346,7 +355,7 @@ class ArgumentFiller:
             items = option.get("items", {})
             count = max(option.get("minItems", 1), self.rng.randint(1, 2 if self._unknown else 4))
             return [self._compose(name, items, memory, writes, f"{path}[{i}]", parts) for i in range(count)]
-        earlier = self._from_memory(name, None, set(), schema, memory)
+        earlier = self._from_memory(name, None, set(), schema, memory, {})
         value, origin = earlier if earlier is not None else self._scalar(name, None, schema, memory, writes)
         parts[path] = origin
         return value

@@ -298,6 +298,7 @@ def _rejecter(sample_id: str, trajectory_id: str, model: str):  # type: ignore[n
 def _turn_record(turn: TurnPlan, attempts: int) -> dict[str, Any]:
     return {
         "query": turn.query,
+        "query_source": turn.query_source,
         "variant": turn.variant,
         "withheld": turn.withheld,
         "target": turn.target.tool,

@@ -130,8 +130,8 @@ class Dialogue:
                 if not dialogue.turns or not follow_up:
                     dialogue.turns.append(Turn(len(dialogue.turns), text, visible_before=visible))
                 user_text += "\n" + text.lower()
-            elif role == "system":
-                user_text += "\n" + text.lower()
+            elif role == "system":  # a tool's schema announced mid-dialogue is no one's words (its examples are not)
+                user_text += "\n" + (text[: text.find("{")] if _announced_tools(text) else text).lower()
             elif role == "assistant":
                 reasoning = _text(message.get("reasoning")) or "\n".join(_THINK.findall(text))
                 answer = _THINK.sub("", text).strip()

@@ -67,6 +67,8 @@ class Call:
     """Steps of the state changes this call was seen to need: it was refused until they ran (no hint said so)."""
     changes_state: bool = True
     """False for a tool that declares itself read-only (a look-up)."""
+    result_names: dict[str, str] = field(default_factory=dict)
+    """How a person names a computed field of the result (the tool's `names` hint), e.g. "the sum of {a} and {b}"."""
 
     def to_json(self) -> dict[str, Any]:
         return {"tool": self.tool, "arguments": self.arguments, "result": self.result}
@@ -108,6 +110,9 @@ class TurnPlan:
     """The ground-truth calls of the turns before this one (their results are in the dialogue)."""
     shown: str = ""
     """What the user has read and written before this turn (queries and answers), lower-cased."""
+    query_source: str = "phrasing"
+    """Who wrote the request: `model`, or `phrasing` (the tools' declared requests: offline, or the draft a
+    model was given and whose rewrites all failed the query check)."""
 
     @property
     def target(self) -> Call:
@@ -208,7 +213,9 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
             continue
         schema = tools[step.tool].parameters
         provenance = {
-            name: _as_user_said(_earliest(origin, step.arguments.get(name), first_seen), step.arguments.get(name), name)
+            name: _as_user_said(
+                _earliest(origin, step.arguments.get(name), first_seen), step.arguments.get(name), name, tools
+            )
             if not _implied(step.arguments.get(name), schema.get(name, {}))
             else {"source": "schema"}
             for name, origin in step.provenance.items()
@@ -229,7 +236,9 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
             }
         failure = failed_at.get(step.tool)
         discovered: set[int] = set()
-        if failure is not None and failure[1] == step.arguments:  # observed: refused, the state changed, then done
+        declared = hints.get("requires") and all(condition in provided for condition in hints["requires"])
+        if failure is not None and failure[1] == step.arguments and not declared:
+            # observed: refused, the state changed, then done (what it declares needing already explains a refusal)
             discovered = {
                 call.step
                 for call in calls
@@ -256,15 +265,17 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
                 choices,
                 tuple(sorted(discovered)),
                 tools[step.tool].read_only is not True,
+                dict((tools[step.tool].hints or {}).get("names") or {}),
             )
         )
         for condition in hints.get("provides", []):
             provided[condition] = step.index
         for name, value in step.arguments.items():
-            if provenance.get(name, {}).get("source") not in _RESULT_SOURCES:
-                first_seen.setdefault(canonical_json(value), {"source": "user"})
+            if provenance.get(name, {}).get("source") not in _RESULT_SOURCES:  # and each item of a list said
+                for said in (value, *leaf_values(value)):
+                    first_seen.setdefault(_value_key(said), {"source": "user"})
         for value in leaf_values(step.result):
-            first_seen.setdefault(canonical_json(value), {"source": "result", "step": step.index, "tool": step.tool})
+            first_seen.setdefault(_value_key(value), {"source": "result", "step": step.index, "tool": step.tool})
     return calls
 
 
@@ -288,10 +299,15 @@ def _earliest(origin: dict[str, Any], value: Any, first_seen: dict[str, dict[str
     """
     if origin.get("source") not in _RESULT_SOURCES:
         return origin
-    first = first_seen.get(canonical_json(value))
+    first = first_seen.get(_value_key(value))
     return (
         origin if first is None or first.get("step") == origin.get("step") else {**first, "field": origin.get("field")}
     )
+
+
+def _value_key(value: Any) -> str:
+    """A value as the dialogue would show it: 5.0 and 5 are the same number."""
+    return canonical_json(int(value) if isinstance(value, float) and value.is_integer() else value)
 
 
 def _from_earlier_turns(call: Call, earlier: list[Call], own: set[int]) -> Call:
@@ -325,13 +341,21 @@ def _implied(value: Any, schema: dict[str, Any]) -> bool:
     return (isinstance(value, str) and len(value) < 2) or (value is not None and value in members)
 
 
-def _as_user_said(origin: dict[str, Any], value: Any, parameter: str) -> dict[str, Any]:
+def _as_user_said(origin: dict[str, Any], value: Any, parameter: str, tools: dict[str, ToolInfo]) -> dict[str, Any]:
     """A looked-up value the user would simply say (a city, a name, an amount) becomes the user's own value.
 
-    Only identifiers stay looked up: nobody knows that Bob is USR002, but anybody can say
-    "Dubai" or "1500", and a look-up made only to find such a value is a call nobody needs.
+    Identifiers stay looked up: nobody knows that Bob is USR002, but anybody can say "Dubai"
+    or "1500", and a look-up made only to find such a value is a call nobody needs.  So do
+    computed values (a field the producing tool `names`, "the sum of 3 and 4"): nobody knows
+    them before the call, so the call is part of the chain and the request says the phrase;
+    but not a one-digit result (a quotient of 0), which any text holds, so no reader could
+    tell the chain from the words.
     """
     if origin.get("source") not in _RESULT_SOURCES or is_identifier(value, parameter):
+        return origin
+    producer = tools.get(origin.get("tool", ""))
+    computed = producer is not None and origin.get("field") in ((producer.hints or {}).get("names") or {})
+    if computed and len(_value_key(value)) > 1:
         return origin
     return {"source": "user", "seen_in": origin}
 
@@ -429,11 +453,12 @@ def _public_name(key: str, free_inputs: dict[str, Any]) -> str:
 def _assign_variants(plan: DialoguePlan, tools: dict[str, ToolInfo], variants: Variants, rng: random.Random) -> None:
     """Harder variants only where they teach the right lesson.
 
-    Missing parameter: the withheld value is one only the user could know (a pool value, not a
-    default or a looked-up id).  Missing tool: a tool the dialogue has not used yet, announced
-    later.  Error recovery: always where the walk saw the target refused until a state change
-    no hint declares (the assistant learns the step from the error); else by share.  The runner
-    keeps it only when the sandbox really refuses the mistaken call.
+    Missing parameter: the withheld value is a required one only the user could know (a pool
+    value, not a default or a looked-up id; an optional one is nothing to ask for).  Missing
+    tool: a tool the dialogue has not used yet, announced later.  Error recovery: always where
+    the walk saw the target refused until a state change no hint declares (the assistant
+    learns the step from the error); else by share.  The runner keeps it only when the
+    sandbox really refuses the mistaken call.
     """
     for turn in plan.turns:
         roll = rng.random()
@@ -444,6 +469,7 @@ def _assign_variants(plan: DialoguePlan, tools: dict[str, ToolInfo], variants: V
             key
             for key in turn.free_inputs
             if turn.free_input_of(key)[0].provenance.get(turn.free_input_of(key)[1], {}).get("source") in _USER_SOURCES
+            and turn.free_input_of(key)[1] in tools[turn.free_input_of(key)[0].tool].required
         )
         if roll < variants.missing_parameter and askable:
             turn.variant, turn.withheld = "missing_parameter", rng.choice(askable)

@@ -1,6 +1,7 @@
 """The four LLM roles (tooling, querying, reasoning, critiquing) behind one interface, and the model backend."""
 
 import json
+import logging
 import random
 import re
 from abc import ABC, abstractmethod
@@ -9,10 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator import ToolInfo
-from synthesizer.errors import LLMError
 from synthesizer.filters import query_problems
 from synthesizer.llm import ChatModel
 from synthesizer.plan import AdvancedTool, TurnPlan
+from synthesizer.wording import request_for
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["AssistantMessage", "Backend", "ModelBackend", "ModelRoles", "Roles", "query_problem", "value_text"]
 
@@ -90,7 +93,7 @@ class ModelBackend(Backend):
         self.tools = tools or {}
 
     def roles_for(self, tools: dict[str, ToolInfo], rng: random.Random) -> Roles:
-        return ModelRoles(self.chat, tools)
+        return ModelRoles(self.chat, tools, rng)
 
     async def aclose(self) -> None:
         await self.chat.aclose()
@@ -110,10 +113,13 @@ class ModelRoles(Roles):
 
     query_attempts = 3
 
-    def __init__(self, chat: ChatModel, tools: dict[str, ToolInfo] | None = None) -> None:
+    def __init__(
+        self, chat: ChatModel, tools: dict[str, ToolInfo] | None = None, rng: random.Random | None = None
+    ) -> None:
         self.chat = chat
         self.model = chat.model
         self.tools = tools or {}
+        self.rng = rng or random.Random(0)
 
     async def name_tool(self, turn: TurnPlan) -> AdvancedTool:
         tool = turn.advanced_tool
@@ -138,11 +144,14 @@ class ModelRoles(Roles):
     async def write_query(self, turn: TurnPlan, tools: list[dict[str, Any]]) -> str:
         tool = turn.advanced_tool
         assert tool is not None
+        # What the tools' own phrasing says (raises Unphrasable; a turn that cannot withhold its value turns plain).
+        draft = request_for(turn, self.tools, self.rng)
         # Only a missing-parameter turn withholds a value; a missing-tool turn withholds a tool name.
         left_out = turn.withheld if turn.variant == "missing_parameter" else None
         values = {name: value for name, value in turn.free_inputs.items() if name != left_out}
         request: dict[str, Any] = {
             "goal": _goal(tool.description),
+            "draft": draft,
             "values_to_mention": {_words(name, values): value for name, value in values.items()},
         }
         if left_out:
@@ -158,15 +167,18 @@ class ModelRoles(Roles):
         problem = "no answer"
         for _ in range(self.query_attempts):
             reply = await self.chat.chat(messages)
-            query = reply.content.strip()
+            query = _unwrapped(reply.content)
             problem = query_problem(query, list(values.values()), known, forbidden)
             if problem is None:
+                turn.query_source = "model"
                 return query
             messages += [
                 {"role": "assistant", "content": reply.content},
                 {"role": "user", "content": f"That will not do: {problem}. Write the request again."},
             ]
-        raise LLMError(f"the query writer failed {self.query_attempts} times, last because {problem}")
+        # the draft passed the same checks when the tools' phrasing wrote it: the turn keeps it, marked as such
+        logger.info("the query writer failed %d times (last: %s); the draft stands", self.query_attempts, problem)
+        return draft
 
     async def act(
         self, conversation: list[dict[str, Any]], tools: list[dict[str, Any]], turn: TurnPlan, hint: str | None
@@ -226,6 +238,21 @@ def _mentions(text: str, value: Any) -> bool:
     return str(value).lower() in text.lower()
 
 
+def _unwrapped(text: str) -> str:
+    """The request itself when a model wraps it: in a code fence, quotes, or a JSON object with one text field
+    (`{"request": "..."}`); anything else as written, for the checks to judge."""
+    text = re.sub(r"^```\w*\s*|\s*```$", "", text.strip())
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and len(data) == 1:
+        data = next(iter(data.values()))
+    if isinstance(data, str):
+        return data.strip()
+    return text.strip().strip('"').strip()
+
+
 def _is_json(text: str) -> bool:
     try:
         return isinstance(json.loads(text), dict | list)
@@ -265,7 +292,8 @@ _TOOLING = (
 )
 _QUERYING = (
     "You write what a user types to an assistant that has tools. Write ONE natural request, one or two sentences "
-    "in the user's own voice, that asks for the goal. Mention every value in values_to_mention exactly as given. "
+    "in the user's own voice, that asks for the goal: rephrase the draft in your own words (or keep it when it "
+    "reads well). Mention every value in values_to_mention exactly as given. "
     "Never list steps, never name tools or functions, never answer with JSON: the user states the goal, the "
     "assistant works out the steps. If leave_out is given, do not give that value (the user forgot it). "
     "Answer with the request only."

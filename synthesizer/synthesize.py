@@ -144,8 +144,13 @@ async def _synthesize_all(
                 group.start_soon(worker)
         if failures:
             raise failures[0]
-        if near_duplicates:
+        if near_duplicates:  # the progress line ends on what was kept
+            before = samples.counts()
             drop_near_duplicates(samples, config.turns[0])
+            after = samples.counts()
+            tally.verified += after["verified"] - before["verified"]
+            tally.rejected += after["rejected"] - before["rejected"]
+            refresh()
         return samples.counts() | {"pending": tally.pending}
 
 

@@ -21,6 +21,8 @@ __all__ = ["Unphrasable", "answer_for", "askable", "known_as", "parameter_words"
 
 _RESULT_SOURCES = ("result", "probe")
 _PLACES = {".": "the current folder", "..": "the folder above", "/": "the top folder"}
+_NESTED_PHRASES = 2
+"""How deep computed values may nest in one request ("the square root of the sum of 3 and 4"); deeper reads as noise."""
 
 
 def parameter_words(name: str) -> str:
@@ -37,7 +39,8 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
     """How the user refers to `call`'s argument `parameter`, or None when the user cannot know it.
 
     A value picked out of a listing reads as the name next to it; a value a look-up found
-    reads as what it was looked up by; an identifier the user was shown reads as itself.
+    reads as what it was looked up by; a computed value reads as what computes it ("the sum
+    of 3 and 4"); an identifier or a computed value the user was shown reads as itself.
     Other looked-up values (a number, a sentence) have no words the user would know them by.
     """
     value = call.arguments.get(parameter)
@@ -45,9 +48,14 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
     if origin.get("source") not in _RESULT_SOURCES:
         return value_words(value)
     producer = {earlier.step: earlier for earlier in [*turn.earlier_calls, *turn.calls]}.get(origin.get("step", -1))
-    if producer is None or depth > 4 or not is_identifier(value, parameter):
+    if producer is None or depth > 4:
         return None
-    if str(value).lower() in turn.shown:
+    phrase = producer.result_names.get(origin.get("field", ""))
+    if phrase is not None and not _appears(value_words(value), turn.shown):
+        return _computed_as(turn, producer, phrase, depth) if depth < _NESTED_PHRASES else None
+    if not is_identifier(value, parameter) and phrase is None:
+        return None
+    if str(value).lower() in turn.shown or phrase is not None:
         return value_words(value)
     if parameter not in call.choices and _identifies(producer.result, value):
         # what it was made or looked up by: the one short key among the inputs
@@ -68,9 +76,17 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
     return _readable_sibling(producer.result, value)
 
 
+def _computed_as(turn: TurnPlan, producer: Call, phrase: str, depth: int) -> str | None:
+    """A computed value as the phrase that computes it, over the producer's arguments as the user knows them."""
+    words = {name: known_as(turn, producer, name, depth + 1) for name in producer.arguments}
+    return render(phrase, {name: text for name, text in words.items() if text is not None}, sentence=False)
+
+
 def askable(target: Call, closure: list[Call]) -> bool:
     """Whether a user could ask for `target` knowing only what its own closure shows (no earlier turn)."""
     turn = TurnPlan(0, closure, {})
+    if any(origin.get("source") == "composed" for call in closure for origin in call.provenance.values()):
+        return False  # a list holding values an earlier result computed: no user could say it
     return all(
         known_as(turn, call, name) is not None
         for call in closure
@@ -90,6 +106,8 @@ def tool_request(tool: ToolInfo, values: dict[str, Any], rng: random.Random, mus
     if not asks:
         return _from_description(tool, values)
     rng.shuffle(asks)
+    phrases = [name for name, value in values.items() if isinstance(value, str) and " " in value]
+    asks = [template for template in asks if not _symbol_next_to(template, phrases)] or asks
     rendered = [sentence for template in asks if (sentence := render(template, values)) is not None]
     complete = [sentence for sentence in rendered if all(_appears(word, sentence.lower()) for word in must)]
     return (complete or rendered or [None])[0]
@@ -122,6 +140,10 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
         changes = tools[call.tool].read_only is not True  # a user asks for every change made on their behalf
         if changes or any(not _appears(words, said) for words in _must_say(turn, call, tools[call.tool], withheld)):
             sentence = _prerequisite_request(turn, call, tools[call.tool], withheld, rng)
+            if sentence is None and changes and withheld is not None and withheld[0] is call:
+                # a change the user must ask for, and no request for it reads without the withheld value
+                turn.variant, turn.withheld = "plain", None
+                return request_for(turn, tools, rng)
             if sentence is not None:
                 sentences.append(sentence)
                 said += " " + sentence.lower()
@@ -134,7 +156,8 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
         for words in _must_say(turn, call, tools[call.tool], withheld):
             if not _appears(words, said):
                 raise Unphrasable(f"{call.tool} needs {words!r}, which no request for it says")
-            if re.search(r"[\d_/-]", words) and _appears(words, hidden) and not _appears(words, turn.shown):
+            looks_like_an_id = re.search(r"[\d_/-]", words) and not re.fullmatch(r"\d{1,3}", words)  # not "100"
+            if looks_like_an_id and _appears(words, hidden) and not _appears(words, turn.shown):
                 raise Unphrasable(f"the user would say {words!r}, which only an earlier result showed")
     return " ".join(_sentence(text) for text in [*sentences, main])
 
@@ -147,7 +170,8 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
     defaults = {name: schema.get("default") for name, schema in tools[target.tool].parameters.items()}
     for name, value in {**defaults, **target.arguments}.items():
         if value is not None:
-            values[f"@{name}"] = (known_as(turn, target, name) if name in target.arguments else None) or value
+            said = known_as(turn, target, name) if name in target.arguments and not isinstance(value, bool) else None
+            values[f"@{name}"] = said or value  # a flag stays a flag: "no" would read as true
     answers = list((tools[target.tool].hints or {}).get("answers") or [])
     rng.shuffle(answers)
     for template in answers:
@@ -155,6 +179,11 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
         if sentence is not None:
             return _sentence(re.sub(r"^Done[:,]\s*", "", sentence))
     return _summary(target.result)
+
+
+def _symbol_next_to(template: str, slots: list[str]) -> bool:
+    """Whether a math symbol touches one of these slots: "√{number}" reads well with 2, not with a phrase."""
+    return any(re.search(rf"[|√^×÷*/+=-]\s?\{{{slot}\}}|\{{{slot}\}}\s?[|^×÷*/+=-]", template) for slot in slots)
 
 
 def _identifies(result: Any, value: Any) -> bool:

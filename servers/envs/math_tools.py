@@ -158,6 +158,7 @@ class Math(Environment):
     state: MathState
 
     @tool(
+        names={"result": "the sum of {a} and {b}"},
         read_only=True,
         **BINARY,
         asks=[
@@ -177,6 +178,7 @@ class Math(Environment):
         return _number(a + b, f"{_fmt(a)} + {_fmt(b)}")
 
     @tool(
+        names={"result": "{a} minus {b}"},
         read_only=True,
         **BINARY,
         asks=[
@@ -196,6 +198,7 @@ class Math(Environment):
         return _number(a - b, f"{_fmt(a)} - {_fmt(b)}")
 
     @tool(
+        names={"result": "the product of {a} and {b}"},
         read_only=True,
         **BINARY,
         asks=[
@@ -215,6 +218,7 @@ class Math(Environment):
         return _number(a * b, f"{_fmt(a)} * {_fmt(b)}")
 
     @tool(
+        names={"result": "{a} divided by {b}"},
         read_only=True,
         **BINARY,
         asks=[
@@ -240,6 +244,7 @@ class Math(Environment):
         return _number(a / b, f"{_fmt(a)} / {_fmt(b)}")
 
     @tool(
+        names={"result": "{base} to the power of {exponent}"},
         read_only=True,
         consumes={"base": "number", "exponent": "number"},
         produces={"result": "number"},
@@ -277,6 +282,7 @@ class Math(Environment):
         return _number(value, f"{shown} ^ {_fmt(exponent)}")
 
     @tool(
+        names={"result": "the square root of {number}"},
         read_only=True,
         **UNARY,
         asks=[
@@ -288,7 +294,7 @@ class Math(Environment):
         ],
         answers=[
             "The square root of {@number} is {result}.",
-            "√{@number} = {result}.",
+            "That's {result} ({expression}).",
         ],
     )
     def square_root(
@@ -300,6 +306,7 @@ class Math(Environment):
         return _number(math.sqrt(number), f"sqrt({_fmt(number)})")
 
     @tool(
+        names={"result": "the absolute value of {number}"},
         read_only=True,
         **UNARY,
         asks=[
@@ -311,7 +318,7 @@ class Math(Environment):
         ],
         answers=[
             "The absolute value of {@number} is {result}.",
-            "|{@number}| = {result}.",
+            "Without its sign it is {result}.",
         ],
     )
     def absolute_value(self, number: Operand) -> NumberResult:
@@ -319,6 +326,10 @@ class Math(Environment):
         return _number(abs(number), f"|{_fmt(number)}|")
 
     @tool(
+        names={
+            "quotient": "how many whole times {divisor} goes into {dividend}",
+            "remainder": "the remainder of {dividend} divided by {divisor}",
+        },
         read_only=True,
         consumes={"dividend": "number", "divisor": "number"},
         produces={"quotient": "number", "remainder": "number"},
@@ -350,6 +361,7 @@ class Math(Environment):
         )
 
     @tool(
+        names={"result": "the logarithm of {number}[ to base {base}]"},
         read_only=True,
         **UNARY,
         asks=[
@@ -384,6 +396,7 @@ class Math(Environment):
         return _number(math.log(number) / math.log(base), f"log_{_fmt(base)}({_fmt(number)})")
 
     @tool(
+        names={"result": "the factorial of {n}"},
         read_only=True,
         consumes={"n": "number"},
         produces={"result": "number"},
@@ -410,6 +423,7 @@ class Math(Environment):
         return _number(float(math.factorial(n)), f"{n}!")
 
     @tool(
+        names={"result": "the total of {numbers}"},
         read_only=True,
         **STATS,
         asks=[
@@ -429,6 +443,7 @@ class Math(Environment):
         return _number(math.fsum(_values(numbers)), f"sum of {len(numbers)} values")
 
     @tool(
+        names={"result": "the average of {numbers}"},
         read_only=True,
         **STATS,
         asks=[
@@ -448,6 +463,7 @@ class Math(Environment):
         return _number(statistics.fmean(_values(numbers)), f"mean of {len(numbers)} values")
 
     @tool(
+        names={"result": "the median of {numbers}"},
         read_only=True,
         **STATS,
         asks=[
@@ -467,6 +483,7 @@ class Math(Environment):
         return _number(statistics.median(_values(numbers)), f"median of {len(numbers)} values")
 
     @tool(
+        names={"result": "the standard deviation of {numbers}"},
         read_only=True,
         **STATS,
         asks=[
@@ -496,6 +513,7 @@ class Math(Environment):
         return _number(value, f"{'sample' if sample else 'population'} standard deviation of {len(values)} values")
 
     @tool(
+        names={"minimum": "the smallest of {numbers}", "maximum": "the largest of {numbers}"},
         read_only=True,
         consumes={"numbers": "number"},
         produces={"minimum": "number", "maximum": "number"},
@@ -518,6 +536,7 @@ class Math(Environment):
         return MinMaxResult(minimum=low, maximum=high, range=_clean(high - low), count=len(values))
 
     @tool(
+        names={"result": "percentile {percentile} of {numbers}"},
         read_only=True,
         **STATS,
         asks=[
@@ -548,6 +567,7 @@ class Math(Environment):
         return _number(value, f"{_fmt(percentile)}th percentile of {len(values)} values")
 
     @tool(
+        names={"result": "{value} {from_unit} in {to_unit}"},
         read_only=True,
         consumes={"value": "number", "from_unit": "unit", "to_unit": "unit"},
         produces={"result": "number"},
@@ -626,6 +646,7 @@ class Math(Environment):
         return UnitList(units=units, unit_symbols=[unit.symbol for unit in units])
 
     @tool(
+        names={"result": "{number} rounded[ to {decimals} decimal places]"},
         read_only=True,
         **UNARY,
         asks=[
@@ -656,6 +677,7 @@ class Math(Environment):
         return _number(float(rounded), f"round({_fmt(number)}, {decimals})")
 
     @tool(
+        names={"result": "{part} as a percentage of {whole}"},
         read_only=True,
         consumes={"part": "number", "whole": "number"},
         produces={"result": "number"},
@@ -682,6 +704,7 @@ class Math(Environment):
         return _number(part / whole * 100, f"{_fmt(part)} / {_fmt(whole)} * 100")
 
     @tool(
+        names={"result": "the percent change from {old_value} to {new_value}"},
         read_only=True,
         consumes={"old_value": "number", "new_value": "number"},
         produces={"result": "number"},
@@ -760,6 +783,7 @@ class Math(Environment):
         )
 
     @tool(
+        names={"value": "the value stored as {variable_name}"},
         read_only=True,
         consumes={"variable_name": "variable_name"},
         produces={"value": "number"},

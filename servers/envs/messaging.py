@@ -259,7 +259,7 @@ class Messaging(Environment):
             "Which people are in my address book?",
         ],
         answers=[
-            "You have {contacts#} contacts: {contact_ids}.",
+            "You have {contacts#} contacts[: {contact_ids}].",
             "Your contacts are {contact_ids} ({contacts#} in all).",
         ],
     )
@@ -317,8 +317,8 @@ class Messaging(Environment):
             "Let me see {unread_only?what's unread in my inbox|everything in my inbox}.",
         ],
         answers=[
-            "You have {messages#} messages in your inbox[{@unread_only? that you haven't read|}]: {message_ids}.",
-            "Your inbox holds {messages#} messages[{@unread_only? still unread|}] ({message_ids}).",
+            "You have {messages#} messages in your inbox[{@unread_only? that you haven't read|}][: {message_ids}].",
+            "Your inbox holds {messages#} messages[{@unread_only? still unread|}][ ({message_ids})].",
         ],
     )
     def view_inbox(
@@ -342,7 +342,7 @@ class Messaging(Environment):
             "Open my sent folder.",
         ],
         answers=[
-            "You have sent {messages#} messages: {message_ids}.",
+            "You have sent {messages#} messages[: {message_ids}].",
             "Your sent folder holds {message_ids} ({messages#} in total).",
         ],
     )
@@ -404,7 +404,7 @@ class Messaging(Environment):
         ],
         answers=[
             "Messages that mention {@keyword}: {message_ids}.",
-            'Your search for "{@keyword}" turned up {messages#} messages, {message_ids}.',
+            'Your search for "{@keyword}" turned up {messages#} messages[, {message_ids}].',
         ],
     )
     def search_messages(

@@ -543,7 +543,7 @@ class Social(Environment):
             "How many comments does {post_id} have?",
         ],
         answers=[
-            "I count {comments#} comments on {@post_id}: {comment_ids}.",
+            "I count {comments#} comments on {@post_id}[: {comment_ids}].",
             "Comments on {@post_id}: {comment_ids}.",
         ],
     )
@@ -728,7 +728,7 @@ class Social(Environment):
             'Any posts containing "{keyword}"[, the latest {limit} at most]?',
         ],
         answers=[
-            'I found {posts#} posts mentioning "{@keyword}", namely {post_ids}.',
+            'I found {posts#} posts mentioning "{@keyword}"[, namely {post_ids}].',
             "Posts about {@keyword}: {post_ids}.",
         ],
     )

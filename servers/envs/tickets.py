@@ -523,7 +523,7 @@ class Tickets(Environment):
             "Are there any comments on {ticket_id}?",
         ],
         answers=[
-            "I count {comments#} comments on {ticket_id}: {comment_ids}.",
+            "I count {comments#} comments on {ticket_id}[: {comment_ids}].",
             "Comments on {ticket_id}: {comment_ids}.",
         ],
     )

@@ -19,6 +19,13 @@ def test_slots_optional_segments_and_choices_render():
     assert render("You have {items#} files, {@name} among them.", values) == "You have 3 files, notes.txt among them."
     assert render("the total is {total}", values) == "The total is 20"
     assert render("Open {file}", values) is None
+    empty = {"messages": [], "message_ids": []}
+    assert render("Your inbox holds {messages#} messages[ ({message_ids})].", empty) == "Your inbox holds 0 messages."
+    assert (
+        render("What is the price of {name}?", {"name": "Amazon.com Inc."}) == "What is the price of Amazon.com Inc.?"
+    )
+    assert render("I need the price of {name}.", {"name": "Amazon.com Inc."}) == "I need the price of Amazon.com Inc."
+    assert render("the sum of {a} and {b}", {"a": 3, "b": 4}, sentence=False) == "the sum of 3 and 4"
 
 
 def test_nested_result_fields_and_lists_read_as_words():
@@ -47,6 +54,13 @@ def test_a_request_must_state_every_required_parameter():
             def send(self, receiver: str) -> dict:
                 return {}
 
+    with pytest.raises(TemplateError, match="name 'the sum of {x} and {b}' names unknown parameters"):
+
+        class _Misnamed(Environment):
+            @tool(names={"result": "the sum of {x} and {b}"})
+            def add(self, a: float, b: float) -> dict:
+                return {}
+
 
 @pytest.mark.parametrize("env", environment_names())
 def test_every_builtin_tool_says_how_a_person_asks_and_how_the_answer_reads(env):
@@ -65,6 +79,7 @@ def test_every_builtin_tool_says_how_a_person_asks_and_how_the_answer_reads(env)
         for text in spec.answers:
             roots = {slot.split(".")[0] for slot in parse_template(text).slots if not slot.startswith("@")}
             assert roots <= fields, f"{env}.{name}: answer {text!r} names {sorted(roots - fields)}, not in the result"
+        assert set(spec.names) <= fields, f"{env}.{name}: names {sorted(set(spec.names) - fields)}, not in the result"
         for text in [*spec.asks, *spec.answers]:
             words = re.sub(r"\{[^}]*\}", "", text)
             assert not re.search(r"[a-z]_[a-z]", words), f"{env}.{name}: snake_case in {text!r}"

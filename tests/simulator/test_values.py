@@ -82,3 +82,15 @@ def test_a_nested_name_is_filled_from_an_earlier_result_and_its_origin_recorded(
     assert provenance["observations"]["source"] == "composed"
     part = provenance["observations"]["parts"]["observations[0].entityName"]
     assert part == {"source": "result", "step": 0, "tool": "create_entities", "field": "name"}
+
+
+def test_two_parameters_of_one_call_do_not_take_the_same_earlier_value():
+    """`add(x, x)` reads "the sum of x and x": the second operand comes from somewhere else."""
+    operand = {"type": "number"}
+    schema = {"type": "object", "properties": {"a": operand, "b": operand}, "required": ["a", "b"]}
+    tool = ToolInfo("add", "Add two numbers.", schema, hints={"consumes": {"a": "number", "b": "number"}})
+    for seed in range(20):
+        memory = ValueMemory()
+        memory.remember(0, "square_root", {"result": 2.5}, {"result": "number"})
+        arguments, provenance = ArgumentFiller({"number": [3, 4, 5]}, random.Random(seed)).fill(tool, memory)
+        assert arguments["a"] != arguments["b"], provenance

@@ -8,7 +8,9 @@ fenced_json (writes calls as fenced JSON in its text, as small local models do),
 `f(a='x')`), thinking (a <think> block before every answer), slow_then_right (two answers too late),
 dropped_then_right (two connections cut mid-answer), invalid_json (a 200 whose body is not JSON),
 unknown_tool (the model calls a tool that does not exist), unauthorized (401), no_such_model (404 naming
-the model), down (503 on every request), json_query (the query writer answers with JSON until told off).
+the model), down (503 on every request), json_query (the query writer answers with JSON until told off),
+wrapped_query (the query writer fences its request as `{"request": "..."}`, as small models do),
+stubborn_query (the query writer answers with JSON every time).
 Any other dialogue gets a polite "I could not do that." (`generic`: whole runs over every environment).
 A tool the request does not offer is never called: the model says it has no such tool.
 """
@@ -74,9 +76,11 @@ class ScriptedModel:
             return _reply(json.dumps({"name": "message_a_user", "description": "Look up a user and message them."}))
         if system.startswith("You write what a user types"):
             request_data = json.loads(body["messages"][1]["content"])
-            if self.mode == "json_query" and len(body["messages"]) == 2:
+            if self.mode == "json_query" and len(body["messages"]) == 2 or self.mode == "stubborn_query":
                 return _reply(json.dumps(request_data["values_to_mention"]))
             values = ", ".join(f"{name} {_said(value)}" for name, value in request_data["values_to_mention"].items())
+            if self.mode == "wrapped_query":
+                return _reply(f"```json\n{json.dumps({'request': f'{QUERY}: {values}.'})}\n```")
             return _reply(f"{QUERY}: {values}.")
         if system.startswith("You review a failed attempt"):
             return _reply("Compare the text you sent with the words the user asked for.")

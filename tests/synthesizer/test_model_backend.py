@@ -1,6 +1,7 @@
 """The OpenAI backend through the real `openai` client, against a scripted local server on 127.0.0.1."""
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -153,6 +154,35 @@ def test_a_query_that_is_json_is_refused_and_written_again(tmp_path):
     assert retries and "JSON" in retries[0]["messages"][-1]["content"]
     prompts = [b["messages"][1]["content"] for b in model.bodies if b["messages"][0]["content"].startswith("You write")]
     assert not any("composes" in prompt for prompt in prompts)
+
+
+def test_a_request_wrapped_in_json_is_read_as_the_request_and_the_draft_is_offered(tmp_path):
+    model = ScriptedModel("wrapped_query")
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    with http_server(model.app) as base:
+        counts = run_synthesis(path, f"{base}/v1")
+    assert counts == VERIFIED
+    writes = [b["messages"] for b in model.bodies if b["messages"][0]["content"].startswith("You write")]
+    assert all(len(messages) == 2 for messages in writes)  # no retry: the fenced object was unwrapped
+    assert all(json.loads(messages[1]["content"])["draft"] for messages in writes)
+    assert only(path, "samples").turns[0]["query"].startswith(QUERY)
+    assert only(path, "samples").turns[0]["query_source"] == "model"
+
+
+def test_when_every_rewrite_fails_the_draft_stands_and_says_so(tmp_path):
+    model = ScriptedModel("stubborn_query")
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    with http_server(model.app) as base:
+        counts = run_synthesis(path, f"{base}/v1")
+    writes = [b["messages"] for b in model.bodies if b["messages"][0]["content"].startswith("You write")]
+    assert len(writes) == 3 and counts["samples"] + counts["rejected"] == 1
+    draft = json.loads(writes[0][1]["content"])["draft"]
+    acting = [b["messages"] for b in model.bodies if b["messages"][0]["content"].startswith("You are an assistant")]
+    assert acting and acting[0][1] == {"role": "user", "content": draft}  # the model acts on the draft
+    if counts["rejected"]:  # this scripted model acts only on its own queries: the reject is its answer's
+        assert "query writer" not in only(path, "rejects").reason
+    else:
+        assert only(path, "samples").turns[0]["query_source"] == "phrasing"
 
 
 def test_the_endpoint_options_reach_every_request(tmp_path):

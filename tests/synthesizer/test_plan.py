@@ -9,6 +9,7 @@ from simulator import Step, ToolInfo, Trajectory
 from synthesizer.grounding import ungrounded_arguments
 from synthesizer.offline import mistaken_call
 from synthesizer.plan import Variants, plan_dialogue
+from synthesizer.wording import askable, request_for
 
 
 def _tool(name, *, read_only=False, requires=(), provides=(), params=()):
@@ -273,3 +274,95 @@ def test_the_missing_parameter_is_one_only_the_user_could_know():
             "travel_log_in.user_id",
             "travel_log_in.password",
         }
+
+
+def _calculator(name, params, *, asks, names):
+    schema = {"type": "object", "properties": {p: {"type": "number"} for p in params}, "required": list(params)}
+    hints = {"read_only": True, "asks": asks, "answers": [], "names": {"result": names}}
+    return ToolInfo(name, f"{name} computes.", schema, read_only=True, hints=hints)
+
+
+def _computed(step, tool):
+    return {"source": "result", "step": step, "tool": tool, "field": "result"}
+
+
+CALCULATOR = {
+    "add": _calculator("add", ("a", "b"), asks=["What is {a} plus {b}?"], names="the sum of {a} and {b}"),
+    "square_root": _calculator(
+        "square_root", ("number",), asks=["What's the square root of {number}?"], names="the square root of {number}"
+    ),
+    "calculate_median": _calculator(
+        "calculate_median", ("numbers",), asks=["What's the median of {numbers}?"], names="the median of {numbers}"
+    ),
+}
+
+
+def test_a_computed_value_keeps_its_call_in_the_chain_and_is_said_as_what_computes_it():
+    """Nobody knows 17 before adding 13 and 4: "the square root of the sum of 13 and 4" is a chain of calls."""
+    walk = _walk(
+        ("add", {"a": 13, "b": 4}, {"result": 17.0}, {"a": POOL, "b": POOL}),
+        ("square_root", {"number": 17.0}, {"result": 2.6457513110645907}, {"number": _computed(0, "add")}),
+        (
+            "add",
+            {"a": 2.6457513110645907, "b": 1},
+            {"result": 3.6457513110645907},
+            {"a": _computed(1, "square_root"), "b": POOL},
+        ),
+    )
+    plan = _plan(walk, CALCULATOR, turns=(1, 1))
+    assert [call.tool for call in plan.turns[0].calls] == ["add", "square_root", "add"]
+    assert plan.turns[0].batches == [[0], [1], [2]]
+    request = request_for(plan.turns[0], CALCULATOR, random.Random(0))
+    assert request == "What is the square root of the sum of 13 and 4 plus 1?"
+
+
+def test_computed_values_nest_two_deep_at_most():
+    """A request that spells out four computations reads as noise: such a target is not askable."""
+    walk = _walk(
+        ("add", {"a": 13, "b": 4}, {"result": 17.0}, {"a": POOL, "b": POOL}),
+        ("square_root", {"number": 17.0}, {"result": 2.5}, {"number": _computed(0, "add")}),
+        ("square_root", {"number": 2.5}, {"result": 1.58}, {"number": _computed(1, "square_root")}),
+        ("square_root", {"number": 1.58}, {"result": 1.26}, {"number": _computed(2, "square_root")}),
+    )
+    plan = plan_dialogue(walk, CALCULATOR, (1, 1), PLAIN, random.Random(0), askable=askable)
+    assert [call.tool for call in plan.turns[0].calls] == ["add", "square_root", "square_root"]
+
+
+def test_a_computed_value_the_user_already_said_is_the_users_value():
+    """The median of 2, 19 and 15 is 15, which the user said: the next call takes it from the user, not the median."""
+    walk = _walk(
+        ("calculate_median", {"numbers": [2, 19, 15]}, {"result": 15.0}, {"numbers": POOL}),
+        ("square_root", {"number": 15.0}, {"result": 3.87}, {"number": _computed(0, "calculate_median")}),
+    )
+    plan = _plan(walk, CALCULATOR, turns=(2, 2))
+    assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["calculate_median"], ["square_root"]]
+
+
+def test_a_one_digit_computed_value_is_the_users():
+    """A quotient of 0 could come from anywhere: "the absolute value of 0" needs no division first."""
+    walk = _walk(
+        ("add", {"a": 0.25, "b": -0.25}, {"result": 0.0}, {"a": POOL, "b": POOL}),
+        ("square_root", {"number": 0.0}, {"result": 0.0}, {"number": _computed(0, "add")}),
+    )
+    plan = _plan(walk, CALCULATOR, turns=(2, 2))
+    assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["add"], ["square_root"]]
+
+
+def test_a_refusal_its_declared_needs_explain_brings_no_other_change_into_the_turn():
+    """Refused, then a route set and the parking brake engaged, then done: only the route was needed."""
+    tools = {
+        tool.name: tool
+        for tool in [
+            _tool("set_navigation_destination", provides=["route_set"], params=("destination",)),
+            _tool("engage_parking_brake"),
+            _tool("clear_navigation_destination", requires=["route_set"]),
+        ]
+    }
+    walk = _walk(
+        ("clear_navigation_destination", {}, "no route is set", {}),
+        ("set_navigation_destination", {"destination": "Market Square"}, {"eta": 4}, {"destination": POOL}),
+        ("engage_parking_brake", {}, {"engaged": True}, {}),
+        ("clear_navigation_destination", {}, {"cleared": "Market Square"}, {}),
+    )
+    plan = _plan(walk, tools, turns=(1, 1))
+    assert [call.tool for call in plan.turns[0].calls] == ["set_navigation_destination", "clear_navigation_destination"]

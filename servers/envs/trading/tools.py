@@ -551,8 +551,8 @@ class Trading(Environment):
             "List[ {status}] orders[ for {symbol}] on my trading account.",
         ],
         answers=[
-            "You have {orders#} matching orders: {order_ids}.",
-            "I found {orders#} orders[ for {@symbol}]: {order_ids}.",
+            "You have {orders#} matching orders[: {order_ids}].",
+            "I found {orders#} orders[ for {@symbol}][: {order_ids}].",
         ],
     )
     def list_orders(
@@ -644,7 +644,7 @@ class Trading(Environment):
             "I need to see the cards I've connected to my brokerage.",
         ],
         answers=[
-            "You have {cards#} linked cards: {card_ids}.",
+            "You have {cards#} linked cards[: {card_ids}].",
             "Your linked cards are {card_ids}.",
         ],
     )
@@ -728,7 +728,7 @@ class Trading(Environment):
             "Go through[ {kind}] transactions on my account[ and show me the latest {limit}].",
         ],
         answers=[
-            "I found {transactions#} matching transactions, newest first: {transaction_ids}.",
+            "I found {transactions#} matching transactions, newest first[: {transaction_ids}].",
             "Your latest transactions, newest first: {transaction_ids}.",
         ],
     )

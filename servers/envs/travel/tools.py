@@ -526,7 +526,7 @@ class Travel(Environment):
             "What cards are registered to me?",
         ],
         answers=[
-            "You have {card_ids#} cards on file: {card_ids}.",
+            "You have {card_ids#} cards on file[: {card_ids}].",
             "Your registered cards are {card_ids}.",
         ],
     )
@@ -680,7 +680,7 @@ class Travel(Environment):
             "Please go through [{status} ]flights booked under my name.",
         ],
         answers=[
-            "I found {booking_ids#} bookings: {booking_ids}.",
+            "I found {booking_ids#} bookings[: {booking_ids}].",
             "Your bookings are {booking_ids}.",
         ],
     )
