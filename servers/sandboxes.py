@@ -16,7 +16,7 @@ from servers.environment import Environment, EnvironmentSnapshot, ToolSpec
 from servers.errors import InvalidArgument, SandboxLimitReached, UnknownSandbox
 from servers.registry import get_environment
 from servers.scenarios import load_combined_scenario, load_scenario
-from servers.state import diff_states, hash_state
+from servers.state import StateModel, diff_states, hash_state
 
 __all__ = ["Execution", "Sandbox", "SandboxManager", "create_sandbox"]
 
