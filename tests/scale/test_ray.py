@@ -237,12 +237,12 @@ def _kill_first_shard_worker(killed: list[int], stop: threading.Event) -> None:
     """SIGKILL the first worker process seen running a shard, a moment after it started."""
     while not stop.is_set():
         for pid in _shard_workers():
-            time.sleep(0.3)  # mid-shard: a shard takes seconds, its store is half written
+            time.sleep(0.02)  # mid-shard: a shard of 12 trajectories takes a few tenths of a second
             if pid in _shard_workers():
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
                 return
-        time.sleep(0.05)
+        time.sleep(0.005)
 
 
 def _shard_workers() -> list[int]:
