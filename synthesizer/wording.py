@@ -51,11 +51,13 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
     if producer is None or depth > 4:
         return None
     phrase = producer.result_names.get(origin.get("field", ""))
-    if phrase is not None and not _appears(value_words(value), turn.shown):
+    if phrase is not None:  # a computed value: itself once the user was shown it, else what computes it
+        if _appears(value_words(value), turn.shown):
+            return value_words(value)
         return _computed_as(turn, producer, phrase, depth) if depth < _NESTED_PHRASES else None
-    if not is_identifier(value, parameter) and phrase is None:
+    if not is_identifier(value, parameter):
         return None
-    if str(value).lower() in turn.shown or phrase is not None:
+    if str(value).lower() in turn.shown:
         return value_words(value)
     if parameter not in call.choices and _identifies(producer.result, value):
         # what it was made or looked up by: the one short key among the inputs

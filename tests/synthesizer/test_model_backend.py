@@ -99,6 +99,11 @@ def free_port():
 VERIFIED = {"samples": 1, "verified": 1, "rejected": 0, "pending": 0}
 
 
+def conversations(model, role_prompt):
+    """The messages of every request made to one role, known by the start of its system prompt."""
+    return [body["messages"] for body in model.bodies if body["messages"][0]["content"].startswith(role_prompt)]
+
+
 def only(path, kind):
     with Store(path) as store:
         found = list(getattr(SampleStore(store), f"iter_{kind}")())
@@ -148,12 +153,10 @@ def test_a_query_that_is_json_is_refused_and_written_again(tmp_path):
     with http_server(model.app) as base:
         counts = run_synthesis(path, f"{base}/v1")
     assert counts == VERIFIED
-    retries = [
-        b for b in model.bodies if b["messages"][0]["content"].startswith("You write") and len(b["messages"]) > 2
-    ]
-    assert retries and "JSON" in retries[0]["messages"][-1]["content"]
-    prompts = [b["messages"][1]["content"] for b in model.bodies if b["messages"][0]["content"].startswith("You write")]
-    assert not any("composes" in prompt for prompt in prompts)
+    writes = conversations(model, "You write")
+    retries = [messages for messages in writes if len(messages) > 2]
+    assert retries and "JSON" in retries[0][-1]["content"]
+    assert not any("composes" in messages[1]["content"] for messages in writes)
 
 
 def test_a_request_wrapped_in_json_is_read_as_the_request_and_the_draft_is_offered(tmp_path):
@@ -162,7 +165,7 @@ def test_a_request_wrapped_in_json_is_read_as_the_request_and_the_draft_is_offer
     with http_server(model.app) as base:
         counts = run_synthesis(path, f"{base}/v1")
     assert counts == VERIFIED
-    writes = [b["messages"] for b in model.bodies if b["messages"][0]["content"].startswith("You write")]
+    writes = conversations(model, "You write")
     assert all(len(messages) == 2 for messages in writes)  # no retry: the fenced object was unwrapped
     assert all(json.loads(messages[1]["content"])["draft"] for messages in writes)
     assert only(path, "samples").turns[0]["query"].startswith(QUERY)
@@ -174,10 +177,10 @@ def test_when_every_rewrite_fails_the_draft_stands_and_says_so(tmp_path):
     path = store_with_one_trajectory(tmp_path / "t.db")
     with http_server(model.app) as base:
         counts = run_synthesis(path, f"{base}/v1")
-    writes = [b["messages"] for b in model.bodies if b["messages"][0]["content"].startswith("You write")]
+    writes = conversations(model, "You write")
     assert len(writes) == 3 and counts["samples"] + counts["rejected"] == 1
     draft = json.loads(writes[0][1]["content"])["draft"]
-    acting = [b["messages"] for b in model.bodies if b["messages"][0]["content"].startswith("You are an assistant")]
+    acting = conversations(model, "You are an assistant")
     assert acting and acting[0][1] == {"role": "user", "content": draft}  # the model acts on the draft
     if counts["rejected"]:  # this scripted model acts only on its own queries: the reject is its answer's
         assert "query writer" not in only(path, "rejects").reason
