@@ -19,9 +19,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import evaluation, lifecycle, llm, overhead, ray_shards, scale, throughput  # noqa: E402
-
 SECTIONS = ("overhead", "lifecycle", "explorer", "llm", "scale", "evaluation", "ray")
+MODULES = {"explorer": "throughput", "ray": "ray_shards"}
+"""The module of each section whose name differs; each is imported when its section runs, so the
+worker processes a section spawns (which import this script again) import only what they need."""
 
 TARGETS = {
     "overhead_inprocess": ("<=", 1.25),
@@ -75,21 +76,10 @@ def main() -> None:
 
 
 def _run_section(section: str, quick: bool, workdir: Path) -> dict[str, Any]:
-    if section == "overhead":
-        return overhead.run(quick)
-    if section == "lifecycle":
-        return lifecycle.run(quick, workdir)
-    if section == "explorer":
-        return throughput.run(quick, workdir)
-    if section == "llm":
-        return llm.run(quick)
-    if section == "evaluation":
-        return evaluation.run(quick, workdir)
-    if section == "ray":
-        if importlib.util.find_spec("ray") is None:
-            return {"skipped": "Ray is not installed: pip install -e '.[ray]'"}
-        return ray_shards.run(quick, workdir)
-    return scale.run(quick, workdir)
+    if section == "ray" and importlib.util.find_spec("ray") is None:
+        return {"skipped": "Ray is not installed: pip install -e '.[ray]'"}
+    module = importlib.import_module(f"bench.{MODULES.get(section, section)}")
+    return module.run(quick) if section in ("overhead", "llm") else module.run(quick, workdir)
 
 
 def _figures(section: str, details: dict[str, Any]) -> dict[str, Any]:

@@ -12,8 +12,8 @@ import hashlib
 import json
 import logging
 import multiprocessing
+import multiprocessing.connection
 import random
-import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -274,12 +274,16 @@ def _explore_in_processes(
         for worker in workers:
             worker.terminate()
         raise
+    wanted = set(range(config.trajectories))
     while any(worker.is_alive() for worker in workers):
-        report(len(_indices(store_path, run_id)), config.trajectories)
-        time.sleep(0.2)
+        done = _indices(store_path, run_id)
+        report(len(done), config.trajectories)
+        if wanted <= done:  # every trajectory is committed: the workers are only shutting down
+            break
+        multiprocessing.connection.wait([worker.sentinel for worker in workers], timeout=0.02)
     done = _indices(store_path, run_id)
     report(len(done), config.trajectories)
-    failed = [worker.exitcode for worker in workers if worker.exitcode != 0]
+    failed = [worker.exitcode for worker in workers if worker.exitcode not in (0, None)]
     if failed and not set(range(config.trajectories)) <= done:
         raise SimulatorError(f"{len(failed)} explorer worker(s) failed (exit codes {failed}); re-run to resume")
     if failed:
