@@ -364,6 +364,7 @@ class _Explorer:
         self.run_id = run_id
         self.pools = {key: list(values) for key, values in pools.items()}
         self.tools = {tool.name: tool for tool in connection.tools}
+        self._labels = target.label, target.scenario_label  # worked out once, recorded with every trajectory
         self.free = free_parameters(connection.tools, pools)
         self._index: GraphIndex | None = None
         self._server_paths: dict[str, list[str]] | None = None
@@ -378,8 +379,8 @@ class _Explorer:
             id=f"{self.run_id}-{index:06d}",
             run_id=self.run_id,
             index=index,
-            env=self.target.label,
-            scenario=self.target.scenario_label,
+            env=self._labels[0],
+            scenario=self._labels[1],
             seed=seed,
             target=target_tool,
         )
@@ -471,8 +472,10 @@ async def _connected(target: ServerTarget, connection: Connection | None) -> Asy
 def _next_goal(index: GraphIndex, called: set[str], excluded: set[str], rng: random.Random) -> str | None:
     """A tool not called yet with the most prerequisites not called yet either: the walk goes on to a new chain."""
     ancestors = index.ancestors
-    depth = {
-        tool: len(ancestors(tool) - called) for tool in index.dependents if tool not in called and tool not in excluded
+    depth = {  # `called` is a handful of tools: intersecting with it beats copying every ancestor set
+        tool: len(ancestors(tool)) - len(ancestors(tool) & called)
+        for tool in index.dependents
+        if tool not in called and tool not in excluded
     }
     deepest = sorted(depth, key=depth.__getitem__, reverse=True)[:3]  # stable: ties stay in name order
     return rng.choice(deepest) if deepest else None

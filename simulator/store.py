@@ -98,11 +98,9 @@ class Store:
     def _write(self, batch: list["_Rows"]) -> list[int]:
         """Insert the rows of trajectories not stored yet, in one transaction; their indices."""
         with self.db.conn:
-            exists = "SELECT 1 FROM trajectories WHERE id = ?"
-            new = [rows for rows in batch if not self.db.execute(exists, [rows.trajectory[0]]).fetchone()]
-            if new:
-                self.db.conn.executemany(_INSERT_TRAJECTORY, [rows.trajectory for rows in new])
-                self.db.conn.executemany(_INSERT_STEP, [step for rows in new for step in rows.steps])
+            insert = self.db.conn.execute  # INSERT OR IGNORE: a row count of 0 means stored already
+            new = [rows for rows in batch if insert(_INSERT_TRAJECTORY, rows.trajectory).rowcount == 1]
+            self.db.conn.executemany(_INSERT_STEP, [step for rows in new for step in rows.steps])
         return [rows.index for rows in new]
 
     def append_step(self, trajectory: Trajectory, step: Step) -> None:
