@@ -4,8 +4,9 @@ Absolute times per operation (medians) for every environment's default scenario 
 largest shipped ones.  "State bookkeeping" is what keeps calls transactional and recorded:
 for a state-changing call, what `Sandbox.execute` adds (snapshot, dump, diff), measured
 exactly as `execute` of a do-nothing write tool minus calling that tool directly, in
-alternating batches on the scenario's real state; for a refused one, snapshot and
-restore; per trajectory, creating the sandbox and hashing its final state.
+alternating batches on the scenario's real state; for a refused one, the same with a write
+tool that refuses before changing anything (snapshot, then the undo: a dump compared with
+the snapshot); per trajectory, creating the sandbox and hashing its final state.
 
 "A step" is one executed call of the explorer: each default scenario is explored
 in-process with recording on, in this run, and its wall time per call is the step.  The
@@ -16,6 +17,8 @@ Also reported, stricter: the share of a bare in-process call to the do-nothing w
 (the cheapest step there is), for the default and the large scenarios.
 """
 
+import contextlib
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from mcp import Client
 
 from bench.common import median
 from servers import (
+    PreconditionFailed,
     Sandbox,
     build_mcp_server,
     create_sandbox,
@@ -79,9 +83,24 @@ def _scenario(env_name: str, scenario: str, repeat: int) -> dict[str, Any]:
         lambda: bench_sandbox.execute("bench_noop_write", {}), bench_env.bench_noop_write, repeat
     )
     bookkeeping = max(execute_s - direct_s, 0.0)
+    refused_s, refused_direct_s = _alternate(
+        functools.partial(_refused, bench_sandbox.execute, "bench_refused_write", {}),
+        functools.partial(_refused, bench_env.bench_refused_write),
+        repeat,
+    )
     step = anyio.run(_mcp_step, bench_sandbox, repeat)
-    figures |= {"bookkeeping_us": bookkeeping * 1e6, "bare_step_us": step * 1e6, "strict_share": bookkeeping / step}
+    figures |= {
+        "bookkeeping_us": bookkeeping * 1e6,
+        "refused_bookkeeping_us": max(refused_s - refused_direct_s, 0.0) * 1e6,
+        "bare_step_us": step * 1e6,
+        "strict_share": bookkeeping / step,
+    }
     return figures
+
+
+def _refused(call: Any, *arguments: Any) -> None:
+    with contextlib.suppress(PreconditionFailed):
+        call(*arguments)
 
 
 def _explored_share(env_name: str, ops: dict[str, Any], trajectories: int, workdir: Path) -> dict[str, Any]:
@@ -96,7 +115,7 @@ def _explored_share(env_name: str, ops: dict[str, Any], trajectories: int, workd
     writes = [bool(is_error) for tool, is_error in steps if not specs[tool].read_only]
     bookkeeping_us = (
         writes.count(False) * ops["bookkeeping_us"]
-        + writes.count(True) * (ops["snapshot_us"] + ops["restore_us"])
+        + writes.count(True) * ops["refused_bookkeeping_us"]
         + trajectories * (ops["create_ms"] * 1e3 + ops["hash_us"])
     )
     step_us = elapsed / len(steps) * 1e6
@@ -118,6 +137,11 @@ def _noop_sandbox(env_name: str, scenario: str) -> Sandbox:
         def bench_noop_write(self) -> dict[str, str]:
             """Change nothing (declared as a write, so the sandbox treats it as one)."""
             return {}
+
+        @tool()
+        def bench_refused_write(self) -> dict[str, str]:
+            """Refuse, as a write refuses when its precondition fails: before changing anything."""
+            raise PreconditionFailed("refused")
 
     loaded = load_scenario(env_class, scenario)
     return Sandbox([WithNoop(loaded.state, 0)], sandbox_id="bench", scenario={env_name: scenario}, seed=0)

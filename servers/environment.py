@@ -169,6 +169,20 @@ class Environment:
         self.state = self.state_model.model_validate(snapshot.state)
         self.rng.setstate(snapshot.rng_state)
 
+    def undo(self, snapshot: EnvironmentSnapshot) -> None:
+        """`restore` after a refused call, which mostly refuses before it changes anything: a state
+        whose dump still equals the snapshot's keeps its objects (dumping and comparing cost half
+        of validating the snapshot into new ones), and only the random stream goes back.  A subclass
+        with its own `restore` (state kept besides `state`) always gets it."""
+        try:
+            unchanged = type(self).restore is Environment.restore and self.state_data() == snapshot.state
+        except Exception:  # a call that broke the state half-way may not even dump
+            unchanged = False
+        if unchanged:
+            self.rng.setstate(snapshot.rng_state)
+        else:
+            self.restore(snapshot)
+
     def fork(self) -> Self:
         """A twin with an equal state of its own and the same random stream; both futures start equal.
 

@@ -71,7 +71,7 @@ class Sandbox:
         try:
             result = _finite(method(**arguments))
         except BaseException:
-            env.restore(before)
+            env.undo(before)
             raise
         return Execution(result, diff_states({env.name: before.state}, {env.name: env.state_data()}))
 

@@ -2,8 +2,24 @@
 
 import hashlib
 import json
+import random
+from typing import Any
 
-from servers import apply_diff, canonical_json, create_sandbox, diff_states, hash_state
+import pytest
+
+from servers import (
+    Environment,
+    PreconditionFailed,
+    Sandbox,
+    StateModel,
+    apply_diff,
+    canonical_json,
+    create_sandbox,
+    diff_states,
+    hash_state,
+    tool,
+)
+from servers.environment import EnvironmentSnapshot
 from tests.conftest import run
 
 
@@ -53,3 +69,65 @@ def test_restore_puts_back_state_and_random_stream():
     assert "/home/alex/temporary" not in box.state()["filesystem"]["nodes"]
     assert box.state_hash() == create_sandbox("filesystem").state_hash()
     assert env.rng.random() == drawn
+
+
+class _Counter(StateModel):
+    count: int = 0
+
+
+class _Refusing(Environment):
+    """Tools that refuse after drawing from the random stream, with and without changing the state first."""
+
+    name = "refusing"
+    description = "refuses"
+    state_model = _Counter
+
+    @tool()
+    def draw_then_refuse(self) -> dict:
+        """Draw a number, then refuse."""
+        self.rng.random()
+        raise PreconditionFailed("refused after a draw")
+
+    @tool()
+    def count_then_refuse(self) -> dict:
+        """Count one, then refuse."""
+        self.state.count += 1
+        self.rng.random()
+        raise PreconditionFailed("refused after counting")
+
+
+class _KeepsTally(_Refusing):
+    """Keeps a tally besides `state`, so it brings its own `restore`."""
+
+    name = "tally"
+
+    def __init__(self, state: Any, seed: int = 0) -> None:
+        super().__init__(state, seed)
+        self.tally = 0
+
+    def snapshot(self) -> EnvironmentSnapshot:
+        self.tally += 1
+        return super().snapshot()
+
+    def restore(self, snapshot: EnvironmentSnapshot) -> None:
+        super().restore(snapshot)
+        self.tally = 0
+
+
+@pytest.mark.parametrize("tool_name", ["draw_then_refuse", "count_then_refuse"])
+def test_a_refused_call_leaves_state_and_random_stream_as_they_were(tool_name):
+    sandbox = Sandbox([_Refusing({"count": 0}, 7)], sandbox_id="s", scenario={}, seed=7)
+    env = sandbox.environments["refusing"]
+    expected = random.Random()
+    expected.setstate(env.rng.getstate())
+    with pytest.raises(PreconditionFailed):
+        sandbox.execute(tool_name, {})
+    assert sandbox.state() == {"refusing": {"count": 0}}
+    assert env.rng.random() == expected.random()
+
+
+def test_an_environment_with_its_own_restore_gets_it_after_a_refusal():
+    sandbox = Sandbox([_KeepsTally({"count": 0})], sandbox_id="s", scenario={}, seed=0)
+    with pytest.raises(PreconditionFailed):
+        sandbox.execute("draw_then_refuse", {})  # the state is unchanged, yet its own restore runs
+    assert sandbox.environments["tally"].tally == 0
