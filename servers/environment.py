@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from servers.phrasing import TemplateError, parse_template
-from servers.state import StateModel
+from servers.state import StateModel, same_data
 
 __all__ = ["Environment", "EnvironmentSnapshot", "ToolSpec", "tool"]
 
@@ -171,11 +171,11 @@ class Environment:
 
     def undo(self, snapshot: EnvironmentSnapshot) -> None:
         """`restore` after a refused call, which mostly refuses before it changes anything: a state
-        whose dump still equals the snapshot's keeps its objects (dumping and comparing cost half
-        of validating the snapshot into new ones), and only the random stream goes back.  A subclass
-        with its own `restore` (state kept besides `state`) always gets it."""
+        whose dump is still the snapshot's, byte for byte, keeps its objects (dumping and comparing
+        cost half of validating the snapshot into new ones), and only the random stream goes back.
+        A subclass with its own `restore` (state kept besides `state`) always gets it."""
         try:
-            unchanged = type(self).restore is Environment.restore and self.state_data() == snapshot.state
+            unchanged = type(self).restore is Environment.restore and same_data(self.state_data(), snapshot.state)
         except Exception:  # a call that broke the state half-way may not even dump
             unchanged = False
         if unchanged:

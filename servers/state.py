@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["StateModel", "apply_diff", "canonical_json", "diff_states", "hash_state"]
+__all__ = ["StateModel", "apply_diff", "canonical_json", "diff_states", "hash_state", "same_data"]
 
 _MISSING = object()
 
@@ -37,6 +37,15 @@ def canonical_json(data: Any) -> str:
     """Sorted keys, no spaces, UTF-8 kept: the one form that hashes and compares."""
     encoded = _by_orjson(data)
     return encoded.decode() if encoded is not None else _by_stdlib(data)
+
+
+def same_data(first: Any, second: Any) -> bool:
+    """Whether two JSON values are one document, types included: 1, 1.0 and True compare equal in
+    Python but write (and hash) differently.  False when either is not plain JSON data."""
+    try:
+        return orjson.dumps(first) == orjson.dumps(second)
+    except orjson.JSONEncodeError:
+        return False
 
 
 def hash_state(data: Any) -> str:

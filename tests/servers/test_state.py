@@ -73,6 +73,7 @@ def test_restore_puts_back_state_and_random_stream():
 
 class _Counter(StateModel):
     count: int = 0
+    values: dict[str, Any] = {}
 
 
 class _Refusing(Environment):
@@ -95,6 +96,12 @@ class _Refusing(Environment):
         self.rng.random()
         raise PreconditionFailed("refused after counting")
 
+    @tool()
+    def retype_then_refuse(self) -> dict:
+        """Write 1 as 1.0 (equal in Python, not in JSON), then refuse."""
+        self.state.values["x"] = 1.0
+        raise PreconditionFailed("refused after retyping")
+
 
 class _KeepsTally(_Refusing):
     """Keeps a tally besides `state`, so it brings its own `restore`."""
@@ -114,20 +121,22 @@ class _KeepsTally(_Refusing):
         self.tally = 0
 
 
-@pytest.mark.parametrize("tool_name", ["draw_then_refuse", "count_then_refuse"])
+@pytest.mark.parametrize("tool_name", ["draw_then_refuse", "count_then_refuse", "retype_then_refuse"])
 def test_a_refused_call_leaves_state_and_random_stream_as_they_were(tool_name):
-    sandbox = Sandbox([_Refusing({"count": 0}, 7)], sandbox_id="s", scenario={}, seed=7)
+    sandbox = Sandbox([_Refusing({"values": {"x": 1}}, 7)], sandbox_id="s", scenario={}, seed=7)
     env = sandbox.environments["refusing"]
+    expected_hash = sandbox.state_hash()
     expected = random.Random()
     expected.setstate(env.rng.getstate())
     with pytest.raises(PreconditionFailed):
         sandbox.execute(tool_name, {})
-    assert sandbox.state() == {"refusing": {"count": 0}}
+    assert canonical_json(sandbox.state()) == '{"refusing":{"count":0,"values":{"x":1}}}'
+    assert sandbox.state_hash() == expected_hash
     assert env.rng.random() == expected.random()
 
 
 def test_an_environment_with_its_own_restore_gets_it_after_a_refusal():
-    sandbox = Sandbox([_KeepsTally({"count": 0})], sandbox_id="s", scenario={}, seed=0)
+    sandbox = Sandbox([_KeepsTally({})], sandbox_id="s", scenario={}, seed=0)
     with pytest.raises(PreconditionFailed):
         sandbox.execute("draw_then_refuse", {})  # the state is unchanged, yet its own restore runs
     assert sandbox.environments["tally"].tally == 0
