@@ -471,13 +471,7 @@ async def _connected(target: ServerTarget, connection: Connection | None) -> Asy
 
 def _next_goal(index: GraphIndex, called: set[str], excluded: set[str], rng: random.Random) -> str | None:
     """A tool not called yet with the most prerequisites not called yet either: the walk goes on to a new chain."""
-    ancestors = index.ancestors
-    depth = {  # `called` is a handful of tools: intersecting with it beats copying every ancestor set
-        tool: len(ancestors(tool)) - len(ancestors(tool) & called)
-        for tool in index.dependents
-        if tool not in called and tool not in excluded
-    }
-    deepest = sorted(depth, key=depth.__getitem__, reverse=True)[:3]  # stable: ties stay in name order
+    deepest = index.next_goals(called, excluded)
     return rng.choice(deepest) if deepest else None
 
 

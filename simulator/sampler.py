@@ -14,6 +14,8 @@ from simulator.values import describe_kind, json_types, leaf_words, result_token
 
 __all__ = ["ArgumentFiller", "GraphIndex", "ValueMemory", "choose_next", "free_parameters", "plan_targets"]
 
+_MEMO_LIMIT = 100_000
+
 
 def plan_targets(graph: nx.DiGraph, count: int, seed: int) -> list[str]:
     """Target tools for `count` trajectories, spread to cover the graph.
@@ -61,15 +63,25 @@ def choose_next(
     of this graph and `free`, to reuse while neither changes (built here when not given).
     """
     index = index if index is not None else GraphIndex(graph, free)
+    options = index.next_options(target, called, excluded)
+    if options is None or isinstance(options, str):  # nothing to call, or the target itself: no draw
+        return options
+    return rng.choice(options)
+
+
+def _next_options(
+    index: "GraphIndex", target: str, called: set[str], excluded: set[str]
+) -> str | tuple[str, ...] | None:
+    """What `choose_next` draws from (a tuple), the one tool it takes without drawing (a str), or None."""
     for tier in (False, True):
-        choice = _choose(index, target, called, excluded, rng, tier)
-        if choice is not None:
-            return choice
+        options = _tier_options(index, target, called, excluded, tier)
+        if options is not None:
+            return options
     if target in called:
         return None
     # Stuck short of the target: call anything legal, for values or state the graph does not know of yet.
-    untried = [tool for tool in index.tools if tool not in called and tool not in excluded]
-    return rng.choice(untried) if untried else None
+    untried = tuple(tool for tool in index.tools if tool not in called and tool not in excluded)
+    return untried or None
 
 
 class GraphIndex:
@@ -97,6 +109,33 @@ class GraphIndex:
         self._distances: dict[str, dict[str, int]] = {}
         self._links: dict[str, dict[str, set[str]]] = {}
         self._ancestors: dict[str, set[str]] = {}
+        self._options: dict[tuple[str, frozenset[str], frozenset[str]], str | tuple[str, ...] | None] = {}
+        self._goals: dict[tuple[frozenset[str], frozenset[str]], tuple[str, ...]] = {}
+
+    def next_options(self, target: str, called: set[str], excluded: set[str]) -> str | tuple[str, ...] | None:
+        """`choose_next`'s candidates, worked out once per (target, called, excluded): walks of one
+        run pass through the same few situations again and again."""
+        key = (target, frozenset(called), frozenset(excluded))
+        if key not in self._options:
+            if len(self._options) >= _MEMO_LIMIT:  # a bound for long runs over large graphs
+                self._options.clear()
+            self._options[key] = _next_options(self, target, called, excluded)
+        return self._options[key]
+
+    def next_goals(self, called: set[str], excluded: set[str]) -> tuple[str, ...]:
+        """The (up to) three tools not called yet with the most prerequisites not called yet either,
+        the deepest first, ties in name order; worked out once per (called, excluded)."""
+        key = (frozenset(called), frozenset(excluded))
+        if key not in self._goals:
+            if len(self._goals) >= _MEMO_LIMIT:
+                self._goals.clear()
+            depth = {  # `called` is a handful of tools: intersecting with it beats copying every ancestor set
+                tool: len(self.ancestors(tool)) - len(self.ancestors(tool) & called)
+                for tool in self.dependents
+                if tool not in called and tool not in excluded
+            }
+            self._goals[key] = tuple(sorted(depth, key=depth.__getitem__, reverse=True)[:3])  # sorted is stable
+        return self._goals[key]
 
     def is_legal(self, tool: str, called: set[str], tier: bool) -> bool:
         return all(not group.isdisjoint(called) for group in self.groups[tier][tool])
@@ -124,20 +163,15 @@ class GraphIndex:
         return self._links[tool]
 
 
-def _choose(
-    index: GraphIndex,
-    target: str,
-    called: set[str],
-    excluded: set[str],
-    rng: random.Random,
-    tier: bool,
-) -> str | None:
+def _tier_options(
+    index: GraphIndex, target: str, called: set[str], excluded: set[str], tier: bool
+) -> str | tuple[str, ...] | None:
     def legal(tool: str) -> bool:
         return tool not in excluded and tool not in called and index.is_legal(tool, called, tier)
 
     if target in called:
-        chosen = [tool for tool in index.tools if legal(tool)]  # sorted, as `index.tools` is
-        return rng.choice(chosen) if chosen else None
+        chosen = tuple(tool for tool in index.tools if legal(tool))  # sorted, as `index.tools` is
+        return chosen or None
     if target in index.groups[tier] and legal(target):
         return target
     distance = index.distances_to(target)
@@ -148,7 +182,7 @@ def _choose(
     unmet = set().union(*(group for tool in distance for group in groups[tool] if group.isdisjoint(called)))
     ranked = [((tool not in unmet, distance[tool]), tool) for tool in leading]
     nearest = min(rank for rank, _ in ranked)
-    return rng.choice(sorted(tool for rank, tool in ranked if rank == nearest))
+    return tuple(sorted(tool for rank, tool in ranked if rank == nearest))
 
 
 def free_parameters(tools: Iterable[ToolInfo], pools: Mapping[str, list[Any]]) -> dict[str, set[str]]:
