@@ -1,15 +1,18 @@
 """The Environment-API graph: declared and inferred edges, legality, exports."""
 
 import json
+import random
 import xml.etree.ElementTree as ElementTree
 
 import anyio
 import networkx as nx
 import pytest
 
+from servers import load_pools
 from simulator.connection import ServerTarget
 from simulator.graph import build_graph, export_graph, graph_from_json, graph_to_json, is_legal
 from simulator.records import ToolInfo
+from simulator.sampler import GraphIndex, choose_next, free_parameters
 
 
 def tools_of(*envs: str) -> list[ToolInfo]:
@@ -95,3 +98,25 @@ def test_json_round_trip_keeps_reasons():
 def test_unknown_export_format(tmp_path):
     with pytest.raises(ValueError, match="unknown graph format"):
         export_graph(build_graph(tools_of("math")), tmp_path / "graph.svg")
+
+
+@pytest.mark.parametrize("env", ["trading", "travel"])
+def test_a_reused_graph_index_chooses_as_a_fresh_one_does(env):
+    """`GraphIndex` remembers candidates per situation; any mix-up of situations would show here."""
+    tools = tools_of(env)
+    graph = build_graph(tools)
+    free = free_parameters(tools, load_pools(env))
+    reused = GraphIndex(graph, free)
+    names = sorted(graph.nodes)
+    situations = random.Random(5)
+    for _ in range(400):
+        target = situations.choice(names)
+        called = set(situations.sample(names, situations.randint(0, 4)))
+        excluded = set(situations.sample(names, situations.randint(0, 2)))
+        situation = (graph, target, called, excluded)
+        assert _choices(*situation, reused) == _choices(*situation, GraphIndex(graph, free))
+
+
+def _choices(graph: nx.DiGraph, target: str, called: set[str], excluded: set[str], index: GraphIndex) -> tuple:
+    """The next tool (drawn with a fixed seed) and the next goals, as `index` works them out."""
+    return choose_next(graph, target, called, excluded, random.Random(9), None, index), index.next_goals(called, excluded)
