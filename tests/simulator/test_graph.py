@@ -119,4 +119,5 @@ def test_a_reused_graph_index_chooses_as_a_fresh_one_does(env):
 
 def _choices(graph: nx.DiGraph, target: str, called: set[str], excluded: set[str], index: GraphIndex) -> tuple:
     """The next tool (drawn with a fixed seed) and the next goals, as `index` works them out."""
-    return choose_next(graph, target, called, excluded, random.Random(9), None, index), index.next_goals(called, excluded)
+    chosen = choose_next(graph, target, called, excluded, random.Random(9), None, index)
+    return chosen, index.next_goals(called, excluded)
