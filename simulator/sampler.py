@@ -14,7 +14,9 @@ from simulator.values import describe_kind, json_types, leaf_words, result_token
 
 __all__ = ["ArgumentFiller", "GraphIndex", "ValueMemory", "choose_next", "free_parameters", "plan_targets"]
 
-_MEMO_LIMIT = 100_000
+_MEMO_LIMIT = 10_000
+"""Entries each memo of a `GraphIndex` keeps (about 600 bytes each) before it starts over: the situations a
+run meets often come back at once."""
 
 
 def plan_targets(graph: nx.DiGraph, count: int, seed: int) -> list[str]:
