@@ -99,6 +99,15 @@ def free_port():
 VERIFIED = {"samples": 1, "verified": 1, "rejected": 0, "pending": 0}
 
 
+def synthesize_scripted(tmp_path, mode):
+    """One trajectory synthesised against a `ScriptedModel(mode)` served on 127.0.0.1: (model, store path, counts)."""
+    model = ScriptedModel(mode)
+    path = store_with_one_trajectory(tmp_path / "t.db")
+    with http_server(model.app) as base:
+        counts = run_synthesis(path, f"{base}/v1")
+    return model, path, counts
+
+
 def conversations(model, role_prompt):
     """The messages of every request made to one role, known by the start of its system prompt."""
     return [body["messages"] for body in model.bodies if body["messages"][0]["content"].startswith(role_prompt)]
@@ -115,10 +124,7 @@ def only(path, kind):
     "mode", ["right", "flaky", "text_only", "needs_jinja", "fenced_json", "python_calls", "thinking"]
 )
 def test_a_model_that_is_right_gives_a_verified_sample(tmp_path, mode):
-    model = ScriptedModel(mode)
-    path = store_with_one_trajectory(tmp_path / "t.db")
-    with http_server(model.app) as base:
-        counts = run_synthesis(path, f"{base}/v1")
+    model, path, counts = synthesize_scripted(tmp_path, mode)
     assert counts == VERIFIED
     sample = only(path, "samples")
     assert sample.model == "scripted" and [turn["attempts"] for turn in sample.turns] == [1, 1]
@@ -148,10 +154,7 @@ def test_a_missing_tool_turn_is_written_and_offered_later(tmp_path):
 
 
 def test_a_query_that_is_json_is_refused_and_written_again(tmp_path):
-    model = ScriptedModel("json_query")
-    path = store_with_one_trajectory(tmp_path / "t.db")
-    with http_server(model.app) as base:
-        counts = run_synthesis(path, f"{base}/v1")
+    model, path, counts = synthesize_scripted(tmp_path, "json_query")
     assert counts == VERIFIED
     writes = conversations(model, "You write")
     retries = [messages for messages in writes if len(messages) > 2]
@@ -160,10 +163,7 @@ def test_a_query_that_is_json_is_refused_and_written_again(tmp_path):
 
 
 def test_a_request_wrapped_in_json_is_read_as_the_request_and_the_draft_is_offered(tmp_path):
-    model = ScriptedModel("wrapped_query")
-    path = store_with_one_trajectory(tmp_path / "t.db")
-    with http_server(model.app) as base:
-        counts = run_synthesis(path, f"{base}/v1")
+    model, path, counts = synthesize_scripted(tmp_path, "wrapped_query")
     assert counts == VERIFIED
     writes = conversations(model, "You write")
     assert all(len(messages) == 2 for messages in writes)  # no retry: the fenced object was unwrapped
@@ -173,10 +173,7 @@ def test_a_request_wrapped_in_json_is_read_as_the_request_and_the_draft_is_offer
 
 
 def test_when_every_rewrite_fails_the_draft_stands_and_says_so(tmp_path):
-    model = ScriptedModel("stubborn_query")
-    path = store_with_one_trajectory(tmp_path / "t.db")
-    with http_server(model.app) as base:
-        counts = run_synthesis(path, f"{base}/v1")
+    model, path, counts = synthesize_scripted(tmp_path, "stubborn_query")
     writes = conversations(model, "You write")
     assert len(writes) == 3 and counts["samples"] + counts["rejected"] == 1
     draft = json.loads(writes[0][1]["content"])["draft"]
@@ -201,9 +198,7 @@ def test_the_endpoint_options_reach_every_request(tmp_path):
 
 
 def test_a_wrong_answer_is_corrected_by_the_critics_hint(tmp_path):
-    path = store_with_one_trajectory(tmp_path / "t.db")
-    with http_server(ScriptedModel("wrong_then_right").app) as base:
-        counts = run_synthesis(path, f"{base}/v1")
+    _, path, counts = synthesize_scripted(tmp_path, "wrong_then_right")
     assert counts["verified"] == 1
     sample = only(path, "samples")
     assert [turn["attempts"] for turn in sample.turns] == [2, 1]
@@ -212,9 +207,7 @@ def test_a_wrong_answer_is_corrected_by_the_critics_hint(tmp_path):
 
 
 def test_garbage_is_rejected_with_a_reason_and_the_run_completes(tmp_path):
-    path = store_with_one_trajectory(tmp_path / "t.db")
-    with http_server(ScriptedModel("garbage").app) as base:
-        counts = run_synthesis(path, f"{base}/v1")
+    _, path, counts = synthesize_scripted(tmp_path, "garbage")
     assert counts == {"samples": 0, "verified": 0, "rejected": 1, "pending": 0}
     reject = only(path, "rejects")
     assert "invalid arguments for send_message" in reject.reason and reject.attempts == 3
