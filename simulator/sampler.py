@@ -2,7 +2,7 @@
 
 import heapq
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,26 +118,13 @@ class GraphIndex:
         """`choose_next`'s candidates, worked out once per (target, called, excluded): walks of one
         run pass through the same few situations again and again."""
         key = (target, frozenset(called), frozenset(excluded))
-        if key not in self._options:
-            if len(self._options) >= _MEMO_LIMIT:  # a bound for long runs over large graphs
-                self._options.clear()
-            self._options[key] = _next_options(self, target, called, excluded)
-        return self._options[key]
+        return _remembered(self._options, key, lambda: _next_options(self, target, called, excluded))
 
     def next_goals(self, called: set[str], excluded: set[str]) -> tuple[str, ...]:
         """The (up to) three tools not called yet with the most prerequisites not called yet either,
         the deepest first, ties in name order; worked out once per (called, excluded)."""
         key = (frozenset(called), frozenset(excluded))
-        if key not in self._goals:
-            if len(self._goals) >= _MEMO_LIMIT:
-                self._goals.clear()
-            depth = {  # `called` is a handful of tools: intersecting with it beats copying every ancestor set
-                tool: len(self.ancestors(tool)) - len(self.ancestors(tool) & called)
-                for tool in self.dependents
-                if tool not in called and tool not in excluded
-            }
-            self._goals[key] = tuple(sorted(depth, key=depth.__getitem__, reverse=True)[:3])  # sorted is stable
-        return self._goals[key]
+        return _remembered(self._goals, key, lambda: _next_goals(self, called, excluded))
 
     def is_legal(self, tool: str, called: set[str], tier: bool) -> bool:
         return all(not group.isdisjoint(called) for group in self.groups[tier][tool])
@@ -163,6 +150,24 @@ class GraphIndex:
                         links.setdefault(reason["param"], set()).add(reason["field"])
             self._links[tool] = links
         return self._links[tool]
+
+
+def _next_goals(index: GraphIndex, called: set[str], excluded: set[str]) -> tuple[str, ...]:
+    depth = {  # `called` is a handful of tools: intersecting with it beats copying every ancestor set
+        tool: len(index.ancestors(tool)) - len(index.ancestors(tool) & called)
+        for tool in index.dependents
+        if tool not in called and tool not in excluded
+    }
+    return tuple(sorted(depth, key=depth.__getitem__, reverse=True)[:3])  # sorted is stable: ties stay in name order
+
+
+def _remembered(memo: dict[Any, Any], key: Any, work: Callable[[], Any]) -> Any:
+    """`memo[key]`, from `work()` the first time; a full memo (`_MEMO_LIMIT`) starts over."""
+    if key not in memo:
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[key] = work()
+    return memo[key]
 
 
 def _tier_options(
