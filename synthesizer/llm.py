@@ -108,7 +108,6 @@ class ChatModel:
         }
         self._clients: list[openai.AsyncOpenAI] = []
         self._client_count = -(-concurrency // _REQUESTS_PER_CLIENT)
-        self._sent = 0
         self.limit = anyio.Semaphore(concurrency)
         self.max_retries = max_retries
         self.backoff_s = backoff_s
@@ -226,8 +225,7 @@ class ChatModel:
         request |= options["extra_body"]
         if not self._clients:
             self._clients = [openai.AsyncOpenAI(**self._client_options) for _ in range(self._client_count)]
-        client = self._clients[self._sent % len(self._clients)]
-        self._sent += 1
+        client = self._clients[self.usage.requests % len(self._clients)]  # in turn
         self.usage.requests += 1
         started = time.perf_counter()
         try:
