@@ -284,7 +284,7 @@ def _explore_in_processes(
     done = _indices(store_path, run_id)
     report(len(done), config.trajectories)
     failed = [worker.exitcode for worker in workers if worker.exitcode not in (0, None)]
-    if failed and not set(range(config.trajectories)) <= done:
+    if failed and not wanted <= done:
         raise SimulatorError(f"{len(failed)} explorer worker(s) failed (exit codes {failed}); re-run to resume")
     if failed:
         logger.warning("%d explorer worker(s) failed (exit codes %s); the others did their share", len(failed), failed)
