@@ -301,7 +301,10 @@ def _one_call_per_message(messages: list[dict[str, Any]]) -> list[dict[str, Any]
 
 
 def _without_reasoning(message: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in message.items() if key != "reasoning"}
+    """A copy without the reasoning (a copy and a pop: faster than filtering every key)."""
+    out = dict(message)
+    out.pop("reasoning", None)
+    return out
 
 
 def _think(message: dict[str, Any]) -> str:
@@ -332,8 +335,7 @@ def _chat_message(message: dict[str, Any], stringify: bool, *, think: bool) -> d
     """
     if message.get("role") != "assistant":
         return _without_reasoning(message) if "reasoning" in message else message
-    out = dict(message)
-    out.pop("reasoning", None)
+    out = _without_reasoning(message)
     content = message.get("content")
     text = content if isinstance(content, str) else _text(content)
     out["content"] = _think(message) + text if think else text
