@@ -465,12 +465,7 @@ def _assign_variants(plan: DialoguePlan, tools: dict[str, ToolInfo], variants: V
         if set(turn.target.discovered) & {call.step for call in turn.calls}:
             turn.variant = "error_recovery"  # the walk's own lesson: refused, then the missing step, then done
             continue
-        askable = sorted(
-            key
-            for key in turn.free_inputs
-            if turn.free_input_of(key)[0].provenance.get(turn.free_input_of(key)[1], {}).get("source") in _USER_SOURCES
-            and turn.free_input_of(key)[1] in tools[turn.free_input_of(key)[0].tool].required
-        )
+        askable = sorted(key for key in turn.free_inputs if _only_the_user_knows(turn, key, tools))
         if roll < variants.missing_parameter and askable:
             turn.variant, turn.withheld = "missing_parameter", rng.choice(askable)
         elif roll < variants.missing_parameter + variants.missing_tool and turn.index < len(plan.turns) - 1:
@@ -479,6 +474,12 @@ def _assign_variants(plan: DialoguePlan, tools: dict[str, ToolInfo], variants: V
                 turn.variant, turn.withheld = "missing_tool", turn.target.tool
         elif roll < variants.missing_parameter + variants.missing_tool + variants.error_recovery:
             turn.variant = "error_recovery"
+
+
+def _only_the_user_knows(turn: TurnPlan, key: str, tools: dict[str, ToolInfo]) -> bool:
+    """Whether a free input is a required value the user said: one a user could forget and be asked for."""
+    call, parameter = turn.free_input_of(key)
+    return call.provenance.get(parameter, {}).get("source") in _USER_SOURCES and parameter in tools[call.tool].required
 
 
 def value_path(data: Any, value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
