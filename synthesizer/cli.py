@@ -15,6 +15,7 @@ from servers import environment_names, get_environment
 from servers.bfcl import bfcl_environment_names
 from simulator import Store
 from simulator import cli as simulator_cli
+from synthesizer.bfcl_records import bfcl_question_file, is_bfcl_entry, read_bfcl_records
 from synthesizer.errors import ConfigError, SynthesizerError
 from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
 from synthesizer.llm import ChatModel, ResponseCache
@@ -393,17 +394,33 @@ def stats_command(db: Path, as_json: bool) -> None:
 
 
 @main.command("quality")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: every figure with its count, total and examples.")
-def quality_command(file: Path, as_json: bool) -> None:
+@click.option("--bfcl", is_flag=True, help="Measure BFCL's multi-turn base entries (from the bfcl-eval package).")
+def quality_command(file: Path | None, as_json: bool, bfcl: bool) -> None:
     """Measure what a function-calling dataset would teach (any OpenAI chat JSONL, ours or anyone's).
 
     Counts unneeded and ungrounded calls, missed parallelism, tool text in queries, templated or raw
-    answers, near-duplicate queries and invented dependencies in the reasoning, each with its
-    denominator and examples. A measurement, not a filter: nothing is changed.
+    answers, near-duplicate queries, invented dependencies in the reasoning, and how the turns of a
+    dialogue build on each other, each with its denominator and examples. A measurement, not a filter:
+    nothing is changed. FILE may also be a BFCL question file (its ground truth is read from
+    possible_answer/ beside it and executed in BFCL's classes); --bfcl measures the installed one.
     """
-    quality = measure_quality(read_records(file))
+    if bfcl == (file is not None):
+        raise click.UsageError("give a FILE or --bfcl (one of them)")
+    path = bfcl_question_file() if file is None else file
+    quality = measure_quality(read_bfcl_records(path) if bfcl or _is_bfcl_file(path) else read_records(path))
     click.echo(json.dumps(quality, indent=2, ensure_ascii=False) if as_json else format_quality(quality))
+
+
+def _is_bfcl_file(path: Path) -> bool:
+    """Whether the first line of `path` is a BFCL question entry rather than a chat record."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            first = next((line for line in file if line.strip()), "")
+        return is_bfcl_entry(json.loads(first))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False  # read_records says what is wrong with it
 
 
 main.add_command(servers_cli.envs)

@@ -61,13 +61,13 @@ _STOP = frozenset(
     ]
 )
 _SHELL = {
-    "cd": ("director", "folder", "go ", "navigat", "into"),
+    "cd": ("go to", "go into", "navigat", "enter ", "switch to", "head to", "cd "),
     "ls": ("list", "content", "files", "show"),
     "mv": ("move", "rename"),
     "cp": ("copy", "duplicat"),
     "rm": ("remov", "delet"),
     "rmdir": ("remov", "delet"),
-    "mkdir": ("director", "folder", "creat"),
+    "mkdir": ("creat", "make", "new director", "new folder"),
     "touch": ("creat", "file"),
     "cat": ("content", "display", "show", "read"),
     "grep": ("search", "find", "line"),
@@ -105,6 +105,9 @@ def turn_links(dialogue: Dialogue, turn: Turn) -> TurnLinks:
     own = [call for call in turn.calls if not call.failed]
     value = unsaid = reference = state = login = None
     asked_before = "\n".join(t.query.lower() for t in dialogue.turns[: turn.index])
+    session = {  # what logins revealed (a token): sharing it is the login still being active
+        item for login_call in earlier if is_login(dialogue, login_call) for item in login_call.result.split("\n")
+    }
     for call in own:
         for path, item in call.values:
             producers = [e for e in earlier if revealed(e, item)]
@@ -123,7 +126,7 @@ def turn_links(dialogue: Dialogue, turn: Turn) -> TurnLinks:
         for producer in earlier:
             if dialogue.read_only(producer.tool):
                 continue
-            why = _state_link(dialogue, producer, call)
+            why = _state_link(dialogue, producer, call, session)
             if why is None:
                 continue
             if is_login(dialogue, producer):
@@ -166,8 +169,8 @@ def mentioned(dialogue: Dialogue, call: Call, query: str) -> bool:
     return False
 
 
-def _state_link(dialogue: Dialogue, producer: Call, call: Call) -> str | None:
-    shared = {value for _, value in producer.values} & {value for _, value in call.values}
+def _state_link(dialogue: Dialogue, producer: Call, call: Call, session: set[str]) -> str | None:
+    shared = ({value for _, value in producer.values} & {value for _, value in call.values}) - session
     if shared:
         return f"{call.tool} acts on {sorted(shared)[0]!r} that {producer.tool} (turn {producer.turn}) changed"
     conditions = set(hint(dialogue, producer.tool, "provides")) & set(hint(dialogue, call.tool, "requires"))
