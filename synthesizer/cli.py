@@ -157,7 +157,7 @@ def _share_option(variant: str, help_text: str) -> Any:
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
 @llm_options
 @click.option("--max-attempts", type=click.IntRange(1), default=3, show_default=True)
-@click.option("--turns", default="2-5", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
+@click.option("--turns", default="3-6", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
 @click.option("--samples", type=click.IntRange(1), help="Stop after this many new samples.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_share_option("missing_parameter", "Share of turns whose query leaves out a value the assistant must ask for.")
@@ -257,7 +257,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
 @click.option("--seed", type=int, default=0, show_default=True)
 @llm_options
 @click.option("--max-attempts", type=click.IntRange(1), default=3, show_default=True)
-@click.option("--turns", default="2-5", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
+@click.option("--turns", default="3-6", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
 def run_command(
     out: Path,

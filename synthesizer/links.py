@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from synthesizer.chat_flow import Call, Dialogue, Turn, appears, hint
 
-__all__ = ["TurnLinks", "is_login", "is_logout", "mentioned", "revealed", "turn_links"]
+__all__ = ["TurnLinks", "is_login", "is_logout", "mentioned", "revealed", "turn_links", "undoes"]
 
 _LOGIN = re.compile(r"(log_?in|sign_?in|authenticat|login)", re.IGNORECASE)
 _LOGOUT = re.compile(r"(log_?out|sign_?out|logoff|logout)", re.IGNORECASE)
@@ -80,6 +80,31 @@ _SHELL = {
     "head": ("first",),
 }
 """Shell words (BFCL's file system) and the stems a request uses for them."""
+_UNDO = {
+    "clear": ("set", "store"),
+    "remove": ("add", "set", "register"),
+    "delete": ("create", "add", "post", "comment", "send"),
+    "cancel": ("book", "place", "create", "set"),
+    "unset": ("set",),
+    "reset": ("set",),
+    "stop": ("start",),
+    "unlock": ("lock",),
+    "lock": ("unlock",),
+    "unfollow": ("follow",),
+    "unlike": ("like",),
+    "deactivate": ("activate",),
+    "disable": ("enable",),
+    "release": ("press", "engage"),
+    "engage": ("release",),
+    "withdraw": ("deposit",),
+    "reopen": ("close", "resolve"),
+    "out": ("in",),
+    "logout": ("login",),
+}
+"""A verb of a tool's name -> verbs of the state changes it undoes."""
+_SHELL_UNDO = {"rm": ("touch", "mkdir", "cp", "echo"), "rmdir": ("mkdir",)}
+
+
 _WORD_SPLIT = re.compile(r"[_\W]+|(?<=[a-z])(?=[A-Z])")
 
 
@@ -167,6 +192,25 @@ def mentioned(dialogue: Dialogue, call: Call, query: str) -> bool:
         if any(token.startswith(stem) for token in words):
             return True
     return False
+
+
+def undoes(later: str, earlier: str) -> bool:
+    """Whether tool `later` reverses what tool `earlier` does, by their names: an inverse verb on the same noun
+    (`clear_navigation_destination` after `set_navigation_destination`, `log_out` after `log_in`, `rm` after
+    `touch`)."""
+    if later in _SHELL_UNDO:
+        return earlier in _SHELL_UNDO[later]
+    words, earlier_words = _verbs(later), _verbs(earlier)
+    if not {verb for word in words for verb in _UNDO.get(word, ())} & earlier_words:
+        return False
+    nouns = (words - set(_UNDO)) & (earlier_words - set(_UNDO)) - {"in", "out", "log"}
+    return bool(nouns) or bool({"out", "logout"} & words)
+
+
+def _verbs(tool: str) -> set[str]:
+    """The words of a tool's name, lowercased, nouns cut to four letters (`doors` and `door` agree)."""
+    words = _name_words(tool)
+    return {word if word in _UNDO or len(word) <= 4 else word[:4] for word in words}
 
 
 def _state_link(dialogue: Dialogue, producer: Call, call: Call, session: set[str]) -> str | None:

@@ -51,7 +51,7 @@ from typing import Any
 
 from synthesizer.chat_flow import Call, Dialogue, Flows, Turn, appears, feeds, hint, shape_problem
 from synthesizer.errors import DatasetError
-from synthesizer.links import is_login, is_logout, mentioned, revealed, turn_links
+from synthesizer.links import is_login, is_logout, mentioned, revealed, turn_links, undoes
 
 __all__ = ["QUALITY_FIGURES", "figure_value", "format_quality", "measure_quality", "read_records"]
 
@@ -669,29 +669,6 @@ _WHENCE = re.compile(
     r"\b(earlier|already|before|previous\w*|last turn|above|history|you (?:just )?gave|we (?:just )?got)\b"
 )
 """Words with which reasoning says a value comes from the dialogue so far."""
-_UNDO = {
-    "clear": ("set", "store"),
-    "remove": ("add", "set", "register"),
-    "delete": ("create", "add", "post", "comment", "send"),
-    "cancel": ("book", "place", "create", "set"),
-    "unset": ("set",),
-    "reset": ("set",),
-    "stop": ("start",),
-    "unlock": ("lock",),
-    "lock": ("unlock",),
-    "unfollow": ("follow",),
-    "unlike": ("like",),
-    "deactivate": ("activate",),
-    "disable": ("enable",),
-    "release": ("press", "engage"),
-    "engage": ("release",),
-    "withdraw": ("deposit",),
-    "reopen": ("close", "resolve"),
-    "out": ("in",),
-    "logout": ("login",),
-}
-"""A verb of a tool's name -> verbs of the state changes it undoes."""
-_SHELL_UNDO = {"rm": ("touch", "mkdir", "cp", "echo"), "rmdir": ("mkdir",)}
 
 
 def _undone(dialogue: Dialogue, calls: list[Call]) -> str | None:
@@ -699,28 +676,13 @@ def _undone(dialogue: Dialogue, calls: list[Call]) -> str | None:
     for position, later in enumerate(calls):
         if dialogue.read_only(later.tool):
             continue
-        words = _verbs(later.tool)
-        undoes = {verb for word in words for verb in _UNDO.get(word, ())} | set(_SHELL_UNDO.get(later.tool, ()))
-        if not undoes:
-            continue
         later_values = {value for _, value in later.values}
         for earlier in calls[:position]:
-            earlier_words = _verbs(earlier.tool)
-            if dialogue.read_only(earlier.tool) or not undoes & (earlier_words | {earlier.tool}):
+            if dialogue.read_only(earlier.tool) or not undoes(later.tool, earlier.tool):
                 continue
-            nouns = (words - set(_UNDO)) & (earlier_words - set(_UNDO))
-            shell = later.tool in _SHELL_UNDO
-            same_thing = bool(nouns - {"in", "out", "log"}) or shell or "out" in words or "logout" in words
-            same_object = not later_values or bool(later_values & {value for _, value in earlier.values})
-            if same_thing and same_object:
+            if not later_values or later_values & {value for _, value in earlier.values}:  # the same object
                 return f"{later.tool} undoes {earlier.tool}"
     return None
-
-
-def _verbs(tool: str) -> set[str]:
-    """The words of a tool's name, lowercased, nouns shortened to four letters (`doors` and `door` agree)."""
-    words = [word.lower() for word in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", tool) if word]
-    return {word if word in _UNDO or len(word) <= 4 else word[:4] for word in words} | set(words) & set(_UNDO)
 
 
 def _recovery_fix(dialogue: Dialogue, turn: Turn) -> Call | bool | None:

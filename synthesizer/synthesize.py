@@ -42,7 +42,7 @@ Progress = Callable[..., None]
 class SynthesisConfig:
     samples: int | None = None
     """Stop after this many new samples; None: one attempt per trajectory."""
-    turns: tuple[int, int] = (2, 5)
+    turns: tuple[int, int] = (3, 6)
     max_attempts: int = 3
     seed: int = 0
     variants: Variants = field(default_factory=Variants)
