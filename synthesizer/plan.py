@@ -157,8 +157,9 @@ def plan_dialogue(
     looks_up = {call.step for call in calls if tools[call.tool].read_only is True}
     logins = {call.step for call in calls if _opens_session(tools[call.tool])}
     targets = _story_targets(eligible, by_step, closures, rng.randint(*turns), logins, rng)
-    if len(targets) < turns[0]:
-        targets = _choose_targets(eligible, closures, rng.randint(*turns), turns[0], looks_up, rng)
+    if len(targets) < turns[0]:  # no story that long: the deepest chains, none a login only to log out again
+        fitting = [call for call in eligible if _fits(call, closures[call.step], set(), by_step, logins)]
+        targets = _choose_targets(fitting, closures, rng.randint(*turns), turns[0], looks_up, rng)
     if len(targets) < turns[0]:
         return None
     plan = DialoguePlan(trajectory)
@@ -446,7 +447,7 @@ def _story_targets(
     """
     targets = {call.step for call in calls}
     order = {call.step: rng.random() for call in calls}
-    best: tuple[tuple[int, int, float], list[int]] = ((-1, -1, 0.0), [])
+    best: tuple[tuple[int, int, int, float], list[int]] = ((-1, -1, -1, 0.0), [])
     for start in sorted(targets, key=order.__getitem__):
         if not _fits(every_call[start], closures[start], set(), every_call, logins):
             continue
@@ -470,7 +471,7 @@ def _story_targets(
             story.append(choice[-1])
             linked += choice[0]
             covered |= closures[choice[-1]]
-        score = (linked, len(story), order[start])
+        score = (linked, len(story), len(closures[start] - logins), order[start])
         if score > best[0]:
             best = (score, story)
     return best[1]
