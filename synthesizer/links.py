@@ -105,6 +105,7 @@ _UNDO = {
 _SHELL_UNDO = {"rm": ("touch", "mkdir", "cp", "echo"), "rmdir": ("mkdir",)}
 
 
+_VERBS = frozenset(_UNDO) | {verb for verbs in _UNDO.values() for verb in verbs}
 _WORD_SPLIT = re.compile(r"[_\W]+|(?<=[a-z])(?=[A-Z])")
 
 
@@ -203,14 +204,14 @@ def undoes(later: str, earlier: str) -> bool:
     words, earlier_words = _verbs(later), _verbs(earlier)
     if not {verb for word in words for verb in _UNDO.get(word, ())} & earlier_words:
         return False
-    nouns = (words - set(_UNDO)) & (earlier_words - set(_UNDO)) - {"in", "out", "log"}
+    nouns = (words - _VERBS) & (earlier_words - _VERBS) - {"in", "out", "log"}
     return bool(nouns) or bool({"out", "logout"} & words)
 
 
 def _verbs(tool: str) -> set[str]:
     """The words of a tool's name, lowercased, nouns cut to four letters (`doors` and `door` agree)."""
     words = _name_words(tool)
-    return {word if word in _UNDO or len(word) <= 4 else word[:4] for word in words}
+    return {word if word in _VERBS or len(word) <= 4 else word[:4] for word in words}
 
 
 def _state_link(dialogue: Dialogue, producer: Call, call: Call, session: set[str]) -> str | None:

@@ -24,7 +24,7 @@ _OPENERS = [
     "{target} is the call for this.",
     "For this I need {target}.",
     "This comes down to {target}.",
-    "The tool that does this is {target}.",
+    "{target} is the tool that does this.",
     "{target} does exactly what is asked.",
     "What is asked is what {target} does.",
     "I can do this with {target}.",

@@ -39,6 +39,8 @@ __all__ = [
 
 _LOGIN = re.compile(r"(log_?in|sign_?in|authenticat|login)", re.IGNORECASE)
 _LOGOUT = re.compile(r"(log_?out|sign_?out|logoff|logout)", re.IGNORECASE)
+_SHORT_STORY = 4
+"""Below this many turns a story may also change topic with a single call (a real user sometimes does)."""
 _RESULT_SOURCES = ("result", "probe")
 _USER_SOURCES = ("pool", "user")
 """Argument sources only the user can know (scenario pools, a recorded user's words), so the user may be asked."""
@@ -440,7 +442,8 @@ def _story_targets(
     what the turns so far hold (a value their results revealed, a state they set; a login's session
     does not count): the later request builds on the earlier ones, as the explorer's story goals
     walked.  A linked follow-up is taken even when it is one call ("cancel that booking"); an unlinked
-    one (a change of topic) only when nothing linked is left, and only a chain.  No target is a login,
+    one (a change of topic) only when nothing linked is left, and only a chain, or any call while the
+    story is shorter than `_SHORT_STORY`.  No target is a login,
     none undoes in its own turn what its own closure did (set, then clear), and none logs out right
     after its own login.  Of the stories from each possible start, the one with the most linked turns,
     then the most turns, wins; ties break by the seeded rng.
@@ -464,7 +467,7 @@ def _story_targets(
                 (bool((closures[step] & covered) - logins), len(closures[step] - covered), -step, order[step], step)
                 for step in options
             ]
-            ranked = [rank for rank in ranked if rank[0] or rank[1] >= 2]
+            ranked = [rank for rank in ranked if rank[0] or rank[1] >= 2 or len(story) < _SHORT_STORY]
             if not ranked:
                 break
             choice = max(ranked)
