@@ -447,11 +447,11 @@ def _story_targets(
     none undoes in its own turn what its own closure did (set, then clear), and none logs out right
     after its own login.  Of the stories from each possible start, the one with two linked turns or more
     wins, then one that starts with a chain (first requests alike in every dialogue make near-duplicates),
-    then the most linked turns, then the most turns; ties break by the seeded rng.
+    then the most linked turns, then the most turns, then the deepest start; ties break by the seeded rng.
     """
     targets = {call.step for call in calls}
     order = {call.step: rng.random() for call in calls}
-    best: tuple[tuple[int, bool, int, int, float], list[int]] = ((-1, False, -1, -1, 0.0), [])
+    best: tuple[tuple[int, bool, int, int, int, float], list[int]] = ((-1, False, -1, -1, -1, 0.0), [])
     for start in sorted(targets, key=order.__getitem__):
         if not _fits(every_call[start], closures[start], set(), every_call, logins):
             continue
@@ -476,7 +476,7 @@ def _story_targets(
             linked += choice[0]
             covered |= closures[choice[-1]]
         chain = len(closures[start] - logins) >= 2
-        score = (min(linked, 2), chain, linked, len(story), order[start])
+        score = (min(linked, 2), chain, linked, len(story), len(closures[start]), order[start])
         if score > best[0]:
             best = (score, story)
     return best[1]

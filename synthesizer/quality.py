@@ -34,7 +34,8 @@ The story figures (issue 23), each with its denominator and an example of what i
 * `success_after_failure`: answers of turns whose last call failed or said no (an error, a false status,
   nothing found), with no word of refusal, failure or absence in them ("It's done." after "User not
   authenticated") / turns whose last call failed or said no.
-* `common_reasoning_opening`: reasoning blocks whose first six words are the most common six / blocks.
+* `common_reasoning_opening`: reasoning blocks whose first six words are the most common six (when two
+  blocks or more share them) / blocks.
 * `unsourced_history_values`: reasoning blocks whose calls send a value carried unsaid from an earlier
   turn's result, naming neither the tool that gave it nor the history ("earlier", "already", "before") / such blocks.
 """
@@ -51,7 +52,7 @@ from typing import Any
 
 from synthesizer.chat_flow import Call, Dialogue, Flows, Turn, appears, feeds, hint, shape_problem
 from synthesizer.errors import DatasetError
-from synthesizer.links import is_login, is_logout, mentioned, revealed, turn_links, undoes
+from synthesizer.links import TurnLinks, is_login, is_logout, mentioned, revealed, turn_links, undoes
 
 __all__ = ["QUALITY_FIGURES", "figure_value", "format_quality", "measure_quality", "read_records"]
 
@@ -63,8 +64,8 @@ QUALITY_FIGURES: dict[str, tuple[str, str]] = {
     "unused_intermediate_calls": ("intermediate calls whose result and state change feed nothing later", "0"),
     "ungrounded_values": ("argument values not in earlier user words, results or the schema", "0"),
     "altered_user_values": ("error-recovery turns with a call that changes a value the user gave", "0"),
-    "calls_per_task_turn": ("calls per task turn (mean)", ">= 2.0"),
-    "chained_task_turns": ("task turns whose target needs >= 2 calls of the turn (a real chain)", ">= 50%"),
+    "calls_per_task_turn": ("calls per task turn not building on an earlier one (mean)", ">= 2.0"),
+    "chained_task_turns": ("such task turns whose target needs >= 2 calls of the turn (a real chain)", ">= 50%"),
     "parallel_independent_calls": ("multi-call turns whose every call is made as early as its inputs allow", ">= 90%"),
     "dependent_calls_sharing_a_message": ("multi-call messages with a call that needs another one's result", "0"),
     # issue 13: queries, answers and reasoning in a person's voice
@@ -92,7 +93,10 @@ QUALITY_FIGURES: dict[str, tuple[str, str]] = {
     "common_reasoning_opening": ("reasoning blocks opening with the most common 6 words", "<= 5%"),
     "unsourced_history_values": ("reasoning blocks using an earlier turn's value without saying whence", "0"),
 }
-"""Figure key -> (what it counts, the goal issues 11, 13 and 23 set for a default run; "-": no goal)."""
+"""Figure key -> (what it counts, the goal issues 11, 13 and 23 set for a default run; "-": no goal).
+
+Calls per turn and chained turns count the turns that stand on their own (first turns, changes of
+topic): a follow-up that takes its inputs from the history ("cancel that booking") is rightly one call."""
 
 _EXAMPLES = 5
 _NEAR_DUPLICATE = 0.8
@@ -198,18 +202,20 @@ class _Tally:
         self.counts["turns"] += len(dialogue.turns)
         self.counts["calls"] += len(dialogue.calls)
         flows = Flows.of(dialogue)
+        links = {turn.index: turn_links(dialogue, turn) for turn in dialogue.turns[1:] if turn.calls}
         self._grounding(dialogue)
         for turn in dialogue.turns:
             where = f"{dialogue.name} turn {turn.index}"
             self._query(dialogue, turn, where)
             if turn.calls:
                 self.counts["task_turns"] += 1
-                self._turn(dialogue, flows, turn, where)
+                standalone = turn.index not in links or not links[turn.index].depends
+                self._turn(dialogue, flows, turn, where, standalone)
                 if turn.answer is not None:
                     self._answer(turn.answer, where)
         self._messages(dialogue, where=dialogue.name)
         self._reasoning(dialogue)
-        self._story(dialogue)
+        self._story(dialogue, links)
 
     # issue 11 -------------------------------------------------------------------------------------------------------
 
@@ -225,19 +231,20 @@ class _Tally:
                 where = f"{dialogue.name} turn {call.turn}"
                 self.hit("ungrounded_values", where, f"{call.tool}.{path}={value!r} {later}")
 
-    def _turn(self, dialogue: Dialogue, flows: Flows, turn: Turn, where: str) -> None:
+    def _turn(self, dialogue: Dialogue, flows: Flows, turn: Turn, where: str, standalone: bool) -> None:
         calls = turn.calls
         done = [call for call in calls if not call.failed]
-        self.figures["calls_per_task_turn"]["count"] += len(calls)
-        self.figures["calls_per_task_turn"]["total"] += 1
+        if standalone:
+            self.figures["calls_per_task_turn"]["count"] += len(calls)
+            self.figures["calls_per_task_turn"]["total"] += 1
         targets = [call for call in done if call.tool == turn.target_tool] or done
         target = targets[-1] if targets else None
         needed = flows.closure(target) if target else set()
         chained = sum(call.index in needed for call in done) >= 2
-        self.figures["chained_task_turns"]["total"] += 1
-        if chained:
+        self.figures["chained_task_turns"]["total"] += standalone
+        if chained and standalone:
             self.figures["chained_task_turns"]["count"] += 1
-        elif len(self.figures["chained_task_turns"]["examples"]) < _EXAMPLES and target:
+        elif standalone and len(self.figures["chained_task_turns"]["examples"]) < _EXAMPLES and target:
             self.figures["chained_task_turns"]["examples"].append(f"{where}: {' -> '.join(c.tool for c in calls)}")
         if len(calls) >= 2:
             self.figures["unneeded_state_changes"]["total"] += 1
@@ -371,12 +378,12 @@ class _Tally:
 
     # issue 23 -------------------------------------------------------------------------------------------------------
 
-    def _story(self, dialogue: Dialogue) -> None:
+    def _story(self, dialogue: Dialogue, by_turn: dict[int, TurnLinks]) -> None:
         turns = self.figures["user_turns_per_dialogue"]
         turns["count"] += len(dialogue.turns)
         turns["total"] += 1
         self._share("dialogues_with_3_turns", len(dialogue.turns) >= 3, dialogue.name, f"{len(dialogue.turns)} turns")
-        links = [(turn, turn_links(dialogue, turn)) for turn in dialogue.turns[1:] if turn.calls]
+        links = [(dialogue.turns[index], link) for index, link in by_turn.items()]
         for turn, link in links:
             where = f"{dialogue.name} turn {turn.index}"
             figure = self.figures["dependent_later_turns"]
@@ -467,7 +474,8 @@ class _Tally:
         figure = self.figures["common_reasoning_opening"]
         figure["total"] = sum(self.openings.values())
         if self.openings:
-            figure["count"] = self.openings.most_common(1)[0][1]
+            count = self.openings.most_common(1)[0][1]
+            figure["count"] = count if count > 1 else 0  # an opening no other block has is no common one
             figure["examples"] = [f"{n} blocks: {text!r}" for text, n in self.openings.most_common(_EXAMPLES)]
 
     # result ---------------------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ def tool(name: str, description: str, *parameters: str, enums: dict[str, list[st
 TOOLS = [
     tool("get_user_id", "Look up a user's id from their display name.", "user_name"),
     tool("send_message", "Send a message from the logged-in user to another user.", "receiver_id", "message"),
+    tool("delete_message", "Delete a message the logged-in user sent.", "message_id"),
     tool("get_zip_code", "Look up the zip code of a city.", "city"),
     tool("estimate_distance", "Estimate the road distance between two zip codes.", "zip_a", "zip_b"),
     tool("cancel_flight_booking", "Cancel a flight booking and refund it.", "booking_id"),
@@ -103,7 +104,8 @@ class Chat:
 
 
 def clean() -> Chat:
-    """What issues 11 and 13 ask for: a goal per turn, its prerequisites, parallel look-ups, answers in words."""
+    """What issues 11, 13 and 23 ask for: a goal per turn, its prerequisites, parallel look-ups, answers in
+    words, and later turns that take what they need from the history ("delete that message")."""
     return (
         Chat("clean")
         .user("Send Bob a message saying the build is green.", target="send_message")
@@ -112,10 +114,10 @@ def clean() -> Chat:
             reasoning="Bob is named, his id is not: get_user_id finds it first.",
         )
         .calls(
-            ("send_message", {"receiver_id": "USR002", "message": "the build is green"}, {"sent": True}),
+            ("send_message", {"receiver_id": "USR002", "message": "the build is green"}, {"message_id": "MSG0001"}),
             reasoning="send_message needs its receiver id from get_user_id, which gave USR002.",
         )
-        .answer("I sent Bob your message.")
+        .answer("I sent Bob your message (MSG0001).")
         .user("How far apart are Rivermist and Stonebrook by road?", target="estimate_distance")
         .calls(
             ("get_zip_code", {"city": "Rivermist"}, {"zip": "83214"}),
@@ -123,6 +125,18 @@ def clean() -> Chat:
         )
         .calls(("estimate_distance", {"zip_a": "83214", "zip_b": "74532"}, {"distance_km": 412.5}))
         .answer("Rivermist and Stonebrook are about 412.5 km apart by road.")
+        .user("Actually, delete that message to Bob.", target="delete_message")
+        .calls(
+            ("delete_message", {"message_id": "MSG0001"}, {"deleted": True}),
+            reasoning="delete_message takes the message id MSG0001 that send_message returned earlier.",
+        )
+        .answer("The message to Bob is deleted.")
+        .user("Tell him the build is red now.", target="send_message")
+        .calls(
+            ("send_message", {"receiver_id": "USR002", "message": "the build is red now"}, {"message_id": "MSG0002"}),
+            reasoning="Bob's id USR002 is already known: get_user_id gave it earlier, so one call does it.",
+        )
+        .answer("I told Bob the build is red now (MSG0002).")
     )
 
 
@@ -136,19 +150,21 @@ def test_a_clean_dialogue_meets_every_goal():
     assert missed == {}
     assert quality["counts"] == {
         "samples": 1,
-        "turns": 2,
-        "task_turns": 2,
-        "calls": 5,
-        "queries": 2,
-        "answers": 2,
-        "reasoning_blocks": 2,
+        "turns": 4,
+        "task_turns": 4,
+        "calls": 7,
+        "queries": 4,
+        "answers": 4,
+        "reasoning_blocks": 4,
     }
     result = quality["figures"]
-    assert result["calls_per_task_turn"]["mean"] == 2.5
+    assert result["calls_per_task_turn"]["mean"] == 2.5  # the two follow-ups build on the history: one call each
     assert (result["chained_task_turns"]["count"], result["chained_task_turns"]["total"]) == (2, 2)
     assert (result["parallel_independent_calls"]["count"], result["parallel_independent_calls"]["total"]) == (1, 1)
-    assert result["ungrounded_values"]["total"] == 7
+    assert result["ungrounded_values"]["total"] == 10
     assert set(result) == set(QUALITY_FIGURES)
+    assert (result["dependent_later_turns"]["count"], result["dependent_later_turns"]["total"]) == (2, 3)
+    assert result["unsaid_value_dialogues"]["count"] == 1 and result["unlinked_dialogues"]["count"] == 0
 
 
 def test_a_state_change_nobody_asked_for():
@@ -386,7 +402,7 @@ def test_the_command_prints_figures_and_json(tmp_path):
     path.write_text("".join(json.dumps(record) + "\n" for record in records) + "\n")
     table = funreason("quality", str(path))
     assert table.returncode == 0, table.stderr
-    assert "2 samples, 3 turns, 3 task turns, 6 calls" in table.stdout
+    assert "2 samples, 5 turns, 5 task turns, 8 calls" in table.stdout
     assert "MISSED" in table.stdout and "single turn 0: 'Done: 55012'" in table.stdout
     printed = funreason("quality", str(path), "--json")
     assert printed.returncode == 0
