@@ -21,6 +21,10 @@ __all__ = ["Unphrasable", "answer_for", "askable", "known_as", "parameter_words"
 
 _RESULT_SOURCES = ("result", "probe")
 _PLACES = {".": "the current folder", "..": "the folder above", "/": "the top folder"}
+_ID_PARAMETER = re.compile(r"(?:([a-z][a-z_]*?)_)?(id|symbol)")
+_PERSON = re.compile(r"user|receiver|recipient|sender|customer|agent|assignee|owner|follower|contact")
+_REPEATED_NOUN = re.compile(r"\b(?:the |a |an )?(\w+) (that|the same) \1\b", re.IGNORECASE)
+"""A template's noun before a reference to the same noun: "booking that booking" reads "that booking"."""
 _NESTED_PHRASES = 2
 """How deep computed values may nest in one request ("the square root of the sum of 3 and 4"); deeper reads as noise."""
 
@@ -35,13 +39,15 @@ class Unphrasable(Exception):
     """A turn no user could ask for: it needs a value the user cannot know or name."""
 
 
-def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str | None:
+def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0, refer: bool = False) -> str | None:
     """How the user refers to `call`'s argument `parameter`, or None when the user cannot know it.
 
     A value picked out of a listing reads as the name next to it; a value a look-up found
     reads as what it was looked up by; a computed value reads as what computes it ("the sum
     of 3 and 4"); an identifier or a computed value the user was shown reads as itself.
     Other looked-up values (a number, a sentence) have no words the user would know them by.
+    With `refer` (a request, not an answer), an id an earlier turn's result gave reads as a
+    person points back at it ("that booking", "them"), leaving the value in the history.
     """
     value = call.arguments.get(parameter)
     origin = call.provenance.get(parameter, {})
@@ -57,6 +63,10 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
         return _computed_as(turn, producer, phrase, depth) if depth < _NESTED_PHRASES else None
     if not is_identifier(value, parameter):
         return None
+    if refer and depth == 0 and producer in turn.earlier_calls:
+        reference = _reference(turn, origin, parameter)
+        if reference is not None:
+            return reference
     if str(value).lower() in turn.shown:
         return value_words(value)
     if parameter not in call.choices and _identifies(producer.result, value):
@@ -76,6 +86,35 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
             if len(candidates) == 1 and len(candidates[0].split()) <= 4:
                 return candidates[0]
     return _readable_sibling(producer.result, value)
+
+
+def _reference(turn: TurnPlan, origin: dict[str, Any], parameter: str) -> str | None:
+    """ "that booking" for a `booking_id`, "them" for a person's id, "that stock" for a symbol: only when the
+    earlier turns' results hold one such value, so the words point at one thing."""
+    found = _ID_PARAMETER.fullmatch(parameter)
+    field = str(origin.get("field") or "")
+    if found is None or not field:
+        return None
+    held = {json.dumps(item) for call in turn.earlier_calls for item in _field_values(call.result, field)}
+    if len(held) != 1:
+        return None
+    noun = found.group(1) or ""
+    if found.group(2) == "symbol":
+        return "that stock"
+    if _PERSON.fullmatch(noun):
+        return "them"
+    return f"that {noun.replace('_', ' ')}" if noun else None
+
+
+def _field_values(data: Any, field: str) -> list[Any]:
+    """Every value under key `field` anywhere in `data`."""
+    if isinstance(data, dict):
+        return [
+            item for key, value in data.items() for item in ([value] if key == field else _field_values(value, field))
+        ]
+    if isinstance(data, list):
+        return [item for value in data for item in _field_values(value, field)]
+    return []
 
 
 def _computed_as(turn: TurnPlan, producer: Call, phrase: str, depth: int) -> str | None:
@@ -110,7 +149,11 @@ def tool_request(tool: ToolInfo, values: dict[str, Any], rng: random.Random, mus
     rng.shuffle(asks)
     phrases = [name for name, value in values.items() if isinstance(value, str) and " " in value]
     asks = [template for template in asks if not _symbol_next_to(template, phrases)] or asks
-    rendered = [sentence for template in asks if (sentence := render(template, values)) is not None]
+    rendered = [
+        _REPEATED_NOUN.sub(r"\2 \1", sentence)
+        for template in asks
+        if (sentence := render(template, values)) is not None
+    ]
     complete = [sentence for sentence in rendered if all(_appears(word, sentence.lower()) for word in must)]
     return (complete or rendered or [None])[0]
 
@@ -242,7 +285,7 @@ def _slot_values(turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Cal
             continue
         if call.provenance.get(name, {}).get("source") not in _RESULT_SOURCES:
             values[name] = _spoken(value, tool.parameters.get(name, {}))
-        elif (words := known_as(turn, call, name)) is not None:
+        elif (words := known_as(turn, call, name, refer=True)) is not None:
             values[name] = words
         elif call is turn.target or name in call.choices:
             raise Unphrasable(f"{call.tool}.{name}={value!r} is nothing the user could know or name")
@@ -266,7 +309,7 @@ def _must_say(turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Call, 
         if call.provenance.get(name, {}).get("source") not in _RESULT_SOURCES:
             words.append(value_words(_spoken(value, tool.parameters.get(name, {}))))
         elif name in call.choices:
-            words.append(known_as(turn, call, name) or "")
+            words.append(known_as(turn, call, name, refer=True) or "")
     return [text for text in words if text]
 
 
