@@ -115,6 +115,9 @@ class TurnPlan:
     """The ground-truth calls of the turns before this one (their results are in the dialogue)."""
     shown: str = ""
     """What the user has read and written before this turn (queries and answers), lower-cased."""
+    asked: tuple[int, ...] = ()
+    """Steps of the look-ups the request asks about besides the target ("tell me Bob's id"): the answer
+    reports them too."""
     query_source: str = "phrasing"
     """Who wrote the request: `model`, or `phrasing` (the tools' declared requests: offline, or the draft a
     model was given and whose rewrites all failed the query check)."""

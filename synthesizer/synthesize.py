@@ -146,7 +146,7 @@ async def _synthesize_all(
             raise failures[0]
         if near_duplicates:  # the progress line ends on what was kept
             before = samples.counts()
-            drop_near_duplicates(samples, min(config.turns[0], _KEPT_BEFORE_A_REPEAT))
+            drop_near_duplicates(samples, min(config.turns[0], _SHORTEST_CUT))
             after = samples.counts()
             tally.verified += after["verified"] - before["verified"]
             tally.rejected += after["rejected"] - before["rejected"]
@@ -204,7 +204,13 @@ async def _one(
         reason = f"fewer than {config.turns[0]} requests a user could make in this walk"
         return Reject(id=sample_id, trajectory_id=trajectory.id, model=roles.model, reason=reason, attempts=0)
     runner = DialogueRunner(
-        roles, candidate, reference, tools, max_attempts=config.max_attempts, rng=rng, min_turns=config.turns[0]
+        roles,
+        candidate,
+        reference,
+        tools,
+        max_attempts=config.max_attempts,
+        rng=rng,
+        min_turns=min(config.turns[0], _SHORTEST_CUT),
     )
     try:
         return await runner.run(plan, sample_id)
@@ -275,9 +281,9 @@ class _Observed(Roles):
         return answer
 
 
-_KEPT_BEFORE_A_REPEAT = 2
-"""A dialogue cut before a request that repeats another sample's keeps at least this many turns: still a
-dialogue, and its turns are verified already."""
+_SHORTEST_CUT = 2
+"""A dialogue cut short (before a request that repeats another sample's, a turn that no longer replays or
+that no user could phrase) keeps at least this many turns: still a dialogue, its turns verified."""
 
 
 def drop_near_duplicates(samples: SampleStore, min_turns: int) -> int:

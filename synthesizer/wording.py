@@ -23,6 +23,11 @@ _RESULT_SOURCES = ("result", "probe")
 _PLACES = {".": "the current folder", "..": "the folder above", "/": "the top folder"}
 _ID_PARAMETER = re.compile(r"(?:([a-z][a-z_]*?)_)?(id|symbol)")
 _PERSON = re.compile(r"user|receiver|recipient|sender|customer|agent|assignee|owner|follower|contact")
+_FOLLOW_UPS = ["Thanks.", "Great.", "OK.", "Perfect.", "Good.", "Got it.", "Nice.", "Thank you.", "Alright."]
+_FOLLOW_UP_SHARE = 0.6
+"""Share of follow-ups (turns that build on earlier ones) that open by acknowledging the last answer."""
+_THAT = ["that {noun}", "this {noun}", "the same {noun}"]
+"""How a request points back at an earlier turn's object."""
 _REPEATED_NOUN = re.compile(r"\b(?:the |a |an )?(\w+) (that|the same) \1\b", re.IGNORECASE)
 """A template's noun before a reference to the same noun: "booking that booking" reads "that booking"."""
 _NESTED_PHRASES = 2
@@ -64,7 +69,7 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0, refer: 
     if not is_identifier(value, parameter):
         return None
     if refer and depth == 0 and producer in turn.earlier_calls:
-        reference = _reference(turn, origin, parameter)
+        reference = _reference(turn, origin, parameter, call.step)
         if reference is not None:
             return reference
     if str(value).lower() in turn.shown:
@@ -88,9 +93,11 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0, refer: 
     return _readable_sibling(producer.result, value)
 
 
-def _reference(turn: TurnPlan, origin: dict[str, Any], parameter: str) -> str | None:
-    """ "that booking" for a `booking_id`, "them" for a person's id, "that stock" for a symbol: only when the
-    earlier turns' results hold one such value, so the words point at one thing."""
+def _reference(turn: TurnPlan, origin: dict[str, Any], parameter: str, step: int) -> str | None:
+    """How a request points back at an id an earlier turn's result gave: "that booking" for a `booking_id`,
+    "them" for a person's id, "that stock" for a symbol; only when the earlier turns' results hold one such
+    value, so the words point at one thing.  The words vary ("this booking", "the same booking"), as
+    people's do, and depend only on the plan."""
     found = _ID_PARAMETER.fullmatch(parameter)
     field = str(origin.get("field") or "")
     if found is None or not field:
@@ -100,10 +107,13 @@ def _reference(turn: TurnPlan, origin: dict[str, Any], parameter: str) -> str | 
         return None
     noun = found.group(1) or ""
     if found.group(2) == "symbol":
-        return "that stock"
-    if _PERSON.fullmatch(noun):
+        noun = "stock"
+    elif _PERSON.fullmatch(noun):
         return "them"
-    return f"that {noun.replace('_', ' ')}" if noun else None
+    if not noun:
+        return None
+    pick = sum(map(ord, f"{turn.shown[:40]}{step}")) % len(_THAT)  # the same plan gives the same words
+    return _THAT[pick].format(noun=noun.replace("_", " "))
 
 
 def _field_values(data: Any, field: str) -> list[Any]:
@@ -179,12 +189,18 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
         raise Unphrasable(f"no request for {target.tool} can be said with what the user knows")
     said = main.lower()
     sentences = []
+    asked: list[int] = []  # look-ups the request asks about: the answer reports them too
     for call in turn.calls[:-1]:
         if turn.variant == "error_recovery" and call.step in target.discovered and _acts_first(turn):
             continue  # the assistant learns this step from the error; the user does not know of it
         changes = tools[call.tool].read_only is not True  # a user asks for every change made on their behalf
         if changes or any(not _appears(words, said) for words in _must_say(turn, call, tools[call.tool], withheld)):
-            sentence = _prerequisite_request(turn, call, tools[call.tool], withheld, rng)
+            if _opens_session(tools[call.tool]) and call is not target:  # the goal needs it; the user gives facts
+                sentence = _credentials(_slot_values(turn, call, tools[call.tool], withheld), call, rng)
+            else:
+                sentence = _prerequisite_request(turn, call, tools[call.tool], withheld, rng)
+                if sentence is not None and not changes:
+                    asked.append(call.step)
             if sentence is None and changes and withheld is not None and withheld[0] is call:
                 # a change the user must ask for, and no request for it reads without the withheld value
                 turn.variant, turn.withheld = "plain", None
@@ -204,26 +220,64 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
             looks_like_an_id = re.search(r"[\d_/-]", words) and not re.fullmatch(r"\d{1,3}", words)  # not "100"
             if looks_like_an_id and _appears(words, hidden) and not _appears(words, turn.shown):
                 raise Unphrasable(f"the user would say {words!r}, which only an earlier result showed")
-    return " ".join(_sentence(text) for text in [*sentences, main])
+    turn.asked = tuple(asked)
+    request = " ".join(_sentence(text) for text in [*sentences, main])
+    if _builds_on_history(turn):  # a follow-up reads as one: "Thanks. Cancel that booking."
+        request = f"{rng.choice(_FOLLOW_UPS)} {request}" if rng.random() < _FOLLOW_UP_SHARE else request
+    return request
+
+
+def _opens_session(tool: ToolInfo) -> bool:
+    return any("logged_in" in condition for condition in (tool.hints or {}).get("provides") or [])
+
+
+def _credentials(values: dict[str, Any], call: Call, rng: random.Random) -> str | None:
+    """A login's inputs as facts about the user ("My user id is TRV002 and my password is ..."): the request
+    states the goal and what only the user knows; that signing in comes first is the tools' to say."""
+    facts = [
+        (parameter_words(name), value_words(value))
+        for name, value in values.items()
+        if name in call.arguments and not isinstance(value, bool)
+    ]
+    if not facts:
+        return None
+    parts = [f"my {words} is {value}" for words, value in facts]
+    joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    frames = ["{joined}.", "For my account, {joined}.", "In case you need it, {joined}.", "{joined}, by the way."]
+    return _sentence(rng.choice(frames).format(joined=joined))
+
+
+def _builds_on_history(turn: TurnPlan) -> bool:
+    earlier = {call.step for call in turn.earlier_calls}
+    return bool(earlier) and any(set(call.needs) & earlier for call in turn.calls)
 
 
 def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -> str:
-    """The assistant's closing answer: what the target returned, in sentences, never raw JSON."""
+    """The assistant's closing answer: what the target returned, and each look-up the request asked about, in
+    sentences, never raw JSON."""
     target = turn.target
-    result = target.result if isinstance(target.result, dict) else {"result": target.result}
+    reported = [_answer_of(turn, call, tools, rng) for call in turn.calls[:-1] if call.step in turn.asked]
+    return " ".join(
+        [*(text for text in reported if text), _answer_of(turn, target, tools, rng) or _summary(target.result)]
+    )
+
+
+def _answer_of(turn: TurnPlan, call: Call, tools: dict[str, ToolInfo], rng: random.Random) -> str | None:
+    """`call`'s result in one of its tool's declared answers, or None when none renders."""
+    result = call.result if isinstance(call.result, dict) else {"result": call.result}
     values: dict[str, Any] = {key: _spoken_status(value) for key, value in result.items()}
-    defaults = {name: schema.get("default") for name, schema in tools[target.tool].parameters.items()}
-    for name, value in {**defaults, **target.arguments}.items():
+    defaults = {name: schema.get("default") for name, schema in tools[call.tool].parameters.items()}
+    for name, value in {**defaults, **call.arguments}.items():
         if value is not None:
-            said = known_as(turn, target, name) if name in target.arguments and not isinstance(value, bool) else None
+            said = known_as(turn, call, name) if name in call.arguments and not isinstance(value, bool) else None
             values[f"@{name}"] = said or value  # a flag stays a flag: "no" would read as true
-    answers = list((tools[target.tool].hints or {}).get("answers") or [])
+    answers = list((tools[call.tool].hints or {}).get("answers") or [])
     rng.shuffle(answers)
     for template in answers:
         sentence = render(template, values, brief_words)
         if sentence is not None:
             return _sentence(re.sub(r"^Done[:,]\s*", "", sentence))
-    return _summary(target.result)
+    return None
 
 
 def _symbol_next_to(template: str, slots: list[str]) -> bool:
