@@ -16,7 +16,7 @@ Read on `synthesizer.chat_flow.Dialogue` (any OpenAI chat record, ours or BFCL's
   Logins do not count.
 * A turn **dictates every step** when each of its calls is named by the request: a word of the tool's
   name (not a word most tools of the record share, like an environment prefix) starts a word of the
-  request, or a shell word's meaning does ("move" for `mv`).
+  request outside the turn's argument values, or a shell word's meaning does ("move" for `mv`).
 """
 
 import re
@@ -178,9 +178,13 @@ def is_logout(call: Call) -> bool:
     return bool(_LOGOUT.search(call.tool))
 
 
-def mentioned(dialogue: Dialogue, call: Call, query: str) -> bool:
-    """Whether the request names the step `call` takes (see the module docstring)."""
+def mentioned(dialogue: Dialogue, call: Call, query: str, values: list[str] = ()) -> bool:
+    """Whether the request names the step `call` takes (see the module docstring); words inside the turn's
+    argument `values` ("San Francisco International Airport") name no step."""
     lowered = query.lower()
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) > 3:
+            lowered = lowered.replace(value, " ")
     stems = _SHELL.get(call.tool)
     if stems is not None:
         return any(stem in lowered for stem in stems)

@@ -27,9 +27,10 @@ The story figures (issue 23), each with its denominator and an example of what i
 * `skipped_step_errors`: error-recovery turns (a failed call later made again with success) whose fixing
   call, between the failure and the retry, the request named ("log me in and send Bob hi", and the
   assistant sent first) / error-recovery turns.
-* `last_part_only_answers`: answers to a request naming >= 2 of its look-ups or its last call (no login)
-  that each revealed something, which report a revealed value of the last of them and of no other / such
-  answers.  `dropped_asked_results`:
+* `last_part_only_answers`: answers to a request with a sentence that asks about a look-up of the turn
+  ("tell me Catherine's user id"; tell/show/find/list/what/which..., naming the look-up and not the last
+  call; no login), which report the last call (a change by confirming it, a look-up by a value it
+  revealed) and none of those look-ups / such answers.  `dropped_asked_results`:
   those answers missing any named call's result / the same answers.
 * `success_after_failure`: answers of turns whose last call failed or said no (an error, a false status,
   nothing found), with no word of refusal, failure or absence in them ("It's done." after "User not
@@ -410,11 +411,11 @@ class _Tally:
                 out = any(is_logout(call) and call.index > logins[0].index for call in done)
                 self._share("login_only_to_log_out", out, where, repr(turn.query[:120]))
             if len(done) >= 2:
-                named = all(mentioned(dialogue, call, turn.query) for call in done)
+                named = all(mentioned(dialogue, call, turn.query, _argument_text(done)) for call in done)
                 self._share("dictated_steps", named, where, repr(turn.query[:160]))
             fixer = _recovery_fix(dialogue, turn)
             if fixer is not None:
-                asked = fixer if fixer and mentioned(dialogue, fixer, turn.query) else None
+                asked = fixer if fixer and mentioned(dialogue, fixer, turn.query, _argument_text(turn.calls)) else None
                 detail = f"the request asked for {asked.tool}: {turn.query[:120]!r}" if asked else ""
                 self._share("skipped_step_errors", asked is not None, where, detail)
             if turn.answer is not None and done:
@@ -432,22 +433,34 @@ class _Tally:
 
     def _parts(self, dialogue: Dialogue, turn: Turn, done: list[Call], where: str) -> None:
         answer = turn.answer.lower() if turn.answer else ""
-        parts = [
-            (call, shows)
-            for call in done
-            if (call is done[-1] or dialogue.read_only(call.tool))
+        target = done[-1]
+        values = _argument_text(done)
+        sentences = [s for s in _SENTENCE_END.split(turn.query) if s.strip()]
+        told = [  # look-ups a sentence of the request asks about, a sentence not about the last call
+            call
+            for call in done[:-1]
+            if dialogue.read_only(call.tool)
             and not is_login(dialogue, call)
-            and mentioned(dialogue, call, turn.query)
-            and (shows := _revealed_values(call))
+            and _revealed_values(call)
+            and any(
+                _ASKING.search(sentence)
+                and mentioned(dialogue, call, sentence, values)
+                and not mentioned(dialogue, target, sentence, values)
+                for sentence in sentences
+            )
         ]
-        if len(parts) < 2:
+        if not told:
             return
-        reported = [any(appears(answer, value) for value in shows) for _, shows in parts]
+        reported = [any(appears(answer, value) for value in _revealed_values(call)) for call in told]
+        shows = _revealed_values(target)
+        # a change is reported by confirming it; a look-up by giving what it found
+        reported.append(not dialogue.read_only(target.tool) or not shows or any(appears(answer, v) for v in shows))
         last_only = reported[-1] and not any(reported[:-1])
         self._share("last_part_only_answers", last_only, where, f"{turn.answer!r} for {turn.query[:100]!r}")
         dropped = not all(reported)
         self.figures["last_part_only_answers"]["dropped"] += dropped
-        missing = next((call.tool for (call, _), shown in zip(parts, reported, strict=True) if not shown), "")
+        parts = [*told, target]
+        missing = next((call.tool for call, shown in zip(parts, reported, strict=True) if not shown), "")
         self._share("dropped_asked_results", dropped, where, f"no result of {missing} in {turn.answer!r}")
 
     def _sources(self, dialogue: Dialogue) -> None:
@@ -673,6 +686,10 @@ _NEGATIVE = re.compile(
     re.IGNORECASE,
 )
 """Words with which an answer says something did not happen or was not found."""
+_ASKING = re.compile(
+    r"\b(tell|show|find|look|list|give|what|which|who|how|where|let me know|pull up)\b", re.IGNORECASE
+)
+"""Words with which a sentence asks to be told something."""
 _WHENCE = re.compile(
     r"\b(earlier|already|before|previous\w*|last turn|above|history|you (?:just )?gave|we (?:just )?got)\b"
 )
@@ -709,6 +726,10 @@ def _recovery_fix(dialogue: Dialogue, turn: Turn) -> Call | bool | None:
         ]
         return between[0] if between else False
     return None
+
+
+def _argument_text(calls: list[Call]) -> list[str]:
+    return [value for call in calls for _, value in call.values]
 
 
 def _revealed_values(call: Call) -> list[str]:
