@@ -2,7 +2,8 @@
 
 A turn's ground truth is a *target* call plus its *prerequisite closure*: the calls whose
 results feed its arguments (transitively) and the calls that establish a state it needs
-(declared `requires`/`provides`, or observed: the same tool failed until that call ran).
+(declared `requires`/`provides`, observed: the same tool failed until that call ran, or the
+change it undoes on the same object: `remove_contact` needs the `add_contact` of that user).
 Every other call of the walk is left out, so no call in a sample is one nobody asked for.
 The kept calls are grouped into batches: calls that do not depend on each other go in
 one assistant message (parallel), a call never shares a message with one it depends on.
@@ -246,6 +247,7 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
                 and _declares_nothing(tools[call.tool])
                 and _shares_a_name(call.arguments, step.arguments)
             }
+        needs |= _undone_here(step, calls, tools)
         failure = failed_at.get(step.tool)
         discovered: set[int] = set()
         declared = hints.get("requires") and all(condition in provided for condition in hints["requires"])
@@ -289,6 +291,19 @@ def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> lis
         for value in leaf_values(step.result):
             first_seen.setdefault(_value_key(value), {"source": "result", "step": step.index, "tool": step.tool})
     return calls
+
+
+def _undone_here(step: Any, calls: list[Call], tools: dict[str, ToolInfo]) -> set[int]:
+    """The latest earlier state change that `step` reverses on the same object (`remove_contact` after
+    `add_contact` of the same user): undoing needs something done, so that call is a prerequisite."""
+    if tools[step.tool].read_only is True:
+        return set()
+    named = {canonical_json(value) for value in step.arguments.values() if isinstance(value, str | int) and value}
+    for call in reversed(calls):
+        shared = named & {canonical_json(value) for value in call.arguments.values()}
+        if call.changes_state and shared and undoes(step.tool, call.tool):
+            return {call.step}
+    return set()
 
 
 def _declares_nothing(tool: ToolInfo) -> bool:

@@ -686,9 +686,7 @@ _NEGATIVE = re.compile(
     re.IGNORECASE,
 )
 """Words with which an answer says something did not happen or was not found."""
-_ASKING = re.compile(
-    r"\b(tell|show|find|look|list|give|what|which|who|how|where|let me know|pull up)\b", re.IGNORECASE
-)
+_ASKING = re.compile(r"\b(tell|show|find|look|list|give|what|which|who|how|where|let me know|pull up)\b", re.IGNORECASE)
 """Words with which a sentence asks to be told something."""
 _WHENCE = re.compile(
     r"\b(earlier|already|before|previous\w*|last turn|above|history|you (?:just )?gave|we (?:just )?got)\b"
