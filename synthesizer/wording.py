@@ -25,7 +25,7 @@ _ID_PARAMETER = re.compile(r"(?:([a-z][a-z_]*?)_)?(id|symbol)")
 _PERSON = re.compile(r"user|receiver|recipient|sender|customer|agent|assignee|owner|follower|contact")
 _FOLLOW_UPS = ["Thanks.", "Great.", "OK.", "Perfect.", "Good.", "Got it.", "Nice.", "Thank you.", "Alright."]
 _FOLLOW_UP_SHARE = 0.6
-"""Share of follow-ups (turns that build on earlier ones) that open by acknowledging the last answer."""
+"""Share of later requests that open by acknowledging the last answer, as people in a conversation do."""
 _THAT = ["that {noun}", "this {noun}", "the same {noun}"]
 """How a request points back at an earlier turn's object."""
 _REPEATED_NOUN = re.compile(r"\b(?:the |a |an )?(\w+) (that|the same) \1\b", re.IGNORECASE)
@@ -222,7 +222,7 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
                 raise Unphrasable(f"the user would say {words!r}, which only an earlier result showed")
     turn.asked = tuple(asked)
     request = " ".join(_sentence(text) for text in [*sentences, main])
-    if _builds_on_history(turn):  # a follow-up reads as one: "Thanks. Cancel that booking."
+    if turn.index > 0:  # a later request reads as one: "Thanks. Cancel that booking."
         request = f"{rng.choice(_FOLLOW_UPS)} {request}" if rng.random() < _FOLLOW_UP_SHARE else request
     return request
 
@@ -245,11 +245,6 @@ def _credentials(values: dict[str, Any], call: Call, rng: random.Random) -> str 
     joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     frames = ["{joined}.", "For my account, {joined}.", "In case you need it, {joined}.", "{joined}, by the way."]
     return _sentence(rng.choice(frames).format(joined=joined))
-
-
-def _builds_on_history(turn: TurnPlan) -> bool:
-    earlier = {call.step for call in turn.earlier_calls}
-    return bool(earlier) and any(set(call.needs) & earlier for call in turn.calls)
 
 
 def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -> str:
