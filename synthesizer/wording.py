@@ -251,6 +251,9 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
     """The assistant's closing answer: what the target returned, and each look-up the request asked about, in
     sentences, never raw JSON."""
     target = turn.target
+    refusal = _refusal(target.result)
+    if refusal is not None:  # a result that says no never reads as success, whatever the templates say
+        return refusal
     reported = [_answer_of(turn, call, tools, rng) for call in turn.calls[:-1] if call.step in turn.asked]
     return " ".join(
         [*(text for text in reported if text), _answer_of(turn, target, tools, rng) or _summary(target.result)]
@@ -409,6 +412,25 @@ def _from_description(tool: ToolInfo, values: dict[str, Any]) -> str:
     if not given:
         return f"I need you to {goal}."
     return f"I need you to {goal}, for {value_words(given)}."
+
+
+_SAYS_NO = re.compile(r"(^|_)(status|success|ok|succeeded|found|valid|available|exists|result)$")
+
+
+def _refusal(result: Any) -> str | None:
+    """An answer for a result that reports a failure or nothing found; None for any other result."""
+    if isinstance(result, dict) and result.get("error"):
+        return _sentence(f"That didn't work: {value_words(result['error'])}")
+    if isinstance(result, dict):
+        false = [key for key, value in result.items() if value is False and _SAYS_NO.search(str(key).lower())]
+        if false:
+            return _sentence(f"That didn't go through: the {false[0].replace('_', ' ')} came back false")
+    if isinstance(result, str) and re.match(r"\s*error\b", result, re.IGNORECASE):
+        first = re.split(r"(?<=[.!?])\s", result.strip())[0]
+        return _sentence(f"That didn't work: {first}")
+    if result in (None, "", [], {}):
+        return "Nothing came back: there is nothing to show for that."
+    return None
 
 
 def _summary(result: Any) -> str:
