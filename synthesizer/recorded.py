@@ -23,10 +23,11 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from simulator import ToolInfo, Trajectory
+from simulator import Store, ToolInfo, Trajectory
 from synthesizer.plan import Call, DialoguePlan, Variants, closure, plan_turns, successful_calls
+from synthesizer.samples import SampleStore
 
-__all__ = ["SessionPart", "plan_session"]
+__all__ = ["SessionPart", "account_for", "plan_session", "session_accounts"]
 
 _RESULT_SOURCES = ("result", "probe")
 Askable = Callable[[Call, list[Call]], bool]
@@ -76,6 +77,46 @@ def plan_session(
         record = {"recorded": len(goals), "kept": len(plan.turns), "part": number + 1, "parts": len(parts)}
         plans.append(SessionPart(plan, number, {**record, "dropped": dropped}))
     return plans
+
+
+def account_for(goals: dict[str, Any], planned: dict[int, str], kept: set[int]) -> dict[str, Any]:
+    """A part's goals record once it ran: planned goals (step -> tool) its dialogue did not reach are dropped.
+
+    The chain ends a dialogue before a request no user could make, or where the ground truth no
+    longer replays; what came after is then said here, not lost silently.
+    """
+    lost = [
+        {"step": step, "tool": tool, "reason": "the dialogue ended before it (no request a user could make)"}
+        for step, tool in planned.items()
+        if step not in kept
+    ]
+    return {**goals, "kept": len(kept), "dropped": sorted([*goals["dropped"], *lost], key=lambda d: d["step"])}
+
+
+def session_accounts(store: Store) -> list[dict[str, Any]]:
+    """Per recorded session in the store: goals recorded, goals in samples, goals dropped with their reasons.
+
+    A session that gave no sample is listed with its reject's reason.
+    """
+    accounts: dict[str, dict[str, Any]] = {}
+    for sample in SampleStore(store).iter_samples():
+        if sample.goals is None:
+            continue
+        trajectory = sample.trajectory_ids[0]
+        fresh = {"recorded": sample.goals["recorded"], "in_samples": 0, "dropped": {}}
+        account = accounts.setdefault(trajectory, fresh)
+        account["in_samples"] += sample.goals["kept"]
+        account["dropped"].update({str(d["step"]): d for d in sample.goals["dropped"]})
+    rows = store.db.execute(
+        "SELECT r.trajectory_id, r.reason FROM rejects r JOIN trajectories t ON t.id = r.trajectory_id "
+        "WHERE t.source = 'record'"
+    ).fetchall()
+    for trajectory, reason in rows:
+        accounts.setdefault(trajectory, {"recorded": None, "in_samples": 0, "dropped": {}, "reason": reason})
+    return [
+        {"trajectory": trajectory, **account, "dropped": sorted(account["dropped"].values(), key=lambda d: d["step"])}
+        for trajectory, account in sorted(accounts.items())
+    ]
 
 
 def _goals(calls: list[Call], tools: dict[str, ToolInfo], askable: Askable) -> list[int]:

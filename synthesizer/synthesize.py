@@ -25,7 +25,7 @@ from synthesizer.chain import DialogueRunner
 from synthesizer.errors import EndpointUnavailable
 from synthesizer.filters import NearDuplicates
 from synthesizer.plan import AdvancedTool, TurnPlan, Variants, plan_dialogue
-from synthesizer.recorded import plan_session
+from synthesizer.recorded import account_for, plan_session
 from synthesizer.roles import AssistantMessage, Backend, Roles
 from synthesizer.samples import Reject, Sample, SampleStore
 from synthesizer.wording import askable
@@ -221,12 +221,13 @@ async def _one(
         planned = [(plan, sample_id, None)]
     outcomes: list[Sample | Reject] = []
     for plan, part_id, goals in planned:
+        targets = {turn.target.step: turn.target.tool for turn in plan.turns}
         try:
             outcome = await runner.run(plan, part_id)
         except ConnectionFailed as error:  # the server died or would not restart: this trajectory only
             outcome = rejected(f"server: {error}")
         if isinstance(outcome, Sample) and goals is not None:
-            outcome.goals = {**goals, "kept": len(outcome.turns)}
+            outcome.goals = account_for(goals, targets, {turn.target.step for turn in plan.turns})
         outcomes.append(outcome)
     return outcomes
 
@@ -303,6 +304,10 @@ def drop_near_duplicates(samples: SampleStore, min_turns: int) -> int:
     cuts: dict[str, tuple[int, str]] = {}
     for sample in samples.iter_samples():  # streamed; the changes are written after the read has ended
         queries = [turn["query"] for turn in sample.turns]
+        if sample.goals is not None:  # a recorded session is what a person did: every goal stays
+            for query in queries:
+                seen.add(query)
+            continue
         for index, query in enumerate(queries):
             twin = seen.match(query)
             if twin is not None:
