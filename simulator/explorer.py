@@ -28,7 +28,15 @@ from simulator.connection import Connection, ServerTarget
 from simulator.errors import ConnectionFailed, ServerDied, SimulatorError
 from simulator.graph import add_reason, build_graph, graph_from_json, graph_to_json
 from simulator.records import Step, Trajectory
-from simulator.sampler import ArgumentFiller, GraphIndex, ValueMemory, choose_next, free_parameters, plan_targets
+from simulator.sampler import (
+    ArgumentFiller,
+    GraphIndex,
+    ValueMemory,
+    choose_next,
+    free_parameters,
+    plan_targets,
+    story_goals,
+)
 from simulator.store import Store
 from simulator.values import describe_kind, result_tokens
 
@@ -470,9 +478,10 @@ async def _connected(target: ServerTarget, connection: Connection | None) -> Asy
 
 
 def _next_goal(index: GraphIndex, called: set[str], excluded: set[str], rng: random.Random) -> str | None:
-    """A tool not called yet with the most prerequisites not called yet either: the walk goes on to a new chain."""
-    deepest = index.next_goals(called, excluded)
-    return rng.choice(deepest) if deepest else None
+    """A tool that acts on what the walk made, revealed or changed (the story goes on); else one not called yet
+    with the most prerequisites not called yet either (a new chain)."""
+    goals = story_goals(index, called, excluded) or index.next_goals(called, excluded)
+    return rng.choice(goals) if goals else None
 
 
 def _covered_edges(graph: nx.DiGraph, steps: list[Step]) -> list[list[str]]:

@@ -12,7 +12,15 @@ from simulator.graph import distances_to, requirement_groups
 from simulator.records import ToolInfo
 from simulator.values import describe_kind, json_types, leaf_words, result_tokens, schema_options, schema_value, words
 
-__all__ = ["ArgumentFiller", "GraphIndex", "ValueMemory", "choose_next", "free_parameters", "plan_targets"]
+__all__ = [
+    "ArgumentFiller",
+    "GraphIndex",
+    "ValueMemory",
+    "choose_next",
+    "free_parameters",
+    "plan_targets",
+    "story_goals",
+]
 
 _MEMO_LIMIT = 10_000
 """Entries each memo of a `GraphIndex` keeps (about 600 bytes each) before it starts over: the situations a
@@ -159,6 +167,34 @@ def _next_goals(index: GraphIndex, called: set[str], excluded: set[str]) -> tupl
         if tool not in called and tool not in excluded
     }
     return tuple(sorted(depth, key=depth.__getitem__, reverse=True)[:3])  # sorted is stable: ties stay in name order
+
+
+def story_goals(index: GraphIndex, called: set[str], excluded: set[str]) -> tuple[str, ...]:
+    """The (up to) three tools not called yet that act on what the called tools made, revealed or changed
+    (a value edge or a state edge from one of them, a login's session not counting), the most linked first,
+    then the deepest, ties in name order: the next goal of a story (FunReason-MT: later requests build on
+    the state earlier ones created)."""
+    logins = {tool for tool in called if _opens_session(index.graph, tool)}
+    linked: dict[str, int] = {}
+    for tool in sorted(called - logins):
+        for _, later, data in index.graph.out_edges(tool, data=True):
+            if later in called or later in excluded or later not in index.groups[False]:
+                continue
+            if any(not _session_reason(reason) for reason in data["reasons"]):
+                linked[later] = linked.get(later, 0) + 1
+    depth = {tool: len(index.ancestors(tool) - called) for tool in linked}
+    return tuple(sorted(linked, key=lambda tool: (-linked[tool], -depth[tool], tool))[:3])
+
+
+def _opens_session(graph: nx.DiGraph, tool: str) -> bool:
+    """A login: its edges out are all about a session (a `*logged_in` state, a token)."""
+    reasons = [reason for _, _, data in graph.out_edges(tool, data=True) for reason in data["reasons"]]
+    return bool(reasons) and all(_session_reason(reason) for reason in reasons)
+
+
+def _session_reason(reason: dict[str, Any]) -> bool:
+    text = str(reason.get("condition") or reason.get("entity") or reason.get("param") or "").lower()
+    return "logged_in" in text or "token" in text or "session" in text
 
 
 def _remembered(memo: dict[Any, Any], key: Any, work: Callable[[], Any]) -> Any:

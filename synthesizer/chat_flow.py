@@ -70,6 +70,7 @@ class Call:
     every_value: list[str]  # every leaf, trivial ones too (the literal check of what reasoning claims)
     result: str = ""  # lowercased text the result shows (leaves of a JSON result, else the text)
     failed: bool = False
+    negative: bool = False  # failed, or a result that says no: a false status, nothing found, empty
     user_before: str = ""  # everything the user and system messages said before the call's message
     used_before: frozenset[str] = frozenset()  # every argument value of the calls in earlier messages
 
@@ -152,6 +153,7 @@ class Dialogue:
                 made = by_id.get(str(message.get("tool_call_id"))) or (pending[0] if pending else None)
                 if made is not None:
                     made.result, made.failed = _result_text(text)
+                    made.negative = made.failed or _says_no(text)
                     if made in pending:
                         pending.remove(made)
             if role in ("user", "system", "assistant") and text:
@@ -398,6 +400,22 @@ def _result_text(content: str) -> tuple[str, bool]:
         else content.lower()
     )
     return shown, failed
+
+
+_NO_KEYS = re.compile(r"(^|_)(status|success|ok|succeeded|found|valid|available|exists|result)$")
+
+
+def _says_no(content: str) -> bool:
+    """A result that reports nothing done or found: empty, false, or a status/success key that is false."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return not content.strip()
+    if data in (None, False, "", [], {}):
+        return True
+    if isinstance(data, dict):
+        return any(value is False and _NO_KEYS.search(str(key).lower()) for key, value in data.items())
+    return False
 
 
 def _tools(record: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -15,6 +15,7 @@ from servers import environment_names, get_environment
 from servers.bfcl import bfcl_environment_names
 from simulator import Store
 from simulator import cli as simulator_cli
+from synthesizer.bfcl_records import bfcl_question_file, is_bfcl_entry, read_bfcl_records
 from synthesizer.errors import ConfigError, SynthesizerError
 from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
 from synthesizer.llm import ChatModel, ResponseCache
@@ -157,7 +158,7 @@ def _share_option(variant: str, help_text: str) -> Any:
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
 @llm_options
 @click.option("--max-attempts", type=click.IntRange(1), default=3, show_default=True)
-@click.option("--turns", default="2-5", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
+@click.option("--turns", default="3-6", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
 @click.option("--samples", type=click.IntRange(1), help="Stop after this many new samples.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_share_option("missing_parameter", "Share of turns whose query leaves out a value the assistant must ask for.")
@@ -260,7 +261,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
 @click.option("--seed", type=int, default=0, show_default=True)
 @llm_options
 @click.option("--max-attempts", type=click.IntRange(1), default=3, show_default=True)
-@click.option("--turns", default="2-5", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
+@click.option("--turns", default="3-6", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
 def run_command(
     out: Path,
@@ -397,17 +398,33 @@ def stats_command(db: Path, as_json: bool) -> None:
 
 
 @main.command("quality")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: every figure with its count, total and examples.")
-def quality_command(file: Path, as_json: bool) -> None:
+@click.option("--bfcl", is_flag=True, help="Measure BFCL's multi-turn base entries (from the bfcl-eval package).")
+def quality_command(file: Path | None, as_json: bool, bfcl: bool) -> None:
     """Measure what a function-calling dataset would teach (any OpenAI chat JSONL, ours or anyone's).
 
     Counts unneeded and ungrounded calls, missed parallelism, tool text in queries, templated or raw
-    answers, near-duplicate queries and invented dependencies in the reasoning, each with its
-    denominator and examples. A measurement, not a filter: nothing is changed.
+    answers, near-duplicate queries, invented dependencies in the reasoning, and how the turns of a
+    dialogue build on each other, each with its denominator and examples. A measurement, not a filter:
+    nothing is changed. FILE may also be a BFCL question file (its ground truth is read from
+    possible_answer/ beside it and executed in BFCL's classes); --bfcl measures the installed one.
     """
-    quality = measure_quality(read_records(file))
+    if bfcl == (file is not None):
+        raise click.UsageError("give a FILE or --bfcl (one of them)")
+    path = bfcl_question_file() if file is None else file
+    quality = measure_quality(read_bfcl_records(path) if bfcl or _is_bfcl_file(path) else read_records(path))
     click.echo(json.dumps(quality, indent=2, ensure_ascii=False) if as_json else format_quality(quality))
+
+
+def _is_bfcl_file(path: Path) -> bool:
+    """Whether the first line of `path` is a BFCL question entry rather than a chat record."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            first = next((line for line in file if line.strip()), "")
+        return is_bfcl_entry(json.loads(first))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False  # read_records says what is wrong with it
 
 
 main.add_command(servers_cli.envs)

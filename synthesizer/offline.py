@@ -19,7 +19,18 @@ from synthesizer.wording import answer_for, parameter_words, request_for
 
 __all__ = ["OfflineBackend", "OfflineRoles", "mistaken_call", "parameter_words"]
 
-_OPENERS = ["The user wants this done, and", "Reading the request,", "So the goal here is clear:", "Right:"]
+_OPENERS = [
+    "{target} is what does it.",
+    "{target} is the call for this.",
+    "For this I need {target}.",
+    "This comes down to {target}.",
+    "{target} is the tool that does this.",
+    "{target} does exactly what is asked.",
+    "What is asked is what {target} does.",
+    "I can do this with {target}.",
+]
+"""How the reasoning of a turn opens: each names the turn's target within its first words, so no opening is
+shared by many turns."""
 _NO_TOOL = [
     "None of the tools I have can do that yet, so I can't help with it right now.",
     "I'm sorry, I don't have a tool for that at the moment.",
@@ -117,7 +128,7 @@ class OfflineRoles(Roles):
 
     def _plan(self, turn: TurnPlan, answered: bool) -> str:
         target = turn.target
-        parts = [f"{self.rng.choice(_OPENERS)} {target.tool} is what does it."]
+        parts = [self.rng.choice(_OPENERS).format(target=target.tool)]
         given = [
             f"the {parameter_words(key)} {_quoted(value)}"
             for key, value in turn.free_inputs.items()
@@ -150,27 +161,35 @@ class OfflineRoles(Roles):
         """Where a call's looked-up inputs come from, said once the result that gave them is in view."""
         steps = {earlier.step: earlier for earlier in [*turn.earlier_calls, *turn.calls]}
         lines = []
+        earlier = {earlier.step for earlier in turn.earlier_calls}
         for parameter, origin in call.provenance.items():
             producer = steps.get(origin.get("step", -1))
-            if producer is None or origin.get("source") not in ("result", "probe") or parameter.endswith("token"):
+            if producer is None or origin.get("source") not in ("result", "probe"):
                 continue
             value = call.arguments.get(parameter)
-            lines.append(
-                f"{producer.tool} returned {_quoted(value)}: that is the {parameter_words(parameter)} for {call.tool}."
-            )
+            if producer.step in earlier:
+                lines.append(
+                    f"The {parameter_words(parameter)} is already in our conversation: {producer.tool} returned "
+                    f"{_quoted(value)} earlier, so {call.tool} takes it from there."
+                )
+            elif not parameter.endswith("token"):
+                words = parameter_words(parameter)
+                lines.append(f"{producer.tool} returned {_quoted(value)}: that is the {words} for {call.tool}.")
         return lines
 
 
 def mistaken_call(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -> AssistantMessage | None:
     """A first call that really fails because of a step skipped: the target before the state it needs.
 
-    Only where every argument of the target is already known at the start of the turn (said by
-    the user or shown by an earlier turn), so the mistake never changes or invents a value; the
-    chain keeps it only when the sandbox really refuses it.
+    Only for a state no tool description declares (the walk saw the target refused until another call
+    ran), which the assistant could not have foreseen; a declared prerequisite, or one the user asked
+    for, is no mistake to teach.  Only where every argument of the target is already known at the start
+    of the turn (said by the user or shown by an earlier turn), so the mistake never changes or invents a
+    value; the chain keeps it only when the sandbox really refuses it.
     """
     target = turn.target
     state_needs = [
-        needed for needed in target.needs if not any(o.get("step") == needed for o in target.provenance.values())
+        needed for needed in target.discovered if not any(o.get("step") == needed for o in target.provenance.values())
     ]
     in_turn = {call.step for call in turn.calls}
     value_needs_in_turn = [o.get("step") for o in target.provenance.values() if o.get("step") in in_turn]

@@ -34,7 +34,7 @@ class RunConfig:
     seed: int = 0
     max_steps: int = 32
     after_target_steps: int = 26
-    turns: tuple[int, int] = (2, 5)
+    turns: tuple[int, int] = (3, 6)
     max_attempts: int = 3
     variants: Variants = field(default_factory=Variants)
     concurrency: int = 1

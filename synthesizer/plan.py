@@ -24,6 +24,7 @@ from typing import Any
 from servers import canonical_json
 from simulator import ToolInfo, Trajectory
 from synthesizer.grounding import leaf_values
+from synthesizer.links import undoes
 
 __all__ = [
     "AdvancedTool",
@@ -39,6 +40,10 @@ __all__ = [
     "value_path",
 ]
 
+_LOGIN = re.compile(r"(log_?in|sign_?in|authenticat|login)", re.IGNORECASE)
+_LOGOUT = re.compile(r"(log_?out|sign_?out|logoff|logout)", re.IGNORECASE)
+_SHORT_STORY = 4
+"""Below this many turns a story may also change topic with a single call (a real user sometimes does)."""
 _RESULT_SOURCES = ("result", "probe")
 _USER_SOURCES = ("pool", "user")
 """Argument sources only the user can know (scenario pools, a recorded user's words), so the user may be asked."""
@@ -157,7 +162,11 @@ def plan_dialogue(
     closures = {call.step: closure(call.step, by_step) for call in calls}
     eligible = [call for call in calls if askable(call, [by_step[step] for step in sorted(closures[call.step])])]
     looks_up = {call.step for call in calls if tools[call.tool].read_only is True}
-    targets = _choose_targets(eligible, closures, rng.randint(*turns), turns[0], looks_up, rng)
+    logins = {call.step for call in calls if _opens_session(tools[call.tool])}
+    targets = _story_targets(eligible, by_step, closures, rng.randint(*turns), logins, rng)
+    if len(targets) < turns[0]:  # no story that long: the deepest chains, none a login only to log out again
+        fitting = [call for call in eligible if _fits(call, closures[call.step], set(), by_step, logins)]
+        targets = _choose_targets(fitting, closures, rng.randint(*turns), turns[0], looks_up, rng)
     if len(targets) < turns[0]:
         return None
     return plan_turns(DialoguePlan(trajectory), calls, targets, tools, variants, rng)
@@ -439,6 +448,78 @@ def _choose_targets(
         key=lambda step: (step in looks_up, -said[step], order[step]),
     )
     return chosen + spare[: max(0, least - len(chosen))]
+
+
+def _story_targets(
+    calls: list[Call],
+    every_call: dict[int, Call],
+    closures: dict[int, frozenset[int]],
+    count: int,
+    logins: set[int],
+    rng: random.Random,
+) -> list[int]:
+    """Up to `count` targets in walk order, each later one acting on what an earlier turn made or showed.
+
+    A story starts at some target and goes on, step by step, to a later call whose closure reaches into
+    what the turns so far hold (a value their results revealed, a state they set; a login's session
+    does not count): the later request builds on the earlier ones, as the explorer's story goals
+    walked.  A linked follow-up is taken even when it is one call ("cancel that booking"); an unlinked
+    one (a change of topic) only when nothing linked is left, and only a chain, or any call while the
+    story is shorter than `_SHORT_STORY`.  No target is a login,
+    none undoes in its own turn what its own closure did (set, then clear), and none logs out right
+    after its own login.  Of the stories from each possible start, the one with two linked turns or more
+    wins, then one that starts with a chain (first requests alike in every dialogue make near-duplicates),
+    then the most linked turns, then the most turns; ties break by the seeded rng.
+    """
+    targets = {call.step for call in calls}
+    order = {call.step: rng.random() for call in calls}
+    best: tuple[tuple[int, bool, int, int, float], list[int]] = ((-1, False, -1, -1, 0.0), [])
+    for start in sorted(targets, key=order.__getitem__):
+        if not _fits(every_call[start], closures[start], set(), every_call, logins):
+            continue
+        story, covered, linked = [start], set(closures[start]), 0
+        while len(story) < count:
+            options = [
+                step
+                for step in sorted(targets)
+                if step > story[-1]
+                and step not in covered
+                and _fits(every_call[step], closures[step], covered, every_call, logins)
+            ]
+            ranked = [
+                (bool((closures[step] & covered) - logins), len(closures[step] - covered), -step, order[step], step)
+                for step in options
+            ]
+            ranked = [rank for rank in ranked if rank[0] or rank[1] >= 2 or len(story) < _SHORT_STORY]
+            if not ranked:
+                break
+            choice = max(ranked)
+            story.append(choice[-1])
+            linked += choice[0]
+            covered |= closures[choice[-1]]
+        chain = len(closures[start] - logins) >= 2
+        score = (min(linked, 2), chain, linked, len(story), order[start])
+        if score > best[0]:
+            best = (score, story)
+    return best[1]
+
+
+def _fits(target: Call, closure: frozenset[int], covered: set[int], by_step: dict[int, Call], logins: set[int]) -> bool:
+    """A target a story may take: no login, and no state change of its own turn that it undoes or logs out of."""
+    if target.step in logins:
+        return False
+    own = [by_step[step] for step in sorted(closure - covered) if step != target.step]
+    if target.changes_state and any(call.changes_state and undoes(target.tool, call.tool) for call in own):
+        return False
+    return not (own and any(call.step in logins for call in own) and _LOGOUT.search(target.tool))
+
+
+def _opens_session(tool: ToolInfo) -> bool:
+    """A login: it provides a `*logged_in` condition (or, declaring nothing, is named so)."""
+    provides = (tool.hints or {}).get("provides") or []
+    if provides:
+        return any("logged_in" in condition for condition in provides)
+    return bool(_LOGIN.search(tool.name)) and not _LOGOUT.search(tool.name)
 
 
 def _batches(calls: list[Call]) -> list[list[int]]:

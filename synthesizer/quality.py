@@ -5,7 +5,38 @@ A measurement, not a filter: it reads any OpenAI chat export (ours or anyone's: 
 bad habits, each figure with its denominator and a few examples a person can look up.
 
 How a record is read (turns, failed calls, values, data flow, read-only tools, closures) is
-written in `synthesizer.chat_flow`.
+written in `synthesizer.chat_flow`; how turns link and what a request names, in `synthesizer.links`.
+
+The story figures (issue 23), each with its denominator and an example of what it counts:
+
+* `user_turns_per_dialogue`: user turns (a query and its follow-ups) / dialogues.  `dialogues_with_3_turns`:
+  dialogues with three or more / dialogues.
+* `dependent_dialogues`: dialogues of >= 2 turns with a later turn that carries a value an earlier result
+  revealed, refers back to a value only an earlier request said, or acts on an object or state an
+  earlier state change made, a login's token or session not counting / dialogues of >= 2 turns
+  ("Book me a flight ..." then "Email me its invoice": the booking id comes from the history).
+  `dependent_later_turns`: the same per later task turn / later task turns (`by_value`, `by_reference`,
+  `by_state` split it).  `unlinked_dialogues`: no link at all, not even a login / dialogues of >= 2 turns.
+* `unsaid_value_dialogues`: dialogues of >= 2 turns with a later call sending an earlier result's value
+  the user had not said ("cancel that booking") / dialogues of >= 2 turns.
+* `undo_in_one_turn`: task turns in which a state change is followed by its inverse on the same object
+  (`set_navigation_destination` then `clear_navigation_destination`; `log_in` then `log_out`) / task turns.
+  `login_only_to_log_out`: turns with a login and then a logout / turns with a login.
+* `dictated_steps`: turns with >= 2 successful calls whose request names every one of them ("Hold the
+  brake. Lock the car. Start the engine.") / turns with >= 2 successful calls.
+* `skipped_step_errors`: error-recovery turns (a failed call later made again with success) whose fixing
+  call, between the failure and the retry, the request named ("log me in and send Bob hi", and the
+  assistant sent first) / error-recovery turns.
+* `last_part_only_answers`: answers to a request naming >= 2 of its look-ups or its last call (no login)
+  that each revealed something, which report a revealed value of the last of them and of no other / such
+  answers.  `dropped_asked_results`:
+  those answers missing any named call's result / the same answers.
+* `success_after_failure`: answers of turns whose last call failed or said no (an error, a false status,
+  nothing found), with no word of refusal, failure or absence in them ("It's done." after "User not
+  authenticated") / turns whose last call failed or said no.
+* `common_reasoning_opening`: reasoning blocks whose first six words are the most common six / blocks.
+* `unsourced_history_values`: reasoning blocks whose calls send a value carried unsaid from an earlier
+  turn's result, naming neither the tool that gave it nor the history ("earlier", "already", "before") / such blocks.
 """
 
 import copy
@@ -20,6 +51,7 @@ from typing import Any
 
 from synthesizer.chat_flow import Call, Dialogue, Flows, Turn, appears, feeds, hint, shape_problem
 from synthesizer.errors import DatasetError
+from synthesizer.links import is_login, is_logout, mentioned, revealed, turn_links, undoes
 
 __all__ = ["QUALITY_FIGURES", "figure_value", "format_quality", "measure_quality", "read_records"]
 
@@ -43,8 +75,24 @@ QUALITY_FIGURES: dict[str, tuple[str, str]] = {
     "near_duplicate_queries": ("queries in a near-duplicate pair (Jaccard >= 0.8 on word 3-shingles)", "<= 5%"),
     "distinct_query_frames": ("distinct query frames (values and names masked) per query", ">= 80%"),
     "invented_dependencies": ("reasoning blocks naming a dependency the data flow does not have", "0"),
+    # issue 23: dialogues whose turns build on each other, hard queries, right lessons
+    "user_turns_per_dialogue": ("user turns per dialogue (mean)", ">= 3.5"),
+    "dialogues_with_3_turns": ("dialogues with >= 3 user turns", ">= 60%"),
+    "dependent_dialogues": ("dialogues with a later turn depending on an earlier one (beyond a login)", ">= 75%"),
+    "dependent_later_turns": ("later turns depending on an earlier turn (value, object or state)", ">= 50%"),
+    "unsaid_value_dialogues": ("dialogues whose later turn takes an earlier result's value unsaid", ">= 40%"),
+    "unlinked_dialogues": ("dialogues with no link at all between their turns", "-"),
+    "undo_in_one_turn": ("turns that undo, in the same turn, what a call of theirs did", "0"),
+    "login_only_to_log_out": ("turns with a login that log out again", "0"),
+    "dictated_steps": ("multi-call turns whose request names every step", "<= 20%"),
+    "skipped_step_errors": ("error-recovery turns whose fix is a step the request asked for", "0"),
+    "last_part_only_answers": ("answers to a several-part request reporting only the last part", "<= 5%"),
+    "dropped_asked_results": ("answers missing a result the request asked for", "0"),
+    "success_after_failure": ("answers after a failed, false or empty result that read as success", "0"),
+    "common_reasoning_opening": ("reasoning blocks opening with the most common 6 words", "<= 5%"),
+    "unsourced_history_values": ("reasoning blocks using an earlier turn's value without saying whence", "0"),
 }
-"""Figure key -> (what it counts, the goal issues 11 and 13 set for a default run)."""
+"""Figure key -> (what it counts, the goal issues 11, 13 and 23 set for a default run; "-": no goal)."""
 
 _EXAMPLES = 5
 _NEAR_DUPLICATE = 0.8
@@ -114,7 +162,8 @@ def format_quality(quality: dict[str, Any]) -> str:
 def figure_value(figure: dict[str, Any]) -> str:
     """'112 / 355 (31.5%)', or the mean for a mean."""
     if "mean" in figure:
-        return f"{figure['mean']:.2f} ({figure['count']:,} calls / {figure['total']:,} turns)"
+        counted, over = figure.get("units", ("calls", "turns"))
+        return f"{figure['mean']:.2f} ({figure['count']:,} {counted} / {figure['total']:,} {over})"
     share = "n/a" if figure["share"] is None else f"{figure['share']:.1%}"
     return f"{figure['count']:,} / {figure['total']:,} ({share})"
 
@@ -136,6 +185,7 @@ class _Tally:
         }
         self.queries: list[tuple[str, str]] = []  # (where, text)
         self.frames: Counter[str] = Counter()
+        self.openings: Counter[str] = Counter()  # the first six words of each reasoning block
 
     def hit(self, key: str, where: str, detail: str) -> None:
         figure = self.figures[key]
@@ -159,6 +209,7 @@ class _Tally:
                     self._answer(turn.answer, where)
         self._messages(dialogue, where=dialogue.name)
         self._reasoning(dialogue)
+        self._story(dialogue)
 
     # issue 11 -------------------------------------------------------------------------------------------------------
 
@@ -311,11 +362,113 @@ class _Tally:
         figure = self.figures["invented_dependencies"]
         for text, calls in dialogue.reasoning:
             self.counts["reasoning_blocks"] += 1
+            self.openings[_opening(text)] += 1
             figure["total"] += 1
             claim = _invented_dependency(dialogue, text, calls)
             if claim:
                 turn = calls[0].turn if calls else "?"
                 self.hit("invented_dependencies", f"{dialogue.name} turn {turn}", claim)
+
+    # issue 23 -------------------------------------------------------------------------------------------------------
+
+    def _story(self, dialogue: Dialogue) -> None:
+        turns = self.figures["user_turns_per_dialogue"]
+        turns["count"] += len(dialogue.turns)
+        turns["total"] += 1
+        self._share("dialogues_with_3_turns", len(dialogue.turns) >= 3, dialogue.name, f"{len(dialogue.turns)} turns")
+        links = [(turn, turn_links(dialogue, turn)) for turn in dialogue.turns[1:] if turn.calls]
+        for turn, link in links:
+            where = f"{dialogue.name} turn {turn.index}"
+            figure = self.figures["dependent_later_turns"]
+            figure["by_value"] += bool(link.value)
+            figure["by_reference"] += bool(link.reference)
+            figure["by_state"] += bool(link.state)
+            self._share("dependent_later_turns", link.depends, where, link.value or link.reference or link.state)
+        if len(dialogue.turns) >= 2:
+            depends = next((link for _, link in links if link.depends), None)
+            why = depends and (depends.value or depends.reference or depends.state)
+            self._share("dependent_dialogues", depends is not None, dialogue.name, why or "")
+            unsaid = next((link.unsaid for _, link in links if link.unsaid), None)
+            self._share("unsaid_value_dialogues", unsaid is not None, dialogue.name, unsaid or "")
+            linked = depends is not None or any(link.login for _, link in links)
+            self._share("unlinked_dialogues", not linked, dialogue.name, dialogue.turns[1].query[:100])
+        for turn in dialogue.turns:
+            where = f"{dialogue.name} turn {turn.index}"
+            done = [call for call in turn.calls if not call.failed]
+            if turn.calls:
+                undone = _undone(dialogue, done)
+                self._share("undo_in_one_turn", undone is not None, where, f"{undone} in {turn.query[:100]!r}")
+            logins = [call for call in done if is_login(dialogue, call)]
+            if logins:
+                out = any(is_logout(call) and call.index > logins[0].index for call in done)
+                self._share("login_only_to_log_out", out, where, repr(turn.query[:120]))
+            if len(done) >= 2:
+                named = all(mentioned(dialogue, call, turn.query) for call in done)
+                self._share("dictated_steps", named, where, repr(turn.query[:160]))
+            fixer = _recovery_fix(dialogue, turn)
+            if fixer is not None:
+                asked = fixer if fixer and mentioned(dialogue, fixer, turn.query) else None
+                detail = f"the request asked for {asked.tool}: {turn.query[:120]!r}" if asked else ""
+                self._share("skipped_step_errors", asked is not None, where, detail)
+            if turn.answer is not None and done:
+                self._parts(dialogue, turn, done, where)
+            if turn.answer is not None and turn.calls and turn.calls[-1].negative:
+                success = not _NEGATIVE.search(turn.answer)
+                detail = f"{turn.answer[:80]!r} after {turn.calls[-1].tool}: {turn.calls[-1].result[:60]!r}"
+                self._share("success_after_failure", success, where, detail)
+        self._sources(dialogue)
+
+    def _share(self, key: str, counted: bool, where: str, detail: str | None) -> None:
+        self.figures[key]["total"] += 1
+        if counted:
+            self.hit(key, where, detail or "")
+
+    def _parts(self, dialogue: Dialogue, turn: Turn, done: list[Call], where: str) -> None:
+        answer = turn.answer.lower() if turn.answer else ""
+        parts = [
+            (call, shows)
+            for call in done
+            if (call is done[-1] or dialogue.read_only(call.tool))
+            and not is_login(dialogue, call)
+            and mentioned(dialogue, call, turn.query)
+            and (shows := _revealed_values(call))
+        ]
+        if len(parts) < 2:
+            return
+        reported = [any(appears(answer, value) for value in shows) for _, shows in parts]
+        last_only = reported[-1] and not any(reported[:-1])
+        self._share("last_part_only_answers", last_only, where, f"{turn.answer!r} for {turn.query[:100]!r}")
+        dropped = not all(reported)
+        self.figures["last_part_only_answers"]["dropped"] += dropped
+        missing = next((call.tool for (call, _), shown in zip(parts, reported, strict=True) if not shown), "")
+        self._share("dropped_asked_results", dropped, where, f"no result of {missing} in {turn.answer!r}")
+
+    def _sources(self, dialogue: Dialogue) -> None:
+        for text, calls in dialogue.reasoning:
+            carried = [
+                (call, producer)
+                for call in calls
+                for _, value in call.values
+                for producer in dialogue.calls
+                if producer.turn < call.turn
+                and not producer.failed
+                and revealed(producer, value)
+                and not appears(call.user_before, value)
+            ]
+            if not carried:
+                continue
+            lowered = text.lower()
+            said = _WHENCE.search(lowered) or any(producer.tool in lowered for _, producer in carried)
+            call, producer = carried[0]
+            detail = f"{call.tool} takes a value of {producer.tool} (turn {producer.turn}): {text[:100]!r}"
+            self._share("unsourced_history_values", not said, f"{dialogue.name} turn {call.turn}", detail)
+
+    def _openings(self) -> None:
+        figure = self.figures["common_reasoning_opening"]
+        figure["total"] = sum(self.openings.values())
+        if self.openings:
+            figure["count"] = self.openings.most_common(1)[0][1]
+            figure["examples"] = [f"{n} blocks: {text!r}" for text, n in self.openings.most_common(_EXAMPLES)]
 
     # result ---------------------------------------------------------------------------------------------------------
 
@@ -324,9 +477,11 @@ class _Tally:
         frames = self.figures["distinct_query_frames"]
         frames["count"], frames["total"] = len(self.frames), sum(self.frames.values())
         frames["examples"] = [f"{n} queries: {frame!r}" for frame, n in self.frames.most_common(_EXAMPLES) if n > 1]
-        calls = self.figures["calls_per_task_turn"]
-        calls["mean"] = round(calls["count"] / calls["total"], 3) if calls["total"] else 0.0
-        calls["examples"] = []
+        for key in ("calls_per_task_turn", "user_turns_per_dialogue"):
+            mean = self.figures[key]
+            mean["mean"] = round(mean["count"] / mean["total"], 3) if mean["total"] else 0.0
+            mean["examples"] = []
+        self._openings()
         figures = {}
         for key, (what, goal) in QUALITY_FIGURES.items():
             figure = self.figures[key]
@@ -381,12 +536,17 @@ _EXTRAS: dict[str, dict[str, Any]] = {
     "unshown_references": {"phrase_references": 0},
     "tool_text_in_queries": {"by_kind": {}},
     "raw_or_cut_answers": {"raw_json": 0, "cut": 0},
+    "user_turns_per_dialogue": {"units": ["turns", "dialogues"]},
+    "dependent_later_turns": {"by_value": 0, "by_reference": 0, "by_state": 0},
+    "last_part_only_answers": {"dropped": 0},
 }
 """Counts some figures carry beside their own: independent pairs, "from before" phrases, kinds, reasons."""
 _COUNTS = ("samples", "turns", "task_turns", "calls", "queries", "answers", "reasoning_blocks")
 
 
 def _meets(goal: str, figure: dict[str, Any], share: float | None) -> bool:
+    if goal == "-":
+        return True
     if goal == "0":
         return figure["count"] == 0
     value = figure.get("mean", share)
@@ -497,6 +657,65 @@ def _flows(dialogue: Dialogue, producer: str, consumer: str) -> bool:
         for later in dialogue.calls
         for earlier in dialogue.calls
     )
+
+
+_NEGATIVE = re.compile(
+    r"\b(not|no|none|nothing|never|cannot|can't|couldn't|didn't|isn't|wasn't|won't|unable|fail\w*|error|sorry"
+    r"|empty|refus\w*|denied|without|unfortunately|instead|doesn't|don't|aren't|invalid)\b|n't\b",
+    re.IGNORECASE,
+)
+"""Words with which an answer says something did not happen or was not found."""
+_WHENCE = re.compile(
+    r"\b(earlier|already|before|previous\w*|last turn|above|history|you (?:just )?gave|we (?:just )?got)\b"
+)
+"""Words with which reasoning says a value comes from the dialogue so far."""
+
+
+def _undone(dialogue: Dialogue, calls: list[Call]) -> str | None:
+    """'B undoes A' for the first successful state change B that reverses an earlier A of the turn on its object."""
+    for position, later in enumerate(calls):
+        if dialogue.read_only(later.tool):
+            continue
+        later_values = {value for _, value in later.values}
+        for earlier in calls[:position]:
+            if dialogue.read_only(earlier.tool) or not undoes(later.tool, earlier.tool):
+                continue
+            if not later_values or later_values & {value for _, value in earlier.values}:  # the same object
+                return f"{later.tool} undoes {earlier.tool}"
+    return None
+
+
+def _recovery_fix(dialogue: Dialogue, turn: Turn) -> Call | bool | None:
+    """For an error-recovery turn (a failed call later made again, successfully), the first state change made
+    between the failure and the retry (False when none was); None for any other turn."""
+    for failed in turn.calls:
+        if not failed.failed:
+            continue
+        retry = next((c for c in turn.calls if c.index > failed.index and c.tool == failed.tool and not c.failed), None)
+        if retry is None:
+            continue
+        between = [
+            c
+            for c in turn.calls
+            if failed.index < c.index < retry.index and not c.failed and not dialogue.read_only(c.tool)
+        ]
+        return between[0] if between else False
+    return None
+
+
+def _revealed_values(call: Call) -> list[str]:
+    """The values a call's result showed that its arguments did not send (what an answer could report)."""
+    if call.failed:
+        return []
+    return [
+        value
+        for value in dict.fromkeys(call.result.split("\n"))
+        if len(value) >= 2 and value not in ("true", "false", "none", "null") and revealed(call, value)
+    ]
+
+
+def _opening(text: str) -> str:
+    return " ".join(re.findall(r"[\w'-]+", text.lower())[:6])
 
 
 def _frame(query: str, values: frozenset[str]) -> str:

@@ -43,7 +43,7 @@ Progress = Callable[..., None]
 class SynthesisConfig:
     samples: int | None = None
     """Stop after this many new samples; None: one attempt per trajectory."""
-    turns: tuple[int, int] = (2, 5)
+    turns: tuple[int, int] = (3, 6)
     max_attempts: int = 3
     seed: int = 0
     variants: Variants = field(default_factory=Variants)
@@ -148,7 +148,7 @@ async def _synthesize_all(
             raise failures[0]
         if near_duplicates:  # the progress line ends on what was kept
             before = samples.counts()
-            drop_near_duplicates(samples, config.turns[0])
+            drop_near_duplicates(samples, min(config.turns[0], _KEPT_BEFORE_A_REPEAT))
             after = samples.counts()
             tally.verified += after["verified"] - before["verified"]
             tally.rejected += after["rejected"] - before["rejected"]
@@ -292,6 +292,11 @@ class _Observed(Roles):
     def _seen(self, answer: _T) -> _T:
         self.refresh()
         return answer
+
+
+_KEPT_BEFORE_A_REPEAT = 2
+"""A dialogue cut before a request that repeats another sample's keeps at least this many turns: still a
+dialogue, and its turns are verified already."""
 
 
 def drop_near_duplicates(samples: SampleStore, min_turns: int) -> int:
