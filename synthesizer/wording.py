@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from servers import canonical_json
 from servers.phrasing import brief_words, render, value_words
 from simulator import ToolInfo
 from synthesizer.plan import Call, TurnPlan, is_identifier
@@ -57,6 +58,8 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
         return _computed_as(turn, producer, phrase, depth) if depth < _NESTED_PHRASES else None
     if not is_identifier(value, parameter):
         return None
+    if (reference := _pointed_back_at(turn, producer, value)) is not None:
+        return reference
     if str(value).lower() in turn.shown:
         return value_words(value)
     if parameter not in call.choices and _identifies(producer.result, value):
@@ -76,6 +79,26 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0) -> str 
             if len(candidates) == 1 and len(candidates[0].split()) <= 4:
                 return candidates[0]
     return _readable_sibling(producer.result, value)
+
+
+def _pointed_back_at(turn: TurnPlan, producer: Call, value: Any) -> str | None:
+    """A thing an earlier turn made, as a person points back at it ("that booking"), or None.
+
+    Only the id of the one object a state change made (a message sent, a ticket filed), and only
+    while nothing else of its kind was made in the dialogue, so "that ticket" can mean one ticket.
+    The value stays in the history: the assistant must take it from there.
+    """
+    if producer not in turn.earlier_calls or not producer.changes_state or not isinstance(producer.result, dict):
+        return None
+    key = next((k for k, item in producer.result.items() if item == value and re.fullmatch(r"[a-z]+_id", k)), None)
+    if key is None:
+        return None
+    made = {
+        canonical_json(call.result.get(key))
+        for call in turn.earlier_calls
+        if call.changes_state and isinstance(call.result, dict) and key in call.result
+    }
+    return f"that {key.removesuffix('_id')}" if made == {canonical_json(value)} else None
 
 
 def _computed_as(turn: TurnPlan, producer: Call, phrase: str, depth: int) -> str | None:

@@ -134,6 +134,35 @@ def test_every_successful_recorded_call_is_in_the_sample_in_order(tmp_path, reco
     _check_every_goal_kept(db, tmp_path, env)
 
 
+_ACTS_ON_EARLIER = {  # a later goal that acts on what an earlier goal made, and the id the earlier result gave
+    "messaging": ("delete_message", "MSG0005"),
+    "tickets": ("resolve_ticket", "TKT-0009"),
+    "travel": ("cancel_flight_booking", "BKG0004"),
+}
+
+
+@pytest.mark.parametrize("env", sorted(_ACTS_ON_EARLIER))
+def test_a_later_goal_names_what_an_earlier_one_made_by_reference_not_by_id(tmp_path, env):
+    db = tmp_path / "calls.db"
+    _record_stdio(env, db)
+    [record], _ = _exported(db, tmp_path, "2-8")
+    tool, made = _ACTS_ON_EARLIER[env]
+    request = _request_before(record, tool)
+    assert made not in request and "that " in request, request
+    assert made in json.dumps(_exported_calls([record])), "the call still takes the id, from the history"
+
+
+def _request_before(record: dict, tool: str) -> str:
+    """The user's request that the call of `tool` answers."""
+    request = ""
+    for message in record["messages"]:
+        if message["role"] == "user" and message["content"] not in _FOLLOW_UPS:
+            request = message["content"]
+        if any(call["function"]["name"] == tool for call in message.get("tool_calls") or []):
+            return request
+    raise AssertionError(f"no call of {tool}")
+
+
 def test_a_refused_call_in_the_middle_is_left_out_and_said_and_the_goals_after_it_stay(tmp_path):
     db = tmp_path / "calls.db"
     _record_proxy("tickets", db)
