@@ -57,18 +57,31 @@ def _record_http(env: str, db: Path) -> None:
     recorder.close()
 
 
-def _record_ts(env: str, db: Path, tmp_path: Path) -> None:
+def _record_ts(env: str, db: Path, tmp_path: Path, transport: str) -> None:
+    """The session played by the TypeScript SDK's client over stdio, HTTP or through the proxy."""
     script = tmp_path / f"{env}.json"
     script.write_text(session_json(env))
-    command = ["node", str(TS_CLIENT), str(script), "stdio", FUNREASON, "serve", env, "--transport", "stdio"]
-    done = subprocess.run(
-        [*command, "--record", str(db)],
-        env={**os.environ, "NODE_MODULES": str(NODE_MODULES)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
+    serve = [FUNREASON, "serve", env, "--transport", "stdio"]
+
+    def play_ts(*target: str) -> None:
+        done = subprocess.run(
+            ["node", str(TS_CLIENT), str(script), *target],
+            env={**os.environ, "NODE_MODULES": str(NODE_MODULES)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+
+    if transport == "stdio":
+        play_ts("stdio", *serve, "--record", str(db))
+    elif transport == "proxy":
+        play_ts("stdio", FUNREASON, "proxy", "--server-cmd", " ".join(serve), "--record", str(db))
+    else:
+        recorder = Recorder(db, label=f"http:{env}")
+        with http_server(create_app([env], manager=SandboxManager(), on_call=recorder)) as base:
+            play_ts("http", f"{base}/mcp")
+        recorder.close()
 
 
 def _exported(db: Path, tmp_path: Path, turns: str) -> tuple[list[dict], str]:
@@ -210,8 +223,11 @@ def test_a_later_part_replays_as_an_evaluation_task_from_its_setup(tmp_path):
 
 @pytest.mark.heavy
 @pytest.mark.skipif(shutil.which("node") is None or not _TS_SDK.exists(), reason="node or the TypeScript SDK missing")
-@pytest.mark.parametrize("env", sorted(SESSIONS))
-def test_the_typescript_sdk_client_sessions_keep_every_goal(tmp_path, env):
+@pytest.mark.parametrize(
+    ("transport", "env"),
+    [("stdio", "filesystem"), ("http", "messaging"), ("proxy", "tickets"), ("stdio", "travel")],
+)
+def test_the_typescript_sdk_client_sessions_keep_every_goal(tmp_path, transport, env):
     db = tmp_path / "calls.db"
-    _record_ts(env, db, tmp_path)
+    _record_ts(env, db, tmp_path, transport)
     _check_every_goal_kept(db, tmp_path, env)
