@@ -12,7 +12,7 @@ from typing import Any
 
 from evaluation.checker import TurnEvidence, TurnGrade, grade_turn
 from evaluation.errors import RolloutError
-from evaluation.tasks import Task, TaskTurn
+from evaluation.tasks import Task, TaskTurn, start_task
 from servers import hash_state
 from simulator import Connection
 from synthesizer.llm import ChatReply
@@ -49,7 +49,7 @@ class Episode:
 
     async def start(self) -> list[dict[str, Any]]:
         """Reset the sandbox to the task's scenario and seed; returns the first user message."""
-        await self.connection.reset(self.task.seed)
+        await start_task(self.task, self.connection)
         self.messages, self.tools, self.evidence, self.grades = [], list(self.task.tools), [], []
         self._turn = 0
         return self._begin_turn()

@@ -20,7 +20,7 @@ import anyio
 from evaluation.checker import TurnEvidence, result_given
 from evaluation.episode import Episode, reply_from_message
 from evaluation.pool import ConnectionPool
-from evaluation.tasks import Task
+from evaluation.tasks import Task, start_task
 from servers import Sandbox, hash_state
 from simulator import Connection
 from synthesizer.toolcalls import read_reply
@@ -151,7 +151,7 @@ async def _replay_all(tasks: list[Task], conversations: list[list[dict[str, Any]
 
 async def _replay(task: Task, messages: list[dict[str, Any]], connection: Connection) -> list[dict[str, Any]]:
     """The conversation with every call executed in a fresh sandbox and its real result in place."""
-    await connection.reset(task.seed)
+    await start_task(task, connection)
     replayed = []
     for message in messages:
         if message["role"] == "tool":

@@ -22,7 +22,7 @@ from servers import hash_state
 from simulator import Connection, Store
 from synthesizer import Sample, SampleStore
 
-__all__ = ["Task", "TaskTurn", "load_tasks", "split_tasks", "task_from_sample", "write_tasks"]
+__all__ = ["Task", "TaskTurn", "load_tasks", "split_tasks", "start_task", "task_from_sample", "write_tasks"]
 
 _ANNOUNCEMENT = "A new tool is available: "
 
@@ -65,6 +65,8 @@ class Task:
     tools: list[dict[str, Any]]
     turns: list[TaskTurn]
     extra_tools: list[dict[str, Any]] = field(default_factory=list)
+    setup: list[dict[str, Any]] = field(default_factory=list)
+    """Calls (`tool`, `arguments`) made, unseen, before the first turn: an earlier part of a recorded session."""
 
     @property
     def needs_calls(self) -> bool:
@@ -111,7 +113,9 @@ def task_from_sample(sample: Sample) -> Task:
                 announcement=announcement,
             )
         )
-    return Task(sample.id, sample.env, sample.scenario, sample.seed, sample.tools, turns, sample.extra_tools)
+    return Task(
+        sample.id, sample.env, sample.scenario, sample.seed, sample.tools, turns, sample.extra_tools, sample.setup
+    )
 
 
 def load_tasks(*, db: Path | None = None, tasks_file: Path | None = None, held_out_only: bool = False) -> list[Task]:
@@ -210,9 +214,17 @@ def _task_from_chat(record: dict[str, Any], where: str) -> Task:
         variant = "missing_parameter" if follow_up else "missing_tool" if withheld else "plain"
         turns.append(TaskTurn(segment[0]["content"], variant, calls, None, None, follow_up, withheld, announcement))
     task_id = str(metadata.get("sample_id") or where)
-    return Task(
-        task_id, metadata["env"], metadata["scenario"], int(metadata["seed"]), record["tools"], turns, extra_tools
-    )
+    where_from = (metadata["env"], metadata["scenario"], int(metadata["seed"]))
+    return Task(task_id, *where_from, record["tools"], turns, extra_tools, list(metadata.get("setup") or []))
+
+
+async def start_task(task: Task, connection: Connection) -> None:
+    """The sandbox as the task's first turn finds it: its scenario and seed, then its unseen setup calls."""
+    await connection.reset(task.seed)
+    for call in task.setup:
+        step = await connection.call(call["tool"], call["arguments"])
+        if step.is_error:
+            raise TaskError(f"task {task.id}: its setup call {call['tool']} no longer replays ({step.text[:120]})")
 
 
 async def _complete_ground_truth(tasks: list[Task]) -> None:
@@ -223,7 +235,7 @@ async def _complete_ground_truth(tasks: list[Task]) -> None:
 
 
 async def _replay(task: Task, connection: Connection) -> None:
-    await connection.reset(task.seed)
+    await start_task(task, connection)
     for number, turn in enumerate(task.turns, 1):
         kept = []
         for call in turn.calls:

@@ -68,12 +68,12 @@ class DialogueRunner:
             await self._ground_truth(plan)
         except _GroundTruthDrift as error:
             return reject(str(error), 0)
-        await self.candidate.reset(trajectory.seed)
+        accepted: list[tuple[str, dict[str, Any]]] = [(call.tool, call.arguments) for call in plan.setup]
+        await self._restore(accepted)
         initial_state = await self.candidate.state()
         withheld = {turn.withheld for turn in plan.turns if turn.variant == "missing_tool"}
         offered = [openai_tool(tool) for name, tool in self.tools.items() if name not in withheld]
         conversation: list[dict[str, Any]] = []
-        accepted: list[tuple[str, dict[str, Any]]] = []
         turns, attempts = [], 0
         for turn in plan.turns:
             try:
@@ -116,6 +116,7 @@ class DialogueRunner:
             verified=self.candidate.fresh_state,
             attempts=attempts,
             initial_state=initial_state,
+            setup=[call.to_json() for call in plan.setup],
         )
 
     async def _solve(
@@ -228,8 +229,15 @@ class DialogueRunner:
         (or rejects it, with fewer than `min_turns` turns left).
         """
         await self.reference.reset(self.seed)
-        walk_results = {call.step: call.result for turn in plan.turns for call in turn.calls}
+        walk_results = {call.step: call.result for call in plan.setup}
+        walk_results.update({call.step: call.result for turn in plan.turns for call in turn.calls})
         replayed: dict[int, Any] = {}
+        for call in plan.setup:  # an earlier part of a recorded session: the state this dialogue starts from
+            call.arguments = _rederived(call, walk_results, replayed)
+            step = await self.reference.call(call.tool, call.arguments)
+            if step.is_error:
+                raise _GroundTruthDrift(f"the earlier part of the session does not replay: {call.tool} failed")
+            replayed[call.step] = step.result
         for number, turn in enumerate(plan.turns):
             for call in turn.calls:
                 call.arguments = _rederived(call, walk_results, replayed)

@@ -23,6 +23,7 @@ from synthesizer.offline import OfflineBackend
 from synthesizer.pipeline import RunConfig, run_pipeline
 from synthesizer.plan import Variants
 from synthesizer.quality import format_quality, measure_quality, read_records
+from synthesizer.recorded import session_accounts
 from synthesizer.roles import Backend, ModelBackend
 from synthesizer.samples import SampleStore
 from synthesizer.sharded import run_on_ray, synthesize_on_ray
@@ -197,6 +198,9 @@ def synthesize_command(
                 synthesize_on_ray(db, config, factory, ray_address, report)
             counts = synthesize(db, config, backend, report)
     click.echo(f"{counts['verified']} verified samples, {counts['rejected']} rejected, in {db}", err=True)
+    with Store(db) as store:
+        for account in session_accounts(store):
+            click.echo(_session_line(account), err=True)
     _echo_usage(backend)
     _exit_if_pending(counts["pending"])
 
@@ -428,3 +432,12 @@ main.add_command(simulator_cli.serve_command)
 main.add_command(simulator_cli.proxy_command)
 main.add_command(simulator_cli.explore_command)
 main.add_command(simulator_cli.graph_command)
+
+
+def _session_line(account: dict[str, Any]) -> str:
+    """One recorded session's goals: recorded, in samples, dropped (and why)."""
+    if account["recorded"] is None:
+        return f"recorded session {account['trajectory']}: no sample ({account['reason']})"
+    line = f"recorded session {account['trajectory']}: {account['recorded']} goals, {account['in_samples']} in samples"
+    dropped = "; ".join(f"{d['tool']} (step {d['step']}): {d['reason']}" for d in account["dropped"])
+    return line + (f"; left out: {dropped}" if dropped else "")

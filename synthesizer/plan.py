@@ -33,8 +33,11 @@ __all__ = [
     "DialoguePlan",
     "TurnPlan",
     "Variants",
+    "closure",
     "is_identifier",
     "plan_dialogue",
+    "plan_turns",
+    "successful_calls",
     "value_path",
 ]
 
@@ -139,6 +142,8 @@ class TurnPlan:
 class DialoguePlan:
     trajectory: Trajectory
     turns: list[TurnPlan] = field(default_factory=list)
+    setup: list[Call] = field(default_factory=list)
+    """Calls replayed, unseen, before the first turn: an earlier part of the same recorded session."""
 
 
 def plan_dialogue(
@@ -156,9 +161,9 @@ def plan_dialogue(
     """
     if trajectory.status != "complete":
         return None
-    calls = _successful_calls(trajectory, tools)
+    calls = successful_calls(trajectory, tools)
     by_step = {call.step: call for call in calls}
-    closures = {call.step: _closure(call.step, by_step) for call in calls}
+    closures = {call.step: closure(call.step, by_step) for call in calls}
     eligible = [call for call in calls if askable(call, [by_step[step] for step in sorted(closures[call.step])])]
     looks_up = {call.step for call in calls if tools[call.tool].read_only is True}
     logins = {call.step for call in calls if _opens_session(tools[call.tool])}
@@ -168,7 +173,24 @@ def plan_dialogue(
         targets = _choose_targets(fitting, closures, rng.randint(*turns), turns[0], looks_up, rng)
     if len(targets) < turns[0]:
         return None
-    plan = DialoguePlan(trajectory)
+    return plan_turns(DialoguePlan(trajectory), calls, targets, tools, variants, rng)
+
+
+def plan_turns(
+    plan: DialoguePlan,
+    calls: list[Call],
+    targets: list[int],
+    tools: dict[str, ToolInfo],
+    variants: Variants,
+    rng: random.Random,
+) -> DialoguePlan:
+    """`plan` with one turn per target step, in step order: the target and what of its closure no earlier turn has.
+
+    `calls` are the trajectory's successful calls (`successful_calls`); a call of an earlier
+    turn that a later one needs is taken from the dialogue's history, not made again.
+    """
+    by_step = {call.step: call for call in calls}
+    closures = {call.step: closure(call.step, by_step) for call in calls}
     assigned: set[int] = set()
     for target in sorted(targets):
         earlier = [call for turn in plan.turns for call in turn.calls]
@@ -176,7 +198,7 @@ def plan_dialogue(
             step: _from_earlier_turns(by_step[step], earlier, closures[target] - assigned)
             for step in closures[target] - assigned
         }
-        steps = sorted(_closure(target, {**by_step, **own}) - assigned)
+        steps = sorted(closure(target, {**by_step, **own}) - assigned)
         assigned |= set(steps)
         turn_calls = [own[step] for step in steps]
         batches = _batches(turn_calls)
@@ -210,7 +232,7 @@ def compose_advanced_tool(turn: TurnPlan, tools: dict[str, ToolInfo]) -> Advance
     )
 
 
-def _successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> list[Call]:
+def successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> list[Call]:
     """The walk's successful calls, each with the steps it depends on (values, declared and observed states)."""
     calls: list[Call] = []
     provided: dict[str, int] = {}  # state condition -> the latest successful call that established it
@@ -394,7 +416,7 @@ def is_identifier(value: Any, parameter: str) -> bool:
     return bool(re.search(r"[\d._/-]", value)) or value.isupper() or parameter.endswith(("id", "code", "symbol"))
 
 
-def _closure(step: int, by_step: dict[int, Call]) -> frozenset[int]:
+def closure(step: int, by_step: dict[int, Call]) -> frozenset[int]:
     """The call and, transitively, every call it needs."""
     seen = {step}
     frontier = [step]

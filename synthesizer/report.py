@@ -9,6 +9,7 @@ from typing import Any
 
 from simulator import Store, export_graph, graph_from_json
 from synthesizer.quality import figure_value, measure_quality
+from synthesizer.recorded import session_accounts
 from synthesizer.samples import Sample, SampleStore
 
 __all__ = ["collect_figures", "write_report"]
@@ -69,6 +70,7 @@ def collect_figures(store_path: Path) -> dict[str, Any]:
             "calls_per_sample": dict(sorted(calls.items())),
             "variants": dict(sorted(variants.items())),
             "reject_reasons": dict(reasons.most_common()),
+            "recorded_sessions": session_accounts(store),
             "quality": measure_quality(_quality_record(sample) for sample in samples.iter_samples()),
         }
 
@@ -175,7 +177,7 @@ def _tables(figures: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any
         ]
         for env, d in figures["environments"].items()
     ]
-    return [
+    tables = [
         ("Totals", ["figure", "value"], [[key, value] for key, value in totals.items()]),
         (
             "Per environment",
@@ -197,6 +199,21 @@ def _tables(figures: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any
         ("Turn variants", ["variant", "turns"], [[k, v] for k, v in figures["variants"].items()]),
         ("Reject reasons", ["reason", "rejects"], [[k, v] for k, v in figures["reject_reasons"].items()]),
         (
+            "Recorded sessions",
+            ["session", "goals recorded", "goals in samples", "left out (why)"],
+            [
+                [
+                    d["trajectory"],
+                    d["recorded"] if d["recorded"] is not None else "-",
+                    d["in_samples"],
+                    "; ".join(f"{x['tool']}: {x['reason']}" for x in d["dropped"]) or d.get("reason", ""),
+                ]
+                for d in figures["recorded_sessions"]
+            ],
+        )
+        if figures["recorded_sessions"]
+        else None,
+        (
             "Data quality (funreason quality)",
             ["figure", "value", "goal", "met"],
             [
@@ -215,6 +232,7 @@ def _tables(figures: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any
             ],
         ),
     ]
+    return [table for table in tables if table is not None]
 
 
 def _markdown(figures: dict[str, Any], images: dict[str, Path]) -> str:

@@ -36,6 +36,11 @@ class Sample:
     initial_state: dict[str, Any] | None = None
     extra_tools: list[dict[str, Any]] = field(default_factory=list)
     """Tools withheld at the start and offered later in the dialogue (missing-tool turns)."""
+    setup: list[dict[str, Any]] = field(default_factory=list)
+    """Calls (`tool`, `arguments`, `result`) made before the first turn, unseen: a recorded session's
+    earlier part, which left the state this dialogue starts from (`initial_state` is the state after them)."""
+    goals: dict[str, Any] | None = None
+    """For a recorded session: its goals recorded, kept in this sample and dropped with reasons."""
 
     @property
     def n_calls(self) -> int:
@@ -66,7 +71,7 @@ class Sample:
             "model": self.model,
             "trajectory_ids": self.trajectory_ids,
             "verified": self.verified,
-        }
+        } | ({"goals": self.goals, "setup": self.setup} if self.goals is not None else {})
 
 
 @dataclass

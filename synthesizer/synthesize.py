@@ -25,6 +25,7 @@ from synthesizer.chain import DialogueRunner
 from synthesizer.errors import EndpointUnavailable
 from synthesizer.filters import NearDuplicates
 from synthesizer.plan import AdvancedTool, TurnPlan, Variants, plan_dialogue
+from synthesizer.recorded import account_for, plan_session
 from synthesizer.roles import AssistantMessage, Backend, Roles
 from synthesizer.samples import Reject, Sample, SampleStore
 from synthesizer.wording import askable
@@ -125,7 +126,7 @@ async def _synthesize_all(
                     if trajectory is None:
                         return
                     try:
-                        outcome = await _one(trajectory, config, key, backend, connections, tally, refresh)
+                        outcomes = await _one(trajectory, config, key, backend, connections, tally, refresh)
                     except EndpointUnavailable as error:
                         logger.warning("%s: %s", trajectory.id, error)
                         tally.pending += 1
@@ -135,7 +136,8 @@ async def _synthesize_all(
                         failures.append(error)
                         return
                     async with lock:
-                        _save(outcome, samples, config, tally)
+                        for outcome in outcomes:
+                            _save(outcome, samples, config, tally)
                         refresh()
 
         refresh()
@@ -193,16 +195,13 @@ async def _one(
     connections: "_Connections",
     tally: _Tally,
     refresh: Callable[[], None],
-) -> Sample | Reject:
+) -> list[Sample | Reject]:
+    """The trajectory's sample or reject; a recorded session's every part (see `synthesizer.recorded`)."""
     sample_id = _sample_id(trajectory, key)
     rng = random.Random(f"{config.seed}:{trajectory.id}")
     candidate, reference = await connections.pair(trajectory)
     tools = {tool.name: tool for tool in candidate.tools}
     roles = _Observed(backend.roles_for(tools, rng), tally, refresh)
-    plan = plan_dialogue(trajectory, tools, config.turns, config.variants, rng, askable)
-    if plan is None:
-        reason = f"fewer than {config.turns[0]} requests a user could make in this walk"
-        return Reject(id=sample_id, trajectory_id=trajectory.id, model=roles.model, reason=reason, attempts=0)
     runner = DialogueRunner(
         roles,
         candidate,
@@ -212,11 +211,31 @@ async def _one(
         rng=rng,
         min_turns=min(config.turns[0], _SHORTEST_CUT),
     )
-    try:
-        return await runner.run(plan, sample_id)
-    except ConnectionFailed as error:  # the server died or would not restart: this trajectory only
-        reason = f"server: {error}"
+
+    def rejected(reason: str) -> Reject:
         return Reject(id=sample_id, trajectory_id=trajectory.id, model=roles.model, reason=reason, attempts=0)
+
+    if trajectory.source == "record":
+        parts = plan_session(trajectory, tools, config.turns, config.variants, rng, askable)
+        if not parts:
+            return [rejected("no goal a user could ask for in this recorded session: every call was refused")]
+        planned = [(part.plan, _part_id(sample_id, part.part), part.goals) for part in parts]
+    else:
+        plan = plan_dialogue(trajectory, tools, config.turns, config.variants, rng, askable)
+        if plan is None:
+            return [rejected(f"fewer than {config.turns[0]} requests a user could make in this walk")]
+        planned = [(plan, sample_id, None)]
+    outcomes: list[Sample | Reject] = []
+    for plan, part_id, goals in planned:
+        targets = {turn.target.step: turn.target.tool for turn in plan.turns}
+        try:
+            outcome = await runner.run(plan, part_id)
+        except ConnectionFailed as error:  # the server died or would not restart: this trajectory only
+            outcome = rejected(f"server: {error}")
+        if isinstance(outcome, Sample) and goals is not None:
+            outcome.goals = account_for(goals, targets, {turn.target.step for turn in plan.turns})
+        outcomes.append(outcome)
+    return outcomes
 
 
 class _Connections:
@@ -296,6 +315,10 @@ def drop_near_duplicates(samples: SampleStore, min_turns: int) -> int:
     cuts: dict[str, tuple[int, str]] = {}
     for sample in samples.iter_samples():  # streamed; the changes are written after the read has ended
         queries = [turn["query"] for turn in sample.turns]
+        if sample.goals is not None:  # a recorded session is what a person did: every goal stays
+            for query in queries:
+                seen.add(query)
+            continue
         for index, query in enumerate(queries):
             twin = seen.match(query)
             if twin is not None:
@@ -315,3 +338,8 @@ def drop_near_duplicates(samples: SampleStore, min_turns: int) -> int:
 
 def _sample_id(trajectory: Trajectory, key: str) -> str:
     return f"{trajectory.id}:{key}"
+
+
+def _part_id(sample_id: str, part: int) -> str:
+    """A recorded session's first part has the trajectory's sample id; later parts add their number."""
+    return sample_id if part == 0 else f"{sample_id}:part{part + 1}"
