@@ -4,12 +4,14 @@ from servers.bfcl import BFCL_CLASSES, bfcl_entries, bfcl_environment, bfcl_envi
 from servers.classes import PassThrough, environment_from_class, import_class
 from servers.environment import Environment, EnvironmentSnapshot, ToolSpec, tool
 from servers.errors import (
+    CallTimedOut,
     InvalidArgument,
     NotFound,
     PreconditionFailed,
     SandboxError,
     SandboxLimitReached,
     ScenarioError,
+    ServeRefused,
     ToolError,
     UnknownEnvironment,
     UnknownSandbox,
@@ -33,6 +35,7 @@ from servers.state import StateModel, apply_diff, canonical_json, diff_states, h
 __all__ = [
     "BFCL_CLASSES",
     "CallObserver",
+    "CallTimedOut",
     "DIFF_META_KEY",
     "Environment",
     "EnvironmentSnapshot",
@@ -49,6 +52,7 @@ __all__ = [
     "SandboxManager",
     "Scenario",
     "ScenarioError",
+    "ServeRefused",
     "StateModel",
     "ToolError",
     "ToolSpec",

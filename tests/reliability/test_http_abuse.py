@@ -54,7 +54,9 @@ def test_malformed_mcp_requests_get_client_errors(base, body):
 def test_oversized_bodies_are_refused(base):
     huge = b'{"jsonrpc": "2.0", "id": 1, "method": "ping", "pad": "' + b"x" * (5 * 1024 * 1024) + b'"}'
     assert httpx2.post(f"{base}/mcp", content=huge, headers=MCP_HEADERS).status_code == 413
-    refused = httpx2.post(f"{base}/sandboxes", content=b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}')
+    refused = httpx2.post(
+        f"{base}/sandboxes", content=b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}', headers=MCP_HEADERS
+    )
     assert refused.status_code == 413 and "too large" in refused.json()["error"]
     still_serving(base)
 
@@ -62,19 +64,21 @@ def test_oversized_bodies_are_refused(base):
 def test_wrong_methods_and_paths(base):
     assert httpx2.put(f"{base}/sandboxes").status_code == 405
     assert httpx2.get(f"{base}/nowhere").status_code == 404
-    assert httpx2.post(f"{base}/sandboxes/x/state").status_code == 405
+    assert httpx2.post(f"{base}/sandboxes/x/state", json={}).status_code == 405
+    assert httpx2.post(f"{base}/sandboxes/x/state").status_code == 415  # no JSON: refused before anything else
     still_serving(base)
 
 
 def test_many_concurrent_sandbox_creations(base):
-    def create(_: int) -> int:
-        return httpx2.post(f"{base}/sandboxes", json={"env": "filesystem", "seed": 1}, timeout=60).status_code
+    def create(_: int) -> tuple[int, str]:
+        response = httpx2.post(f"{base}/sandboxes", json={"env": "filesystem", "seed": 1}, timeout=60)
+        return response.status_code, response.json()["id"]
 
     with ThreadPoolExecutor(max_workers=16) as pool:
-        statuses = list(pool.map(create, range(120)))
+        statuses, ids = zip(*pool.map(create, range(120)), strict=True)
     assert set(statuses) == {201}
-    ids = [box["id"] for box in httpx2.get(f"{base}/sandboxes").json()["sandboxes"]]
-    assert len(ids) == len(set(ids)) >= 120
+    assert len(set(ids)) == 120
+    assert all(httpx2.get(f"{base}/sandboxes/{sandbox_id}").status_code == 200 for sandbox_id in ids)
     still_serving(base)
 
 
