@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from servers import ScenarioError, SandboxManager, create_app, fixtures_root
+from servers import SandboxManager, ScenarioError, create_app, fixtures_root
 from tests.conftest import funreason, http_server
 
 SECRET = "AKIA-not-for-clients"
@@ -76,9 +76,8 @@ def test_no_request_reads_a_file_outside_the_scenario_folders(base, scenario_dir
     global _opened
     _opened = []
     try:
-        responses = [
-            httpx2.post(f"{base}/sandboxes", json={"env": "filesystem", "scenario": value}) for value in attempts(secrets)
-        ]
+        bodies = [{"env": "filesystem", "scenario": value} for value in attempts(secrets)]
+        responses = [httpx2.post(f"{base}/sandboxes", json=body) for body in bodies]
         responses.append(httpx2.post(f"{base}/sandboxes", json={"env": str(secrets / "keys.json")}))
         control = httpx2.post(f"{base}/sandboxes", json={"env": "filesystem", "scenario": "ours"})
     finally:
@@ -99,7 +98,9 @@ def test_shipped_and_own_scenarios_are_named(base):
     assert own.status_code == 201 and own.json()["scenario"] == {"filesystem": "ours"}
     state = httpx2.get(f"{base}/sandboxes/{own.json()['id']}/state").json()
     assert state["filesystem"]["nodes"]["/ours.txt"]["content"] == "ours"
-    by_env = httpx2.post(f"{base}/sandboxes", json={"env": ["filesystem", "messaging"], "scenario": {"filesystem": "ours"}})
+    by_env = httpx2.post(
+        f"{base}/sandboxes", json={"env": ["filesystem", "messaging"], "scenario": {"filesystem": "ours"}}
+    )
     assert by_env.status_code == 201
     combined = httpx2.post(f"{base}/sandboxes", json={"scenario": "trip_planning"})
     assert combined.status_code == 400 and "not served here" in combined.json()["error"]  # travel is not served
