@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import re
+import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ DEFAULT_CALL_TIMEOUT = 30.0
 """Seconds a tool call may run over HTTP before it is stopped (and undone)."""
 
 _MAX_BODY = 64 * 1024
+_SWITCH_INTERVAL = 0.001
 _SCENARIO_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
 """What a scenario name over HTTP may be: a name, never a path."""
 
@@ -108,10 +110,17 @@ class SandboxApp:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        async with anyio.create_task_group() as task_group:
-            self._task_group = task_group
-            yield
-            task_group.cancel_scope.cancel()
+        # A tool busy in pure Python holds the interpreter lock; the event loop gets it back after at
+        # most this interval each time it asks, and it asks a few times per request (5 ms by default).
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, _SWITCH_INTERVAL))
+        try:
+            async with anyio.create_task_group() as task_group:
+                self._task_group = task_group
+                yield
+                task_group.cancel_scope.cancel()
+        finally:
+            sys.setswitchinterval(interval)
 
     async def mcp_app_for(self, sandbox: Sandbox) -> ASGIApp:
         """The MCP handler for this sandbox's set of environments, started on first use."""
@@ -221,6 +230,12 @@ class _MCPEndpoint:
         self.owner = owner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
+            # Stateless: no stream to open (GET would hold one open for ever), no session to end (DELETE)
+            response = _error(405, "this MCP endpoint takes POST only (stateless: no stream, no session)")
+            response.headers["Allow"] = "POST"
+            await response(scope, receive, send)
+            return
         if any(name == b"mcp-session-id" for name, _ in scope["headers"]):
             # Stateless: this server never hands out a session, so one sent is not ours (nor this sandbox's).
             message = "unknown session: this server is stateless, a sandbox is addressed by its URL"
