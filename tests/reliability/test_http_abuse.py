@@ -4,6 +4,7 @@ import json
 import socket
 import subprocess
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -153,3 +154,48 @@ def test_cli_binds_loopback_by_default_and_token_guards_every_endpoint():
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def flood_then_connect(url: str, initializes: int) -> None:
+    """`initializes` initialize requests (none ever closed), then a new client of every protocol version."""
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "flood", "version": "0"},
+        },
+    }
+
+    def send(count: int) -> Counter:
+        with httpx2.Client(timeout=60) as http:
+            return Counter(
+                http.post(f"{url}/mcp", json=initialize, headers=MCP_HEADERS).status_code for _ in range(count)
+            )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sum(pool.map(send, [initializes // 8] * 8), Counter())
+    assert statuses == {200: initializes // 8 * 8}
+    for version in ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"):
+        body = initialize | {"params": initialize["params"] | {"protocolVersion": version}}
+        opened = httpx2.post(f"{url}/mcp", json=body, headers=MCP_HEADERS)
+        assert opened.status_code == 200 and version in opened.text, version
+    for mode in ("legacy", "2026-07-28", "auto"):
+
+        async def main(mode: str = mode) -> None:
+            async with Client(f"{url}/mcp", mode=mode) as client:
+                assert not (await client.call_tool("pwd", {})).is_error
+
+        anyio.run(main)
+
+
+def test_an_initialize_flood_locks_no_client_out(base):
+    flood_then_connect(base, 100)
+
+
+@pytest.mark.heavy
+def test_10000_initialize_requests_lock_no_client_out():
+    with http_server(create_app(["filesystem"])) as url:
+        flood_then_connect(url, 10_000)
