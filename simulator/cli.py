@@ -102,12 +102,7 @@ def target_from(
         get_environment(name)
     if sum(map(bool, (names or scenario and not (server_cmd or server_url), server_cmd, server_url))) != 1:
         raise click.UsageError("give exactly one of --env ENV, --server-cmd CMD or --server-url URL")
-    pairs = []
-    for item in server_env:
-        key, equals, value = item.partition("=")
-        if not equals or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--server-env")
-        pairs.append((key, value))
+    pairs = _env_pairs(server_env)
     if (server_env or reset_cmd) and not (server_cmd or server_url):
         raise click.UsageError("--server-env and --reset-cmd go with --server-cmd or --server-url")
     return ServerTarget(
@@ -261,13 +256,20 @@ def serve_command(
 @click.command("proxy")
 @click.option("--server-cmd", required=True, help="The stdio MCP server to put behind the proxy.")
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Trajectory store.")
-def proxy_command(server_cmd: str, record: Path) -> None:
+@click.option(
+    "--server-env",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Environment variable for the server, on top of yours (repeatable).",
+)
+def proxy_command(server_cmd: str, record: Path, server_env: tuple[str, ...]) -> None:
     """Serve any stdio MCP server's tools over stdio, recording every call into a store.
 
     Point a desktop client at `funreason proxy --server-cmd "CMD" --record calls.db`
-    instead of at CMD: its sessions become trajectories like the explorer's.
+    instead of at CMD: its sessions become trajectories like the explorer's.  The
+    server gets your environment (plus --server-env); if it exits, so does the proxy.
     """
-    anyio.run(run_proxy, server_cmd, record)
+    anyio.run(run_proxy, server_cmd, record, dict(_env_pairs(server_env)))
 
 
 @click.command("explore")
@@ -381,6 +383,17 @@ def graph_command(
                     learn_from(graph, trajectory)
     export_graph(graph, out)
     click.echo(f"{out}: {graph.number_of_nodes()} tools, {graph.number_of_edges()} edges", err=True)
+
+
+def _env_pairs(items: tuple[str, ...]) -> list[tuple[str, str]]:
+    """`--server-env KEY=VALUE ...` as pairs; anything else is one line."""
+    pairs = []
+    for item in items:
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--server-env")
+        pairs.append((key, value))
+    return pairs
 
 
 def _serve_token(token: str | None, token_file: Path | None) -> str | None:
