@@ -121,6 +121,7 @@ def test_the_proxy_stops_with_one_line_when_its_server_dies(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
     def send(message: dict) -> None:
         proxy.stdin.write((json.dumps(message) + "\n").encode())
         proxy.stdin.flush()
