@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import httpx2
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
 from servers import SandboxManager, create_app
 from simulator import StoreError
@@ -97,26 +97,12 @@ def test_a_sound_store_still_opens(explored):
         Store(damaged_copy(explored, explored.with_name("again.db")))
 
 
-def test_the_proxy_passes_the_environment_and_server_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FUNREASON_TEST_INHERITED", "from-the-caller")
-    server = f"{sys.executable} {HERE / 'env_server.py'}"
-    args = ["proxy", "--server-cmd", server, "--record", str(tmp_path / "p.db"), "--server-env", "EXTRA=given"]
-
-    async def session() -> list[str]:
-        proxy = StdioServerParameters(command=FUNREASON, args=args, env=dict(os.environ))  # the caller's environment
-        async with Client(proxy) as client:
-            answers = []
-            for name in ("FUNREASON_TEST_INHERITED", "EXTRA"):
-                answers.append((await client.call_tool("getenv", {"name": name})).content[0].text)
-            return answers
-
-    assert anyio.run(session) == ["from-the-caller", "given"]
-
-
-def test_the_proxy_stops_with_one_line_when_its_server_dies(tmp_path):
+def test_the_proxy_passes_the_environment_and_stops_with_one_line_when_its_server_dies(tmp_path):
     db = tmp_path / "p.db"
+    server = f"{sys.executable} {HERE / 'env_server.py'}"
     proxy = subprocess.Popen(
-        [FUNREASON, "proxy", "--server-cmd", f"{sys.executable} {HERE / 'crashy_server.py'}", "--record", str(db)],
+        [FUNREASON, "proxy", "--server-cmd", server, "--record", str(db), "--server-env", "EXTRA=given"],
+        env={**os.environ, "FUNREASON_TEST_INHERITED": "from-the-caller"},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -126,21 +112,24 @@ def test_the_proxy_stops_with_one_line_when_its_server_dies(tmp_path):
         proxy.stdin.write((json.dumps(message) + "\n").encode())
         proxy.stdin.flush()
 
-    def answer(request_id: int) -> dict:
+    def answer(request_id: int) -> str:
         while (reply := json.loads(proxy.stdout.readline())).get("id") != request_id:
             pass
-        return reply
+        return json.dumps(reply)
 
-    def call(request_id: int, tool: str) -> None:
-        send({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {"name": tool, "arguments": {}}})
+    def call(request_id: int, tool: str, arguments: dict) -> None:
+        params = {"name": tool, "arguments": arguments}
+        send({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params})
 
     try:
         send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INITIALIZE})
         answer(1)
         send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        call(2, "ping")
-        assert "pong" in json.dumps(answer(2))
-        call(3, "crash")
+        call(2, "getenv", {"name": "FUNREASON_TEST_INHERITED"})
+        assert "from-the-caller" in answer(2)
+        call(3, "getenv", {"name": "EXTRA"})
+        assert "given" in answer(3)
+        call(4, "crash", {})
         proxy.wait(timeout=60)  # stdin still open: the proxy stops by itself
     finally:
         proxy.kill()
@@ -152,7 +141,7 @@ def test_the_proxy_stops_with_one_line_when_its_server_dies(tmp_path):
     assert proxy.returncode != 0 and lines and "exited or stopped answering" in lines[-1], stderr.decode()
     with Store(db) as store:
         [trajectory] = list(store.iter_trajectories())
-    assert [step.tool for step in trajectory.steps] == ["ping"]  # no "Connection closed" steps
+    assert [step.tool for step in trajectory.steps] == ["getenv", "getenv"]  # no "Connection closed" steps
 
 
 INITIALIZE = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
