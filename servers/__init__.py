@@ -16,6 +16,7 @@ from servers.errors import (
     UnknownEnvironment,
     UnknownSandbox,
 )
+from servers.guard import AccessGuard, AccessPolicy
 from servers.http import SandboxApp, create_app
 from servers.mcp import DIFF_META_KEY, HINTS_META_KEY, CallObserver, build_mcp_server, serve_sandbox
 from servers.registry import environment_names, get_environment, register_environment
@@ -33,6 +34,8 @@ from servers.scenarios import (
 from servers.state import StateModel, apply_diff, canonical_json, diff_states, hash_state
 
 __all__ = [
+    "AccessGuard",
+    "AccessPolicy",
     "BFCL_CLASSES",
     "CallObserver",
     "CallTimedOut",

@@ -100,8 +100,12 @@ class Sandbox:
         """
         ticket = _Ticket()
         call = functools.partial(self.execute, tool_name, arguments, ticket=ticket)
-        with anyio.move_on_after(timeout):
-            return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        try:
+            with anyio.move_on_after(timeout):
+                return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        except BaseException:
+            ticket.abandon()  # cancelled from outside (the client went away): undone like a late call
+            raise
         if ticket.abandon():
             raise CallTimedOut(
                 f"the call to {tool_name!r} took longer than {timeout:g} s and was stopped; nothing was changed"

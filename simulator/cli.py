@@ -233,7 +233,7 @@ def serve_command(
     if transport == "stdio":
         if not env_names and not (scenario and load_combined_scenario(scenario)):
             raise click.UsageError("stdio serves one sandbox: name its environment, e.g. 'funreason serve filesystem'")
-        sandbox = create_sandbox(list(env_names), scenario, seed)
+        sandbox = create_sandbox(list(env_names), scenario, seed, scenario_dir=scenario_dir)
         recorder = Recorder(record, label="+".join(sandbox.env_names)) if record else None
         anyio.run(serve_sandbox(sandbox, on_call=recorder).run_stdio_async)
         return
