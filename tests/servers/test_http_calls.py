@@ -13,7 +13,7 @@ import httpx2
 import pytest
 from mcp import Client
 
-from servers import create_app, environment_from_class, register_environment
+from servers import create_app, environment_from_class, environment_names, register_environment
 from tests.conftest import FUNREASON, http_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,11 +54,18 @@ class Kiln:
         return {"fired": len(self.fired)}
 
 
-KILN = register_environment(environment_from_class(Kiln, name="kiln_http_calls")).name
+KILN = "kiln_http_calls"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def kiln():
+    """Registered when these tests run, not when they are collected (others list the environments then)."""
+    if KILN not in environment_names():
+        register_environment(environment_from_class(Kiln, name=KILN))
 
 
 @pytest.fixture(scope="module")
-def base():
+def base(kiln):
     with http_server(create_app([KILN, "filesystem"], call_timeout=1.0)) as url:
         yield url
 
