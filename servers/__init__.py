@@ -4,16 +4,19 @@ from servers.bfcl import BFCL_CLASSES, bfcl_entries, bfcl_environment, bfcl_envi
 from servers.classes import PassThrough, environment_from_class, import_class
 from servers.environment import Environment, EnvironmentSnapshot, ToolSpec, tool
 from servers.errors import (
+    CallTimedOut,
     InvalidArgument,
     NotFound,
     PreconditionFailed,
     SandboxError,
     SandboxLimitReached,
     ScenarioError,
+    ServeRefused,
     ToolError,
     UnknownEnvironment,
     UnknownSandbox,
 )
+from servers.guard import AccessGuard, AccessPolicy
 from servers.http import SandboxApp, create_app
 from servers.mcp import DIFF_META_KEY, HINTS_META_KEY, CallObserver, build_mcp_server, serve_sandbox
 from servers.registry import environment_names, get_environment, register_environment
@@ -31,8 +34,11 @@ from servers.scenarios import (
 from servers.state import StateModel, apply_diff, canonical_json, diff_states, hash_state
 
 __all__ = [
+    "AccessGuard",
+    "AccessPolicy",
     "BFCL_CLASSES",
     "CallObserver",
+    "CallTimedOut",
     "DIFF_META_KEY",
     "Environment",
     "EnvironmentSnapshot",
@@ -49,6 +55,7 @@ __all__ = [
     "SandboxManager",
     "Scenario",
     "ScenarioError",
+    "ServeRefused",
     "StateModel",
     "ToolError",
     "ToolSpec",

@@ -9,7 +9,9 @@ SandboxError
 ├── ScenarioError              a scenario or pool file is missing or malformed
 ├── UnknownEnvironment         no environment has that name
 ├── UnknownSandbox             no live sandbox has that id
-└── SandboxLimitReached        the cap on live sandboxes is reached
+├── SandboxLimitReached        the cap on live sandboxes is reached
+├── CallTimedOut               a tool call ran past its time limit (and changed nothing)
+└── ServeRefused               an HTTP server's options would leave it open (or are empty)
 ```
 
 Tools raise `ToolError` subclasses only; `servers.mcp` is the one boundary that
@@ -17,12 +19,14 @@ turns them into error results.  Anything else escaping a tool is a bug.
 """
 
 __all__ = [
+    "CallTimedOut",
     "InvalidArgument",
     "NotFound",
     "PreconditionFailed",
     "SandboxError",
     "SandboxLimitReached",
     "ScenarioError",
+    "ServeRefused",
     "ToolError",
     "UnknownEnvironment",
     "UnknownSandbox",
@@ -63,3 +67,11 @@ class UnknownSandbox(SandboxError):
 
 class SandboxLimitReached(SandboxError):
     """Creating another sandbox would exceed the configured cap on live sandboxes."""
+
+
+class CallTimedOut(SandboxError):
+    """A tool call ran past the server's time limit; the sandbox is as it was before the call."""
+
+
+class ServeRefused(SandboxError):
+    """An HTTP server would start open to other machines or web pages, or with an empty token."""

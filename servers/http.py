@@ -1,19 +1,27 @@
 """The HTTP app: `/sandboxes` routes and one MCP endpoint per sandbox, addressed by URL.
 
-MCP over streamable HTTP is stateless here, so a sandbox is named by its URL
-(`/sandboxes/{id}/mcp`), never by a protocol session.  One `MCPServer` per set
-of environments serves every sandbox of that set; its tools find their sandbox
-from the id in the path.
+MCP over streamable HTTP is stateless here (the SDK's stateless mode: no protocol
+sessions, so none to flood or to carry from one sandbox's URL to another's), and a
+sandbox is named by its URL (`/sandboxes/{id}/mcp`).  One `MCPServer` per set of
+environments serves every sandbox of that set; its tools find their sandbox from the
+id in the path.  `servers.guard` checks Host, Origin, token and content type in
+front of every route; scenarios are named, never read from a path a client gives;
+tool calls, state reads and forks run on worker threads, so a slow one holds up no
+other request.
 """
 
 import contextlib
-import hmac
 import json
+import logging
+import re
+import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,15 +29,31 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from servers.errors import SandboxError, SandboxLimitReached, UnknownEnvironment, UnknownSandbox
+from servers.errors import (
+    SandboxError,
+    SandboxLimitReached,
+    ScenarioError,
+    ServeRefused,
+    UnknownEnvironment,
+    UnknownSandbox,
+)
+from servers.guard import AccessGuard, AccessPolicy
 from servers.mcp import CallObserver, build_mcp_server
 from servers.registry import environment_names, get_environment
 from servers.sandboxes import Sandbox, SandboxManager, create_sandbox
-from servers.scenarios import load_combined_scenario
+from servers.scenarios import combined_scenario_names, load_combined_scenario, load_scenario, scenario_names
 
-__all__ = ["SandboxApp", "create_app"]
+__all__ = ["DEFAULT_CALL_TIMEOUT", "SandboxApp", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CALL_TIMEOUT = 30.0
+"""Seconds a tool call may run over HTTP before it is stopped (and undone)."""
 
 _MAX_BODY = 64 * 1024
+_SWITCH_INTERVAL = 0.001
+_SCENARIO_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
+"""What a scenario name over HTTP may be: a name, never a path."""
 
 
 class SandboxApp:
@@ -44,15 +68,24 @@ class SandboxApp:
         seed: int = 0,
         token: str | None = None,
         host: str = "127.0.0.1",
+        allowed_hosts: Sequence[str] = (),
+        allowed_origins: Sequence[str] = (),
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
         on_call: CallObserver | None = None,
     ) -> None:
         self.env_names = list(env_names) or environment_names()
         for name in self.env_names:
             get_environment(name)
+        self.policy = AccessPolicy.for_bind(
+            host, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins, token=token
+        )
         self.manager = manager if manager is not None else SandboxManager()
-        self.default = create_sandbox(self.env_names, default_scenario, seed, sandbox_id="default")
-        self.token = token
+        self.scenarios = {name: _scenarios_of(name, self.manager.scenario_dir) for name in self.env_names}
+        self.default = create_sandbox(
+            self.env_names, default_scenario, seed, sandbox_id="default", scenario_dir=self.manager.scenario_dir
+        )
         self.host = host
+        self.call_timeout = call_timeout
         self.on_call = on_call
         self._mcp_apps: dict[tuple[str, ...], ASGIApp] = {}
         self._start_lock = anyio.Lock()
@@ -72,14 +105,22 @@ class SandboxApp:
         ]
         app = Starlette(routes=routes, lifespan=self._lifespan)
         app.add_exception_handler(SandboxError, _sandbox_error)  # type: ignore[arg-type]
-        return app if self.token is None else _BearerAuth(app, self.token)  # type: ignore[return-value]
+        app.add_middleware(AccessGuard, policy=self.policy)  # type: ignore[arg-type]
+        return app
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        async with anyio.create_task_group() as task_group:
-            self._task_group = task_group
-            yield
-            task_group.cancel_scope.cancel()
+        # A tool busy in pure Python holds the interpreter lock; the event loop gets it back after at
+        # most this interval each time it asks, and it asks a few times per request (5 ms by default).
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, _SWITCH_INTERVAL))
+        try:
+            async with anyio.create_task_group() as task_group:
+                self._task_group = task_group
+                yield
+                task_group.cancel_scope.cancel()
+        finally:
+            sys.setswitchinterval(interval)
 
     async def mcp_app_for(self, sandbox: Sandbox) -> ASGIApp:
         """The MCP handler for this sandbox's set of environments, started on first use."""
@@ -87,8 +128,12 @@ class SandboxApp:
         async with self._start_lock:
             if key not in self._mcp_apps:
                 env_classes = [get_environment(name) for name in key]
-                server = build_mcp_server(env_classes, self._resolve, on_call=self.on_call)
-                server.streamable_http_app(host=self.host)
+                server = build_mcp_server(
+                    env_classes, self._resolve, on_call=self.on_call, call_timeout=self.call_timeout
+                )
+                server.streamable_http_app(
+                    host=self.host, stateless_http=True, transport_security=self.policy.transport_security()
+                )
                 assert self._task_group is not None, "the app's lifespan is not running"
                 await self._task_group.start(_run_session_manager, server)
                 self._mcp_apps[key] = server.session_manager.handle_request
@@ -104,30 +149,59 @@ class SandboxApp:
     async def _create(self, request: Request) -> Response:
         body = await _json_body(request)
         scenario = body.get("scenario")
-        combined = load_combined_scenario(scenario) if isinstance(scenario, str) else None
+        if scenario is not None and not isinstance(scenario, str | dict):
+            return _error(400, "'scenario' must be a scenario name or an object of names by environment")
+        combined = self._combined(scenario) if isinstance(scenario, str) else None
         envs = body.get("env", list(combined) if combined else self.env_names)
         envs = [envs] if isinstance(envs, str) else envs
         if not isinstance(envs, list) or not envs or not all(isinstance(name, str) for name in envs):
             return _error(400, "'env' must be an environment name or a non-empty list of names")
         for name in envs:
-            get_environment(name)
             if name not in self.env_names:
-                raise UnknownEnvironment(
-                    f"environment {name!r} is not served here (served: {', '.join(self.env_names)})"
-                )
-        if scenario is not None and not isinstance(scenario, str | dict):
-            return _error(400, "'scenario' must be a scenario name or an object of names by environment")
+                problem = "is not served here" if name in environment_names() else "is an unknown environment"
+                raise UnknownEnvironment(f"{name!r} {problem} (served: {', '.join(self.env_names)})")
+        if combined is None:
+            self._check_scenarios(envs, scenario)
         seed = body.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool):
             return _error(400, "'seed' must be an integer")
-        sandbox = self.manager.create(envs, scenario, seed)
+        self.manager.check_room()
+        try:
+            built = await anyio.to_thread.run_sync(
+                lambda: create_sandbox(envs, scenario, seed, scenario_dir=self.manager.scenario_dir)
+            )
+        except ScenarioError as error:  # its text may quote the file: the server's log gets it, the client not
+            logger.warning("a sandbox could not be built: %s", error)
+            return _error(400, "the scenario could not be loaded (the server's log says why)")
+        sandbox = self.manager.add(built)
         return JSONResponse(sandbox.describe() | {"mcp": f"/sandboxes/{sandbox.id}/mcp"}, status_code=201)
 
+    def _combined(self, name: str) -> dict[str, str] | None:
+        return load_combined_scenario(name) if name in combined_scenario_names() else None
+
+    def _check_scenarios(self, envs: list[str], scenario: str | dict[str, Any] | None) -> None:
+        """Only names the server knows, shipped or its own: no path, no file a client points at."""
+        wanted = {name: scenario for name in envs} if isinstance(scenario, str | None) else scenario
+        for env, name in wanted.items():
+            if env not in envs:
+                raise _BadRequest(f"'scenario' names {env!r}, which is not among this sandbox's environments")
+            if name is None:
+                continue
+            if not isinstance(name, str) or not _SCENARIO_NAME.fullmatch(name):
+                raise _BadRequest("a scenario is named by letters, digits, '_' and '-' (paths are for the CLI only)")
+            if name not in self.scenarios[env]:
+                known = ", ".join(sorted(self.scenarios[env]))
+                raise _BadRequest(f"unknown scenario {name!r} for environment {env!r} (known: {known})")
+
     async def _fork(self, request: Request) -> Response:
-        sandbox = self.manager.fork(request.path_params["sid"])
+        source = self.manager.get(request.path_params["sid"])
+        self.manager.check_room()
+        sandbox = self.manager.add(await anyio.to_thread.run_sync(source.fork))
         return JSONResponse(sandbox.describe() | {"mcp": f"/sandboxes/{sandbox.id}/mcp"}, status_code=201)
 
     async def _list(self, request: Request) -> Response:
+        if self.policy.token is None:
+            return _error(403, "listing sandboxes needs a server started with a token (--token or --token-file)")
         return JSONResponse({"sandboxes": [sandbox.describe() for sandbox in self.manager.list()]})
 
     async def _describe(self, request: Request) -> Response:
@@ -139,7 +213,9 @@ class SandboxApp:
         return Response(status_code=204)
 
     async def _state(self, request: Request) -> Response:
-        return JSONResponse(self.manager.get(request.path_params["sid"]).state())
+        sandbox = self.manager.get(request.path_params["sid"])
+        body = await anyio.to_thread.run_sync(_state_bytes, sandbox)  # a large state holds up no other request
+        return Response(body, media_type="application/json")
 
 
 def create_app(env_names: Sequence[str] = (), **options: Any) -> Starlette:
@@ -154,6 +230,17 @@ class _MCPEndpoint:
         self.owner = owner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
+            # Stateless: no stream to open (GET would hold one open for ever), no session to end (DELETE)
+            response = _error(405, "this MCP endpoint takes POST only (stateless: no stream, no session)")
+            response.headers["Allow"] = "POST"
+            await response(scope, receive, send)
+            return
+        if any(name == b"mcp-session-id" for name, _ in scope["headers"]):
+            # Stateless: this server never hands out a session, so one sent is not ours (nor this sandbox's).
+            message = "unknown session: this server is stateless, a sandbox is addressed by its URL"
+            await _error(404, message)(scope, receive, send)
+            return
         try:
             sandbox = self.owner.sandbox_for(scope)
         except UnknownSandbox as error:
@@ -161,22 +248,6 @@ class _MCPEndpoint:
             return
         handler = await self.owner.mcp_app_for(sandbox)
         await handler(scope, receive, send)
-
-
-class _BearerAuth:
-    """Require `Authorization: Bearer <token>` on every request."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.expected = f"Bearer {token}".encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                await _error(401, "missing or wrong bearer token")(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 async def _run_session_manager(server: MCPServer, *, task_status: anyio.abc.TaskStatus[None]) -> None:
@@ -222,3 +293,22 @@ async def _sandbox_error(request: Request, error: SandboxError) -> Response:
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _state_bytes(sandbox: Sandbox) -> bytes:
+    return json.dumps(sandbox.state(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _scenarios_of(env: str, scenario_dir: Path | None) -> frozenset[str]:
+    """The scenario names a client may ask for: the shipped ones and the server's own, each checked now.
+
+    A bad file of the server's own is one line at start, not a surprise for a client later.
+    """
+    names = set(scenario_names(env))
+    folder = scenario_dir / env if scenario_dir is not None else None
+    for path in sorted(folder.glob("*.json")) if folder is not None and folder.is_dir() else []:
+        if not _SCENARIO_NAME.fullmatch(path.stem):
+            raise ServeRefused(f"{path}: a scenario's file name must be letters, digits, '_' and '-' before .json")
+        load_scenario(get_environment(env), path=path)
+        names.add(path.stem)
+    return frozenset(names)

@@ -14,13 +14,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import anyio.to_thread
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 from starlette.requests import Request
 
 from servers.classes import PassThrough
@@ -52,11 +54,15 @@ def build_mcp_server(
     *,
     name: str | None = None,
     on_call: CallObserver | None = None,
+    call_timeout: float | None = None,
 ) -> MCPServer:
     """An `MCPServer` exposing every tool of `env_classes`, each call run in `resolve(request)`.
 
     Tool schemas carry no sandbox plumbing: they go into training data as they are.
     `on_call` observes every call, including those refused before the tool ran.
+    With `call_timeout` (seconds), every call, state read and observation runs on a
+    worker thread, so a slow one holds up no other client (what HTTP needs); without,
+    calls run inline, which is fastest for one client (stdio, in-process).
     """
     tools: dict[str, Tool] = {}
     for env_class in env_classes:
@@ -64,14 +70,14 @@ def build_mcp_server(
             if tool_name in tools:  # the first definition wins, as with `MCPServer.add_tool`
                 logger.warning("Tool already exists: %s", tool_name)
                 continue
-            function = _tool_function(env_class, tool_name, resolve)
+            function = _tool_function(env_class, tool_name, resolve, call_timeout)
             tools[tool_name] = _tool_template(env_class, tool_name).model_copy(update={"fn": function})
     server = MCPServer(
         name or "+".join(env.name for env in env_classes),
         instructions=" ".join(env.description for env in env_classes),
         version=",".join(f"{env.name}-{env.version}" for env in env_classes),
         log_level="WARNING",
-        middleware=[_ObserveCalls(resolve, on_call)] if on_call is not None else None,
+        middleware=[_ObserveCalls(resolve, on_call, threaded=call_timeout is not None)] if on_call else None,
         tools=list(tools.values()),
     )
     server.resource(
@@ -79,7 +85,7 @@ def build_mcp_server(
         name="state",
         description="The current state of one environment of this sandbox as JSON ('all': every environment).",
         mime_type="application/json",
-    )(_state_reader(resolve))
+    )(_state_reader(resolve, threaded=call_timeout is not None))
     return server
 
 
@@ -93,9 +99,11 @@ def serve_sandbox(sandbox: Sandbox, *, on_call: CallObserver | None = None) -> M
 class _ObserveCalls:
     """Server middleware handing each `tools/call` and its outcome to an observer."""
 
-    def __init__(self, resolve: SandboxResolver, observe: CallObserver) -> None:
+    def __init__(self, resolve: SandboxResolver, observe: CallObserver, *, threaded: bool) -> None:
         self.resolve = resolve
         self.observe = observe
+        # one at a time, in order: an observer (a store) need not be thread-safe, only movable off the loop
+        self._limiter = anyio.CapacityLimiter(1) if threaded else None
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method != "tools/call":
@@ -106,18 +114,24 @@ class _ObserveCalls:
             result = await call_next(ctx)
         except MCPError as error:
             result = CallToolResult(content=[TextContent(type="text", text=error.error.message)], is_error=True)
-            self._observe(ctx, params, result, started)
+            await self._observe(ctx, params, result, started)
             raise
         if isinstance(result, dict):
             result = CallToolResult.model_validate(result)
         if isinstance(result, CallToolResult):
-            self._observe(ctx, params, result, started)
+            await self._observe(ctx, params, result, started)
         return result
 
-    def _observe(self, ctx: Any, params: dict[str, Any], result: CallToolResult, started: float) -> None:
+    async def _observe(self, ctx: Any, params: dict[str, Any], result: CallToolResult, started: float) -> None:
         latency_ms = (time.perf_counter() - started) * 1000
         arguments = params.get("arguments") or {}
-        self.observe(self.resolve(ctx.request), str(params.get("name")), dict(arguments), result, latency_ms)
+        observe = functools.partial(
+            self.observe, self.resolve(ctx.request), str(params.get("name")), dict(arguments), result, latency_ms
+        )
+        if self._limiter is None:
+            observe()
+        else:
+            await anyio.to_thread.run_sync(observe, limiter=self._limiter)
 
 
 @functools.cache
@@ -129,25 +143,56 @@ def _tool_template(env_class: type[Environment], tool_name: str) -> Tool:
     with its own function, which has the same signature and differs only in its resolver.
     """
     spec = env_class.tool_specs()[tool_name]
-    return Tool.from_function(
+    tool = Tool.from_function(
         _tool_function(env_class, tool_name, _no_resolver),
         name=tool_name,
         description=inspect.cleandoc(getattr(env_class, tool_name).__doc__ or ""),
         annotations=ToolAnnotations(read_only_hint=spec.read_only, destructive_hint=not spec.read_only),
         meta={HINTS_META_KEY: spec.hints()},
     )
+    arguments = tool.fn_metadata.arg_model
+    strict = type(arguments.__name__, (arguments,), {"__module__": arguments.__module__, "model_config": _STRICT})
+    metadata = _StrictArguments(**(dict(tool.fn_metadata) | {"arg_model": strict}))
+    return tool.model_copy(update={"fn_metadata": metadata, "parameters": strict.model_json_schema(by_alias=True)})
+
+
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True)
+"""Arguments a tool's schema does not name are refused (`additionalProperties: false`), and NaN is no number."""
+
+
+class _StrictArguments(FuncMetadata):
+    """Arguments validated as JSON in pydantic's strict mode: `"yes"` is no boolean, `"5"` no integer.
+
+    The SDK validates leniently (any truthy string for a boolean); a model trained on our
+    data must learn to send the types the schema states.  A JSON-in-a-string list is
+    still parsed first (`pre_parse_json`), as clients send that.
+    """
+
+    def validate_arguments(self, arguments_to_validate: dict[str, Any]) -> dict[str, Any]:
+        data = self.pre_parse_json(arguments_to_validate)
+        try:
+            text = json.dumps(data)
+        except (TypeError, ValueError):  # not JSON data (an in-process caller's own objects): as they are
+            return self.arg_model.model_validate(data, strict=True).model_dump_one_level()
+        return self.arg_model.model_validate_json(text, strict=True).model_dump_one_level()
 
 
 def _no_resolver(request: Request | None) -> Sandbox:
     raise AssertionError("a tool template is never called; servers call copies bound to their resolver")
 
 
-def _tool_function(env_class: type[Environment], tool_name: str, resolve: SandboxResolver) -> Callable[..., Any]:
+def _tool_function(
+    env_class: type[Environment], tool_name: str, resolve: SandboxResolver, call_timeout: float | None = None
+) -> Callable[..., Any]:
     signature = env_class.tool_signature(tool_name)
 
     async def call_tool(ctx: Context, **arguments: Any) -> CallToolResult:
         try:
-            execution = resolve(ctx.request_context.request).execute(tool_name, arguments)
+            sandbox = resolve(ctx.request_context.request)
+            if call_timeout is None:
+                execution = sandbox.execute(tool_name, arguments)
+            else:
+                execution = await sandbox.execute_in_thread(tool_name, arguments, call_timeout)
         except SandboxError as error:
             raise MCPToolError(str(error)) from error
         if isinstance(execution.result, PassThrough):
@@ -202,13 +247,17 @@ def _float_or_text(value: Any) -> float | str:
         return str(value)
 
 
-def _state_reader(resolve: SandboxResolver) -> Callable[..., str]:
-    def read_state(env: str, ctx: Context) -> str:
+def _state_reader(resolve: SandboxResolver, *, threaded: bool) -> Callable[..., Any]:
+    async def read_state(env: str, ctx: Context) -> str:
         sandbox = resolve(ctx.request_context.request)
-        if env == "all":
-            return canonical_json(sandbox.state())
-        if env not in sandbox.environments:
+        if env != "all" and env not in sandbox.environments:
             raise ValueError(f"this sandbox has no environment {env!r} (it has: {', '.join(sandbox.env_names)})")
-        return canonical_json(sandbox.environments[env].state_data())
+        dump = functools.partial(_state_json, sandbox, env)
+        return await anyio.to_thread.run_sync(dump) if threaded else dump()
 
     return read_state
+
+
+def _state_json(sandbox: Sandbox, env: str) -> str:
+    with sandbox.lock:
+        return canonical_json(sandbox.state() if env == "all" else sandbox.environments[env].state_data())

@@ -4,16 +4,20 @@ import functools
 import json
 import math
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from pydantic import BaseModel
 
 from servers.classes import ClassEnvironment
 from servers.environment import Environment, EnvironmentSnapshot, ToolSpec
-from servers.errors import InvalidArgument, SandboxLimitReached, UnknownSandbox
+from servers.errors import CallTimedOut, InvalidArgument, SandboxLimitReached, UnknownSandbox
 from servers.registry import get_environment
 from servers.scenarios import load_combined_scenario, load_scenario
 from servers.state import StateModel, diff_states, hash_state
@@ -37,6 +41,8 @@ class Sandbox:
 
     `execute` is transactional: a call that raises leaves every environment exactly
     as it was.  Read-only tools skip the snapshot, which is where most calls go.
+    One lock serialises calls, reads of the state and forks, so calls running on
+    worker threads (`execute_in_thread`) never see or leave a half-changed state.
     """
 
     def __init__(self, environments: Sequence[Environment], *, sandbox_id: str, scenario: dict[str, str], seed: int):
@@ -45,6 +51,7 @@ class Sandbox:
         self.scenario = scenario
         self.seed = seed
         self.last_used = 0.0
+        self.lock = threading.RLock()
         self._tools: dict[str, tuple[Environment, ToolSpec]] = {}
         for env in environments:
             for name, spec in env.tool_specs().items():
@@ -61,40 +68,76 @@ class Sandbox:
     def tool_spec(self, tool_name: str) -> ToolSpec:
         return self._tools[tool_name][1]
 
-    def execute(self, tool_name: str, arguments: Mapping[str, Any]) -> Execution:
-        """Run a tool on already-validated arguments, all or nothing."""
+    def execute(self, tool_name: str, arguments: Mapping[str, Any], *, ticket: "_Ticket | None" = None) -> Execution:
+        """Run a tool on already-validated arguments, all or nothing.
+
+        With a `ticket`, the call is undone (and raises `CallTimedOut`) when its caller
+        gave up on it while it ran, and does not start when the caller gave up first.
+        """
         env, spec = self._tools[tool_name]
         method = getattr(env, tool_name)
-        if spec.read_only:
-            return Execution(_finite(method(**arguments)), [])
-        before = env.snapshot()
+        with self.lock:
+            if ticket is not None and ticket.abandoned:
+                raise _late(tool_name)
+            before = None if spec.read_only else env.snapshot()
+            try:
+                result = _finite(method(**arguments))
+                diff = [] if before is None else diff_states({env.name: before.state}, {env.name: env.state_data()})
+                execution = Execution(result, diff)
+                if ticket is not None and not ticket.finish(execution):
+                    raise _late(tool_name)
+            except BaseException:
+                if before is not None:
+                    env.undo(before)
+                raise
+        return execution
+
+    async def execute_in_thread(self, tool_name: str, arguments: Mapping[str, Any], timeout: float) -> Execution:
+        """`execute` on a worker thread, so a slow call holds up no other sandbox; at most `timeout` seconds.
+
+        A thread cannot be stopped: a call past its time limit runs on, then is undone
+        under the sandbox's lock before anything else sees its changes.
+        """
+        ticket = _Ticket()
+        call = functools.partial(self.execute, tool_name, arguments, ticket=ticket)
         try:
-            result = _finite(method(**arguments))
+            with anyio.move_on_after(timeout):
+                return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
         except BaseException:
-            env.undo(before)
+            ticket.abandon()  # cancelled from outside (the client went away): undone like a late call
             raise
-        return Execution(result, diff_states({env.name: before.state}, {env.name: env.state_data()}))
+        if ticket.abandon():
+            raise CallTimedOut(
+                f"the call to {tool_name!r} took longer than {timeout:g} s and was stopped; nothing was changed"
+            )
+        assert ticket.value is not None  # finished at the very moment its time ran out
+        return ticket.value
 
     def state(self) -> dict[str, Any]:
         """The whole state as JSON data, keyed by environment name."""
-        return {name: env.state_data() for name, env in self.environments.items()}
+        with self.lock:
+            return {name: env.state_data() for name, env in self.environments.items()}
 
     def state_hash(self) -> str:
         return hash_state(self.state())
 
     def snapshot(self) -> dict[str, EnvironmentSnapshot]:
-        return {name: env.snapshot() for name, env in self.environments.items()}
+        with self.lock:
+            return {name: env.snapshot() for name, env in self.environments.items()}
 
     def restore(self, snapshot: Mapping[str, EnvironmentSnapshot]) -> None:
-        for name, env_snapshot in snapshot.items():
-            self.environments[name].restore(env_snapshot)
+        with self.lock:
+            for name, env_snapshot in snapshot.items():
+                self.environments[name].restore(env_snapshot)
 
     def fork(self, *, sandbox_id: str | None = None) -> "Sandbox":
         """A new sandbox with exactly this state and random stream: both futures start equal, then part ways."""
         twin = object.__new__(Sandbox)  # a shallow copy, as copy.copy makes it at a fifth of the cost
         twin.__dict__.update(self.__dict__)
         twin.id = sandbox_id or _new_id()
-        twin.environments = {name: env.fork() for name, env in self.environments.items()}
+        twin.lock = threading.RLock()
+        with self.lock:
+            twin.environments = {name: env.fork() for name, env in self.environments.items()}
         twin.scenario = dict(self.scenario)
         twin.last_used = 0.0
         # The same tools bound to the twins: no walk over the classes again, no duplicate check (this one passed)
@@ -107,11 +150,17 @@ class Sandbox:
 
 
 def create_sandbox(
-    envs: str | Sequence[str], scenario: ScenarioChoice = None, seed: int = 0, *, sandbox_id: str | None = None
+    envs: str | Sequence[str],
+    scenario: ScenarioChoice = None,
+    seed: int = 0,
+    *,
+    sandbox_id: str | None = None,
+    scenario_dir: Path | None = None,
 ) -> Sandbox:
     """Build a fresh sandbox from shipped scenarios; the same inputs give the same state.
 
     `scenario` may name a combined scenario, which picks the environments itself.
+    A name found as `scenario_dir/<env>/<name>.json` is read from there first.
     """
     names = [envs] if isinstance(envs, str) else list(envs)
     combined = load_combined_scenario(scenario) if isinstance(scenario, str) else None
@@ -126,12 +175,14 @@ def create_sandbox(
     for name in names:
         env_class = get_environment(name)
         wanted = scenario.get(name) if isinstance(scenario, Mapping) else scenario
-        chosen[name], state = _initial_state(env_class, wanted)
+        chosen[name], state = _initial_state(env_class, wanted, scenario_dir)
         environments.append(env_class(state, seed))
     return Sandbox(environments, sandbox_id=sandbox_id or _new_id(), scenario=chosen, seed=seed)
 
 
-def _initial_state(env_class: type[Environment], wanted: str | None) -> tuple[str, StateModel | dict[str, Any]]:
+def _initial_state(
+    env_class: type[Environment], wanted: str | None, scenario_dir: Path | None = None
+) -> tuple[str, StateModel | dict[str, Any]]:
     """The scenario's name and a fresh state: shipped scenarios are read and checked once per process.
 
     Reading, parsing and validating the file on every sandbox cost more than the
@@ -140,6 +191,10 @@ def _initial_state(env_class: type[Environment], wanted: str | None) -> tuple[st
     sandboxes can share a mutable value; the state model is validated from that text
     directly (a third faster than parsing it first), a user's class gets it as data.
     """
+    own = scenario_dir / env_class.name / f"{wanted}.json" if scenario_dir and wanted else None
+    if own is not None and own.is_file():
+        loaded = load_scenario(env_class, path=own)
+        return loaded.name, loaded.state
     if wanted is not None and wanted.endswith(".json"):
         loaded = load_scenario(env_class, wanted)
         return loaded.name, loaded.state
@@ -167,9 +222,11 @@ class SandboxManager:
         max_sandboxes: int = 256,
         idle_timeout: float | None = 3600.0,
         clock: Callable[[], float] = time.monotonic,
+        scenario_dir: Path | None = None,
     ) -> None:
         self.max_sandboxes = max_sandboxes
         self.idle_timeout = idle_timeout
+        self.scenario_dir = scenario_dir
         self._clock = clock
         self._sandboxes: dict[str, Sandbox] = {}
 
@@ -177,20 +234,24 @@ class SandboxManager:
         return len(self._sandboxes)
 
     def create(self, envs: str | Sequence[str], scenario: ScenarioChoice = None, seed: int = 0) -> Sandbox:
-        self.expire()
-        if len(self._sandboxes) >= self.max_sandboxes:
-            raise SandboxLimitReached(f"too many live sandboxes (limit {self.max_sandboxes}); delete one first")
-        sandbox = create_sandbox(envs, scenario, seed)
-        sandbox.last_used = self._clock()
-        self._sandboxes[sandbox.id] = sandbox
-        return sandbox
+        self.check_room()
+        return self.add(create_sandbox(envs, scenario, seed, scenario_dir=self.scenario_dir))
 
     def fork(self, sandbox_id: str) -> Sandbox:
         """A new live sandbox that starts where `sandbox_id` stands now (counts against the cap)."""
         source = self.get(sandbox_id)
+        self.check_room()
+        return self.add(source.fork())
+
+    def check_room(self) -> None:
+        """Refuse when the cap is reached (before building a sandbox that could not be kept)."""
+        self.expire()
         if len(self._sandboxes) >= self.max_sandboxes:
             raise SandboxLimitReached(f"too many live sandboxes (limit {self.max_sandboxes}); delete one first")
-        sandbox = source.fork()
+
+    def add(self, sandbox: Sandbox) -> Sandbox:
+        """Make a sandbox built elsewhere (on a worker thread, say) live, within the cap."""
+        self.check_room()
         sandbox.last_used = self._clock()
         self._sandboxes[sandbox.id] = sandbox
         return sandbox
@@ -219,6 +280,34 @@ class SandboxManager:
         cutoff = self._clock() - self.idle_timeout
         for sandbox_id in [sid for sid, box in self._sandboxes.items() if box.last_used < cutoff]:
             del self._sandboxes[sandbox_id]
+
+
+class _Ticket:
+    """One call's fate, settled once: it finished in time (with its value), or its caller gave up."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._settled = False
+        self.abandoned = False
+        self.value: Execution | None = None
+
+    def finish(self, value: Execution) -> bool:
+        """Deliver the call's value; False when the caller gave up first (then undo the call)."""
+        with self._lock:
+            if not self._settled:
+                self._settled, self.value = True, value
+            return not self.abandoned
+
+    def abandon(self) -> bool:
+        """Give up on the call; False when it has already finished (then take its value)."""
+        with self._lock:
+            if not self._settled:
+                self._settled = self.abandoned = True
+            return self.abandoned
+
+
+def _late(tool_name: str) -> CallTimedOut:
+    return CallTimedOut(f"the call to {tool_name!r} ran past its time limit and was undone")
 
 
 def _finite(result: Any) -> Any:

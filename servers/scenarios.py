@@ -124,6 +124,8 @@ def read_json_object(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ScenarioError(f"{path}: cannot read: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {error.start})") from error
     except json.JSONDecodeError as error:
         raise ScenarioError(f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}") from error
     if not isinstance(data, dict):

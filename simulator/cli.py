@@ -1,5 +1,6 @@
 """`funreason explore`, `graph` and `stats`: trajectories from any MCP server into a store."""
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from servers import (
     serve_sandbox,
 )
 from servers.bfcl import bfcl_environment_names
+from servers.http import DEFAULT_CALL_TIMEOUT
 from simulator.cluster import explore_on_ray
 from simulator.connection import DEFAULT_ERROR_TEXT, ServerTarget
 from simulator.errors import SimulatorError
@@ -100,12 +102,7 @@ def target_from(
         get_environment(name)
     if sum(map(bool, (names or scenario and not (server_cmd or server_url), server_cmd, server_url))) != 1:
         raise click.UsageError("give exactly one of --env ENV, --server-cmd CMD or --server-url URL")
-    pairs = []
-    for item in server_env:
-        key, equals, value = item.partition("=")
-        if not equals or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--server-env")
-        pairs.append((key, value))
+    pairs = _env_pairs(server_env)
     if (server_env or reset_cmd) and not (server_cmd or server_url):
         raise click.UsageError("--server-env and --reset-cmd go with --server-cmd or --server-url")
     return ServerTarget(
@@ -158,6 +155,34 @@ def progress_bar(description: str) -> Iterator[Callable[..., None]]:
 @click.option(
     "--token", envvar="FUNREASON_TOKEN", help="HTTP: require 'Authorization: Bearer TOKEN' [env: FUNREASON_TOKEN]."
 )
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="HTTP: read the token from this file (unlike --token, not visible in 'ps').",
+)
+@click.option(
+    "--allowed-hosts",
+    metavar="HOST[,HOST...]",
+    help="HTTP: Host values to answer besides loopback ones, e.g. 'node7:8765,node7.lab:*'.",
+)
+@click.option(
+    "--allowed-origins",
+    metavar="ORIGIN[,ORIGIN...]",
+    help="HTTP: browser Origins to answer besides loopback ones, e.g. 'https://ui.lab'.",
+)
+@click.option(
+    "--call-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_CALL_TIMEOUT,
+    show_default=True,
+    help="HTTP: seconds a tool call may run before it is stopped and undone.",
+)
+@click.option(
+    "--scenarios",
+    "scenario_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="HTTP: folder of your own scenarios, DIR/<env>/<name>.json, which clients may name.",
+)
 @click.option("--max-sandboxes", type=click.IntRange(1), default=256, show_default=True, help="HTTP: live sandbox cap.")
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path), help="Record every call into this store.")
 @click.option(
@@ -178,6 +203,11 @@ def serve_command(
     host: str,
     port: int,
     token: str | None,
+    token_file: Path | None,
+    allowed_hosts: str | None,
+    allowed_origins: str | None,
+    call_timeout: float,
+    scenario_dir: Path | None,
     max_sandboxes: int,
     record: Path | None,
     idle_timeout: float,
@@ -189,6 +219,8 @@ def serve_command(
     POST /sandboxes and served at /sandboxes/<id>/mcp; /mcp is a default sandbox.
     --class serves any class: public methods become tools, public attributes the state.
     --record writes every call any client makes into a trajectory store.
+    Over HTTP only loopback Host and Origin values are answered unless --allowed-hosts
+    and --allowed-origins add some; another --host needs those or a token.
     """
     for name in env_names:
         get_environment(name)
@@ -201,17 +233,20 @@ def serve_command(
     if transport == "stdio":
         if not env_names and not (scenario and load_combined_scenario(scenario)):
             raise click.UsageError("stdio serves one sandbox: name its environment, e.g. 'funreason serve filesystem'")
-        sandbox = create_sandbox(list(env_names), scenario, seed)
+        sandbox = create_sandbox(list(env_names), scenario, seed, scenario_dir=scenario_dir)
         recorder = Recorder(record, label="+".join(sandbox.env_names)) if record else None
         anyio.run(serve_sandbox(sandbox, on_call=recorder).run_stdio_async)
         return
     app = create_app(
         env_names,
-        manager=SandboxManager(max_sandboxes=max_sandboxes, idle_timeout=idle_timeout),
+        manager=SandboxManager(max_sandboxes=max_sandboxes, idle_timeout=idle_timeout, scenario_dir=scenario_dir),
         default_scenario=scenario,
         seed=seed,
-        token=token,
+        token=_serve_token(token, token_file),
         host=host,
+        allowed_hosts=_names(allowed_hosts),
+        allowed_origins=_names(allowed_origins),
+        call_timeout=call_timeout,
         on_call=Recorder(record, label=f"http:{','.join(env_names) or 'all'}") if record else None,
     )
     click.echo(f"serving sandboxes on http://{host}:{port}/sandboxes (default sandbox: /mcp)", err=True)
@@ -221,13 +256,20 @@ def serve_command(
 @click.command("proxy")
 @click.option("--server-cmd", required=True, help="The stdio MCP server to put behind the proxy.")
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Trajectory store.")
-def proxy_command(server_cmd: str, record: Path) -> None:
+@click.option(
+    "--server-env",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Environment variable for the server, on top of yours (repeatable).",
+)
+def proxy_command(server_cmd: str, record: Path, server_env: tuple[str, ...]) -> None:
     """Serve any stdio MCP server's tools over stdio, recording every call into a store.
 
     Point a desktop client at `funreason proxy --server-cmd "CMD" --record calls.db`
-    instead of at CMD: its sessions become trajectories like the explorer's.
+    instead of at CMD: its sessions become trajectories like the explorer's.  The
+    server gets your environment (plus --server-env); if it exits, so does the proxy.
     """
-    anyio.run(run_proxy, server_cmd, record)
+    anyio.run(run_proxy, server_cmd, record, dict(_env_pairs(server_env)))
 
 
 @click.command("explore")
@@ -341,6 +383,38 @@ def graph_command(
                     learn_from(graph, trajectory)
     export_graph(graph, out)
     click.echo(f"{out}: {graph.number_of_nodes()} tools, {graph.number_of_edges()} edges", err=True)
+
+
+def _env_pairs(items: tuple[str, ...]) -> list[tuple[str, str]]:
+    """`--server-env KEY=VALUE ...` as pairs; anything else is one line."""
+    pairs = []
+    for item in items:
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--server-env")
+        pairs.append((key, value))
+    return pairs
+
+
+def _serve_token(token: str | None, token_file: Path | None) -> str | None:
+    """The token from --token, FUNREASON_TOKEN or --token-file; an empty one is refused, never ignored."""
+    if token is None and os.environ.get("FUNREASON_TOKEN") == "":
+        token = ""  # click reads an empty variable as unset: it would serve without any token
+    if token_file is not None:
+        if token is not None:
+            raise click.UsageError("give --token (or FUNREASON_TOKEN) or --token-file, not both")
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            message = f"{token_file}: cannot read the token ({error})"
+            raise click.BadParameter(message, param_hint="--token-file") from error
+    if token is not None and not token.strip():
+        raise click.UsageError("the token is empty: give a non-empty --token, --token-file or FUNREASON_TOKEN")
+    return token
+
+
+def _names(option: str | None) -> tuple[str, ...]:
+    return tuple(name.strip() for name in (option or "").split(",") if name.strip())
 
 
 def _value_pools(path: Path) -> dict[str, list[Any]]:

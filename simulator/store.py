@@ -40,10 +40,12 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        _refuse_empty_file(self.path)
         try:
             connection = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
             connection.execute("PRAGMA busy_timeout = 60000")
             self.db = sqlite_utils.Database(connection)
+            _refuse_corrupt(self.path, connection)
             self._check_or_create()
             wal = connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             connection.execute(f"PRAGMA synchronous = {'NORMAL' if wal else 'FULL'}")
@@ -108,9 +110,11 @@ class Store:
         with self.db.conn:
             self.db.execute(_INSERT_TRAJECTORY, _trajectory_row(trajectory))
             self.db.execute(_INSERT_STEP, _step_row(trajectory.id, step))
+            # the count of stored steps, not +1: the row inserted above may already count this step
             self.db.execute(
-                "UPDATE trajectories SET n_steps = n_steps + 1, final_state_hash = ? WHERE id = ?",
-                [trajectory.final_state_hash, trajectory.id],
+                "UPDATE trajectories SET n_steps = (SELECT count(*) FROM steps WHERE trajectory_id = ?),"
+                " final_state_hash = ? WHERE id = ?",
+                [trajectory.id, trajectory.final_state_hash, trajectory.id],
             )
 
     def iter_trajectories(self, run_id: str | None = None) -> Iterator[Trajectory]:
@@ -264,6 +268,25 @@ class Store:
 
 
 @functools.cache
+def _refuse_empty_file(path: Path) -> None:
+    """A 0-byte file is no store (a truncated copy, a `touch`): SQLite would quietly make it an empty one.
+
+    One that another process is creating this moment has its journal or WAL beside it.
+    """
+    siblings = [path.with_name(path.name + suffix) for suffix in ("-wal", "-journal")]
+    if path.is_file() and path.stat().st_size == 0 and not any(sibling.exists() for sibling in siblings):
+        raise StoreError(f"{path}: an empty file (0 bytes), not a store; delete it to start a new store there")
+
+
+def _refuse_corrupt(path: Path, connection: sqlite3.Connection) -> None:
+    """Check the file's structure on open (`quick_check`: linear in its size), so a damaged store is
+    one clear error before anything reads from it or writes into it."""
+    problems = [row[0] for row in connection.execute("PRAGMA quick_check(1)").fetchall()]
+    if problems != ["ok"]:
+        found = " ".join(problems[0].replace("*** in database main ***", "").split())
+        raise StoreError(f"{path}: the store is damaged ({found}); restore it from a copy")
+
+
 def _versions() -> str:
     """What wrote a run, looked up once per process (each lookup reads package metadata from disk)."""
     return json.dumps({"funreason-mt": version("funreason-mt"), "mcp": version("mcp")})

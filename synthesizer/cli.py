@@ -213,6 +213,8 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
         data = tomllib.loads(value.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(f"{value}: cannot read: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{value}: not UTF-8 text (byte {error.start})") from error
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{value}: invalid TOML: {error}") from error
     params = {p.name: p for p in ctx.command.params if p.name and p.name != "config"}

@@ -1,6 +1,5 @@
 """A Unix-like file system held entirely in state: it never touches the real disk."""
 
-import difflib
 import fnmatch
 import posixpath
 from typing import Annotated, Literal
@@ -9,6 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from servers.environment import Environment, tool
 from servers.errors import InvalidArgument, NotFound, PreconditionFailed
+from servers.linediff import unified_diff
 from servers.state import StateModel
 
 __all__ = ["FileSystem", "FileSystemState", "Node"]
@@ -530,14 +530,13 @@ class FileSystem(Environment):
     ) -> DiffResult:
         """Compare two files line by line and show a unified diff."""
         first, second = self._file(file_name1), self._file(file_name2)
-        lines = difflib.unified_diff(
+        lines = unified_diff(
             first.content.splitlines(),
             second.content.splitlines(),
             self._resolve(file_name1),
             self._resolve(file_name2),
-            lineterm="",
         )
-        return DiffResult(diff_lines=list(lines))
+        return DiffResult(diff_lines=lines)
 
     @tool(
         read_only=True,

@@ -36,7 +36,7 @@ def test_fork_over_http_answers_201_and_a_new_id_with_byte_identical_state():
                 assert not (await client.call_tool("touch", {"file_name": name})).is_error
 
         anyio.run(touch, created["mcp"], "before_fork.txt")
-        forked = httpx2.post(f"{base}/sandboxes/{created['id']}/fork")
+        forked = httpx2.post(f"{base}/sandboxes/{created['id']}/fork", json={})  # POSTs are JSON (issue 25)
         assert forked.status_code == 201, forked.text
         fork = forked.json()
         assert fork["id"] != created["id"] and fork["mcp"] == f"/sandboxes/{fork['id']}/mcp"
@@ -50,7 +50,7 @@ def test_fork_over_http_answers_201_and_a_new_id_with_byte_identical_state():
         assert (
             "/home/alex/only_in_the_fork.txt" in fork_nodes and "/home/alex/only_in_the_fork.txt" not in original_nodes
         )
-        assert httpx2.post(f"{base}/sandboxes/nope/fork").status_code == 404
+        assert httpx2.post(f"{base}/sandboxes/nope/fork", json={}).status_code == 404
 
 
 def test_fork_counts_against_the_cap():

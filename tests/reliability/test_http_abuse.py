@@ -4,6 +4,7 @@ import json
 import socket
 import subprocess
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def test_malformed_mcp_requests_get_client_errors(base, body):
 def test_oversized_bodies_are_refused(base):
     huge = b'{"jsonrpc": "2.0", "id": 1, "method": "ping", "pad": "' + b"x" * (5 * 1024 * 1024) + b'"}'
     assert httpx2.post(f"{base}/mcp", content=huge, headers=MCP_HEADERS).status_code == 413
-    refused = httpx2.post(f"{base}/sandboxes", content=b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}')
+    refused = httpx2.post(
+        f"{base}/sandboxes", content=b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}', headers=MCP_HEADERS
+    )
     assert refused.status_code == 413 and "too large" in refused.json()["error"]
     still_serving(base)
 
@@ -62,19 +65,21 @@ def test_oversized_bodies_are_refused(base):
 def test_wrong_methods_and_paths(base):
     assert httpx2.put(f"{base}/sandboxes").status_code == 405
     assert httpx2.get(f"{base}/nowhere").status_code == 404
-    assert httpx2.post(f"{base}/sandboxes/x/state").status_code == 405
+    assert httpx2.post(f"{base}/sandboxes/x/state", json={}).status_code == 405
+    assert httpx2.post(f"{base}/sandboxes/x/state").status_code == 415  # no JSON: refused before anything else
     still_serving(base)
 
 
 def test_many_concurrent_sandbox_creations(base):
-    def create(_: int) -> int:
-        return httpx2.post(f"{base}/sandboxes", json={"env": "filesystem", "seed": 1}, timeout=60).status_code
+    def create(_: int) -> tuple[int, str]:
+        response = httpx2.post(f"{base}/sandboxes", json={"env": "filesystem", "seed": 1}, timeout=60)
+        return response.status_code, response.json()["id"]
 
     with ThreadPoolExecutor(max_workers=16) as pool:
-        statuses = list(pool.map(create, range(120)))
+        statuses, ids = zip(*pool.map(create, range(120)), strict=True)
     assert set(statuses) == {201}
-    ids = [box["id"] for box in httpx2.get(f"{base}/sandboxes").json()["sandboxes"]]
-    assert len(ids) == len(set(ids)) >= 120
+    assert len(set(ids)) == 120
+    assert all(httpx2.get(f"{base}/sandboxes/{sandbox_id}").status_code == 200 for sandbox_id in ids)
     still_serving(base)
 
 
@@ -149,3 +154,48 @@ def test_cli_binds_loopback_by_default_and_token_guards_every_endpoint():
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def flood_then_connect(url: str, initializes: int) -> None:
+    """`initializes` initialize requests (none ever closed), then a new client of every protocol version."""
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "flood", "version": "0"},
+        },
+    }
+
+    def send(count: int) -> Counter:
+        with httpx2.Client(timeout=60) as http:
+            return Counter(
+                http.post(f"{url}/mcp", json=initialize, headers=MCP_HEADERS).status_code for _ in range(count)
+            )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sum(pool.map(send, [initializes // 8] * 8), Counter())
+    assert statuses == {200: initializes // 8 * 8}
+    for version in ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"):
+        body = initialize | {"params": initialize["params"] | {"protocolVersion": version}}
+        opened = httpx2.post(f"{url}/mcp", json=body, headers=MCP_HEADERS)
+        assert opened.status_code == 200 and version in opened.text, version
+    for mode in ("legacy", "2026-07-28", "auto"):
+
+        async def main(mode: str = mode) -> None:
+            async with Client(f"{url}/mcp", mode=mode) as client:
+                assert not (await client.call_tool("pwd", {})).is_error
+
+        anyio.run(main)
+
+
+def test_an_initialize_flood_locks_no_client_out(base):
+    flood_then_connect(base, 100)
+
+
+@pytest.mark.heavy
+def test_10000_initialize_requests_lock_no_client_out():
+    with http_server(create_app(["filesystem"])) as url:
+        flood_then_connect(url, 10_000)
