@@ -45,7 +45,8 @@ class Hints:
     tools: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     descriptions: Mapping[str, str] = field(default_factory=dict)
     pools: Mapping[str, list[Any]] = field(default_factory=dict)
-    """Value pools by parameter name or entity type; a tool's own pools are added under its parameters' names."""
+    """Value pools by parameter name or entity type.  A tool's own pool for a parameter is the pool of the
+    entity the parameter consumes; one that consumes none is given the entity `<tool>.<parameter>`."""
 
     def tables(self) -> dict[str, dict[str, Any]]:
         """Per tool, its hints and its description: what `servers.with_hints` puts on a served class."""
@@ -104,8 +105,13 @@ def load_hints(path: str | Path) -> Hints:
         tools[name], description, own_pools = _tool_hints(where, name, table)
         if description is not None:
             descriptions[name] = description
-        for key, values in own_pools.items():
-            pools.setdefault(key, []).extend(value for value in values if value not in pools[key])
+        consumes = tools[name].setdefault("consumes", {})
+        for parameter, values in own_pools.items():
+            # a tool's own pool: under the entity its parameter consumes, else an entity of its own
+            entity = consumes.setdefault(parameter, f"{name}.{parameter}")
+            pools.setdefault(entity, []).extend(value for value in values if value not in pools[entity])
+        if not consumes:
+            del tools[name]["consumes"]
     return Hints(where, tools, descriptions, pools)
 
 

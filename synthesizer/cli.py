@@ -16,6 +16,7 @@ from servers.bfcl import bfcl_environment_names
 from simulator import Store
 from simulator import cli as simulator_cli
 from simulator.hints import load_hints
+from synthesizer.decontaminate import decontaminate_file
 from synthesizer.errors import ConfigError, SynthesizerError
 from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
 from synthesizer.llm import ChatModel, ResponseCache
@@ -341,6 +342,27 @@ def _exit_if_pending(pending: int) -> None:
             err=True,
         )
         sys.exit(3)
+
+
+@main.command("decontaminate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--against", type=click.Choice(["bfcl"]), default="bfcl", show_default=True, help="The benchmark.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the kept records go (default: FILE with .decontaminated.jsonl).",
+)
+def decontaminate_command(file: Path, against: str, out: Path | None) -> None:
+    """Drop the records of a JSONL export whose user messages share a word 13-gram or 8-gram with a question
+    of BFCL's multi-turn categories (base, miss_func, miss_param, long_context); write the rest."""
+    target = out or file.with_name(file.name.removesuffix(".jsonl") + ".decontaminated.jsonl")
+    counts = decontaminate_file(file, target)
+    click.echo(
+        f"{counts['checked']} records checked against {counts['questions']} {against} questions: "
+        f"{counts['dropped']} dropped ({counts['shared_13gram']} sharing a 13-gram, {counts['shared_8gram_only']} "
+        f"an 8-gram only), {counts['checked'] - counts['dropped']} kept in {target}",
+        err=True,
+    )
 
 
 @main.command("export")

@@ -73,9 +73,13 @@ def collect_figures(store_path: Path) -> dict[str, Any]:
         }
 
 
-def write_report(store_path: Path, out: Path) -> dict[str, Any]:
-    """Write report.json, report.md, report.html and the figures under `out`; returns the figures."""
+def write_report(store_path: Path, out: Path, *, decontamination: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write report.json, report.md, report.html and the figures under `out`; returns the figures.
+
+    `decontamination`: the counts of `synthesizer.decontaminate`, reported when the run made any."""
     figures = collect_figures(store_path)
+    if decontamination is not None:
+        figures["decontamination"] = decontamination
     pictures = out / "figures"
     pictures.mkdir(parents=True, exist_ok=True)
     images = _draw(store_path, figures, pictures)
@@ -203,6 +207,17 @@ def _tables(figures: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any
                 [f["what"], figure_value(f), f["goal"], "yes" if f["ok"] else "no"]
                 for f in figures["quality"]["figures"].values()
             ],
+        ),
+        *(
+            [
+                (
+                    "Decontamination against BFCL (word n-grams, lowercased, punctuation dropped)",
+                    ["figure", "value"],
+                    [[key, value] for key, value in figures["decontamination"].items() if key != "rule"],
+                )
+            ]
+            if "decontamination" in figures
+            else []
         ),
         (
             "Data quality: examples of missed goals",
