@@ -114,7 +114,7 @@ def bfcl_runs(
 
 def bfcl_scenario_pools(env_names: Sequence[str], scenario: str | dict[str, str]) -> dict[str, list[Any]]:
     """Values the entry's initial state holds, by the entity types of the shipped hints: the files in
-    the current folder, the account's credentials, tweet, ticket, order, card and booking ids."""
+    the current folder, the account's credentials and travel token, tweet, ticket, order, card and booking ids."""
     pools: dict[str, list[Any]] = {}
     for env in env_names:
         name = scenario.get(env, "default") if isinstance(scenario, dict) else scenario

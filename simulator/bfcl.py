@@ -11,6 +11,9 @@ from simulator.explorer import ExploreConfig, Progress, explore
 
 __all__ = ["explore_bfcl", "is_bfcl"]
 
+_SEEDS = 1_000_003
+"""Entry `k` of a run with seed `s` explores with seed `s * _SEEDS + k`: no two seeds share an entry seed."""
+
 
 def is_bfcl(env_names: Sequence[str]) -> bool:
     """Whether every environment named is one of BFCL's classes."""
@@ -32,12 +35,13 @@ def explore_bfcl(
     total = sum(count for *_, count in runs)
     report = progress or (lambda done, wanted: None)
     run_ids, finished = [], 0
-    for envs, scenario, count in runs:
+    for number, (envs, scenario, count) in enumerate(runs):
         values = {key: list(found) for key, found in bfcl_scenario_pools(envs, scenario).items()}
         for key, given in config.values.items():
             values.setdefault(key, []).extend(given)
         target = ServerTarget(envs=envs, scenario=scenario, hints=hints)
-        run_config = replace(config, trajectories=count, values=values)
+        # a seed of its own: entries whose classes and pools are alike must not repeat one another's walks
+        run_config = replace(config, trajectories=count, values=values, seed=config.seed * _SEEDS + number)
         step = functools.partial(_report_within, report, finished, total)
         run_ids.append(explore(target, store_path, run_config, step))
         finished += count

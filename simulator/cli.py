@@ -24,6 +24,7 @@ from servers import (
     with_hints,
 )
 from servers.bfcl import bfcl_environment_names
+from simulator.bfcl import explore_bfcl, is_bfcl
 from simulator.cluster import explore_on_ray
 from simulator.connection import DEFAULT_ERROR_TEXT, ServerTarget
 from simulator.errors import SimulatorError
@@ -311,7 +312,8 @@ def explore_command(
 ) -> None:
     """Explore a server with directed sampling and record real trajectories.
 
-    Re-running the same command resumes up to --trajectories, without duplicates.
+    Re-running the same command resumes up to --trajectories, without duplicates.  BFCL's classes
+    without --scenario: --trajectories per class over seeded BFCL entries, each in its initial config.
     """
     target = target_from(envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, hints)
     config = ExploreConfig(
@@ -322,13 +324,18 @@ def explore_command(
         workers=workers,
         values=_merged(load_hints(hints).pools if hints else {}, _value_pools(values_file) if values_file else {}),
     )
-    with progress_bar(f"exploring {target.label}") as report:
-        if ray_address:
-            explore_on_ray(target, db, config, ray_address, report)
-        run_id = explore(target, db, config, report)
+    if is_bfcl(target.envs) and scenario is None:  # BFCL's classes start in its entries' initial configs
+        with progress_bar(f"exploring {target.label} in BFCL's entries") as report:
+            run_ids = explore_bfcl(target.envs, db, config, report, hints=target.hints)
+        run_label = f"{len(run_ids)} runs (one per BFCL entry)"
+    else:
+        with progress_bar(f"exploring {target.label}") as report:
+            if ray_address:
+                explore_on_ray(target, db, config, ray_address, report)
+            run_label = f"run {explore(target, db, config, report)}"
     with Store(db) as store:
         stats = store.stats()
-    click.echo(f"run {run_id}: {stats['trajectories']} trajectories, {stats['steps']} steps in {db}", err=True)
+    click.echo(f"{run_label}: {stats['trajectories']} trajectories, {stats['steps']} steps in {db}", err=True)
 
 
 @click.command("graph")

@@ -153,12 +153,21 @@ def test_serve_class_publishes_the_hints_over_stdio(tmp_path):
 )
 def test_a_bad_hints_file_is_one_line_naming_file_tool_and_key_and_exit_2(tmp_path, text, tool, key):
     hints = write(tmp_path, "bad.toml", text)
-    db = tmp_path / "x.db"
-    command = [FUNREASON, "explore", "--server-cmd", KV_SERVER, "--hints", str(hints), "--db", str(db)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    outcome = funreason("graph", "--server-cmd", KV_SERVER, "--hints", str(hints), "--out", str(tmp_path / "g.json"))
+    lines = outcome.stderr.strip().splitlines()
+    assert outcome.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), outcome.stderr
     assert str(hints) in lines[0] and f"tools.{tool}" in lines[0] and key in lines[0]
+
+
+def test_the_installed_command_says_it_in_one_line_too(tmp_path):
+    hints = write(tmp_path, "bad.toml", '[tools.put]\nasks = ["Keep {valu} for me."]\n')
+    command = [FUNREASON, "explore", "--server-cmd", KV_SERVER, "--hints", str(hints), "--db", str(tmp_path / "x.db")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert errors == [
+        f"error: {hints}: tools.put: asks: 'Keep {{valu}} for me.' names 'valu', which is no parameter of the tool"
+    ]
 
 
 def test_a_hints_file_that_is_no_table_of_tools_is_refused_on_load(tmp_path):
@@ -186,3 +195,22 @@ def test_explore_with_hints_on_a_builtin_environment_is_deterministic(tmp_path):
     with Store(tmp_path / "a.db") as a, Store(tmp_path / "b.db") as b:
         calls = [[(s.tool, s.arguments, s.result) for s in t.steps] for t in a.iter_trajectories(first)]
         assert calls == [[(s.tool, s.arguments, s.result) for s in t.steps] for t in b.iter_trajectories(second)]
+
+
+@pytest.mark.heavy
+def test_synthesize_with_hints_phrases_requests_of_a_server_explored_without_them(tmp_path):
+    db = tmp_path / "kv.db"
+    explored = funreason("explore", "--server-cmd", KV_SERVER, "--db", str(db), "--trajectories", "4", "--seed", "1")
+    assert explored.returncode == 0, explored.stderr
+    hints = write(tmp_path, "kv.toml", KV_HINTS)
+    made = funreason("synthesize", "--db", str(db), "--hints", str(hints), "--turns", "1-2")
+    assert made.returncode == 0, made.stderr
+    out = tmp_path / "openai.jsonl"
+    assert funreason("export", "--db", str(db), "--format", "openai", "--out", str(out)).returncode == 0
+    requests = [
+        message["content"]
+        for line in out.read_text(encoding="utf-8").splitlines()
+        for message in json.loads(line)["messages"]
+        if message["role"] == "user"
+    ]
+    assert requests and any(text.startswith(("Keep ", "What did I store under")) for text in requests), requests
