@@ -10,11 +10,12 @@ from pathlib import Path
 import anyio
 import pytest
 
+from servers import create_app
 from simulator import ServerTarget, build_graph
 from simulator.explorer import ExploreConfig, explore
 from simulator.hints import HintsError, load_hints
 from simulator.store import Store
-from tests.conftest import FUNREASON, funreason
+from tests.conftest import FUNREASON, funreason, http_server
 
 KV_SERVER = f"{sys.executable} {Path(__file__).with_name('kv_server.py')}"
 
@@ -177,6 +178,15 @@ def test_a_hints_file_that_is_no_table_of_tools_is_refused_on_load(tmp_path):
         load_hints(write(tmp_path, "bad.toml", "[tools.put\n"))
     with pytest.raises(HintsError, match=r"pools\.value: a pool must be a list"):
         load_hints(write(tmp_path, "pools.toml", '[pools]\nvalue = "apples"\n'))
+
+
+def test_a_server_url_gets_the_hints_too(tmp_path):
+    hints = write(tmp_path, "travel.toml", '[tools.list_airports]\nasks = ["Where can I fly from?"]\n')
+    with http_server(create_app(["travel"])) as base:
+        for url in (base, base + "/mcp"):  # a fresh sandbox per trajectory, and the shared default one
+            tools = listed(ServerTarget(url=url, hints=str(hints)))
+            assert tools["list_airports"].hints["asks"] == ["Where can I fly from?"]
+            assert tools["list_airports"].hints["answers"]  # what the server published stays, unless the file says
 
 
 def test_explore_with_hints_on_a_builtin_environment_is_deterministic(tmp_path):
