@@ -36,17 +36,26 @@ def collect_figures(store_path: Path) -> dict[str, Any]:
                 )
             }
             edges = store.covered_edges(run_id)
+            # several runs of one target (BFCL: a run per entry, the same classes) add up to one row
+            earlier = per_env.get(target, {})
+            steps = row[1] + earlier.get("steps", 0)
+            errors = row[2] + earlier.get("error_steps", 0)
+            tools_seen, edges_seen = tools | earlier.get("_tools", set()), edges | earlier.get("_edges", set())
+            graph_edges = {(edge["source"], edge["target"]) for edge in graph["edges"]} | earlier.get("_graph", set())
             per_env[target] = {
-                "run_id": run_id,
-                "trajectories": row[0],
-                "reached": int(reached[0] or 0),
-                "steps": row[1],
-                "error_steps": row[2],
-                "error_rate": round(row[2] / row[1], 4) if row[1] else 0.0,
-                "tools_covered": len(tools),
-                "tools_total": len(graph["nodes"]),
-                "edges_covered": len(edges),
-                "edges_total": len(graph["edges"]),
+                "run_id": earlier.get("run_id", run_id),
+                "trajectories": row[0] + earlier.get("trajectories", 0),
+                "reached": int(reached[0] or 0) + earlier.get("reached", 0),
+                "steps": steps,
+                "error_steps": errors,
+                "error_rate": round(errors / steps, 4) if steps else 0.0,
+                "tools_covered": len(tools_seen),
+                "tools_total": max(len(graph["nodes"]), earlier.get("tools_total", 0)),
+                "edges_covered": len(edges_seen),
+                "edges_total": len(graph_edges),
+                "_tools": tools_seen,
+                "_edges": edges_seen,
+                "_graph": graph_edges,
             }
         turns, calls, envs, variants = Counter(), Counter(), Counter(), Counter()
         for sample in samples.iter_samples():
@@ -60,6 +69,7 @@ def collect_figures(store_path: Path) -> dict[str, Any]:
             for (env,) in store.db.execute("SELECT t.env FROM rejects r JOIN trajectories t ON t.id = r.trajectory_id")
         )
         for env, figures in per_env.items():
+            del figures["_tools"], figures["_edges"], figures["_graph"]
             figures["samples"] = envs.get(env, 0)
             figures["rejected"] = rejected_by_env.get(env, 0)
         return {
