@@ -401,6 +401,9 @@ class ArgumentFiller:
     ) -> tuple[Any, dict[str, Any]]:
         """A value not taken whole from an earlier result: pools, schema, or built from parts."""
         types = json_types(schema)
+        whole = [value for value in self.pools.get(entity or name, []) if isinstance(value, dict)]
+        if "object" in types and whole:  # a whole object a pool holds (a hints file's `updates = [{...}]`)
+            return self.rng.choice(whole), {"source": "pool", "pool": entity or name}
         if "object" in types or "array" in types:
             parts: dict[str, dict[str, Any]] = {}
             value = self._compose(name, schema, memory, writes, name, parts)
@@ -431,7 +434,18 @@ class ArgumentFiller:
         if "array" in types:
             items = option.get("items", {})
             count = max(option.get("minItems", 1), self.rng.randint(1, 2 if self._unknown else 4))
-            return [self._compose(name, items, memory, writes, f"{path}[{i}]", parts) for i in range(count)]
+            built: list[Any] = []
+            for _ in range(count):  # distinct items: nobody asks to lock "rear_left and rear_left"
+                at = f"{path}[{len(built)}]"
+                for _ in range(3):
+                    item = self._compose(name, items, memory, writes, at, parts)
+                    if item not in built:
+                        built.append(item)
+                        break
+                else:
+                    for key in [key for key in parts if key.startswith(at)]:
+                        del parts[key]
+            return built
         earlier = self._from_memory(name, None, set(), schema, memory, {})
         value, origin = earlier if earlier is not None else self._scalar(name, None, schema, memory, writes)
         parts[path] = origin

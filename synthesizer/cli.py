@@ -15,7 +15,9 @@ from servers import environment_names, get_environment
 from servers.bfcl import bfcl_environment_names
 from simulator import Store
 from simulator import cli as simulator_cli
+from simulator.hints import load_hints
 from synthesizer.bfcl_records import bfcl_question_file, is_bfcl_entry, read_bfcl_records
+from synthesizer.decontaminate import decontaminate_file
 from synthesizer.errors import ConfigError, SynthesizerError
 from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
 from synthesizer.llm import ChatModel, ResponseCache
@@ -30,6 +32,9 @@ from synthesizer.sharded import run_on_ray, synthesize_on_ray
 from synthesizer.synthesize import SynthesisConfig, synthesize
 
 __all__ = ["main"]
+
+_BFCL_TRAJECTORIES = 72
+"""`run --bfcl` trajectories per class by default: what seed 0 needs for 300 verified samples (48 gives 217)."""
 
 
 class _OneLineErrors(click.Group):
@@ -46,7 +51,7 @@ class _OneLineErrors(click.Group):
             return super().invoke(ctx)
         except self.known_errors as error:
             click.echo(f"error: {error}", err=True)
-            sys.exit(1)
+            sys.exit(getattr(error, "exit_code", 1))
 
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -165,6 +170,7 @@ def _share_option(variant: str, help_text: str) -> Any:
 @_share_option("missing_tool", "Share of turns whose tool is only offered later in the dialogue.")
 @_share_option("error_recovery", "Share of turns with a call that really fails and is recovered from.")
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
+@simulator_cli.HINTS_OPTION
 def synthesize_command(
     db: Path,
     max_attempts: int,
@@ -175,6 +181,7 @@ def synthesize_command(
     missing_tool: float,
     error_recovery: float,
     ray_address: str | None,
+    hints: Path | None,
     **endpoint: Any,
 ) -> None:
     """Turn trajectories into verified multi-turn samples (advanced tool, hard query, guided chain).
@@ -191,6 +198,7 @@ def synthesize_command(
             seed=seed,
             variants=variants,
             concurrency=endpoint["concurrency"] if endpoint["llm"] == "openai" else 1,
+            hints=load_hints(hints).path if hints is not None else None,
         )
         with simulator_cli.progress_bar("synthesizing") as report:
             if ray_address:
@@ -257,7 +265,9 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
 @click.option("--envs", default=",".join(environment_names()), show_default=True, help="Environments, comma-separated.")
 @click.option("--bfcl", is_flag=True, help="Use BFCL's eight multi-turn classes instead (needs the [bfcl] extra).")
 @click.option(
-    "--trajectories", type=click.IntRange(1), default=RunConfig.trajectories, show_default=True, help="Per environment."
+    "--trajectories",
+    type=click.IntRange(1),
+    help=f"Per environment [default: {RunConfig.trajectories}; with --bfcl {_BFCL_TRAJECTORIES} per class].",
 )
 @click.option("--samples", type=click.IntRange(1), help="Stop synthesis after this many samples.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -265,16 +275,18 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
 @click.option("--max-attempts", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--turns", default="3-6", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
+@simulator_cli.HINTS_OPTION
 def run_command(
     out: Path,
     envs: str,
     bfcl: bool,
-    trajectories: int,
+    trajectories: int | None,
     samples: int | None,
     seed: int,
     max_attempts: int,
     turns: tuple[int, int],
     ray_address: str | None,
+    hints: Path | None,
     **endpoint: Any,
 ) -> None:
     """The whole pipeline on the built-in environments: explore, synthesize, validate, export, report.
@@ -285,10 +297,12 @@ def run_command(
     names = tuple(bfcl_environment_names()) if bfcl else tuple(name.strip() for name in envs.split(",") if name.strip())
     for name in names:
         get_environment(name)
+    if hints is not None:
+        simulator_cli.hint_environments(names, None, load_hints(hints))
     config = RunConfig(
         out=out,
         envs=names,
-        trajectories=trajectories,
+        trajectories=trajectories or (_BFCL_TRAJECTORIES if bfcl else RunConfig.trajectories),
         samples=samples,
         seed=seed,
         turns=turns,
@@ -340,6 +354,27 @@ def _exit_if_pending(pending: int) -> None:
             err=True,
         )
         sys.exit(3)
+
+
+@main.command("decontaminate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--against", type=click.Choice(["bfcl"]), default="bfcl", show_default=True, help="The benchmark.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the kept records go (default: FILE with .decontaminated.jsonl).",
+)
+def decontaminate_command(file: Path, against: str, out: Path | None) -> None:
+    """Drop the records of a JSONL export whose user messages share a word 13-gram or 8-gram with a question
+    of BFCL's multi-turn categories (base, miss_func, miss_param, long_context); write the rest."""
+    target = out or file.with_name(file.name.removesuffix(".jsonl") + ".decontaminated.jsonl")
+    counts = decontaminate_file(file, target)
+    click.echo(
+        f"{counts['checked']} records checked against {counts['questions']} {against} questions: "
+        f"{counts['dropped']} dropped ({counts['shared_13gram']} sharing a 13-gram, {counts['shared_8gram_only']} "
+        f"an 8-gram only), {counts['checked'] - counts['dropped']} kept in {target}",
+        err=True,
+    )
 
 
 @main.command("export")

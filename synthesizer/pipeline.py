@@ -11,6 +11,8 @@ from typing import Any
 
 from servers import environment_names
 from simulator import ExploreConfig, ServerTarget, Store, explore
+from simulator.bfcl import explore_bfcl, is_bfcl
+from synthesizer.decontaminate import decontaminate_store, record_in_dataset_info
 from synthesizer.export import FORMATS, export_samples
 from synthesizer.plan import Variants
 from synthesizer.report import write_report
@@ -68,16 +70,25 @@ class RunConfig:
 def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str, Any]:
     """Explore -> synthesize -> export (all formats) -> report; the report's figures and `pending`."""
     config.out.mkdir(parents=True, exist_ok=True)
+    bfcl = tuple(env for env in config.envs if is_bfcl([env]))
     for env in config.envs:
-        explore(ServerTarget(envs=(env,)), config.store_path, config.explore_config, stage(f"explore {env}"))
+        if env not in bfcl:
+            explore(ServerTarget(envs=(env,)), config.store_path, config.explore_config, stage(f"explore {env}"))
+    if bfcl:  # BFCL's classes start in the initial configs of BFCL's entries, combined as BFCL combines them
+        explore_bfcl(bfcl, config.store_path, config.explore_config, stage("explore BFCL entries"))
     counts = synthesize(config.store_path, config.synthesis_config, backend, stage("synthesize"))
-    report = stage("export")
+    decontamination = None
     with Store(config.store_path) as store:
         samples = SampleStore(store)
+        if bfcl:  # data made in BFCL's classes must not hold BFCL's questions
+            decontamination = decontaminate_store(samples)
+        report = stage("export")
         for number, fmt in enumerate(FORMATS, 1):
             export_samples(samples.iter_samples(), fmt, config.out / f"{fmt}.jsonl")
             report(number, len(FORMATS))
+    if decontamination is not None:
+        record_in_dataset_info(config.out / "dataset_info.json", decontamination)
     done = stage("report")
-    figures = write_report(config.store_path, config.out)
+    figures = write_report(config.store_path, config.out, decontamination=decontamination)
     done(1, 1)
     return figures | {"pending": counts["pending"]}

@@ -37,17 +37,26 @@ def collect_figures(store_path: Path) -> dict[str, Any]:
                 )
             }
             edges = store.covered_edges(run_id)
+            # several runs of one target (BFCL: a run per entry, the same classes) add up to one row
+            earlier = per_env.get(target, {})
+            steps = row[1] + earlier.get("steps", 0)
+            errors = row[2] + earlier.get("error_steps", 0)
+            tools_seen, edges_seen = tools | earlier.get("_tools", set()), edges | earlier.get("_edges", set())
+            graph_edges = {(edge["source"], edge["target"]) for edge in graph["edges"]} | earlier.get("_graph", set())
             per_env[target] = {
-                "run_id": run_id,
-                "trajectories": row[0],
-                "reached": int(reached[0] or 0),
-                "steps": row[1],
-                "error_steps": row[2],
-                "error_rate": round(row[2] / row[1], 4) if row[1] else 0.0,
-                "tools_covered": len(tools),
-                "tools_total": len(graph["nodes"]),
-                "edges_covered": len(edges),
-                "edges_total": len(graph["edges"]),
+                "run_id": earlier.get("run_id", run_id),
+                "trajectories": row[0] + earlier.get("trajectories", 0),
+                "reached": int(reached[0] or 0) + earlier.get("reached", 0),
+                "steps": steps,
+                "error_steps": errors,
+                "error_rate": round(errors / steps, 4) if steps else 0.0,
+                "tools_covered": len(tools_seen),
+                "tools_total": max(len(graph["nodes"]), earlier.get("tools_total", 0)),
+                "edges_covered": len(edges_seen),
+                "edges_total": len(graph_edges),
+                "_tools": tools_seen,
+                "_edges": edges_seen,
+                "_graph": graph_edges,
             }
         turns, calls, envs, variants = Counter(), Counter(), Counter(), Counter()
         for sample in samples.iter_samples():
@@ -61,6 +70,7 @@ def collect_figures(store_path: Path) -> dict[str, Any]:
             for (env,) in store.db.execute("SELECT t.env FROM rejects r JOIN trajectories t ON t.id = r.trajectory_id")
         )
         for env, figures in per_env.items():
+            del figures["_tools"], figures["_edges"], figures["_graph"]
             figures["samples"] = envs.get(env, 0)
             figures["rejected"] = rejected_by_env.get(env, 0)
         return {
@@ -75,9 +85,13 @@ def collect_figures(store_path: Path) -> dict[str, Any]:
         }
 
 
-def write_report(store_path: Path, out: Path) -> dict[str, Any]:
-    """Write report.json, report.md, report.html and the figures under `out`; returns the figures."""
+def write_report(store_path: Path, out: Path, *, decontamination: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write report.json, report.md, report.html and the figures under `out`; returns the figures.
+
+    `decontamination`: the counts of `synthesizer.decontaminate`, reported when the run made any."""
     figures = collect_figures(store_path)
+    if decontamination is not None:
+        figures["decontamination"] = decontamination
     pictures = out / "figures"
     pictures.mkdir(parents=True, exist_ok=True)
     images = _draw(store_path, figures, pictures)
@@ -220,6 +234,17 @@ def _tables(figures: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any
                 [f["what"], figure_value(f), f["goal"], "yes" if f["ok"] else "no"]
                 for f in figures["quality"]["figures"].values()
             ],
+        ),
+        *(
+            [
+                (
+                    "Decontamination against BFCL (word n-grams, lowercased, punctuation dropped)",
+                    ["figure", "value"],
+                    [[key, value] for key, value in figures["decontamination"].items() if key != "rule"],
+                )
+            ]
+            if "decontamination" in figures
+            else []
         ),
         (
             "Data quality: examples of missed goals",

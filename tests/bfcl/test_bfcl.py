@@ -13,8 +13,18 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from servers import bfcl_entries, create_app, create_sandbox, parse_bfcl_call, serve_sandbox
-from servers.bfcl import BFCL_CLASSES, bfcl_class, bfcl_environment_names
+from servers.bfcl import (
+    BFCL_CLASSES,
+    bfcl_class,
+    bfcl_environment_names,
+    bfcl_hints_path,
+    bfcl_runs,
+    bfcl_scenario_pools,
+)
 from servers.errors import UnknownEnvironment
+from servers.phrasing import parse_template
+from simulator import ServerTarget, load_hints
+from synthesizer.decontaminate import find_overlap, user_texts
 from tests.conftest import FUNREASON, funreason, http_server
 
 needs_bfcl = pytest.mark.skipif(
@@ -172,7 +182,7 @@ def test_bfcl_checker_scores_our_ground_truth_on_bfcl_classes_at_100_percent(tmp
     path, entries = synthesized_bfcl_entries(
         tmp_path, "--envs", "bfcl:TravelAPI,bfcl:GorillaFileSystem", "--trajectories", "4", "--turns", "2-4"
     )
-    assert {entry["involved_classes"][0] for entry in entries} == {"TravelAPI", "GorillaFileSystem"}
+    assert entries and all({"TravelAPI", "GorillaFileSystem"} & set(entry["involved_classes"]) for entry in entries)
     assert_scored_100_percent(path, entries)
 
 
@@ -191,3 +201,88 @@ def test_bfcl_checker_scores_over_200_synthesized_entries_at_100_percent(tmp_pat
         "multi_turn_miss_param",
         "multi_turn_miss_func",
     }
+
+
+# --- Shipped hints, BFCL's initial configs as scenarios, decontamination -------------------------------------------
+
+
+def _published_tools(env_names):
+    async def tools():
+        async with ServerTarget(envs=tuple(env_names)).connect() as connection:
+            return connection.tools
+
+    return anyio.run(tools)
+
+
+def _func_doc_fields():
+    """Result fields per tool as BFCL's function docs describe them (`response`), plus `result` for a list result."""
+    from importlib import resources
+
+    folder = resources.files("bfcl_eval") / "data" / "multi_turn_func_doc"
+    fields = {}
+    for path in folder.iterdir():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            doc = json.loads(line)
+            fields[doc["name"]] = set(doc.get("response", {}).get("properties", {})) | {"result"}
+    return fields
+
+
+@needs_bfcl
+@pytest.mark.parametrize("class_name", BFCL_CLASSES)
+def test_every_tool_of_every_class_has_shipped_hints_that_load_and_fit(class_name):
+    hints = load_hints(bfcl_hints_path(class_name))
+    tools = _published_tools([f"bfcl:{class_name}"])
+    hints.check(tools)  # every template slot is a parameter, every required parameter is said
+    assert {tool.name for tool in tools} == set(hints.tools)
+    # the class publishes them as our own servers do (the server reads the same file)
+    assert all(tool.hints["asks"] and tool.hints["answers"] for tool in tools)
+    documented = _func_doc_fields()
+    bfcl_quirks = {("get_order_history", "history"), ("adjustClimateControl", "currentACTemperature")}
+    for tool in tools:
+        slots = {slot.split(".")[0] for text in tool.hints["answers"] for slot in parse_template(text).slots}
+        unknown = {slot for slot in slots if not slot.startswith("@")} - documented[tool.name]
+        allowed = {field for name, field in bfcl_quirks if name == tool.name}
+        if tool.name in ("check_tire_pressure", "displayCarStatus"):  # documented as one nested field
+            continue
+        assert unknown <= allowed, (tool.name, unknown)
+
+
+@needs_bfcl
+def test_runs_start_in_seeded_bfcl_entries_combined_as_bfcl_combines_them():
+    runs = bfcl_runs(bfcl_environment_names(), 48, 0)
+    assert runs == bfcl_runs(bfcl_environment_names(), 48, 0) and runs != bfcl_runs(bfcl_environment_names(), 48, 1)
+    entries = {entry["id"]: entry for entry in bfcl_entries()}
+    scenarios = [scenario if isinstance(scenario, str) else max(scenario.values()) for _, scenario, _ in runs]
+    assert len(set(scenarios)) >= 100 and sum(count for *_, count in runs) == 48 * 8
+    for (envs, _, _), entry_id in zip(runs, scenarios, strict=True):
+        assert [env.removeprefix("bfcl:") for env in envs] == entries[entry_id]["involved_classes"]
+    assert {env for envs, _, _ in runs for env in envs} == set(bfcl_environment_names())
+    travel = bfcl_runs(["bfcl:TravelAPI"], 10, 0)
+    assert travel and all("bfcl:TravelAPI" in envs for envs, _, _ in travel)
+    # each entry's own values: the travel account's token, the files in the folder BFCL starts in
+    pools = bfcl_scenario_pools(("bfcl:GorillaFileSystem",), "multi_turn_base_0")
+    assert pools == {"fs_name": ["document", "archive"]}
+    cards = list(entries["multi_turn_base_150"]["initial_config"]["TravelAPI"]["credit_card_list"])
+    assert bfcl_scenario_pools(("bfcl:TravelAPI",), "multi_turn_base_150")["card_id"] == cards
+
+
+@needs_bfcl
+def test_run_bfcl_dialogues_start_in_bfcl_task_states_and_are_decontaminated(tmp_path):
+    out = tmp_path / "run"
+    outcome = funreason("run", "--bfcl", "--trajectories", "3", "--out", str(out))
+    assert outcome.returncode == 0, outcome.stderr
+    records = [json.loads(line) for line in (out / "openai.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert records
+    entry_ids = {entry["id"] for entry in bfcl_entries()}
+    for record in records:  # the scenario a sample ran in is a BFCL entry's id
+        scenario = record["metadata"]["scenario"]
+        chosen = set(json.loads(scenario).values()) - {"default"} if scenario.startswith("{") else {scenario}
+        assert chosen and chosen <= entry_ids
+    assert all(find_overlap(user_texts(record)) is None for record in records)
+    figures = json.loads((out / "report.json").read_text())
+    assert (
+        figures["decontamination"]["checked"] >= len(records)
+        and "Decontamination against BFCL" in (out / "report.md").read_text()
+    )
+    info = json.loads((out / "dataset_info.json").read_text())
+    assert all(entry["decontamination"] == figures["decontamination"] for entry in info.values())
