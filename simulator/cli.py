@@ -24,7 +24,7 @@ from servers import (
 )
 from servers.bfcl import bfcl_environment_names
 from simulator.cluster import explore_on_ray
-from simulator.connection import DEFAULT_ERROR_TEXT, ServerTarget
+from simulator.connection import DEFAULT_ERROR_SHAPE, DEFAULT_ERROR_TEXT, ERROR_SHAPES, ServerTarget
 from simulator.errors import SimulatorError
 from simulator.explorer import ExploreConfig, explore, learn_from
 from simulator.graph import build_graph, export_graph
@@ -76,6 +76,14 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Regular expression (case-insensitive): text results of a third-party server that match it "
             "count as errors even without isError; '' turns the rule off.",
         ),
+        click.option(
+            "--error-shape",
+            default=DEFAULT_ERROR_SHAPE,
+            show_default=True,
+            help="Shapes of structured results (JSON, or JSON inside text) of a third-party server that count as "
+            f"errors without isError, comma-separated: {'; '.join(f'{k}: {v}' for k, v in ERROR_SHAPES.items())}. "
+            "'' turns the rule off.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -92,6 +100,7 @@ def target_from(
     reset_cmd: str | None = None,
     error_text: str | None = DEFAULT_ERROR_TEXT,
     bfcl: bool = False,
+    error_shape: str | None = DEFAULT_ERROR_SHAPE,
 ) -> ServerTarget:
     names = tuple(name.strip() for name in (envs or "").split(",") if name.strip())
     if bfcl:
@@ -117,6 +126,7 @@ def target_from(
         server_env=tuple(sorted(pairs)),
         reset_cmd=reset_cmd,
         error_text=error_text or None,
+        error_shape=error_shape or None,
     )
 
 
@@ -261,6 +271,7 @@ def explore_command(
     server_env: tuple[str, ...],
     reset_cmd: str | None,
     error_text: str | None,
+    error_shape: str | None,
     db: Path,
     trajectories: int,
     seed: int,
@@ -274,7 +285,9 @@ def explore_command(
 
     Re-running the same command resumes up to --trajectories, without duplicates.
     """
-    target = target_from(envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl)
+    target = target_from(
+        envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, error_shape
+    )
     config = ExploreConfig(
         trajectories=trajectories,
         seed=seed,
@@ -315,6 +328,7 @@ def graph_command(
     server_env: tuple[str, ...],
     reset_cmd: str | None,
     error_text: str | None,
+    error_shape: str | None,
     out: Path,
     db: Path | None,
 ) -> None:
@@ -327,7 +341,9 @@ def graph_command(
         raise click.BadParameter(
             f"unknown format {out.suffix!r}: use .graphml, .dot, .png or .json", param_hint="--out"
         )
-    target = target_from(envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl)
+    target = target_from(
+        envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, error_shape
+    )
 
     async def tools() -> list:
         async with target.connect() as connection:

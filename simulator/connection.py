@@ -31,7 +31,7 @@ from servers import (
 from simulator.errors import ConnectionFailed, ServerDied
 from simulator.records import Step, ToolInfo, step_from_result
 
-__all__ = ["DEFAULT_ERROR_TEXT", "Connection", "ServerTarget"]
+__all__ = ["DEFAULT_ERROR_SHAPE", "DEFAULT_ERROR_TEXT", "ERROR_SHAPES", "Connection", "ServerTarget", "error_shape"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,52 @@ START_TIMEOUT_S = 30.0
 DEFAULT_ERROR_TEXT = r"^\W*(error|failed|failure|exception|traceback|cannot|could not|unable to|invalid)\b"
 """Text results matching this (case-insensitive) count as errors even when the server does not set
 `isError`: many servers answer "Error: ..." as a plain result.  `--error-text` overrides it; '' turns it off."""
+
+
+ERROR_SHAPES = {
+    "error": "an `error` (or non-empty `errors`) key, or `isError: true`",
+    "status": "a `status` of error, failed, not_found, invalid, denied, ... (`task_not_found` too)",
+    "success": "`success` or `ok` false",
+    "http": "an HTTP-like `status`/`statusCode`/`status_code` of 400 or more",
+}
+"""The shapes of structured results (JSON, or JSON inside text) that say a call failed, whatever the language
+of its message: many servers answer `{"status": "error", "message": "..."}` without setting `isError`."""
+
+DEFAULT_ERROR_SHAPE = ",".join(ERROR_SHAPES)
+"""Every shape; `--error-shape` names a subset (comma-separated), '' turns the rule off."""
+
+_FAILED_STATUS = re.compile(
+    r"(?:^|[_\s-])(?:error|errored|fail|failed|failure|not[_\s-]?found|invalid|denied|forbidden|unauthori[sz]ed|"
+    r"rejected|refused)(?:$|[_\s-])",
+    re.IGNORECASE,
+)
+
+
+def error_shape(result: Any, shapes: str | None = DEFAULT_ERROR_SHAPE) -> str | None:
+    """Why a structured result reads as a failure under the `shapes` named (see `ERROR_SHAPES`), or None.
+
+    Only the top level is read: a list of tasks some of which have `status: failed` is a success.
+    """
+    if not isinstance(result, dict) or not shapes:
+        return None
+    wanted = set(shapes.split(","))
+    lowered = {str(key).lower(): value for key, value in result.items()}
+    if "error" in wanted:
+        if lowered.get("error") not in (None, False, "", {}, []):
+            return "error key"
+        if lowered.get("errors") not in (None, "", {}, []) or lowered.get("iserror") is True:
+            return "errors key"
+    status = lowered.get("status")
+    if "status" in wanted and isinstance(status, str) and _FAILED_STATUS.search(status):
+        return f"status {status}"
+    if "success" in wanted and (lowered.get("success") is False or lowered.get("ok") is False):
+        return "success false"
+    if "http" in wanted:
+        for key in ("status", "statuscode", "status_code", "http_status"):
+            value = lowered.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
+                return f"{key} {value}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -65,6 +111,7 @@ class ServerTarget:
     server_env: tuple[tuple[str, str], ...] = ()
     reset_cmd: str | None = None
     error_text: str | None = DEFAULT_ERROR_TEXT
+    error_shape: str | None = DEFAULT_ERROR_SHAPE
 
     def __post_init__(self) -> None:
         given = [bool(self.envs), self.command is not None, self.url is not None]
@@ -76,6 +123,9 @@ class ServerTarget:
             except re.error as error:
                 message = f"error-text rule {self.error_text!r} is not a regular expression: {error}"
                 raise ConnectionFailed(message) from None
+        unknown = sorted(set((self.error_shape or "").split(",")) - set(ERROR_SHAPES) - {""})
+        if unknown:
+            raise ConnectionFailed(f"unknown error shape {unknown[0]!r}: use any of {', '.join(ERROR_SHAPES)} or ''")
 
     @property
     def label(self) -> str:
@@ -95,7 +145,12 @@ class ServerTarget:
 
     def options(self) -> dict[str, Any]:
         """What a run records besides the label so that synthesis reconnects the same way."""
-        return {"server_env": dict(self.server_env), "reset_cmd": self.reset_cmd, "error_text": self.error_text}
+        return {
+            "server_env": dict(self.server_env),
+            "reset_cmd": self.reset_cmd,
+            "error_text": self.error_text,
+            "error_shape": self.error_shape,
+        }
 
     @classmethod
     def from_record(
@@ -108,6 +163,7 @@ class ServerTarget:
             "server_env": tuple(sorted((options.get("server_env") or {}).items())),
             "reset_cmd": options.get("reset_cmd"),
             "error_text": options.get("error_text", DEFAULT_ERROR_TEXT),
+            "error_shape": options.get("error_shape", DEFAULT_ERROR_SHAPE),
         }
         if env.startswith("cmd:"):
             return cls(command=env.removeprefix("cmd:"), **extra)
@@ -152,6 +208,7 @@ class Connection(ABC):
         self._stack = AsyncExitStack()
         third_party = target.command is not None or target.url is not None  # ours set the error flag
         self._error_text = re.compile(target.error_text, re.IGNORECASE) if target.error_text and third_party else None
+        self._error_shape = target.error_shape if third_party else None
 
     async def __aenter__(self) -> "Connection":
         self._group = await self._stack.enter_async_context(anyio.create_task_group())
@@ -194,8 +251,11 @@ class Connection(ABC):
             result = CallToolResult(content=[TextContent(type="text", text=str(error))], is_error=True)
         latency_ms = (time.perf_counter() - started) * 1000
         step = step_from_result(tool, arguments, result, latency_ms)
-        if not step.is_error and self._error_text is not None and self._error_text.search(step.text):
-            step.is_error, step.result = True, None
+        if not step.is_error and (
+            error_shape(step.result, self._error_shape)
+            or (self._error_text is not None and self._error_text.search(step.text))
+        ):
+            step.is_error, step.result = True, None  # the one place a call's outcome is decided
         return step
 
     async def _open_client(self, target: Any) -> None:

@@ -63,8 +63,16 @@ class ExploreConfig:
 
 
 def run_id_for(target: ServerTarget, config: ExploreConfig) -> str:
-    """The same command gives the same run id, which is how a re-run resumes."""
-    key = json.dumps({"target": target.label, "scenario": target.scenario_label, **config.identity()}, sort_keys=True)
+    """The same command gives the same run id, which is how a re-run resumes.
+
+    For a server we did not write, the options that change what is recorded (which results count as
+    errors, what the server is started with, how it is reset) are part of the identity too: a re-run
+    with another `--error-text` is new work, never the old run resumed under the new option.
+    """
+    identity = {"target": target.label, "scenario": target.scenario_label, **config.identity()}
+    if target.command is not None or target.url is not None:
+        identity["server"] = target.options()
+    key = json.dumps(identity, sort_keys=True)
     return "run-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
@@ -415,6 +423,13 @@ class _Explorer:
         excluded |= index.never_succeeded - {trajectory.target}
         extra_steps = 0
         goal = trajectory.target or ""
+        if (
+            goal in index.graph
+            and index.creators
+            and goal not in index.creators
+            and not set(index.creators) & index.ancestors(goal)
+        ):
+            goal = rng.choice(index.creators)  # make something first: a walk on an empty board teaches nothing
         # Discovery on a server that declares nothing walks on past the target: edges are learnt
         # only from calls that follow one another, and there are none to follow yet.
         target_tool = self.tools.get(trajectory.target or "")
@@ -453,7 +468,9 @@ class _Explorer:
                 trajectory.reached = True
             elif trajectory.reached:
                 extra_steps += 1
-            if tool_name == goal:  # on to another goal in the same sandbox: later requests build on this state
+            if tool_name == goal and not trajectory.reached and trajectory.target in self.tools:
+                goal = trajectory.target  # the creation tool came first; now the target
+            elif tool_name == goal:  # on to another goal in the same sandbox: later requests build on this state
                 goal = _next_goal(index, called, excluded, rng) or goal
             if trajectory.reached and extra_steps >= self.config.after_target_steps and not learning:
                 break

@@ -10,7 +10,18 @@ import networkx as nx
 
 from simulator.graph import distances_to, requirement_groups
 from simulator.records import ToolInfo
-from simulator.values import describe_kind, json_types, leaf_words, result_tokens, schema_options, schema_value, words
+from simulator.values import (
+    REFERENCE_WORDS,
+    describe_kind,
+    fits,
+    json_types,
+    leaf_words,
+    reference_entity,
+    result_tokens,
+    schema_options,
+    schema_value,
+    words,
+)
 
 __all__ = ["ArgumentFiller", "GraphIndex", "ValueMemory", "choose_next", "free_parameters", "plan_targets"]
 
@@ -108,8 +119,11 @@ class GraphIndex:
         self.dependents = [tool for tool in self.tools if graph.in_degree(tool)]
         """The tools with a prerequisite, in name order: the candidates for a next goal."""
         self.never_succeeded = {tool for tool, failing in graph.nodes(data="never_succeeded") if failing}
+        self.creators = sorted(tool for tool, made in graph.nodes(data="creates") if made)
+        """Tools of a server that declares nothing which make things others take (`create_item`): called
+        first where several tools meet a requirement, and a trajectory's first goal (see the explorer)."""
         self._distances: dict[str, dict[str, int]] = {}
-        self._links: dict[str, dict[str, set[str]]] = {}
+        self._links: dict[str, dict[str, set[tuple[str, str]]]] = {}
         self._ancestors: dict[str, set[str]] = {}
         self._options: dict[tuple[str, frozenset[str], frozenset[str]], str | tuple[str, ...] | None] = {}
         self._goals: dict[tuple[frozenset[str], frozenset[str]], tuple[str, ...]] = {}
@@ -140,14 +154,14 @@ class GraphIndex:
             self._ancestors[tool] = nx.ancestors(self.graph, tool)
         return self._ancestors[tool]
 
-    def links(self, tool: str) -> dict[str, set[str]]:
-        """Parameter -> the output fields that feed it according to the graph's value edges."""
+    def links(self, tool: str) -> dict[str, set[tuple[str, str]]]:
+        """Parameter -> the (producing tool, output field) pairs that feed it according to the graph's value edges."""
         if tool not in self._links:
-            links: dict[str, set[str]] = {}
-            for _, _, data in self.graph.in_edges(tool, data=True):
+            links: dict[str, set[tuple[str, str]]] = {}
+            for producer, _, data in self.graph.in_edges(tool, data=True):
                 for reason in data["reasons"]:
                     if reason["kind"] == "value" and "field" in reason:
-                        links.setdefault(reason["param"], set()).add(reason["field"])
+                        links.setdefault(reason["param"], set()).add((producer, reason["field"]))
             self._links[tool] = links
         return self._links[tool]
 
@@ -187,7 +201,8 @@ def _tier_options(
         return None
     groups = index.groups[tier]
     unmet = set().union(*(group for tool in distance for group in groups[tool] if group.isdisjoint(called)))
-    ranked = [((tool not in unmet, distance[tool]), tool) for tool in leading]
+    creators = index.creators
+    ranked = [((tool not in unmet, tool not in creators, distance[tool]), tool) for tool in leading]
     nearest = min(rank for rank, _ in ranked)
     return tuple(sorted(tool for rank, tool in ranked if rank == nearest))
 
@@ -265,14 +280,15 @@ class ValueMemory:
         found = []
         for field_name, records in self.by_field.items():
             have = leaf_words(field_name)
-            by_name = kind == "value" and bool(have) and (have == wanted or (len(have) == 1 and wanted[-1:] == have))
+            loose = len(have) == 1 and wanted[-1:] == have and have[0] not in REFERENCE_WORDS  # `name`, never `id`
+            by_name = kind == "value" and bool(have) and (have == wanted or loose)
             by_kind = field_name == {"dir": "directory", "file": "path"}.get(kind)
             if by_name or by_kind:
                 found.extend(records)
         if not found and "name" in words(schema.get("description", "")):
             found = list(self.by_field.get("name", []))
         types = json_types(schema)
-        fitting = [record for record in found if _fits(record.value, schema, types)]
+        fitting = [record for record in found if fits(record.value, schema, types)]
         return sorted(fitting, key=lambda record: record.step)
 
 
@@ -292,10 +308,10 @@ class ArgumentFiller:
         self._defs: dict[str, Any] = {}
 
     def fill(
-        self, tool: ToolInfo, memory: ValueMemory, links: dict[str, set[str]] | None = None
+        self, tool: ToolInfo, memory: ValueMemory, links: dict[str, set[tuple[str, str]]] | None = None
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-        """Arguments for `tool` and where each came from; `links` maps a parameter to the
-        output fields that feed it according to the graph (declared, inferred or observed)."""
+        """Arguments for `tool` and where each came from; `links` maps a parameter to the (producing tool,
+        output field) pairs that feed it according to the graph (declared, inferred or observed)."""
         consumes = (tool.hints or {}).get("consumes", {})
         required = set(tool.required)
         records = [record for record in self.pools.get(tool.name, []) if isinstance(record, dict)]
@@ -335,16 +351,28 @@ class ArgumentFiller:
         self,
         name: str,
         entity: str | None,
-        linked: set[str],
+        linked: set[tuple[str, str]],
         schema: dict[str, Any],
         memory: ValueMemory,
         taken: dict[str, Any],
     ) -> tuple[Any, dict[str, Any]] | None:
-        """An earlier result's value for `name`, fresh ones first; never one another parameter of the call
-        already takes (`add(x, x)` and "the sum of x and x" are nobody's request)."""
+        """An earlier result's value for `name`; never one another parameter of the call already takes
+        (`add(x, x)` and "the sum of x and x" are nobody's request).
+
+        In order: the declared entity; for a server that declares nothing, the result field of exactly this
+        name (`requestId` <- `requestId`), then what the graph links to it (`taskId` <- `id` of a tool that
+        makes tasks), then looser name rules.  Free text prefers values not sent yet (so a chain does not send
+        the same words twice); a reference (`taskId`, `session_token`) does not: an id is meant to be reused.
+        """
         candidates = memory.by_entity.get(entity, []) if entity else []
+        if not candidates and self._unknown:
+            candidates = memory.by_field.get(name, [])
         if not candidates and linked:
-            linked_values = [record for field_name in sorted(linked) for record in memory.by_field.get(field_name, [])]
+            fields = {field_name for _, field_name in linked}
+            producers = {producer for producer, _ in linked}
+            linked_values = [record for field_name in sorted(fields) for record in memory.by_field.get(field_name, [])]
+            if self._unknown:  # an `id` feeds `taskId` only when a tool of the graph's edge produced it
+                linked_values = [record for record in linked_values if record.tool in producers]
             candidates = sorted(linked_values, key=lambda record: record.step)
         if not candidates:
             candidates = memory.matching(name, schema, self._tool) if self._unknown else memory.by_field.get(name, [])
@@ -352,11 +380,12 @@ class ArgumentFiller:
             return None
         types = json_types(schema)
         fresh = [record for record in candidates if record.value not in taken.values()]
-        fitting = [record for record in fresh if _fits(record.value, schema, types)]
+        fitting = [record for record in fresh if fits(record.value, schema, types)]
         if not fitting:
             return None
-        unused = [record for record in fitting if record.value not in memory.used]
-        fitting = unused or fitting
+        if not (self._unknown and reference_entity(name) is not None):
+            unused = [record for record in fitting if record.value not in memory.used]
+            fitting = unused or fitting
         record = fitting[-1] if self.rng.random() < 0.7 else self.rng.choice(fitting)
         return record.value, {"source": "result", "step": record.step, "tool": record.tool, "field": record.field}
 
@@ -417,12 +446,12 @@ class ArgumentFiller:
         own = name if kind == "value" or name not in ("path", "directory") else None  # those name our kinds
         types = json_types(schema)
         for key in (entity, own, *by_kind):
-            pool = [value for value in self.pools.get(key or "", []) if _fits(value, schema, types)]
+            pool = [value for value in self.pools.get(key or "", []) if fits(value, schema, types)]
             if pool:
                 return self.rng.choice(pool), {"source": "pool", "pool": key}
         options = schema_options(schema)
         if self.probe and not options:
-            probes = [record for record in memory.everything if _fits(record.value, schema, types)]
+            probes = [record for record in memory.everything if fits(record.value, schema, types)]
             if probes and self.rng.random() < 0.6:
                 record = self.rng.choice(probes[-6:])
                 return record.value, {
@@ -446,20 +475,3 @@ def _scalar_values(value: Any, found: list[Any]) -> None:
             _scalar_values(item, found)
     elif isinstance(value, (str, int, float)) and not isinstance(value, bool) and value != "":
         found.append(value)
-
-
-def _fits(value: Any, schema: dict[str, Any], types: set[str] | None = None) -> bool:
-    """Whether `value` is of the schema's type (and among its enum); `types`: `json_types(schema)`,
-    when the caller checks many values against one schema."""
-    types = json_types(schema) if types is None else types
-    if not types:
-        return True
-    if isinstance(value, bool):
-        return "boolean" in types
-    if isinstance(value, int):
-        return bool(types & {"integer", "number"})
-    if isinstance(value, float):
-        return "number" in types
-    if isinstance(value, str):
-        return "string" in types and ("enum" not in schema or value in schema["enum"])
-    return False
