@@ -209,6 +209,9 @@ class Connection(ABC):
         third_party = target.command is not None or target.url is not None  # ours set the error flag
         self._error_text = re.compile(target.error_text, re.IGNORECASE) if target.error_text and third_party else None
         self._error_shape = target.error_shape if third_party else None
+        self._watch_leaks = third_party
+        self._lost = False
+        self._first_answers: list[str] | None = None
 
     async def __aenter__(self) -> "Connection":
         self._group = await self._stack.enter_async_context(anyio.create_task_group())
@@ -223,9 +226,47 @@ class Connection(ABC):
         await self._close_client()
         await self._stack.aclose()
 
-    @abstractmethod
     async def reset(self, seed: int) -> None:
-        """Start the next trajectory from the scenario's initial state."""
+        """Start the next trajectory from the scenario's initial state (and check that it is)."""
+        await self._restart(seed)
+        if self._watch_leaks:
+            await self._check_leak()
+
+    @abstractmethod
+    async def _restart(self, seed: int) -> None:
+        """Whatever makes the server fresh: a new sandbox, a new process, the user's reset command."""
+
+    async def _check_leak(self) -> None:
+        """Compare what the server shows right after this fresh start with what it showed after the first.
+
+        The probes are tools that look read-only and need no argument (`list_requests`); their answers
+        after every fresh start must be those of the first one.  When they differ, state survived the
+        restart (a file the server keeps and no `--reset-cmd` restores): samples are unverified from then
+        on, and the user is told once, with the fix.  Probes that answer differently twice in a row
+        (a clock) say nothing, and the check is off.
+        """
+        probes = [tool.name for tool in sorted(self.tools, key=lambda tool: tool.name) if _looks_like_a_probe(tool)][:3]
+        if not probes:
+            self._watch_leaks = False
+            return
+        answers = [(await self.call(name, {})).text for name in probes]
+        if self._first_answers is None:
+            if answers != [(await self.call(name, {})).text for name in probes]:
+                self._watch_leaks = False
+            self._first_answers = answers
+            return
+        changed = next(
+            (name for name, old, new in zip(probes, self._first_answers, answers, strict=True) if old != new), None
+        )
+        if changed is not None:
+            self.fresh_state, self._watch_leaks = False, False
+            self.unfresh_reason = (
+                f"state leaks across fresh starts of {self.target.label} ({changed} answered differently after a "
+                "restart): give --reset-cmd to restore what the server keeps outside its process"
+            )
+            if self.target.label not in _WARNED:
+                _WARNED.add(self.target.label)
+                logger.warning("samples are unverified: %s", self.unfresh_reason)
 
     async def state(self) -> dict[str, Any] | None:
         """The server's state as JSON, when it exposes one; None otherwise."""
@@ -246,7 +287,8 @@ class Connection(ABC):
                 f"the server went away during {tool}: {type(error).__name__}{self._last_words()}"
             ) from error
         except MCPError as error:
-            if error.error.code == CONNECTION_CLOSED:
+            if error.error.code == CONNECTION_CLOSED or _SESSION_LOST.search(str(error)):
+                self._lost = True  # the next reset opens a new session
                 raise ServerDied(f"the server went away during {tool}: {error}{self._last_words()}") from error
             result = CallToolResult(content=[TextContent(type="text", text=str(error))], is_error=True)
         latency_ms = (time.perf_counter() - started) * 1000
@@ -315,7 +357,7 @@ class _InProcessConnection(Connection):
         self.sandbox: Sandbox | None = None
         self._server = None
 
-    async def reset(self, seed: int) -> None:
+    async def _restart(self, seed: int) -> None:
         self.sandbox = create_sandbox(list(self.target.envs), self.target.scenario, seed)
         if self._server is None:
             env_classes = [get_environment(name) for name in self.sandbox.env_names]
@@ -342,7 +384,7 @@ class _StdioConnection(Connection):
         super().__init__(target)
         self._errlog: IO[str] | None = None
 
-    async def reset(self, seed: int) -> None:
+    async def _restart(self, seed: int) -> None:
         command, *args = shlex.split(self.target.command or "")
         await self._close_client()
         await _run_reset(self.target.reset_cmd)
@@ -382,6 +424,7 @@ class _HttpConnection(Connection):
         url = (target.url or "").rstrip("/")
         self.plain = url.endswith("/mcp")
         self.fresh_state = not self.plain or target.reset_cmd is not None
+        self._watch_leaks = self.plain and self.fresh_state  # our sandbox service is fresh by construction
         if not self.fresh_state:
             self.unfresh_reason = f"{url} offers no reset and no --reset-cmd was given"
         self.base = url
@@ -389,11 +432,12 @@ class _HttpConnection(Connection):
         self._http = httpx2.AsyncClient(headers=self.headers, timeout=30)
         self._sandbox_id: str | None = None
 
-    async def reset(self, seed: int) -> None:
+    async def _restart(self, seed: int) -> None:
         if self.plain:
             await _run_reset(self.target.reset_cmd)
-            if self._client is None:
-                await self._open_client(self.base)
+            if self._client is None or self.target.reset_cmd or self._lost:
+                await self._reconnect()  # a reset may restart the server: its MCP session died with it
+                self._lost = False
             return
         await self._delete_sandbox()
         body: dict[str, Any] = {"seed": seed, "scenario": self.target.scenario}
@@ -408,6 +452,18 @@ class _HttpConnection(Connection):
         created = response.json()
         self._sandbox_id = created["id"]
         await self._open_client(self.base + created["mcp"])
+
+    async def _reconnect(self) -> None:
+        """A new MCP session on the plain URL, waiting (up to the start timeout) for a restarted server."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                await self._open_client(self.base)
+                return
+            except ConnectionFailed:
+                if time.monotonic() > deadline:
+                    raise
+                await anyio.sleep(0.2)
 
     async def state(self) -> dict[str, Any] | None:
         if self._sandbox_id is None:
@@ -434,6 +490,27 @@ async def _run_reset(command: str | None) -> None:
     if result.returncode != 0:
         lines = result.stderr.decode(errors="replace").strip().splitlines() or ["(no stderr)"]
         raise ConnectionFailed(f"--reset-cmd {command!r} failed with exit code {result.returncode}: {lines[-1]}")
+
+
+_SESSION_LOST = re.compile(
+    r"^(?:session (?:terminated|not found|expired)|server returned an error response|"
+    r"bad request: no valid session|no valid session)",
+    re.IGNORECASE,
+)
+"""Protocol errors that say the MCP session (or the server behind it) is gone, not that a tool failed."""
+
+_WARNED: set[str] = set()
+"""Targets whose leaking state this process has warned of (once each)."""
+
+_PROBE_VERBS = {"list", "get", "read", "count", "show", "view", "describe", "status", "stats", "summary"}
+
+
+def _looks_like_a_probe(tool: ToolInfo) -> bool:
+    """A tool that shows state without changing it and takes no argument: `list_requests`, `read_graph`."""
+    if tool.required or tool.read_only is False:
+        return False
+    first = re.split(r"[^a-z]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", tool.name).lower())[0]
+    return tool.read_only is True or first in _PROBE_VERBS
 
 
 def _leaf(error: BaseException) -> str:

@@ -79,7 +79,8 @@ def run_id_for(target: ServerTarget, config: ExploreConfig) -> str:
 def explore(target: ServerTarget, store_path: Path, config: ExploreConfig, progress: Progress | None = None) -> str:
     """Fill the store with `config.trajectories` trajectories for `target`; resume if some exist.
 
-    Returns the run id.
+    Returns the run id.  A run in which every trajectory failed (a server that died at every start, an
+    MCP session that was gone at every call) is a `SimulatorError`, not a complete run.
     """
     run_id = run_id_for(target, config)
     # Held open for the whole run: the last connection to close checkpoints the WAL into the
@@ -94,6 +95,10 @@ def explore(target: ServerTarget, store_path: Path, config: ExploreConfig, progr
             anyio.run(_explore_here, target, store_path, config, run_id, report)
         else:
             _explore_in_processes(target, store_path, config, run_id, report)
+        query = "SELECT count(*), min(error) FROM trajectories WHERE run_id = ? AND status = 'failed'"
+        failed, first = store.db.execute(query, [run_id]).fetchone()
+    if config.trajectories and failed >= config.trajectories:
+        raise SimulatorError(f"every trajectory of {target.label} failed, e.g.: {first}")
     return run_id
 
 
