@@ -1,7 +1,7 @@
 """Stateful mock tool environments served over MCP: stdio, in-process and HTTP sandboxes."""
 
 from servers.bfcl import BFCL_CLASSES, bfcl_entries, bfcl_environment, bfcl_environment_names, parse_bfcl_call
-from servers.classes import PassThrough, environment_from_class, import_class
+from servers.classes import PassThrough, environment_from_class, import_class, with_hints
 from servers.environment import Environment, EnvironmentSnapshot, ToolSpec, tool
 from servers.errors import (
     InvalidArgument,
@@ -79,4 +79,5 @@ __all__ = [
     "scenario_names",
     "serve_sandbox",
     "tool",
+    "with_hints",
 ]

@@ -1,6 +1,7 @@
 """Any stateful Python class as an environment: public methods become tools, public attributes the state."""
 
 import copy
+import functools
 import importlib
 import inspect
 import random
@@ -17,7 +18,7 @@ from servers.environment import Environment, EnvironmentSnapshot, ToolSpec
 from servers.errors import ScenarioError, ToolError
 from servers.state import StateModel
 
-__all__ = ["PassThrough", "environment_from_class", "import_class"]
+__all__ = ["PassThrough", "environment_from_class", "import_class", "with_hints"]
 
 
 def environment_from_class(
@@ -69,6 +70,36 @@ def environment_from_class(
         if not method_name.startswith("_") and method_name != loader and _has_named_parameters(method):
             namespace[method_name] = _tool_method(method_name, method, trust_annotations)
     return type(f"{target.__name__}Environment", (ClassEnvironment,), namespace)
+
+
+def with_hints(
+    env_class: type[Environment],
+    tools: Mapping[str, Mapping[str, Any]],
+    pools: Mapping[str, list[Any]] = {},  # noqa: B006 (read only)
+) -> type[Environment]:
+    """`env_class` with the hints of a hints file: its tools declare them as `@tool` would, and publish them.
+
+    `tools` maps a tool name to its table (the keys of `ToolSpec.hints()`, a `description` that
+    replaces the docstring); `pools` become the class's `builtin_pools`.  Calls run unchanged.
+    Tables are checked by `simulator.hints.load_hints`; a name that is no tool is refused here.
+    """
+    specs = env_class.tool_specs()
+    namespace: dict[str, Any] = {"builtin_pools": {key: list(values) for key, values in pools.items()}}
+    for tool_name, table in tools.items():
+        if tool_name not in specs:
+            raise ScenarioError(f"{env_class.name} has no tool {tool_name!r}")
+        namespace[tool_name] = _hinted(getattr(env_class, tool_name), specs[tool_name], table)
+    return type(env_class.__name__, (env_class,), namespace)
+
+
+def _hinted(method: Callable[..., Any], spec: ToolSpec, table: Mapping[str, Any]) -> Callable[..., Any]:
+    @functools.wraps(method)  # the same signature, so the same schemas
+    def call(self: Environment, **arguments: Any) -> Any:
+        return method(self, **arguments)
+
+    call.__tool_spec__ = ToolSpec.from_hints({**spec.hints(), **table})  # type: ignore[attr-defined]
+    call.__doc__ = table.get("description") or method.__doc__
+    return call
 
 
 def import_class(spec: str) -> type:

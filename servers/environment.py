@@ -53,6 +53,20 @@ class ToolSpec:
             "names": dict(self.names),
         }
 
+    @classmethod
+    def from_hints(cls, hints: Mapping[str, Any]) -> "ToolSpec":
+        """The spec whose `hints()` these are (missing keys take the defaults): a hints file's tool table."""
+        return cls(
+            bool(hints.get("read_only", False)),
+            dict(hints.get("consumes") or {}),
+            dict(hints.get("produces") or {}),
+            tuple(hints.get("requires") or ()),
+            tuple(hints.get("provides") or ()),
+            tuple(hints.get("asks") or ()),
+            tuple(hints.get("answers") or ()),
+            dict(hints.get("names") or {}),
+        )
+
 
 def tool(
     *,
@@ -134,6 +148,8 @@ class Environment:
     version: ClassVar[str] = "1"
     builtin_scenarios: ClassVar[dict[str, dict[str, Any]]] = {}
     """Initial states that ship with the class rather than as fixture files (name -> state)."""
+    builtin_pools: ClassVar[dict[str, list[Any]]] = {}
+    """Value pools that ship with the class (a hints file's), added to `fixtures/<name>/pools.json`."""
 
     def __init__(self, state: StateModel | dict[str, Any], seed: int = 0) -> None:
         self.state = state if isinstance(state, StateModel) else self.state_model.model_validate(state)

@@ -29,9 +29,11 @@ def get_environment(name: str) -> type[Environment]:
         raise UnknownEnvironment(f"unknown environment {name!r} (known: {known})") from None
 
 
-def register_environment(env: type[Environment]) -> type[Environment]:
-    """Add an environment built at run time (e.g. from a user's class) under `env.name`."""
-    if env.name in _environments():
+def register_environment(env: type[Environment], *, replace: bool = False) -> type[Environment]:
+    """Add an environment built at run time (e.g. from a user's class) under `env.name`.
+
+    `replace=True` puts it in place of the one of that name (the same tools with a hints file's hints)."""
+    if env.name in _environments() and not replace:
         raise SandboxError(f"an environment named {env.name!r} exists already; choose another name")
     _environments()[env.name] = env
     return env

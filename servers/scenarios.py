@@ -100,12 +100,13 @@ def load_combined_scenario(name: str) -> dict[str, str] | None:
 def load_pools(env: str) -> dict[str, list[Any]]:
     """Value pools for argument filling, keyed by entity type or parameter name."""
     path = fixtures_root() / env / "pools.json"
+    pools = {key: list(values) for key, values in get_environment(env).builtin_pools.items()}
     if not path.is_file():
-        return {}
-    pools = read_json_object(path)
-    for key, values in pools.items():
+        return pools
+    for key, values in read_json_object(path).items():
         if not isinstance(values, list):
             raise ScenarioError(f"{path}: {key}: a pool must be a list of values")
+        pools.setdefault(key, []).extend(values)
     return pools
 
 

@@ -13,6 +13,7 @@ from simulator.graph import (
     is_legal,
     requirement_groups,
 )
+from simulator.hints import Hints, HintsError, load_hints
 from simulator.recorder import Recorder, run_proxy
 from simulator.records import Step, ToolInfo, Trajectory, step_from_result
 from simulator.replay import replay
@@ -22,6 +23,8 @@ __all__ = [
     "Connection",
     "ConnectionFailed",
     "ExploreConfig",
+    "Hints",
+    "HintsError",
     "Recorder",
     "ServerDied",
     "ServerTarget",
@@ -40,6 +43,7 @@ __all__ = [
     "graph_to_json",
     "is_legal",
     "learn_from",
+    "load_hints",
     "replay",
     "requirement_groups",
     "run_id_for",

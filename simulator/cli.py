@@ -21,6 +21,7 @@ from servers import (
     read_json_object,
     register_environment,
     serve_sandbox,
+    with_hints,
 )
 from servers.bfcl import bfcl_environment_names
 from simulator.cluster import explore_on_ray
@@ -28,14 +29,17 @@ from simulator.connection import DEFAULT_ERROR_SHAPE, DEFAULT_ERROR_TEXT, ERROR_
 from simulator.errors import SimulatorError
 from simulator.explorer import ExploreConfig, explore, learn_from
 from simulator.graph import build_graph, export_graph
+from simulator.hints import Hints, load_hints
 from simulator.recorder import Recorder, run_proxy
 from simulator.store import Store
 
 __all__ = [
+    "HINTS_OPTION",
     "KNOWN_ERRORS",
     "RAY_HELP",
     "explore_command",
     "graph_command",
+    "hint_environments",
     "progress_bar",
     "progress_stages",
     "proxy_command",
@@ -45,6 +49,14 @@ __all__ = [
 
 KNOWN_ERRORS = (SimulatorError,)
 RAY_HELP = "Shard the work over Ray: 'local' starts one here, 'auto' joins a running cluster, or an address."
+
+
+HINTS_OPTION = click.option(
+    "--hints",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Hints file (TOML or JSON): phrasing, entities, state conditions and pools for the server's tools.",
+)
+"""`--hints FILE`, on every command that connects to a server and on `serve`."""
 
 
 def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -84,6 +96,7 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
             f"errors without isError, comma-separated: {'; '.join(f'{k}: {v}' for k, v in ERROR_SHAPES.items())}. "
             "'' turns the rule off.",
         ),
+        HINTS_OPTION,
     ]
     for option in reversed(options):
         command = option(command)
@@ -101,6 +114,7 @@ def target_from(
     error_text: str | None = DEFAULT_ERROR_TEXT,
     bfcl: bool = False,
     error_shape: str | None = DEFAULT_ERROR_SHAPE,
+    hints: Path | None = None,
 ) -> ServerTarget:
     names = tuple(name.strip() for name in (envs or "").split(",") if name.strip())
     if bfcl:
@@ -127,6 +141,7 @@ def target_from(
         reset_cmd=reset_cmd,
         error_text=error_text or None,
         error_shape=error_shape or None,
+        hints=str(load_hints(hints).path) if hints is not None else None,
     )
 
 
@@ -161,6 +176,7 @@ def progress_bar(description: str) -> Iterator[Callable[..., None]]:
 @click.option("--class", "class_spec", metavar="MODULE:CLASS", help="Also serve your own stateful Python class.")
 @click.option("--config", type=click.Path(dir_okay=False), help="With --class: JSON file holding the initial state.")
 @click.option("--loader", help="With --class: method that loads --config (default: set attributes).")
+@HINTS_OPTION
 @click.option("--scenario", help="Scenario of the stdio sandbox, or of the default /mcp sandbox over HTTP.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every sandbox's randomness.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="HTTP: address to bind.")
@@ -183,6 +199,7 @@ def serve_command(
     class_spec: str | None,
     config: str | None,
     loader: str | None,
+    hints: Path | None,
     scenario: str | None,
     seed: int,
     host: str,
@@ -208,6 +225,8 @@ def serve_command(
         env_names = (*env_names, register_environment(env).name)
     elif config or loader:
         raise click.UsageError("--config and --loader go with --class")
+    if hints is not None:
+        env_names = hint_environments(env_names, scenario, load_hints(hints))
     if transport == "stdio":
         if not env_names and not (scenario and load_combined_scenario(scenario)):
             raise click.UsageError("stdio serves one sandbox: name its environment, e.g. 'funreason serve filesystem'")
@@ -226,6 +245,25 @@ def serve_command(
     )
     click.echo(f"serving sandboxes on http://{host}:{port}/sandboxes (default sandbox: /mcp)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def hint_environments(env_names: tuple[str, ...], scenario: str | None, hints: Hints) -> tuple[str, ...]:
+    """Put `hints` on these in-process environments (in the registry, for this process), so their tools
+    publish them as ours do and their pools are the environments' own; checked against all their tools."""
+    names = env_names or tuple(load_combined_scenario(scenario or "") or ())
+    if not names:
+        raise click.UsageError("--hints needs the environments it is for: name them, or --class")
+
+    async def listed() -> list:
+        async with ServerTarget(envs=names, scenario=scenario).connect() as connection:
+            return connection.tools
+
+    hints.check(anyio.run(listed))
+    for name in names:
+        env_class = get_environment(name)
+        own = {tool: table for tool, table in hints.tables().items() if tool in env_class.tool_specs()}
+        register_environment(with_hints(env_class, own, hints.pools), replace=True)
+    return names
 
 
 @click.command("proxy")
@@ -272,6 +310,7 @@ def explore_command(
     reset_cmd: str | None,
     error_text: str | None,
     error_shape: str | None,
+    hints: Path | None,
     db: Path,
     trajectories: int,
     seed: int,
@@ -286,7 +325,7 @@ def explore_command(
     Re-running the same command resumes up to --trajectories, without duplicates.
     """
     target = target_from(
-        envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, error_shape
+        envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, error_shape, hints
     )
     config = ExploreConfig(
         trajectories=trajectories,
@@ -294,7 +333,7 @@ def explore_command(
         max_steps=max_steps,
         after_target_steps=after_target,
         workers=workers,
-        values=_value_pools(values_file) if values_file else {},
+        values=_merged(load_hints(hints).pools if hints else {}, _value_pools(values_file) if values_file else {}),
     )
     with progress_bar(f"exploring {target.label}") as report:
         if ray_address:
@@ -329,6 +368,7 @@ def graph_command(
     reset_cmd: str | None,
     error_text: str | None,
     error_shape: str | None,
+    hints: Path | None,
     out: Path,
     db: Path | None,
 ) -> None:
@@ -342,7 +382,7 @@ def graph_command(
             f"unknown format {out.suffix!r}: use .graphml, .dot, .png or .json", param_hint="--out"
         )
     target = target_from(
-        envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, error_shape
+        envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, error_shape, hints
     )
 
     async def tools() -> list:
@@ -357,6 +397,14 @@ def graph_command(
                     learn_from(graph, trajectory)
     export_graph(graph, out)
     click.echo(f"{out}: {graph.number_of_nodes()} tools, {graph.number_of_edges()} edges", err=True)
+
+
+def _merged(*pools: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    merged: dict[str, list[Any]] = {}
+    for each in pools:
+        for key, values in each.items():
+            merged.setdefault(key, []).extend(values)
+    return merged
 
 
 def _value_pools(path: Path) -> dict[str, list[Any]]:

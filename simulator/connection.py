@@ -29,6 +29,7 @@ from servers import (
     load_combined_scenario,
 )
 from simulator.errors import ConnectionFailed, ServerDied
+from simulator.hints import load_hints
 from simulator.records import Step, ToolInfo, step_from_result
 
 __all__ = ["DEFAULT_ERROR_SHAPE", "DEFAULT_ERROR_TEXT", "ERROR_SHAPES", "Connection", "ServerTarget", "error_shape"]
@@ -112,6 +113,8 @@ class ServerTarget:
     reset_cmd: str | None = None
     error_text: str | None = DEFAULT_ERROR_TEXT
     error_shape: str | None = DEFAULT_ERROR_SHAPE
+    hints: str | None = None
+    """A hints file (`simulator.hints`) merged over the tools the server lists."""
 
     def __post_init__(self) -> None:
         given = [bool(self.envs), self.command is not None, self.url is not None]
@@ -150,6 +153,7 @@ class ServerTarget:
             "reset_cmd": self.reset_cmd,
             "error_text": self.error_text,
             "error_shape": self.error_shape,
+            "hints": self.hints,
         }
 
     @classmethod
@@ -164,13 +168,14 @@ class ServerTarget:
             "reset_cmd": options.get("reset_cmd"),
             "error_text": options.get("error_text", DEFAULT_ERROR_TEXT),
             "error_shape": options.get("error_shape", DEFAULT_ERROR_SHAPE),
+            "hints": options.get("hints"),
         }
         if env.startswith("cmd:"):
             return cls(command=env.removeprefix("cmd:"), **extra)
         if env.startswith(("http://", "https://")):
             return cls(url=env, token=token, **extra)
         chosen = json.loads(scenario) if scenario.startswith("{") else scenario
-        return cls(envs=tuple(env.split("+")), scenario=chosen)
+        return cls(envs=tuple(env.split("+")), scenario=chosen, hints=extra["hints"])
 
     def connect(self) -> "Connection":
         if self.command is not None:
@@ -316,6 +321,8 @@ class Connection(ABC):
                 f"cannot connect to {self.target.label}: {_leaf(error)}{self._last_words()}"
             ) from error
         self.tools = [_tool_info(tool) for tool in tools]
+        if self.target.hints is not None:  # the one point where a hints file meets a server's tools
+            self.tools = load_hints(self.target.hints).apply(self.tools)
 
     async def _serve(self, target: Any, *, task_status: TaskStatus[Any]) -> None:
         """The client's own task: open it, hand it over, keep it open until told to stop."""

@@ -15,6 +15,7 @@ from servers import environment_names, get_environment
 from servers.bfcl import bfcl_environment_names
 from simulator import Store
 from simulator import cli as simulator_cli
+from simulator.hints import load_hints
 from synthesizer.errors import ConfigError, SynthesizerError
 from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
 from synthesizer.llm import ChatModel, ResponseCache
@@ -44,7 +45,7 @@ class _OneLineErrors(click.Group):
             return super().invoke(ctx)
         except self.known_errors as error:
             click.echo(f"error: {error}", err=True)
-            sys.exit(1)
+            sys.exit(getattr(error, "exit_code", 1))
 
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -163,6 +164,7 @@ def _share_option(variant: str, help_text: str) -> Any:
 @_share_option("missing_tool", "Share of turns whose tool is only offered later in the dialogue.")
 @_share_option("error_recovery", "Share of turns with a call that really fails and is recovered from.")
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
+@simulator_cli.HINTS_OPTION
 def synthesize_command(
     db: Path,
     max_attempts: int,
@@ -173,6 +175,7 @@ def synthesize_command(
     missing_tool: float,
     error_recovery: float,
     ray_address: str | None,
+    hints: Path | None,
     **endpoint: Any,
 ) -> None:
     """Turn trajectories into verified multi-turn samples (advanced tool, hard query, guided chain).
@@ -189,6 +192,7 @@ def synthesize_command(
             seed=seed,
             variants=variants,
             concurrency=endpoint["concurrency"] if endpoint["llm"] == "openai" else 1,
+            hints=load_hints(hints).path if hints is not None else None,
         )
         with simulator_cli.progress_bar("synthesizing") as report:
             if ray_address:
@@ -258,6 +262,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
 @click.option("--max-attempts", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--turns", default="2-5", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
+@simulator_cli.HINTS_OPTION
 def run_command(
     out: Path,
     envs: str,
@@ -268,6 +273,7 @@ def run_command(
     max_attempts: int,
     turns: tuple[int, int],
     ray_address: str | None,
+    hints: Path | None,
     **endpoint: Any,
 ) -> None:
     """The whole pipeline on the built-in environments: explore, synthesize, validate, export, report.
@@ -278,6 +284,8 @@ def run_command(
     names = tuple(bfcl_environment_names()) if bfcl else tuple(name.strip() for name in envs.split(",") if name.strip())
     for name in names:
         get_environment(name)
+    if hints is not None:
+        simulator_cli.hint_environments(names, None, load_hints(hints))
     config = RunConfig(
         out=out,
         envs=names,

@@ -14,7 +14,7 @@ import logging
 import random
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,10 +47,14 @@ class SynthesisConfig:
     seed: int = 0
     variants: Variants = field(default_factory=Variants)
     concurrency: int = 1
+    hints: str | None = None
+    """A hints file used instead of the one each run explored with (`simulator.hints`)."""
 
     def key(self, backend_key: str) -> str:
         settings = {**asdict(self), "model": backend_key}
         del settings["samples"], settings["concurrency"]
+        if settings["hints"] is None:  # keys made before hints files existed stay the same
+            del settings["hints"]
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -116,7 +120,7 @@ async def _synthesize_all(
             report(tally.made if config.samples is not None else tally.finished, goal, tally.note(backend))
 
         async def worker() -> None:
-            async with _Connections(store) as connections:
+            async with _Connections(store, config.hints) as connections:
                 while not failures:
                     async with lock:
                         if config.samples is not None and tally.made >= config.samples:
@@ -221,8 +225,9 @@ class _Connections:
     the options its run recorded (environment, reset command, error-text rule).
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, hints: str | None = None) -> None:
         self._store = store
+        self._hints = hints
         self._stack = AsyncExitStack()
         self._pairs: dict[str, tuple[Connection, Connection]] = {}
 
@@ -237,6 +242,8 @@ class _Connections:
         if key not in self._pairs:
             options = self._store.run_config(trajectory.run_id).get("server")
             target = ServerTarget.from_record(trajectory.env, trajectory.scenario, options=options)
+            if self._hints is not None:
+                target = replace(target, hints=self._hints)
             candidate = await self._stack.enter_async_context(target.connect())
             reference = await self._stack.enter_async_context(target.connect())
             if not candidate.fresh_state:
