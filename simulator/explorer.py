@@ -206,7 +206,7 @@ async def _discover(
         if frozen is not None:
             return graph_from_json(frozen)
         async with _connected(target, connection) as connection:
-            graph = build_graph(connection.tools)
+            graph = build_graph(connection.tools, third_party=target.command is not None or target.url is not None)
             store.save_graph(run_id, "initial", graph_to_json(graph))
             plan = plan_targets(graph, config.trajectories, config.seed)
             stored = {t.index: t for t in store.iter_trajectories(run_id) if t.index < config.discovery}

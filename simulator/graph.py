@@ -47,13 +47,17 @@ _LINKING_SUFFIXES = ("id", "_id", "_ids", "key", "_key", "token", "_token", "cod
 """Parameter names that carry a reference rather than free text: the only ones matched by name."""
 
 
-def build_graph(tools: Iterable[ToolInfo]) -> nx.DiGraph:
-    """Declared edges from our hints; inferred edges from schemas for tools that publish none."""
+def build_graph(tools: Iterable[ToolInfo], *, third_party: bool = False) -> nx.DiGraph:
+    """Declared edges from our hints; inferred edges from schemas for tools that publish none.
+
+    Tools that make things (`created_entities`) are marked `creates`, for the sampler to call first:
+    those that publish no hints, and on a server we did not write (`third_party`) hinted ones too.
+    """
     graph = nx.DiGraph()
     tools = list(tools)
     for tool in tools:
         graph.add_node(tool.name, tool=tool.to_json())
-        if tool.hints is None and created_entities(tool):
+        if (tool.hints is None or third_party) and tool.read_only is not True and created_entities(tool):
             graph.nodes[tool.name]["creates"] = sorted(created_entities(tool))
     for producer in tools:
         produced = _produced_entities(producer)

@@ -16,6 +16,7 @@ from servers.bfcl import bfcl_environment_names
 from simulator import Store
 from simulator import cli as simulator_cli
 from simulator.hints import load_hints
+from synthesizer.annotate import annotate_server
 from synthesizer.errors import ConfigError, SynthesizerError
 from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
 from synthesizer.llm import ChatModel, ResponseCache
@@ -412,6 +413,64 @@ def quality_command(file: Path, as_json: bool) -> None:
     """
     quality = measure_quality(read_records(file))
     click.echo(json.dumps(quality, indent=2, ensure_ascii=False) if as_json else format_quality(quality))
+
+
+@main.command("annotate")
+@simulator_cli.server_options
+@llm_options
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Hints file to write (.toml/.json)."
+)
+@click.option("--trajectories", type=click.IntRange(1), default=12, show_default=True, help="Walks to learn from.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def annotate_command(
+    envs: str | None,
+    bfcl: bool,
+    scenario: str | None,
+    server_cmd: str | None,
+    server_url: str | None,
+    token: str | None,
+    server_env: tuple[str, ...],
+    reset_cmd: str | None,
+    error_text: str | None,
+    error_shape: str | None,
+    hints: Path | None,
+    out: Path,
+    trajectories: int,
+    seed: int,
+    **endpoint: Any,
+) -> None:
+    """Draft a hints file for a server you did not write, for a person to review.
+
+    Rules give read-only guesses, entities (consumes/produces) and safe requests from names; with
+    --llm openai a model drafts requests, answers and value pools too.  Use it with --hints.
+    """
+    if not (server_cmd or server_url):
+        raise click.UsageError(
+            "annotate drafts hints for a server you did not write: give --server-cmd or --server-url"
+        )
+    target = simulator_cli.target_from(
+        envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, error_shape, hints
+    )
+    chat = None
+    if endpoint["llm"] == "openai":
+        if not endpoint.get("model"):
+            raise click.UsageError("--llm openai needs --model")
+        chat = ChatModel(
+            endpoint["model"],
+            base_url=endpoint.get("base_url"),
+            api_key=endpoint.get("api_key"),
+            timeout_s=endpoint.get("timeout", 120.0),
+            max_tokens=endpoint.get("max_tokens"),
+            temperature=endpoint.get("temperature", 0.0),
+            extra_body=endpoint.get("extra_body"),
+        )
+    report = annotate_server(target, out, chat, trajectories=trajectories, seed=seed)
+    click.echo(
+        f"{out}: {report.tools} tools, {report.consumed} inputs tied to entities, {report.asks} requests "
+        f"(drafted by {report.drafted_by}); review it, then: funreason explore --hints {out} ...",
+        err=True,
+    )
 
 
 main.add_command(servers_cli.envs)
