@@ -28,6 +28,7 @@ from synthesizer.roles import Backend, ModelBackend
 from synthesizer.samples import SampleStore
 from synthesizer.sharded import run_on_ray, synthesize_on_ray
 from synthesizer.synthesize import SynthesisConfig, synthesize
+from synthesizer.template_requests import template_note
 
 __all__ = ["main"]
 
@@ -166,6 +167,11 @@ def _share_option(variant: str, help_text: str) -> Any:
 @_share_option("error_recovery", "Share of turns with a call that really fails and is recovered from.")
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
 @simulator_cli.HINTS_OPTION
+@click.option(
+    "--allow-template-requests",
+    is_flag=True,
+    help="Keep samples whose requests would paste a tool's description (tools without phrasing), marked.",
+)
 def synthesize_command(
     db: Path,
     max_attempts: int,
@@ -177,6 +183,7 @@ def synthesize_command(
     error_recovery: float,
     ray_address: str | None,
     hints: Path | None,
+    allow_template_requests: bool,
     **endpoint: Any,
 ) -> None:
     """Turn trajectories into verified multi-turn samples (advanced tool, hard query, guided chain).
@@ -194,13 +201,17 @@ def synthesize_command(
             variants=variants,
             concurrency=endpoint["concurrency"] if endpoint["llm"] == "openai" else 1,
             hints=load_hints(hints).path if hints is not None else None,
+            allow_template_requests=allow_template_requests,
         )
         with simulator_cli.progress_bar("synthesizing") as report:
             if ray_address:
                 factory = partial(make_backend, **endpoint)
                 synthesize_on_ray(db, config, factory, ray_address, report)
             counts = synthesize(db, config, backend, report)
+        note = template_note(SampleStore(cache_store))
     click.echo(f"{counts['verified']} verified samples, {counts['rejected']} rejected, in {db}", err=True)
+    if note:
+        click.echo(note, err=True)
     _echo_usage(backend)
     _exit_if_pending(counts["pending"])
 

@@ -27,6 +27,7 @@ from synthesizer.filters import NearDuplicates
 from synthesizer.plan import AdvancedTool, TurnPlan, Variants, plan_dialogue
 from synthesizer.roles import AssistantMessage, Backend, Roles
 from synthesizer.samples import Reject, Sample, SampleStore
+from synthesizer.template_requests import keep_phrased
 from synthesizer.wording import askable
 
 __all__ = ["SynthesisConfig", "drop_near_duplicates", "synthesize"]
@@ -49,12 +50,16 @@ class SynthesisConfig:
     concurrency: int = 1
     hints: str | None = None
     """A hints file used instead of the one each run explored with (`simulator.hints`)."""
+    allow_template_requests: bool = False
+    """Keep samples whose requests paste a tool's description (marked); see `synthesizer.template_requests`."""
 
     def key(self, backend_key: str) -> str:
         settings = {**asdict(self), "model": backend_key}
         del settings["samples"], settings["concurrency"]
         if settings["hints"] is None:  # keys made before hints files existed stay the same
             del settings["hints"]
+        if not settings["allow_template_requests"]:  # likewise before template requests were held back
+            del settings["allow_template_requests"]
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -211,7 +216,7 @@ async def _one(
         roles, candidate, reference, tools, max_attempts=config.max_attempts, rng=rng, min_turns=config.turns[0]
     )
     try:
-        return await runner.run(plan, sample_id)
+        return keep_phrased(await runner.run(plan, sample_id), tools, config.allow_template_requests)
     except ConnectionFailed as error:  # the server died or would not restart: this trajectory only
         reason = f"server: {error}"
         return Reject(id=sample_id, trajectory_id=trajectory.id, model=roles.model, reason=reason, attempts=0)
