@@ -378,6 +378,7 @@ class _Explorer:
         self.pools = {key: list(values) for key, values in pools.items()}
         self.tools = {tool.name: tool for tool in connection.tools}
         self._labels = target.label, target.scenario_label  # worked out once, recorded with every trajectory
+        self.third_party = target.command is not None or target.url is not None
         self.free = free_parameters(connection.tools, pools)
         self._index: GraphIndex | None = None
         self._server_paths: dict[str, list[str]] | None = None
@@ -420,7 +421,7 @@ class _Explorer:
         if self._index is None or self._index.graph is not graph:
             self._index = GraphIndex(graph, self.free)
         index = self._index
-        filler = ArgumentFiller(self.pools, rng, probe=probe)
+        filler = ArgumentFiller(self.pools, rng, probe=probe, third_party=self.third_party)
         memory = ValueMemory()
         called: set[str] = set()
         failures: dict[str, int] = {}
@@ -438,7 +439,7 @@ class _Explorer:
         # Discovery on a server that declares nothing walks on past the target: edges are learnt
         # only from calls that follow one another, and there are none to follow yet.
         target_tool = self.tools.get(trajectory.target or "")
-        learning = probe and target_tool is not None and target_tool.hints is None
+        learning = probe and target_tool is not None and (target_tool.hints is None or self.third_party)
         while len(trajectory.steps) < self.config.max_steps:
             tool_name = choose_next(graph, goal, called, excluded, rng, self.free, index)
             if tool_name is None:
@@ -525,7 +526,8 @@ async def _server_paths(connection: Connection) -> dict[str, list[str]]:
     of a read-only tool without arguments that speaks of them), then the files and folders
     its read-only one-path tools list in each.  Asked once, after the first fresh start."""
     found: dict[str, list[str]] = {"directory": [], "path": []}
-    tools = [tool for tool in connection.tools if tool.read_only is True and tool.hints is None]
+    third_party = connection.target.command is not None or connection.target.url is not None
+    tools = [tool for tool in connection.tools if tool.read_only is True and (tool.hints is None or third_party)]
     for tool in tools:
         if not tool.required and "allow" in f"{tool.name} {tool.description}".lower():
             step = await connection.call(tool.name, {})

@@ -55,6 +55,10 @@ def build_graph(tools: Iterable[ToolInfo], *, third_party: bool = False) -> nx.D
     """
     graph = nx.DiGraph()
     tools = list(tools)
+
+    def unknown(tool: ToolInfo) -> bool:  # on a server we did not write, hints without entities infer nothing
+        return tool.hints is None or (third_party and not (tool.hints.get("consumes") or tool.hints.get("produces")))
+
     for tool in tools:
         graph.add_node(tool.name, tool=tool.to_json())
         if (tool.hints is None or third_party) and tool.read_only is not True and created_entities(tool):
@@ -85,7 +89,7 @@ def build_graph(tools: Iterable[ToolInfo], *, third_party: bool = False) -> nx.D
                 add_reason(
                     graph, producer.name, consumer.name, "state", "declared", evidence=evidence, condition=condition
                 )
-            if consumer.hints is None or producer.hints is None:
+            if unknown(consumer) or unknown(producer):
                 for param in consumer.parameters:
                     for field in _name_matches(param, fields):
                         evidence = {"rule": "same name", "output": f"{producer.name}.{field}", "input": param}
@@ -100,7 +104,7 @@ def build_graph(tools: Iterable[ToolInfo], *, third_party: bool = False) -> nx.D
                             field=field,
                             entity=param,
                         )
-            if consumer.hints is None and producer.hints is None:
+            if unknown(consumer) and unknown(producer):
                 for param, entity, rule in _entity_matches(producer, consumer):
                     evidence = {"rule": rule, "input": f"{consumer.name}.{param}", "entity": entity}
                     add_reason(

@@ -299,10 +299,14 @@ class ArgumentFiller:
     built from the schema: objects from their properties, arrays of their items, recursively.
     Every choice is recorded; a value built from parts records where its parts came from."""
 
-    def __init__(self, pools: dict[str, list[Any]], rng: random.Random, *, probe: bool = False) -> None:
+    def __init__(
+        self, pools: dict[str, list[Any]], rng: random.Random, *, probe: bool = False, third_party: bool = False
+    ) -> None:
         self.pools = pools
         self.rng = rng
         self.probe = probe
+        self.third_party = third_party
+        """A server we did not write: its tools whose hints tie no input to an entity are matched as unknown."""
         self._unknown = False
         self._tool = ""
         self._defs: dict[str, Any] = {}
@@ -319,7 +323,7 @@ class ArgumentFiller:
         writes = tool.read_only is not True
         arguments: dict[str, Any] = {}
         provenance: dict[str, dict[str, Any]] = {}
-        self._unknown = tool.hints is None  # match results to parameters by looser name rules
+        self._unknown = tool.hints is None or (self.third_party and not consumes)  # looser name rules
         self._tool = tool.name
         self._defs = tool.input_schema.get("$defs", {})
         for name, given in tool.parameters.items():
