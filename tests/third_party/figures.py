@@ -101,6 +101,7 @@ def measure(server: ThirdParty, folder: Path, trajectories: int = 40) -> dict[st
         "exported": exported,
         "failed_calls_as_success": wrong_success,
         "junk_requests": sum(bool(_PLACEHOLDER.search(text)) for text in requests),
+        "junk_examples": [text for text in requests if _PLACEHOLDER.search(text)][:3],
         "requests": len(requests),
     }
 
