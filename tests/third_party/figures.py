@@ -12,15 +12,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from simulator import ExploreConfig, Store, explore
+from simulator import ExploreConfig, ServerTarget, Store, explore
 from simulator.connection import DEFAULT_ERROR_TEXT, error_shape
 from simulator.graph import graph_from_json
+from simulator.hints import load_hints
 from synthesizer import OfflineBackend, SampleStore, SynthesisConfig, export_samples, synthesize
 from tests.third_party.servers import SERVERS, ThirdParty
 
 _SAYS_FAILED = re.compile(r"\b(not found|no such|does not exist|unknown \w+|invalid|failed|error)\b", re.IGNORECASE)
 _PLACEHOLDER = re.compile(
-    r"\b(?:alpha|report|notes|summary|draft|project|budget|review|update|archive)_\d{1,2}\b|\{\w+\}|I need you to"
+    r"\b(?:alpha|report|notes|summary|draft|project|budget|review|update|archive)_\d{1,2}\b|\{\w+\}|I need you to|"
+    r"\[\{|\{\""
 )
 
 
@@ -34,10 +36,15 @@ def looks_failed(text: str, result: Any = None) -> bool:
     return bool(re.search(DEFAULT_ERROR_TEXT, text, re.IGNORECASE))
 
 
+def pools_of(target: ServerTarget) -> dict[str, list[Any]]:
+    """The value pools of the target's hints file, which `explore --hints` adds to `--values`."""
+    return {key: list(values) for key, values in load_hints(target.hints).pools.items()} if target.hints else {}
+
+
 def measure(server: ThirdParty, folder: Path, trajectories: int = 40) -> dict[str, Any]:
     db = folder / f"{server.name}.db"
     target = server.target(folder / "state", hints=True)
-    run_id = explore(target, db, ExploreConfig(trajectories=trajectories, seed=0))
+    run_id = explore(target, db, ExploreConfig(trajectories=trajectories, seed=0, values=pools_of(target)))
     with Store(db) as store:
         walks = list(store.iter_trajectories(run_id))
         graph = graph_from_json(store.load_graph(run_id, "frozen"))

