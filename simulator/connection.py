@@ -1,6 +1,7 @@
 """One interface over in-process, stdio and streamable-HTTP MCP servers, ours or anyone's."""
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -325,6 +326,8 @@ class Connection(ABC):
                 f"cannot connect to {self.target.label}: {_leaf(error)}{self._last_words()}"
             ) from error
         self.tools = [_tool_info(tool) for tool in tools]
+        if self.target.command is not None or self.target.url is not None:
+            self.tools = [_unwrapped(tool) for tool in self.tools]
         if self.target.hints is not None:  # the one point where a hints file meets a server's tools
             self.tools = load_hints(self.target.hints).apply(self.tools)
 
@@ -542,6 +545,15 @@ def _tool_info(tool: Any) -> ToolInfo:
         read_only=annotations.read_only_hint if annotations is not None else None,
         hints=meta.get(HINTS_META_KEY),
     )
+
+
+def _unwrapped(tool: ToolInfo) -> ToolInfo:
+    """A third-party tool whose output schema is only FastMCP's text wrapper (`{"result": string}`): its
+    results are read as the JSON inside (`step_from_result`), so the wrapper says nothing of their fields."""
+    properties = (tool.output_schema or {}).get("properties", {})
+    if set(properties) == {"result"} and properties["result"].get("type") == "string":
+        return dataclasses.replace(tool, output_schema=None)
+    return tool
 
 
 async def _read_state_resource(client: Client | None) -> dict[str, Any] | None:
