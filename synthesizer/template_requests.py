@@ -1,21 +1,28 @@
-"""Requests nobody would say: turns whose request is a tool's description pasted into a template.
+"""Requests nobody would say: a tool's description pasted into a template, or a JSON value pasted whole.
 
 A tool with no phrasing (no `asks`, neither from its server nor from a hints file) gets, without a
 model, the request "I need you to <its description>, for <values>."  That is worse than no data, so
 such a sample becomes a reject (the count and the fix are printed: `funreason annotate` then
 `--hints`, or `--llm openai`); `--allow-template-requests` keeps it, each such turn marked
-`template_request` in its metadata.
+`template_request` in its metadata.  A request that writes out a JSON record or list (a parameter
+that takes records, phrased by no template) is never kept.
 """
 
+import re
 from collections.abc import Mapping
 
 from simulator import ToolInfo
 from synthesizer.samples import Reject, Sample, SampleStore
 
-__all__ = ["TEMPLATE_REASON", "keep_phrased", "template_note"]
+__all__ = ["PASTED_REASON", "TEMPLATE_REASON", "keep_phrased", "template_note"]
 
 TEMPLATE_REASON = "template request"
 """How a reject for this reason starts (counted by `template_note`)."""
+
+PASTED_REASON = "pasted value"
+"""How a reject starts whose request writes out a JSON record or list (`[{"title": ...}]`)."""
+
+_RAW_JSON = re.compile(r"\[\s*\{|\{\s*\"")
 
 
 def keep_phrased(outcome: Sample | Reject, tools: Mapping[str, ToolInfo], allow: bool) -> Sample | Reject:
@@ -23,6 +30,10 @@ def keep_phrased(outcome: Sample | Reject, tools: Mapping[str, ToolInfo], allow:
     sample with those turns marked."""
     if isinstance(outcome, Reject):
         return outcome
+    pasted = next((turn["query"] for turn in outcome.turns if _RAW_JSON.search(turn.get("query") or "")), None)
+    if pasted is not None:  # a record or a list of them written out as JSON: no user says that
+        reason = f"{PASTED_REASON}: {pasted[:80]!r}"
+        return Reject(outcome.id, outcome.trajectory_ids[0], outcome.model, reason, outcome.attempts)
     templated = [
         position
         for position, turn in enumerate(outcome.turns)
