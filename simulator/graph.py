@@ -13,7 +13,7 @@ from typing import Any
 import networkx as nx
 
 from simulator.records import ToolInfo
-from simulator.values import json_types, leaf_words, reference_entity, words
+from simulator.values import describe_kind, json_types, leaf_words, reference_entity, words
 
 __all__ = [
     "CREATION_VERBS",
@@ -37,6 +37,9 @@ _LINKING_WORDS = {"id", "name", "path", "key", "token", "handle", "uri", "url", 
 
 CREATION_VERBS = {"create", "add", "new", "register", "make", "insert", "post", "plan", "submit", "upload", "start"}
 """First words of a tool's name (or of its description) that say it makes something others then take."""
+
+_DESCRIBED_CREATION = {"create", "add", "register", "insert", "submit", "upload"}
+"""The creation verbs that also say so as a description's first word ("Make line-based edits" does not)."""
 
 _READ_VERBS = {"get", "list", "read", "open", "search", "find", "show", "fetch", "view", "describe", "query"}
 """First words of a tool's name that say it shows things (and so their ids) without making them."""
@@ -107,6 +110,7 @@ def build_graph(tools: Iterable[ToolInfo], *, third_party: bool = False) -> nx.D
             if unknown(consumer) and unknown(producer):
                 for param, entity, rule in _entity_matches(producer, consumer):
                     evidence = {"rule": rule, "input": f"{consumer.name}.{param}", "entity": entity}
+                    field = {"dir": "directory", "file": "path"}.get(entity, "id")
                     add_reason(
                         graph,
                         producer.name,
@@ -115,7 +119,7 @@ def build_graph(tools: Iterable[ToolInfo], *, third_party: bool = False) -> nx.D
                         "inferred",
                         evidence=evidence,
                         param=param,
-                        field="id",
+                        field=field,
                         entity=entity,
                     )
                 for param, path, field, kind in _schema_matches(producer, consumer):
@@ -139,7 +143,7 @@ def created_entities(tool: ToolInfo) -> set[str]:
     `request_planning` ("Register a new user request ...", taking `tasks`) -> {'request', 'planning', 'task'}."""
     name_words = words(tool.name)
     described = words(tool.description.split(".")[0])[:1]
-    if not (set(name_words[:1]) | set(described)) & CREATION_VERBS:
+    if not (set(name_words[:1]) & CREATION_VERBS or set(described) & _DESCRIBED_CREATION):
         return set()
     made = {leaf_words(word)[-1] for word in name_words if word not in CREATION_VERBS | _LINK_WORDS}
     for param, schema in tool.parameters.items():  # records passed in whole are made too: `tasks: [{...}]`
@@ -263,6 +267,13 @@ def _entity_matches(producer: ToolInfo, consumer: ToolInfo) -> list[tuple[str, s
     if words(producer.name)[:1] and words(producer.name)[0] in _READ_VERBS:
         shown = {leaf_words(word)[-1] for word in words(producer.name)[1:] if word not in _LINK_WORDS}
     matches = []
+    made_at = {describe_kind(param, producer.parameters[param], producer.name) for param in producer.required} - {
+        "value"
+    }
+    for param, schema in consumer.parameters.items():  # `create_directory(path)` makes the folder at that path
+        kind = describe_kind(param, schema, consumer.name)
+        if made and kind in made_at and kind != "value":
+            matches.append((param, kind, f"{producer.name} makes a {kind} at its path"))
     for param in consumer.parameters:
         entity = reference_entity(param)
         if entity is None or param in producer.parameters:  # a tool that takes the id already has the thing

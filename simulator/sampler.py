@@ -25,6 +25,12 @@ from simulator.values import (
 
 __all__ = ["ArgumentFiller", "GraphIndex", "ValueMemory", "choose_next", "free_parameters", "plan_targets"]
 
+_NEW_NAMES = {
+    "file": ["meeting-notes.txt", "budget.txt", "ideas.md", "todo.txt", "draft.md", "recipes.txt"],
+    "dir": ["archive", "photos", "invoices", "drafts", "travel", "old-projects"],
+}
+"""Names for new files and folders a person would pick (a path like `summary_31.txt` reads as a placeholder)."""
+
 _MEMO_LIMIT = 10_000
 """Entries each memo of a `GraphIndex` keeps (about 600 bytes each) before it starts over: the situations a
 run meets often come back at once."""
@@ -444,8 +450,7 @@ class ArgumentFiller:
             new_ok = writes or not self.pools.get("path")
             if folders and new_ok and not existing and self.rng.random() < 0.5:
                 folder = self.rng.choice(folders).rstrip("/")  # somewhere new inside a folder the server allows
-                suffix = ".txt" if kind == "file" else ""
-                return f"{folder}/{schema_value(name, {}, self.rng)}{suffix}", {"source": "random"}
+                return f"{folder}/{self.rng.choice(_NEW_NAMES[kind])}", {"source": "random"}
         by_kind = {"dir": ["directory"], "file": ["path"]}.get(kind, [])
         own = name if kind == "value" or name not in ("path", "directory") else None  # those name our kinds
         types = json_types(schema)

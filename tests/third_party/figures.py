@@ -17,6 +17,7 @@ from simulator.connection import DEFAULT_ERROR_TEXT, error_shape
 from simulator.graph import graph_from_json
 from simulator.hints import load_hints
 from synthesizer import OfflineBackend, SampleStore, SynthesisConfig, export_samples, synthesize
+from synthesizer.template_requests import PASTED_REASON, TEMPLATE_REASON
 from tests.third_party.servers import SERVERS, ThirdParty
 
 _SAYS_FAILED = re.compile(r"\b(not found|no such|does not exist|unknown \w+|invalid|failed|error)\b", re.IGNORECASE)
@@ -73,7 +74,9 @@ def measure(server: ThirdParty, folder: Path, trajectories: int = 40) -> dict[st
     with Store(db) as store:
         samples = SampleStore(store)
         verified = list(samples.iter_samples(verified_only=True))
-        held = sum(reject.reason.startswith("template request") for reject in samples.iter_rejects())
+        rejects = [reject.reason for reject in samples.iter_rejects()]
+        held = sum(reason.startswith(TEMPLATE_REASON) for reason in rejects)
+        pasted = sum(reason.startswith(PASTED_REASON) for reason in rejects)
         exported = export_samples(samples.iter_samples(), "openai", out)
     requests = [
         message["content"]
@@ -105,6 +108,7 @@ def measure(server: ThirdParty, folder: Path, trajectories: int = 40) -> dict[st
         "verified": len(verified),
         "samples": counts["verified"] + counts.get("unverified", 0),
         "held_back_template": held,
+        "held_back_pasted": pasted,
         "exported": exported,
         "failed_calls_as_success": wrong_success,
         "junk_requests": sum(bool(_PLACEHOLDER.search(text)) for text in requests),
