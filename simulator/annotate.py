@@ -135,8 +135,13 @@ def _rule_asks(tool: ToolInfo) -> list[str]:
     if verb not in CREATION_VERBS or not required:
         return []
     given = " and ".join(f"the {' '.join(words(param))} {{{param}}}" for param in required)
+    optional = "".join(
+        f"[, {' '.join(words(param))} {{{param}}}]"
+        for param, schema in tool.parameters.items()
+        if param not in tool.required and _sayable(schema) and not reference_entity(param)
+    )
     article = "an" if noun[:1] in "aeiou" else "a"
-    return [f"{verb.capitalize()} {article} {noun} with {given}."]
+    return [f"{verb.capitalize()} {article} {noun} with {given}{optional}."]
 
 
 def _sayable(schema: dict[str, Any]) -> bool:

@@ -135,6 +135,9 @@ def build_graph(tools: Iterable[ToolInfo], *, third_party: bool = False) -> nx.D
                         field=field.rsplit(".", 1)[-1].removesuffix("[]"),
                         entity=param,
                     )
+    for tool in list(graph.nodes):  # a maker of things nobody takes is no prerequisite of anything: not first
+        if "creates" in graph.nodes[tool] and not graph.out_degree(tool):
+            del graph.nodes[tool]["creates"]
     return graph
 
 
