@@ -88,34 +88,40 @@ async def _tools(target: ServerTarget) -> list[ToolInfo]:
 
 async def _phrase(draft: dict[str, Any], tools: list[ToolInfo], chat: ChatModel) -> None:
     """Ask the model for each tool's asks, answers and pools; keep what passes the template checks."""
-    for tool in tools:
-        table = draft["tools"][tool.name]
-        request = {"tool": tool.name, "description": tool.description, "input_schema": tool.input_schema}
-        messages = [
-            {"role": "system", "content": _DRAFTING},
-            {"role": "user", "content": json.dumps(request, ensure_ascii=False)},
-        ]
-        reply = await chat.chat(messages)
-        try:
-            answer = json.loads(_json_part(reply.content or ""))
-        except ValueError:
-            logger.warning("annotate: the model's answer for %s is not JSON; its rule draft stands", tool.name)
-            continue
-        if not isinstance(answer, dict):
-            continue
-        asks = [text for text in answer.get("asks", []) if _fits(text, tool, asks=True)]
-        answers = [text for text in answer.get("answers", []) if _fits(text, tool, asks=False)]
-        if asks:
-            table["asks"] = asks
-        if answers:
-            table["answers"] = answers
-        pools = {
-            name: [value for value in values if isinstance(value, (str, int, float))]
-            for name, values in (answer.get("pools") or {}).items()
-            if name in tool.parameters and isinstance(values, list)
-        }
-        if any(pools.values()):
-            table["pools"] = {name: values for name, values in pools.items() if values}
+    try:
+        for tool in tools:
+            await _phrase_one(draft["tools"][tool.name], tool, chat)
+    finally:
+        await chat.aclose()
+
+
+async def _phrase_one(table: dict[str, Any], tool: ToolInfo, chat: ChatModel) -> None:
+    request = {"tool": tool.name, "description": tool.description, "input_schema": tool.input_schema}
+    messages = [
+        {"role": "system", "content": _DRAFTING},
+        {"role": "user", "content": json.dumps(request, ensure_ascii=False)},
+    ]
+    reply = await chat.chat(messages)
+    try:
+        answer = json.loads(_json_part(reply.content or ""))
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        logger.warning("annotate: the model's answer for %s is no JSON object; its rule draft stands", tool.name)
+        return
+    asks = [text for text in answer.get("asks", []) if _fits(text, tool, asks=True)]
+    answers = [text for text in answer.get("answers", []) if _fits(text, tool, asks=False)]
+    if asks:
+        table["asks"] = asks
+    if answers:
+        table["answers"] = answers
+    pools = {
+        name: [value for value in values if isinstance(value, (str, int, float))]
+        for name, values in (answer.get("pools") or {}).items()
+        if name in tool.parameters and isinstance(values, list)
+    }
+    if any(pools.values()):
+        table["pools"] = {name: values for name, values in pools.items() if values}
 
 
 def _fits(text: Any, tool: ToolInfo, *, asks: bool) -> bool:

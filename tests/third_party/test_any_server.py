@@ -11,6 +11,10 @@ from pathlib import Path
 
 import anyio
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from simulator import ConnectionFailed, ExploreConfig, ServerTarget, Store, explore
 from simulator.connection import DEFAULT_ERROR_TEXT, error_shape
@@ -18,7 +22,7 @@ from simulator.explorer import run_id_for
 from simulator.hints import load_hints
 from synthesizer import OfflineBackend, SampleStore, SynthesisConfig, synthesize
 from synthesizer.template_requests import template_note
-from tests.conftest import funreason
+from tests.conftest import funreason, http_server
 
 NOTES_SERVER = Path(__file__).with_name("notes_server.py")
 NODE = Path(__file__).parents[2] / ".ci" / "node" / "node_modules" / ".bin"
@@ -301,3 +305,33 @@ def test_requests_that_would_paste_descriptions_are_not_kept_unless_allowed(tmp_
         marked = list(SampleStore(store).iter_samples())
     assert kept["verified"] == len(marked) >= 1
     assert all(turn.get("template_request") for sample in marked for turn in sample.turns)
+
+
+def test_annotate_with_a_model_keeps_the_drafts_that_fit_the_tool(tmp_path):
+    async def complete(request: Request) -> JSONResponse:
+        tool = json.loads((await request.json())["messages"][1]["content"])["tool"]
+        drafts = {
+            "asks": [f"Please handle {tool} for me[ now].", "Use {no_such_parameter}."],
+            "answers": ["Done."],
+            "pools": {"title": ["Buy milk", "Call the plumber"], "nope": ["x"]},
+        }
+        message = {"role": "assistant", "content": "Here you are:\n" + json.dumps(drafts)}
+        choice = {"index": 0, "message": message, "finish_reason": "stop"}
+        usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+        return JSONResponse({"id": "c", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice],
+                             "usage": usage})  # fmt: skip
+
+    out = tmp_path / "items.toml"
+    with http_server(Starlette(routes=[Route("/v1/chat/completions", complete, methods=["POST"])])) as base:
+        state = tmp_path / "a.json"
+        shown = funreason(
+            "annotate", "--server-cmd", f"{sys.executable} {SHAPED_SERVER}", "--out", str(out), "--trajectories", "2",
+            "--server-env", f"ITEMS_FILE={state}", "--reset-cmd", f"rm -f {state}",
+            "--llm", "openai", "--model", "m", "--base-url", f"{base}/v1",
+        )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "drafted by rules and m" in shown.stderr
+    hints = load_hints(out)
+    assert hints.tools["list_items"]["asks"] == ["Please handle list_items for me[ now]."]  # the unknown slot: dropped
+    assert hints.tools["list_items"]["answers"] == ["Done."]
+    assert hints.pools["title"] == ["Buy milk", "Call the plumber"] and "nope" not in hints.pools
