@@ -28,7 +28,7 @@ from servers.bfcl import bfcl_environment_names
 from servers.http import DEFAULT_CALL_TIMEOUT
 from simulator.bfcl import explore_bfcl, is_bfcl
 from simulator.cluster import explore_on_ray
-from simulator.connection import DEFAULT_ERROR_TEXT, ServerTarget
+from simulator.connection import DEFAULT_ERROR_SHAPE, DEFAULT_ERROR_TEXT, ERROR_SHAPES, ServerTarget
 from simulator.errors import SimulatorError
 from simulator.explorer import ExploreConfig, explore, learn_from
 from simulator.graph import build_graph, export_graph
@@ -91,6 +91,14 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Regular expression (case-insensitive): text results of a third-party server that match it "
             "count as errors even without isError; '' turns the rule off.",
         ),
+        click.option(
+            "--error-shape",
+            default=DEFAULT_ERROR_SHAPE,
+            show_default=True,
+            help="Shapes of structured results (JSON, or JSON inside text) of a third-party server that count as "
+            f"errors without isError, comma-separated: {'; '.join(f'{k}: {v}' for k, v in ERROR_SHAPES.items())}. "
+            "'' turns the rule off.",
+        ),
         HINTS_OPTION,
     ]
     for option in reversed(options):
@@ -108,6 +116,7 @@ def target_from(
     reset_cmd: str | None = None,
     error_text: str | None = DEFAULT_ERROR_TEXT,
     bfcl: bool = False,
+    error_shape: str | None = DEFAULT_ERROR_SHAPE,
     hints: Path | None = None,
 ) -> ServerTarget:
     names = tuple(name.strip() for name in (envs or "").split(",") if name.strip())
@@ -129,6 +138,7 @@ def target_from(
         server_env=tuple(sorted(pairs)),
         reset_cmd=reset_cmd,
         error_text=error_text or None,
+        error_shape=error_shape or None,
         hints=str(load_hints(hints).path) if hints is not None else None,
     )
 
@@ -342,6 +352,7 @@ def explore_command(
     server_env: tuple[str, ...],
     reset_cmd: str | None,
     error_text: str | None,
+    error_shape: str | None,
     hints: Path | None,
     db: Path,
     trajectories: int,
@@ -357,7 +368,9 @@ def explore_command(
     Re-running the same command resumes up to --trajectories, without duplicates.  BFCL's classes
     without --scenario: --trajectories per class over seeded BFCL entries, each in its initial config.
     """
-    target = target_from(envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, hints)
+    target = target_from(
+        envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, error_shape, hints
+    )
     config = ExploreConfig(
         trajectories=trajectories,
         seed=seed,
@@ -403,6 +416,7 @@ def graph_command(
     server_env: tuple[str, ...],
     reset_cmd: str | None,
     error_text: str | None,
+    error_shape: str | None,
     hints: Path | None,
     out: Path,
     db: Path | None,
@@ -416,7 +430,9 @@ def graph_command(
         raise click.BadParameter(
             f"unknown format {out.suffix!r}: use .graphml, .dot, .png or .json", param_hint="--out"
         )
-    target = target_from(envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, hints)
+    target = target_from(
+        envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, error_shape, hints
+    )
 
     async def tools() -> list:
         async with target.connect() as connection:

@@ -1,6 +1,7 @@
 """One interface over in-process, stdio and streamable-HTTP MCP servers, ours or anyone's."""
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -32,7 +33,7 @@ from simulator.errors import ConnectionFailed, ServerDied
 from simulator.hints import load_hints
 from simulator.records import Step, ToolInfo, step_from_result
 
-__all__ = ["DEFAULT_ERROR_TEXT", "Connection", "ServerTarget"]
+__all__ = ["DEFAULT_ERROR_SHAPE", "DEFAULT_ERROR_TEXT", "ERROR_SHAPES", "Connection", "ServerTarget", "error_shape"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,52 @@ START_TIMEOUT_S = 30.0
 DEFAULT_ERROR_TEXT = r"^\W*(error|failed|failure|exception|traceback|cannot|could not|unable to|invalid)\b"
 """Text results matching this (case-insensitive) count as errors even when the server does not set
 `isError`: many servers answer "Error: ..." as a plain result.  `--error-text` overrides it; '' turns it off."""
+
+
+ERROR_SHAPES = {
+    "error": "an `error` (or non-empty `errors`) key, or `isError: true`",
+    "status": "a `status` of error, failed, not_found, invalid, denied, ... (`task_not_found` too)",
+    "success": "`success` or `ok` false",
+    "http": "an HTTP-like `status`/`statusCode`/`status_code` of 400 or more",
+}
+"""The shapes of structured results (JSON, or JSON inside text) that say a call failed, whatever the language
+of its message: many servers answer `{"status": "error", "message": "..."}` without setting `isError`."""
+
+DEFAULT_ERROR_SHAPE = ",".join(ERROR_SHAPES)
+"""Every shape; `--error-shape` names a subset (comma-separated), '' turns the rule off."""
+
+_FAILED_STATUS = re.compile(
+    r"(?:^|[_\s-])(?:error|errored|fail|failed|failure|not[_\s-]?found|invalid|denied|forbidden|unauthori[sz]ed|"
+    r"rejected|refused)(?:$|[_\s-])",
+    re.IGNORECASE,
+)
+
+
+def error_shape(result: Any, shapes: str | None = DEFAULT_ERROR_SHAPE) -> str | None:
+    """Why a structured result reads as a failure under the `shapes` named (see `ERROR_SHAPES`), or None.
+
+    Only the top level is read: a list of tasks some of which have `status: failed` is a success.
+    """
+    if not isinstance(result, dict) or not shapes:
+        return None
+    wanted = set(shapes.split(","))
+    lowered = {str(key).lower(): value for key, value in result.items()}
+    if "error" in wanted:
+        if lowered.get("error") not in (None, False, "", {}, []):
+            return "error key"
+        if lowered.get("errors") not in (None, "", {}, []) or lowered.get("iserror") is True:
+            return "errors key"
+    status = lowered.get("status")
+    if "status" in wanted and isinstance(status, str) and _FAILED_STATUS.search(status):
+        return f"status {status}"
+    if "success" in wanted and (lowered.get("success") is False or lowered.get("ok") is False):
+        return "success false"
+    if "http" in wanted:
+        for key in ("status", "statuscode", "status_code", "http_status"):
+            value = lowered.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
+                return f"{key} {value}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -66,6 +113,7 @@ class ServerTarget:
     server_env: tuple[tuple[str, str], ...] = ()
     reset_cmd: str | None = None
     error_text: str | None = DEFAULT_ERROR_TEXT
+    error_shape: str | None = DEFAULT_ERROR_SHAPE
     hints: str | None = None
     """A hints file (`simulator.hints`) merged over the tools the server lists."""
 
@@ -79,6 +127,9 @@ class ServerTarget:
             except re.error as error:
                 message = f"error-text rule {self.error_text!r} is not a regular expression: {error}"
                 raise ConnectionFailed(message) from None
+        unknown = sorted(set((self.error_shape or "").split(",")) - set(ERROR_SHAPES) - {""})
+        if unknown:
+            raise ConnectionFailed(f"unknown error shape {unknown[0]!r}: use any of {', '.join(ERROR_SHAPES)} or ''")
 
     @property
     def label(self) -> str:
@@ -102,6 +153,7 @@ class ServerTarget:
             "server_env": dict(self.server_env),
             "reset_cmd": self.reset_cmd,
             "error_text": self.error_text,
+            "error_shape": self.error_shape,
             "hints": self.hints,
         }
 
@@ -116,6 +168,7 @@ class ServerTarget:
             "server_env": tuple(sorted((options.get("server_env") or {}).items())),
             "reset_cmd": options.get("reset_cmd"),
             "error_text": options.get("error_text", DEFAULT_ERROR_TEXT),
+            "error_shape": options.get("error_shape", DEFAULT_ERROR_SHAPE),
             "hints": options.get("hints"),
         }
         if env.startswith("cmd:"):
@@ -161,6 +214,10 @@ class Connection(ABC):
         self._stack = AsyncExitStack()
         third_party = target.command is not None or target.url is not None  # ours set the error flag
         self._error_text = re.compile(target.error_text, re.IGNORECASE) if target.error_text and third_party else None
+        self._error_shape = target.error_shape if third_party else None
+        self._watch_leaks = third_party
+        self._lost = False
+        self._first_answers: list[str] | None = None
 
     async def __aenter__(self) -> "Connection":
         self._group = await self._stack.enter_async_context(anyio.create_task_group())
@@ -175,9 +232,51 @@ class Connection(ABC):
         await self._close_client()
         await self._stack.aclose()
 
-    @abstractmethod
     async def reset(self, seed: int) -> None:
-        """Start the next trajectory from the scenario's initial state."""
+        """Start the next trajectory from the scenario's initial state (and check that it is)."""
+        await self._restart(seed)
+        if self._watch_leaks:
+            try:
+                await self._check_leak()
+            except ServerDied:  # a probe that kills the server says nothing of leaks: off, and start again
+                self._watch_leaks = False
+                await self._restart(seed)
+
+    @abstractmethod
+    async def _restart(self, seed: int) -> None:
+        """Whatever makes the server fresh: a new sandbox, a new process, the user's reset command."""
+
+    async def _check_leak(self) -> None:
+        """Compare what the server shows right after this fresh start with what it showed after the first.
+
+        The probes are tools that look read-only and need no argument (`list_requests`); their answers
+        after every fresh start must be those of the first one.  When they differ, state survived the
+        restart (a file the server keeps and no `--reset-cmd` restores): samples are unverified from then
+        on, and the user is told once, with the fix.  Probes that answer differently twice in a row
+        (a clock) say nothing, and the check is off.
+        """
+        probes = [tool.name for tool in sorted(self.tools, key=lambda tool: tool.name) if _looks_like_a_probe(tool)][:3]
+        if not probes:
+            self._watch_leaks = False
+            return
+        answers = [(await self.call(name, {})).text for name in probes]
+        if self._first_answers is None:
+            if answers != [(await self.call(name, {})).text for name in probes]:
+                self._watch_leaks = False
+            self._first_answers = answers
+            return
+        changed = next(
+            (name for name, old, new in zip(probes, self._first_answers, answers, strict=True) if old != new), None
+        )
+        if changed is not None:
+            self.fresh_state, self._watch_leaks = False, False
+            self.unfresh_reason = (
+                f"state leaks across fresh starts of {self.target.label} ({changed} answered differently after a "
+                "restart): give --reset-cmd to restore what the server keeps outside its process"
+            )
+            if self.target.label not in _WARNED:
+                _WARNED.add(self.target.label)
+                logger.warning("samples are unverified: %s", self.unfresh_reason)
 
     async def state(self) -> dict[str, Any] | None:
         """The server's state as JSON, when it exposes one; None otherwise."""
@@ -198,13 +297,17 @@ class Connection(ABC):
                 f"the server went away during {tool}: {type(error).__name__}{self._last_words()}"
             ) from error
         except MCPError as error:
-            if error.error.code == CONNECTION_CLOSED:
+            if error.error.code == CONNECTION_CLOSED or _SESSION_LOST.search(str(error)):
+                self._lost = True  # the next reset opens a new session
                 raise ServerDied(f"the server went away during {tool}: {error}{self._last_words()}") from error
             result = CallToolResult(content=[TextContent(type="text", text=str(error))], is_error=True)
         latency_ms = (time.perf_counter() - started) * 1000
         step = step_from_result(tool, arguments, result, latency_ms)
-        if not step.is_error and self._error_text is not None and self._error_text.search(step.text):
-            step.is_error, step.result = True, None
+        if not step.is_error and (
+            error_shape(step.result, self._error_shape)
+            or (self._error_text is not None and self._error_text.search(step.text))
+        ):
+            step.is_error, step.result = True, None  # the one place a call's outcome is decided
         return step
 
     async def _open_client(self, target: Any) -> None:
@@ -223,6 +326,8 @@ class Connection(ABC):
                 f"cannot connect to {self.target.label}: {_leaf(error)}{self._last_words()}"
             ) from error
         self.tools = [_tool_info(tool) for tool in tools]
+        if self.target.command is not None or self.target.url is not None:
+            self.tools = [_unwrapped(tool) for tool in self.tools]
         if self.target.hints is not None:  # the one point where a hints file meets a server's tools
             self.tools = load_hints(self.target.hints).apply(self.tools)
 
@@ -266,7 +371,7 @@ class _InProcessConnection(Connection):
         self.sandbox: Sandbox | None = None
         self._server = None
 
-    async def reset(self, seed: int) -> None:
+    async def _restart(self, seed: int) -> None:
         self.sandbox = create_sandbox(list(self.target.envs), self.target.scenario, seed)
         if self._server is None:
             env_classes = [get_environment(name) for name in self.sandbox.env_names]
@@ -293,7 +398,7 @@ class _StdioConnection(Connection):
         super().__init__(target)
         self._errlog: IO[str] | None = None
 
-    async def reset(self, seed: int) -> None:
+    async def _restart(self, seed: int) -> None:
         command, *args = shlex.split(self.target.command or "")
         await self._close_client()
         await _run_reset(self.target.reset_cmd)
@@ -333,6 +438,7 @@ class _HttpConnection(Connection):
         url = (target.url or "").rstrip("/")
         self.plain = url.endswith("/mcp")
         self.fresh_state = not self.plain or target.reset_cmd is not None
+        self._watch_leaks = self.plain and self.fresh_state  # our sandbox service is fresh by construction
         if not self.fresh_state:
             self.unfresh_reason = f"{url} offers no reset and no --reset-cmd was given"
         self.base = url
@@ -340,11 +446,12 @@ class _HttpConnection(Connection):
         self._http = httpx2.AsyncClient(headers=self.headers, timeout=30)
         self._sandbox_id: str | None = None
 
-    async def reset(self, seed: int) -> None:
+    async def _restart(self, seed: int) -> None:
         if self.plain:
             await _run_reset(self.target.reset_cmd)
-            if self._client is None:
-                await self._open_client(self.base)
+            if self._client is None or self.target.reset_cmd or self._lost:
+                await self._reconnect()  # a reset may restart the server: its MCP session died with it
+                self._lost = False
             return
         await self._delete_sandbox()
         body: dict[str, Any] = {"seed": seed, "scenario": self.target.scenario}
@@ -359,6 +466,18 @@ class _HttpConnection(Connection):
         created = response.json()
         self._sandbox_id = created["id"]
         await self._open_client(self.base + created["mcp"])
+
+    async def _reconnect(self) -> None:
+        """A new MCP session on the plain URL, waiting (up to the start timeout) for a restarted server."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                await self._open_client(self.base)
+                return
+            except ConnectionFailed:
+                if time.monotonic() > deadline:
+                    raise
+                await anyio.sleep(0.2)
 
     async def state(self) -> dict[str, Any] | None:
         if self._sandbox_id is None:
@@ -387,6 +506,27 @@ async def _run_reset(command: str | None) -> None:
         raise ConnectionFailed(f"--reset-cmd {command!r} failed with exit code {result.returncode}: {lines[-1]}")
 
 
+_SESSION_LOST = re.compile(
+    r"^(?:session (?:terminated|not found|expired)|server returned an error response|"
+    r"bad request: no valid session|no valid session)",
+    re.IGNORECASE,
+)
+"""Protocol errors that say the MCP session (or the server behind it) is gone, not that a tool failed."""
+
+_WARNED: set[str] = set()
+"""Targets whose leaking state this process has warned of (once each)."""
+
+_PROBE_VERBS = {"list", "get", "read", "count", "show", "view", "describe", "status", "stats", "summary"}
+
+
+def _looks_like_a_probe(tool: ToolInfo) -> bool:
+    """A tool that shows state without changing it and takes no argument: `list_requests`, `read_graph`."""
+    if tool.required or tool.read_only is False:
+        return False
+    first = re.split(r"[^a-z]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", tool.name).lower())[0]
+    return tool.read_only is True or first in _PROBE_VERBS
+
+
 def _leaf(error: BaseException) -> str:
     """The innermost message of an exception group ("unhandled errors in a TaskGroup" says nothing)."""
     while isinstance(error, BaseExceptionGroup) and error.exceptions:
@@ -405,6 +545,15 @@ def _tool_info(tool: Any) -> ToolInfo:
         read_only=annotations.read_only_hint if annotations is not None else None,
         hints=meta.get(HINTS_META_KEY),
     )
+
+
+def _unwrapped(tool: ToolInfo) -> ToolInfo:
+    """A third-party tool whose output schema is only FastMCP's text wrapper (`{"result": string}`): its
+    results are read as the JSON inside (`step_from_result`), so the wrapper says nothing of their fields."""
+    properties = (tool.output_schema or {}).get("properties", {})
+    if set(properties) == {"result"} and properties["result"].get("type") == "string":
+        return dataclasses.replace(tool, output_schema=None)
+    return tool
 
 
 async def _read_state_resource(client: Client | None) -> dict[str, Any] | None:

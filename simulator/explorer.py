@@ -71,15 +71,24 @@ class ExploreConfig:
 
 
 def run_id_for(target: ServerTarget, config: ExploreConfig) -> str:
-    """The same command gives the same run id, which is how a re-run resumes."""
-    key = json.dumps({"target": target.label, "scenario": target.scenario_label, **config.identity()}, sort_keys=True)
+    """The same command gives the same run id, which is how a re-run resumes.
+
+    For a server we did not write, the options that change what is recorded (which results count as
+    errors, what the server is started with, how it is reset) are part of the identity too: a re-run
+    with another `--error-text` is new work, never the old run resumed under the new option.
+    """
+    identity = {"target": target.label, "scenario": target.scenario_label, **config.identity()}
+    if target.command is not None or target.url is not None:
+        identity["server"] = target.options()
+    key = json.dumps(identity, sort_keys=True)
     return "run-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 def explore(target: ServerTarget, store_path: Path, config: ExploreConfig, progress: Progress | None = None) -> str:
     """Fill the store with `config.trajectories` trajectories for `target`; resume if some exist.
 
-    Returns the run id.
+    Returns the run id.  A run in which every trajectory failed (a server that died at every start, an
+    MCP session that was gone at every call) is a `SimulatorError`, not a complete run.
     """
     run_id = run_id_for(target, config)
     # Held open for the whole run: the last connection to close checkpoints the WAL into the
@@ -94,6 +103,10 @@ def explore(target: ServerTarget, store_path: Path, config: ExploreConfig, progr
             anyio.run(_explore_here, target, store_path, config, run_id, report)
         else:
             _explore_in_processes(target, store_path, config, run_id, report)
+        query = "SELECT count(*), min(error) FROM trajectories WHERE run_id = ? AND status = 'failed'"
+        failed, first = store.db.execute(query, [run_id]).fetchone()
+    if config.trajectories and failed >= config.trajectories:
+        raise SimulatorError(f"every trajectory of {target.label} failed, e.g.: {first}")
     return run_id
 
 
@@ -201,7 +214,7 @@ async def _discover(
         if frozen is not None:
             return graph_from_json(frozen)
         async with _connected(target, connection) as connection:
-            graph = build_graph(connection.tools)
+            graph = build_graph(connection.tools, third_party=target.command is not None or target.url is not None)
             store.save_graph(run_id, "initial", graph_to_json(graph))
             plan = plan_targets(graph, config.trajectories, config.seed)
             stored = {t.index: t for t in store.iter_trajectories(run_id) if t.index < config.discovery}
@@ -373,6 +386,7 @@ class _Explorer:
         self.pools = {key: list(values) for key, values in pools.items()}
         self.tools = {tool.name: tool for tool in connection.tools}
         self._labels = target.label, target.scenario_label  # worked out once, recorded with every trajectory
+        self.third_party = target.command is not None or target.url is not None
         self.free = free_parameters(connection.tools, pools)
         self._index: GraphIndex | None = None
         self._server_paths: dict[str, list[str]] | None = None
@@ -415,7 +429,7 @@ class _Explorer:
         if self._index is None or self._index.graph is not graph:
             self._index = GraphIndex(graph, self.free)
         index = self._index
-        filler = ArgumentFiller(self.pools, rng, probe=probe)
+        filler = ArgumentFiller(self.pools, rng, probe=probe, third_party=self.third_party)
         memory = ValueMemory()
         called: set[str] = set()
         failures: dict[str, int] = {}
@@ -423,10 +437,17 @@ class _Explorer:
         excluded |= index.never_succeeded - {trajectory.target}
         extra_steps = 0
         goal = trajectory.target or ""
+        if (
+            goal in index.graph
+            and index.creators
+            and goal not in index.creators
+            and not set(index.creators) & index.ancestors(goal)
+        ):
+            goal = rng.choice(index.creators)  # make something first: a walk on an empty board teaches nothing
         # Discovery on a server that declares nothing walks on past the target: edges are learnt
         # only from calls that follow one another, and there are none to follow yet.
         target_tool = self.tools.get(trajectory.target or "")
-        learning = probe and target_tool is not None and target_tool.hints is None
+        learning = probe and target_tool is not None and (target_tool.hints is None or self.third_party)
         while len(trajectory.steps) < self.config.max_steps:
             tool_name = choose_next(graph, goal, called, excluded, rng, self.free, index)
             if tool_name is None:
@@ -461,7 +482,9 @@ class _Explorer:
                 trajectory.reached = True
             elif trajectory.reached:
                 extra_steps += 1
-            if tool_name == goal:  # on to another goal in the same sandbox: later requests build on this state
+            if tool_name == goal and not trajectory.reached and trajectory.target in self.tools:
+                goal = trajectory.target  # the creation tool came first; now the target
+            elif tool_name == goal:  # on to another goal in the same sandbox: later requests build on this state
                 goal = _next_goal(index, called, excluded, rng) or goal
             if trajectory.reached and extra_steps >= self.config.after_target_steps and not learning:
                 break
@@ -512,7 +535,8 @@ async def _server_paths(connection: Connection) -> dict[str, list[str]]:
     of a read-only tool without arguments that speaks of them), then the files and folders
     its read-only one-path tools list in each.  Asked once, after the first fresh start."""
     found: dict[str, list[str]] = {"directory": [], "path": []}
-    tools = [tool for tool in connection.tools if tool.read_only is True and tool.hints is None]
+    third_party = connection.target.command is not None or connection.target.url is not None
+    tools = [tool for tool in connection.tools if tool.read_only is True and (tool.hints is None or third_party)]
     for tool in tools:
         if not tool.required and "allow" in f"{tool.name} {tool.description}".lower():
             step = await connection.call(tool.name, {})

@@ -13,11 +13,13 @@ from typing import Any
 import networkx as nx
 
 from simulator.records import ToolInfo
-from simulator.values import leaf_words
+from simulator.values import describe_kind, json_types, leaf_words, reference_entity, words
 
 __all__ = [
+    "CREATION_VERBS",
     "add_reason",
     "build_graph",
+    "created_entities",
     "distances_to",
     "export_graph",
     "graph_from_json",
@@ -33,16 +35,37 @@ MAX_EVIDENCE = 3
 _LINKING_WORDS = {"id", "name", "path", "key", "token", "handle", "uri", "url", "code", "slug", "ref"}
 """Last words of a name that mark a reference rather than free text (inferred edges for unknown servers)."""
 
+CREATION_VERBS = {"create", "add", "new", "register", "make", "insert", "post", "plan", "submit", "upload", "start"}
+"""First words of a tool's name (or of its description) that say it makes something others then take."""
+
+_DESCRIBED_CREATION = {"create", "add", "register", "insert", "submit", "upload"}
+"""The creation verbs that also say so as a description's first word ("Make line-based edits" does not)."""
+
+_READ_VERBS = {"get", "list", "read", "open", "search", "find", "show", "fetch", "view", "describe", "query"}
+"""First words of a tool's name that say it shows things (and so their ids) without making them."""
+
+_LINK_WORDS = {"to", "for", "from", "of", "by", "in", "on", "into", "with", "a", "an", "the", "and", "or"}
+
 _LINKING_SUFFIXES = ("id", "_id", "_ids", "key", "_key", "token", "_token", "code", "_code", "handle", "path", "symbol")
 """Parameter names that carry a reference rather than free text: the only ones matched by name."""
 
 
-def build_graph(tools: Iterable[ToolInfo]) -> nx.DiGraph:
-    """Declared edges from our hints; inferred edges from schemas for tools that publish none."""
+def build_graph(tools: Iterable[ToolInfo], *, third_party: bool = False) -> nx.DiGraph:
+    """Declared edges from our hints; inferred edges from schemas for tools that publish none.
+
+    Tools that make things (`created_entities`) are marked `creates`, for the sampler to call first:
+    those that publish no hints, and on a server we did not write (`third_party`) hinted ones too.
+    """
     graph = nx.DiGraph()
     tools = list(tools)
+
+    def unknown(tool: ToolInfo) -> bool:  # on a server we did not write, hints without entities infer nothing
+        return tool.hints is None or (third_party and not (tool.hints.get("consumes") or tool.hints.get("produces")))
+
     for tool in tools:
         graph.add_node(tool.name, tool=tool.to_json())
+        if (tool.hints is None or third_party) and tool.read_only is not True and created_entities(tool):
+            graph.nodes[tool.name]["creates"] = sorted(created_entities(tool))
     for producer in tools:
         produced = _produced_entities(producer)
         provided = set((producer.hints or {}).get("provides", []))
@@ -59,26 +82,46 @@ def build_graph(tools: Iterable[ToolInfo]) -> nx.DiGraph:
                         consumer.name,
                         "value",
                         "declared",
+                        evidence={"rule": "declared", "output": f"{producer.name}.{field}", "input": param},
                         param=param,
                         field=field,
                         entity=entity,
                     )
             for condition in set(hints.get("requires", [])) & provided:
-                add_reason(graph, producer.name, consumer.name, "state", "declared", condition=condition)
-            if consumer.hints is None or producer.hints is None:
+                evidence = {"rule": "declared", "provides": condition}
+                add_reason(
+                    graph, producer.name, consumer.name, "state", "declared", evidence=evidence, condition=condition
+                )
+            if unknown(consumer) or unknown(producer):
                 for param in consumer.parameters:
                     for field in _name_matches(param, fields):
+                        evidence = {"rule": "same name", "output": f"{producer.name}.{field}", "input": param}
                         add_reason(
                             graph,
                             producer.name,
                             consumer.name,
                             "value",
                             "inferred",
+                            evidence=evidence,
                             param=param,
                             field=field,
                             entity=param,
                         )
-            if consumer.hints is None and producer.hints is None:
+            if unknown(consumer) and unknown(producer):
+                for param, entity, rule in _entity_matches(producer, consumer):
+                    evidence = {"rule": rule, "input": f"{consumer.name}.{param}", "entity": entity}
+                    field = {"dir": "directory", "file": "path"}.get(entity, "id")
+                    add_reason(
+                        graph,
+                        producer.name,
+                        consumer.name,
+                        "value",
+                        "inferred",
+                        evidence=evidence,
+                        param=param,
+                        field=field,
+                        entity=entity,
+                    )
                 for param, path, field, kind in _schema_matches(producer, consumer):
                     evidence = {"output": f"{producer.name}.{field}", "input": f"{consumer.name}.{path}", "type": kind}
                     add_reason(
@@ -92,7 +135,25 @@ def build_graph(tools: Iterable[ToolInfo]) -> nx.DiGraph:
                         field=field.rsplit(".", 1)[-1].removesuffix("[]"),
                         entity=param,
                     )
+    for tool in list(graph.nodes):  # a maker of things nobody takes is no prerequisite of anything: not first
+        if "creates" in graph.nodes[tool] and not graph.out_degree(tool):
+            del graph.nodes[tool]["creates"]
     return graph
+
+
+def created_entities(tool: ToolInfo) -> set[str]:
+    """The kinds of thing a tool makes, by its name and schema: `create_story` -> {'story'};
+    `request_planning` ("Register a new user request ...", taking `tasks`) -> {'request', 'planning', 'task'}."""
+    name_words = words(tool.name)
+    described = words(tool.description.split(".")[0])[:1]
+    if not (set(name_words[:1]) & CREATION_VERBS or set(described) & _DESCRIBED_CREATION):
+        return set()
+    made = {leaf_words(word)[-1] for word in name_words if word not in CREATION_VERBS | _LINK_WORDS}
+    for param, schema in tool.parameters.items():  # records passed in whole are made too: `tasks: [{...}]`
+        items = schema.get("items", {}) if "array" in json_types(schema) else {}
+        if "object" in json_types(items) or "properties" in items:
+            made.add(leaf_words(param)[-1])
+    return made
 
 
 def add_reason(
@@ -199,6 +260,32 @@ def _produced_entities(tool: ToolInfo) -> dict[str, list[str]]:
     for field, entity in (tool.hints or {}).get("produces", {}).items():
         entities.setdefault(entity, []).append(field)
     return entities
+
+
+def _entity_matches(producer: ToolInfo, consumer: ToolInfo) -> list[tuple[str, str, str]]:
+    """(parameter, entity, rule) where `producer` makes or shows the kind of thing a reference parameter of
+    `consumer` names: `create_item` makes items, so `item_id` takes what it returns (`{"id": ...}`)."""
+    made = created_entities(producer)
+    shown = set()
+    if words(producer.name)[:1] and words(producer.name)[0] in _READ_VERBS:
+        shown = {leaf_words(word)[-1] for word in words(producer.name)[1:] if word not in _LINK_WORDS}
+    matches = []
+    made_at = {describe_kind(param, producer.parameters[param], producer.name) for param in producer.required} - {
+        "value"
+    }
+    for param, schema in consumer.parameters.items():  # `create_directory(path)` makes the folder at that path
+        kind = describe_kind(param, schema, consumer.name)
+        if made and kind in made_at and kind != "value":
+            matches.append((param, kind, f"{producer.name} makes a {kind} at its path"))
+    for param in consumer.parameters:
+        entity = reference_entity(param)
+        if entity is None or param in producer.parameters:  # a tool that takes the id already has the thing
+            continue
+        if entity in made:
+            matches.append((param, entity, f"{producer.name} makes {entity}s"))
+        elif entity in shown:
+            matches.append((param, entity, f"{producer.name} shows {entity}s"))
+    return matches
 
 
 def _schema_matches(producer: ToolInfo, consumer: ToolInfo) -> list[tuple[str, str, str, str]]:

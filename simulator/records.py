@@ -86,5 +86,21 @@ def step_from_result(tool: str, arguments: dict[str, Any], result: CallToolResul
             structured = json.loads(text)
         except ValueError:
             structured = None
+    elif isinstance(structured, dict) and set(structured) == {"result"} and isinstance(structured["result"], str):
+        # FastMCP 1.x wraps a tool's `json.dumps(...)` return as {"result": "<json text>"}: the structure is inside
+        inner = _json_of(structured["result"])
+        structured = inner if inner is not None else structured
     diff = (result.meta or {}).get(DIFF_META_KEY)
     return Step(-1, tool, arguments, structured, text, bool(result.is_error), diff, round(latency_ms, 3))
+
+
+def _json_of(text: str) -> Any:
+    """The JSON object or array a text holds as a whole; None for prose (or a bare number or string)."""
+    stripped = text.strip()
+    if not stripped.startswith(("{", "[")):
+        return None
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        return None
+    return value if isinstance(value, (dict, list)) else None

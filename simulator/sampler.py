@@ -10,7 +10,18 @@ import networkx as nx
 
 from simulator.graph import distances_to, requirement_groups
 from simulator.records import ToolInfo
-from simulator.values import describe_kind, json_types, leaf_words, result_tokens, schema_options, schema_value, words
+from simulator.values import (
+    REFERENCE_WORDS,
+    describe_kind,
+    fits,
+    json_types,
+    leaf_words,
+    reference_entity,
+    result_tokens,
+    schema_options,
+    schema_value,
+    words,
+)
 
 __all__ = [
     "ArgumentFiller",
@@ -21,6 +32,12 @@ __all__ = [
     "plan_targets",
     "story_goals",
 ]
+
+_NEW_NAMES = {
+    "file": ["meeting-notes.txt", "budget.txt", "ideas.md", "todo.txt", "draft.md", "recipes.txt"],
+    "dir": ["archive", "photos", "invoices", "drafts", "travel", "old-projects"],
+}
+"""Names for new files and folders a person would pick (a path like `summary_31.txt` reads as a placeholder)."""
 
 _MEMO_LIMIT = 10_000
 """Entries each memo of a `GraphIndex` keeps (about 600 bytes each) before it starts over: the situations a
@@ -116,8 +133,11 @@ class GraphIndex:
         self.dependents = [tool for tool in self.tools if graph.in_degree(tool)]
         """The tools with a prerequisite, in name order: the candidates for a next goal."""
         self.never_succeeded = {tool for tool, failing in graph.nodes(data="never_succeeded") if failing}
+        self.creators = sorted(tool for tool, made in graph.nodes(data="creates") if made)
+        """Tools of a server that declares nothing which make things others take (`create_item`): called
+        first where several tools meet a requirement, and a trajectory's first goal (see the explorer)."""
         self._distances: dict[str, dict[str, int]] = {}
-        self._links: dict[str, dict[str, set[str]]] = {}
+        self._links: dict[str, dict[str, set[tuple[str, str]]]] = {}
         self._ancestors: dict[str, set[str]] = {}
         self._options: dict[tuple[str, frozenset[str], frozenset[str]], str | tuple[str, ...] | None] = {}
         self._goals: dict[tuple[frozenset[str], frozenset[str]], tuple[str, ...]] = {}
@@ -148,14 +168,14 @@ class GraphIndex:
             self._ancestors[tool] = nx.ancestors(self.graph, tool)
         return self._ancestors[tool]
 
-    def links(self, tool: str) -> dict[str, set[str]]:
-        """Parameter -> the output fields that feed it according to the graph's value edges."""
+    def links(self, tool: str) -> dict[str, set[tuple[str, str]]]:
+        """Parameter -> the (producing tool, output field) pairs that feed it according to the graph's value edges."""
         if tool not in self._links:
-            links: dict[str, set[str]] = {}
-            for _, _, data in self.graph.in_edges(tool, data=True):
+            links: dict[str, set[tuple[str, str]]] = {}
+            for producer, _, data in self.graph.in_edges(tool, data=True):
                 for reason in data["reasons"]:
                     if reason["kind"] == "value" and "field" in reason:
-                        links.setdefault(reason["param"], set()).add(reason["field"])
+                        links.setdefault(reason["param"], set()).add((producer, reason["field"]))
             self._links[tool] = links
         return self._links[tool]
 
@@ -223,7 +243,8 @@ def _tier_options(
         return None
     groups = index.groups[tier]
     unmet = set().union(*(group for tool in distance for group in groups[tool] if group.isdisjoint(called)))
-    ranked = [((tool not in unmet, distance[tool]), tool) for tool in leading]
+    creators = index.creators
+    ranked = [((tool not in unmet, tool not in creators, distance[tool]), tool) for tool in leading]
     nearest = min(rank for rank, _ in ranked)
     return tuple(sorted(tool for rank, tool in ranked if rank == nearest))
 
@@ -301,14 +322,15 @@ class ValueMemory:
         found = []
         for field_name, records in self.by_field.items():
             have = leaf_words(field_name)
-            by_name = kind == "value" and bool(have) and (have == wanted or (len(have) == 1 and wanted[-1:] == have))
+            loose = len(have) == 1 and wanted[-1:] == have and have[0] not in REFERENCE_WORDS  # `name`, never `id`
+            by_name = kind == "value" and bool(have) and (have == wanted or loose)
             by_kind = field_name == {"dir": "directory", "file": "path"}.get(kind)
             if by_name or by_kind:
                 found.extend(records)
         if not found and "name" in words(schema.get("description", "")):
             found = list(self.by_field.get("name", []))
         types = json_types(schema)
-        fitting = [record for record in found if _fits(record.value, schema, types)]
+        fitting = [record for record in found if fits(record.value, schema, types)]
         return sorted(fitting, key=lambda record: record.step)
 
 
@@ -319,19 +341,23 @@ class ArgumentFiller:
     built from the schema: objects from their properties, arrays of their items, recursively.
     Every choice is recorded; a value built from parts records where its parts came from."""
 
-    def __init__(self, pools: dict[str, list[Any]], rng: random.Random, *, probe: bool = False) -> None:
+    def __init__(
+        self, pools: dict[str, list[Any]], rng: random.Random, *, probe: bool = False, third_party: bool = False
+    ) -> None:
         self.pools = pools
         self.rng = rng
         self.probe = probe
+        self.third_party = third_party
+        """A server we did not write: its tools whose hints tie no input to an entity are matched as unknown."""
         self._unknown = False
         self._tool = ""
         self._defs: dict[str, Any] = {}
 
     def fill(
-        self, tool: ToolInfo, memory: ValueMemory, links: dict[str, set[str]] | None = None
+        self, tool: ToolInfo, memory: ValueMemory, links: dict[str, set[tuple[str, str]]] | None = None
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-        """Arguments for `tool` and where each came from; `links` maps a parameter to the
-        output fields that feed it according to the graph (declared, inferred or observed)."""
+        """Arguments for `tool` and where each came from; `links` maps a parameter to the (producing tool,
+        output field) pairs that feed it according to the graph (declared, inferred or observed)."""
         consumes = (tool.hints or {}).get("consumes", {})
         required = set(tool.required)
         records = [record for record in self.pools.get(tool.name, []) if isinstance(record, dict)]
@@ -339,7 +365,7 @@ class ArgumentFiller:
         writes = tool.read_only is not True
         arguments: dict[str, Any] = {}
         provenance: dict[str, dict[str, Any]] = {}
-        self._unknown = tool.hints is None  # match results to parameters by looser name rules
+        self._unknown = tool.hints is None or (self.third_party and not consumes)  # looser name rules
         self._tool = tool.name
         self._defs = tool.input_schema.get("$defs", {})
         for name, given in tool.parameters.items():
@@ -371,16 +397,28 @@ class ArgumentFiller:
         self,
         name: str,
         entity: str | None,
-        linked: set[str],
+        linked: set[tuple[str, str]],
         schema: dict[str, Any],
         memory: ValueMemory,
         taken: dict[str, Any],
     ) -> tuple[Any, dict[str, Any]] | None:
-        """An earlier result's value for `name`, fresh ones first; never one another parameter of the call
-        already takes (`add(x, x)` and "the sum of x and x" are nobody's request)."""
+        """An earlier result's value for `name`; never one another parameter of the call already takes
+        (`add(x, x)` and "the sum of x and x" are nobody's request).
+
+        In order: the declared entity; for a server that declares nothing, the result field of exactly this
+        name (`requestId` <- `requestId`), then what the graph links to it (`taskId` <- `id` of a tool that
+        makes tasks), then looser name rules.  Free text prefers values not sent yet (so a chain does not send
+        the same words twice); a reference (`taskId`, `session_token`) does not: an id is meant to be reused.
+        """
         candidates = memory.by_entity.get(entity, []) if entity else []
+        if not candidates and self._unknown:
+            candidates = memory.by_field.get(name, [])
         if not candidates and linked:
-            linked_values = [record for field_name in sorted(linked) for record in memory.by_field.get(field_name, [])]
+            fields = {field_name for _, field_name in linked}
+            producers = {producer for producer, _ in linked}
+            linked_values = [record for field_name in sorted(fields) for record in memory.by_field.get(field_name, [])]
+            if self._unknown:  # an `id` feeds `taskId` only when a tool of the graph's edge produced it
+                linked_values = [record for record in linked_values if record.tool in producers]
             candidates = sorted(linked_values, key=lambda record: record.step)
         if not candidates:
             candidates = memory.matching(name, schema, self._tool) if self._unknown else memory.by_field.get(name, [])
@@ -388,11 +426,12 @@ class ArgumentFiller:
             return None
         types = json_types(schema)
         fresh = [record for record in candidates if record.value not in taken.values()]
-        fitting = [record for record in fresh if _fits(record.value, schema, types)]
+        fitting = [record for record in fresh if fits(record.value, schema, types)]
         if not fitting:
             return None
-        unused = [record for record in fitting if record.value not in memory.used]
-        fitting = unused or fitting
+        if not (self._unknown and reference_entity(name) is not None):
+            unused = [record for record in fitting if record.value not in memory.used]
+            fitting = unused or fitting
         record = fitting[-1] if self.rng.random() < 0.7 else self.rng.choice(fitting)
         return record.value, {"source": "result", "step": record.step, "tool": record.tool, "field": record.field}
 
@@ -461,18 +500,17 @@ class ArgumentFiller:
             new_ok = writes or not self.pools.get("path")
             if folders and new_ok and not existing and self.rng.random() < 0.5:
                 folder = self.rng.choice(folders).rstrip("/")  # somewhere new inside a folder the server allows
-                suffix = ".txt" if kind == "file" else ""
-                return f"{folder}/{schema_value(name, {}, self.rng)}{suffix}", {"source": "random"}
+                return f"{folder}/{self.rng.choice(_NEW_NAMES[kind])}", {"source": "random"}
         by_kind = {"dir": ["directory"], "file": ["path"]}.get(kind, [])
         own = name if kind == "value" or name not in ("path", "directory") else None  # those name our kinds
         types = json_types(schema)
         for key in (entity, own, *by_kind):
-            pool = [value for value in self.pools.get(key or "", []) if _fits(value, schema, types)]
+            pool = [value for value in self.pools.get(key or "", []) if fits(value, schema, types)]
             if pool:
                 return self.rng.choice(pool), {"source": "pool", "pool": key}
         options = schema_options(schema)
         if self.probe and not options:
-            probes = [record for record in memory.everything if _fits(record.value, schema, types)]
+            probes = [record for record in memory.everything if fits(record.value, schema, types)]
             if probes and self.rng.random() < 0.6:
                 record = self.rng.choice(probes[-6:])
                 return record.value, {
@@ -496,20 +534,3 @@ def _scalar_values(value: Any, found: list[Any]) -> None:
             _scalar_values(item, found)
     elif isinstance(value, (str, int, float)) and not isinstance(value, bool) and value != "":
         found.append(value)
-
-
-def _fits(value: Any, schema: dict[str, Any], types: set[str] | None = None) -> bool:
-    """Whether `value` is of the schema's type (and among its enum); `types`: `json_types(schema)`,
-    when the caller checks many values against one schema."""
-    types = json_types(schema) if types is None else types
-    if not types:
-        return True
-    if isinstance(value, bool):
-        return "boolean" in types
-    if isinstance(value, int):
-        return bool(types & {"integer", "number"})
-    if isinstance(value, float):
-        return "number" in types
-    if isinstance(value, str):
-        return "string" in types and ("enum" not in schema or value in schema["enum"])
-    return False

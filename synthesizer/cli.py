@@ -16,6 +16,7 @@ from servers.bfcl import bfcl_environment_names
 from simulator import Store
 from simulator import cli as simulator_cli
 from simulator.hints import load_hints
+from synthesizer.annotate import annotate_server
 from synthesizer.bfcl_records import bfcl_question_file, is_bfcl_entry, read_bfcl_records
 from synthesizer.decontaminate import decontaminate_file
 from synthesizer.errors import ConfigError, SynthesizerError
@@ -30,6 +31,7 @@ from synthesizer.roles import Backend, ModelBackend
 from synthesizer.samples import SampleStore
 from synthesizer.sharded import run_on_ray, synthesize_on_ray
 from synthesizer.synthesize import SynthesisConfig, synthesize
+from synthesizer.template_requests import template_note
 
 __all__ = ["main"]
 
@@ -171,6 +173,11 @@ def _share_option(variant: str, help_text: str) -> Any:
 @_share_option("error_recovery", "Share of turns with a call that really fails and is recovered from.")
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
 @simulator_cli.HINTS_OPTION
+@click.option(
+    "--allow-template-requests",
+    is_flag=True,
+    help="Keep samples whose requests would paste a tool's description (tools without phrasing), marked.",
+)
 def synthesize_command(
     db: Path,
     max_attempts: int,
@@ -182,6 +189,7 @@ def synthesize_command(
     error_recovery: float,
     ray_address: str | None,
     hints: Path | None,
+    allow_template_requests: bool,
     **endpoint: Any,
 ) -> None:
     """Turn trajectories into verified multi-turn samples (advanced tool, hard query, guided chain).
@@ -199,16 +207,20 @@ def synthesize_command(
             variants=variants,
             concurrency=endpoint["concurrency"] if endpoint["llm"] == "openai" else 1,
             hints=load_hints(hints).path if hints is not None else None,
+            allow_template_requests=allow_template_requests,
         )
         with simulator_cli.progress_bar("synthesizing") as report:
             if ray_address:
                 factory = partial(make_backend, **endpoint)
                 synthesize_on_ray(db, config, factory, ray_address, report)
             counts = synthesize(db, config, backend, report)
+        note = template_note(SampleStore(cache_store))
     click.echo(f"{counts['verified']} verified samples, {counts['rejected']} rejected, in {db}", err=True)
     with Store(db) as store:
         for account in session_accounts(store):
             click.echo(_session_line(account), err=True)
+    if note:
+        click.echo(note, err=True)
     _echo_usage(backend)
     _exit_if_pending(counts["pending"])
 
@@ -462,6 +474,64 @@ def _is_bfcl_file(path: Path) -> bool:
         return is_bfcl_entry(json.loads(first))
     except (OSError, ValueError, UnicodeDecodeError):
         return False  # read_records says what is wrong with it
+
+
+@main.command("annotate")
+@simulator_cli.server_options
+@llm_options
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Hints file to write (.toml/.json)."
+)
+@click.option("--trajectories", type=click.IntRange(1), default=12, show_default=True, help="Walks to learn from.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def annotate_command(
+    envs: str | None,
+    bfcl: bool,
+    scenario: str | None,
+    server_cmd: str | None,
+    server_url: str | None,
+    token: str | None,
+    server_env: tuple[str, ...],
+    reset_cmd: str | None,
+    error_text: str | None,
+    error_shape: str | None,
+    hints: Path | None,
+    out: Path,
+    trajectories: int,
+    seed: int,
+    **endpoint: Any,
+) -> None:
+    """Draft a hints file for a server you did not write, for a person to review.
+
+    Rules give read-only guesses, entities (consumes/produces) and safe requests from names; with
+    --llm openai a model drafts requests, answers and value pools too.  Use it with --hints.
+    """
+    if not (server_cmd or server_url):
+        raise click.UsageError(
+            "annotate drafts hints for a server you did not write: give --server-cmd or --server-url"
+        )
+    target = simulator_cli.target_from(
+        envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, error_shape, hints
+    )
+    chat = None
+    if endpoint["llm"] == "openai":
+        if not endpoint.get("model"):
+            raise click.UsageError("--llm openai needs --model")
+        chat = ChatModel(
+            endpoint["model"],
+            base_url=endpoint.get("base_url"),
+            api_key=endpoint.get("api_key"),
+            timeout_s=endpoint.get("timeout", 120.0),
+            max_tokens=endpoint.get("max_tokens"),
+            temperature=endpoint.get("temperature", 0.0),
+            extra_body=endpoint.get("extra_body"),
+        )
+    report = annotate_server(target, out, chat, trajectories=trajectories, seed=seed)
+    click.echo(
+        f"{out}: {report.tools} tools, {report.consumed} inputs tied to entities, {report.asks} requests "
+        f"(drafted by {report.drafted_by}); review it, then: funreason explore --hints {out} ...",
+        err=True,
+    )
 
 
 main.add_command(servers_cli.envs)

@@ -28,6 +28,7 @@ from synthesizer.plan import AdvancedTool, TurnPlan, Variants, plan_dialogue
 from synthesizer.recorded import account_for, plan_session
 from synthesizer.roles import AssistantMessage, Backend, Roles
 from synthesizer.samples import Reject, Sample, SampleStore
+from synthesizer.template_requests import keep_phrased
 from synthesizer.wording import askable
 
 __all__ = ["SynthesisConfig", "drop_near_duplicates", "synthesize"]
@@ -50,12 +51,16 @@ class SynthesisConfig:
     concurrency: int = 1
     hints: str | None = None
     """A hints file used instead of the one each run explored with (`simulator.hints`)."""
+    allow_template_requests: bool = False
+    """Keep samples whose requests paste a tool's description (marked); see `synthesizer.template_requests`."""
 
     def key(self, backend_key: str) -> str:
         settings = {**asdict(self), "model": backend_key}
         del settings["samples"], settings["concurrency"]
         if settings["hints"] is None:  # keys made before hints files existed stay the same
             del settings["hints"]
+        if not settings["allow_template_requests"]:  # likewise before template requests were held back
+            del settings["allow_template_requests"]
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -233,7 +238,7 @@ async def _one(
     for plan, part_id, goals in planned:
         targets = {turn.target.step: turn.target.tool for turn in plan.turns}
         try:
-            outcome = await runner.run(plan, part_id)
+            outcome = keep_phrased(await runner.run(plan, part_id), tools, config.allow_template_requests)
         except ConnectionFailed as error:  # the server died or would not restart: this trajectory only
             outcome = rejected(f"server: {error}")
         if isinstance(outcome, Sample) and goals is not None:

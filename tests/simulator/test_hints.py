@@ -92,9 +92,8 @@ def test_a_real_stdio_server_gets_the_hints_as_if_it_had_published_them(tmp_path
     assert hinted["put"].description == "Store a value; the handle it returns reads it back."
     assert hinted["size"] == plain["size"]  # a tool the file does not name stays as the server lists it
     edge = build_graph(hinted.values()).edges["put", "get"]
-    assert {"kind": "value", "source": "declared", "param": "key", "field": "handle", "entity": "handle"} in edge[
-        "reasons"
-    ]
+    reasons = [{key: value for key, value in reason.items() if key != "evidence"} for reason in edge["reasons"]]
+    assert {"kind": "value", "source": "declared", "param": "key", "field": "handle", "entity": "handle"} in reasons
 
 
 def test_the_explorer_and_the_store_use_the_hints_and_their_pools(tmp_path):

@@ -1,10 +1,11 @@
 """Values for unknown servers: built from schemas, taken from results as short tokens."""
 
+import json
 import random
 
 from simulator.records import ToolInfo
 from simulator.sampler import ArgumentFiller, ValueMemory
-from simulator.values import describe_kind, result_tokens, schema_options, schema_value
+from simulator.values import describe_kind, fits, result_tokens, schema_options, schema_value
 
 ENTITIES = {
     "type": "array",
@@ -94,3 +95,72 @@ def test_two_parameters_of_one_call_do_not_take_the_same_earlier_value():
         memory.remember(0, "square_root", {"result": 2.5}, {"result": "number"})
         arguments, provenance = ArgumentFiller({"number": [3, 4, 5]}, random.Random(seed)).fill(tool, memory)
         assert arguments["a"] != arguments["b"], provenance
+
+
+def test_schema_constraints_are_honoured():
+    rng = random.Random(0)
+    uuid = {"type": "string", "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}
+    for schema in (
+        uuid,
+        {"type": "string", "pattern": "^task-[0-9]+$"},
+        {"type": "string", "minLength": 30, "maxLength": 40},
+        {"type": "string", "format": "email"},
+        {"type": "integer", "exclusiveMinimum": 0, "maximum": 3},
+        {"type": "number", "minimum": -5, "maximum": -1},
+    ):
+        for _ in range(20):
+            value = schema_value("x", schema, rng)
+            assert fits(value, schema), (schema, value)
+    assert not fits("budget_11", uuid) and not fits(7, {"type": "integer", "maximum": 5})
+    assert not fits("not-an-email", {"type": "string", "format": "email"})
+
+
+def test_enum_like_lists_in_descriptions_are_offered():
+    described = {"type": "string", "description": "New status (todo, in_progress, review, done, blocked)"}
+    assert schema_options(described) == ["todo", "in_progress", "review", "done", "blocked"]
+    assert schema_options({"type": "string", "description": 'One of: "working", "idle" or "done"'}) == [
+        "working",
+        "idle",
+        "done",
+    ]
+    assert schema_options({"type": "string", "description": "The title (required)."}) == []
+
+
+def test_json_inside_text_is_structure_and_error_texts_are_never_values():
+    wrapped = {"result": json.dumps({"items": [{"id": "a1", "title": "milk"}], "total": 1})}
+    tokens = result_tokens(wrapped, "", {})
+    assert ("id", "a1") in tokens and ("title", "milk") in tokens
+    assert all(value not in ("items", "total") for _, value in tokens)
+    said = result_tokens({"status": "ok", "error": "Tag not found", "note": "Tag not found"}, "", {})
+    assert all("not found" not in str(value) for _, value in said)
+
+
+def _tool(name, *params, required=None):
+    properties = {param: {"type": "string"} for param in params}
+    return ToolInfo(name, name, {"type": "object", "properties": properties, "required": list(required or params)})
+
+
+def test_an_exact_field_name_comes_first_and_an_id_only_by_entity():
+    memory = ValueMemory()
+    plan = {"requestId": "req-1", "tasks": [{"id": "task-1", "title": "milk"}], "message": "ids: zz_9 and q7"}
+    memory.remember(0, "request_planning", plan)
+    links = {"taskId": {("request_planning", "id")}}
+    arguments, provenance = ArgumentFiller({}, random.Random(0)).fill(
+        _tool("mark_task_done", "requestId", "taskId"), memory, links
+    )
+    assert arguments == {"requestId": "req-1", "taskId": "task-1"}
+    assert provenance["requestId"]["field"] == "requestId"
+    unlinked, _ = ArgumentFiller({}, random.Random(0)).fill(_tool("get_story", "storyId"), memory, {})
+    assert unlinked["storyId"] not in ("task-1", "req-1", "zz_9", "q7")  # no story was ever shown
+
+
+def test_an_id_is_used_again_and_again():
+    tool = _tool("get_next_task", "requestId")
+    used = []
+    for seed in range(20):
+        memory = ValueMemory()
+        memory.remember(0, "request_planning", {"requestId": "req-1"})
+        memory.note_arguments({"requestId": "req-1"})  # already sent once
+        arguments, _ = ArgumentFiller({}, random.Random(seed)).fill(tool, memory)
+        used.append(arguments["requestId"])
+    assert used == ["req-1"] * 20
