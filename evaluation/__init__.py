@@ -6,10 +6,9 @@ from evaluation.episode import Episode, reply_from_message
 from evaluation.errors import EvaluationError, RolloutError, TaskError
 from evaluation.figures import eval_figures, pass_hat_k
 from evaluation.gym import MessageSpace, SandboxEnv
-from evaluation.interaction import VerlInteraction
 from evaluation.pool import ConnectionPool, SharedConnections
 from evaluation.report import write_eval_report
-from evaluation.rewards import REWARD_WEIGHTS, Reward, episode_reward, score_rollout, trl_reward, verl_compute_score
+from evaluation.rewards import REWARD_WEIGHTS, Reward, episode_reward, rollout_reward, score_rollout, turn_reward
 from evaluation.runner import SYSTEM_PROMPT, Attempt, ChatPolicy, GroundTruthPolicy, Policy, regrade, run_attempts
 from evaluation.store import AttemptStore
 from evaluation.tasks import Task, TaskTurn, load_tasks, split_tasks, task_from_sample, write_tasks
@@ -37,7 +36,6 @@ __all__ = [
     "TaskTurn",
     "TurnEvidence",
     "TurnGrade",
-    "VerlInteraction",
     "episode_reward",
     "eval_figures",
     "grade_turn",
@@ -46,12 +44,12 @@ __all__ = [
     "regrade",
     "reply_from_message",
     "result_given",
+    "rollout_reward",
     "run_attempts",
     "score_rollout",
     "split_tasks",
     "task_from_sample",
-    "trl_reward",
-    "verl_compute_score",
+    "turn_reward",
     "write_eval_report",
     "write_tasks",
 ]
