@@ -22,35 +22,61 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from evaluation.episode import Episode, reply_from_message
 from evaluation.errors import RolloutError
+from evaluation.rewards import episode_reward
+from evaluation.runner import GroundTruthPolicy
 from evaluation.tasks import Task
 from simulator import Connection, ServerTarget
+from synthesizer.llm import ChatReply
 
-__all__ = ["RolloutSandbox"]
+__all__ = ["ANSWERED", "RolloutSandbox", "call_in_turn", "play_to_turn", "score_turn"]
 
 T = TypeVar("T")
 Work = Callable[[Episode], Awaitable[Any]]
+
+ANSWERED = "(the model answered)"
+"""Trainers never show a tool the model's last words: scoring from the tool side takes the turn as answered."""
 
 _portal: BlockingPortal | None = None
 _portal_lock = threading.Lock()
 
 
 class RolloutSandbox:
-    """A task's episode in a sandbox of its own, opened at the start of `prefix` (assistant messages replayed).
+    """A task's episode in a sandbox of its own, standing where a trainer's prompt leaves the dialogue.
 
-    `prefix` is the dialogue so far as a trainer's prompt holds it: its assistant messages are played through
-    the episode, so the sandbox, the tools offered and the turn stand exactly where that prompt leaves them.
+    `prefix` is the dialogue so far as the prompt holds it: its assistant messages are played through the
+    episode, so the sandbox, the tools offered and the turn stand exactly where that prompt leaves them.
+    `turn` instead plays the ground truth up to the point where turn `turn` wants the model to act (its
+    request made, and for the variants the follow-up given or the withheld tool announced), which is what
+    `funreason export --format trl|verl` puts in a row's prompt. Construct and wait (`wait=True`), or
+    construct with `wait=False` and `await opened()` from an event loop.
     """
 
-    def __init__(self, task: Task, *, url: str | None = None, prefix: list[dict[str, Any]] = ()) -> None:
+    def __init__(
+        self,
+        task: Task,
+        *,
+        url: str | None = None,
+        prefix: list[dict[str, Any]] | None = None,
+        turn: int | None = None,
+        wait: bool = True,
+    ) -> None:
         self.task = task
         self.url = url
         self._work: Any = None
-        ready: Future[None] = Future()
-        self._owner = _shared_portal().start_task_soon(self._own, list(prefix), ready)
+        self._ready: Future[None] = Future()
+        self._owner = _shared_portal().start_task_soon(self._own, prefix, turn, self._ready)
+        if wait:
+            try:
+                self._ready.result()
+            except BaseException:
+                self._owner.result()  # the owner ended with the same error; wait for it to finish closing
+                raise
+
+    async def opened(self) -> None:
         try:
-            ready.result()
+            await asyncio.wrap_future(self._ready)
         except BaseException:
-            self._owner.result()  # the owner ended with the same error; wait for it to finish closing
+            await asyncio.wrap_future(self._owner)
             raise
 
     def run(self, work: Work) -> Any:
@@ -81,14 +107,16 @@ class RolloutSandbox:
         _shared_portal().start_task_soon(self._work.send, (work, answer))
         return answer
 
-    async def _own(self, prefix: list[dict[str, Any]], ready: Future[None]) -> None:
+    async def _own(self, prefix: list[dict[str, Any]] | None, turn: int | None, ready: Future[None]) -> None:
         send, receive = anyio.create_memory_object_stream[tuple[Work, Future[Any]]](1024)
         try:
             async with AsyncExitStack() as stack:
                 connection = await stack.enter_async_context(_connect(self.task, self.url))
                 episode = Episode(self.task, connection)
                 await episode.start()
-                for message in prefix:
+                if turn is not None:
+                    await play_to_turn(episode, turn)
+                for message in prefix or []:
                     if message["role"] == "assistant" and not episode.done:
                         await episode.step(reply_from_message(message))
                 self._work = send
@@ -99,6 +127,37 @@ class RolloutSandbox:
                 ready.set_exception(error)
                 return
             raise
+
+
+async def play_to_turn(episode: Episode, turn: int) -> list[dict[str, Any]]:
+    """Play the ground truth from the episode's start to where turn `turn` wants the model to act.
+
+    Returns the dialogue so far: earlier turns as the ground truth plays them (calls executed for real), then
+    the turn's request, with the follow-up or the withheld tool's announcement where the variant has one.
+    """
+    if not 0 <= turn < len(episode.task.turns):
+        raise RolloutError(f"task {episode.task.id} has no turn {turn}")
+    policy = GroundTruthPolicy(episode.task)
+    while True:
+        reply = await policy.act(episode.messages, episode.tools)
+        if len(episode.grades) == turn and (reply.tool_calls or not episode.task.turns[turn].calls):
+            return list(episode.messages)
+        await episode.step(reply)
+
+
+async def call_in_turn(episode: Episode, turn: int, name: str, arguments: dict[str, Any]) -> str:
+    """One call the model made in turn `turn`, executed for real; the text of its result (or of the refusal)."""
+    if episode.done or len(episode.grades) > turn:
+        return "error: this turn is over; no more calls are taken"
+    messages = await episode.step(ChatReply(content="", tool_calls=[{"name": name, "arguments": arguments}]))
+    return messages[0]["content"]
+
+
+async def score_turn(episode: Episode, turn: int) -> float:
+    """Our reward for turn `turn` as the episode stands (an open turn is ended as answered)."""
+    if not episode.done and len(episode.grades) == turn:
+        await episode.step(ChatReply(content=ANSWERED))
+    return episode_reward(episode, [turn]).total
 
 
 async def _serve(episode: Episode, requests: MemoryObjectReceiveStream[tuple[Work, Future[Any]]]) -> None:

@@ -19,7 +19,7 @@ from evaluation.episode import Episode
 from evaluation.pool import SharedConnections
 from evaluation.tasks import Task
 from simulator import Connection
-from synthesizer.errors import LLMError
+from synthesizer.errors import EndpointUnavailable, LLMError
 from synthesizer.llm import ChatModel, ChatReply
 
 __all__ = ["Attempt", "ChatPolicy", "GroundTruthPolicy", "Policy", "SYSTEM_PROMPT", "regrade", "run_attempts"]
@@ -103,6 +103,8 @@ class Attempt:
     grades: list[TurnGrade] = field(default_factory=list)
     error: str | None = None
     """Why the attempt stopped early (the endpoint failed); the turns it never reached count as failed."""
+    pending: bool = False
+    """The endpoint stayed down through every retry: not stored, so the next run plays it again."""
 
     @property
     def id(self) -> str:
@@ -204,6 +206,8 @@ async def _play(attempt: Attempt, policy: Policy, connection: Connection) -> Non
             await episode.step(await policy.act(episode.messages, episode.tools))
     except LLMError as error:
         attempt.error = str(error)
+    except EndpointUnavailable as error:
+        attempt.error, attempt.pending = str(error), True
     attempt.messages, attempt.evidence = episode.messages, episode.evidence
     attempt.grades = _padded(attempt, episode.grades)
 

@@ -23,20 +23,15 @@ from typing import Any, ClassVar, Literal, Union
 
 import anyio
 
-from evaluation.episode import Episode
 from evaluation.errors import RolloutError
-from evaluation.rewards import _blocking, episode_reward, parse_task, score_rollout_async
-from evaluation.rollout import RolloutSandbox
+from evaluation.rewards import _blocking, parse_task, score_rollout_async
+from evaluation.rollout import RolloutSandbox, call_in_turn, score_turn
 from evaluation.tasks import Task
 from servers import environment_names
 from simulator import ServerTarget
 from synthesizer.chain import openai_tool
-from synthesizer.llm import ChatReply
 
 __all__ = ["SandboxToolEnv", "trl_reward", "trl_reward_async"]
-
-_ANSWERED = "(the model answered)"
-"""TRL never shows the environment the model's last words; `get_reward` takes the turn as answered."""
 
 _TYPES: dict[str, Any] = {"string": str, "number": float, "integer": int, "boolean": bool, "object": dict}
 
@@ -78,7 +73,8 @@ class SandboxToolEnv:
         if self._rollout is None:
             return 0.0
         try:
-            return self._rollout.run(self._score)
+            turn = self._turn
+            return self._rollout.run(lambda episode: score_turn(episode, turn))
         finally:
             self._close()
 
@@ -105,15 +101,10 @@ class SandboxToolEnv:
             by_env.setdefault(task.env, []).append(task)
         return {env: cls.for_tasks(group, url=url) for env, group in sorted(by_env.items())}
 
-    async def _score(self, episode: Episode) -> float:
-        if not episode.done and len(episode.grades) == self._turn:
-            await episode.step(ChatReply(content=_ANSWERED))
-        return episode_reward(episode, [self._turn]).total
-
     def _call(self, name: str, arguments: dict[str, Any]) -> str:
         if self._rollout is None:
             return "error: no rollout in progress (reset() first)"
-        return self._rollout.run(lambda episode: _call_in(episode, self._turn, name, arguments))
+        return self._rollout.run(lambda episode: call_in_turn(episode, self._turn, name, arguments))
 
     def _close(self) -> None:
         if self._rollout is not None:
@@ -151,13 +142,6 @@ async def trl_reward_async(
         for index in range(len(prompts)):
             group.start_soon(score, index)
     return rewards
-
-
-async def _call_in(episode: Episode, turn: int, name: str, arguments: dict[str, Any]) -> str:
-    if episode.done or len(episode.grades) > turn:
-        return "error: this turn is over; no more calls are taken"
-    messages = await episode.step(ChatReply(content="", tool_calls=[{"name": name, "arguments": arguments}]))
-    return messages[0]["content"]
 
 
 def _as_messages(value: Any, role: str) -> list[dict[str, Any]]:
