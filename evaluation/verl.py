@@ -35,7 +35,7 @@ from evaluation.tasks import Task, load_tasks
 
 __all__ = ["SandboxTool", "compute_score"]
 
-_ROLE_LINE = re.compile(r"^\s*(system|user|assistant|tool)\s*$", re.MULTILINE)
+_ROLE_LINE = re.compile(r"\s*(system|user|assistant|tool)\s*")
 _TOOL_RESPONSE = re.compile(r"<tool_response>.*?</tool_response>", re.DOTALL)
 
 
@@ -181,7 +181,7 @@ async def compute_score_async(
     task, info = parse_task(ground_truth), dict(extra_info or {})
     turn = info.get("turn")
     start = int(turn) if turn is not None else 0
-    prefix = await _ground_truth_prefix(task, start)
+    prefix = await _ground_truth_prefix(task, start) if turn is not None else []
     later = [t.query for t in task.turns[start + 1 :]] if turn is None else []
     messages = prefix + response_messages(solution_str, later)
     turns = [start] if turn is not None else list(range(len(task.turns)))
@@ -194,31 +194,32 @@ async def compute_score_async(
 
 
 def response_messages(text: str, later_queries: list[str] | None = None) -> list[dict[str, Any]]:
-    """A decoded multi-turn response as messages: assistant text between tool responses, the later users' requests.
+    """A decoded response as the assistant's messages: a new one after each tool response or other role's words.
 
     A tool response is `<tool_response>...</tool_response>` (the Hermes format verl's `hermes` tool parser
-    reads); role words left on their own line by skipping special tokens are dropped.
+    reads); skipping special tokens leaves each message's role on a line of its own (`user`, `assistant`),
+    which says whose words follow. The later users' requests are cut out wherever they stand.
     """
+    for query in later_queries or []:
+        text = text.replace(query, "\nuser\n")
     messages: list[dict[str, Any]] = []
-    rest = text
-    for query in [*(later_queries or []), None]:
-        if query is not None and query in rest:
-            segment, rest = rest.split(query, 1)
-        else:
-            segment, rest = rest, ""
-        for chunk in _TOOL_RESPONSE.split(segment):
-            content = _ROLE_LINE.sub("", chunk).strip()
-            if content:
-                messages.append({"role": "assistant", "content": content})
-        if query is None or not rest:
-            break
-        messages.append({"role": "user", "content": query})
+    role, lines = "assistant", []
+    for line in _TOOL_RESPONSE.sub("\n\x00\n", text).splitlines():
+        switch = _ROLE_LINE.fullmatch(line)
+        if switch is None and line != "\x00":
+            lines.append(line)
+            continue
+        content = "\n".join(lines).strip()
+        if content and role == "assistant":
+            messages.append({"role": "assistant", "content": content})
+        role, lines = (switch.group(1) if switch else "assistant"), []
+    content = "\n".join(lines).strip()
+    if content and role == "assistant":
+        messages.append({"role": "assistant", "content": content})
     return messages
 
 
 async def _ground_truth_prefix(task: Task, turn: int) -> list[dict[str, Any]]:
-    if turn == 0:
-        return []
     sandbox = RolloutSandbox(task, wait=False)
     try:
         await sandbox.opened()

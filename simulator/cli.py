@@ -158,7 +158,13 @@ def progress_bar(description: str) -> Iterator[Callable[..., None]]:
 @click.option(
     "--token", envvar="FUNREASON_TOKEN", help="HTTP: require 'Authorization: Bearer TOKEN' [env: FUNREASON_TOKEN]."
 )
-@click.option("--max-sandboxes", type=click.IntRange(1), default=256, show_default=True, help="HTTP: live sandbox cap.")
+@click.option(
+    "--max-sandboxes",
+    type=click.IntRange(1),
+    default=1024,
+    show_default=True,
+    help="HTTP: live sandbox cap (a 512-rollout RL batch, twice over).",
+)
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path), help="Record every call into this store.")
 @click.option(
     "--idle-timeout",

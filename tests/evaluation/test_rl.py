@@ -130,7 +130,9 @@ def test_the_trl_environment_class_is_what_grpo_trainer_expects(tasks, rows):
     assert set(factories) == {task.env for task in tasks}
     for env_name, factory in factories.items():
         instance = factory()
-        members = [name for name, _ in __import__("inspect").getmembers(type(instance), __import__("inspect").isfunction)]
+        members = [
+            name for name, _ in __import__("inspect").getmembers(type(instance), __import__("inspect").isfunction)
+        ]
         public = sorted(name for name in members if not name.startswith("_"))
         shown = {tool["function"]["name"]: tool for task in tasks if task.env == env_name for tool in task.tools}
         assert set(public) == {"get_reward", "reset", *shown}
@@ -155,8 +157,10 @@ def expected_schema(tool):
     schema = {"type": "object", "properties": properties}
     if parameters.get("required"):
         schema["required"] = parameters["required"]
-    return {"type": "function", "function": {"name": function["name"], "description": function["description"],
-                                             "parameters": schema}}
+    return {
+        "type": "function",
+        "function": {"name": function["name"], "description": function["description"], "parameters": schema},
+    }
 
 
 def test_ground_truth_through_the_trl_class_earns_1_on_every_row_and_no_calls_0(tasks, rows):
@@ -182,10 +186,13 @@ def test_verl_export_rows_tool_config_and_the_tool_as_verl_calls_it(tasks, tmp_p
     count = write_verl(tasks, out)
     table = pyarrow.parquet.read_table(out).to_pylist()
     assert len(table) == count == sum(len(task.turns) for task in tasks)
-    config = json.loads("\n".join(line for line in (tmp_path / "train.tools.yaml").read_text().splitlines()
-                                  if not line.startswith("#")))
+    config = json.loads(
+        "\n".join(line for line in (tmp_path / "train.tools.yaml").read_text().splitlines() if not line.startswith("#"))
+    )
     entries = {entry["tool_schema"]["function"]["name"]: entry for entry in config["tools"]}
-    tools = {name: SandboxTool(config=entry["config"], tool_schema=entry["tool_schema"]) for name, entry in entries.items()}
+    tools = {
+        name: SandboxTool(config=entry["config"], tool_schema=entry["tool_schema"]) for name, entry in entries.items()
+    }
     for number, row in enumerate(table):
         assert set(row) >= {"data_source", "prompt", "ability", "reward_model", "extra_info"}
         task, info = json.loads(row["reward_model"]["ground_truth"]), row["extra_info"]
@@ -205,8 +212,14 @@ def test_verl_export_rows_tool_config_and_the_tool_as_verl_calls_it(tasks, tmp_p
             return score
 
         asyncio.run(play())
-        response = [{"role": "assistant", "content": "", "tool_calls": [
-            {"type": "function", "function": {"name": c["tool"], "arguments": c["arguments"]}}]} for c, _ in calls]
+        response = [
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"type": "function", "function": {"name": c["tool"], "arguments": c["arguments"]}}],
+            }
+            for c, _ in calls
+        ]
         response = [m for pair in zip(response, [{"role": "tool", "content": t} for _, t in calls]) for m in pair]
         response.append({"role": "assistant", "content": "Done."})
         scored = compute_score(row["data_source"], hermes(response), row["reward_model"]["ground_truth"], info)
@@ -237,9 +250,13 @@ def test_response_messages_split_a_decoded_response_at_tool_responses():
 
 
 def test_the_gym_passes_gymnasium_s_checker_vectorizes_and_truncates(tasks):
-    env = SandboxEnv(tasks, max_steps=1)
+    env = SandboxEnv(tasks)
     try:
         check_env(env, skip_render_check=True)
+    finally:
+        env.close()
+    env = SandboxEnv(tasks, max_steps=1)
+    try:
         observation, _ = env.reset(seed=0)
         _, reward, terminated, truncated, info = env.step({"role": "assistant", "content": "No."})
         assert truncated != terminated and "reward_parts" in info
