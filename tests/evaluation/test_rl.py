@@ -197,36 +197,35 @@ def test_verl_export_rows_tool_config_and_the_tool_as_verl_calls_it(tasks, tmp_p
         assert set(row) >= {"data_source", "prompt", "ability", "reward_model", "extra_info"}
         task, info = json.loads(row["reward_model"]["ground_truth"]), row["extra_info"]
         turn = task["turns"][info["turn"]]
-        agent = types.SimpleNamespace(request_id=f"rollout-{number}")
-        calls = []
-
-        async def play():
-            for call in turn["calls"]:
-                tool = tools[call["tool"]]
-                instance, _ = await tool.create(create_kwargs=info["tools_kwargs"][call["tool"]]["create_kwargs"])
-                response, step_reward, metrics = await tool.execute(instance, call["arguments"], agent_data=agent)
-                await tool.release(instance)
-                calls.append((call, response.text))
-            score = await next(iter(tools.values())).calc_reward(agent.request_id)
-            await next(iter(tools.values())).finish(agent.request_id)
-            return score
-
-        asyncio.run(play())
-        response = [
-            {
-                "role": "assistant",
-                "content": "",
-                "tool_calls": [{"type": "function", "function": {"name": c["tool"], "arguments": c["arguments"]}}],
-            }
-            for c, _ in calls
-        ]
-        response = [m for pair in zip(response, [{"role": "tool", "content": t} for _, t in calls]) for m in pair]
+        calls = asyncio.run(play_through_tools(tools, turn["calls"], info, f"rollout-{number}"))
+        response = []
+        for call, text in calls:
+            function = {"name": call["tool"], "arguments": call["arguments"]}
+            response += [
+                {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": function}]}
+            ]
+            response += [{"role": "tool", "content": text}]
         response.append({"role": "assistant", "content": "Done."})
         scored = compute_score(row["data_source"], hermes(response), row["reward_model"]["ground_truth"], info)
         assert scored["score"] == 1.0, (task["id"], info["turn"])
         as_dict = compute_score(row["data_source"], "I cannot.", task, info)
         assert as_dict["score"] == (0.0 if turn["calls"] else 1.0) or not turn["calls"]
     assert SandboxTool._rollouts == {}
+
+
+async def play_through_tools(tools, calls, info, request_id):
+    """The calls as verl 0.9.1's ToolAgentLoop makes them: create, execute (with agent_data), release, per call."""
+    agent, made = types.SimpleNamespace(request_id=request_id), []
+    for call in calls:
+        tool = tools[call["tool"]]
+        instance, _ = await tool.create(create_kwargs=info["tools_kwargs"][call["tool"]]["create_kwargs"])
+        response, step_reward, metrics = await tool.execute(instance, call["arguments"], agent_data=agent)
+        await tool.release(instance)
+        made.append((call, response.text))
+    some_tool = next(iter(tools.values()))
+    assert await some_tool.calc_reward(request_id) in ((1.0,) if calls else (0.0, 1.0))
+    await some_tool.finish(request_id)
+    return made
 
 
 def test_multi_turn_verl_scoring_credits_each_turn(tasks):
@@ -242,9 +241,10 @@ def test_multi_turn_verl_scoring_credits_each_turn(tasks):
 
 
 def test_response_messages_split_a_decoded_response_at_tool_responses():
-    text = 'assistant\n<tool_call>{"name": "a", "arguments": {}}</tool_call>\nuser\n<tool_response>\n{}\n</tool_response>\nassistant\nDone.'
+    call = '<tool_call>{"name": "a", "arguments": {}}</tool_call>'
+    text = f"assistant\n{call}\nuser\n<tool_response>\n{{}}\n</tool_response>\nassistant\nDone."
     assert response_messages(text) == [
-        {"role": "assistant", "content": '<tool_call>{"name": "a", "arguments": {}}</tool_call>'},
+        {"role": "assistant", "content": call},
         {"role": "assistant", "content": "Done."},
     ]
 
