@@ -163,6 +163,8 @@ async def score_turn(episode: Episode, turn: int) -> float:
 async def _serve(episode: Episode, requests: MemoryObjectReceiveStream[tuple[Work, Future[Any]]]) -> None:
     async with requests:
         async for work, answer in requests:
+            if not answer.set_running_or_notify_cancel():
+                continue  # the caller stopped waiting (its task was cancelled)
             try:
                 answer.set_result(await work(episode))
             except Exception as error:

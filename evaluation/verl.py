@@ -22,6 +22,7 @@ server's own `--idle-timeout` is the backstop.
 
 import asyncio
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,8 @@ from evaluation.tasks import Task, load_tasks
 __all__ = ["SandboxTool", "compute_score"]
 
 _ROLE_LINE = re.compile(r"\s*(system|user|assistant|tool)\s*")
+_TASKS: dict[str, dict[str, Task]] = {}
+_TASKS_LOCK = threading.Lock()
 _TOOL_RESPONSE = re.compile(r"<tool_response>.*?</tool_response>", re.DOTALL)
 
 
@@ -62,7 +65,6 @@ class SandboxTool:
     and turn: `{"task_id": ..., "turn": ...}`."""
 
     _rollouts: ClassVar[dict[str, _Rollout]] = {}
-    _tasks: ClassVar[dict[str, dict[str, Task]]] = {}
 
     def __init__(self, config: dict[str, Any], tool_schema: Any = None) -> None:
         self.config = dict(config or {})
@@ -141,14 +143,19 @@ class SandboxTool:
         path = self.config.get("tasks")
         if not path:
             raise RolloutError(f"{self.name}: the tool config needs `tasks:` (the task file the export wrote)")
-        cache = type(self)._tasks
-        if path not in cache:
-            loaded = await asyncio.to_thread(load_tasks, tasks_file=Path(path))  # it replays: off verl's loop
-            cache[path] = {task.id: task for task in loaded}
+        tasks = await asyncio.to_thread(_tasks_in, str(path))  # loading replays the ground truth: off verl's loop
         try:
-            return cache[path][task_id]
+            return tasks[task_id]
         except KeyError:
             raise RolloutError(f"{self.name}: task {task_id!r} is not in {path}") from None
+
+
+def _tasks_in(path: str) -> dict[str, Task]:
+    """The tasks of a task file by id, loaded once per process however many rollouts ask at once."""
+    with _TASKS_LOCK:
+        if path not in _TASKS:
+            _TASKS[path] = {task.id: task for task in load_tasks(tasks_file=Path(path))}
+        return _TASKS[path]
 
 
 def compute_score(
