@@ -32,6 +32,7 @@ def turn_prompts(tasks: list[Task]) -> list[tuple[Task, int, list[dict[str, Any]
 def write_trl(tasks: list[Task], out: Path) -> int:
     """TRL rows as JSONL: `prompt` (messages), `task` (its JSON text), `turn`, `environment`; returns the count."""
     count = 0
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     with Path(out).open("w", encoding="utf-8") as handle:
         for task, turn, prompt in turn_prompts(tasks):
             row = {"prompt": prompt, "task": json.dumps(task.to_json()), "turn": turn, "environment": task.env}
@@ -50,6 +51,7 @@ def write_verl(tasks: list[Task], out: Path) -> int:
     import pyarrow.parquet
 
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     tasks_file = out.with_name(out.stem + ".tasks.jsonl")
     write_tasks(tasks, tasks_file)
     rows = []
