@@ -118,7 +118,7 @@ def eval_command(
             run = evaluate_tasks(db, tasks, llm, name, base_url, api_key, concurrency, k, temperature, endpoint, report)
         if run.pending:
             click.echo(
-                f"{run.pending} attempts left pending: {run.pending_reason}. Run the same command again to resume",
+                f"{run.pending} attempts left pending ({run.pending_reason}); run the same command again to resume",
                 err=True,
             )
             sys.exit(3)

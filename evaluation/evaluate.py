@@ -24,7 +24,7 @@ __all__ = ["EvalRun", "attempts_per_task", "evaluate_tasks", "regrade_attempts"]
 
 @dataclass
 class EvalRun:
-    """What an evaluation run left: the model's attempts at the tasks, and how many stayed pending."""
+    """What an evaluation run left: the model's attempts at the tasks, and how many stayed pending (why)."""
 
     attempts: list[Attempt]
     pending: int = 0
@@ -74,8 +74,7 @@ def evaluate_tasks(
         def saved(attempt: Attempt) -> None:
             nonlocal finished
             if attempt.pending:
-                run.pending += 1
-                run.pending_reason = attempt.error
+                run.pending_reason = (attempt.error or "").split("; the trajectory")[0]
                 return
             attempts_store.save(attempt)
             finished += 1
@@ -94,6 +93,7 @@ def evaluate_tasks(
         except BaseExceptionGroup as group:  # a worker's known error (the endpoint misconfigured): say it once
             raise _first_leaf(group) from None
         run.attempts = [a for a in attempts_store.iter_attempts(model) if (a.task.id, a.number) in wanted]
+        run.pending = len(wanted) - len(run.attempts) if run.pending_reason else 0
         return run
 
 

@@ -161,14 +161,16 @@ async def run_attempts(
     """Run `k` attempts of every task (attempt ids in `skip` are left out); each finished one goes to `on_attempt`.
 
     Attempts take turns across (environment, scenario) pairs, so the connections they borrow spread over
-    the pairs and each pair needs only as many as its share of the workers.
+    the pairs and each pair needs only as many as its share of the workers. Once an attempt finds the endpoint
+    down through every retry (`pending`), no further attempt starts: they would wait through theirs too.
     """
     pending = _taking_turns([(task, number) for task in tasks for number in range(k)])
     pending.reverse()
     done: list[Attempt] = []
+    outage: list[Attempt] = []
 
     async def worker(connections: SharedConnections) -> None:
-        while pending:
+        while pending and not outage:
             task, number = pending.pop()
             policy = policy_for(task, number)
             attempt = Attempt(task, number, policy.model)
@@ -179,6 +181,8 @@ async def run_attempts(
                 await _play(attempt, policy, connection)
             finally:
                 connections.give_back(task.env, task.scenario, connection)
+            if attempt.pending:  # the endpoint is down: attempts not begun yet stay pending too
+                outage.append(attempt)
             done.append(attempt)
             if on_attempt is not None:
                 on_attempt(attempt)
