@@ -36,8 +36,12 @@ Work = Callable[[Episode], Awaitable[Any]]
 ANSWERED = "(the model answered)"
 """Trainers never show a tool the model's last words: scoring from the tool side takes the turn as answered."""
 
+OPENING_AT_ONCE = 16
+"""Rollouts that open their sandboxes at the same time (the rest wait their turn); calls are not limited."""
+
 _portal: BlockingPortal | None = None
 _portal_lock = threading.Lock()
+_open_limit: anyio.Semaphore | None = None
 
 
 class RolloutSandbox:
@@ -111,14 +115,15 @@ class RolloutSandbox:
         send, receive = anyio.create_memory_object_stream[tuple[Work, Future[Any]]](1024)
         try:
             async with AsyncExitStack() as stack:
-                connection = await stack.enter_async_context(_connect(self.task, self.url))
-                episode = Episode(self.task, connection)
-                await episode.start()
-                if turn is not None:
-                    await play_to_turn(episode, turn)
-                for message in prefix or []:
-                    if message["role"] == "assistant" and not episode.done:
-                        await episode.step(reply_from_message(message))
+                async with _opening():  # a batch opening at once would time out on a busy server
+                    connection = await stack.enter_async_context(_connect(self.task, self.url))
+                    episode = Episode(self.task, connection)
+                    await episode.start()
+                    if turn is not None:
+                        await play_to_turn(episode, turn)
+                    for message in prefix or []:
+                        if message["role"] == "assistant" and not episode.done:
+                            await episode.step(reply_from_message(message))
                 self._work = send
                 ready.set_result(None)
                 await _serve(episode, receive)
@@ -229,6 +234,13 @@ def _shared_portal() -> BlockingPortal:
             threading.Thread(target=anyio.run, args=(_host, started), name="funreason-rollouts", daemon=True).start()
             _portal = started.get()
         return _portal
+
+
+def _opening() -> anyio.Semaphore:
+    global _open_limit
+    if _open_limit is None:  # made in the portal's loop, the only one that uses it
+        _open_limit = anyio.Semaphore(OPENING_AT_ONCE)
+    return _open_limit
 
 
 async def _host(started: Queue[BlockingPortal]) -> None:

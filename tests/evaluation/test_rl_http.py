@@ -79,7 +79,8 @@ def test_64_concurrent_rollouts_against_funreason_serve(tasks, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([FUNREASON, "serve", "--transport", "http", "--port", str(port)], stderr=subprocess.PIPE)
+    log = (tmp_path / "serve.log").open("w")  # a pipe nobody reads would fill and stall the server
+    server = subprocess.Popen([FUNREASON, "serve", "--transport", "http", "--port", str(port)], stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -94,4 +95,5 @@ def test_64_concurrent_rollouts_against_funreason_serve(tasks, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.close()
     assert trl == [1.0] * 64 and verl == [1.0] * 64 and left == []
