@@ -36,6 +36,7 @@ __all__ = [
     "parse_task",
     "replay",
     "rollout_reward",
+    "run_blocking",
     "score_rollout",
     "score_rollout_async",
     "turn_reward",
@@ -99,7 +100,7 @@ def score_rollout(
     the state the replay reached: a rollout that changed its sandbox by other means scores 0 on the last
     turn's state. Callable from inside a running event loop too (it then replays in a thread of its own).
     """
-    return _blocking(score_rollout_async, task, messages, sandbox, turns)
+    return run_blocking(score_rollout_async, task, messages, sandbox, turns)
 
 
 async def score_rollout_async(
@@ -141,6 +142,16 @@ def parse_task(value: Any) -> Task:
     return Task.from_json(json.loads(value) if isinstance(value, str | bytes) else dict(value))
 
 
+def run_blocking(function: Any, *args: Any) -> Any:
+    """Run an async function to its end from sync code; inside a running loop (a notebook), in a new thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return anyio.run(function, *args)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, function, *args).result()
+
+
 def _reward(state_match: float, results_given: float, valid_calls: float, turns_used: float) -> Reward:
     parts = {
         "state_match": state_match,
@@ -150,13 +161,3 @@ def _reward(state_match: float, results_given: float, valid_calls: float, turns_
     }
     total = sum(REWARD_WEIGHTS[name] * value for name, value in parts.items())
     return Reward(total, **parts)
-
-
-def _blocking(function: Any, *args: Any) -> Any:
-    """Run an async function to its end from sync code; inside a running loop (a notebook), in a new thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return anyio.run(function, *args)
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(anyio.run, function, *args).result()

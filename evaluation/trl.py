@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Literal, Union
 import anyio
 
 from evaluation.errors import RolloutError
-from evaluation.rewards import _blocking, parse_task, score_rollout_async
+from evaluation.rewards import parse_task, run_blocking, score_rollout_async
 from evaluation.rollout import RolloutSandbox, call_in_turn, score_turn
 from evaluation.tasks import Task
 from servers import environment_names
@@ -51,7 +51,7 @@ class SandboxToolEnv:
 
     def __init__(self) -> None:
         if type(self) is SandboxToolEnv and not SandboxToolEnv.tools:
-            _attach_tools(SandboxToolEnv, _blocking(_builtin_tools))
+            _attach_tools(SandboxToolEnv, run_blocking(_builtin_tools))
         self._rollout: RolloutSandbox | None = None
         self._turn = 0
 
@@ -111,9 +111,6 @@ class SandboxToolEnv:
             rollout, self._rollout = self._rollout, None
             rollout.close()
 
-    def __del__(self) -> None:
-        self._close()
-
 
 def trl_reward(prompts: list[Any], completions: list[Any], task: list[Any], **kwargs: Any) -> list[float]:
     """A reward function with GRPOTrainer's signature; the dataset needs a `task` column, optionally `turn`.
@@ -123,7 +120,7 @@ def trl_reward(prompts: list[Any], completions: list[Any], task: list[Any], **kw
     conversational (message lists; calls native or as `<tool_call>` text) or strings: a string prompt is the
     user's words, a string completion the assistant's. Safe to call inside a running event loop.
     """
-    return _blocking(trl_reward_async, prompts, completions, task, kwargs.get("turn"))
+    return run_blocking(trl_reward_async, prompts, completions, task, kwargs.get("turn"))
 
 
 async def trl_reward_async(

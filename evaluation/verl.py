@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 from uuid import uuid4
 
 from evaluation.errors import RolloutError
-from evaluation.rewards import _blocking, parse_task, score_rollout_async
+from evaluation.rewards import parse_task, run_blocking, score_rollout_async
 from evaluation.rollout import RolloutSandbox, call_in_turn, play_to_turn, score_turn
 from evaluation.tasks import Task, load_tasks
 
@@ -47,7 +47,6 @@ class _Rollout:
     sandbox: RolloutSandbox
     turn: int
     last_used: float = field(default_factory=time.monotonic)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass
@@ -122,15 +121,16 @@ class SandboxTool:
             await rollout.sandbox.aclose()
 
     async def _rollout(self, key: str, spec: dict[str, Any]) -> _Rollout:
+        """The rollout's sandbox, opened on its first call; parallel calls of one message share the one opening."""
         rollouts = type(self)._rollouts
         if key not in rollouts:
-            await self._expire()
             task = await self._task(str(spec["task_id"]))
-            turn = int(spec.get("turn") or 0)
-            sandbox = RolloutSandbox(task, url=self.url, turn=turn, wait=False)
-            rollouts[key] = _Rollout(sandbox, turn)
-            await sandbox.opened()
+            if key not in rollouts:  # another call of the same message may have opened it meanwhile
+                turn = int(spec.get("turn") or 0)
+                rollouts[key] = _Rollout(RolloutSandbox(task, url=self.url, turn=turn, wait=False), turn)
+                await self._expire()
         rollout = rollouts[key]
+        await rollout.sandbox.opened()
         rollout.last_used = time.monotonic()
         return rollout
 
@@ -174,7 +174,7 @@ def compute_score(
     `extra_info["turn_scores"]` holds per-turn scores, `score` is their mean over the scored turns; the
     parts are still the replay's. Returns verl's dict form: `score` and every part.
     """
-    return _blocking(compute_score_async, data_source, solution_str, ground_truth, extra_info)
+    return run_blocking(compute_score_async, data_source, solution_str, ground_truth, extra_info)
 
 
 async def compute_score_async(

@@ -1,6 +1,7 @@
 """RL adapters called as TRL 1.16 and verl 0.9.1 call them: one reward everywhere, each rollout its own sandbox."""
 
 import asyncio
+import inspect
 import json
 import types
 
@@ -130,9 +131,7 @@ def test_the_trl_environment_class_is_what_grpo_trainer_expects(tasks, rows):
     assert set(factories) == {task.env for task in tasks}
     for env_name, factory in factories.items():
         instance = factory()
-        members = [
-            name for name, _ in __import__("inspect").getmembers(type(instance), __import__("inspect").isfunction)
-        ]
+        members = [name for name, _ in inspect.getmembers(type(instance), inspect.isfunction)]
         public = sorted(name for name in members if not name.startswith("_"))
         shown = {tool["function"]["name"]: tool for task in tasks if task.env == env_name for tool in task.tools}
         assert set(public) == {"get_reward", "reset", *shown}
@@ -273,3 +272,36 @@ def test_the_gym_passes_gymnasium_s_checker_vectorizes_and_truncates(tasks):
         assert len(rewards) == 4
     finally:
         vector.close()
+
+
+def test_the_plain_class_offers_every_built_in_tool_and_nothing_else():
+    instance = SandboxToolEnv()
+    public = {name for name, _ in inspect.getmembers(type(instance), inspect.isfunction) if not name.startswith("_")}
+    tools = {tool["function"]["name"] for tool in SandboxToolEnv.tools}
+    assert public == tools | {"reset", "get_reward"} and len(tools) > 100
+
+
+def test_parallel_calls_of_one_verl_message_share_one_sandbox(tasks, tmp_path):
+    write_verl(tasks, tmp_path / "t.parquet")
+    text = (tmp_path / "t.tools.yaml").read_text()
+    config = json.loads("".join(line for line in text.splitlines(True) if not line.startswith("#")))
+    tools = {e["tool_schema"]["function"]["name"]: SandboxTool(e["config"], e["tool_schema"]) for e in config["tools"]}
+    task = next(t for t in tasks if len(t.turns[0].calls) >= 2 and t.turns[0].variant == "plain")
+    spec = {"task_id": task.id, "turn": 0}
+    agent = types.SimpleNamespace(request_id="parallel")
+
+    async def one_message():
+        async def call(step):
+            tool = tools[step["tool"]]
+            instance, _ = await tool.create(create_kwargs=spec)
+            try:
+                return await tool.execute(instance, step["arguments"], agent_data=agent)
+            finally:
+                await tool.release(instance)
+
+        await asyncio.gather(*(call(step) for step in task.turns[0].calls[:2]))
+        opened = len(SandboxTool._rollouts)
+        await next(iter(tools.values())).finish("parallel")
+        return opened
+
+    assert asyncio.run(one_message()) == 1 and SandboxTool._rollouts == {}
