@@ -62,21 +62,27 @@ def main() -> None:
     started = time.perf_counter()
     with ThreadPoolExecutor(args.rollouts) as pool:
         trl = list(pool.map(lambda row: trl_rollout(factories, row), batch))
-    print(f"TRL: {len(trl)} concurrent rollouts, {sum(r == 1.0 for r in trl)} scored 1.0, "
-          f"{time.perf_counter() - started:.1f} s")
+    print(
+        f"TRL: {len(trl)} concurrent rollouts, {sum(r == 1.0 for r in trl)} scored 1.0, "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
     import pyarrow.parquet
 
     write_verl(tasks, folder / "train.parquet")
     table = pyarrow.parquet.read_table(folder / "train.parquet").to_pylist()
-    config = json.loads("".join(l for l in (folder / "train.tools.yaml").read_text().splitlines(True)
-                                if not l.startswith("#")))
+    config = json.loads(
+        "".join(l for l in (folder / "train.tools.yaml").read_text().splitlines(True) if not l.startswith("#"))
+    )
     tools = {}
     for entry in config["tools"]:
         settings = entry["config"] | ({"url": args.url} if args.url else {})
         tools[entry["tool_schema"]["function"]["name"]] = SandboxTool(settings, entry["tool_schema"])
-    verl_rows = [row for row in table if json.loads(row["reward_model"]["ground_truth"])["turns"][
-        row["extra_info"]["turn"]]["calls"]]
+    verl_rows = [
+        row
+        for row in table
+        if json.loads(row["reward_model"]["ground_truth"])["turns"][row["extra_info"]["turn"]]["calls"]
+    ]
     verl_batch = [verl_rows[n % len(verl_rows)] for n in range(args.rollouts)]
 
     async def all_at_once() -> list[float]:
@@ -84,8 +90,10 @@ def main() -> None:
 
     started = time.perf_counter()
     verl = asyncio.run(all_at_once())
-    print(f"verl: {len(verl)} concurrent rollouts, {sum(r == 1.0 for r in verl)} scored 1.0, "
-          f"{time.perf_counter() - started:.1f} s")
+    print(
+        f"verl: {len(verl)} concurrent rollouts, {sum(r == 1.0 for r in verl)} scored 1.0, "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     if args.url:
         left = httpx2.get(f"{args.url}/sandboxes").json()["sandboxes"]
         print(f"sandboxes left on the server: {len(left)}")
