@@ -6,7 +6,8 @@
 Every row of `export --format trl` is played with its ground truth through `SandboxToolEnv` (reset(**row),
 the tools as methods, get_reward()) from `--rollouts` threads at once, then the same rows through verl's
 call sequence on `SandboxTool` (create, execute with agent_data, release, per call) from one event loop.
-Prints the rewards (every one should be 1.0), and with `--url` how many sandboxes the server still holds.
+Prints the rewards (every one should be 1.0), and with `--url` how many sandboxes the server still holds;
+exits 1 unless every reward is 1.0 and none is left.
 """
 
 import argparse
@@ -72,7 +73,7 @@ def main() -> None:
     write_verl(tasks, folder / "train.parquet")
     table = pyarrow.parquet.read_table(folder / "train.parquet").to_pylist()
     config = json.loads(
-        "".join(l for l in (folder / "train.tools.yaml").read_text().splitlines(True) if not l.startswith("#"))
+        "".join(line for line in (folder / "train.tools.yaml").read_text().splitlines(True) if line[:1] != "#")
     )
     tools = {}
     for entry in config["tools"]:
@@ -94,9 +95,11 @@ def main() -> None:
         f"verl: {len(verl)} concurrent rollouts, {sum(r == 1.0 for r in verl)} scored 1.0, "
         f"{time.perf_counter() - started:.1f} s"
     )
+    left = httpx2.get(f"{args.url}/sandboxes").json()["sandboxes"] if args.url else []
     if args.url:
-        left = httpx2.get(f"{args.url}/sandboxes").json()["sandboxes"]
         print(f"sandboxes left on the server: {len(left)}")
+    if any(reward != 1.0 for reward in trl + verl) or left:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

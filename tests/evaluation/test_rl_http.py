@@ -1,81 +1,38 @@
-"""Concurrent RL rollouts over HTTP: the TRL class from many threads, the verl tool from one event loop, each
-rollout in a sandbox of its own on the sandbox service (127.0.0.1), none left behind."""
+"""Concurrent RL rollouts over HTTP, run by `examples/rl_rollouts.py` as the trainers call the adapters: the TRL
+class from many threads, the verl tool from one event loop, each rollout in a sandbox of its own on the sandbox
+service (127.0.0.1); every rollout must end in its own ground truth's state (reward 1.0), none left behind."""
 
-import asyncio
-import json
 import socket
 import subprocess
+import sys
 import time
-import types
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx2
-import pyarrow.parquet
 import pytest
 
-from evaluation import SandboxTool, SandboxToolEnv, write_trl, write_verl
 from servers import create_app
 from tests.conftest import FUNREASON, http_server
 
-
-def trl_rollout(factories, row):
-    env = factories[row["environment"]]()
-    env.reset(**row)
-    for call in json.loads(row["task"])["turns"][row["turn"]]["calls"]:
-        getattr(env, call["tool"])(**call["arguments"])
-    return env.get_reward()
+EXAMPLE = Path(__file__).parents[2] / "examples" / "rl_rollouts.py"
 
 
-async def verl_rollout(tools, row, request_id):
-    info = row["extra_info"]
-    agent = types.SimpleNamespace(request_id=request_id)
-    for call in json.loads(row["reward_model"]["ground_truth"])["turns"][info["turn"]]["calls"]:
-        tool = tools[call["tool"]]
-        instance, _ = await tool.create(create_kwargs=info["tools_kwargs"][call["tool"]]["create_kwargs"])
-        await tool.execute(instance, call["arguments"], agent_data=agent)
-        await tool.release(instance)
-    some_tool = next(iter(tools.values()))
-    reward = await some_tool.calc_reward(request_id)
-    await some_tool.finish(request_id)
-    return reward
+def play(store_path, base, count):
+    command = [sys.executable, str(EXAMPLE), "--db", str(store_path), "--url", base, "--rollouts", str(count)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
 
-def play_concurrently(tasks, base, count, folder):
-    """`count` TRL rollouts at once, then `count` verl rollouts at once; every reward, and what the server holds."""
-    write_trl(tasks, folder / "train.jsonl")
-    rows = [json.loads(line) for line in (folder / "train.jsonl").read_text().splitlines()]
-    rows = [row for row in rows if json.loads(row["task"])["turns"][row["turn"]]["calls"]]
-    factories = SandboxToolEnv.factories(tasks, url=base)
-    with ThreadPoolExecutor(count) as pool:
-        trl = list(pool.map(lambda n: trl_rollout(factories, rows[n % len(rows)]), range(count)))
-    write_verl(tasks, folder / "train.parquet")
-    table = pyarrow.parquet.read_table(folder / "train.parquet").to_pylist()
-    table = [
-        r for r in table if json.loads(r["reward_model"]["ground_truth"])["turns"][r["extra_info"]["turn"]]["calls"]
-    ]
-    text = (folder / "train.tools.yaml").read_text()
-    config = json.loads("".join(line for line in text.splitlines(True) if not line.startswith("#")))
-    tools = {
-        entry["tool_schema"]["function"]["name"]: SandboxTool(entry["config"] | {"url": base}, entry["tool_schema"])
-        for entry in config["tools"]
-    }
-
-    async def all_at_once():
-        return await asyncio.gather(*(verl_rollout(tools, table[n % len(table)], f"r{n}") for n in range(count)))
-
-    verl = asyncio.run(all_at_once())
-    left = httpx2.get(f"{base}/sandboxes").json()["sandboxes"]
-    return trl, verl, left
-
-
-def test_concurrent_rollouts_over_http_each_reach_their_own_ground_truth(tasks, tmp_path):
+def test_concurrent_rollouts_over_http_each_reach_their_own_ground_truth(store_path):
     with http_server(create_app(["messaging", "trading"])) as base:
-        trl, verl, left = play_concurrently(tasks, base, 8, tmp_path)
-    assert trl == [1.0] * 8 and verl == [1.0] * 8 and left == []
+        result = play(store_path, base, 8)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "TRL: 8 concurrent rollouts, 8 scored 1.0" in result.stdout
+    assert "verl: 8 concurrent rollouts, 8 scored 1.0" in result.stdout
+    assert "sandboxes left on the server: 0" in result.stdout
 
 
 @pytest.mark.heavy
-def test_64_concurrent_rollouts_against_funreason_serve(tasks, tmp_path):
+def test_64_concurrent_rollouts_against_funreason_serve(store_path, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -83,7 +40,7 @@ def test_64_concurrent_rollouts_against_funreason_serve(tasks, tmp_path):
     server = subprocess.Popen([FUNREASON, "serve", "--transport", "http", "--port", str(port)], stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 httpx2.get(f"{base}/sandboxes")
@@ -91,9 +48,12 @@ def test_64_concurrent_rollouts_against_funreason_serve(tasks, tmp_path):
             except httpx2.TransportError:
                 assert time.monotonic() < deadline and server.poll() is None, "funreason serve did not start"
                 time.sleep(0.2)
-        trl, verl, left = play_concurrently(tasks, base, 64, tmp_path)
+        result = play(store_path, base, 64)
     finally:
         server.terminate()
         server.wait(timeout=10)
         log.close()
-    assert trl == [1.0] * 64 and verl == [1.0] * 64 and left == []
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "TRL: 64 concurrent rollouts, 64 scored 1.0" in result.stdout
+    assert "verl: 64 concurrent rollouts, 64 scored 1.0" in result.stdout
+    assert "sandboxes left on the server: 0" in result.stdout
