@@ -96,9 +96,9 @@ def score_rollout(
 
     The assistant messages are played again through an episode in a fresh sandbox of the task, so every call
     is checked and every turn's end state is known; tool messages in `messages` are not trusted. `sandbox`
-    (the sandbox the rollout ran in, or its state as `GET /sandboxes/{id}/state` serves it) must then be in
-    the state the replay reached: a rollout that changed its sandbox by other means scores 0 on the last
-    turn's state. Callable from inside a running event loop too (it then replays in a thread of its own).
+    (the sandbox the rollout ran in, or its state as `GET /sandboxes/{id}/state` serves it), when given, is
+    what the last turn reached is judged on instead of the replay's end state. Callable from inside a running
+    event loop too (it then replays in a thread of its own).
     """
     return run_blocking(score_rollout_async, task, messages, sandbox, turns)
 
