@@ -86,11 +86,15 @@ def main() -> None:
     ]
     verl_batch = [verl_rows[n % len(verl_rows)] for n in range(args.rollouts)]
 
-    async def all_at_once() -> list[float]:
-        return await asyncio.gather(*(verl_rollout(tools, row, f"r{n}") for n, row in enumerate(verl_batch)))
+    async def all_at_once() -> list[float | BaseException]:
+        rollouts = (verl_rollout(tools, row, f"r{n}") for n, row in enumerate(verl_batch))
+        return await asyncio.gather(*rollouts, return_exceptions=True)
 
     started = time.perf_counter()
     verl = asyncio.run(all_at_once())
+    failed = [outcome for outcome in verl if isinstance(outcome, BaseException)]
+    if failed:
+        print(f"verl: {len(failed)} rollouts failed, the first with {type(failed[0]).__name__}: {failed[0]}")
     print(
         f"verl: {len(verl)} concurrent rollouts, {sum(r == 1.0 for r in verl)} scored 1.0, "
         f"{time.perf_counter() - started:.1f} s"
