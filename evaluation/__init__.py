@@ -1,18 +1,30 @@
 """Evaluate and train in the same sandboxes: tasks from verified samples, an outcome-based checker, pass^k,
-rewards with TRL and verl adapters, and a Gymnasium environment."""
+rewards with TRL and verl adapters (rollouts in sandboxes of their own), and a Gymnasium environment."""
 
 from evaluation.checker import CHECKER_VERSION, FAILURE_KINDS, TurnEvidence, TurnGrade, grade_turn, result_given
 from evaluation.episode import Episode, reply_from_message
 from evaluation.errors import EvaluationError, RolloutError, TaskError
+from evaluation.evaluate import EvalRun, evaluate_tasks, regrade_attempts
 from evaluation.figures import eval_figures, pass_hat_k
 from evaluation.gym import MessageSpace, SandboxEnv
-from evaluation.interaction import VerlInteraction
 from evaluation.pool import ConnectionPool, SharedConnections
 from evaluation.report import write_eval_report
-from evaluation.rewards import REWARD_WEIGHTS, Reward, episode_reward, score_rollout, trl_reward, verl_compute_score
+from evaluation.rewards import (
+    REWARD_WEIGHTS,
+    Reward,
+    episode_reward,
+    rollout_reward,
+    score_rollout,
+    score_rollout_async,
+    turn_reward,
+)
+from evaluation.rl_data import write_trl, write_verl
+from evaluation.rollout import RolloutSandbox
 from evaluation.runner import SYSTEM_PROMPT, Attempt, ChatPolicy, GroundTruthPolicy, Policy, regrade, run_attempts
 from evaluation.store import AttemptStore
 from evaluation.tasks import Task, TaskTurn, load_tasks, split_tasks, task_from_sample, write_tasks
+from evaluation.trl import SandboxToolEnv, trl_reward, trl_reward_async
+from evaluation.verl import SandboxTool, compute_score
 
 __all__ = [
     "Attempt",
@@ -21,6 +33,7 @@ __all__ = [
     "ChatPolicy",
     "ConnectionPool",
     "Episode",
+    "EvalRun",
     "EvaluationError",
     "FAILURE_KINDS",
     "GroundTruthPolicy",
@@ -29,29 +42,39 @@ __all__ = [
     "REWARD_WEIGHTS",
     "Reward",
     "RolloutError",
+    "RolloutSandbox",
     "SYSTEM_PROMPT",
     "SandboxEnv",
+    "SandboxTool",
+    "SandboxToolEnv",
     "SharedConnections",
     "Task",
     "TaskError",
     "TaskTurn",
     "TurnEvidence",
     "TurnGrade",
-    "VerlInteraction",
+    "compute_score",
     "episode_reward",
     "eval_figures",
+    "evaluate_tasks",
     "grade_turn",
     "load_tasks",
     "pass_hat_k",
     "regrade",
+    "regrade_attempts",
     "reply_from_message",
     "result_given",
+    "rollout_reward",
     "run_attempts",
     "score_rollout",
+    "score_rollout_async",
     "split_tasks",
     "task_from_sample",
     "trl_reward",
-    "verl_compute_score",
+    "trl_reward_async",
+    "turn_reward",
     "write_eval_report",
     "write_tasks",
+    "write_trl",
+    "write_verl",
 ]

@@ -5,26 +5,26 @@ group carries every synthesizer command plus the two of evaluation, and reports 
 package's errors as one line too.
 """
 
+import sys
 from pathlib import Path
 from typing import Any
 
-import anyio
 import click
 
 from evaluation.errors import EvaluationError
+from evaluation.evaluate import attempts_per_task, evaluate_tasks, regrade_attempts
 from evaluation.figures import eval_figures
 from evaluation.report import write_eval_report
-from evaluation.runner import Attempt, ChatPolicy, GroundTruthPolicy, Policy, regrade, run_attempts
+from evaluation.rl_data import RL_FORMATS, write_trl, write_verl
+from evaluation.runner import GroundTruthPolicy
 from evaluation.sharded import EvalWork, evaluate_on_ray
-from evaluation.store import AttemptStore
-from evaluation.tasks import Task, load_tasks, split_tasks, write_tasks
+from evaluation.tasks import load_tasks, split_tasks, write_tasks
 from simulator import Store
 from simulator import cli as simulator_cli
 from synthesizer import cli as synthesizer_cli
-from synthesizer.llm import ChatModel, ResponseCache
 from synthesizer.samples import SampleStore
 
-__all__ = ["evaluate_tasks", "main"]
+__all__ = ["main"]
 
 
 class _Main(synthesizer_cli.main.__class__):  # type: ignore[name-defined,misc]
@@ -66,7 +66,7 @@ def tasks_command(db: Path, split: float | None, seed: int, out: Path | None) ->
 @click.option("--tasks", "tasks_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--held-out", is_flag=True, help="Only the store's held-out split (funreason tasks --split).")
 @synthesizer_cli.llm_options
-@click.option("--k", type=click.IntRange(1), default=1, show_default=True, help="Attempts per task (pass^k).")
+@click.option("--k", type=click.IntRange(1), help="Attempts per task (pass^k) [default: 1; --regrade: as stored].")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), help="Write eval.md and eval.html.")
 @click.option("--regrade", is_flag=True, help="Re-score the stored attempts with the current checker; run nothing.")
@@ -84,7 +84,7 @@ def eval_command(
     max_tokens: int | None,
     temperature: float,
     extra_body: dict[str, Any] | None,
-    k: int,
+    k: int | None,
     json_out: Path | None,
     report_dir: Path | None,
     regrade: bool,
@@ -92,21 +92,37 @@ def eval_command(
 ) -> None:
     """Evaluate a model on tasks in fresh sandboxes; outcome-based grading, pass^k, transcripts in the store.
 
-    --llm offline plays back the ground truth (the checker's sanity run: it scores 100%).
+    --llm offline plays back the ground truth (the checker's sanity run: it scores 100%). --regrade re-scores
+    one model's stored attempts (--model, needed when the store holds several) with the k they were played with.
+    An endpoint that stays down through every retry leaves the rest pending: one line, exit code 3.
     """
     if llm == "openai" and not model:
         raise click.UsageError("--llm openai needs --model")
     name = model if llm == "openai" else GroundTruthPolicy.model
     if regrade:
-        attempts = _regrade(db, name if model else None)
+        by_model = regrade_attempts(db, model)
+        if len(by_model) > 1:
+            names = ", ".join(sorted(by_model))
+            raise EvaluationError(f"{db} holds attempts of {len(by_model)} models ({names}); name one with --model")
+        attempts = next(iter(by_model.values()), [])
+        k = k or (attempts_per_task(attempts) if attempts else 1)
     else:
+        k = k or 1
         tasks = load_tasks(db=None if tasks_file else db, tasks_file=tasks_file, held_out_only=held_out)
         endpoint = {"timeout_s": timeout, "max_tokens": max_tokens, "extra_body": extra_body}
         if ray_address:
             work = EvalWork(llm, name, base_url, api_key, concurrency, k, temperature, endpoint)
             with simulator_cli.progress_bar("evaluating on Ray") as report:
                 evaluate_on_ray(db, tasks, work, ray_address, report)
-        attempts = evaluate_tasks(db, tasks, llm, name, base_url, api_key, concurrency, k, temperature, endpoint)
+        with simulator_cli.progress_bar("evaluating") as report:
+            run = evaluate_tasks(db, tasks, llm, name, base_url, api_key, concurrency, k, temperature, endpoint, report)
+        if run.pending:
+            click.echo(
+                f"{run.pending} attempts left pending ({run.pending_reason}); run the same command again to resume",
+                err=True,
+            )
+            sys.exit(3)
+        attempts = run.attempts
     if not attempts:
         raise EvaluationError("no attempts to report (no tasks, or nothing stored for --regrade)")
     figures = eval_figures(attempts, k)
@@ -118,71 +134,36 @@ def eval_command(
     )
 
 
-def evaluate_tasks(
-    db: Path,
-    tasks: list[Task],
-    llm: str,
-    model: str,
-    base_url: str | None,
-    api_key: str | None,
-    concurrency: int,
-    k: int,
-    temperature: float,
-    endpoint: dict[str, Any],
-) -> list[Attempt]:
-    with Store(db) as store:
-        attempts_store, samples = AttemptStore(store), SampleStore(store)
-        limit = anyio.Semaphore(concurrency)
-        chats: dict[int, ChatModel] = {}
+def _export_command() -> click.Command:
+    """The synthesizer's `export` with `--format trl|verl` added: RL rows from the store's tasks."""
+    plain = synthesizer_cli.main.commands["export"]
+    params = []
+    for param in plain.params:
+        if param.name == "fmt":
+            param = click.Option(
+                ["--format", "fmt"], type=click.Choice([*param.type.choices, *RL_FORMATS]), required=True
+            )
+        params.append(param)
 
-        def policy_for(task: Task, number: int) -> Policy:
-            if llm != "openai":
-                return GroundTruthPolicy(task)
-            if number not in chats:  # one cache namespace per attempt number: k attempts are k samples, all resumable
-                cache = ResponseCache(
-                    lambda key: samples.cache_get(f"eval{number}:{key}"),
-                    lambda key, request, reply: samples.cache_put(f"eval{number}:{key}", request, reply),
-                )
-                chats[number] = ChatModel(model, base_url=base_url, api_key=api_key, cache=cache, **endpoint)
-                chats[number].limit = limit
-            return ChatPolicy(chats[number], temperature=temperature)
+    def export(db: Path, fmt: str, out: Path, without_held_out: bool, **options: Any) -> None:
+        if fmt not in RL_FORMATS:
+            return plain.callback(db=db, fmt=fmt, out=out, without_held_out=without_held_out, **options)
+        tasks = load_tasks(db=db)
+        if without_held_out:
+            with Store(db) as store:
+                held_out = SampleStore(store).held_out_ids()
+            tasks = [task for task in tasks if task.id not in held_out]
+        count = (write_trl if fmt == "trl" else write_verl)(tasks, out)
+        extra = f" (+ {out.stem}.tools.yaml, {out.stem}.tasks.jsonl)" if fmt == "verl" else ""
+        click.echo(f"{count} rows written to {out}{extra}", err=True)
 
-        wanted = {(task.id, number) for task in tasks for number in range(k)}
-        done = attempts_store.done_ids(model)
-        with simulator_cli.progress_bar("evaluating") as report:
-            finished = sum(1 for task in tasks for number in range(k) if Attempt(task, number, model).id in done)
-
-            def saved(attempt: Attempt) -> None:
-                nonlocal finished
-                attempts_store.save(attempt)
-                finished += 1
-                report(finished, len(wanted))
-
-            async def run() -> None:
-                try:
-                    await run_attempts(
-                        tasks,
-                        policy_for,
-                        k=k,
-                        concurrency=concurrency,
-                        skip=done,
-                        on_attempt=saved,
-                    )
-                finally:
-                    for chat in chats.values():
-                        await chat.aclose()
-
-            anyio.run(run)
-        return [a for a in attempts_store.iter_attempts(model) if (a.task.id, a.number) in wanted]
+    help_text = (plain.help or "").replace("bfcl or funreason JSONL.", "bfcl or funreason JSONL,") + (
+        " or RL rows, one per user turn: trl (JSONL) or verl (parquet, its tool config and task file)."
+    )
+    return click.Command("export", params=params, callback=export, help=help_text)
 
 
-def _regrade(db: Path, model: str | None) -> list[Attempt]:
-    with Store(db) as store:
-        attempts_store = AttemptStore(store)
-        attempts = [regrade(attempt) for attempt in attempts_store.iter_attempts(model)]
-        for attempt in attempts:
-            attempts_store.save(attempt)
-    return attempts
+main.add_command(_export_command())
 
 
 def _pct(value: float | None) -> str:

@@ -97,6 +97,15 @@ class Episode:
             return self._say([dict(m) for m in announcement])
         return await self._end_turn(finished=True)
 
+    async def finish(self) -> list[dict[str, Any]]:
+        """End a turn the model left after calls without answering (a trainer's tool loop stopped): unfinished.
+
+        A turn in which the model did nothing yet is left as it is: the rollout never reached it.
+        """
+        if self.done or not self.evidence or not self.evidence[-1].calls:
+            return []
+        return await self._end_turn(finished=False)
+
     def _begin_turn(self) -> list[dict[str, Any]]:
         self.evidence.append(TurnEvidence())
         self._replies = 0

@@ -1,5 +1,16 @@
 """A Gymnasium environment over a sandbox: observations and actions are chat messages, the reward comes at the end.
 
+Spaces (both `MessageSpace`):
+
+* action: one OpenAI-format assistant message, `{"role": "assistant", "content": str}` with optional
+  `tool_calls` (native) or `<tool_call>{"name": ..., "arguments": ...}</tool_call>` blocks in `content`;
+* observation: `{"messages": [...], "tools": [...]}`: what came back (tool results, or the user's next words;
+  [] at the end) and the OpenAI-format tools offered now.
+
+The episode ends (`terminated`) when the last turn is graded; `max_steps` assistant messages without getting
+there truncate it (`truncated`). Either way the reward, `evaluation.rewards`' for the turns played, is paid
+on that step (0 before) with its parts in `info["reward_parts"]`.
+
     env = SandboxEnv(tasks)
     observation, info = env.reset(options={"task": tasks[0]})   # first user message and the tools
     observation, reward, terminated, truncated, info = env.step({"role": "assistant", "tool_calls": [...]})
@@ -31,11 +42,21 @@ __all__ = ["MessageSpace", "SandboxEnv"]
 class MessageSpace(gymnasium.spaces.Space[dict[str, Any]]):
     """Chat messages as a space: a message (a dict with a `role`) or an observation (a dict with `messages`)."""
 
-    def __init__(self) -> None:
-        super().__init__(shape=None, dtype=None)
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(shape=None, dtype=None, seed=seed)
 
     def contains(self, x: Any) -> bool:
         return isinstance(x, dict) and ("role" in x or "messages" in x)
+
+    def sample(self, mask: Any = None, probability: Any = None) -> dict[str, Any]:
+        """An assistant message that answers in words (a random policy has nothing better to say)."""
+        return {"role": "assistant", "content": f"Reply {int(self.np_random.integers(1_000_000))}."}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MessageSpace)
+
+    def __hash__(self) -> int:
+        return hash(MessageSpace)
 
 
 class SandboxEnv(gymnasium.Env[dict[str, Any], dict[str, Any]]):
@@ -43,8 +64,10 @@ class SandboxEnv(gymnasium.Env[dict[str, Any], dict[str, Any]]):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, tasks: list[Task] | None = None) -> None:
+    def __init__(self, tasks: list[Task] | None = None, *, max_steps: int | None = None) -> None:
         self.tasks = list(tasks or [])
+        self.max_steps = max_steps
+        self._steps = 0
         self.observation_space = MessageSpace()
         self.action_space = MessageSpace()
         self.episode: Episode | None = None
@@ -65,6 +88,7 @@ class SandboxEnv(gymnasium.Env[dict[str, Any], dict[str, Any]]):
             task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
         connection = self._run(functools.partial(_connect, task=task))
         self.episode = Episode(task, connection)
+        self._steps = 0
         messages = self._run(lambda pool: self.episode.start())
         return {"messages": messages, "tools": list(self.episode.tools)}, {"task_id": task.id}
 
@@ -74,13 +98,15 @@ class SandboxEnv(gymnasium.Env[dict[str, Any], dict[str, Any]]):
             raise RolloutError("call reset() before step()")
         episode, reply = self.episode, reply_from_message(action)
         messages = self._run(lambda pool: episode.step(reply))
+        self._steps += 1
         done = self.episode.done
-        reward = episode_reward(self.episode) if done else None
+        truncated = not done and self.max_steps is not None and self._steps >= self.max_steps
+        reward = episode_reward(self.episode) if done or truncated else None
         info: dict[str, Any] = {"grades": [grade.to_json() for grade in self.episode.grades]}
         if reward is not None:
             info["reward_parts"] = reward.to_json()
         observation = {"messages": messages, "tools": list(self.episode.tools)}
-        return observation, reward.total if reward is not None else 0.0, done, False, info
+        return observation, reward.total if reward is not None else 0.0, done, truncated, info
 
     def fork(self) -> "SandboxEnv":
         """A new environment at exactly this point: the sandbox forked (state, random stream), the dialogue copied."""

@@ -19,7 +19,7 @@ from evaluation.episode import Episode
 from evaluation.pool import SharedConnections
 from evaluation.tasks import Task
 from simulator import Connection
-from synthesizer.errors import LLMError
+from synthesizer.errors import EndpointUnavailable, LLMError
 from synthesizer.llm import ChatModel, ChatReply
 
 __all__ = ["Attempt", "ChatPolicy", "GroundTruthPolicy", "Policy", "SYSTEM_PROMPT", "regrade", "run_attempts"]
@@ -103,6 +103,8 @@ class Attempt:
     grades: list[TurnGrade] = field(default_factory=list)
     error: str | None = None
     """Why the attempt stopped early (the endpoint failed); the turns it never reached count as failed."""
+    pending: bool = False
+    """The endpoint stayed down through every retry: not stored, so the next run plays it again."""
 
     @property
     def id(self) -> str:
@@ -159,14 +161,16 @@ async def run_attempts(
     """Run `k` attempts of every task (attempt ids in `skip` are left out); each finished one goes to `on_attempt`.
 
     Attempts take turns across (environment, scenario) pairs, so the connections they borrow spread over
-    the pairs and each pair needs only as many as its share of the workers.
+    the pairs and each pair needs only as many as its share of the workers. Once an attempt finds the endpoint
+    down through every retry (`pending`), no further attempt starts: they would wait through theirs too.
     """
     pending = _taking_turns([(task, number) for task in tasks for number in range(k)])
     pending.reverse()
     done: list[Attempt] = []
+    outage: list[Attempt] = []
 
     async def worker(connections: SharedConnections) -> None:
-        while pending:
+        while pending and not outage:
             task, number = pending.pop()
             policy = policy_for(task, number)
             attempt = Attempt(task, number, policy.model)
@@ -177,6 +181,8 @@ async def run_attempts(
                 await _play(attempt, policy, connection)
             finally:
                 connections.give_back(task.env, task.scenario, connection)
+            if attempt.pending:  # the endpoint is down: attempts not begun yet stay pending too
+                outage.append(attempt)
             done.append(attempt)
             if on_attempt is not None:
                 on_attempt(attempt)
@@ -204,6 +210,8 @@ async def _play(attempt: Attempt, policy: Policy, connection: Connection) -> Non
             await episode.step(await policy.act(episode.messages, episode.tools))
     except LLMError as error:
         attempt.error = str(error)
+    except EndpointUnavailable as error:
+        attempt.error, attempt.pending = str(error), True
     attempt.messages, attempt.evidence = episode.messages, episode.evidence
     attempt.grades = _padded(attempt, episode.grades)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evaluation.evaluate import evaluate_tasks
 from evaluation.tasks import Task
 from simulator.cluster import run_shards
 from simulator.explorer import Progress
@@ -36,8 +37,6 @@ class EvalWork:
     """The rest of the endpoint's settings (timeout, max_tokens, extra_body)."""
 
     def __call__(self, shard: Shard, path: Path) -> None:
-        from evaluation.cli import evaluate_tasks  # the command's own loop; imported here, as the CLI imports us
-
         evaluate_tasks(
             path,
             list(shard.payload),

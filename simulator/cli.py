@@ -210,7 +210,13 @@ def progress_bar(description: str) -> Iterator[Callable[..., None]]:
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="HTTP: folder of your own scenarios, DIR/<env>/<name>.json, which clients may name.",
 )
-@click.option("--max-sandboxes", type=click.IntRange(1), default=256, show_default=True, help="HTTP: live sandbox cap.")
+@click.option(
+    "--max-sandboxes",
+    type=click.IntRange(1),
+    default=1024,
+    show_default=True,
+    help="HTTP: live sandbox cap (a 512-rollout RL batch, twice over).",
+)
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path), help="Record every call into this store.")
 @click.option(
     "--idle-timeout",

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from evaluation.cli import evaluate_tasks
+from evaluation.evaluate import evaluate_tasks
 from evaluation.runner import GroundTruthPolicy
 from evaluation.sharded import EvalWork, evaluate_on_ray
 from evaluation.tasks import load_tasks
