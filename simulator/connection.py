@@ -144,6 +144,8 @@ class Connection(ABC):
 
     def __init__(self, target: ServerTarget) -> None:
         self.target = target
+        self.scenario = target.scenario
+        """The scenario the next reset starts from: the target's, unless `use_scenario` chose another."""
         self.tools: list[ToolInfo] = []
         self._client: Client | None = None
         self._stop: anyio.Event | None = None
@@ -165,6 +167,13 @@ class Connection(ABC):
     async def __aexit__(self, *exc_info: object) -> None:
         await self._close_client()
         await self._stack.aclose()
+
+    def use_scenario(self, scenario: str | dict[str, str] | None) -> None:
+        """Start later resets from `scenario` (a run spread over several worlds), over the same client.
+
+        A stdio server or a plain URL has one world, its own: there the choice changes nothing.
+        """
+        self.scenario = scenario
 
     @abstractmethod
     async def reset(self, seed: int) -> None:
@@ -256,7 +265,7 @@ class _InProcessConnection(Connection):
         self._server = None
 
     async def reset(self, seed: int) -> None:
-        self.sandbox = create_sandbox(list(self.target.envs), self.target.scenario, seed)
+        self.sandbox = create_sandbox(list(self.target.envs), self.scenario, seed)
         if self._server is None:
             env_classes = [get_environment(name) for name in self.sandbox.env_names]
             self._server = build_mcp_server(env_classes, lambda ctx: self._current())
@@ -336,7 +345,7 @@ class _HttpConnection(Connection):
                 await self._open_client(self.base)
             return
         await self._delete_sandbox()
-        body: dict[str, Any] = {"seed": seed, "scenario": self.target.scenario}
+        body: dict[str, Any] = {"seed": seed, "scenario": self.scenario}
         if self.target.envs:
             body["env"] = list(self.target.envs)
         try:

@@ -24,6 +24,7 @@ import anyio.to_thread
 import networkx as nx
 
 from servers import hash_state, load_pools
+from servers.worlds import world_pools
 from simulator.connection import Connection, ServerTarget
 from simulator.errors import ConnectionFailed, ServerDied, SimulatorError
 from simulator.graph import add_reason, build_graph, graph_from_json, graph_to_json
@@ -55,6 +56,9 @@ class ExploreConfig:
     workers: int = 1
     values: dict[str, list[Any]] = field(default_factory=dict)
     """Value pools the user gives (`--values FILE.json`): parameter or entity name -> values."""
+    worlds: tuple[str, ...] = ()
+    """Scenarios the trajectories are spread over instead of the target's one (shipped names or
+    `generated:<seed>`); each trajectory records its own.  Empty: the target's scenario."""
 
     def identity(self) -> dict[str, Any]:
         data = asdict(self)
@@ -197,7 +201,7 @@ async def _discover(
             store.save_graph(run_id, "initial", graph_to_json(graph))
             plan = plan_targets(graph, config.trajectories, config.seed)
             stored = {t.index: t for t in store.iter_trajectories(run_id) if t.index < config.discovery}
-            explorer = _Explorer(connection, target, config, run_id, _pools(target, config))
+            explorer = _Explorer(connection, target, config, run_id, _pools(target, config), plan)
             seen, fresh = [], []
             try:
                 for index in range(min(config.discovery, config.trajectories)):
@@ -238,7 +242,7 @@ async def _explore_indices(
                 report(len(done), config.trajectories)
 
         async with _connected(target, connection) as connection:
-            explorer = _Explorer(connection, target, config, run_id, _pools(target, config))
+            explorer = _Explorer(connection, target, config, run_id, _pools(target, config), plan)
             with store.writer(written) as writer:
                 for index in indices:
                     writer.add(await explorer.run(index, plan[index], graph, probe=False))
@@ -356,7 +360,13 @@ class _Explorer:
     """Runs single trajectories over one open connection."""
 
     def __init__(
-        self, connection: Connection, target: ServerTarget, config: ExploreConfig, run_id: str, pools: dict
+        self,
+        connection: Connection,
+        target: ServerTarget,
+        config: ExploreConfig,
+        run_id: str,
+        pools: dict,
+        plan: list[str],
     ) -> None:
         self.connection = connection
         self.target = target
@@ -368,6 +378,8 @@ class _Explorer:
         self.free = free_parameters(connection.tools, pools)
         self._index: GraphIndex | None = None
         self._server_paths: dict[str, list[str]] | None = None
+        self._worlds = _spread_worlds(plan, config.worlds, config.seed)
+        self._world_pools: dict[str, dict[str, list[Any]]] = {}
 
     def forget_index(self) -> None:
         """The graph has changed in place (discovery learnt from a trajectory): index it again."""
@@ -375,17 +387,20 @@ class _Explorer:
 
     async def run(self, index: int, target_tool: str, graph: nx.DiGraph, *, probe: bool) -> Trajectory:
         seed = self.config.seed * 1_000_003 + index
+        world = self._worlds[index] if index < len(self._worlds) else None
         trajectory = Trajectory(
             id=f"{self.run_id}-{index:06d}",
             run_id=self.run_id,
             index=index,
             env=self._labels[0],
-            scenario=self._labels[1],
+            scenario=world or self._labels[1],
             seed=seed,
             target=target_tool,
         )
         rng = random.Random(f"{self.config.seed}:{index}")
         try:
+            if world is not None:
+                self.connection.use_scenario(world)
             await self.connection.reset(seed)
             if self._server_paths is None:
                 self._server_paths = await _server_paths(self.connection)
@@ -394,7 +409,7 @@ class _Explorer:
                 if self._server_paths:
                     self.free, self._index = free_parameters(self.connection.tools, self.pools), None
                     await self.connection.reset(seed)  # the asking must not show in the trajectory's state
-            await self._walk(trajectory, graph, rng, probe)
+            await self._walk(trajectory, graph, rng, probe, self._pools_in(world))
             state = await self.connection.state() if self.connection.fresh_state else None
             trajectory.final_state_hash = hash_state(state) if state is not None else None
         except ConnectionFailed as error:  # died, or would not start again: this trajectory only
@@ -403,11 +418,23 @@ class _Explorer:
         trajectory.covered_edges = _covered_edges(graph, trajectory.steps)
         return trajectory
 
-    async def _walk(self, trajectory: Trajectory, graph: nx.DiGraph, rng: random.Random, probe: bool) -> None:
+    def _pools_in(self, world: str | None) -> dict[str, list[Any]]:
+        """The run's pools, with what a generated world names (its users, ids, paths) in place of the
+        shipped scenarios' values under the same keys."""
+        if world is None:
+            return self.pools
+        if world not in self._world_pools:
+            own = {key: values for env in self.target.envs for key, values in world_pools(env, world).items()}
+            self._world_pools[world] = self.pools | own
+        return self._world_pools[world]
+
+    async def _walk(
+        self, trajectory: Trajectory, graph: nx.DiGraph, rng: random.Random, probe: bool, pools: dict[str, list[Any]]
+    ) -> None:
         if self._index is None or self._index.graph is not graph:
             self._index = GraphIndex(graph, self.free)
         index = self._index
-        filler = ArgumentFiller(self.pools, rng, probe=probe)
+        filler = ArgumentFiller(pools, rng, probe=probe)
         memory = ValueMemory()
         called: set[str] = set()
         failures: dict[str, int] = {}
@@ -473,6 +500,27 @@ def _next_goal(index: GraphIndex, called: set[str], excluded: set[str], rng: ran
     """A tool not called yet with the most prerequisites not called yet either: the walk goes on to a new chain."""
     deepest = index.next_goals(called, excluded)
     return rng.choice(deepest) if deepest else None
+
+
+def _spread_worlds(plan: list[str], worlds: tuple[str, ...], seed: int) -> list[str]:
+    """The world of each trajectory: each target meets every world once before any twice, so the request
+    a target was made for in one world is next made in another (with that world's people, ids and
+    values), and targets start apart, so each round of targets covers the worlds evenly.  Depends only
+    on the plan and the seed."""
+    if not worlds:
+        return []
+    order = list(worlds)
+    random.Random(f"{seed}:worlds").shuffle(order)
+    starts: dict[str, int] = {}
+    met: dict[str, int] = {}
+    for target in plan:
+        starts.setdefault(target, len(starts))
+    spread = []
+    for target in plan:
+        start = starts[target] * len(order) // max(len(starts), len(order))
+        spread.append(order[(start + met.get(target, 0)) % len(order)])
+        met[target] = met.get(target, 0) + 1
+    return spread
 
 
 def _covered_edges(graph: nx.DiGraph, steps: list[Step]) -> list[list[str]]:

@@ -1,15 +1,20 @@
 """`funreason run`: explore the built-in environments in-process, synthesize, export every format, report.
 
 Every stage resumes, so running the same command again finishes what a killed
-run left and then rewrites the exports and the report from the store.
+run left and then rewrites the exports and the report from the store.  With
+`samples`, exploration grows in rounds until that many samples are verified (or
+the bound is met): the same trajectories come out whatever the number of rounds,
+since trajectory `i` depends only on the seed, `i` and the frozen graph.
 """
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from servers import environment_names
+from servers import environment_names, scenario_names
+from servers.worlds import generated_names, world_environments
 from simulator import ExploreConfig, ServerTarget, Store, explore
 from synthesizer.export import FORMATS, export_samples
 from synthesizer.plan import Variants
@@ -18,10 +23,24 @@ from synthesizer.roles import Backend
 from synthesizer.samples import SampleStore
 from synthesizer.synthesize import SynthesisConfig, synthesize
 
-__all__ = ["RunConfig", "run_pipeline"]
+__all__ = ["SCENARIO_SOURCES", "RunConfig", "run_pipeline"]
 
 Stage = Callable[[str], Callable[..., None]]
 """Opens a progress line for a stage and returns its `(done, total[, note])` callback."""
+
+SCENARIO_SOURCES = ("shipped", "generated", "both")
+"""Where `run` takes its worlds from: the scenarios under fixtures/, the generators, or both."""
+
+YIELD_GUESS = 0.8
+"""Verified samples per trajectory assumed when sizing the first round of a `samples` run."""
+
+TRAJECTORY_BOUND = 3
+"""A `samples` run explores at most this many trajectories per wanted sample, then stops short and says so."""
+
+TRAJECTORIES_PER_WORLD = 8
+"""One generated world per this many trajectories of an environment, between `WORLDS` bounds."""
+
+WORLDS = (24, 256)
 
 
 @dataclass(frozen=True)
@@ -29,8 +48,9 @@ class RunConfig:
     out: Path = Path("funreason-out")
     envs: tuple[str, ...] = field(default_factory=lambda: tuple(environment_names()))
     trajectories: int = 48
-    """Per environment."""
+    """Per environment; with `samples`, the least each explores."""
     samples: int | None = None
+    """Verified samples to reach, exploring as much as that takes (within `TRAJECTORY_BOUND`)."""
     seed: int = 0
     max_steps: int = 32
     after_target_steps: int = 26
@@ -38,25 +58,43 @@ class RunConfig:
     max_attempts: int = 3
     variants: Variants = field(default_factory=Variants)
     concurrency: int = 1
+    scenarios: str = "both"
+    """One of `SCENARIO_SOURCES`."""
+    workers: int = 1
+    """Explorer processes per environment (the same trajectories with any number)."""
 
     @property
     def store_path(self) -> Path:
         return self.out / "store.db"
 
     @property
-    def explore_config(self) -> ExploreConfig:
-        """What each environment's exploration runs with."""
+    def first_round(self) -> int:
+        """Trajectories per environment in the first round."""
+        if self.samples is None:
+            return self.trajectories
+        return max(self.trajectories, math.ceil(self.samples / len(self.envs) / YIELD_GUESS))
+
+    def worlds(self, env: str) -> tuple[str, ...]:
+        """The scenarios `env`'s trajectories are spread over; fixed for a run (its id depends on them)."""
+        shipped = tuple(scenario_names(env)) if self.scenarios != "generated" else ()
+        count = min(max(self.first_round // TRAJECTORIES_PER_WORLD, WORLDS[0]), WORLDS[1])
+        generated = tuple(generated_names(count, self.seed)) if self.scenarios != "shipped" else ()
+        return shipped + (generated if env in world_environments() else ())
+
+    def explore_config(self, env: str, trajectories: int | None = None) -> ExploreConfig:
+        """What `env`'s exploration runs with (`trajectories` in place of the first round's count)."""
         return ExploreConfig(
-            trajectories=self.trajectories,
+            trajectories=trajectories or self.first_round,
             seed=self.seed,
             max_steps=self.max_steps,
             after_target_steps=self.after_target_steps,
+            workers=self.workers,
+            worlds=self.worlds(env),
         )
 
     @property
     def synthesis_config(self) -> SynthesisConfig:
         return SynthesisConfig(
-            samples=self.samples,
             turns=self.turns,
             max_attempts=self.max_attempts,
             seed=self.seed,
@@ -66,11 +104,27 @@ class RunConfig:
 
 
 def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str, Any]:
-    """Explore -> synthesize -> export (all formats) -> report; the report's figures and `pending`."""
+    """Explore -> synthesize (in rounds, for `samples`) -> export (all formats) -> report.
+
+    Returns the report's figures, `pending`, and `short` (verified samples a `samples` run
+    still lacked when it met its bound; 0 when it got there).
+    """
     config.out.mkdir(parents=True, exist_ok=True)
-    for env in config.envs:
-        explore(ServerTarget(envs=(env,)), config.store_path, config.explore_config, stage(f"explore {env}"))
-    counts = synthesize(config.store_path, config.synthesis_config, backend, stage("synthesize"))
+    with Store(config.store_path) as store:  # a re-run counts what the killed one verified already
+        counts = SampleStore(store).counts() | {"pending": 0}
+    per_env = config.first_round
+    bound = math.ceil((config.samples or 0) * TRAJECTORY_BOUND / len(config.envs))
+    while True:
+        for env in config.envs:
+            target = ServerTarget(envs=(env,))
+            explore(target, config.store_path, config.explore_config(env, per_env), stage(f"explore {env}"))
+        wanted = None if config.samples is None else config.samples - counts["verified"]
+        synthesis = replace(config.synthesis_config, samples=wanted)
+        counts = synthesize(config.store_path, synthesis, backend, stage("synthesize"))
+        if config.samples is None or counts["verified"] >= config.samples or counts["pending"] or per_env >= bound:
+            break
+        verified = max(counts["verified"], 1)
+        per_env = min(bound, math.ceil(per_env * config.samples / verified * 1.05) + 1)
     report = stage("export")
     with Store(config.store_path) as store:
         samples = SampleStore(store)
@@ -80,4 +134,5 @@ def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str,
     done = stage("report")
     figures = write_report(config.store_path, config.out)
     done(1, 1)
-    return figures | {"pending": counts["pending"]}
+    short = max(0, (config.samples or 0) - counts["verified"])
+    return figures | {"pending": counts["pending"], "short": short}

@@ -93,6 +93,8 @@ class _Tally:
 
     def note(self, backend: Backend) -> str:
         figures = [f"{self.turns} turns", f"{self.verified} verified", f"{self.rejected} rejected"]
+        if self.finished:  # the yield so far: what a long run is worth, while it runs
+            figures.append(f"{self.verified / self.finished:.0%} yield")
         if backend.requests_sent:
             figures.insert(0, f"{backend.requests_sent} requests")
         if self.pending:
@@ -225,6 +227,7 @@ class _Connections:
         self._store = store
         self._stack = AsyncExitStack()
         self._pairs: dict[str, tuple[Connection, Connection]] = {}
+        self._options: dict[str, Any] = {}
 
     async def __aenter__(self) -> "_Connections":
         return self
@@ -233,15 +236,21 @@ class _Connections:
         await self._stack.aclose()
 
     async def pair(self, trajectory: Trajectory) -> tuple[Connection, Connection]:
-        key = f"{trajectory.run_id}|{trajectory.env}|{trajectory.scenario}"
+        """The run's pair, set to start from the trajectory's scenario: one pair per run, not per world,
+        so a run spread over hundreds of worlds holds two connections, not hundreds."""
+        key = f"{trajectory.run_id}|{trajectory.env}"
+        if trajectory.run_id not in self._options:
+            self._options[trajectory.run_id] = self._store.run_config(trajectory.run_id).get("server")
+        options = self._options[trajectory.run_id]
+        target = ServerTarget.from_record(trajectory.env, trajectory.scenario, options=options)
         if key not in self._pairs:
-            options = self._store.run_config(trajectory.run_id).get("server")
-            target = ServerTarget.from_record(trajectory.env, trajectory.scenario, options=options)
             candidate = await self._stack.enter_async_context(target.connect())
             reference = await self._stack.enter_async_context(target.connect())
             if not candidate.fresh_state:
                 logger.warning("samples of %s are not verified: %s", target.label, candidate.unfresh_reason)
             self._pairs[key] = (candidate, reference)
+        for connection in self._pairs[key]:
+            connection.use_scenario(target.scenario)
         return self._pairs[key]
 
 
