@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import random
+import signal
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from servers.worlds import world_pools
 from simulator.connection import Connection, ServerTarget
 from simulator.errors import ConnectionFailed, ServerDied, SimulatorError
 from simulator.graph import add_reason, build_graph, graph_from_json, graph_to_json
-from simulator.records import Step, Trajectory
+from simulator.records import Step, ToolInfo, Trajectory
 from simulator.sampler import ArgumentFiller, GraphIndex, ValueMemory, choose_next, free_parameters, plan_targets
 from simulator.store import Store
 from simulator.values import describe_kind, result_tokens
@@ -86,6 +87,8 @@ def explore(target: ServerTarget, store_path: Path, config: ExploreConfig, progr
         done = store.trajectory_indices(run_id)
         report = progress or (lambda done_count, wanted: None)
         report(len(done & set(range(config.trajectories))), config.trajectories)
+        if done >= set(range(config.trajectories)):  # nothing left: no connection, no worker processes
+            return run_id
         if config.workers <= 1:
             anyio.run(_explore_here, target, store_path, config, run_id, report)
         else:
@@ -199,7 +202,7 @@ async def _discover(
         async with _connected(target, connection) as connection:
             graph = build_graph(connection.tools)
             store.save_graph(run_id, "initial", graph_to_json(graph))
-            plan = plan_targets(graph, config.trajectories, config.seed)
+            plan = _plan(graph, config, connection.tools, _pools(target, config))
             stored = {t.index: t for t in store.iter_trajectories(run_id) if t.index < config.discovery}
             explorer = _Explorer(connection, target, config, run_id, _pools(target, config), plan)
             seen, fresh = [], []
@@ -233,7 +236,7 @@ async def _explore_indices(
     graph = graph_from_json(graph_json)
     with Store(store_path) as store:
         initial = store.load_graph(run_id, "initial")
-        plan = plan_targets(graph_from_json(initial) if initial else graph, config.trajectories, config.seed)
+        planned = graph_from_json(initial) if initial else graph
         done = store.trajectory_indices(run_id)  # counted here, not re-read per trajectory: that grew as O(n^2)
 
         def written(indices: list[int]) -> None:
@@ -242,6 +245,7 @@ async def _explore_indices(
                 report(len(done), config.trajectories)
 
         async with _connected(target, connection) as connection:
+            plan = _plan(planned, config, connection.tools, _pools(target, config))
             explorer = _Explorer(connection, target, config, run_id, _pools(target, config), plan)
             with store.writer(written) as writer:
                 for index in indices:
@@ -282,12 +286,14 @@ def _explore_in_processes(
     while any(worker.is_alive() for worker in workers):
         done = _indices(store_path, run_id)
         report(len(done), config.trajectories)
-        if wanted <= done:  # every trajectory is committed: the workers are only shutting down
+        if wanted <= done:  # every trajectory is committed: the workers are only starting or shutting down,
+            for worker in workers:  # and one still starting would find the shared counters gone
+                worker.terminate()
             break
         multiprocessing.connection.wait([worker.sentinel for worker in workers], timeout=0.02)
     done = _indices(store_path, run_id)
     report(len(done), config.trajectories)
-    failed = [worker.exitcode for worker in workers if worker.exitcode not in (0, None)]
+    failed = [worker.exitcode for worker in workers if worker.exitcode not in (0, None, -signal.SIGTERM)]
     if failed and not wanted <= done:
         raise SimulatorError(f"{len(failed)} explorer worker(s) failed (exit codes {failed}); re-run to resume")
     if failed:
@@ -500,6 +506,44 @@ def _next_goal(index: GraphIndex, called: set[str], excluded: set[str], rng: ran
     """A tool not called yet with the most prerequisites not called yet either: the walk goes on to a new chain."""
     deepest = index.next_goals(called, excluded)
     return rng.choice(deepest) if deepest else None
+
+
+def _plan(graph: nx.DiGraph, config: ExploreConfig, tools: list[ToolInfo], pools: dict[str, list[Any]]) -> list[str]:
+    """The sampler's targets, steered away from requests the run has made already.
+
+    A tool's requests can differ only as much as its phrasings and the values a user gives it
+    (a status check has a handful; a currency conversion thousands), so once a target has had as
+    many trajectories as it has distinct requests, its next turns are the request again and the
+    near-duplicate filter throws them away.  Such a slot goes to the target with the most requests
+    still unmade.  Depends only on the plan's prefix, so a run that grows keeps its trajectories.
+    """
+    plan = plan_targets(graph, config.trajectories, config.seed)
+    room = {tool.name: _request_room(tool, pools, len(config.worlds)) for tool in tools if tool.name in graph}
+    if not room:
+        return plan
+    made: dict[str, int] = {}
+    steered = []
+    for target in plan:
+        if made.get(target, 0) >= room.get(target, made.get(target, 0) + 1):
+            target = max(sorted(room), key=lambda tool: (room[tool] - made.get(tool, 0)) / room[tool])
+        made[target] = made.get(target, 0) + 1
+        steered.append(target)
+    return steered
+
+
+def _request_room(tool: ToolInfo, pools: dict[str, list[Any]], worlds: int) -> int:
+    """About how many different requests a tool can be asked in: its phrasings times the values of
+    what a user states (a pool's size; an id or name an earlier call gives: one per world).  Tools
+    without declared phrasing are never steered (their room is taken as unbounded)."""
+    asks = (tool.hints or {}).get("asks") or []
+    if not asks:
+        return 1 << 30
+    consumes = (tool.hints or {}).get("consumes", {})
+    room = len(asks)
+    for name in tool.required:
+        values = pools.get(name) or pools.get(consumes.get(name, "")) or []
+        room *= len(values) or max(1, worlds) * 4
+    return min(room, 1 << 30)
 
 
 def _spread_worlds(plan: list[str], worlds: tuple[str, ...], seed: int) -> list[str]:

@@ -9,7 +9,7 @@ __all__ = ["generate"]
 
 @generator("math")
 def generate(draw: Draw) -> World:
-    """0-18 variables drawn from the shipped scenarios' and the vocabulary's, own figures moved by up to 30%
+    """2-18 variables drawn from the shipped scenarios' and the vocabulary's, own figures moved by up to 30%
     (constants stay exact and protected), in a memory that is sometimes nearly full."""
     env = get_environment("math")
     known = {}
@@ -17,7 +17,7 @@ def generate(draw: Draw) -> World:
         known.update(load_scenario(env, name).state.get("variables", {}))
     for variable in draw.vocab("math_variables"):
         known.setdefault(variable["variable_name"], {"protected": False, "unit": None, **variable})
-    chosen = draw.sample(sorted(known), draw.between(0, 18))
+    chosen = draw.sample(sorted(known), draw.between(2, 18))
     variables = {}
     for name in chosen:
         variable = dict(known[name])
@@ -26,7 +26,7 @@ def generate(draw: Draw) -> World:
         variables[name] = variable
     capacity = draw.pick([len(variables) + draw.between(0, 2), 20, 50, 50, 100])
     state = {"variables": variables, "max_variables": max(1, capacity, len(variables))}
-    names = list(variables) + draw.sample([name for name in known if name not in variables], 4)
+    names = list(variables) + draw.sample([name for name in known if name not in variables], len(variables) // 2 + 1)
     pools = {"variable_name": names} if names else {}
     return World(state, pools, f"{len(variables)} stored variables, room for {state['max_variables']}.")
 

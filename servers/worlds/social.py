@@ -11,8 +11,8 @@ _HANDLE = re.compile(r"[^a-z0-9_]")
 
 @generator("social")
 def generate(draw: Draw) -> World:
-    """6-18 accounts, 6-40 posts (some reposts, some mentioning others), likes and 3-25 comments."""
-    people = draw.people(draw.between(6, 18))
+    """5-12 accounts, 6-40 posts (some reposts, some mentioning others), likes and 3-25 comments."""
+    people = draw.people(draw.between(5, 12))
     names = draw.unique([_HANDLE.sub("", draw.handle(person, "_"))[:13] for person in people])
     clock = draw.clock()
     accounts = {}
@@ -56,7 +56,7 @@ def generate(draw: Draw) -> World:
             "content": draw.pick(draw.vocab("social_comments")),
             "created_at": created,
         }
-    logged_in = draw.pick(names) if draw.chance(0.25) else None
+    logged_in = None  # logged out, as the shipped default: a walk that logs out first prunes badly
     state = {
         "accounts": accounts,
         "posts": posts,
@@ -78,8 +78,16 @@ def generate(draw: Draw) -> World:
         "post_id": list(posts),
         "comment_id": list(comments),
         "query": [person.first for person in draw.sample(people, 5)],
+        "keyword": draw.sample(_words(post["content"] for post in posts.values()), 8),
         "display_name": [accounts[name]["display_name"] for name in draw.sample(names, 4)],
         **({"hashtag": tags} if len(tags) >= 3 else {}),
     }
     who = f"{logged_in} is logged in" if logged_in else "nobody is logged in"
     return World(state, pools, f"{len(accounts)} accounts, {len(posts)} posts, {len(comments)} comments; {who}.")
+
+
+def _words(texts) -> list[str]:
+    """Words a person might search posts for: the longer plain words of this world's posts."""
+    return sorted(
+        {word.strip(".,!?").lower() for text in texts for word in text.split() if word.isalpha() and len(word) > 4}
+    )

@@ -32,7 +32,7 @@ def generate(draw: Draw) -> World:
     names = draw.unique([draw.handle(person) for person in people])
     for person, username in zip(people, names, strict=True):
         book.account(person, username)
-    logged_in = draw.pick(names) if draw.chance(0.25) else None
+    logged_in = None  # logged out, as the shipped default: a walk that logs out first prunes badly
     state = {
         "stocks": stocks,
         "accounts": book.accounts,
@@ -50,13 +50,19 @@ def generate(draw: Draw) -> World:
         "password": [entry["password"] for entry in credentials],
         "trading_log_in": credentials,
         "symbol": list(stocks),
-        "query": [stock["company_name"].split()[0].lower() for stock in draw.sample(listed, 6)],
+        "query": [_searched(draw, stock["company_name"]) for stock in draw.sample(listed, 6)],
         "order_id": list(book.orders),
         "transaction_id": list(book.transactions),
         "card_id": list(book.cards),
     }
     summary = f"{len(stocks)} stocks, {len(names)} accounts, {len(book.orders)} orders at {clock}"
     return World(state, pools, summary + (f"; {logged_in} is logged in." if logged_in else "; nobody is logged in."))
+
+
+def _searched(draw: Draw, company: str) -> str:
+    """What a person types to find a company: a word of its name, as written or in lower case."""
+    word = next(word for word in company.split() if word.lower() != "the")
+    return draw.pick([word, word.lower()])
 
 
 def _market_clock(draw: Draw) -> str:
