@@ -1,5 +1,8 @@
 """Paper scale: `funreason run --samples N --workers W` on the built-in environments, measured.
 
+CPU seconds (this process and its worker processes) say what the run costs on a shared machine,
+where wall time says mostly how busy the machine was.
+
     python bench/paper_scale.py --samples 1500 --workers 2 --out /tmp/scale [--json figures.json]
 
 Reports wall time per stage, peak RSS (this process and its worker processes), verified samples,
@@ -55,6 +58,8 @@ def measure(out: Path, samples: int, workers: int, seed: int = 0, scenarios: str
             worlds[env].add(scenario)
         reasons = collections.Counter(_grouped(reject.reason) for reject in SampleStore(store).iter_rejects())
     totals = figures["totals"]
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(u.ru_utime + u.ru_stime for u in usage)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
@@ -62,6 +67,8 @@ def measure(out: Path, samples: int, workers: int, seed: int = 0, scenarios: str
         "workers": workers,
         "wall_s": round(wall, 1),
         "stage_s": {name: round(seconds, 1) for name, seconds in stages.items()},
+        "cpu_s": round(cpu, 1),
+        "cpu_s_per_verified": round(cpu / max(figures["totals"]["verified"], 1), 4),
         "peak_rss_mb": round(own, 1),
         "peak_rss_worker_mb": round(children, 1),
         "verified": totals["verified"],

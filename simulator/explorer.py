@@ -514,8 +514,10 @@ def _plan(graph: nx.DiGraph, config: ExploreConfig, tools: list[ToolInfo], pools
     A tool's requests can differ only as much as its phrasings and the values a user gives it
     (a status check has a handful; a currency conversion thousands), so once a target has had as
     many trajectories as it has distinct requests, its next turns are the request again and the
-    near-duplicate filter throws them away.  Such a slot goes to the target with the most requests
-    still unmade.  Depends only on the plan's prefix, so a run that grows keeps its trajectories.
+    near-duplicate filter throws them away.  Such a slot goes to the least used target that has
+    requests unmade (the fewest so far, not the most room: one target with thousands of values must
+    not take every freed slot, or its few phrasings repeat instead).  Depends only on the plan's
+    prefix, so a run that grows keeps its trajectories.
     """
     plan = plan_targets(graph, config.trajectories, config.seed)
     room = {tool.name: _request_room(tool, pools, len(config.worlds)) for tool in tools if tool.name in graph}
@@ -525,7 +527,8 @@ def _plan(graph: nx.DiGraph, config: ExploreConfig, tools: list[ToolInfo], pools
     steered = []
     for target in plan:
         if made.get(target, 0) >= room.get(target, made.get(target, 0) + 1):
-            target = max(sorted(room), key=lambda tool: (room[tool] - made.get(tool, 0)) / room[tool])
+            open_ = [tool for tool in sorted(room) if made.get(tool, 0) < room[tool]] or sorted(room)
+            target = min(open_, key=lambda tool: made.get(tool, 0))
         made[target] = made.get(target, 0) + 1
         steered.append(target)
     return steered

@@ -8,6 +8,7 @@ since trajectory `i` depends only on the seed, `i` and the frozen graph.
 """
 
 import math
+import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,12 +17,14 @@ from typing import Any
 from servers import environment_names, scenario_names
 from servers.worlds import generated_names, world_environments
 from simulator import ExploreConfig, ServerTarget, Store, explore
+from synthesizer.errors import SynthesizerError
 from synthesizer.export import FORMATS, export_samples
+from synthesizer.offline import OfflineBackend
 from synthesizer.plan import Variants
 from synthesizer.report import write_report
 from synthesizer.roles import Backend
 from synthesizer.samples import SampleStore
-from synthesizer.synthesize import SynthesisConfig, synthesize
+from synthesizer.synthesize import SynthesisConfig, drop_near_duplicates, synthesize
 
 __all__ = ["SCENARIO_SOURCES", "RunConfig", "run_pipeline"]
 
@@ -31,7 +34,7 @@ Stage = Callable[[str], Callable[..., None]]
 SCENARIO_SOURCES = ("shipped", "generated", "both")
 """Where `run` takes its worlds from: the scenarios under fixtures/, the generators, or both."""
 
-YIELD_GUESS = 0.8
+YIELD_GUESS = 0.9
 """Verified samples per trajectory assumed when sizing the first round of a `samples` run."""
 
 TRAJECTORY_BOUND = 3
@@ -61,7 +64,7 @@ class RunConfig:
     scenarios: str = "both"
     """One of `SCENARIO_SOURCES`."""
     workers: int = 1
-    """Explorer processes per environment (the same trajectories with any number)."""
+    """Processes that explore each environment, and that synthesize offline (the same data with any number)."""
 
     @property
     def store_path(self) -> Path:
@@ -103,6 +106,36 @@ class RunConfig:
         )
 
 
+def _synthesize(config: RunConfig, backend: Backend, progress: Callable[..., None]) -> dict[str, int]:
+    """Every explored trajectory that has no sample or reject yet, in `workers` processes when the rules
+    write the samples (a model's requests run concurrently in one): process k takes the trajectories whose
+    index is k modulo `workers`, and each sample depends only on its trajectory, so any number of processes
+    gives the same samples.  The near-duplicate pass looks across them all, once, at the end."""
+    if config.workers <= 1 or not isinstance(backend, OfflineBackend):
+        return synthesize(config.store_path, config.synthesis_config, backend, progress)
+    context = multiprocessing.get_context("spawn")
+    parts = [replace(config.synthesis_config, part=(k, config.workers)) for k in range(config.workers)]
+    workers = [context.Process(target=_synthesize_part, args=(config.store_path, part)) for part in parts[1:]]
+    for worker in workers:
+        worker.start()
+    try:
+        counts = synthesize(config.store_path, parts[0], backend, progress, near_duplicates=False)
+    finally:
+        for worker in workers:
+            worker.join()
+    failed = [worker.exitcode for worker in workers if worker.exitcode != 0]
+    if failed:
+        raise SynthesizerError(f"{len(failed)} synthesis worker(s) failed (exit codes {failed}); re-run to resume")
+    with Store(config.store_path) as store:
+        samples = SampleStore(store)
+        drop_near_duplicates(samples, config.turns[0])
+        return samples.counts() | {"pending": counts["pending"]}
+
+
+def _synthesize_part(store_path: Path, config: SynthesisConfig) -> None:
+    synthesize(store_path, config, OfflineBackend(), near_duplicates=False)
+
+
 def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str, Any]:
     """Explore -> synthesize (in rounds, for `samples`) -> export (all formats) -> report.
 
@@ -110,17 +143,13 @@ def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str,
     still lacked when it met its bound; 0 when it got there).
     """
     config.out.mkdir(parents=True, exist_ok=True)
-    with Store(config.store_path) as store:  # a re-run counts what the killed one verified already
-        counts = SampleStore(store).counts() | {"pending": 0}
     per_env = config.first_round
     bound = math.ceil((config.samples or 0) * TRAJECTORY_BOUND / len(config.envs))
     while True:
         for env in config.envs:
             target = ServerTarget(envs=(env,))
             explore(target, config.store_path, config.explore_config(env, per_env), stage(f"explore {env}"))
-        wanted = None if config.samples is None else config.samples - counts["verified"]
-        synthesis = replace(config.synthesis_config, samples=wanted)
-        counts = synthesize(config.store_path, synthesis, backend, stage("synthesize"))
+        counts = _synthesize(config, backend, stage("synthesize"))
         if config.samples is None or counts["verified"] >= config.samples or counts["pending"] or per_env >= bound:
             break
         verified = max(counts["verified"], 1)

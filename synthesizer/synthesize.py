@@ -47,10 +47,12 @@ class SynthesisConfig:
     seed: int = 0
     variants: Variants = field(default_factory=Variants)
     concurrency: int = 1
+    part: tuple[int, int] = (0, 1)
+    """(k, n): this process synthesizes the trajectories whose index is k modulo n (`run --workers n`)."""
 
     def key(self, backend_key: str) -> str:
         settings = {**asdict(self), "model": backend_key}
-        del settings["samples"], settings["concurrency"]
+        del settings["samples"], settings["concurrency"], settings["part"]
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -109,8 +111,8 @@ async def _synthesize_all(
     with Store(store_path) as store:
         samples = SampleStore(store)
         tally = _Tally()
-        pending = _pending(store, {*samples.done_ids()}, key)
-        goal = config.samples if config.samples is not None else _count_pending(store, samples, key)
+        pending = _pending(store, {*samples.done_ids()}, key, config.part)
+        goal = config.samples if config.samples is not None else _count_pending(store, samples, key, config.part)
         lock = anyio.Lock()
         failures: list[BaseException] = []
 
@@ -167,7 +169,7 @@ def _save(outcome: Sample | Reject, samples: SampleStore, config: SynthesisConfi
         tally.verified += int(outcome.verified)
 
 
-def _pending(store: Store, done: set[str], key: str) -> Iterator[Trajectory]:
+def _pending(store: Store, done: set[str], key: str, part: tuple[int, int]) -> Iterator[Trajectory]:
     """Trajectories without a sample or reject, read one run at a time and each run read to the end.
 
     No read snapshot stays open while synthesis writes samples and cache entries: a
@@ -176,15 +178,19 @@ def _pending(store: Store, done: set[str], key: str) -> Iterator[Trajectory]:
     run_ids = [run_id for (run_id,) in store.db.execute("SELECT id FROM runs ORDER BY id").fetchall()]
     for run_id in run_ids:
         batch = [
-            trajectory for trajectory in store.iter_trajectories(run_id) if _sample_id(trajectory, key) not in done
+            trajectory
+            for trajectory in store.iter_trajectories(run_id)
+            if trajectory.index % part[1] == part[0] and _sample_id(trajectory, key) not in done
         ]
         yield from batch
 
 
-def _count_pending(store: Store, samples: SampleStore, key: str) -> int:
+def _count_pending(store: Store, samples: SampleStore, key: str, part: tuple[int, int]) -> int:
     done = samples.done_ids()
-    rows = store.db.execute("SELECT id FROM trajectories").fetchall()
-    return sum(1 for (trajectory_id,) in rows if f"{trajectory_id}:{key}" not in done)
+    rows = store.db.execute("SELECT id, idx FROM trajectories").fetchall()
+    return sum(
+        1 for (trajectory_id, index) in rows if index % part[1] == part[0] and f"{trajectory_id}:{key}" not in done
+    )
 
 
 async def _one(
