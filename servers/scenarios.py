@@ -51,13 +51,19 @@ def scenario_names(env: str) -> list[str]:
 def load_scenario(env: type[Environment], name: str | None = None, *, path: Path | None = None) -> Scenario:
     """Read and validate a scenario: a shipped one by name, or any file by path.
 
-    A `name` ending in `.json` is read as a path, so users can bring their own.
+    A `name` ending in `.json` is read as a path, so users can bring their own; `generated:<seed>`
+    is built by the environment's scenario generator (`servers.worlds`) from that seed.
 
     A scenario file is `{"description": "...", "state": {...}}`; the state is
     validated against the environment's state model.  Every failure is one
     `ScenarioError` line naming the file and the field.
     """
     name = name or DEFAULT_SCENARIO
+    if path is None and name.startswith("generated:"):
+        from servers.worlds import generate_world, generated_seed  # generators read this module's pools
+
+        world = generate_world(env.name, generated_seed(name) or 0)
+        return _validated(env, name, world.description, world.state, where=f"{env.name} scenario {name!r}")
     if path is None and name in env.builtin_scenarios:
         return _validated(env, name, "", env.builtin_scenarios[name], where=f"{env.name} scenario {name!r}")
     if path is None and name.endswith(".json"):

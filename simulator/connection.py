@@ -206,6 +206,8 @@ class Connection(ABC):
 
     def __init__(self, target: ServerTarget) -> None:
         self.target = target
+        self.scenario = target.scenario
+        """The scenario the next reset starts from: the target's, unless `use_scenario` chose another."""
         self.tools: list[ToolInfo] = []
         self._client: Client | None = None
         self._stop: anyio.Event | None = None
@@ -231,6 +233,13 @@ class Connection(ABC):
     async def __aexit__(self, *exc_info: object) -> None:
         await self._close_client()
         await self._stack.aclose()
+
+    def use_scenario(self, scenario: str | dict[str, str] | None) -> None:
+        """Start later resets from `scenario` (a run spread over several worlds), over the same client.
+
+        A stdio server or a plain URL has one world, its own: there the choice changes nothing.
+        """
+        self.scenario = scenario
 
     async def reset(self, seed: int) -> None:
         """Start the next trajectory from the scenario's initial state (and check that it is)."""
@@ -372,7 +381,7 @@ class _InProcessConnection(Connection):
         self._server = None
 
     async def _restart(self, seed: int) -> None:
-        self.sandbox = create_sandbox(list(self.target.envs), self.target.scenario, seed)
+        self.sandbox = create_sandbox(list(self.target.envs), self.scenario, seed)
         if self._server is None:
             env_classes = [get_environment(name) for name in self.sandbox.env_names]
             self._server = build_mcp_server(env_classes, lambda ctx: self._current())
@@ -454,7 +463,7 @@ class _HttpConnection(Connection):
                 self._lost = False
             return
         await self._delete_sandbox()
-        body: dict[str, Any] = {"seed": seed, "scenario": self.target.scenario}
+        body: dict[str, Any] = {"seed": seed, "scenario": self.scenario}
         if self.target.envs:
             body["env"] = list(self.target.envs)
         try:

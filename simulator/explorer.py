@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import random
+import signal
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,10 +25,11 @@ import anyio.to_thread
 import networkx as nx
 
 from servers import hash_state, load_pools
+from servers.worlds import world_pools
 from simulator.connection import Connection, ServerTarget
 from simulator.errors import ConnectionFailed, ServerDied, SimulatorError
 from simulator.graph import add_reason, build_graph, graph_from_json, graph_to_json
-from simulator.records import Step, Trajectory
+from simulator.records import Step, ToolInfo, Trajectory
 from simulator.sampler import (
     ArgumentFiller,
     GraphIndex,
@@ -63,6 +65,9 @@ class ExploreConfig:
     workers: int = 1
     values: dict[str, list[Any]] = field(default_factory=dict)
     """Value pools the user gives (`--values FILE.json`): parameter or entity name -> values."""
+    worlds: tuple[str, ...] = ()
+    """Scenarios the trajectories are spread over instead of the target's one (shipped names or
+    `generated:<seed>`); each trajectory records its own.  Empty: the target's scenario."""
 
     def identity(self) -> dict[str, Any]:
         data = asdict(self)
@@ -99,6 +104,8 @@ def explore(target: ServerTarget, store_path: Path, config: ExploreConfig, progr
         done = store.trajectory_indices(run_id)
         report = progress or (lambda done_count, wanted: None)
         report(len(done & set(range(config.trajectories))), config.trajectories)
+        if done >= set(range(config.trajectories)):  # nothing left: no connection, no worker processes
+            return run_id
         if config.workers <= 1:
             anyio.run(_explore_here, target, store_path, config, run_id, report)
         else:
@@ -216,9 +223,9 @@ async def _discover(
         async with _connected(target, connection) as connection:
             graph = build_graph(connection.tools, third_party=target.command is not None or target.url is not None)
             store.save_graph(run_id, "initial", graph_to_json(graph))
-            plan = plan_targets(graph, config.trajectories, config.seed)
+            plan = _plan(graph, config, connection.tools, _pools(target, config))
             stored = {t.index: t for t in store.iter_trajectories(run_id) if t.index < config.discovery}
-            explorer = _Explorer(connection, target, config, run_id, _pools(target, config))
+            explorer = _Explorer(connection, target, config, run_id, _pools(target, config), plan)
             seen, fresh = [], []
             try:
                 for index in range(min(config.discovery, config.trajectories)):
@@ -250,7 +257,7 @@ async def _explore_indices(
     graph = graph_from_json(graph_json)
     with Store(store_path) as store:
         initial = store.load_graph(run_id, "initial")
-        plan = plan_targets(graph_from_json(initial) if initial else graph, config.trajectories, config.seed)
+        planned = graph_from_json(initial) if initial else graph
         done = store.trajectory_indices(run_id)  # counted here, not re-read per trajectory: that grew as O(n^2)
 
         def written(indices: list[int]) -> None:
@@ -259,7 +266,8 @@ async def _explore_indices(
                 report(len(done), config.trajectories)
 
         async with _connected(target, connection) as connection:
-            explorer = _Explorer(connection, target, config, run_id, _pools(target, config))
+            plan = _plan(planned, config, connection.tools, _pools(target, config))
+            explorer = _Explorer(connection, target, config, run_id, _pools(target, config), plan)
             with store.writer(written) as writer:
                 for index in indices:
                     writer.add(await explorer.run(index, plan[index], graph, probe=False))
@@ -299,12 +307,14 @@ def _explore_in_processes(
     while any(worker.is_alive() for worker in workers):
         done = _indices(store_path, run_id)
         report(len(done), config.trajectories)
-        if wanted <= done:  # every trajectory is committed: the workers are only shutting down
+        if wanted <= done:  # every trajectory is committed: the workers are only starting or shutting down,
+            for worker in workers:  # and one still starting would find the shared counters gone
+                worker.terminate()
             break
         multiprocessing.connection.wait([worker.sentinel for worker in workers], timeout=0.02)
     done = _indices(store_path, run_id)
     report(len(done), config.trajectories)
-    failed = [worker.exitcode for worker in workers if worker.exitcode not in (0, None)]
+    failed = [worker.exitcode for worker in workers if worker.exitcode not in (0, None, -signal.SIGTERM)]
     if failed and not wanted <= done:
         raise SimulatorError(f"{len(failed)} explorer worker(s) failed (exit codes {failed}); re-run to resume")
     if failed:
@@ -377,7 +387,13 @@ class _Explorer:
     """Runs single trajectories over one open connection."""
 
     def __init__(
-        self, connection: Connection, target: ServerTarget, config: ExploreConfig, run_id: str, pools: dict
+        self,
+        connection: Connection,
+        target: ServerTarget,
+        config: ExploreConfig,
+        run_id: str,
+        pools: dict,
+        plan: list[str],
     ) -> None:
         self.connection = connection
         self.target = target
@@ -390,6 +406,8 @@ class _Explorer:
         self.free = free_parameters(connection.tools, pools)
         self._index: GraphIndex | None = None
         self._server_paths: dict[str, list[str]] | None = None
+        self._worlds = _spread_worlds(plan, config.worlds, config.seed)
+        self._world_pools: dict[str, dict[str, list[Any]]] = {}
 
     def forget_index(self) -> None:
         """The graph has changed in place (discovery learnt from a trajectory): index it again."""
@@ -397,17 +415,20 @@ class _Explorer:
 
     async def run(self, index: int, target_tool: str, graph: nx.DiGraph, *, probe: bool) -> Trajectory:
         seed = self.config.seed * 1_000_003 + index
+        world = self._worlds[index] if index < len(self._worlds) else None
         trajectory = Trajectory(
             id=f"{self.run_id}-{index:06d}",
             run_id=self.run_id,
             index=index,
             env=self._labels[0],
-            scenario=self._labels[1],
+            scenario=world or self._labels[1],
             seed=seed,
             target=target_tool,
         )
         rng = random.Random(f"{self.config.seed}:{index}")
         try:
+            if world is not None:
+                self.connection.use_scenario(world)
             await self.connection.reset(seed)
             if self._server_paths is None:
                 self._server_paths = await _server_paths(self.connection)
@@ -416,7 +437,7 @@ class _Explorer:
                 if self._server_paths:
                     self.free, self._index = free_parameters(self.connection.tools, self.pools), None
                     await self.connection.reset(seed)  # the asking must not show in the trajectory's state
-            await self._walk(trajectory, graph, rng, probe)
+            await self._walk(trajectory, graph, rng, probe, self._pools_in(world))
             state = await self.connection.state() if self.connection.fresh_state else None
             trajectory.final_state_hash = hash_state(state) if state is not None else None
         except ConnectionFailed as error:  # died, or would not start again: this trajectory only
@@ -425,11 +446,23 @@ class _Explorer:
         trajectory.covered_edges = _covered_edges(graph, trajectory.steps)
         return trajectory
 
-    async def _walk(self, trajectory: Trajectory, graph: nx.DiGraph, rng: random.Random, probe: bool) -> None:
+    def _pools_in(self, world: str | None) -> dict[str, list[Any]]:
+        """The run's pools, with what a generated world names (its users, ids, paths) in place of the
+        shipped scenarios' values under the same keys."""
+        if world is None:
+            return self.pools
+        if world not in self._world_pools:
+            own = {key: values for env in self.target.envs for key, values in world_pools(env, world).items()}
+            self._world_pools[world] = self.pools | own
+        return self._world_pools[world]
+
+    async def _walk(
+        self, trajectory: Trajectory, graph: nx.DiGraph, rng: random.Random, probe: bool, pools: dict[str, list[Any]]
+    ) -> None:
         if self._index is None or self._index.graph is not graph:
             self._index = GraphIndex(graph, self.free)
         index = self._index
-        filler = ArgumentFiller(self.pools, rng, probe=probe, third_party=self.third_party)
+        filler = ArgumentFiller(pools, rng, probe=probe, third_party=self.third_party)
         memory = ValueMemory()
         called: set[str] = set()
         failures: dict[str, int] = {}
@@ -505,6 +538,68 @@ def _next_goal(index: GraphIndex, called: set[str], excluded: set[str], rng: ran
     with the most prerequisites not called yet either (a new chain)."""
     goals = story_goals(index, called, excluded) or index.next_goals(called, excluded)
     return rng.choice(goals) if goals else None
+
+
+def _plan(graph: nx.DiGraph, config: ExploreConfig, tools: list[ToolInfo], pools: dict[str, list[Any]]) -> list[str]:
+    """The sampler's targets, steered away from requests the run has made already.
+
+    A tool's requests can differ only as much as its phrasings and the values a user gives it
+    (a status check has a handful; a currency conversion thousands), so once a target has had as
+    many trajectories as it has distinct requests, its next turns are the request again and the
+    near-duplicate filter throws them away.  Such a slot goes to the least used target that has
+    requests unmade (the fewest so far, not the most room: one target with thousands of values must
+    not take every freed slot, or its few phrasings repeat instead).  Depends only on the plan's
+    prefix, so a run that grows keeps its trajectories.
+    """
+    plan = plan_targets(graph, config.trajectories, config.seed)
+    room = {tool.name: _request_room(tool, pools, len(config.worlds)) for tool in tools if tool.name in graph}
+    if not room:
+        return plan
+    made: dict[str, int] = {}
+    steered = []
+    for target in plan:
+        if made.get(target, 0) >= room.get(target, made.get(target, 0) + 1):
+            open_ = [tool for tool in sorted(room) if made.get(tool, 0) < room[tool]] or sorted(room)
+            target = min(open_, key=lambda tool: made.get(tool, 0))
+        made[target] = made.get(target, 0) + 1
+        steered.append(target)
+    return steered
+
+
+def _request_room(tool: ToolInfo, pools: dict[str, list[Any]], worlds: int) -> int:
+    """About how many different requests a tool can be asked in: its phrasings times the values of
+    what a user states (a pool's size; an id or name an earlier call gives: one per world).  Tools
+    without declared phrasing are never steered (their room is taken as unbounded)."""
+    asks = (tool.hints or {}).get("asks") or []
+    if not asks:
+        return 1 << 30
+    consumes = (tool.hints or {}).get("consumes", {})
+    room = len(asks)
+    for name in tool.required:
+        values = pools.get(name) or pools.get(consumes.get(name, "")) or []
+        room *= len(values) or max(1, worlds) * 4
+    return min(room, 1 << 30)
+
+
+def _spread_worlds(plan: list[str], worlds: tuple[str, ...], seed: int) -> list[str]:
+    """The world of each trajectory: each target meets every world once before any twice, so the request
+    a target was made for in one world is next made in another (with that world's people, ids and
+    values), and targets start apart, so each round of targets covers the worlds evenly.  Depends only
+    on the plan and the seed."""
+    if not worlds:
+        return []
+    order = list(worlds)
+    random.Random(f"{seed}:worlds").shuffle(order)
+    starts: dict[str, int] = {}
+    met: dict[str, int] = {}
+    for target in plan:
+        starts.setdefault(target, len(starts))
+    spread = []
+    for target in plan:
+        start = starts[target] * len(order) // max(len(starts), len(order))
+        spread.append(order[(start + met.get(target, 0)) % len(order)])
+        met[target] = met.get(target, 0) + 1
+    return spread
 
 
 def _covered_edges(graph: nx.DiGraph, steps: list[Step]) -> list[list[str]]:

@@ -23,7 +23,7 @@ from synthesizer.errors import ConfigError, SynthesizerError
 from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
 from synthesizer.llm import ChatModel, ResponseCache
 from synthesizer.offline import OfflineBackend
-from synthesizer.pipeline import RunConfig, run_pipeline
+from synthesizer.pipeline import SCENARIO_SOURCES, TRAJECTORY_BOUND, RunConfig, run_pipeline
 from synthesizer.plan import Variants
 from synthesizer.quality import format_quality, measure_quality, read_records
 from synthesizer.recorded import session_accounts
@@ -281,7 +281,26 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
     type=click.IntRange(1),
     help=f"Per environment [default: {RunConfig.trajectories}; with --bfcl {_BFCL_TRAJECTORIES} per class].",
 )
-@click.option("--samples", type=click.IntRange(1), help="Stop synthesis after this many samples.")
+@click.option(
+    "--samples",
+    type=click.IntRange(1),
+    help="Verified samples to reach: explores as many trajectories as that takes (at most "
+    f"{TRAJECTORY_BOUND} per sample).",
+)
+@click.option(
+    "--scenarios",
+    type=click.Choice(SCENARIO_SOURCES),
+    default="both",
+    show_default=True,
+    help="Worlds to spread trajectories over: the shipped scenarios, generated ones (from the seed), or both.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Explorer processes per environment (the same data with any number).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @llm_options
 @click.option("--max-attempts", type=click.IntRange(1), default=3, show_default=True)
@@ -294,6 +313,8 @@ def run_command(
     bfcl: bool,
     trajectories: int | None,
     samples: int | None,
+    scenarios: str,
+    workers: int,
     seed: int,
     max_attempts: int,
     turns: tuple[int, int],
@@ -320,6 +341,8 @@ def run_command(
         turns=turns,
         max_attempts=max_attempts,
         concurrency=endpoint["concurrency"] if endpoint["llm"] == "openai" else 1,
+        scenarios=scenarios,
+        workers=workers,
     )
     try:
         config.out.mkdir(parents=True, exist_ok=True)
@@ -341,6 +364,12 @@ def run_command(
         f"trajectories; datasets and report.html in {out}/",
         err=True,
     )
+    if figures["short"]:
+        click.echo(
+            f"{figures['short']} samples short of --samples {samples}: the run met its bound of "
+            f"{TRAJECTORY_BOUND} trajectories per sample",
+            err=True,
+        )
     _echo_usage(backend)
     _exit_if_pending(figures["pending"])
 

@@ -1,29 +1,51 @@
 """`funreason run`: explore the built-in environments in-process, synthesize, export every format, report.
 
 Every stage resumes, so running the same command again finishes what a killed
-run left and then rewrites the exports and the report from the store.
+run left and then rewrites the exports and the report from the store.  With
+`samples`, exploration grows in rounds until that many samples are verified (or
+the bound is met): the same trajectories come out whatever the number of rounds,
+since trajectory `i` depends only on the seed, `i` and the frozen graph.
 """
 
+import math
+import multiprocessing
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from servers import environment_names
+from servers import environment_names, scenario_names
+from servers.worlds import generated_names, world_environments
 from simulator import ExploreConfig, ServerTarget, Store, explore
 from simulator.bfcl import explore_bfcl, is_bfcl
 from synthesizer.decontaminate import decontaminate_store, record_in_dataset_info
+from synthesizer.errors import SynthesizerError
 from synthesizer.export import FORMATS, export_samples
+from synthesizer.offline import OfflineBackend
 from synthesizer.plan import Variants
 from synthesizer.report import write_report
 from synthesizer.roles import Backend
 from synthesizer.samples import SampleStore
-from synthesizer.synthesize import SynthesisConfig, synthesize
+from synthesizer.synthesize import SynthesisConfig, drop_near_duplicates, synthesize
 
-__all__ = ["RunConfig", "run_pipeline"]
+__all__ = ["SCENARIO_SOURCES", "RunConfig", "run_pipeline"]
 
 Stage = Callable[[str], Callable[..., None]]
 """Opens a progress line for a stage and returns its `(done, total[, note])` callback."""
+
+SCENARIO_SOURCES = ("shipped", "generated", "both")
+"""Where `run` takes its worlds from: the scenarios under fixtures/, the generators, or both."""
+
+YIELD_GUESS = 0.9
+"""Verified samples per trajectory assumed when sizing the first round of a `samples` run."""
+
+TRAJECTORY_BOUND = 3
+"""A `samples` run explores at most this many trajectories per wanted sample, then stops short and says so."""
+
+TRAJECTORIES_PER_WORLD = 8
+"""One generated world per this many trajectories of an environment, between `WORLDS` bounds."""
+
+WORLDS = (24, 256)
 
 
 @dataclass(frozen=True)
@@ -31,8 +53,9 @@ class RunConfig:
     out: Path = Path("funreason-out")
     envs: tuple[str, ...] = field(default_factory=lambda: tuple(environment_names()))
     trajectories: int = 48
-    """Per environment."""
+    """Per environment; with `samples`, the least each explores."""
     samples: int | None = None
+    """Verified samples to reach, exploring as much as that takes (within `TRAJECTORY_BOUND`)."""
     seed: int = 0
     max_steps: int = 32
     after_target_steps: int = 26
@@ -40,25 +63,45 @@ class RunConfig:
     max_attempts: int = 3
     variants: Variants = field(default_factory=Variants)
     concurrency: int = 1
+    scenarios: str = "both"
+    """One of `SCENARIO_SOURCES`."""
+    workers: int = 1
+    """Processes that explore each environment, and that synthesize offline (the same data with any number)."""
 
     @property
     def store_path(self) -> Path:
         return self.out / "store.db"
 
     @property
-    def explore_config(self) -> ExploreConfig:
-        """What each environment's exploration runs with."""
+    def first_round(self) -> int:
+        """Trajectories per environment in the first round."""
+        if self.samples is None:
+            return self.trajectories
+        return max(self.trajectories, math.ceil(self.samples / len(self.envs) / YIELD_GUESS))
+
+    def worlds(self, env: str) -> tuple[str, ...]:
+        """The scenarios `env`'s trajectories are spread over; fixed for a run (its id depends on them)."""
+        if is_bfcl([env]):  # BFCL's entries bring their own initial configs (simulator.bfcl)
+            return ()
+        shipped = tuple(scenario_names(env)) if self.scenarios != "generated" else ()
+        count = min(max(self.first_round // TRAJECTORIES_PER_WORLD, WORLDS[0]), WORLDS[1])
+        generated = tuple(generated_names(count, self.seed)) if self.scenarios != "shipped" else ()
+        return shipped + (generated if env in world_environments() else ())
+
+    def explore_config(self, env: str, trajectories: int | None = None) -> ExploreConfig:
+        """What `env`'s exploration runs with (`trajectories` in place of the first round's count)."""
         return ExploreConfig(
-            trajectories=self.trajectories,
+            trajectories=trajectories or self.first_round,
             seed=self.seed,
             max_steps=self.max_steps,
             after_target_steps=self.after_target_steps,
+            workers=self.workers,
+            worlds=self.worlds(env),
         )
 
     @property
     def synthesis_config(self) -> SynthesisConfig:
         return SynthesisConfig(
-            samples=self.samples,
             turns=self.turns,
             max_attempts=self.max_attempts,
             seed=self.seed,
@@ -67,16 +110,60 @@ class RunConfig:
         )
 
 
+def _synthesize(config: RunConfig, backend: Backend, progress: Callable[..., None]) -> dict[str, int]:
+    """Every explored trajectory that has no sample or reject yet, in `workers` processes when the rules
+    write the samples (a model's requests run concurrently in one): process k takes the trajectories whose
+    index is k modulo `workers`, and each sample depends only on its trajectory, so any number of processes
+    gives the same samples.  The near-duplicate pass looks across them all, once, at the end."""
+    if config.workers <= 1 or not isinstance(backend, OfflineBackend):
+        return synthesize(config.store_path, config.synthesis_config, backend, progress)
+    context = multiprocessing.get_context("spawn")
+    parts = [replace(config.synthesis_config, part=(k, config.workers)) for k in range(config.workers)]
+    workers = [context.Process(target=_synthesize_part, args=(config.store_path, part)) for part in parts[1:]]
+    for worker in workers:
+        worker.start()
+    try:
+        counts = synthesize(config.store_path, parts[0], backend, progress, near_duplicates=False)
+    finally:
+        for worker in workers:
+            worker.join()
+    failed = [worker.exitcode for worker in workers if worker.exitcode != 0]
+    if failed:
+        raise SynthesizerError(f"{len(failed)} synthesis worker(s) failed (exit codes {failed}); re-run to resume")
+    with Store(config.store_path) as store:
+        samples = SampleStore(store)
+        drop_near_duplicates(samples, config.turns[0])
+        return samples.counts() | {"pending": counts["pending"]}
+
+
+def _synthesize_part(store_path: Path, config: SynthesisConfig) -> None:
+    synthesize(store_path, config, OfflineBackend(), near_duplicates=False)
+
+
 def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str, Any]:
-    """Explore -> synthesize -> export (all formats) -> report; the report's figures and `pending`."""
+    """Explore -> synthesize (in rounds, for `samples`) -> export (all formats) -> report.
+
+    Returns the report's figures, `pending`, and `short` (verified samples a `samples` run
+    still lacked when it met its bound; 0 when it got there).
+    """
     config.out.mkdir(parents=True, exist_ok=True)
     bfcl = tuple(env for env in config.envs if is_bfcl([env]))
-    for env in config.envs:
-        if env not in bfcl:
-            explore(ServerTarget(envs=(env,)), config.store_path, config.explore_config, stage(f"explore {env}"))
-    if bfcl:  # BFCL's classes start in the initial configs of BFCL's entries, combined as BFCL combines them
-        explore_bfcl(bfcl, config.store_path, config.explore_config, stage("explore BFCL entries"))
-    counts = synthesize(config.store_path, config.synthesis_config, backend, stage("synthesize"))
+    per_env = config.first_round
+    bound = math.ceil((config.samples or 0) * TRAJECTORY_BOUND / len(config.envs))
+    while True:
+        for env in config.envs:
+            if env not in bfcl:
+                target = ServerTarget(envs=(env,))
+                explore(target, config.store_path, config.explore_config(env, per_env), stage(f"explore {env}"))
+        if bfcl:  # BFCL's classes start in the initial configs of BFCL's entries, combined as BFCL combines them
+            explore_bfcl(
+                bfcl, config.store_path, config.explore_config(bfcl[0], per_env), stage("explore BFCL entries")
+            )
+        counts = _synthesize(config, backend, stage("synthesize"))
+        if config.samples is None or counts["verified"] >= config.samples or counts["pending"] or per_env >= bound:
+            break
+        verified = max(counts["verified"], 1)
+        per_env = min(bound, math.ceil(per_env * config.samples / verified * 1.05) + 1)
     decontamination = None
     with Store(config.store_path) as store:
         samples = SampleStore(store)
@@ -91,4 +178,5 @@ def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str,
     done = stage("report")
     figures = write_report(config.store_path, config.out, decontamination=decontamination)
     done(1, 1)
-    return figures | {"pending": counts["pending"]}
+    short = max(0, (config.samples or 0) - counts["verified"])
+    return figures | {"pending": counts["pending"], "short": short}

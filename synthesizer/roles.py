@@ -183,8 +183,13 @@ class ModelRoles(Roles):
     async def act(
         self, conversation: list[dict[str, Any]], tools: list[dict[str, Any]], turn: TurnPlan, hint: str | None
     ) -> AssistantMessage:
-        system = _REASONING + (f"\n\nA reviewer looked at your last attempt: {hint}" if hint else "")
-        reply = await self.chat.chat([{"role": "system", "content": system}, *_for_endpoint(conversation)], tools)
+        # The stable parts first (system text, then the tool list a template renders after it, then the
+        # conversation so far) and the reviewer's hint last: a retry then repeats its first try's prompt
+        # byte for byte up to the hint, which is what a server's prefix cache reuses.
+        messages = [{"role": "system", "content": _REASONING}, *_for_endpoint(conversation)]
+        if hint:
+            messages.append({"role": "user", "content": f"{_REVIEWED} {hint}"})
+        reply = await self.chat.chat(messages, tools)
         reasoning = reply.reasoning or (reply.content if reply.tool_calls else "")
         content = "" if reply.tool_calls and not reply.reasoning else reply.content
         return AssistantMessage(content=content, reasoning=reasoning, tool_calls=reply.tool_calls)
@@ -194,7 +199,7 @@ class ModelRoles(Roles):
         reply = await self.chat.chat(
             [
                 {"role": "system", "content": _CRITIQUING},
-                {"role": "user", "content": f"Check that failed: {failure}\nAttempt: {transcript}"},
+                {"role": "user", "content": f"Attempt: {transcript}\nCheck that failed: {failure}"},
             ]
         )
         return reply.content.strip() or failure
@@ -304,6 +309,7 @@ _REASONING = (
     "tools. If the request lacks a value you need, ask the user for it instead of guessing. If no tool can do what "
     "is asked, say so. When the task is done, answer briefly with the outcome."
 )
+_REVIEWED = "A reviewer looked at your last attempt:"
 _STEP_LINE = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022])\s+", re.MULTILINE)
 _ASSISTANT_VOICE = re.compile(
     r"^(?:sure|certainly|of course|okay|ok|here is|here's|i will|i'll|i can|i have|i've|let me|to do this|"

@@ -103,9 +103,9 @@ def run_on_ray(
     shards: list[Shard] = []
     for env in config.envs or tuple(environment_names()):
         target = ServerTarget(envs=(env,))
-        prepare_exploration(target, config.store_path, config.explore_config)
+        prepare_exploration(target, config.store_path, config.explore_config(env))
         shards += plan_exploration(
-            target, config.store_path, config.explore_config, f"run-{key}", size=shard_size, ship_stored=True
+            target, config.store_path, config.explore_config(env), f"run-{key}", size=shard_size, ship_stored=True
         )
     return run_shards(address, shards, work, config.store_path, stage("explore+synthesize on Ray"))
 

@@ -53,10 +53,12 @@ class SynthesisConfig:
     """A hints file used instead of the one each run explored with (`simulator.hints`)."""
     allow_template_requests: bool = False
     """Keep samples whose requests paste a tool's description (marked); see `synthesizer.template_requests`."""
+    part: tuple[int, int] = (0, 1)
+    """(k, n): this process synthesizes the trajectories whose index is k modulo n (`run --workers n`)."""
 
     def key(self, backend_key: str) -> str:
         settings = {**asdict(self), "model": backend_key}
-        del settings["samples"], settings["concurrency"]
+        del settings["samples"], settings["concurrency"], settings["part"]
         if settings["hints"] is None:  # keys made before hints files existed stay the same
             del settings["hints"]
         if not settings["allow_template_requests"]:  # likewise before template requests were held back
@@ -103,6 +105,8 @@ class _Tally:
 
     def note(self, backend: Backend) -> str:
         figures = [f"{self.turns} turns", f"{self.verified} verified", f"{self.rejected} rejected"]
+        if self.finished:  # the yield so far: what a long run is worth, while it runs
+            figures.append(f"{self.verified / self.finished:.0%} yield")
         if backend.requests_sent:
             figures.insert(0, f"{backend.requests_sent} requests")
         if self.pending:
@@ -117,8 +121,8 @@ async def _synthesize_all(
     with Store(store_path) as store:
         samples = SampleStore(store)
         tally = _Tally()
-        pending = _pending(store, {*samples.done_ids()}, key)
-        goal = config.samples if config.samples is not None else _count_pending(store, samples, key)
+        pending = _pending(store, {*samples.done_ids()}, key, config.part)
+        goal = config.samples if config.samples is not None else _count_pending(store, samples, key, config.part)
         lock = anyio.Lock()
         failures: list[BaseException] = []
 
@@ -176,7 +180,7 @@ def _save(outcome: Sample | Reject, samples: SampleStore, config: SynthesisConfi
         tally.verified += int(outcome.verified)
 
 
-def _pending(store: Store, done: set[str], key: str) -> Iterator[Trajectory]:
+def _pending(store: Store, done: set[str], key: str, part: tuple[int, int]) -> Iterator[Trajectory]:
     """Trajectories without a sample or reject, read one run at a time and each run read to the end.
 
     No read snapshot stays open while synthesis writes samples and cache entries: a
@@ -185,15 +189,19 @@ def _pending(store: Store, done: set[str], key: str) -> Iterator[Trajectory]:
     run_ids = [run_id for (run_id,) in store.db.execute("SELECT id FROM runs ORDER BY id").fetchall()]
     for run_id in run_ids:
         batch = [
-            trajectory for trajectory in store.iter_trajectories(run_id) if _sample_id(trajectory, key) not in done
+            trajectory
+            for trajectory in store.iter_trajectories(run_id)
+            if trajectory.index % part[1] == part[0] and _sample_id(trajectory, key) not in done
         ]
         yield from batch
 
 
-def _count_pending(store: Store, samples: SampleStore, key: str) -> int:
+def _count_pending(store: Store, samples: SampleStore, key: str, part: tuple[int, int]) -> int:
     done = samples.done_ids()
-    rows = store.db.execute("SELECT id FROM trajectories").fetchall()
-    return sum(1 for (trajectory_id,) in rows if f"{trajectory_id}:{key}" not in done)
+    rows = store.db.execute("SELECT id, idx FROM trajectories").fetchall()
+    return sum(
+        1 for (trajectory_id, index) in rows if index % part[1] == part[0] and f"{trajectory_id}:{key}" not in done
+    )
 
 
 async def _one(
@@ -260,6 +268,7 @@ class _Connections:
         self._hints = hints
         self._stack = AsyncExitStack()
         self._pairs: dict[str, tuple[Connection, Connection]] = {}
+        self._options: dict[str, Any] = {}
 
     async def __aenter__(self) -> "_Connections":
         return self
@@ -268,17 +277,23 @@ class _Connections:
         await self._stack.aclose()
 
     async def pair(self, trajectory: Trajectory) -> tuple[Connection, Connection]:
-        key = f"{trajectory.run_id}|{trajectory.env}|{trajectory.scenario}"
+        """The run's pair, set to start from the trajectory's scenario: one pair per run, not per world,
+        so a run spread over hundreds of worlds holds two connections, not hundreds."""
+        key = f"{trajectory.run_id}|{trajectory.env}"
+        if trajectory.run_id not in self._options:
+            self._options[trajectory.run_id] = self._store.run_config(trajectory.run_id).get("server")
+        options = self._options[trajectory.run_id]
+        target = ServerTarget.from_record(trajectory.env, trajectory.scenario, options=options)
+        if self._hints is not None:
+            target = replace(target, hints=self._hints)
         if key not in self._pairs:
-            options = self._store.run_config(trajectory.run_id).get("server")
-            target = ServerTarget.from_record(trajectory.env, trajectory.scenario, options=options)
-            if self._hints is not None:
-                target = replace(target, hints=self._hints)
             candidate = await self._stack.enter_async_context(target.connect())
             reference = await self._stack.enter_async_context(target.connect())
             if not candidate.fresh_state:
                 logger.warning("samples of %s are not verified: %s", target.label, candidate.unfresh_reason)
             self._pairs[key] = (candidate, reference)
+        for connection in self._pairs[key]:
+            connection.use_scenario(target.scenario)
         return self._pairs[key]
 
 

@@ -106,7 +106,7 @@ class ScriptedModel:
         offered = {tool["function"]["name"] for tool in body.get("tools") or []}
         if body.get("tools") and tool not in offered:
             return _reply(f"I have no tool for {tool} yet.")
-        first_try = "reviewer" not in system
+        first_try = not any("A reviewer looked at your last attempt" in str(m.get("content")) for m in messages)
         if self.mode == "wrong_then_right" and arguments.get("message") == "Lunch at noon?" and first_try:
             arguments = {**arguments, "message": "Lunch at one?"}
         if self.mode in ("text_only", "needs_jinja"):

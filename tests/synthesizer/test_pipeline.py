@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from servers import scenario_names
 from simulator import Store
 from synthesizer.offline import OfflineBackend
 from synthesizer.pipeline import RunConfig, run_pipeline
@@ -99,3 +100,39 @@ def test_the_data_meets_the_quality_goals(run):
         assert figures[name]["count"] == 0, (name, figures[name]["examples"])
     assert figures["chained_task_turns"]["share"] >= 0.5
     assert figures["near_duplicate_queries"]["ok"] and figures["distinct_query_frames"]["ok"]
+
+
+def test_the_same_run_with_two_workers_writes_the_same_bytes(run, tmp_path):
+    """Same seed, same data: a second run from nothing, exploring in two processes, exports byte-identical files."""
+    config, _ = run
+    again = RunConfig(out=tmp_path, envs=config.envs, trajectories=config.trajectories, workers=2)
+    run_pipeline(again, OfflineBackend(), stage)
+    for fmt in ("openai", "sharegpt", "bfcl", "funreason"):
+        assert (tmp_path / f"{fmt}.jsonl").read_bytes() == (config.out / f"{fmt}.jsonl").read_bytes(), fmt
+
+
+@pytest.mark.parametrize("scenarios", ["shipped", "generated", "both"])
+def test_scenarios_choose_the_worlds_and_provenance_names_them(scenarios, tmp_path):
+    config = RunConfig(out=tmp_path, envs=("messaging",), trajectories=12, scenarios=scenarios)
+    run_pipeline(config, OfflineBackend(), stage)
+    with Store(config.store_path) as store:
+        worlds = {trajectory.scenario for trajectory in store.iter_trajectories()}
+        exported = {sample.scenario for sample in SampleStore(store).iter_samples()}
+    chosen = set(config.worlds("messaging"))
+    shipped = set(scenario_names("messaging"))
+    assert (shipped <= chosen) == (scenarios != "generated")
+    assert (chosen <= shipped) == (scenarios == "shipped")
+    assert worlds <= chosen and exported <= worlds
+    assert any(world.startswith("generated:") for world in worlds) == (scenarios != "shipped")
+    assert len(worlds) >= min(6, len(config.worlds("messaging")))  # twelve trajectories meet many worlds
+    other_seed = RunConfig(out=tmp_path, envs=("messaging",), scenarios=scenarios, seed=1)
+    assert (set(other_seed.worlds("messaging")) == set(config.worlds("messaging"))) == (scenarios == "shipped")
+
+
+def test_samples_explores_until_that_many_are_verified(tmp_path):
+    config = RunConfig(out=tmp_path, envs=("math", "vehicle"), trajectories=4, samples=30)
+    figures = run_pipeline(config, OfflineBackend(), stage)
+    verified = figures["totals"]["verified"]
+    assert figures["short"] == 0 and 30 <= verified <= 36  # the last round explores about what is missing
+    assert config.first_round * 2 <= figures["totals"]["trajectories"] <= 30 * 3
+    assert len((tmp_path / "openai.jsonl").read_text().splitlines()) == verified

@@ -292,6 +292,7 @@ class Vehicle(Environment):
 
     @tool(
         requires=["vehicle_brake_pressed"],
+        provides=["vehicle_brake_released"],
         asks=[
             "Take my foot off the brake.",
             "Release the brake pedal.",
@@ -856,7 +857,7 @@ class Vehicle(Environment):
         return ParkingBrakeResult(parking_brake_engaged=False)
 
     @tool(
-        requires=["vehicle_engine_running", "vehicle_parking_brake_released"],
+        requires=["vehicle_engine_running", "vehicle_parking_brake_released", "vehicle_brake_released"],
         provides=["vehicle_moving"],
         asks=[
             "Drive at {speed_kmh} km/h.",
