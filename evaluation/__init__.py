@@ -8,6 +8,7 @@ from evaluation.figures import eval_figures, pass_hat_k
 from evaluation.gym import MessageSpace, SandboxEnv
 from evaluation.interaction import VerlInteraction
 from evaluation.pool import ConnectionPool, SharedConnections
+from evaluation.profile import PATTERNS, PROFILE_VERSION, failure_profile, tool_specs_of, turn_patterns
 from evaluation.report import write_eval_report
 from evaluation.rewards import REWARD_WEIGHTS, Reward, episode_reward, score_rollout, trl_reward, verl_compute_score
 from evaluation.runner import SYSTEM_PROMPT, Attempt, ChatPolicy, GroundTruthPolicy, Policy, regrade, run_attempts
@@ -25,6 +26,8 @@ __all__ = [
     "FAILURE_KINDS",
     "GroundTruthPolicy",
     "MessageSpace",
+    "PATTERNS",
+    "PROFILE_VERSION",
     "Policy",
     "REWARD_WEIGHTS",
     "Reward",
@@ -40,6 +43,7 @@ __all__ = [
     "VerlInteraction",
     "episode_reward",
     "eval_figures",
+    "failure_profile",
     "grade_turn",
     "load_tasks",
     "pass_hat_k",
@@ -50,7 +54,9 @@ __all__ = [
     "score_rollout",
     "split_tasks",
     "task_from_sample",
+    "tool_specs_of",
     "trl_reward",
+    "turn_patterns",
     "verl_compute_score",
     "write_eval_report",
     "write_tasks",

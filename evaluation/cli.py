@@ -13,6 +13,7 @@ import click
 
 from evaluation.errors import EvaluationError
 from evaluation.figures import eval_figures
+from evaluation.profile import failure_profile
 from evaluation.report import write_eval_report
 from evaluation.runner import Attempt, ChatPolicy, GroundTruthPolicy, Policy, regrade, run_attempts
 from evaluation.sharded import EvalWork, evaluate_on_ray
@@ -109,7 +110,7 @@ def eval_command(
         attempts = evaluate_tasks(db, tasks, llm, name, base_url, api_key, concurrency, k, temperature, endpoint)
     if not attempts:
         raise EvaluationError("no attempts to report (no tasks, or nothing stored for --regrade)")
-    figures = eval_figures(attempts, k)
+    figures = eval_figures(attempts, k) | {"profile": failure_profile(attempts)}
     write_eval_report(figures, json_out, report_dir or (json_out.parent if json_out else None))
     click.echo(
         f"{figures['tasks']} tasks x {k}: turn accuracy {_pct(figures['turn_accuracy'])}, "

@@ -26,6 +26,7 @@ import networkx as nx
 from servers import hash_state, load_pools
 from simulator.connection import Connection, ServerTarget
 from simulator.errors import ConnectionFailed, ServerDied, SimulatorError
+from simulator.focus import Focus
 from simulator.graph import add_reason, build_graph, graph_from_json, graph_to_json
 from simulator.records import Step, Trajectory
 from simulator.sampler import ArgumentFiller, GraphIndex, ValueMemory, choose_next, free_parameters, plan_targets
@@ -55,11 +56,20 @@ class ExploreConfig:
     workers: int = 1
     values: dict[str, list[Any]] = field(default_factory=dict)
     """Value pools the user gives (`--values FILE.json`): parameter or entity name -> values."""
+    focus: Focus | None = None
+    """Where a model failed (`--focus EVAL.json`): targets and next goals weighted by it."""
 
     def identity(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = self.settings()
         del data["trajectories"], data["workers"]
         return data
+
+    def settings(self) -> dict[str, Any]:
+        """Every field as JSON data; the focus as its identity, and only when there is one (so that runs
+        without one keep their ids)."""
+        data = asdict(self)
+        del data["focus"]
+        return data | ({"focus": self.focus.identity()} if self.focus is not None else {})
 
 
 def run_id_for(target: ServerTarget, config: ExploreConfig) -> str:
@@ -77,7 +87,7 @@ def explore(target: ServerTarget, store_path: Path, config: ExploreConfig, progr
     # Held open for the whole run: the last connection to close checkpoints the WAL into the
     # file, which cost milliseconds each time a stage opened and closed its own.
     with Store(store_path) as store:
-        settings = {**asdict(config), "server": target.options()}  # how synthesis reconnects
+        settings = {**config.settings(), "server": target.options()}  # how synthesis reconnects
         store.ensure_run(run_id, kind="explore", target=target.label, config=settings, seed=config.seed)
         done = store.trajectory_indices(run_id)
         report = progress or (lambda done_count, wanted: None)
@@ -195,7 +205,7 @@ async def _discover(
         async with _connected(target, connection) as connection:
             graph = build_graph(connection.tools)
             store.save_graph(run_id, "initial", graph_to_json(graph))
-            plan = plan_targets(graph, config.trajectories, config.seed)
+            plan = plan_targets(graph, config.trajectories, config.seed, config.focus)
             stored = {t.index: t for t in store.iter_trajectories(run_id) if t.index < config.discovery}
             explorer = _Explorer(connection, target, config, run_id, _pools(target, config))
             seen, fresh = [], []
@@ -229,7 +239,9 @@ async def _explore_indices(
     graph = graph_from_json(graph_json)
     with Store(store_path) as store:
         initial = store.load_graph(run_id, "initial")
-        plan = plan_targets(graph_from_json(initial) if initial else graph, config.trajectories, config.seed)
+        plan = plan_targets(
+            graph_from_json(initial) if initial else graph, config.trajectories, config.seed, config.focus
+        )
         done = store.trajectory_indices(run_id)  # counted here, not re-read per trajectory: that grew as O(n^2)
 
         def written(indices: list[int]) -> None:
@@ -454,7 +466,7 @@ class _Explorer:
             elif trajectory.reached:
                 extra_steps += 1
             if tool_name == goal:  # on to another goal in the same sandbox: later requests build on this state
-                goal = _next_goal(index, called, excluded, rng) or goal
+                goal = _next_goal(index, called, excluded, rng, self.config.focus) or goal
             if trajectory.reached and extra_steps >= self.config.after_target_steps and not learning:
                 break
 
@@ -469,8 +481,16 @@ async def _connected(target: ServerTarget, connection: Connection | None) -> Asy
         yield opened
 
 
-def _next_goal(index: GraphIndex, called: set[str], excluded: set[str], rng: random.Random) -> str | None:
-    """A tool not called yet with the most prerequisites not called yet either: the walk goes on to a new chain."""
+def _next_goal(
+    index: GraphIndex, called: set[str], excluded: set[str], rng: random.Random, focus: Focus | None = None
+) -> str | None:
+    """A tool not called yet with the most prerequisites not called yet either: the walk goes on to a new chain.
+
+    With a focus, its share of the time a tool not called yet drawn by its weights instead."""
+    if focus is not None:
+        focused = focus.pick([tool for tool in index.tools if tool not in called and tool not in excluded], rng)
+        if focused is not None:
+            return str(focused)
     deepest = index.next_goals(called, excluded)
     return rng.choice(deepest) if deepest else None
 

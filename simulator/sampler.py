@@ -8,6 +8,7 @@ from typing import Any
 
 import networkx as nx
 
+from simulator.focus import Focus
 from simulator.graph import distances_to, requirement_groups
 from simulator.records import ToolInfo
 from simulator.values import describe_kind, json_types, leaf_words, result_tokens, schema_options, schema_value, words
@@ -19,18 +20,21 @@ _MEMO_LIMIT = 10_000
 run meets often come back at once."""
 
 
-def plan_targets(graph: nx.DiGraph, count: int, seed: int) -> list[str]:
+def plan_targets(graph: nx.DiGraph, count: int, seed: int, focus: Focus | None = None) -> list[str]:
     """Target tools for `count` trajectories, spread to cover the graph.
 
     Every tool is a target before any is a target twice; after that, tools with
-    more incoming edges (more dependencies to cover) come up proportionally more.
-    Depends only on the graph and the seed, so workers and resumes agree on it.
+    more incoming edges (more dependencies to cover) come up proportionally more,
+    and with a `focus` its share of the picks goes by its weights (`Focus.mixed`).
+    Depends only on the graph, the seed and the focus, so workers and resumes agree on it.
     """
     rng = random.Random(f"{seed}:targets")
     tools = sorted(graph.nodes)
     if not tools:
         return []
     weight = {tool: 1 + graph.in_degree(tool) for tool in tools}
+    if focus is not None:
+        weight = {tool: share or 1e-12 for tool, share in focus.mixed(weight).items()}  # share 1: the rest once
     times = dict.fromkeys(tools, 0)
     # Each pick is the least (called yet, times / weight, random order, place in name order): a heap of those.
     ranks = [(False, 0.0, rng.random(), position, tool) for position, tool in enumerate(tools)]

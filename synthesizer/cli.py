@@ -162,6 +162,7 @@ def _share_option(variant: str, help_text: str) -> Any:
 @_share_option("missing_parameter", "Share of turns whose query leaves out a value the assistant must ask for.")
 @_share_option("missing_tool", "Share of turns whose tool is only offered later in the dialogue.")
 @_share_option("error_recovery", "Share of turns with a call that really fails and is recovered from.")
+@simulator_cli.focus_options
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
 def synthesize_command(
     db: Path,
@@ -172,6 +173,8 @@ def synthesize_command(
     missing_parameter: float,
     missing_tool: float,
     error_recovery: float,
+    focus_file: Path | None,
+    focus_share: float | None,
     ray_address: str | None,
     **endpoint: Any,
 ) -> None:
@@ -189,6 +192,7 @@ def synthesize_command(
             seed=seed,
             variants=variants,
             concurrency=endpoint["concurrency"] if endpoint["llm"] == "openai" else 1,
+            focus=simulator_cli.focus_from(focus_file, focus_share),
         )
         with simulator_cli.progress_bar("synthesizing") as report:
             if ray_address:
@@ -257,6 +261,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
 @llm_options
 @click.option("--max-attempts", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--turns", default="2-5", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
+@simulator_cli.focus_options
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
 def run_command(
     out: Path,
@@ -267,6 +272,8 @@ def run_command(
     seed: int,
     max_attempts: int,
     turns: tuple[int, int],
+    focus_file: Path | None,
+    focus_share: float | None,
     ray_address: str | None,
     **endpoint: Any,
 ) -> None:
@@ -287,6 +294,7 @@ def run_command(
         turns=turns,
         max_attempts=max_attempts,
         concurrency=endpoint["concurrency"] if endpoint["llm"] == "openai" else 1,
+        focus=simulator_cli.focus_from(focus_file, focus_share),
     )
     try:
         config.out.mkdir(parents=True, exist_ok=True)

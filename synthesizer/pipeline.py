@@ -5,13 +5,15 @@ run left and then rewrites the exports and the report from the store.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from servers import environment_names
+from servers import environment_names, get_environment
 from simulator import ExploreConfig, ServerTarget, Store, explore
+from simulator.focus import Focus
 from synthesizer.export import FORMATS, export_samples
+from synthesizer.focus import is_held_out
 from synthesizer.plan import Variants
 from synthesizer.report import write_report
 from synthesizer.roles import Backend
@@ -38,6 +40,9 @@ class RunConfig:
     max_attempts: int = 3
     variants: Variants = field(default_factory=Variants)
     concurrency: int = 1
+    focus: Focus | None = None
+    """`--focus EVAL.json`: trajectories shared out over the environments, targets, patterns and variants
+    weighted by where the model failed (`simulator.focus`), the eval's tasks left out of every file."""
 
     @property
     def store_path(self) -> Path:
@@ -45,13 +50,21 @@ class RunConfig:
 
     @property
     def explore_config(self) -> ExploreConfig:
-        """What each environment's exploration runs with."""
+        """What each environment's exploration runs with (`trajectories_per_env` says how many, with a focus)."""
         return ExploreConfig(
             trajectories=self.trajectories,
             seed=self.seed,
             max_steps=self.max_steps,
             after_target_steps=self.after_target_steps,
+            focus=self.focus,
         )
+
+    def trajectories_per_env(self) -> dict[str, int]:
+        """`trajectories` each, or with a focus the same total shared out by `Focus.trajectories_per_env`."""
+        if self.focus is None:
+            return dict.fromkeys(self.envs, self.trajectories)
+        tools = {env: list(get_environment(env).tool_specs()) for env in self.envs}
+        return self.focus.trajectories_per_env(self.trajectories, tools)
 
     @property
     def synthesis_config(self) -> SynthesisConfig:
@@ -62,22 +75,25 @@ class RunConfig:
             seed=self.seed,
             variants=self.variants,
             concurrency=self.concurrency,
+            focus=self.focus,
         )
 
 
 def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str, Any]:
     """Explore -> synthesize -> export (all formats) -> report; the report's figures and `pending`."""
     config.out.mkdir(parents=True, exist_ok=True)
-    for env in config.envs:
-        explore(ServerTarget(envs=(env,)), config.store_path, config.explore_config, stage(f"explore {env}"))
+    for env, trajectories in config.trajectories_per_env().items():
+        explore_config = replace(config.explore_config, trajectories=trajectories)
+        explore(ServerTarget(envs=(env,)), config.store_path, explore_config, stage(f"explore {env}"))
     counts = synthesize(config.store_path, config.synthesis_config, backend, stage("synthesize"))
     report = stage("export")
     with Store(config.store_path) as store:
         samples = SampleStore(store)
         for number, fmt in enumerate(FORMATS, 1):
-            export_samples(samples.iter_samples(), fmt, config.out / f"{fmt}.jsonl")
+            kept = (sample for sample in samples.iter_samples() if not is_held_out(config.focus, sample))
+            export_samples(kept, fmt, config.out / f"{fmt}.jsonl")
             report(number, len(FORMATS))
     done = stage("report")
-    figures = write_report(config.store_path, config.out)
+    figures = write_report(config.store_path, config.out, config.focus)
     done(1, 1)
     return figures | {"pending": counts["pending"]}

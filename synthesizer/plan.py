@@ -15,6 +15,7 @@ ground truth in a fresh sandbox and takes results and end states from that run.
 """
 
 import dataclasses
+import functools
 import random
 import re
 from collections.abc import Callable
@@ -29,6 +30,7 @@ __all__ = [
     "AdvancedTool",
     "Call",
     "DialoguePlan",
+    "TargetChoice",
     "TurnPlan",
     "Variants",
     "is_identifier",
@@ -139,11 +141,13 @@ def plan_dialogue(
     variants: Variants,
     rng: random.Random,
     askable: Callable[[Call, list[Call]], bool] = lambda target, closure: True,
+    prefer: "TargetChoice | None" = None,
 ) -> DialoguePlan | None:
     """Choose the turns' targets and their closures; None when fewer than `turns[0]` targets exist.
 
     `askable(target, closure)` says whether a user could ask for the target with what the
     closure's calls show (the query writer's judgement); other calls are no targets.
+    `prefer` may pick a turn's target before the rule does (`synthesizer.focus.focused_target`).
     """
     if trajectory.status != "complete":
         return None
@@ -152,7 +156,8 @@ def plan_dialogue(
     closures = {call.step: _closure(call.step, by_step) for call in calls}
     eligible = [call for call in calls if askable(call, [by_step[step] for step in sorted(closures[call.step])])]
     looks_up = {call.step for call in calls if tools[call.tool].read_only is True}
-    targets = _choose_targets(eligible, closures, rng.randint(*turns), turns[0], looks_up, rng)
+    choose = functools.partial(prefer, by_step, closures) if prefer is not None else None
+    targets = _choose_targets(eligible, closures, rng.randint(*turns), turns[0], looks_up, rng, choose)
     if len(targets) < turns[0]:
         return None
     plan = DialoguePlan(trajectory)
@@ -175,6 +180,10 @@ def plan_dialogue(
         plan.turns.append(turn)
     _assign_variants(plan, tools, variants, rng)
     return plan
+
+
+TargetChoice = Callable[[dict[int, Call], dict[int, frozenset[int]], list[int], set[int]], int | None]
+"""`prefer(calls by step, closures, candidate steps, steps covered so far)`: a turn target, or None for the rule."""
 
 
 def compose_advanced_tool(turn: TurnPlan, tools: dict[str, ToolInfo]) -> AdvancedTool:
@@ -386,6 +395,7 @@ def _choose_targets(
     least: int,
     looks_up: set[int],
     rng: random.Random,
+    prefer: Callable[[list[int], set[int]], int | None] | None = None,
 ) -> list[int]:
     """Up to `count` targets, deepest chains first; a call already inside a chosen closure is no new target.
 
@@ -405,9 +415,11 @@ def _choose_targets(
         candidates = [call.step for call in calls if call.step not in covered]
         if not candidates:
             break
-        best = max(candidates, key=lambda step: (len(closures[step] - covered), said[step], order[step]))
-        if len(closures[best] - covered) < 2 and len(chosen) >= least:
-            break
+        best = prefer(candidates, covered) if prefer is not None else None
+        if best is None:
+            best = max(candidates, key=lambda step: (len(closures[step] - covered), said[step], order[step]))
+            if len(closures[best] - covered) < 2 and len(chosen) >= least:
+                break
         chosen.append(best)
         covered |= closures[best]
     # Too few requests: a call inside a chosen chain may be a request of its own, in an earlier turn

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator import Store, export_graph, graph_from_json
+from simulator.focus import Focus
+from synthesizer.focus import focus_figures
 from synthesizer.quality import figure_value, measure_quality
 from synthesizer.samples import Sample, SampleStore
 
@@ -73,9 +75,13 @@ def collect_figures(store_path: Path) -> dict[str, Any]:
         }
 
 
-def write_report(store_path: Path, out: Path) -> dict[str, Any]:
-    """Write report.json, report.md, report.html and the figures under `out`; returns the figures."""
+def write_report(store_path: Path, out: Path, focus: Focus | None = None) -> dict[str, Any]:
+    """Write report.json, report.md, report.html and the figures under `out`; returns the figures.
+
+    With a `focus`, the figures also say what the focused data is made of (`focus_figures`)."""
     figures = collect_figures(store_path)
+    if focus is not None:
+        figures["focus"] = _focus_figures(store_path, focus)
     pictures = out / "figures"
     pictures.mkdir(parents=True, exist_ok=True)
     images = _draw(store_path, figures, pictures)
@@ -131,6 +137,8 @@ def _draw(store_path: Path, figures: dict[str, Any], folder: Path) -> dict[str, 
         axes.legend()
         axes.set_title("Coverage per environment")
         images["Coverage per environment"] = _save(figure, folder / "coverage.png")
+    if "focus" in figures:
+        images["Targets' shares: uniform vs focused"] = _draw_focus(figures["focus"], folder)
     histograms = {
         "Steps per trajectory": lengths,
         "Turns per sample": _expand(figures["turns_per_sample"]),
@@ -144,6 +152,50 @@ def _draw(store_path: Path, figures: dict[str, Any], folder: Path) -> dict[str, 
             axes.set_ylabel("count")
             images[title] = _save(figure, folder / f"{title.lower().replace(' ', '-')}.png")
     return images
+
+
+def _focus_figures(store_path: Path, focus: Focus) -> dict[str, Any]:
+    """`focus_figures` over the store's samples and every tool its explorations' graphs hold."""
+    with Store(store_path) as store:
+        tools = set()
+        for (run_id,) in store.db.execute("SELECT id FROM runs WHERE kind = 'explore' ORDER BY id").fetchall():
+            graph = store.load_graph(run_id, "frozen")
+            tools |= set(graph_from_json(graph).nodes) if graph else set()
+        return focus_figures(SampleStore(store).iter_samples(), focus, tools)
+
+
+def _draw_focus(focus: dict[str, Any], folder: Path) -> Path:
+    """Each tool's share of turn targets, uniform (one of all tools) against the focused data; failing tools first."""
+    import matplotlib.pyplot as plt
+
+    per_tool = focus["per_tool"]
+    names = sorted(per_tool, key=lambda name: (-per_tool[name]["failure_rate"], -per_tool[name]["focused_share"], name))
+    figure, axes = plt.subplots(figsize=(max(6, 0.22 * len(names)), 4))
+    positions = range(len(names))
+    axes.bar([p - 0.2 for p in positions], [per_tool[n]["uniform_share"] for n in names], width=0.4, label="uniform")
+    axes.bar([p + 0.2 for p in positions], [per_tool[n]["focused_share"] for n in names], width=0.4, label="focused")
+    axes.set_xticks(list(positions), names, rotation=90, fontsize=6)
+    axes.set_ylabel("share of turn targets")
+    shares = f"{focus['focused_tools_share']:.0%} of turns (uniform {focus['focused_tools_uniform_share']:.0%})"
+    axes.set_title(f"Focused tools: {shares}")
+    axes.legend()
+    return _save(figure, folder / "focus.png")
+
+
+def _focus_rows(focus: dict[str, Any]) -> list[list[Any]]:
+    """Per tool: the eval's failure rate, then its share of turn targets, uniform and focused; failing tools first."""
+    per_tool = focus["per_tool"]
+    names = sorted(per_tool, key=lambda name: (-per_tool[name]["failure_rate"], name))
+    return [
+        [
+            name,
+            f"{per_tool[name]['failure_rate']:.1%}",
+            f"{per_tool[name]['uniform_share']:.1%}",
+            f"{per_tool[name]['focused_share']:.1%}",
+            per_tool[name]["turns"],
+        ]
+        for name in names
+    ]
 
 
 def _save(figure: Any, path: Path) -> Path:
@@ -175,8 +227,27 @@ def _tables(figures: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any
         ]
         for env, d in figures["environments"].items()
     ]
+    focused = []
+    if "focus" in figures:
+        focus = figures["focus"]
+        summary = [
+            ["eval file (sha256)", focus["file_sha256"][:16]],
+            ["focus share", focus["share"]],
+            ["turns", focus["turns"]],
+            ["focused tools", ", ".join(focus["focused_tools"])],
+            ["their share of turns", f"{focus['focused_tools_share']:.1%}"],
+            ["their share without a focus (uniform)", f"{focus['focused_tools_uniform_share']:.1%}"],
+            ["fewest turns of another tool, per 1,000", focus["fewest_turns_per_1000_of_other_tools"]],
+            ["held-out samples left out", focus["held_out_samples_left_out"]],
+        ]
+        focused = [
+            ("Focus", ["figure", "value"], summary),
+            ("Focus: targets' shares, uniform vs focused", ["tool", "eval failure rate", "uniform", "focused", "turns"],
+             _focus_rows(focus)),
+        ]  # fmt: skip
     return [
         ("Totals", ["figure", "value"], [[key, value] for key, value in totals.items()]),
+        *focused,
         (
             "Per environment",
             [

@@ -36,6 +36,8 @@ class Sample:
     initial_state: dict[str, Any] | None = None
     extra_tools: list[dict[str, Any]] = field(default_factory=list)
     """Tools withheld at the start and offered later in the dialogue (missing-tool turns)."""
+    focus: dict[str, Any] | None = None
+    """The focus it was made with (`--focus EVAL.json`): the eval file's sha256, the share and the weights."""
 
     @property
     def n_calls(self) -> int:
@@ -66,7 +68,7 @@ class Sample:
             "model": self.model,
             "trajectory_ids": self.trajectory_ids,
             "verified": self.verified,
-        }
+        } | ({"focus": self.focus} if self.focus is not None else {})
 
 
 @dataclass

@@ -8,6 +8,8 @@ taking new work; they finish what they hold and the error is raised after them, 
 worker is ever cancelled in the middle of closing its connections.
 """
 
+import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -21,9 +23,11 @@ from typing import Any, TypeVar
 import anyio
 
 from simulator import Connection, ConnectionFailed, ServerTarget, Store, Trajectory
+from simulator.focus import Focus
 from synthesizer.chain import DialogueRunner
 from synthesizer.errors import EndpointUnavailable
 from synthesizer.filters import NearDuplicates
+from synthesizer.focus import focused_target, focused_variants, is_held_out
 from synthesizer.plan import AdvancedTool, TurnPlan, Variants, plan_dialogue
 from synthesizer.roles import AssistantMessage, Backend, Roles
 from synthesizer.samples import Reject, Sample, SampleStore
@@ -47,10 +51,15 @@ class SynthesisConfig:
     seed: int = 0
     variants: Variants = field(default_factory=Variants)
     concurrency: int = 1
+    focus: Focus | None = None
+    """Where a model failed (`--focus EVAL.json`): turn targets, patterns and variants weighted by it, and the
+    eval's tasks rejected (`synthesizer.focus`)."""
 
     def key(self, backend_key: str) -> str:
         settings = {**asdict(self), "model": backend_key}
-        del settings["samples"], settings["concurrency"]
+        del settings["samples"], settings["concurrency"], settings["focus"]
+        if self.focus is not None:  # only then: samples made without one keep their ids
+            settings["focus"] = self.focus.identity()
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -199,7 +208,9 @@ async def _one(
     candidate, reference = await connections.pair(trajectory)
     tools = {tool.name: tool for tool in candidate.tools}
     roles = _Observed(backend.roles_for(tools, rng), tally, refresh)
-    plan = plan_dialogue(trajectory, tools, config.turns, config.variants, rng, askable)
+    variants = focused_variants(config.variants, config.focus)
+    prefer = functools.partial(focused_target, config.focus, rng) if config.focus is not None else None
+    plan = plan_dialogue(trajectory, tools, config.turns, variants, rng, askable, prefer)
     if plan is None:
         reason = f"fewer than {config.turns[0]} requests a user could make in this walk"
         return Reject(id=sample_id, trajectory_id=trajectory.id, model=roles.model, reason=reason, attempts=0)
@@ -207,10 +218,23 @@ async def _one(
         roles, candidate, reference, tools, max_attempts=config.max_attempts, rng=rng, min_turns=config.turns[0]
     )
     try:
-        return await runner.run(plan, sample_id)
+        outcome = await runner.run(plan, sample_id)
     except ConnectionFailed as error:  # the server died or would not restart: this trajectory only
         reason = f"server: {error}"
         return Reject(id=sample_id, trajectory_id=trajectory.id, model=roles.model, reason=reason, attempts=0)
+    return _with_focus(outcome, config.focus, connections.focus_of(trajectory))
+
+
+def _with_focus(outcome: Sample | Reject, focus: Focus | None, explored: dict[str, Any] | None) -> Sample | Reject:
+    """A sample records the focus it was made with (synthesis's, else its exploration's); one of the focus
+    eval's own tasks becomes a reject, so no training file can hold it."""
+    if not isinstance(outcome, Sample) or (focus is None and explored is None):
+        return outcome
+    if is_held_out(focus, outcome):
+        reason = "one of the focus eval's tasks (held out)"
+        trajectory_id = outcome.trajectory_ids[0]
+        return Reject(outcome.id, trajectory_id, outcome.model, reason, outcome.attempts)
+    return dataclasses.replace(outcome, focus=focus.identity() if focus is not None else explored)
 
 
 class _Connections:
@@ -231,6 +255,10 @@ class _Connections:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._stack.aclose()
+
+    def focus_of(self, trajectory: Trajectory) -> dict[str, Any] | None:
+        """The focus the trajectory's exploration ran with (`explore --focus`), as its run recorded it."""
+        return self._store.run_config(trajectory.run_id).get("focus")
 
     async def pair(self, trajectory: Trajectory) -> tuple[Connection, Connection]:
         key = f"{trajectory.run_id}|{trajectory.env}|{trajectory.scenario}"
