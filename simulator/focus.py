@@ -11,7 +11,9 @@ weights.  The rule:
   variant) is drawn by weight with probability `share`, and made exactly as without a focus otherwise.
   So `share=0.7` keeps 30% uniform coverage, `share=0` is today's data, `share=1` only the failures.
   In expectation a tool's share of targets is `share * weight / total weight + (1 - share) * its
-  share without a focus`.
+  share without a focus`.  A run over several environments first shares its trajectories out by the
+  same rule (`trajectories_per_env`); inside an environment the weights then decide the part of its
+  decisions that keeps the whole run at `share` (`for_env`).
 
 The eval's own tasks are held out: `is_held_out` matches a sample by its id, its trajectory ids and its
 requests (case and spacing ignored), and training files leave every match out.
@@ -22,7 +24,7 @@ import hashlib
 import json
 import random
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,13 @@ class Focus:
     """The eval's task ids and their trajectory ids (a task id is `trajectory id:synthesis key`)."""
     held_out_queries: tuple[str, ...] = ()
     """Requests of the eval's tasks, normalized (`_normal`)."""
+    in_env: float | None = None
+    """Set by `for_env`: the share of one environment's tool decisions the weights make."""
+
+    @property
+    def tool_share(self) -> float:
+        """The share of tool decisions (targets, goals, turn targets) the weights make here."""
+        return self.share if self.in_env is None else self.in_env
 
     def identity(self) -> dict[str, Any]:
         """What a run's identity and a sample's provenance record of the focus (file hash, share, weights)."""
@@ -56,7 +65,19 @@ class Focus:
             "tools": self.tools,
             "variants": self.variants,
             "patterns": self.patterns,
-        }
+        } | ({"share_in_env": self.in_env} if self.in_env is not None else {})
+
+    def for_env(self, tools_by_env: Mapping[str, Sequence[str]], env: str) -> "Focus":
+        """The focus for one environment of a run over `tools_by_env`, whose trajectories `trajectories_per_env`
+        shares out: there the weights decide `in_env` of the tool decisions, so that over the whole run they
+        decide `share` of them (an environment's trajectories are `share * its weight / all weight + (1 - share)
+        / environments` of the run's, and the first term is the weights' part).  Unchanged when nothing weighs."""
+        weights = {name: sum(self.tools.get(tool, 0.0) for tool in tools) for name, tools in tools_by_env.items()}
+        total = sum(weights.values())
+        if total <= 0:
+            return self
+        focused, uniform = self.share * weights[env] / total, (1 - self.share) / len(tools_by_env)
+        return replace(self, in_env=round(focused / (focused + uniform), 6))
 
     def pick(
         self, candidates: Sequence[Hashable], rng: random.Random, weights: Mapping[Any, float] | None = None
@@ -66,21 +87,22 @@ class Focus:
         weights = self.tools if weights is None else weights
         weighted = [(candidate, weights.get(candidate, 0.0)) for candidate in candidates]
         weighted = [(candidate, weight) for candidate, weight in weighted if weight > 0]
-        if not weighted or rng.random() >= self.share:
+        if not weighted or rng.random() >= self.tool_share:
             return None
         return rng.choices([c for c, _ in weighted], weights=[w for _, w in weighted])[0]
 
     def mixed(self, base: Mapping[str, float], weights: Mapping[str, float] | None = None) -> dict[str, float]:
-        """`base` (shares without a focus, any scale) mixed with the weights: `share` of the mass by weight,
-        the rest as `base`; `base` unchanged when no key of it weighs anything."""
+        """`base` (shares without a focus, any scale) mixed with the weights: `share` of the mass by weight
+        (`tool_share` for the tools' weights, the default), the rest as `base`; `base` unchanged when no key of
+        it weighs anything."""
+        share = self.tool_share if weights is None else self.share
         weights = self.tools if weights is None else weights
         focused = {key: weights.get(key, 0.0) for key in base}
         total_focus, total_base = sum(focused.values()), sum(base.values())
         if total_focus <= 0 or total_base <= 0:
             return dict(base)
         return {
-            key: (1 - self.share) * value / total_base + self.share * focused[key] / total_focus
-            for key, value in base.items()
+            key: (1 - share) * value / total_base + share * focused[key] / total_focus for key, value in base.items()
         }
 
     def is_held_out(self, sample_id: str, trajectory_ids: Sequence[str], queries: Sequence[str]) -> bool:

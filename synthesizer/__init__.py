@@ -11,7 +11,7 @@ from synthesizer.errors import (
     SynthesizerError,
 )
 from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
-from synthesizer.focus import focus_figures, focused_target, focused_variants, is_held_out
+from synthesizer.focus import focus_figures, focus_for, focused_target, focused_variants, is_held_out
 from synthesizer.llm import ChatModel, ChatReply, ResponseCache
 from synthesizer.offline import OfflineBackend, OfflineRoles
 from synthesizer.pipeline import RunConfig, run_pipeline
@@ -62,6 +62,7 @@ __all__ = [
     "collect_figures",
     "export_samples",
     "focus_figures",
+    "focus_for",
     "focused_target",
     "focused_variants",
     "format_quality",

@@ -7,6 +7,7 @@ turn targets (`focused_target`, the planner's one hook), the shares of the turn 
 the make-up of the data it gave, for the report.
 """
 
+import dataclasses
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -16,7 +17,7 @@ from simulator.focus import Focus
 from synthesizer.plan import Call, Variants
 from synthesizer.samples import Sample
 
-__all__ = ["focus_figures", "focused_target", "focused_variants", "is_held_out"]
+__all__ = ["focus_figures", "focus_for", "focused_target", "focused_variants", "is_held_out"]
 
 _RESULT_SOURCES = ("result", "probe")
 
@@ -41,6 +42,14 @@ def focused_target(
         for step in candidates
     }
     return focus.pick(candidates, rng, weights)
+
+
+def focus_for(focus: Focus | None, explored: Mapping[str, Any] | None) -> Focus | None:
+    """Synthesis's focus for a trajectory whose exploration recorded `explored` (its focus identity): the
+    share of tool decisions its environment got (`Focus.for_env`) when both come from the same eval file."""
+    if focus is None or not explored or explored.get("file_sha256") != focus.source:
+        return focus
+    return dataclasses.replace(focus, in_env=explored.get("share_in_env"))
 
 
 def focused_variants(variants: Variants, focus: Focus | None) -> Variants:

@@ -59,12 +59,17 @@ class RunConfig:
             focus=self.focus,
         )
 
-    def trajectories_per_env(self) -> dict[str, int]:
-        """`trajectories` each, or with a focus the same total shared out by `Focus.trajectories_per_env`."""
+    def explore_configs(self) -> dict[str, ExploreConfig]:
+        """Each environment's exploration: `explore_config`, or with a focus the same total of trajectories
+        shared out by `Focus.trajectories_per_env`, each with its environment's `Focus.for_env`."""
         if self.focus is None:
-            return dict.fromkeys(self.envs, self.trajectories)
+            return dict.fromkeys(self.envs, self.explore_config)
         tools = {env: list(get_environment(env).tool_specs()) for env in self.envs}
-        return self.focus.trajectories_per_env(self.trajectories, tools)
+        counts = self.focus.trajectories_per_env(self.trajectories, tools)
+        return {
+            env: replace(self.explore_config, trajectories=count, focus=self.focus.for_env(tools, env))
+            for env, count in counts.items()
+        }
 
     @property
     def synthesis_config(self) -> SynthesisConfig:
@@ -82,8 +87,7 @@ class RunConfig:
 def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str, Any]:
     """Explore -> synthesize -> export (all formats) -> report; the report's figures and `pending`."""
     config.out.mkdir(parents=True, exist_ok=True)
-    for env, trajectories in config.trajectories_per_env().items():
-        explore_config = replace(config.explore_config, trajectories=trajectories)
+    for env, explore_config in config.explore_configs().items():
         explore(ServerTarget(envs=(env,)), config.store_path, explore_config, stage(f"explore {env}"))
     counts = synthesize(config.store_path, config.synthesis_config, backend, stage("synthesize"))
     report = stage("export")

@@ -101,9 +101,9 @@ def run_on_ray(
     work = synthesis_work(config.synthesis_config, backend, config.store_path, address)
     key = config.synthesis_config.key(work.model)
     shards: list[Shard] = []
-    counts = replace(config, envs=config.envs or tuple(environment_names())).trajectories_per_env()
-    for env, trajectories in counts.items():
-        target, explore_config = ServerTarget(envs=(env,)), replace(config.explore_config, trajectories=trajectories)
+    every_env = replace(config, envs=config.envs or tuple(environment_names()))
+    for env, explore_config in every_env.explore_configs().items():
+        target = ServerTarget(envs=(env,))
         prepare_exploration(target, config.store_path, explore_config)
         shards += plan_exploration(
             target, config.store_path, explore_config, f"run-{key}", size=shard_size, ship_stored=True

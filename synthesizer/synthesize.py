@@ -27,7 +27,7 @@ from simulator.focus import Focus
 from synthesizer.chain import DialogueRunner
 from synthesizer.errors import EndpointUnavailable
 from synthesizer.filters import NearDuplicates
-from synthesizer.focus import focused_target, focused_variants, is_held_out
+from synthesizer.focus import focus_for, focused_target, focused_variants, is_held_out
 from synthesizer.plan import AdvancedTool, TurnPlan, Variants, plan_dialogue
 from synthesizer.roles import AssistantMessage, Backend, Roles
 from synthesizer.samples import Reject, Sample, SampleStore
@@ -208,8 +208,10 @@ async def _one(
     candidate, reference = await connections.pair(trajectory)
     tools = {tool.name: tool for tool in candidate.tools}
     roles = _Observed(backend.roles_for(tools, rng), tally, refresh)
-    variants = focused_variants(config.variants, config.focus)
-    prefer = functools.partial(focused_target, config.focus, rng) if config.focus is not None else None
+    explored = connections.focus_of(trajectory)
+    focus = focus_for(config.focus, explored)
+    variants = focused_variants(config.variants, focus)
+    prefer = functools.partial(focused_target, focus, rng) if focus is not None else None
     plan = plan_dialogue(trajectory, tools, config.turns, variants, rng, askable, prefer)
     if plan is None:
         reason = f"fewer than {config.turns[0]} requests a user could make in this walk"
@@ -222,7 +224,7 @@ async def _one(
     except ConnectionFailed as error:  # the server died or would not restart: this trajectory only
         reason = f"server: {error}"
         return Reject(id=sample_id, trajectory_id=trajectory.id, model=roles.model, reason=reason, attempts=0)
-    return _with_focus(outcome, config.focus, connections.focus_of(trajectory))
+    return _with_focus(outcome, focus, explored)
 
 
 def _with_focus(outcome: Sample | Reject, focus: Focus | None, explored: dict[str, Any] | None) -> Sample | Reject:
