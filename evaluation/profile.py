@@ -8,10 +8,10 @@ ids of the tasks with a turn in the group and of those with a failed one.
 
 Dependency patterns of a turn (a turn may have several, or none):
 
-* `carried_value`: an argument holds a value an earlier turn's read-only call returned (or was given),
-  and the turn's own request does not say it: the model must take it from the history;
-* `earlier_object`: an argument names something an earlier turn's state-changing call made or touched
-  ("cancel that booking");
+* `carried_value`: an argument holds a value an earlier turn looked up (a read-only call returned it first)
+  or was told, and the turn's own request does not say it: the model must take it from the history;
+* `earlier_object`: an argument names something an earlier turn's state-changing call made (returned it
+  first) or, when no call returned it, acted on ("cancel that booking", "move the file you created");
 * `implicit_state`: a call of the turn establishes a state (its tool `provides` a condition) that a later
   call of the turn `requires`, and the request leaves it unsaid (log in first);
 * `parallel_calls`: two of the turn's ground-truth calls do not depend on each other, so they belong in
@@ -86,11 +86,9 @@ def turn_patterns(task: Task, index: int, specs: Mapping[str, ToolSpec]) -> tupl
         for value in _telling_values(call["arguments"]):
             if str(value).lower() in said:
                 continue  # the user says it: nothing to take from the history
-            holder = _holder(value, earlier)
-            if holder is not None:
-                spec = specs.get(holder["tool"])
-                changes = spec is not None and not spec.read_only
-                found.add("earlier_object" if changes else "carried_value")
+            pattern = _from_history(value, earlier, specs)
+            if pattern is not None:
+                found.add(pattern)
     provided = [set(specs[call["tool"]].provides) if call["tool"] in specs else set() for call in turn.calls]
     for position, call in enumerate(turn.calls):
         needed = set(specs[call["tool"]].requires) if call["tool"] in specs else set()
@@ -146,10 +144,20 @@ def _section(groups: Mapping[str, _Group]) -> dict[str, Any]:
     return {name: group.to_json() for name, group in sorted(groups.items())}
 
 
-def _holder(value: Any, earlier: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The latest earlier call whose arguments or result hold `value`."""
-    holding = (call for call in reversed(earlier) if value in _telling_values([call["arguments"], call["result"]]))
-    return next(holding, None)
+def _from_history(value: Any, earlier: list[dict[str, Any]], specs: Mapping[str, ToolSpec]) -> str | None:
+    """How an earlier turn holds `value`: `earlier_object` when a state-changing call returned it first (made
+    it) or, returned by none, took it (the file it created by name); else `carried_value` (looked up or said)."""
+
+    def changes(call: dict[str, Any]) -> bool:
+        return call["tool"] in specs and not specs[call["tool"]].read_only
+
+    producer = next((call for call in earlier if value in _telling_values(call["result"])), None)
+    if producer is not None:
+        return "earlier_object" if changes(producer) else "carried_value"
+    takers = [call for call in earlier if value in _telling_values(call["arguments"])]
+    if not takers:
+        return None
+    return "earlier_object" if any(changes(call) for call in takers) else "carried_value"
 
 
 def _target(turn: TaskTurn) -> str | None:
