@@ -11,6 +11,7 @@ import argparse
 import collections
 import filecmp
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,18 +31,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("/tmp/funreason-focus-loop"))
     parser.add_argument("--fails-on", help="comma-separated tools the scripted model fails on (default: chosen)")
+    parser.add_argument("--reuse", action="store_true", help="keep the base run and eval.json of an earlier go")
     args = parser.parse_args()
     out, common = args.out, ["--trajectories", str(args.trajectories), "--seed", str(args.seed)]
-    _funreason("run", "--out", str(out / "base"), *common)
     store = out / "base" / "store.db"
-    _funreason("tasks", "--db", str(store), "--split", "0.2", "--seed", str(args.seed))
+    if not (args.reuse and (out / "eval.json").exists()):
+        _funreason("run", "--out", str(out / "base"), *common)
+        _funreason("tasks", "--db", str(store), "--split", "0.2", "--seed", str(args.seed))
     tasks = load_tasks(db=store, held_out_only=True)
     fails_on = frozenset(args.fails_on.split(",")) if args.fails_on else _five_tools(tasks)
-    with http_server(ScriptedModel(tasks, "truth", fails_on).app) as url:
-        _funreason(
-            "eval", "--db", str(store), "--held-out", "--llm", "openai", "--model", "fails-on-five",
-            "--base-url", f"{url}/v1", "--json", str(out / "eval.json"),
-        )  # fmt: skip
+    if not (args.reuse and (out / "eval.json").exists()):
+        with http_server(ScriptedModel(tasks, "truth", fails_on).app) as url:
+            _funreason(
+                "eval", "--db", str(store), "--held-out", "--llm", "openai", "--model", "fails-on-five",
+                "--base-url", f"{url}/v1", "--json", str(out / "eval.json"),
+            )  # fmt: skip
     profile = json.loads((out / "eval.json").read_text())["profile"]
     failing = {tool: group for tool, group in profile["per_tool"].items() if group["failures"]}
     print(f"profile before: {profile['failures']} of {profile['attempts']} turn attempts failed")
@@ -49,6 +53,7 @@ def main() -> None:
         print(f"  {tool:<34} attempts {group['attempts']:>3}  failures {group['failures']:>3}  rate {group['rate']}")
     print(f"tools failed on: {sorted(failing)} (scripted to fail on {sorted(fails_on)})")
     for name in ("focused", "focused-again"):
+        shutil.rmtree(out / name, ignore_errors=True)  # a run resumes: start each from nothing
         _funreason("run", "--out", str(out / name), *common, "--focus", str(out / "eval.json"))
     identical = all(
         filecmp.cmp(out / "focused" / f"{fmt}.jsonl", out / "focused-again" / f"{fmt}.jsonl", shallow=False)

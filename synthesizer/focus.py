@@ -33,15 +33,20 @@ def focused_target(
     """The planner's next turn target (a step among `candidates`), drawn by weight with probability `share`;
     None: the planner picks as without a focus.
 
-    A candidate weighs its tool's failure rate plus the failure rate of each dependency pattern its turn would
-    show, given the steps earlier-chosen turns `covered` (the patterns of `evaluation.profile`).
+    A candidate weighs its tool's failure rate times one plus the failure rates of the dependency patterns its
+    turn would show, given the steps earlier-chosen turns `covered` (the patterns of `evaluation.profile`): the
+    patterns choose among the failed tools' turns, as a failed tool's turns are where its patterns failed.  That
+    is divided by the number of candidates of weighed tools its turn would take in (itself included): a turn
+    that swallows the chain of another failed tool leaves that tool no turn of its own.
     """
+    weighed = {step for step in candidates if focus.tools.get(by_step[step].tool, 0.0) > 0}
     weights = {
         step: focus.tools.get(by_step[step].tool, 0.0)
-        + sum(focus.patterns.get(pattern, 0.0) for pattern in _patterns(step, by_step, closures, covered))
-        for step in candidates
+        * (1 + sum(focus.patterns.get(pattern, 0.0) for pattern in _patterns(step, by_step, closures, covered)))
+        / max(1, len(weighed & closures[step]))
+        for step in weighed
     }
-    return focus.pick(candidates, rng, weights)
+    return focus.pick(sorted(weighed), rng, weights)
 
 
 def focus_for(focus: Focus | None, explored: Mapping[str, Any] | None) -> Focus | None:
