@@ -1,4 +1,4 @@
-"""The targeted-training loop end to end, with its figures: `python bench/focus_loop.py [--trajectories N] [--out DIR]`.
+"""The targeted-training loop end to end, with its figures: `python -m bench.focus_loop [--trajectories N]`.
 
 Not a timing benchmark: it runs the real commands (`funreason run`, `tasks --split`, `eval` against a scripted
 model on 127.0.0.1 that fails on five tools and plays the ground truth elsewhere, `run --focus`, twice) and

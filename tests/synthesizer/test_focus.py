@@ -9,7 +9,15 @@ import pytest
 
 from simulator import ExploreConfig, Focus, FocusError, ServerTarget, Store, explore, read_focus
 from simulator.sampler import plan_targets
-from synthesizer import OfflineBackend, SampleStore, SynthesisConfig, Variants, focused_variants, synthesize
+from synthesizer import (
+    OfflineBackend,
+    SampleStore,
+    SynthesisConfig,
+    Variants,
+    focused_variants,
+    is_held_out,
+    synthesize,
+)
 from synthesizer.export import export_samples
 from tests.conftest import funreason
 
@@ -104,19 +112,21 @@ def test_a_focused_run_makes_more_turns_of_the_failed_tools_the_same_bytes_each_
 
 
 def test_the_eval_tasks_never_reach_the_training_data_matched_by_id_or_request(tmp_path):
-    uniform = _focused_store(tmp_path / "uniform.db", None, trajectories=6)
+    uniform = _focused_store(tmp_path / "store.db", None, trajectories=6)
     by_id, by_text = uniform[0], uniform[1]
     held_out = {
         by_id.id: {"env": "messaging", "queries": ["a request nobody makes"]},
-        "another-run-000001:abcd": {"env": "messaging", "queries": [by_text.turns[-1]["query"].upper()]},
+        "another-run-000001:abcd": {"env": "messaging", "queries": [f"  {by_text.turns[-1]['query'].upper()} "]},
     }
     focus = read_focus(write_eval(tmp_path / "eval.json", {}, held_out=held_out))
     assert focus.is_held_out(by_id.id, [], []) and focus.is_held_out("x", by_id.trajectory_ids, [])
     assert focus.is_held_out("x", [], [by_text.turns[-1]["query"]]) and not focus.is_held_out("x", ["y"], ["z"])
-    focused = _focused_store(tmp_path / "focused.db", focus, trajectories=6)
-    queries = {turn["query"] for sample in focused for turn in sample.turns}
-    assert by_text.turns[-1]["query"] not in queries
-    with Store(tmp_path / "focused.db") as store:
-        reasons = Counter(reject.reason for reject in SampleStore(store).iter_rejects())
-    assert reasons["one of the focus eval's tasks (held out)"] >= 1
-    assert len(focused) + reasons["one of the focus eval's tasks (held out)"] >= len(uniform) - 1
+    synthesize(tmp_path / "store.db", SynthesisConfig(seed=2, focus=focus), OfflineBackend())  # the same walks again
+    with Store(tmp_path / "store.db") as store:
+        samples = SampleStore(store)
+        focused = [sample for sample in samples.iter_samples() if sample.focus is not None]
+        held = {
+            r.trajectory_id for r in samples.iter_rejects() if r.reason == "one of the focus eval's tasks (held out)"
+        }
+    assert held == {by_id.trajectory_ids[0], by_text.trajectory_ids[0]}, "by its trajectory, and by its request"
+    assert len(focused) == len(uniform) - 2 and not any(is_held_out(focus, sample) for sample in focused)
