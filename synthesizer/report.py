@@ -165,19 +165,26 @@ def _focus_figures(store_path: Path, focus: Focus) -> dict[str, Any]:
 
 
 def _draw_focus(focus: dict[str, Any], folder: Path) -> Path:
-    """Each tool's share of turn targets, uniform (one of all tools) against the focused data; failing tools first."""
+    """Turn-target shares, uniform (one of all tools) against the focused data: the failed tools, the 20 other
+    tools with the most turns, and every other tool as one bar."""
     import matplotlib.pyplot as plt
 
     per_tool = focus["per_tool"]
-    names = sorted(per_tool, key=lambda name: (-per_tool[name]["failure_rate"], -per_tool[name]["focused_share"], name))
-    figure, axes = plt.subplots(figsize=(max(6, 0.22 * len(names)), 4))
-    positions = range(len(names))
-    axes.bar([p - 0.2 for p in positions], [per_tool[n]["uniform_share"] for n in names], width=0.4, label="uniform")
-    axes.bar([p + 0.2 for p in positions], [per_tool[n]["focused_share"] for n in names], width=0.4, label="focused")
-    axes.set_xticks(list(positions), names, rotation=90, fontsize=6)
+    order = {name: (-data["failure_rate"], -data["focused_share"], name) for name, data in per_tool.items()}
+    ranked = sorted(per_tool, key=order.__getitem__)
+    shown = ranked[: len(focus["focused_tools"]) + 20]
+    rest = [name for name in ranked if name not in shown]
+    uniform = [per_tool[name]["uniform_share"] for name in shown] + [sum(per_tool[n]["uniform_share"] for n in rest)]
+    focused = [per_tool[name]["focused_share"] for name in shown] + [sum(per_tool[n]["focused_share"] for n in rest)]
+    labels = [*shown, f"{len(rest)} other tools"]
+    figure, axes = plt.subplots(figsize=(10, 4.5))
+    positions = range(len(labels))
+    axes.bar([p - 0.2 for p in positions], uniform, width=0.4, label="uniform (one of all tools)")
+    axes.bar([p + 0.2 for p in positions], focused, width=0.4, label="focused run")
+    axes.set_xticks(list(positions), labels, rotation=70, ha="right", fontsize=7)
     axes.set_ylabel("share of turn targets")
     shares = f"{focus['focused_tools_share']:.0%} of turns (uniform {focus['focused_tools_uniform_share']:.0%})"
-    axes.set_title(f"Focused tools: {shares}")
+    axes.set_title(f"The {len(focus['focused_tools'])} failed tools (left): {shares}")
     axes.legend()
     return _save(figure, folder / "focus.png")
 

@@ -17,6 +17,7 @@ from synthesizer import (
     focused_variants,
     is_held_out,
     synthesize,
+    write_report,
 )
 from synthesizer.export import export_samples
 from tests.conftest import funreason
@@ -109,6 +110,12 @@ def test_a_focused_run_makes_more_turns_of_the_failed_tools_the_same_bytes_each_
     record = json.loads((tmp_path / "focused.jsonl").read_text().splitlines()[0])
     assert record["metadata"]["focus"] == focus.identity() and len(focus.source) == 64
     assert all(sample.focus is None for sample in uniform)
+    figures = write_report(tmp_path / "focused.db", tmp_path / "report", focus)["focus"]
+    assert figures["focused_tools_share"] == pytest.approx(_target_share(focused, failed), abs=1e-4)
+    assert figures["focused_tools"] == sorted(failed)
+    assert figures["per_tool"]["view_sent_messages"]["failure_rate"] == 0.75, "the profile before, beside it"
+    assert (tmp_path / "report" / "figures" / "focus.png").exists()
+    assert "Focus: targets' shares, uniform vs focused" in (tmp_path / "report" / "report.md").read_text()
 
 
 def test_the_eval_tasks_never_reach_the_training_data_matched_by_id_or_request(tmp_path):
