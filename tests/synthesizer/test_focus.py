@@ -10,10 +10,12 @@ import pytest
 from simulator import ExploreConfig, Focus, FocusError, ServerTarget, Store, explore, read_focus
 from simulator.sampler import plan_targets
 from synthesizer import (
+    Call,
     OfflineBackend,
     SampleStore,
     SynthesisConfig,
     Variants,
+    focused_target,
     focused_variants,
     is_held_out,
     synthesize,
@@ -137,3 +139,24 @@ def test_the_eval_tasks_never_reach_the_training_data_matched_by_id_or_request(t
         }
     assert held == {by_id.trajectory_ids[0], by_text.trajectory_ids[0]}, "by its trajectory, and by its request"
     assert len(focused) == len(uniform) - 2 and not any(is_held_out(focus, sample) for sample in focused)
+
+
+def test_patterns_choose_among_the_failed_tools_turns_and_a_chain_of_failed_tools_weighs_less(tmp_path):
+    focus = read_focus(
+        write_eval(tmp_path / "eval.json", {"send_message": 2, "log_in": 2}, patterns={"carried_value": 4})
+    )
+    looked_up = {"user_id": {"source": "result", "step": 0, "tool": "get_user_id", "field": "user_id"}}
+    calls = {
+        0: Call(0, "get_user_id", {"user_name": "Bob"}, {"user_id": "USR002"}, {}, changes_state=False),
+        1: Call(1, "send_message", {"receiver_id": "USR002"}, {}, looked_up, needs=(0,)),
+        2: Call(2, "send_message", {"receiver_id": "USR003"}, {}, {}),
+        3: Call(3, "log_in", {"user_id": "USR001"}, {}, {}),
+        4: Call(4, "send_message", {"receiver_id": "USR004"}, {}, {}, needs=(3,)),
+    }
+    closures = {0: frozenset({0}), 1: frozenset({0, 1}), 2: frozenset({2}), 3: frozenset({3}), 4: frozenset({3, 4})}
+    rng = random.Random(1)
+    picks = Counter(focused_target(focus, rng, calls, closures, [1, 2], {0}) for _ in range(4000))
+    assert picks[1] > 1.8 * picks[2] > 0, "step 1 carries Bob's id from an earlier turn: weight 0.5 * (1 + 1)"
+    chained = Counter(focused_target(focus, rng, calls, closures, [3, 4], set()) for _ in range(4000))
+    assert 1.7 < chained[3] / chained[4] < 2.3, "log_in's own turn, or half a weight for a turn that swallows it"
+    assert Counter(focused_target(focus, rng, calls, closures, [0], set()) for _ in range(100)) == {None: 100}
