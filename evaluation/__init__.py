@@ -8,6 +8,7 @@ from evaluation.evaluate import EvalRun, evaluate_tasks, regrade_attempts
 from evaluation.figures import eval_figures, pass_hat_k
 from evaluation.gym import MessageSpace, SandboxEnv
 from evaluation.pool import ConnectionPool, SharedConnections
+from evaluation.profile import PATTERNS, PROFILE_VERSION, failure_profile, tool_specs_of, turn_patterns
 from evaluation.report import write_eval_report
 from evaluation.rewards import (
     REWARD_WEIGHTS,
@@ -38,6 +39,8 @@ __all__ = [
     "FAILURE_KINDS",
     "GroundTruthPolicy",
     "MessageSpace",
+    "PATTERNS",
+    "PROFILE_VERSION",
     "Policy",
     "REWARD_WEIGHTS",
     "Reward",
@@ -57,6 +60,7 @@ __all__ = [
     "episode_reward",
     "eval_figures",
     "evaluate_tasks",
+    "failure_profile",
     "grade_turn",
     "load_tasks",
     "pass_hat_k",
@@ -70,9 +74,11 @@ __all__ = [
     "score_rollout_async",
     "split_tasks",
     "task_from_sample",
+    "tool_specs_of",
     "trl_reward",
     "trl_reward_async",
     "turn_reward",
+    "turn_patterns",
     "write_eval_report",
     "write_tasks",
     "write_trl",

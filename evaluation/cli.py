@@ -14,6 +14,7 @@ import click
 from evaluation.errors import EvaluationError
 from evaluation.evaluate import attempts_per_task, evaluate_tasks, regrade_attempts
 from evaluation.figures import eval_figures
+from evaluation.profile import failure_profile
 from evaluation.report import write_eval_report
 from evaluation.rl_data import RL_FORMATS, write_trl, write_verl
 from evaluation.runner import GroundTruthPolicy
@@ -125,7 +126,7 @@ def eval_command(
         attempts = run.attempts
     if not attempts:
         raise EvaluationError("no attempts to report (no tasks, or nothing stored for --regrade)")
-    figures = eval_figures(attempts, k)
+    figures = eval_figures(attempts, k) | {"profile": failure_profile(attempts)}
     write_eval_report(figures, json_out, report_dir or (json_out.parent if json_out else None))
     click.echo(
         f"{figures['tasks']} tasks x {k}: turn accuracy {_pct(figures['turn_accuracy'])}, "

@@ -1,8 +1,9 @@
 """Connect to any MCP server, build its Environment-API graph, explore it and record real trajectories."""
 
 from simulator.connection import Connection, ServerTarget
-from simulator.errors import ConnectionFailed, ServerDied, SimulatorError, StoreError
+from simulator.errors import ConnectionFailed, FocusError, ServerDied, SimulatorError, StoreError
 from simulator.explorer import ExploreConfig, explore, learn_from, run_id_for
+from simulator.focus import DEFAULT_FOCUS_SHARE, Focus, read_focus
 from simulator.graph import (
     add_reason,
     build_graph,
@@ -22,9 +23,12 @@ from simulator.store import Store
 __all__ = [
     "Connection",
     "ConnectionFailed",
+    "DEFAULT_FOCUS_SHARE",
     "ExploreConfig",
     "Hints",
     "HintsError",
+    "Focus",
+    "FocusError",
     "Recorder",
     "ServerDied",
     "ServerTarget",
@@ -44,6 +48,7 @@ __all__ = [
     "is_legal",
     "learn_from",
     "load_hints",
+    "read_focus",
     "replay",
     "requirement_groups",
     "run_id_for",

@@ -31,6 +31,7 @@ from simulator.cluster import explore_on_ray
 from simulator.connection import DEFAULT_ERROR_SHAPE, DEFAULT_ERROR_TEXT, ERROR_SHAPES, ServerTarget
 from simulator.errors import SimulatorError
 from simulator.explorer import ExploreConfig, explore, learn_from
+from simulator.focus import DEFAULT_FOCUS_SHARE, Focus, read_focus
 from simulator.graph import build_graph, export_graph
 from simulator.hints import Hints, load_hints
 from simulator.recorder import Recorder, run_proxy
@@ -41,6 +42,8 @@ __all__ = [
     "KNOWN_ERRORS",
     "RAY_HELP",
     "explore_command",
+    "focus_from",
+    "focus_options",
     "graph_command",
     "hint_environments",
     "progress_bar",
@@ -141,6 +144,36 @@ def target_from(
         error_shape=error_shape or None,
         hints=str(load_hints(hints).path) if hints is not None else None,
     )
+
+
+def focus_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--focus EVAL.json and --focus-share, shared by explore, synthesize and run."""
+    options = [
+        click.option(
+            "--focus",
+            "focus_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="An eval file (funreason eval --json): more data where that model failed; its tasks left out.",
+        ),
+        click.option(
+            "--focus-share",
+            type=click.FloatRange(0, 1),
+            help=f"Share of sampling decisions drawn by the failure rates; the rest as without --focus "
+            f"[default: {DEFAULT_FOCUS_SHARE}].",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def focus_from(focus_file: Path | None, focus_share: float | None) -> Focus | None:
+    """The `Focus` that `focus_options` ask for, or None."""
+    if focus_file is None:
+        if focus_share is not None:
+            raise click.UsageError("--focus-share goes with --focus EVAL.json")
+        return None
+    return read_focus(focus_file, DEFAULT_FOCUS_SHARE if focus_share is None else focus_share)
 
 
 @contextmanager
@@ -347,6 +380,7 @@ def proxy_command(server_cmd: str, record: Path, server_env: tuple[str, ...]) ->
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON object of value pools: parameter (or entity) name -> list of values to try.",
 )
+@focus_options
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=RAY_HELP)
 def explore_command(
     envs: str | None,
@@ -367,6 +401,8 @@ def explore_command(
     after_target: int,
     workers: int,
     values_file: Path | None,
+    focus_file: Path | None,
+    focus_share: float | None,
     ray_address: str | None,
 ) -> None:
     """Explore a server with directed sampling and record real trajectories.
@@ -384,6 +420,7 @@ def explore_command(
         after_target_steps=after_target,
         workers=workers,
         values=_merged(load_hints(hints).pools if hints else {}, _value_pools(values_file) if values_file else {}),
+        focus=focus_from(focus_file, focus_share),
     )
     if is_bfcl(target.envs) and scenario is None:  # BFCL's classes start in its entries' initial configs
         with progress_bar(f"exploring {target.label} in BFCL's entries") as report:

@@ -4,11 +4,12 @@
 SimulatorError
 ├── ConnectionFailed     a server could not be started or reached
 │   └── ServerDied       the server went away in the middle of a trajectory
-└── StoreError           the trajectory store cannot be opened or is not ours
+├── StoreError           the trajectory store cannot be opened or is not ours
+└── FocusError           a --focus file is not an eval file with a failure profile
 ```
 """
 
-__all__ = ["ConnectionFailed", "ServerDied", "SimulatorError", "StoreError"]
+__all__ = ["ConnectionFailed", "FocusError", "ServerDied", "SimulatorError", "StoreError"]
 
 
 class SimulatorError(Exception):
@@ -25,3 +26,7 @@ class ServerDied(ConnectionFailed):
 
 class StoreError(SimulatorError):
     """The trajectory store cannot be opened, is corrupt, or belongs to another program."""
+
+
+class FocusError(SimulatorError):
+    """A `--focus` file cannot be read or holds no failure profile."""

@@ -28,6 +28,7 @@ from servers import hash_state, load_pools
 from servers.worlds import world_pools
 from simulator.connection import Connection, ServerTarget
 from simulator.errors import ConnectionFailed, ServerDied, SimulatorError
+from simulator.focus import Focus
 from simulator.graph import add_reason, build_graph, graph_from_json, graph_to_json
 from simulator.records import Step, ToolInfo, Trajectory
 from simulator.sampler import (
@@ -68,11 +69,20 @@ class ExploreConfig:
     worlds: tuple[str, ...] = ()
     """Scenarios the trajectories are spread over instead of the target's one (shipped names or
     `generated:<seed>`); each trajectory records its own.  Empty: the target's scenario."""
+    focus: Focus | None = None
+    """Where a model failed (`--focus EVAL.json`): targets and next goals weighted by it."""
 
     def identity(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = self.settings()
         del data["trajectories"], data["workers"]
         return data
+
+    def settings(self) -> dict[str, Any]:
+        """Every field as JSON data; the focus as its identity, and only when there is one (so that runs
+        without one keep their ids)."""
+        data = asdict(self)
+        del data["focus"]
+        return data | ({"focus": self.focus.identity()} if self.focus is not None else {})
 
 
 def run_id_for(target: ServerTarget, config: ExploreConfig) -> str:
@@ -99,7 +109,7 @@ def explore(target: ServerTarget, store_path: Path, config: ExploreConfig, progr
     # Held open for the whole run: the last connection to close checkpoints the WAL into the
     # file, which cost milliseconds each time a stage opened and closed its own.
     with Store(store_path) as store:
-        settings = {**asdict(config), "server": target.options()}  # how synthesis reconnects
+        settings = {**config.settings(), "server": target.options()}  # how synthesis reconnects
         store.ensure_run(run_id, kind="explore", target=target.label, config=settings, seed=config.seed)
         done = store.trajectory_indices(run_id)
         report = progress or (lambda done_count, wanted: None)
@@ -518,7 +528,7 @@ class _Explorer:
             if tool_name == goal and not trajectory.reached and trajectory.target in self.tools:
                 goal = trajectory.target  # the creation tool came first; now the target
             elif tool_name == goal:  # on to another goal in the same sandbox: later requests build on this state
-                goal = _next_goal(index, called, excluded, rng) or goal
+                goal = _next_goal(index, called, excluded, rng, self.config.focus) or goal
             if trajectory.reached and extra_steps >= self.config.after_target_steps and not learning:
                 break
 
@@ -533,10 +543,21 @@ async def _connected(target: ServerTarget, connection: Connection | None) -> Asy
         yield opened
 
 
-def _next_goal(index: GraphIndex, called: set[str], excluded: set[str], rng: random.Random) -> str | None:
+def _next_goal(
+    index: GraphIndex, called: set[str], excluded: set[str], rng: random.Random, focus: Focus | None = None
+) -> str | None:
     """A tool that acts on what the walk made, revealed or changed (the story goes on); else one not called yet
-    with the most prerequisites not called yet either (a new chain)."""
-    goals = story_goals(index, called, excluded) or index.next_goals(called, excluded)
+    with the most prerequisites not called yet either (a new chain).
+
+    With a focus, its share of the time one of those drawn by its weights instead (the story still goes on
+    where it can: the weights choose among the story's next goals first)."""
+    story = story_goals(index, called, excluded)
+    if focus is not None:
+        fresh = [tool for tool in index.tools if tool not in called and tool not in excluded]
+        focused = focus.pick(story or fresh, rng)
+        if focused is not None:
+            return str(focused)
+    goals = story or index.next_goals(called, excluded)
     return rng.choice(goals) if goals else None
 
 
@@ -551,7 +572,7 @@ def _plan(graph: nx.DiGraph, config: ExploreConfig, tools: list[ToolInfo], pools
     not take every freed slot, or its few phrasings repeat instead).  Depends only on the plan's
     prefix, so a run that grows keeps its trajectories.
     """
-    plan = plan_targets(graph, config.trajectories, config.seed)
+    plan = plan_targets(graph, config.trajectories, config.seed, config.focus)
     room = {tool.name: _request_room(tool, pools, len(config.worlds)) for tool in tools if tool.name in graph}
     if not room:
         return plan

@@ -8,6 +8,7 @@ from typing import Any
 
 import networkx as nx
 
+from simulator.focus import Focus
 from simulator.graph import distances_to, requirement_groups
 from simulator.records import ToolInfo
 from simulator.values import (
@@ -44,27 +45,33 @@ _MEMO_LIMIT = 10_000
 run meets often come back at once."""
 
 
-def plan_targets(graph: nx.DiGraph, count: int, seed: int) -> list[str]:
+def plan_targets(graph: nx.DiGraph, count: int, seed: int, focus: Focus | None = None) -> list[str]:
     """Target tools for `count` trajectories, spread to cover the graph.
 
     Every tool is a target before any is a target twice; after that, tools with
     more incoming edges (more dependencies to cover) come up proportionally more.
-    Depends only on the graph and the seed, so workers and resumes agree on it.
+    With a `focus` that weighs any of the tools, every pick is proportional to the weights
+    `Focus.mixed` gives (the focus's share by failure rate, the rest as above), from the first on.
+    Depends only on the graph, the seed and the focus, so workers and resumes agree on it.
     """
     rng = random.Random(f"{seed}:targets")
     tools = sorted(graph.nodes)
     if not tools:
         return []
     weight = {tool: 1 + graph.in_degree(tool) for tool in tools}
+    focused = focus is not None and any(focus.tools.get(tool, 0) > 0 for tool in tools)
+    covering, offset = not focused, int(focused)  # with a focus: (times + 1) / weight, no first round
+    if focus is not None and focused:
+        weight = {tool: share or 1e-12 for tool, share in focus.mixed(weight).items()}  # share 1: the rest last
     times = dict.fromkeys(tools, 0)
-    # Each pick is the least (called yet, times / weight, random order, place in name order): a heap of those.
-    ranks = [(False, 0.0, rng.random(), position, tool) for position, tool in enumerate(tools)]
+    # Each pick is the least (called yet, (times + offset) / weight, random order, place in name order): a heap.
+    ranks = [(False, offset / weight[tool], rng.random(), position, tool) for position, tool in enumerate(tools)]
     heapq.heapify(ranks)
     plan = []
     for _ in range(count):
         _, _, order, position, target = ranks[0]
         times[target] += 1
-        heapq.heapreplace(ranks, (True, times[target] / weight[target], order, position, target))
+        heapq.heapreplace(ranks, (covering, (times[target] + offset) / weight[target], order, position, target))
         plan.append(target)
     return plan
 

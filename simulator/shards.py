@@ -10,7 +10,7 @@ shard run twice adds nothing and a killed driver resumes with the shards it lack
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -182,4 +182,4 @@ def _by_range(store: Store, run_id: str, size: int) -> dict[int, list[Trajectory
 
 
 def _config_row(config: ExploreConfig) -> dict[str, Any]:
-    return asdict(config)
+    return config.settings()

@@ -11,10 +11,11 @@ from synthesizer.errors import (
     SynthesizerError,
 )
 from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
+from synthesizer.focus import focus_figures, focus_for, focused_target, focused_variants, is_held_out
 from synthesizer.llm import ChatModel, ChatReply, ResponseCache
 from synthesizer.offline import OfflineBackend, OfflineRoles
 from synthesizer.pipeline import RunConfig, run_pipeline
-from synthesizer.plan import AdvancedTool, Call, DialoguePlan, TurnPlan, Variants, plan_dialogue
+from synthesizer.plan import AdvancedTool, Call, DialoguePlan, TargetChoice, TurnPlan, Variants, plan_dialogue
 from synthesizer.quality import QUALITY_FIGURES, format_quality, measure_quality, read_records
 from synthesizer.report import collect_figures, write_report
 from synthesizer.roles import AssistantMessage, Backend, ModelBackend, ModelRoles, Roles
@@ -53,13 +54,19 @@ __all__ = [
     "SampleStore",
     "SynthesisConfig",
     "SynthesizerError",
+    "TargetChoice",
     "TurnPlan",
     "Variants",
     "Verdict",
     "check_turn",
     "collect_figures",
     "export_samples",
+    "focus_figures",
+    "focus_for",
+    "focused_target",
+    "focused_variants",
     "format_quality",
+    "is_held_out",
     "measure_quality",
     "openai_tool",
     "plan_dialogue",

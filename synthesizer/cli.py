@@ -171,6 +171,7 @@ def _share_option(variant: str, help_text: str) -> Any:
 @_share_option("missing_parameter", "Share of turns whose query leaves out a value the assistant must ask for.")
 @_share_option("missing_tool", "Share of turns whose tool is only offered later in the dialogue.")
 @_share_option("error_recovery", "Share of turns with a call that really fails and is recovered from.")
+@simulator_cli.focus_options
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
 @simulator_cli.HINTS_OPTION
 @click.option(
@@ -187,6 +188,8 @@ def synthesize_command(
     missing_parameter: float,
     missing_tool: float,
     error_recovery: float,
+    focus_file: Path | None,
+    focus_share: float | None,
     ray_address: str | None,
     hints: Path | None,
     allow_template_requests: bool,
@@ -208,6 +211,7 @@ def synthesize_command(
             concurrency=endpoint["concurrency"] if endpoint["llm"] == "openai" else 1,
             hints=load_hints(hints).path if hints is not None else None,
             allow_template_requests=allow_template_requests,
+            focus=simulator_cli.focus_from(focus_file, focus_share),
         )
         with simulator_cli.progress_bar("synthesizing") as report:
             if ray_address:
@@ -305,6 +309,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
 @llm_options
 @click.option("--max-attempts", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--turns", default="3-6", show_default=True, callback=_turns, help="User turns per dialogue, MIN-MAX.")
+@simulator_cli.focus_options
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
 @simulator_cli.HINTS_OPTION
 def run_command(
@@ -318,6 +323,8 @@ def run_command(
     seed: int,
     max_attempts: int,
     turns: tuple[int, int],
+    focus_file: Path | None,
+    focus_share: float | None,
     ray_address: str | None,
     hints: Path | None,
     **endpoint: Any,
@@ -343,6 +350,7 @@ def run_command(
         concurrency=endpoint["concurrency"] if endpoint["llm"] == "openai" else 1,
         scenarios=scenarios,
         workers=workers,
+        focus=simulator_cli.focus_from(focus_file, focus_share),
     )
     try:
         config.out.mkdir(parents=True, exist_ok=True)

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from servers import environment_names, scenario_names
+from servers import environment_names, get_environment, scenario_names
 from servers.worlds import generated_names, world_environments
 from simulator import ExploreConfig, ServerTarget, Store, explore
 from simulator.bfcl import explore_bfcl, is_bfcl
+from simulator.focus import Focus
 from synthesizer.decontaminate import decontaminate_store, record_in_dataset_info
 from synthesizer.errors import SynthesizerError
 from synthesizer.export import FORMATS, export_samples
+from synthesizer.focus import is_held_out
 from synthesizer.offline import OfflineBackend
 from synthesizer.plan import Variants
 from synthesizer.report import write_report
@@ -67,6 +69,9 @@ class RunConfig:
     """One of `SCENARIO_SOURCES`."""
     workers: int = 1
     """Processes that explore each environment, and that synthesize offline (the same data with any number)."""
+    focus: Focus | None = None
+    """`--focus EVAL.json`: trajectories shared out over the environments, targets, patterns and variants
+    weighted by where the model failed (`simulator.focus`), the eval's tasks left out of every file."""
 
     @property
     def store_path(self) -> Path:
@@ -97,7 +102,21 @@ class RunConfig:
             after_target_steps=self.after_target_steps,
             workers=self.workers,
             worlds=self.worlds(env),
+            focus=self.focus,
         )
+
+    def explore_configs(self, trajectories: int | None = None) -> dict[str, ExploreConfig]:
+        """Each environment's exploration: `explore_config`, or with a focus the same total of trajectories
+        shared out by `Focus.trajectories_per_env`, each with its environment's `Focus.for_env`."""
+        per_env = trajectories or self.first_round
+        if self.focus is None:
+            return {env: self.explore_config(env, per_env) for env in self.envs}
+        tools = {env: list(get_environment(env).tool_specs()) for env in self.envs}
+        counts = self.focus.trajectories_per_env(per_env, tools)
+        return {
+            env: replace(self.explore_config(env, count), focus=self.focus.for_env(tools, env))
+            for env, count in counts.items()
+        }
 
     @property
     def synthesis_config(self) -> SynthesisConfig:
@@ -107,6 +126,7 @@ class RunConfig:
             seed=self.seed,
             variants=self.variants,
             concurrency=self.concurrency,
+            focus=self.focus,
         )
 
 
@@ -151,10 +171,9 @@ def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str,
     per_env = config.first_round
     bound = math.ceil((config.samples or 0) * TRAJECTORY_BOUND / len(config.envs))
     while True:
-        for env in config.envs:
+        for env, explore_config in config.explore_configs(per_env).items():
             if env not in bfcl:
-                target = ServerTarget(envs=(env,))
-                explore(target, config.store_path, config.explore_config(env, per_env), stage(f"explore {env}"))
+                explore(ServerTarget(envs=(env,)), config.store_path, explore_config, stage(f"explore {env}"))
         if bfcl:  # BFCL's classes start in the initial configs of BFCL's entries, combined as BFCL combines them
             explore_bfcl(
                 bfcl, config.store_path, config.explore_config(bfcl[0], per_env), stage("explore BFCL entries")
@@ -171,12 +190,13 @@ def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str,
             decontamination = decontaminate_store(samples)
         report = stage("export")
         for number, fmt in enumerate(FORMATS, 1):
-            export_samples(samples.iter_samples(), fmt, config.out / f"{fmt}.jsonl")
+            kept = (sample for sample in samples.iter_samples() if not is_held_out(config.focus, sample))
+            export_samples(kept, fmt, config.out / f"{fmt}.jsonl")
             report(number, len(FORMATS))
     if decontamination is not None:
         record_in_dataset_info(config.out / "dataset_info.json", decontamination)
     done = stage("report")
-    figures = write_report(config.store_path, config.out, decontamination=decontamination)
+    figures = write_report(config.store_path, config.out, config.focus, decontamination=decontamination)
     done(1, 1)
     short = max(0, (config.samples or 0) - counts["verified"])
     return figures | {"pending": counts["pending"], "short": short}

@@ -16,6 +16,7 @@ ground truth in a fresh sandbox and takes results and end states from that run.
 """
 
 import dataclasses
+import functools
 import random
 import re
 from collections.abc import Callable
@@ -31,6 +32,7 @@ __all__ = [
     "AdvancedTool",
     "Call",
     "DialoguePlan",
+    "TargetChoice",
     "TurnPlan",
     "Variants",
     "closure",
@@ -153,11 +155,13 @@ def plan_dialogue(
     variants: Variants,
     rng: random.Random,
     askable: Callable[[Call, list[Call]], bool] = lambda target, closure: True,
+    prefer: "TargetChoice | None" = None,
 ) -> DialoguePlan | None:
     """Choose the turns' targets and their closures; None when fewer than `turns[0]` targets exist.
 
     `askable(target, closure)` says whether a user could ask for the target with what the
     closure's calls show (the query writer's judgement); other calls are no targets.
+    `prefer` may pick a turn's target before the rule does (`synthesizer.focus.focused_target`).
     """
     if trajectory.status != "complete":
         return None
@@ -167,10 +171,11 @@ def plan_dialogue(
     eligible = [call for call in calls if askable(call, [by_step[step] for step in sorted(closures[call.step])])]
     looks_up = {call.step for call in calls if tools[call.tool].read_only is True}
     logins = {call.step for call in calls if _opens_session(tools[call.tool])}
-    targets = _story_targets(eligible, by_step, closures, rng.randint(*turns), logins, rng)
+    choose = functools.partial(prefer, by_step, closures) if prefer is not None else None
+    targets = _story_targets(eligible, by_step, closures, rng.randint(*turns), logins, rng, choose)
     if len(targets) < turns[0]:  # no story that long: the deepest chains, none a login only to log out again
         fitting = [call for call in eligible if _fits(call, closures[call.step], set(), by_step, logins)]
-        targets = _choose_targets(fitting, closures, rng.randint(*turns), turns[0], looks_up, rng)
+        targets = _choose_targets(fitting, closures, rng.randint(*turns), turns[0], looks_up, rng, choose)
     if len(targets) < turns[0]:
         return None
     return plan_turns(DialoguePlan(trajectory), calls, targets, tools, variants, rng)
@@ -210,6 +215,10 @@ def plan_turns(
         plan.turns.append(turn)
     _assign_variants(plan, tools, variants, rng)
     return plan
+
+
+TargetChoice = Callable[[dict[int, Call], dict[int, frozenset[int]], list[int], set[int]], int | None]
+"""`prefer(calls by step, closures, candidate steps, steps covered so far)`: a turn target, or None for the rule."""
 
 
 def compose_advanced_tool(turn: TurnPlan, tools: dict[str, ToolInfo]) -> AdvancedTool:
@@ -435,6 +444,7 @@ def _choose_targets(
     least: int,
     looks_up: set[int],
     rng: random.Random,
+    prefer: Callable[[list[int], set[int]], int | None] | None = None,
 ) -> list[int]:
     """Up to `count` targets, deepest chains first; a call already inside a chosen closure is no new target.
 
@@ -454,9 +464,11 @@ def _choose_targets(
         candidates = [call.step for call in calls if call.step not in covered]
         if not candidates:
             break
-        best = max(candidates, key=lambda step: (len(closures[step] - covered), said[step], order[step]))
-        if len(closures[best] - covered) < 2 and len(chosen) >= least:
-            break
+        best = prefer(candidates, covered) if prefer is not None else None
+        if best is None:
+            best = max(candidates, key=lambda step: (len(closures[step] - covered), said[step], order[step]))
+            if len(closures[best] - covered) < 2 and len(chosen) >= least:
+                break
         chosen.append(best)
         covered |= closures[best]
     # Too few requests: a call inside a chosen chain may be a request of its own, in an earlier turn
@@ -475,6 +487,7 @@ def _story_targets(
     count: int,
     logins: set[int],
     rng: random.Random,
+    prefer: Callable[[list[int], set[int]], int | None] | None = None,
 ) -> list[int]:
     """Up to `count` targets in walk order, each later one acting on what an earlier turn made or showed.
 
@@ -488,6 +501,7 @@ def _story_targets(
     after its own login.  Of the stories from each possible start, the one with two linked turns or more
     wins, then one that starts with a chain (first requests alike in every dialogue make near-duplicates),
     then the most linked turns, then the most turns, then the deepest start; ties break by the seeded rng.
+    `prefer(options, covered)` may pick a story's next target before the rule does (a focus).
     """
     targets = {call.step for call in calls}
     order = {call.step: rng.random() for call in calls}
@@ -511,7 +525,8 @@ def _story_targets(
             ranked = [rank for rank in ranked if rank[0] or rank[1] >= 2 or len(story) < _SHORT_STORY]
             if not ranked:
                 break
-            choice = max(ranked)
+            picked = prefer([rank[-1] for rank in ranked], covered) if prefer is not None else None
+            choice = next(rank for rank in ranked if rank[-1] == picked) if picked is not None else max(ranked)
             story.append(choice[-1])
             linked += choice[0]
             covered |= closures[choice[-1]]

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator import Store, export_graph, graph_from_json
+from simulator.focus import Focus
+from synthesizer.focus import focus_figures
 from synthesizer.quality import figure_value, measure_quality
 from synthesizer.recorded import session_accounts
 from synthesizer.samples import Sample, SampleStore
@@ -85,11 +87,16 @@ def collect_figures(store_path: Path) -> dict[str, Any]:
         }
 
 
-def write_report(store_path: Path, out: Path, *, decontamination: dict[str, Any] | None = None) -> dict[str, Any]:
+def write_report(
+    store_path: Path, out: Path, focus: Focus | None = None, *, decontamination: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Write report.json, report.md, report.html and the figures under `out`; returns the figures.
 
+    With a `focus`, the figures also say what the focused data is made of (`focus_figures`);
     `decontamination`: the counts of `synthesizer.decontaminate`, reported when the run made any."""
     figures = collect_figures(store_path)
+    if focus is not None:
+        figures["focus"] = _focus_figures(store_path, focus)
     if decontamination is not None:
         figures["decontamination"] = decontamination
     pictures = out / "figures"
@@ -147,6 +154,8 @@ def _draw(store_path: Path, figures: dict[str, Any], folder: Path) -> dict[str, 
         axes.legend()
         axes.set_title("Coverage per environment")
         images["Coverage per environment"] = _save(figure, folder / "coverage.png")
+    if "focus" in figures:
+        images["Targets' shares: uniform vs focused"] = _draw_focus(figures["focus"], folder)
     histograms = {
         "Steps per trajectory": lengths,
         "Turns per sample": _expand(figures["turns_per_sample"]),
@@ -160,6 +169,57 @@ def _draw(store_path: Path, figures: dict[str, Any], folder: Path) -> dict[str, 
             axes.set_ylabel("count")
             images[title] = _save(figure, folder / f"{title.lower().replace(' ', '-')}.png")
     return images
+
+
+def _focus_figures(store_path: Path, focus: Focus) -> dict[str, Any]:
+    """`focus_figures` over the store's samples and every tool its explorations' graphs hold."""
+    with Store(store_path) as store:
+        tools = set()
+        for (run_id,) in store.db.execute("SELECT id FROM runs WHERE kind = 'explore' ORDER BY id").fetchall():
+            graph = store.load_graph(run_id, "frozen")
+            tools |= set(graph_from_json(graph).nodes) if graph else set()
+        return focus_figures(SampleStore(store).iter_samples(), focus, tools)
+
+
+def _draw_focus(focus: dict[str, Any], folder: Path) -> Path:
+    """Turn-target shares, uniform (one of all tools) against the focused data: the failed tools, the 20 other
+    tools with the most turns, and every other tool as one bar."""
+    import matplotlib.pyplot as plt
+
+    per_tool = focus["per_tool"]
+    order = {name: (-data["failure_rate"], -data["focused_share"], name) for name, data in per_tool.items()}
+    ranked = sorted(per_tool, key=order.__getitem__)
+    shown = ranked[: len(focus["focused_tools"]) + 20]
+    rest = [name for name in ranked if name not in shown]
+    uniform = [per_tool[name]["uniform_share"] for name in shown] + [sum(per_tool[n]["uniform_share"] for n in rest)]
+    focused = [per_tool[name]["focused_share"] for name in shown] + [sum(per_tool[n]["focused_share"] for n in rest)]
+    labels = [*shown, f"{len(rest)} other tools"]
+    figure, axes = plt.subplots(figsize=(10, 4.5))
+    positions = range(len(labels))
+    axes.bar([p - 0.2 for p in positions], uniform, width=0.4, label="uniform (one of all tools)")
+    axes.bar([p + 0.2 for p in positions], focused, width=0.4, label="focused run")
+    axes.set_xticks(list(positions), labels, rotation=70, ha="right", fontsize=7)
+    axes.set_ylabel("share of turn targets")
+    shares = f"{focus['focused_tools_share']:.0%} of turns (uniform {focus['focused_tools_uniform_share']:.0%})"
+    axes.set_title(f"The {len(focus['focused_tools'])} failed tools (left): {shares}")
+    axes.legend()
+    return _save(figure, folder / "focus.png")
+
+
+def _focus_rows(focus: dict[str, Any]) -> list[list[Any]]:
+    """Per tool: the eval's failure rate, then its share of turn targets, uniform and focused; failing tools first."""
+    per_tool = focus["per_tool"]
+    names = sorted(per_tool, key=lambda name: (-per_tool[name]["failure_rate"], name))
+    return [
+        [
+            name,
+            f"{per_tool[name]['failure_rate']:.1%}",
+            f"{per_tool[name]['uniform_share']:.1%}",
+            f"{per_tool[name]['focused_share']:.1%}",
+            per_tool[name]["turns"],
+        ]
+        for name in names
+    ]
 
 
 def _save(figure: Any, path: Path) -> Path:
@@ -191,8 +251,27 @@ def _tables(figures: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any
         ]
         for env, d in figures["environments"].items()
     ]
+    focused = []
+    if "focus" in figures:
+        focus = figures["focus"]
+        summary = [
+            ["eval file (sha256)", focus["file_sha256"][:16]],
+            ["focus share", focus["share"]],
+            ["turns", focus["turns"]],
+            ["focused tools", ", ".join(focus["focused_tools"])],
+            ["their share of turns", f"{focus['focused_tools_share']:.1%}"],
+            ["their share without a focus (uniform)", f"{focus['focused_tools_uniform_share']:.1%}"],
+            ["fewest turns of another tool, per 1,000", focus["fewest_turns_per_1000_of_other_tools"]],
+            ["held-out samples left out", focus["held_out_samples_left_out"]],
+        ]
+        focused = [
+            ("Focus", ["figure", "value"], summary),
+            ("Focus: targets' shares, uniform vs focused", ["tool", "eval failure rate", "uniform", "focused", "turns"],
+             _focus_rows(focus)),
+        ]  # fmt: skip
     tables = [
         ("Totals", ["figure", "value"], [[key, value] for key, value in totals.items()]),
+        *focused,
         (
             "Per environment",
             [

@@ -41,6 +41,8 @@ class Sample:
     earlier part, which left the state this dialogue starts from (`initial_state` is the state after them)."""
     goals: dict[str, Any] | None = None
     """For a recorded session: its goals recorded, kept in this sample and dropped with reasons."""
+    focus: dict[str, Any] | None = None
+    """The focus it was made with (`--focus EVAL.json`): the eval file's sha256, the share and the weights."""
 
     @property
     def n_calls(self) -> int:
@@ -63,15 +65,19 @@ class Sample:
         )
 
     def provenance(self) -> dict[str, Any]:
-        return {
-            "sample_id": self.id,
-            "env": self.env,
-            "scenario": self.scenario,
-            "seed": self.seed,
-            "model": self.model,
-            "trajectory_ids": self.trajectory_ids,
-            "verified": self.verified,
-        } | ({"goals": self.goals, "setup": self.setup} if self.goals is not None else {})
+        return (
+            {
+                "sample_id": self.id,
+                "env": self.env,
+                "scenario": self.scenario,
+                "seed": self.seed,
+                "model": self.model,
+                "trajectory_ids": self.trajectory_ids,
+                "verified": self.verified,
+            }
+            | ({"goals": self.goals, "setup": self.setup} if self.goals is not None else {})
+            | ({"focus": self.focus} if self.focus is not None else {})
+        )
 
 
 @dataclass

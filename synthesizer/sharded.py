@@ -10,7 +10,7 @@ step that looks across samples, dropping near-duplicate requests, is left to the
 import asyncio
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -101,11 +101,12 @@ def run_on_ray(
     work = synthesis_work(config.synthesis_config, backend, config.store_path, address)
     key = config.synthesis_config.key(work.model)
     shards: list[Shard] = []
-    for env in config.envs or tuple(environment_names()):
+    every_env = replace(config, envs=config.envs or tuple(environment_names()))
+    for env, explore_config in every_env.explore_configs().items():
         target = ServerTarget(envs=(env,))
-        prepare_exploration(target, config.store_path, config.explore_config(env))
+        prepare_exploration(target, config.store_path, explore_config)
         shards += plan_exploration(
-            target, config.store_path, config.explore_config(env), f"run-{key}", size=shard_size, ship_stored=True
+            target, config.store_path, explore_config, f"run-{key}", size=shard_size, ship_stored=True
         )
     return run_shards(address, shards, work, config.store_path, stage("explore+synthesize on Ray"))
 

@@ -8,6 +8,8 @@ taking new work; they finish what they hold and the error is raised after them, 
 worker is ever cancelled in the middle of closing its connections.
 """
 
+import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -21,9 +23,11 @@ from typing import Any, TypeVar
 import anyio
 
 from simulator import Connection, ConnectionFailed, ServerTarget, Store, Trajectory
+from simulator.focus import Focus
 from synthesizer.chain import DialogueRunner
 from synthesizer.errors import EndpointUnavailable
 from synthesizer.filters import NearDuplicates
+from synthesizer.focus import focus_for, focused_target, focused_variants, is_held_out
 from synthesizer.plan import AdvancedTool, TurnPlan, Variants, plan_dialogue
 from synthesizer.recorded import account_for, plan_session
 from synthesizer.roles import AssistantMessage, Backend, Roles
@@ -55,14 +59,19 @@ class SynthesisConfig:
     """Keep samples whose requests paste a tool's description (marked); see `synthesizer.template_requests`."""
     part: tuple[int, int] = (0, 1)
     """(k, n): this process synthesizes the trajectories whose index is k modulo n (`run --workers n`)."""
+    focus: Focus | None = None
+    """Where a model failed (`--focus EVAL.json`): turn targets, patterns and variants weighted by it, and the
+    eval's tasks rejected (`synthesizer.focus`)."""
 
     def key(self, backend_key: str) -> str:
         settings = {**asdict(self), "model": backend_key}
-        del settings["samples"], settings["concurrency"], settings["part"]
+        del settings["samples"], settings["concurrency"], settings["part"], settings["focus"]
         if settings["hints"] is None:  # keys made before hints files existed stay the same
             del settings["hints"]
         if not settings["allow_template_requests"]:  # likewise before template requests were held back
             del settings["allow_template_requests"]
+        if self.focus is not None:  # only then: samples made without one keep their ids
+            settings["focus"] = self.focus.identity()
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -219,6 +228,9 @@ async def _one(
     candidate, reference = await connections.pair(trajectory)
     tools = {tool.name: tool for tool in candidate.tools}
     roles = _Observed(backend.roles_for(tools, rng), tally, refresh)
+    explored = connections.focus_of(trajectory)
+    focus = focus_for(config.focus, explored)
+    variants = focused_variants(config.variants, focus)
     runner = DialogueRunner(
         roles,
         candidate,
@@ -233,12 +245,13 @@ async def _one(
         return Reject(id=sample_id, trajectory_id=trajectory.id, model=roles.model, reason=reason, attempts=0)
 
     if trajectory.source == "record":
-        parts = plan_session(trajectory, tools, config.turns, config.variants, rng, askable)
+        parts = plan_session(trajectory, tools, config.turns, variants, rng, askable)
         if not parts:
             return [rejected("no goal a user could ask for in this recorded session: every call was refused")]
         planned = [(part.plan, _part_id(sample_id, part.part), part.goals) for part in parts]
     else:
-        plan = plan_dialogue(trajectory, tools, config.turns, config.variants, rng, askable)
+        prefer = functools.partial(focused_target, focus, rng) if focus is not None else None
+        plan = plan_dialogue(trajectory, tools, config.turns, variants, rng, askable, prefer)
         if plan is None:
             return [rejected(f"fewer than {config.turns[0]} requests a user could make in this walk")]
         planned = [(plan, sample_id, None)]
@@ -251,8 +264,20 @@ async def _one(
             outcome = rejected(f"server: {error}")
         if isinstance(outcome, Sample) and goals is not None:
             outcome.goals = account_for(goals, targets, {turn.target.step for turn in plan.turns})
-        outcomes.append(outcome)
+        outcomes.append(_with_focus(outcome, focus, explored))
     return outcomes
+
+
+def _with_focus(outcome: Sample | Reject, focus: Focus | None, explored: dict[str, Any] | None) -> Sample | Reject:
+    """A sample records the focus it was made with (synthesis's, else its exploration's); one of the focus
+    eval's own tasks becomes a reject, so no training file can hold it."""
+    if not isinstance(outcome, Sample) or (focus is None and explored is None):
+        return outcome
+    if is_held_out(focus, outcome):
+        reason = "one of the focus eval's tasks (held out)"
+        trajectory_id = outcome.trajectory_ids[0]
+        return Reject(outcome.id, trajectory_id, outcome.model, reason, outcome.attempts)
+    return dataclasses.replace(outcome, focus=focus.identity() if focus is not None else explored)
 
 
 class _Connections:
@@ -275,6 +300,10 @@ class _Connections:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._stack.aclose()
+
+    def focus_of(self, trajectory: Trajectory) -> dict[str, Any] | None:
+        """The focus the trajectory's exploration ran with (`explore --focus`), as its run recorded it."""
+        return self._store.run_config(trajectory.run_id).get("focus")
 
     async def pair(self, trajectory: Trajectory) -> tuple[Connection, Connection]:
         """The run's pair, set to start from the trajectory's scenario: one pair per run, not per world,

@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from evaluation import GroundTruthPolicy, Task, load_tasks
+from evaluation import GroundTruthPolicy, Task, TaskTurn, load_tasks
 from simulator import ExploreConfig, ServerTarget, explore
-from synthesizer import OfflineBackend, SynthesisConfig, synthesize
+from synthesizer import ChatReply, OfflineBackend, SynthesisConfig, synthesize
 
 
 @pytest.fixture(scope="session")
@@ -36,12 +36,15 @@ class ScriptedModel:
 
     Modes: `truth` plays back each task's ground truth (found by the dialogue's first user message);
     `text_only` does the same but refuses native `tools` and writes its calls as `<tool_call>` text;
-    `no_tools` answers every request in words without calling anything.
+    `no_tools` answers every request in words without calling anything.  `fails_on` (tool names): a
+    turn whose target is one of them is answered in words, without a call; the next turn that calls
+    makes the calls of the turns it failed first, so that only those turns fail.
     """
 
-    def __init__(self, tasks: list[Task], mode: str) -> None:
+    def __init__(self, tasks: list[Task], mode: str, fails_on: frozenset[str] = frozenset()) -> None:
         self.by_first_query = {task.turns[0].query: task for task in tasks}
         self.mode = mode
+        self.fails_on = fails_on
         self.requests = 0
         self.app = Starlette(routes=[Route("/v1/chat/completions", self.complete, methods=["POST"])])
 
@@ -54,12 +57,36 @@ class ScriptedModel:
             return JSONResponse({"error": {"message": "tool use is not supported by this model"}}, status_code=400)
         messages = [as_tool_result(message) for message in body["messages"]]
         first = next(message for message in messages if message["role"] == "user")
-        reply = await GroundTruthPolicy(self.by_first_query[first["content"]]).act(messages, [])
+        task = self.by_first_query[first["content"]]
+        reply = await GroundTruthPolicy(task).act(messages, [])
+        if self.fails_on:
+            reply = self.failing(task, messages, reply)
         if self.mode == "text_only":
             blocks = [{"name": call["name"], "arguments": call["arguments"]} for call in reply.tool_calls]
             return completion(reply.content + "".join(f"<tool_call>{json.dumps(b)}</tool_call>" for b in blocks))
         calls = [(call["name"], json.dumps(call["arguments"])) for call in reply.tool_calls]
         return completion(reply.content, calls)
+
+    def failing(self, task: Task, messages: list[dict[str, Any]], reply: ChatReply) -> ChatReply:
+        """`reply` as a model that cannot use the `fails_on` tools, but catches up on their calls later."""
+        queries = [turn.query for turn in task.turns]
+        current = [message["content"] for message in messages if message.get("content") in queries][-1]
+        index = queries.index(current)
+        if _target(task.turns[index]) in self.fails_on:
+            return ChatReply(content="I cannot do that with the tools I have.")
+        if not reply.tool_calls:
+            return reply
+        missed = [
+            {"name": call["tool"], "arguments": call["arguments"]}
+            for turn in task.turns[:index]
+            if _target(turn) in self.fails_on
+            for call in turn.calls
+        ]
+        return ChatReply(content=reply.content, tool_calls=missed + reply.tool_calls)
+
+
+def _target(turn: TaskTurn) -> str | None:
+    return turn.target or (turn.calls[-1]["tool"] if turn.calls else None)
 
 
 def as_tool_result(message: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,138 @@
+"""Focused synthesis: turn targets, dependency patterns and variants weighted by where a model failed.
+
+The weights and the share they decide come from `simulator.focus.Focus` (read from `funreason eval
+--json`); this module applies them to what the synthesizer decides: which calls of a walk become
+turn targets (`focused_target`, the planner's one hook), the shares of the turn variants
+(`focused_variants`), and what goes into training files (`held_out_kept`); `focus_figures` measures
+the make-up of the data it gave, for the report.
+"""
+
+import dataclasses
+import random
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from simulator.focus import Focus
+from synthesizer.plan import Call, Variants
+from synthesizer.samples import Sample
+
+__all__ = ["focus_figures", "focus_for", "focused_target", "focused_variants", "is_held_out"]
+
+_RESULT_SOURCES = ("result", "probe")
+
+
+def focused_target(
+    focus: Focus,
+    rng: random.Random,
+    by_step: Mapping[int, Call],
+    closures: Mapping[int, frozenset[int]],
+    candidates: list[int],
+    covered: set[int],
+) -> int | None:
+    """The planner's next turn target (a step among `candidates`), drawn by weight with probability `share`;
+    None: the planner picks as without a focus.
+
+    A candidate weighs its tool's failure rate times one plus the failure rates of the dependency patterns its
+    turn would show, given the steps earlier-chosen turns `covered` (the patterns of `evaluation.profile`): the
+    patterns choose among the failed tools' turns, as a failed tool's turns are where its patterns failed.  That
+    is divided by the number of candidates of weighed tools its turn would take in (itself included): a turn
+    that swallows the chain of another failed tool leaves that tool no turn of its own.
+    """
+    weighed = {step for step in candidates if focus.tools.get(by_step[step].tool, 0.0) > 0}
+    weights = {
+        step: focus.tools.get(by_step[step].tool, 0.0)
+        * (1 + sum(focus.patterns.get(pattern, 0.0) for pattern in _patterns(step, by_step, closures, covered)))
+        / max(1, len(weighed & closures[step]))
+        for step in weighed
+    }
+    return focus.pick(sorted(weighed), rng, weights)
+
+
+def focus_for(focus: Focus | None, explored: Mapping[str, Any] | None) -> Focus | None:
+    """Synthesis's focus for a trajectory whose exploration recorded `explored` (its focus identity): the
+    share of tool decisions its environment got (`Focus.for_env`) when both come from the same eval file."""
+    if focus is None or not explored or explored.get("file_sha256") != focus.source:
+        return focus
+    return dataclasses.replace(focus, in_env=explored.get("share_in_env"))
+
+
+def focused_variants(variants: Variants, focus: Focus | None) -> Variants:
+    """The variants' shares mixed with their failure rates (`plain` is the rest): `Focus.mixed` over all four."""
+    if focus is None or not focus.variants:
+        return variants
+    base = {
+        "plain": max(0.0, 1 - variants.missing_parameter - variants.missing_tool - variants.error_recovery),
+        "missing_parameter": variants.missing_parameter,
+        "missing_tool": variants.missing_tool,
+        "error_recovery": variants.error_recovery,
+    }
+    mixed = focus.mixed(base, focus.variants)
+    return Variants(mixed["missing_parameter"], mixed["missing_tool"], mixed["error_recovery"])
+
+
+def is_held_out(focus: Focus | None, sample: Sample) -> bool:
+    """Whether a sample is one of the focus eval's tasks (by id, trajectory or request): never training data."""
+    queries = [turn["query"] for turn in sample.turns]
+    return focus is not None and focus.is_held_out(sample.id, sample.trajectory_ids, queries)
+
+
+def focus_figures(samples: Iterable[Sample], focus: Focus, tools: Iterable[str]) -> dict[str, Any]:
+    """The focused data's make-up: per tool its failure rate (the profile before), its share of turn targets
+    without a focus (uniform: one tool of all `tools`) and in the data; and the focused tools' total shares."""
+    targets: Counter[str] = Counter()
+    held_out = 0
+    for sample in samples:
+        if is_held_out(focus, sample):
+            held_out += 1
+            continue
+        targets.update(_target(turn) for turn in sample.turns)
+    names = sorted(set(tools) | set(focus.tools))
+    turns = sum(targets.values())
+    focused = [name for name in names if focus.tools.get(name, 0) > 0]
+    per_tool = {
+        name: {
+            "failure_rate": focus.tools.get(name, 0.0),
+            "uniform_share": round(1 / len(names), 4),
+            "focused_share": round(targets[name] / turns, 4) if turns else 0.0,
+            "turns": targets[name],
+        }
+        for name in names
+    }
+    others = [per_tool[name]["turns"] for name in names if name not in focused]
+    return {
+        "file_sha256": focus.source,
+        "share": focus.share,
+        "turns": turns,
+        "focused_tools": focused,
+        "focused_tools_uniform_share": round(len(focused) / len(names), 4) if names else 0.0,
+        "focused_tools_share": round(sum(targets[name] for name in focused) / turns, 4) if turns else 0.0,
+        "fewest_turns_per_1000_of_other_tools": round(1000 * min(others) / turns, 2) if others and turns else None,
+        "held_out_samples_left_out": held_out,
+        "per_tool": per_tool,
+    }
+
+
+def _target(turn: Mapping[str, Any]) -> str:
+    return turn.get("target") or (turn["calls"][-1]["tool"] if turn.get("calls") else "")
+
+
+def _patterns(
+    step: int, by_step: Mapping[int, Call], closures: Mapping[int, frozenset[int]], covered: set[int]
+) -> set[str]:
+    """The dependency patterns the turn of target `step` would show: values from turns chosen before it (read
+    or made there), a state one of its own calls establishes, calls of its own that need nothing of each other."""
+    own = sorted(closures[step] - covered)
+    found = set()
+    depth: dict[int, int] = {}
+    for position in own:
+        call = by_step[position]
+        values = {origin.get("step") for origin in call.provenance.values() if origin.get("source") in _RESULT_SOURCES}
+        for producer in values & covered:
+            found.add("earlier_object" if by_step[producer].changes_state else "carried_value")
+        if (set(call.needs) - values) & set(own):  # a state a call of this very turn sets up
+            found.add("implicit_state")
+        depth[position] = 1 + max((depth[needed] for needed in call.needs if needed in depth), default=-1)
+    if len(depth) != len(set(depth.values())):
+        found.add("parallel_calls")
+    return found

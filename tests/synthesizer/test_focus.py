@@ -1,0 +1,162 @@
+"""`--focus EVAL.json`: more data where a model failed, a share of uniform coverage kept, its tasks held out."""
+
+import json
+import random
+from collections import Counter
+
+import networkx as nx
+import pytest
+
+from simulator import ExploreConfig, Focus, FocusError, ServerTarget, Store, explore, read_focus
+from simulator.sampler import plan_targets
+from synthesizer import (
+    Call,
+    OfflineBackend,
+    SampleStore,
+    SynthesisConfig,
+    Variants,
+    focused_target,
+    focused_variants,
+    is_held_out,
+    synthesize,
+    write_report,
+)
+from synthesizer.export import export_samples
+from tests.conftest import funreason
+
+
+def _group(failures: int, attempts: int = 4) -> dict:
+    return {"attempts": attempts, "failures": failures, "rate": failures / attempts}
+
+
+def write_eval(path, tools=None, variants=None, patterns=None, held_out=None):
+    """An eval file as `funreason eval --json` writes it, reduced to what `--focus` reads (its `profile`)."""
+    profile = {
+        "per_tool": {tool: _group(failures) for tool, failures in (tools or {}).items()},
+        "per_variant": {name: _group(failures) for name, failures in (variants or {}).items()},
+        "per_pattern": {name: _group(failures) for name, failures in (patterns or {}).items()},
+        "held_out": held_out or {},
+    }
+    path.write_text(json.dumps({"turn_accuracy": 0.5, "profile": profile}))
+    return path
+
+
+def test_the_weights_are_failure_rates_and_the_share_is_what_they_decide(tmp_path):
+    focus = read_focus(write_eval(tmp_path / "eval.json", {"a": 4, "b": 1, "c": 0}, {"missing_tool": 2}), 0.7)
+    assert focus.tools == {"a": 1.0, "b": 0.25} and focus.variants == {"missing_tool": 0.5}, "passed tools weigh 0"
+    mixed = focus.mixed({"a": 1.0, "b": 1.0, "c": 1.0, "d": 1.0})
+    assert mixed == pytest.approx({"a": 0.3 / 4 + 0.7 * 0.8, "b": 0.3 / 4 + 0.7 * 0.2, "c": 0.075, "d": 0.075})
+    rng = random.Random(0)
+    picks = Counter(focus.pick(["a", "b", "c"], rng) for _ in range(10_000))
+    assert abs(picks[None] / 10_000 - 0.3) < 0.02 and picks["c"] == 0 and picks["a"] > 3 * picks["b"]
+    assert focus.pick(["c", "d"], rng) is None, "nothing weighs: no decision is taken from the rule"
+    assert read_focus(tmp_path / "eval.json", 0).pick(["a"], rng) is None, "share 0 is today's data"
+    tools_by_env = {"one": ["a", "x"], "two": ["b"], "three": ["y", "z"]}
+    counts = focus.trajectories_per_env(10, tools_by_env)
+    assert sum(counts.values()) == 30 and counts == {"one": 20, "two": 7, "three": 3}
+    inside = focus.for_env(tools_by_env, "one")
+    assert inside.tool_share == pytest.approx(0.56 / (0.56 + 0.1), abs=1e-6) and inside.share == 0.7
+    assert focus.for_env(tools_by_env, "three").tool_share == 0.0
+    plain = focused_variants(Variants(), focus)
+    assert plain.missing_tool == pytest.approx(0.3 * 0.1 + 0.7) and plain.missing_parameter == pytest.approx(0.045)
+
+
+def test_a_file_that_is_no_eval_file_is_one_line_naming_it(tmp_path):
+    (tmp_path / "eval.json").write_text(json.dumps({"turn_accuracy": 1.0}))
+    with pytest.raises(FocusError, match="eval.json: not an eval file with a failure profile"):
+        read_focus(tmp_path / "eval.json")
+    outcome = funreason("run", "--out", str(tmp_path / "out"), "--focus", str(tmp_path / "eval.json"))
+    assert outcome.returncode == 1 and outcome.stderr.count("\n") == 1 and "failure profile" in outcome.stderr
+    missing = funreason("explore", "--env", "math", "--db", str(tmp_path / "s.db"), "--focus", str(tmp_path / "no"))
+    assert missing.returncode == 1 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr
+    alone = funreason("run", "--out", str(tmp_path / "out"), "--focus-share", "0.5")
+    assert alone.returncode == 2 and "--focus-share goes with --focus" in alone.stderr
+
+
+def test_focused_targets_follow_the_rule_and_every_other_tool_keeps_its_turns(tmp_path):
+    graph = nx.DiGraph()
+    graph.add_nodes_from(f"tool{n:02d}" for n in range(40))
+    graph.add_edges_from([("tool00", "tool01"), ("tool01", "tool02"), ("tool03", "tool02")])
+    focus = read_focus(write_eval(tmp_path / "eval.json", {"tool05": 4, "tool30": 2}))
+    plan = Counter(plan_targets(graph, 2000, 3, focus))
+    expected = 2000 * (0.7 + 0.3 * 2 / 43)  # base weight: 1 + in-degree, 43 over the 40 tools
+    assert abs(plan["tool05"] + plan["tool30"] - expected) < 10 and plan["tool05"] > 1.9 * plan["tool30"]
+    assert min(plan.values()) >= 2 and len(plan) == 40, "each other tool keeps about 0.3/43 of the targets"
+    no_weights = read_focus(write_eval(tmp_path / "none.json", {"tool05": 0}))
+    assert plan_targets(graph, 500, 3, no_weights) == plan_targets(graph, 500, 3), "nothing failed: today's plan"
+
+
+def _focused_store(path, focus: Focus | None, trajectories: int = 10):
+    config = ExploreConfig(trajectories, seed=5, after_target_steps=6, focus=focus)
+    explore(ServerTarget(envs=("messaging",)), path, config)
+    synthesize(path, SynthesisConfig(seed=2, focus=focus), OfflineBackend())
+    with Store(path) as store:
+        return list(SampleStore(store).iter_samples())
+
+
+def _target_share(samples, tools) -> float:
+    turns = [turn["target"] for sample in samples for turn in sample.turns]
+    return sum(1 for target in turns if target in tools) / len(turns)
+
+
+def test_a_focused_run_makes_more_turns_of_the_failed_tools_the_same_bytes_each_time(tmp_path):
+    failed = {"view_sent_messages": 3, "get_message_stats": 2}
+    focus = read_focus(write_eval(tmp_path / "eval.json", failed, patterns={"carried_value": 1}))
+    uniform = _focused_store(tmp_path / "uniform.db", None)
+    focused = _focused_store(tmp_path / "focused.db", focus)
+    again = _focused_store(tmp_path / "again.db", focus)
+    assert _target_share(focused, failed) >= 0.5 > _target_share(uniform, failed)
+    for name, samples in (("focused", focused), ("again", again)):
+        export_samples(iter(samples), "openai", tmp_path / f"{name}.jsonl")
+    assert (tmp_path / "focused.jsonl").read_bytes() == (tmp_path / "again.jsonl").read_bytes()
+    record = json.loads((tmp_path / "focused.jsonl").read_text().splitlines()[0])
+    assert record["metadata"]["focus"] == focus.identity() and len(focus.source) == 64
+    assert all(sample.focus is None for sample in uniform)
+    figures = write_report(tmp_path / "focused.db", tmp_path / "report", focus)["focus"]
+    assert figures["focused_tools_share"] == pytest.approx(_target_share(focused, failed), abs=1e-4)
+    assert figures["focused_tools"] == sorted(failed)
+    assert figures["per_tool"]["view_sent_messages"]["failure_rate"] == 0.75, "the profile before, beside it"
+    assert (tmp_path / "report" / "figures" / "focus.png").exists()
+    assert "Focus: targets' shares, uniform vs focused" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_the_eval_tasks_never_reach_the_training_data_matched_by_id_or_request(tmp_path):
+    uniform = _focused_store(tmp_path / "store.db", None, trajectories=6)
+    by_id, by_text = uniform[0], uniform[1]
+    held_out = {
+        by_id.id: {"env": "messaging", "queries": ["a request nobody makes"]},
+        "another-run-000001:abcd": {"env": "messaging", "queries": [f"  {by_text.turns[-1]['query'].upper()} "]},
+    }
+    focus = read_focus(write_eval(tmp_path / "eval.json", {}, held_out=held_out))
+    assert focus.is_held_out(by_id.id, [], []) and focus.is_held_out("x", by_id.trajectory_ids, [])
+    assert focus.is_held_out("x", [], [by_text.turns[-1]["query"]]) and not focus.is_held_out("x", ["y"], ["z"])
+    synthesize(tmp_path / "store.db", SynthesisConfig(seed=2, focus=focus), OfflineBackend())  # the same walks again
+    with Store(tmp_path / "store.db") as store:
+        samples = SampleStore(store)
+        focused = [sample for sample in samples.iter_samples() if sample.focus is not None]
+        held = {
+            r.trajectory_id for r in samples.iter_rejects() if r.reason == "one of the focus eval's tasks (held out)"
+        }
+    assert held == {by_id.trajectory_ids[0], by_text.trajectory_ids[0]}, "by its trajectory, and by its request"
+    assert len(focused) == len(uniform) - 2 and not any(is_held_out(focus, sample) for sample in focused)
+
+
+def test_patterns_choose_among_the_failed_tools_turns_and_a_chain_of_failed_tools_weighs_less(tmp_path):
+    focus = read_focus(
+        write_eval(tmp_path / "eval.json", {"send_message": 2, "log_in": 2}, patterns={"carried_value": 4})
+    )
+    looked_up = {"user_id": {"source": "result", "step": 0, "tool": "get_user_id", "field": "user_id"}}
+    calls = {
+        0: Call(0, "get_user_id", {"user_name": "Bob"}, {"user_id": "USR002"}, {}, changes_state=False),
+        1: Call(1, "send_message", {"receiver_id": "USR002"}, {}, looked_up, needs=(0,)),
+        2: Call(2, "send_message", {"receiver_id": "USR003"}, {}, {}),
+        3: Call(3, "log_in", {"user_id": "USR001"}, {}, {}),
+        4: Call(4, "send_message", {"receiver_id": "USR004"}, {}, {}, needs=(3,)),
+    }
+    closures = {0: frozenset({0}), 1: frozenset({0, 1}), 2: frozenset({2}), 3: frozenset({3}), 4: frozenset({3, 4})}
+    rng = random.Random(1)
+    picks = Counter(focused_target(focus, rng, calls, closures, [1, 2], {0}) for _ in range(4000))
+    assert picks[1] > 1.8 * picks[2] > 0, "step 1 carries Bob's id from an earlier turn: weight 0.5 * (1 + 1)"
+    chained = Counter(focused_target(focus, rng, calls, closures, [3, 4], set()) for _ in range(4000))
+    assert 1.7 < chained[3] / chained[4] < 2.3, "log_in's own turn, or half a weight for a turn that swallows it"
+    assert Counter(focused_target(focus, rng, calls, closures, [0], set()) for _ in range(100)) == {None: 100}
