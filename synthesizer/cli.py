@@ -15,6 +15,7 @@ from servers import environment_names, get_environment
 from servers.bfcl import bfcl_environment_names
 from simulator import Store
 from simulator import cli as simulator_cli
+from synthesizer.browser import print_view, record_view, store_view
 from synthesizer.errors import ConfigError, SynthesizerError
 from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
 from synthesizer.llm import ChatModel, ResponseCache
@@ -404,6 +405,37 @@ def quality_command(file: Path, as_json: bool) -> None:
     """
     quality = measure_quality(read_records(file))
     click.echo(json.dumps(quality, indent=2, ensure_ascii=False) if as_json else format_quality(quality))
+
+
+@main.command("show")
+@click.argument("what", metavar="SAMPLE_ID|FILE:LINE")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The run's store.db.")
+@click.option("--fold", is_flag=True, help="Fold tool results to one line each.")
+def show_command(what: str, db: Path | None, fold: bool) -> None:
+    """Read one sample (or reject) as a chat: a sample id from the store (--db), or a line of an exported JSONL
+    file (FILE:LINE, 1-based; with --db its calls also get their recorded diffs and argument origins)."""
+    view = _view_to_show(what, db)
+    print_view(view, results=not fold)
+
+
+def _view_to_show(what: str, db: Path | None) -> dict[str, Any]:
+    file, _, line = what.rpartition(":")
+    if file and line.isdigit() and Path(file).is_file():
+        number = int(line)
+        with Path(file).open(encoding="utf-8") as lines:
+            text = next((row for index, row in enumerate(lines, 1) if index == number), None)
+        if text is None or number < 1:
+            raise click.UsageError(f"{file} has no line {line}")
+        try:
+            return record_view(json.loads(text), db)
+        except ValueError as error:
+            raise click.UsageError(f"{file}:{line}: {error}") from None
+    if db is None:
+        raise click.UsageError(f"{what!r} is no FILE:LINE of an existing file; to read a sample id, pass --db")
+    view = store_view(db, what)
+    if view is None:
+        raise click.UsageError(f"{db} holds no sample or reject {what!r}")
+    return view
 
 
 main.add_command(servers_cli.envs)

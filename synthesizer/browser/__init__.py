@@ -1,0 +1,7 @@
+"""The sample browser: samples, rejects and evaluation attempts read as chats, in report.html and the terminal."""
+
+from synthesizer.browser.page import browser_section
+from synthesizer.browser.terminal import print_view
+from synthesizer.browser.views import reason_kind, record_view, sample_view, store_view, store_views
+
+__all__ = ["browser_section", "print_view", "reason_kind", "record_view", "sample_view", "store_view", "store_views"]

@@ -1,0 +1,284 @@
+"""Samples and rejects as the browser and `funreason show` read them: chats cut into turns, each call with its
+state diff and where each of its arguments came from.
+
+A view is plain JSON, the one shape both renderers (the page's script, the terminal's `rich`) read:
+
+    {"id", "kind": "sample" | "reject" | "attempt", "env", "scenario", "status", "reason", "reason_kind",
+     "variants", "targets", "turns": [{"variant", "target", "withheld", "attempts", "failure",
+     "messages": [...]}], "calls": {call_id: {"turn", "diff", "origins": {parameter: origin}}}, "walk": [...]}
+
+An origin is `{"kind": "result", "call": id, "tool", "field"}` (an earlier call's result), `{"kind": "user",
+"turn": n}` (the user said it) or `{"kind": <provenance source>}` (a pool, the schema, ...).  Everything the
+store knows about samples is read in `store_views`, so a change of the store's shape changes one function.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from servers import canonical_json
+from simulator import Store
+from synthesizer.samples import Reject, Sample, SampleStore
+
+__all__ = ["reason_kind", "record_view", "sample_view", "store_view", "store_views"]
+
+
+def store_views(store_path: Path) -> Iterator[dict[str, Any]]:
+    """Every sample of the store (id order), then every reject, as views."""
+    with Store(store_path) as store:
+        samples = SampleStore(store)
+        for sample in samples.iter_samples():
+            yield sample_view(sample, _steps(store, sample.trajectory_ids))
+        for reject in samples.iter_rejects():
+            yield _reject_view(store, reject)
+
+
+def store_view(store_path: Path, view_id: str) -> dict[str, Any] | None:
+    """The sample or reject `view_id` of the store as a view; None when it holds neither."""
+    with Store(store_path) as store:
+        samples = SampleStore(store)
+        if store.db.execute("SELECT 1 FROM samples WHERE id = ?", [view_id]).fetchall():
+            sample = samples.get_sample(view_id)
+            return sample_view(sample, _steps(store, sample.trajectory_ids))
+        rows = store.db.execute("SELECT * FROM rejects WHERE id = ?", [view_id]).fetchall()
+        if rows:
+            columns = [column[0] for column in store.db.execute("SELECT * FROM rejects LIMIT 0").description]
+            return _reject_view(store, Reject(**dict(zip(columns, rows[0], strict=True))))
+    return None
+
+
+def record_view(record: dict[str, Any], store_path: Path | None = None) -> dict[str, Any]:
+    """An exported line (OpenAI or funreason format, with our `metadata`) as a view; with the store it came from,
+    its calls get their recorded diffs and provenance."""
+    meta = record.get("metadata") or {}
+    if "messages" not in record or "sample_id" not in meta:
+        raise ValueError("the line is not an exported chat sample (no messages, or no metadata.sample_id)")
+    sample = Sample(
+        id=meta["sample_id"],
+        trajectory_ids=meta.get("trajectory_ids") or [],
+        env=meta.get("env", "?"),
+        scenario=meta.get("scenario", "?"),
+        seed=meta.get("seed", 0),
+        model=meta.get("model", "?"),
+        messages=record["messages"],
+        tools=record.get("tools") or [],
+        turns=meta.get("turns") or [],
+        verified=bool(meta.get("verified")),
+        attempts=sum(turn.get("attempts") or 0 for turn in meta.get("turns") or []),
+    )
+    if store_path is None:
+        return sample_view(sample)
+    with Store(store_path) as store:
+        return sample_view(sample, _steps(store, sample.trajectory_ids))
+
+
+def sample_view(sample: Sample, steps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A sample as a view; `steps` (the trajectory's recorded steps) give each call its diff and provenance."""
+    turns = _turns(sample.messages, [turn["query"] for turn in sample.turns])
+    calls: dict[str, dict[str, Any]] = {}
+    _link_calls(turns, steps or [], calls)
+    for turn, planned in zip(turns, sample.turns, strict=False):
+        turn.update(
+            variant=planned.get("variant", "plain"),
+            target=planned.get("target"),
+            withheld=planned.get("withheld"),
+            attempts=planned.get("attempts"),
+            query_source=planned.get("query_source"),
+        )
+    return {
+        "id": sample.id,
+        "kind": "sample",
+        "env": sample.env,
+        "scenario": sample.scenario,
+        "status": "verified" if sample.verified else "unverified",
+        "seed": sample.seed,
+        "model": sample.model,
+        "attempts": sample.attempts,
+        "trajectory_id": sample.trajectory_ids[0] if sample.trajectory_ids else None,
+        "reason": None,
+        "reason_kind": None,
+        "variants": sorted({turn["variant"] for turn in turns if "variant" in turn}),
+        "targets": [turn["target"] for turn in turns if turn.get("target")],
+        "turns": turns,
+        "calls": calls,
+        "walk": [],
+    }
+
+
+def _reject_view(store: Store, reject: Reject) -> dict[str, Any]:
+    trajectory = store.db.execute(
+        "SELECT env, scenario, target FROM trajectories WHERE id = ?", [reject.trajectory_id]
+    ).fetchall()
+    env, scenario, target = trajectory[0] if trajectory else ("?", "?", None)
+    return {
+        "id": reject.id,
+        "kind": "reject",
+        "env": env,
+        "scenario": scenario,
+        "status": "rejected",
+        "reason": reject.reason,
+        "reason_kind": reason_kind(reject.reason),
+        "failed_turn": _failed_turn(reject.reason),
+        "attempts": reject.attempts,
+        "model": reject.model,
+        "trajectory_id": reject.trajectory_id,
+        "variants": [],
+        "targets": [target] if target else [],
+        "turns": [],
+        "calls": {},
+        "walk": _steps(store, [reject.trajectory_id]),
+    }
+
+
+def reason_kind(reason: str) -> str:
+    """'turn 2: state check: ... (after 3 attempts)' -> 'state check'."""
+    text = reason.split(": ", 1)[1] if reason.startswith("turn ") else reason
+    return text.split(":")[0].split(" (")[0]
+
+
+def _failed_turn(reason: str) -> int | None:
+    head = reason.split(":", 1)[0]
+    return int(head[5:]) if head.startswith("turn ") and head[5:].isdigit() else None
+
+
+def _turns(messages: list[dict[str, Any]], queries: list[str]) -> list[dict[str, Any]]:
+    """Messages cut where each turn's query is said (a system message or a follow-up stays in its turn)."""
+    turns: list[dict[str, Any]] = []
+    for message in messages:
+        starts = len(turns) < len(queries) and message["role"] == "user" and message["content"] == queries[len(turns)]
+        if starts or not turns:
+            turns.append({"messages": []})
+        turns[-1]["messages"].append(message)
+    return turns
+
+
+def _link_calls(turns: list[dict[str, Any]], steps: list[dict[str, Any]], calls: dict[str, dict[str, Any]]) -> None:
+    """Each call's diff and origins: its recorded step (same tool, same arguments), else what the dialogue shows."""
+    by_step: dict[int, str] = {}
+    results: list[tuple[str, str, Any]] = []  # (call id, tool, decoded result), in the order they came back
+    said: list[tuple[int, str]] = []  # (turn, user's words)
+    used: set[int] = set()
+    for number, turn in enumerate(turns):
+        for message in turn["messages"]:
+            if message["role"] == "user":
+                said.append((number, message.get("content") or ""))
+            elif message["role"] == "tool":
+                results.append((message.get("tool_call_id", ""), message.get("name", ""), _decoded(message)))
+            for call in message.get("tool_calls") or []:
+                tool, arguments = call["function"]["name"], _arguments(call["function"]["arguments"])
+                step = _matching_step(steps, tool, arguments, used)
+                if step is not None:
+                    used.add(step["index"])
+                    by_step[step["index"]] = call["id"]
+                provenance = step["provenance"] if step else {}
+                calls[call["id"]] = {
+                    "turn": number,
+                    "tool": tool,
+                    "diff": step["diff"] if step else None,
+                    "step": step["index"] if step else None,
+                    "origins": {
+                        name: _origin(value, provenance.get(name, {}), by_step, results, said)
+                        for name, value in arguments.items()
+                    },
+                }
+
+
+def _origin(
+    value: Any,
+    provenance: dict[str, Any],
+    by_step: dict[int, str],
+    results: list[tuple[str, str, Any]],
+    said: list[tuple[int, str]],
+) -> dict[str, Any]:
+    if provenance.get("source") == "result" and provenance.get("step") in by_step:
+        call = by_step[provenance["step"]]
+        return {"kind": "result", "call": call, "tool": provenance.get("tool"), "field": provenance.get("field")}
+    if _telling(value):
+        texts = _spellings(value)
+        for call, tool, result in reversed(results):
+            if texts & _leaves(result):
+                return {"kind": "result", "call": call, "tool": tool, "field": provenance.get("field")}
+        for turn, words in said:
+            if any(text in words for text in texts):
+                return {"kind": "user", "turn": turn}
+    return {"kind": provenance.get("source") or "model"}
+
+
+def _telling(value: Any) -> bool:
+    """Whether finding `value` somewhere says it came from there (not a flag, a small number or a short word)."""
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, int | float):
+        return abs(value) >= 10 or value != int(value)
+    return isinstance(value, str) and len(value) >= 3
+
+
+def _spellings(value: Any) -> set[str]:
+    """How a value reads in text: 1500.0 also as 1500."""
+    if isinstance(value, float) and value == int(value):
+        return {str(value), str(int(value))}
+    return {str(value)}
+
+
+def _leaves(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return {leaf for item in value.values() for leaf in _leaves(item)}
+    if isinstance(value, list):
+        return {leaf for item in value for leaf in _leaves(item)}
+    return _spellings(value)
+
+
+def _matching_step(steps: list[dict[str, Any]], tool: str, arguments: dict[str, Any], used: set[int]) -> dict | None:
+    key = canonical_json(arguments)
+    for step in steps:
+        if step["index"] in used or step["tool"] != tool or step["is_error"]:
+            continue
+        if canonical_json(step["arguments"]) == key:
+            return step
+    return None
+
+
+def _steps(store: Store, trajectory_ids: list[str]) -> list[dict[str, Any]]:
+    """The recorded steps of these trajectories, decoded."""
+    rows: list[tuple[Any, ...]] = []
+    for trajectory_id in trajectory_ids:
+        rows += store.db.execute(
+            "SELECT idx, tool, arguments, result, text, is_error, diff, provenance FROM steps "
+            "WHERE trajectory_id = ? ORDER BY idx",
+            [trajectory_id],
+        ).fetchall()
+    return [_walk_step(row) for row in rows]
+
+
+def _walk_step(row: tuple[Any, ...]) -> dict[str, Any]:
+    index, tool, arguments, result, text, is_error, diff, provenance = row
+    decoded = orjson.loads(arguments) if arguments else {}
+    return {
+        "index": index,
+        "tool": tool,
+        "arguments": decoded,
+        "result": orjson.loads(result) if result else None,
+        "text": text,
+        "is_error": bool(is_error),
+        "diff": orjson.loads(diff) if diff else None,
+        "provenance": orjson.loads(provenance) if provenance else {},
+    }
+
+
+def _arguments(arguments: Any) -> dict[str, Any]:
+    if isinstance(arguments, str):
+        try:
+            arguments = orjson.loads(arguments)
+        except orjson.JSONDecodeError:
+            return {}
+    return arguments if isinstance(arguments, dict) else {}
+
+
+def _decoded(message: dict[str, Any]) -> Any:
+    content = message.get("content") or ""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return content
