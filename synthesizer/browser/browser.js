@@ -315,7 +315,7 @@
         var y1 = from.top - top + 10, y2 = target.top - top + target.height / 2;
         if (y1 >= y2) return;
         var x = 50 - 6 * (lane++ % 7) - 8;
-        paths += '<path class="' + (goto ? "fr-res" : "fr-user") + '" d="M54 ' + y1 + " C" + x + " " + y1 + " " +
+        paths += '<path class="' + (goto ? "fr-from-result" : "fr-from-user") + '" d="M54 ' + y1 + " C" + x + " " + y1 + " " +
           x + " " + y2 + " 54 " + y2 + '" marker-end="url(#fr-head)"/>';
       });
     });

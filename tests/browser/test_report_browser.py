@@ -1,0 +1,167 @@
+"""report.html read as a person reads it: opened from disk in chromium, filtered, a sample opened, a call
+expanded, a permalink followed, a value searched; nothing leaves the page."""
+
+import sqlite3
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from synthesizer.browser import reason_kind, store_views
+
+
+def _select(page: Any, name: str, value: str) -> int:
+    page.select_option(f"#fr-{name}", value)
+    return _shown(page)
+
+
+def _shown(page: Any) -> int:
+    page.wait_for_function("!document.getElementById('fr-count').textContent.startsWith('searching')")
+    return int(page.get_attribute("#fr-count", "data-shown"))
+
+
+def _store(run_dir: Path) -> sqlite3.Connection:
+    return sqlite3.connect(run_dir / "store.db")
+
+
+def test_every_sample_and_reject_is_reachable_through_the_filters(run_dir, watched):
+    page = watched.open(run_dir / "report.html")
+    db = _store(run_dir)
+    verified = db.execute("SELECT count(*) FROM samples WHERE verified").fetchone()[0]
+    rejected = db.execute("SELECT count(*) FROM rejects").fetchone()[0]
+    assert rejected > 0, "the run should have rejects to browse"
+    assert _shown(page) == verified + rejected
+    assert _select(page, "status", "verified") == verified
+    assert _select(page, "status", "rejected") == rejected
+    reasons = Counter(reason_kind(reason) for (reason,) in db.execute("SELECT reason FROM rejects"))
+    for reason, count in reasons.items():
+        assert _select(page, "reason", reason) == count
+    _select(page, "reason", "")
+    _select(page, "status", "")
+    per_env = dict(db.execute("SELECT env, count(*) FROM samples GROUP BY env").fetchall())
+    rejects_per_env = db.execute("SELECT t.env FROM rejects r JOIN trajectories t ON t.id = r.trajectory_id")
+    for (env,) in rejects_per_env:
+        per_env[env] = per_env.get(env, 0) + 1
+    for env, count in per_env.items():
+        assert _select(page, "env", env) == count
+    ids = [row[0] for row in db.execute("SELECT id FROM samples UNION ALL SELECT id FROM rejects")]
+    for sample_id in ids:  # each one opens from its permalink
+        page.evaluate("id => { location.hash = 'sample=' + encodeURIComponent(id); }", sample_id)
+        page.wait_for_function("id => document.querySelector('#fr-detail h3')?.textContent === id", arg=sample_id)
+    assert watched.errors == []
+    assert watched.outside_requests() == []
+
+
+def test_filter_open_a_sample_and_expand_a_call(run_dir, watched, tmp_path):
+    page = watched.open(run_dir / "report.html")
+    views = [view for view in store_views(run_dir / "store.db") if view["env"] == "travel"]
+    plain = [view for view in views if "plain" in view["variants"]]
+    assert _select(page, "env", "travel") == len(views)
+    assert _select(page, "variant", "plain") == len(plain)
+    rows = page.locator(".fr-row")
+    assert all("travel" in text for text in rows.all_inner_texts())
+    rows.first.click()
+    view = plain[0]
+    assert page.inner_text("#fr-detail h3") == view["id"]
+    assert page.url.endswith("#sample=" + view["id"].replace(":", "%3A"))
+    turns = page.locator(".fr-turn-label")
+    assert turns.count() == len(view["turns"])
+    assert f"variant {view['turns'][0]['variant']}" in turns.first.inner_text()
+    assert f"target {view['turns'][0]['target']}" in turns.first.inner_text()
+    assert page.locator(".fr-msg.fr-user").first.inner_text().endswith(view["turns"][0]["messages"][0]["content"])
+    reasoning = page.locator(".fr-think").first
+    assert not reasoning.locator(".fr-reasoning").is_visible()  # folded until asked for
+    reasoning.locator("summary").click()
+    assert reasoning.locator(".fr-reasoning").is_visible()
+    call_id, call = next(iter(view["calls"].items()))
+    card = page.locator(f"[id='c-{call_id}']")
+    assert call["tool"] in card.locator("summary").inner_text()
+    assert not card.locator("table.fr-args, .fr-diff").first.is_visible()
+    card.locator("summary").click()
+    assert card.locator(".fr-diff").is_visible()
+    assert "state diff" in card.locator(".fr-diff").inner_text()
+    for name in call["origins"]:
+        assert name in card.locator("table.fr-args").inner_text()
+    result = page.locator(f"[id='r-{call_id}']")
+    assert not result.locator("pre").is_visible()
+    result.locator("summary").click()
+    assert result.locator("pre").is_visible()
+    assert "\n  " in result.locator("pre").inner_text() or "{" not in result.locator("pre").inner_text()
+    page.screenshot(path=tmp_path / "sample.png", full_page=False)
+    assert (tmp_path / "sample.png").stat().st_size > 10_000
+    assert watched.errors == []
+    assert watched.outside_requests() == []
+
+
+def test_dependency_arrows_follow_the_recorded_origins(run_dir, watched, tmp_path):
+    views = list(store_views(run_dir / "store.db"))
+    linked = next(
+        view
+        for view in views
+        if any(origin["kind"] == "result" for call in view["calls"].values() for origin in call["origins"].values())
+    )
+    page = watched.open(run_dir / "report.html", "#sample=" + linked["id"])
+    page.wait_for_function("id => document.querySelector('#fr-detail h3')?.textContent === id", arg=linked["id"])
+    assert int(page.get_attribute(".fr-arrows", "data-arrows")) > 0
+    call_id, origin = next(
+        (call_id, origin)
+        for call_id, call in linked["calls"].items()
+        for origin in call["origins"].values()
+        if origin["kind"] == "result"
+    )
+    page.locator(f"[id='c-{call_id}'] summary").click()
+    link = page.locator(f"[id='c-{call_id}'] .fr-origin[data-goto='r-{origin['call']}']").first
+    assert f"result of {origin['tool']}" in link.inner_text()
+    link.click()  # opens and scrolls to the result the value came from
+    assert page.locator(f"[id='r-{origin['call']}'] pre").is_visible()
+    page.screenshot(path=tmp_path / "arrows.png")
+    assert watched.outside_requests() == []
+
+
+def test_a_permalink_opens_a_reject_with_its_reason_and_walk(run_dir, watched, tmp_path):
+    reject_id, reason, trajectory = _store(run_dir).execute("SELECT id, reason, trajectory_id FROM rejects").fetchone()
+    page = watched.open(run_dir / "report.html", "#sample=" + reject_id)
+    page.wait_for_function("id => document.querySelector('#fr-detail h3')?.textContent === id", arg=reject_id)
+    box = page.locator("#fr-detail .fr-reason")
+    assert box.is_visible()
+    assert reason in box.inner_text()
+    assert box.inner_text().startswith("Rejected")
+    steps = _store(run_dir).execute("SELECT count(*) FROM steps WHERE trajectory_id = ?", [trajectory]).fetchone()[0]
+    assert page.locator("#fr-detail .fr-call").count() == steps
+    page.screenshot(path=tmp_path / "reject.png")
+    assert watched.errors == []
+    assert watched.outside_requests() == []
+
+
+def test_search_finds_a_value(run_dir, watched):
+    views = list(store_views(run_dir / "store.db"))
+    value = next(
+        str(call["arguments"][name])
+        for view in views
+        for turn in view["turns"]
+        for message in turn["messages"]
+        for call in [tool_call["function"] for tool_call in message.get("tool_calls") or []]
+        for name in call["arguments"]
+        if isinstance(call["arguments"][name], str) and len(call["arguments"][name]) > 8
+    )
+    having = [view["id"] for view in views if value.lower() in orjson.dumps(view).decode().lower()]
+    page = watched.open(run_dir / "report.html")
+    page.fill("#fr-search", value.upper())  # the search ignores case
+    page.wait_for_function("n => document.getElementById('fr-count').dataset.shown === String(n)", arg=len(having))
+    assert _shown(page) == len(having)
+    shown_ids = [row.get_attribute("data-id") for row in page.locator(".fr-row").all()]
+    assert shown_ids == having[: len(shown_ids)]
+    page.locator(".fr-row").first.click()
+    assert value in page.inner_text("#fr-detail")
+    page.fill("#fr-search", "no sample says zqxjv")
+    page.wait_for_function("document.getElementById('fr-count').dataset.shown === '0'")
+    assert watched.outside_requests() == []
+
+
+def test_the_report_is_one_file_that_asks_nothing_of_the_network(run_dir):
+    text = (run_dir / "report.html").read_text()
+    before, blob = text.split("<script type='application/json' id='fr-data'>")
+    markup = before + blob.split("</script>", 1)[1]  # the page without the embedded (base64) samples
+    for outside in ("http://", "https://", "src='/", 'src="/', "<link", "@import", "fetch(", "XMLHttpRequest"):
+        assert outside not in markup, outside
