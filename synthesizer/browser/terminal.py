@@ -88,7 +88,8 @@ def _origin(origin: dict[str, Any], calls: dict[str, Any]) -> str:
     if origin["kind"] == "result":
         turn = calls.get(origin["call"], {}).get("turn")
         where = f" (turn {turn + 1})" if turn is not None else ""
-        return f"result of {origin.get('tool') or 'a call'}{'.' + origin['field'] if origin.get('field') else ''}{where}"
+        field = f".{origin['field']}" if origin.get("field") else ""
+        return f"result of {origin.get('tool') or 'a call'}{field}{where}"
     if origin["kind"] == "user":
         return f"the user, turn {origin['turn'] + 1}"
     return f"from {origin['kind']}"

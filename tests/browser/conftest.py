@@ -25,6 +25,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+VIEWPORT = {"width": 1400, "height": 900}
 RUN = ["--envs", "travel,filesystem", "--trajectories", "10", "--turns", "4-5"]
 """Two environments, long dialogues: samples of every variant and a few rejects (near-duplicates, a replay)."""
 
@@ -46,7 +47,7 @@ def chromium() -> Iterator[Any]:
     profile = tempfile.mkdtemp(prefix="funreason-chromium-")
     with sync_api.sync_playwright() as driver:
         context = driver.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, viewport={"width": 1400, "height": 900}
+            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, viewport=VIEWPORT
         )
         try:
             yield context
