@@ -1,5 +1,14 @@
 """Trajectories -> advanced tools and hard queries -> guided, verified multi-turn samples -> datasets."""
 
+from synthesizer.browser import (
+    browser_section,
+    dialogue_turns,
+    print_view,
+    record_view,
+    sample_view,
+    store_view,
+    store_views,
+)
 from synthesizer.chain import DialogueRunner, openai_tool
 from synthesizer.errors import (
     ConfigError,
@@ -56,15 +65,22 @@ __all__ = [
     "TurnPlan",
     "Variants",
     "Verdict",
+    "browser_section",
     "check_turn",
     "collect_figures",
+    "dialogue_turns",
     "export_samples",
     "format_quality",
     "measure_quality",
     "openai_tool",
     "plan_dialogue",
+    "print_view",
     "read_records",
+    "record_view",
     "run_pipeline",
+    "sample_view",
+    "store_view",
+    "store_views",
     "synthesize",
     "write_report",
 ]

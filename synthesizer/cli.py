@@ -16,7 +16,7 @@ from servers.bfcl import bfcl_environment_names
 from simulator import Store
 from simulator import cli as simulator_cli
 from synthesizer.browser import print_view, record_view, store_view
-from synthesizer.errors import ConfigError, SynthesizerError
+from synthesizer.errors import ConfigError, DatasetError, SynthesizerError
 from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
 from synthesizer.llm import ChatModel, ResponseCache
 from synthesizer.offline import OfflineBackend
@@ -425,16 +425,16 @@ def _view_to_show(what: str, db: Path | None) -> dict[str, Any]:
         with Path(file).open(encoding="utf-8") as lines:
             text = next((row for index, row in enumerate(lines, 1) if index == number), None)
         if text is None or number < 1:
-            raise click.UsageError(f"{file} has no line {line}")
+            raise DatasetError(f"{file} has no line {line}")
         try:
             return record_view(json.loads(text), db)
         except ValueError as error:
-            raise click.UsageError(f"{file}:{line}: {error}") from None
+            raise DatasetError(f"{file}:{line}: {error}") from None
     if db is None:
-        raise click.UsageError(f"{what!r} is no FILE:LINE of an existing file; to read a sample id, pass --db")
+        raise DatasetError(f"{what!r} is no FILE:LINE of an existing file; to read a sample id, pass --db")
     view = store_view(db, what)
     if view is None:
-        raise click.UsageError(f"{db} holds no sample or reject {what!r}")
+        raise DatasetError(f"{db} holds no sample or reject {what!r}")
     return view
 
 

@@ -2,6 +2,15 @@
 
 from synthesizer.browser.page import browser_section
 from synthesizer.browser.terminal import print_view
-from synthesizer.browser.views import reason_kind, record_view, sample_view, store_view, store_views
+from synthesizer.browser.views import dialogue_turns, reason_kind, record_view, sample_view, store_view, store_views
 
-__all__ = ["browser_section", "print_view", "reason_kind", "record_view", "sample_view", "store_view", "store_views"]
+__all__ = [
+    "browser_section",
+    "dialogue_turns",
+    "print_view",
+    "reason_kind",
+    "record_view",
+    "sample_view",
+    "store_view",
+    "store_views",
+]

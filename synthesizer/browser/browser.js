@@ -236,7 +236,9 @@
     if (failure.state_keys && failure.state_keys.length) {
       html += '<div>State keys that differ from the ground truth:</div><ul class="fr-diff">' +
         failure.state_keys.map(function (d) {
-          return "<li>" + esc(d.path) + ": expected " + esc(short(d.expected)) + ", got " + esc(short(d.got)) + "</li>";
+          var expected = d.absent === "expected" ? "absent" : short(d.expected);
+          var got = d.absent === "got" ? "absent" : short(d.got);
+          return "<li>" + esc(d.path) + ": expected " + esc(expected) + ", got " + esc(got) + "</li>";
         }).join("") + "</ul>";
     }
     if (failure.missing && failure.missing.length) {

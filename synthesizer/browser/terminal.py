@@ -77,8 +77,9 @@ def _failure(failure: dict[str, Any]) -> Text:
     if failure.get("why"):
         text.append(f" — {failure['why']}")
     for key in failure.get("state_keys") or []:
-        text.append(f"\n  {key['path']}: expected {_cut(json.dumps(key['expected']), 60)}, ")
-        text.append(f"got {_cut(json.dumps(key['got']), 60)}")
+        expected = "absent" if key.get("absent") == "expected" else _cut(json.dumps(key["expected"]), 60)
+        got = "absent" if key.get("absent") == "got" else _cut(json.dumps(key["got"]), 60)
+        text.append(f"\n  {key['path']}: expected {expected}, got {got}")
     for result in failure.get("missing") or []:
         text.append(f"\n  never given: {_cut(json.dumps(result), 120)}")
     return text

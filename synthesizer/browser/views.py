@@ -22,7 +22,7 @@ from servers import canonical_json
 from simulator import Store
 from synthesizer.samples import Reject, Sample, SampleStore
 
-__all__ = ["reason_kind", "record_view", "sample_view", "store_view", "store_views"]
+__all__ = ["dialogue_turns", "reason_kind", "record_view", "sample_view", "store_view", "store_views"]
 
 
 def store_views(store_path: Path) -> Iterator[dict[str, Any]]:
@@ -64,7 +64,7 @@ def record_view(record: dict[str, Any], store_path: Path | None = None) -> dict[
         model=meta.get("model", "?"),
         messages=record["messages"],
         tools=record.get("tools") or [],
-        turns=meta.get("turns") or [],
+        turns=_with_queries(meta.get("turns") or [], record["messages"]),
         verified=bool(meta.get("verified")),
         attempts=sum(turn.get("attempts") or 0 for turn in meta.get("turns") or []),
     )
@@ -76,9 +76,7 @@ def record_view(record: dict[str, Any], store_path: Path | None = None) -> dict[
 
 def sample_view(sample: Sample, steps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A sample as a view; `steps` (the trajectory's recorded steps) give each call its diff and provenance."""
-    turns = _turns(sample.messages, [turn["query"] for turn in sample.turns])
-    calls: dict[str, dict[str, Any]] = {}
-    _link_calls(turns, steps or [], calls)
+    turns, calls = dialogue_turns(sample.messages, [turn["query"] for turn in sample.turns], steps)
     for turn, planned in zip(turns, sample.turns, strict=False):
         turn.update(
             variant=planned.get("variant", "plain"),
@@ -107,6 +105,19 @@ def sample_view(sample: Sample, steps: list[dict[str, Any]] | None = None) -> di
     }
 
 
+def _with_queries(turns: list[dict[str, Any]], messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Exports keep each turn's variant but not its query: the user's messages in order, a missing-parameter
+    or missing-tool turn taking one more (the user's answer, the word that the tool is there)."""
+    said = iter(message["content"] for message in messages if message["role"] == "user")
+    filled = []
+    for turn in turns:
+        query = turn.get("query") or next(said, "")
+        if "query" not in turn and turn.get("variant") in ("missing_parameter", "missing_tool"):
+            next(said, None)
+        filled.append({**turn, "query": query})
+    return filled
+
+
 def _reject_view(store: Store, reject: Reject) -> dict[str, Any]:
     trajectory = store.db.execute(
         "SELECT env, scenario, target FROM trajectories WHERE id = ?", [reject.trajectory_id]
@@ -130,6 +141,18 @@ def _reject_view(store: Store, reject: Reject) -> dict[str, Any]:
         "calls": {},
         "walk": _steps(store, [reject.trajectory_id]),
     }
+
+
+def dialogue_turns(
+    messages: list[dict[str, Any]], queries: list[str], steps: list[dict[str, Any]] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """A chat cut into turns (each starting where its query is said) and its calls by id, each with its diff
+    and argument origins: from `steps` (recorded steps: diff and provenance) where one matches, else from
+    where the value shows earlier in the chat."""
+    turns = _turns(messages, queries)
+    calls: dict[str, dict[str, Any]] = {}
+    _link_calls(turns, steps or [], calls)
+    return turns, calls
 
 
 def reason_kind(reason: str) -> str:
