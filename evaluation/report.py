@@ -49,16 +49,13 @@ def attempt_views(attempts: list[Attempt]) -> list[dict[str, Any]]:
     for attempt in attempts:
         task = attempt.task
         turns, calls = dialogue_turns(attempt.messages, [turn.query for turn in task.turns])
-        for number, turn in enumerate(turns):
-            planned = task.turns[number] if number < len(task.turns) else None
+        for number, (turn, planned) in enumerate(zip(turns, task.turns, strict=False)):
             grade = attempt.grades[number] if number < len(attempt.grades) else None
-            turn.update(
-                variant=planned.variant if planned else "plain",
-                target=planned.target if planned else None,
-                withheld=planned.withheld if planned else None,
-                failure=_failure(attempt, number, keys.get((attempt.id, number))) if grade and not grade.passed else None,
-            )
+            failed_here = grade is not None and not grade.passed
+            turn.update(variant=planned.variant, target=planned.target, withheld=planned.withheld)
+            turn["failure"] = _failure(attempt, number, keys.get((attempt.id, number))) if failed_here else None
         failed = [index for index, grade in enumerate(attempt.grades) if not grade.passed]
+        kind = "model_error" if attempt.error else (attempt.grades[failed[0]].failure or "") if failed else ""
         views.append(
             {
                 "id": attempt.id,
@@ -68,8 +65,8 @@ def attempt_views(attempts: list[Attempt]) -> list[dict[str, Any]]:
                 "status": "passed" if attempt.passed else "failed",
                 "model": attempt.model,
                 "attempts": None,
-                "reason": attempt.error or (f"{attempt.grades[failed[0]].failure}" if failed else None),
-                "reason_kind": (attempt.error and "model_error") or (attempt.grades[failed[0]].failure if failed else ""),
+                "reason": attempt.error or kind or None,
+                "reason_kind": kind,
                 "failed_turn": failed[0] + 1 if failed else None,
                 "task": task.id,
                 "variants": sorted({turn.variant for turn in task.turns}),

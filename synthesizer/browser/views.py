@@ -167,14 +167,17 @@ def _failed_turn(reason: str) -> int | None:
 
 
 def _turns(messages: list[dict[str, Any]], queries: list[str]) -> list[dict[str, Any]]:
-    """Messages cut where each turn's query is said (a system message or a follow-up stays in its turn)."""
-    turns: list[dict[str, Any]] = []
+    """Messages cut where each turn's query is said (a system message or a follow-up stays in its turn, what
+    comes before the first query goes with the first turn)."""
+    turns: list[dict[str, Any]] = [{"messages": []}]
+    started = 0
     for message in messages:
-        starts = len(turns) < len(queries) and message["role"] == "user" and message["content"] == queries[len(turns)]
-        if starts or not turns:
-            turns.append({"messages": []})
+        if started < len(queries) and message["role"] == "user" and message["content"] == queries[started]:
+            if started and turns[-1]["messages"]:
+                turns.append({"messages": []})
+            started += 1
         turns[-1]["messages"].append(message)
-    return turns
+    return turns if turns[0]["messages"] else []
 
 
 def _link_calls(turns: list[dict[str, Any]], steps: list[dict[str, Any]], calls: dict[str, dict[str, Any]]) -> None:
