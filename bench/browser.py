@@ -47,7 +47,9 @@ new PerformanceObserver(list => {
 }).observe({type: 'longtask', buffered: true});
 let last = null;
 function frame(now) {
-  if (window.__phase === 'filtering' && last !== null) window.__longest.frame = Math.max(window.__longest.frame, now - last);
+  if (window.__phase === 'filtering' && last !== null) {
+    window.__longest.frame = Math.max(window.__longest.frame, now - last);
+  }
   last = now;
   requestAnimationFrame(frame);
 }
