@@ -141,6 +141,9 @@ def _in_chromium(page_path: Path) -> dict[str, Any]:
             page.goto(page_path.as_uri(), timeout=120_000)
             page.wait_for_selector("#fr-browser[data-ready='1']", state="attached", timeout=120_000)
             load_ms = page.evaluate("performance.getEntriesByName('fr-ready')[0].startTime")
+            names = ["fr-decoded", "fr-unpacked", "fr-parsed", "fr-ready"]
+            marks = page.evaluate("names => names.map(n => performance.getEntriesByName(n)[0].startTime)", names)
+            html_ms = page.evaluate("performance.getEntriesByType('navigation')[0].domInteractive")
             heap = page.evaluate("performance.memory ? performance.memory.usedJSHeapSize : null")
             page.evaluate("window.__phase = 'filtering'")
             steps = {}
@@ -175,6 +178,13 @@ def _in_chromium(page_path: Path) -> dict[str, Any]:
         shutil.rmtree(profile, ignore_errors=True)
     return {
         "load_s": round(load_ms / 1000, 2),
+        "load_phases_ms": {
+            "html parsed": round(html_ms),
+            "base64 decoded": round(marks[0]),
+            "gunzipped": round(marks[1]),
+            "index parsed": round(marks[2]),
+            "listed": round(marks[3]),
+        },
         "longest_task_load_ms": round(longest["load"]),
         "longest_task_filtering_ms": round(longest["filtering"]),
         "longest_frame_ms": round(longest["frame"]),

@@ -33,16 +33,24 @@
   }
 
   async function load() {
-    var node = document.getElementById("fr-data");
-    var binary = atob(node.textContent.trim());
-    var bytes = new Uint8Array(binary.length);
-    for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    var packed = document.getElementById("fr-data").textContent.trim();
+    var bytes;
+    if (Uint8Array.fromBase64) {
+      bytes = Uint8Array.fromBase64(packed);
+    } else {
+      var binary = atob(packed);
+      bytes = new Uint8Array(binary.length);
+      for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    }
+    performance.mark("fr-decoded");
     var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
     var text = await new Response(stream).text();
+    performance.mark("fr-unpacked");
     var cut = text.indexOf("\n");
     index = JSON.parse(text.slice(0, cut));
     lines = cut + 1 < text.length ? text.slice(cut + 1).split("\n") : [];
     index.forEach(function (entry, i) { byId[entry[0]] = i; });
+    performance.mark("fr-parsed");
     fillSelects();
     applyFilters();
     openFromHash();

@@ -69,9 +69,13 @@ def record_view(record: dict[str, Any], store_path: Path | None = None) -> dict[
         attempts=sum(turn.get("attempts") or 0 for turn in meta.get("turns") or []),
     )
     if store_path is None:
-        return sample_view(sample)
-    with Store(store_path) as store:
-        return sample_view(sample, _steps(store, sample.trajectory_ids))
+        view = sample_view(sample)
+    else:
+        with Store(store_path) as store:
+            view = sample_view(sample, _steps(store, sample.trajectory_ids))
+    if not any("attempts" in turn for turn in meta.get("turns") or []):
+        view["attempts"] = None  # exports do not keep them
+    return view
 
 
 def sample_view(sample: Sample, steps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -261,7 +265,9 @@ def _matching_step(steps: list[dict[str, Any]], tool: str, arguments: dict[str, 
     for step in steps:
         if step["index"] in used or step["tool"] != tool or step["is_error"]:
             continue
-        if canonical_json(step["arguments"]) == key:
+        if "key" not in step:  # worked out once per step, and only for the tools the dialogue calls
+            step["key"] = canonical_json(step["arguments"])
+        if step["key"] == key:
             return step
     return None
 
