@@ -183,15 +183,16 @@
     html += '<div class="fr-chat"><svg class="fr-arrows"></svg>';
     view.turns.forEach(function (turn, number) { html += renderTurn(view, turn, number); });
     if (view.walk && view.walk.length) {
-      html += '<div class="fr-turn"><div class="fr-turn-label">The walk this ' + esc(view.kind) +
-        " came from (" + view.walk.length + " recorded calls)</div>";
+      html += '<details class="fr-turn fr-walk"' + (view.turns.length ? "" : " open") +
+        '><summary class="fr-turn-label">The walk this ' + esc(view.kind) + " came from (" + view.walk.length +
+        " recorded calls)</summary>";
       view.walk.forEach(function (step) {
         var id = "w" + step.index;
         var call = {tool: step.tool, diff: step.diff, origins: walkOrigins(step)};
         html += renderCall(id, step.tool, step.arguments, call, view);
         html += renderResult(id, step.tool, step.is_error ? step.text : JSON.stringify(step.result), step.is_error);
       });
-      html += "</div>";
+      html += "</details>";
     }
     if (!view.turns.length && !(view.walk && view.walk.length)) html += '<p class="fr-empty">No messages recorded.</p>';
     return html + "</div>";
@@ -216,6 +217,7 @@
     var html = '<div class="fr-turn' + (failure ? " fr-failed-turn" : "") + '" data-turn="' + number + '">' +
       '<div class="fr-turn-label">' + label + "</div>";
     if (failure) html += renderFailure(failure);
+    var said = 0;
     turn.messages.forEach(function (message) {
       var role = message.role;
       if (role === "tool") {
@@ -223,7 +225,7 @@
         html += renderResult(message.tool_call_id, message.name, content, message.is_error || /^Error|"error"/.test(content || ""));
         return;
       }
-      html += '<div class="fr-msg fr-' + esc(role) + '"' + (role === "user" ? ' data-user-turn="' + number + '"' : "") +
+      html += '<div class="fr-msg fr-' + esc(role) + '"' + (role === "user" ? ' data-user="' + number + "." + said++ + '"' : "") +
         '><span class="fr-role">' + esc(role) + "</span>";
       if (message.reasoning) {
         html += '<details class="fr-think"><summary>reasoning</summary><div class="fr-reasoning">' +
@@ -283,7 +285,7 @@
         esc(origin.tool || "a call") + (origin.field ? "." + esc(origin.field) : "") + where + "</span>";
     }
     if (origin.kind === "user") {
-      return '<span class="fr-origin" data-goto-user="' + origin.turn + '">&#8592; the user, turn ' +
+      return '<span class="fr-origin" data-goto-user="' + origin.turn + "." + (origin.said || 0) + '">&#8592; the user, turn ' +
         (origin.turn + 1) + "</span>";
     }
     return '<span class="fr-origin fr-plain">from ' + esc(origin.kind) + "</span>";
@@ -315,13 +317,14 @@
     var lane = 0;
     chat.querySelectorAll(".fr-call").forEach(function (call) {
       var target = call.querySelector("summary").getBoundingClientRect();
+      if (!target.height) return;
       var seen = {};
       call.querySelectorAll(".fr-origin[data-goto],.fr-origin[data-goto-user]").forEach(function (origin) {
         var goto = origin.getAttribute("data-goto");
         var source = goto ? document.getElementById(goto) :
-          chat.querySelector('[data-user-turn="' + origin.getAttribute("data-goto-user") + '"]');
+          chat.querySelector('[data-user="' + origin.getAttribute("data-goto-user") + '"]');
         var key = goto || "u" + origin.getAttribute("data-goto-user");
-        if (!source || seen[key]) return;
+        if (!source || seen[key] || !source.getClientRects().length || !target.height) return;  // folded away
         seen[key] = 1;
         var from = source.getBoundingClientRect();
         var y1 = from.top - top + 10, y2 = target.top - top + target.height / 2;
@@ -343,7 +346,7 @@
     if (!origin) return;
     var goto = origin.getAttribute("data-goto");
     var source = goto ? document.getElementById(goto) :
-      detail.querySelector('[data-user-turn="' + origin.getAttribute("data-goto-user") + '"]');
+      detail.querySelector('[data-user="' + origin.getAttribute("data-goto-user") + '"]');
     if (!source) return;
     if (source.tagName === "DETAILS") source.open = true;
     source.scrollIntoView({block: "center"});

@@ -8,8 +8,9 @@ A view is plain JSON, the one shape both renderers (the page's script, the termi
      "messages": [...]}], "calls": {call_id: {"turn", "diff", "origins": {parameter: origin}}}, "walk": [...]}
 
 An origin is `{"kind": "result", "call": id, "tool", "field"}` (an earlier call's result), `{"kind": "user",
-"turn": n}` (the user said it) or `{"kind": <provenance source>}` (a pool, the schema, ...).  Everything the
-store knows about samples is read in `store_views`, so a change of the store's shape changes one function.
+"turn": n, "said": k}` (the user's k-th message in turn n said it) or `{"kind": <provenance source>}` (a pool,
+the schema, ...).  What a stored sample holds is read in one function, `sample_view` (a reject's in
+`_reject_view`), so a change of the sample's shape (turns as typed objects) changes those two.
 """
 
 from collections.abc import Iterator
@@ -42,11 +43,8 @@ def store_view(store_path: Path, view_id: str) -> dict[str, Any] | None:
         if store.db.execute("SELECT 1 FROM samples WHERE id = ?", [view_id]).fetchall():
             sample = samples.get_sample(view_id)
             return sample_view(sample, _steps(store, sample.trajectory_ids))
-        rows = store.db.execute("SELECT * FROM rejects WHERE id = ?", [view_id]).fetchall()
-        if rows:
-            columns = [column[0] for column in store.db.execute("SELECT * FROM rejects LIMIT 0").description]
-            return _reject_view(store, Reject(**dict(zip(columns, rows[0], strict=True))))
-    return None
+        reject = samples.get_reject(view_id)
+        return None if reject is None else _reject_view(store, reject)
 
 
 def record_view(record: dict[str, Any], store_path: Path | None = None) -> dict[str, Any]:
@@ -127,6 +125,13 @@ def _reject_view(store: Store, reject: Reject) -> dict[str, Any]:
         "SELECT env, scenario, target FROM trajectories WHERE id = ?", [reject.trajectory_id]
     ).fetchall()
     env, scenario, target = trajectory[0] if trajectory else ("?", "?", None)
+    walk = _steps(store, [reject.trajectory_id])
+    turns, calls = dialogue_turns(reject.messages, [turn["query"] for turn in reject.turns], walk)
+    failed_turn = _failed_turn(reject.reason)
+    for number, (turn, planned) in enumerate(zip(turns, reject.turns, strict=False)):
+        turn.update({key: planned.get(key) for key in ("variant", "target", "withheld", "attempts")})
+        if failed_turn == number + 1:
+            turn["failure"] = {"kind": reason_kind(reject.reason), "why": reject.reason}
     return {
         "id": reject.id,
         "kind": "reject",
@@ -135,15 +140,15 @@ def _reject_view(store: Store, reject: Reject) -> dict[str, Any]:
         "status": "rejected",
         "reason": reject.reason,
         "reason_kind": reason_kind(reject.reason),
-        "failed_turn": _failed_turn(reject.reason),
+        "failed_turn": failed_turn,
         "attempts": reject.attempts,
         "model": reject.model,
         "trajectory_id": reject.trajectory_id,
-        "variants": [],
-        "targets": [target] if target else [],
-        "turns": [],
-        "calls": {},
-        "walk": _steps(store, [reject.trajectory_id]),
+        "variants": sorted({turn["variant"] for turn in turns if turn.get("variant")}),
+        "targets": [turn["target"] for turn in reject.turns if turn.get("target")] or ([target] if target else []),
+        "turns": turns,
+        "calls": calls,
+        "walk": [{key: value for key, value in step.items() if key != "key"} for step in walk],
     }
 
 
@@ -188,12 +193,12 @@ def _link_calls(turns: list[dict[str, Any]], steps: list[dict[str, Any]], calls:
     """Each call's diff and origins: its recorded step (same tool, same arguments), else what the dialogue shows."""
     by_step: dict[int, str] = {}
     results: list[tuple[str, str, Any]] = []  # (call id, tool, decoded result), in the order they came back
-    said: list[tuple[int, str]] = []  # (turn, user's words)
+    said: list[tuple[int, int, str]] = []  # (turn, which of the user's messages in it, their words)
     used: set[int] = set()
     for number, turn in enumerate(turns):
         for message in turn["messages"]:
             if message["role"] == "user":
-                said.append((number, message.get("content") or ""))
+                said.append((number, sum(1 for entry in said if entry[0] == number), message.get("content") or ""))
             elif message["role"] == "tool":
                 results.append((message.get("tool_call_id", ""), message.get("name", ""), _decoded(message)))
             for call in message.get("tool_calls") or []:
@@ -220,7 +225,7 @@ def _origin(
     provenance: dict[str, Any],
     by_step: dict[int, str],
     results: list[tuple[str, str, Any]],
-    said: list[tuple[int, str]],
+    said: list[tuple[int, int, str]],
 ) -> dict[str, Any]:
     if provenance.get("source") == "result" and provenance.get("step") in by_step:
         call = by_step[provenance["step"]]
@@ -230,9 +235,9 @@ def _origin(
         for call, tool, result in reversed(results):
             if texts & _leaves(result):
                 return {"kind": "result", "call": call, "tool": tool, "field": provenance.get("field")}
-        for turn, words in said:
+        for turn, nth, words in said:
             if any(text in words for text in texts):
-                return {"kind": "user", "turn": turn}
+                return {"kind": "user", "turn": turn, "said": nth}
     return {"kind": provenance.get("source") or "model"}
 
 

@@ -119,17 +119,28 @@ def test_dependency_arrows_follow_the_recorded_origins(run_dir, watched, tmp_pat
     assert watched.outside_requests() == []
 
 
-def test_a_permalink_opens_a_reject_with_its_reason_and_walk(run_dir, watched, tmp_path):
-    reject_id, reason, trajectory = _store(run_dir).execute("SELECT id, reason, trajectory_id FROM rejects").fetchone()
-    page = watched.open(run_dir / "report.html", "#sample=" + reject_id)
-    page.wait_for_function("id => document.querySelector('#fr-detail h3')?.textContent === id", arg=reject_id)
-    box = page.locator("#fr-detail .fr-reason")
-    assert box.is_visible()
-    assert reason in box.inner_text()
-    assert box.inner_text().startswith("Rejected")
-    steps = _store(run_dir).execute("SELECT count(*) FROM steps WHERE trajectory_id = ?", [trajectory]).fetchone()[0]
-    assert page.locator("#fr-detail .fr-call").count() == steps
-    page.screenshot(path=tmp_path / "reject.png")
+def test_a_permalink_opens_a_reject_with_its_reason_dialogue_and_walk(run_dir, watched, tmp_path):
+    db = _store(run_dir)
+    rows = db.execute("SELECT id, reason, trajectory_id, data FROM rejects ORDER BY id").fetchall()
+    for reject_id, reason, trajectory, data in rows:
+        page = watched.open(run_dir / "report.html", "#sample=" + reject_id)
+        page.wait_for_function("id => document.querySelector('#fr-detail h3')?.textContent === id", arg=reject_id)
+        box = page.locator("#fr-detail .fr-head + .fr-reason")
+        assert box.inner_text().startswith("Rejected")
+        assert reason in box.inner_text()
+        kept = orjson.loads(data)
+        assert page.locator("#fr-detail .fr-turn[data-turn]").count() == len(kept["turns"])
+        steps = db.execute("SELECT count(*) FROM steps WHERE trajectory_id = ?", [trajectory]).fetchone()[0]
+        walk = page.locator("#fr-detail .fr-walk")
+        if kept["messages"]:  # the dialogue as far as it got, the walk folded below it
+            first = next(m["content"] for m in kept["messages"] if m["role"] == "user")
+            assert first in page.locator("#fr-detail .fr-msg.fr-user").first.inner_text()
+            assert walk.get_attribute("open") is None
+            walk.locator("summary").first.click()
+        assert walk.locator(".fr-call").count() == steps
+        assert walk.locator(".fr-call").first.is_visible()
+        page.screenshot(path=tmp_path / f"reject-{reject_id.replace(':', '_')}.png")
+    assert any(orjson.loads(data)["messages"] for *_, data in rows)
     assert watched.errors == []
     assert watched.outside_requests() == []
 

@@ -41,3 +41,5 @@ def test_reject_views_carry_their_reason_and_walk(run_dir):
     for view, (_, _, trajectory) in zip(rejects, rows, strict=True):
         steps = sqlite3.connect(db).execute("SELECT count(*) FROM steps WHERE trajectory_id = ?", [trajectory])
         assert len(view["walk"]) == steps.fetchone()[0]
+        if view["reason_kind"] == "near-duplicate request":  # a whole sample dropped late: its dialogue is kept
+            assert view["turns"] and view["turns"][0]["messages"][0]["role"] == "user"
