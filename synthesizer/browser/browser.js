@@ -161,6 +161,7 @@
     opened = i;
     var view = JSON.parse(lines[i]);
     detail.innerHTML = renderView(view);
+    detail.querySelector(".fr-permalink").href = "#sample=" + encodeURIComponent(view.id);
     detail.scrollTop = 0;
     var position = shown.indexOf(i);
     if (position >= 0 && (position * ROW < list.scrollTop || (position + 1) * ROW > list.scrollTop + list.clientHeight)) {
@@ -175,7 +176,7 @@
     var html = '<div class="fr-head"><h3>' + esc(view.id) + '</h3><div class="fr-meta"><span class="fr-badge fr-' +
       esc(view.status) + '">' + esc(view.status) + "</span>" + esc(view.env) + " · scenario " + esc(view.scenario) +
       (view.model ? " · model " + esc(view.model) : "") + (view.attempts != null ? " · " + esc(view.attempts) +
-      " attempts" : "") + ' · <a href="#sample=' + encodeURIComponent(view.id) + '">permalink</a></div></div>';
+      " attempts" : "") + ' · <a class="fr-permalink">permalink</a></div></div>';
     if (view.reason) {
       html += '<div class="fr-reason"><b>' + (view.kind === "reject" ? "Rejected" : "Failed") +
         (view.failed_turn ? " at turn " + esc(view.failed_turn) : "") + ":</b> " + esc(view.reason) + "</div>";

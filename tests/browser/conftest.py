@@ -38,9 +38,13 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A persistent context of Debian's chromium (fresh user-data-dir), shared by the session's tests."""
+    """A persistent context of Debian's chromium (fresh user-data-dir), shared by one module's tests.
+
+    Playwright's sync API keeps an asyncio loop running in this thread while it is open, so no `anyio.run`
+    can happen meanwhile: it closes with its module, and a module asks for what needs a loop (the run, an
+    evaluation) before it asks for a page."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")

@@ -90,6 +90,11 @@ def test_filter_open_a_sample_and_expand_a_call(run_dir, watched, tmp_path):
     assert "\n  " in result.locator("pre").inner_text() or "{" not in result.locator("pre").inner_text()
     page.screenshot(path=tmp_path / "sample.png", full_page=False)
     assert (tmp_path / "sample.png").stat().st_size > 10_000
+    permalink = page.evaluate("document.querySelector('#fr-detail .fr-permalink').href")
+    assert permalink.startswith((run_dir / "report.html").as_uri() + "#sample=")
+    page.goto("about:blank")
+    page.goto(permalink)  # followed in a fresh load: the same sample opens
+    page.wait_for_function("id => document.querySelector('#fr-detail h3')?.textContent === id", arg=view["id"])
     assert watched.errors == []
     assert watched.outside_requests() == []
 
