@@ -120,7 +120,9 @@ def _clone(store: Path, count: int) -> tuple[int, int]:
             (f"{number:06d}-{row[0]}", *row[1:])
             for number, row in ((n, reject_seeds[n % len(reject_seeds)]) for n in range(wanted_rejects))
         ]
-        connection.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?, ?)", clones)
+        reject_columns = [row[1] for row in connection.execute("PRAGMA table_info(rejects)")]
+        marks = ", ".join("?" * len(reject_columns))
+        connection.executemany(f"INSERT INTO rejects ({', '.join(reject_columns)}) VALUES ({marks})", clones)
     connection.close()
     return count - wanted_rejects, wanted_rejects
 

@@ -192,7 +192,7 @@ def _turns(messages: list[dict[str, Any]], queries: list[str]) -> list[dict[str,
 def _link_calls(turns: list[dict[str, Any]], steps: list[dict[str, Any]], calls: dict[str, dict[str, Any]]) -> None:
     """Each call's diff and origins: its recorded step (same tool, same arguments), else what the dialogue shows."""
     by_step: dict[int, str] = {}
-    results: list[tuple[str, str, Any]] = []  # (call id, tool, decoded result), in the order they came back
+    results: list[tuple[str, str, set[str]]] = []  # (call id, tool, the result's values as text), as they came
     said: list[tuple[int, int, str]] = []  # (turn, which of the user's messages in it, their words)
     used: set[int] = set()
     for number, turn in enumerate(turns):
@@ -200,7 +200,7 @@ def _link_calls(turns: list[dict[str, Any]], steps: list[dict[str, Any]], calls:
             if message["role"] == "user":
                 said.append((number, sum(1 for entry in said if entry[0] == number), message.get("content") or ""))
             elif message["role"] == "tool":
-                results.append((message.get("tool_call_id", ""), message.get("name", ""), _decoded(message)))
+                results.append((message.get("tool_call_id", ""), message.get("name", ""), _leaves(_decoded(message))))
             for call in message.get("tool_calls") or []:
                 tool, arguments = call["function"]["name"], _arguments(call["function"]["arguments"])
                 step = _matching_step(steps, tool, arguments, used)
@@ -224,7 +224,7 @@ def _origin(
     value: Any,
     provenance: dict[str, Any],
     by_step: dict[int, str],
-    results: list[tuple[str, str, Any]],
+    results: list[tuple[str, str, set[str]]],
     said: list[tuple[int, int, str]],
 ) -> dict[str, Any]:
     if provenance.get("source") == "result" and provenance.get("step") in by_step:
@@ -232,8 +232,8 @@ def _origin(
         return {"kind": "result", "call": call, "tool": provenance.get("tool"), "field": provenance.get("field")}
     if _telling(value):
         texts = _spellings(value)
-        for call, tool, result in reversed(results):
-            if texts & _leaves(result):
+        for call, tool, leaves in reversed(results):
+            if texts & leaves:
                 return {"kind": "result", "call": call, "tool": tool, "field": provenance.get("field")}
         for turn, nth, words in said:
             if any(text in words for text in texts):

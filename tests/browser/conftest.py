@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.reading import Watched
 from tests.conftest import funreason
 
 CHROMIUM = "/usr/bin/chromium"
@@ -58,26 +59,6 @@ def chromium() -> Iterator[Any]:
         finally:
             context.close()
             shutil.rmtree(profile, ignore_errors=True)
-
-
-class Watched:
-    """A page with every request it made and every error it raised."""
-
-    def __init__(self, context: Any) -> None:
-        self.page = context.new_page()
-        self.requests: list[str] = []
-        self.errors: list[str] = []
-        self.page.on("request", lambda request: self.requests.append(request.url))
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
-
-    def open(self, report: Path, fragment: str = "") -> Any:
-        self.page.goto(report.as_uri() + fragment)
-        self.page.wait_for_selector("#fr-browser[data-ready='1']", state="attached")
-        return self.page
-
-    def outside_requests(self) -> list[str]:
-        return [url for url in self.requests if not url.startswith("file://")]
 
 
 @pytest.fixture

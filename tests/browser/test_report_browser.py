@@ -1,64 +1,22 @@
 """report.html read as a person reads it: opened from disk in chromium, filtered, a sample opened, a call
 expanded, a permalink followed, a value searched; nothing leaves the page."""
 
-import sqlite3
-from collections import Counter
-from pathlib import Path
-from typing import Any
-
 import orjson
 
-from synthesizer.browser import reason_kind, store_views
-
-
-def _select(page: Any, name: str, value: str) -> int:
-    page.select_option(f"#fr-{name}", value)
-    return _shown(page)
-
-
-def _shown(page: Any) -> int:
-    page.wait_for_function("!document.getElementById('fr-count').textContent.startsWith('searching')")
-    return int(page.get_attribute("#fr-count", "data-shown"))
-
-
-def _store(run_dir: Path) -> sqlite3.Connection:
-    return sqlite3.connect(run_dir / "store.db")
+from synthesizer.browser import store_views
+from tests.browser.reading import every_one_reachable, select, shown, store
 
 
 def test_every_sample_and_reject_is_reachable_through_the_filters(run_dir, watched):
-    page = watched.open(run_dir / "report.html")
-    db = _store(run_dir)
-    verified = db.execute("SELECT count(*) FROM samples WHERE verified").fetchone()[0]
-    rejected = db.execute("SELECT count(*) FROM rejects").fetchone()[0]
-    assert rejected > 0, "the run should have rejects to browse"
-    assert _shown(page) == verified + rejected
-    assert _select(page, "status", "verified") == verified
-    assert _select(page, "status", "rejected") == rejected
-    reasons = Counter(reason_kind(reason) for (reason,) in db.execute("SELECT reason FROM rejects"))
-    for reason, count in reasons.items():
-        assert _select(page, "reason", reason) == count
-    _select(page, "reason", "")
-    _select(page, "status", "")
-    per_env = dict(db.execute("SELECT env, count(*) FROM samples GROUP BY env").fetchall())
-    rejects_per_env = db.execute("SELECT t.env FROM rejects r JOIN trajectories t ON t.id = r.trajectory_id")
-    for (env,) in rejects_per_env:
-        per_env[env] = per_env.get(env, 0) + 1
-    for env, count in per_env.items():
-        assert _select(page, "env", env) == count
-    ids = [row[0] for row in db.execute("SELECT id FROM samples UNION ALL SELECT id FROM rejects")]
-    for sample_id in ids:  # each one opens from its permalink
-        page.evaluate("id => { location.hash = 'sample=' + encodeURIComponent(id); }", sample_id)
-        page.wait_for_function("id => document.querySelector('#fr-detail h3')?.textContent === id", arg=sample_id)
-    assert watched.errors == []
-    assert watched.outside_requests() == []
+    every_one_reachable(run_dir, watched)
 
 
 def test_filter_open_a_sample_and_expand_a_call(run_dir, watched, tmp_path):
     page = watched.open(run_dir / "report.html")
     views = [view for view in store_views(run_dir / "store.db") if view["env"] == "travel"]
     plain = [view for view in views if "plain" in view["variants"]]
-    assert _select(page, "env", "travel") == len(views)
-    assert _select(page, "variant", "plain") == len(plain)
+    assert select(page, "env", "travel") == len(views)
+    assert select(page, "variant", "plain") == len(plain)
     rows = page.locator(".fr-row")
     assert all("travel" in text for text in rows.all_inner_texts())
     rows.first.click()
@@ -125,7 +83,7 @@ def test_dependency_arrows_follow_the_recorded_origins(run_dir, watched, tmp_pat
 
 
 def test_a_permalink_opens_a_reject_with_its_reason_dialogue_and_walk(run_dir, watched, tmp_path):
-    db = _store(run_dir)
+    db = store(run_dir)
     rows = db.execute("SELECT id, reason, trajectory_id, data FROM rejects ORDER BY id").fetchall()
     for reject_id, reason, trajectory, data in rows:
         page = watched.open(run_dir / "report.html", "#sample=" + reject_id)
@@ -165,7 +123,7 @@ def test_search_finds_a_value(run_dir, watched):
     page = watched.open(run_dir / "report.html")
     page.fill("#fr-search", value.upper())  # the search ignores case
     page.wait_for_function("n => document.getElementById('fr-count').dataset.shown === String(n)", arg=len(having))
-    assert _shown(page) == len(having)
+    assert shown(page) == len(having)
     shown_ids = [row.get_attribute("data-id") for row in page.locator(".fr-row").all()]
     assert shown_ids == having[: len(shown_ids)]
     page.locator(".fr-row").first.click()
