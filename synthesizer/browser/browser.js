@@ -1,5 +1,6 @@
-// The sample browser: reads the views embedded in #fr-data (gzip, base64: an index line, then one view per
-// line), lists them in a virtual list, filters them, and renders a view as a chat only when it is opened.
+// The sample browser: reads the index embedded in #fr-data (gzip, base64) at load, lists it in a virtual
+// list and filters it; the views themselves sit in chunks (script.fr-chunk: gzip, base64, one view per line)
+// unpacked only when one of theirs is opened or a text search needs them, and rendered only when opened.
 (function () {
   "use strict";
   var ROW = 46;
@@ -14,8 +15,11 @@
     selects[name] = document.getElementById("fr-" + name);
   });
   var index = [];      // [id, kind, env, scenario, status, variants, reason_kind, title] per view
-  var lines = [];      // each view as JSON text, parsed when opened
-  var lowered = [];    // lines lower-cased, made as a search first needs them
+  var chunks = [];     // the script.fr-chunk elements; chunk k holds views k*size .. (k+1)*size-1
+  var size = 1;
+  var lines = [];      // each view as JSON text once its chunk is unpacked, parsed when opened
+  var lowered = [];    // lines lower-cased, as a search first needs them
+  var unpacking = {};  // chunk -> promise of its lines
   var byId = {};
   var shown = [];
   var opened = -1;
@@ -32,8 +36,7 @@
     return text.length > 60 ? text.slice(0, 57) + "..." : text;
   }
 
-  async function load() {
-    var packed = document.getElementById("fr-data").textContent.trim();
+  async function gunzip(packed) {
     var bytes;
     if (Uint8Array.fromBase64) {
       bytes = Uint8Array.fromBase64(packed);
@@ -42,18 +45,31 @@
       bytes = new Uint8Array(binary.length);
       for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
     }
-    performance.mark("fr-decoded");
     var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-    var text = await new Response(stream).text();
+    return new Response(stream).text();
+  }
+
+  function unpack(k) {  // a promise of chunk k's views as lines
+    if (!unpacking[k]) {
+      unpacking[k] = gunzip(chunks[k].textContent.trim()).then(function (text) {
+        text.split("\n").forEach(function (line, j) { lines[k * size + j] = line; });
+      });
+    }
+    return unpacking[k];
+  }
+
+  async function load() {
+    var data = document.getElementById("fr-data");
+    size = Number(data.getAttribute("data-chunk-size"));
+    chunks = Array.prototype.slice.call(root.querySelectorAll("script.fr-chunk"));
+    var text = await gunzip(data.textContent.trim());
     performance.mark("fr-unpacked");
-    var cut = text.indexOf("\n");
-    index = JSON.parse(text.slice(0, cut));
-    lines = cut + 1 < text.length ? text.slice(cut + 1).split("\n") : [];
+    index = JSON.parse(text);
     index.forEach(function (entry, i) { byId[entry[0]] = i; });
     performance.mark("fr-parsed");
     fillSelects();
     applyFilters();
-    openFromHash();
+    if (openFromHash()) root.scrollIntoView({block: "start"});  // a permalink: show the browser, not the figures
     root.setAttribute("data-ready", "1");
     performance.mark("fr-ready");  // what bench/browser.py reads as the load time
   }
@@ -106,6 +122,11 @@
         if (want.variant && entry[5].indexOf(want.variant) < 0) continue;
         if (want.reason && entry[6] !== want.reason) continue;
         if (query) {
+          if (lines[i] === undefined) {  // its chunk is still packed: unpack it, then go on from here
+            count.textContent = "searching... " + matches.length + " so far";
+            unpack(Math.floor(i / size)).then(slice);
+            return;
+          }
           if (lowered[i] === undefined) lowered[i] = lines[i].toLowerCase();
           if (lowered[i].indexOf(query) < 0) continue;
         }
@@ -148,17 +169,20 @@
 
   function openFromHash() {
     var match = /(?:^#|&)sample=([^&]*)/.exec(location.hash);
-    if (!match) return;
+    if (!match) return false;
     var id = decodeURIComponent(match[1]);
     if (!(id in byId)) {
       detail.innerHTML = '<p class="fr-empty">No sample ' + esc(id) + " in this report.</p>";
-      return;
+      return true;
     }
     open(byId[id]);
+    return true;
   }
 
-  function open(i) {
+  async function open(i) {
     opened = i;
+    await unpack(Math.floor(i / size));
+    if (opened !== i) return;  // another was picked meanwhile
     var view = JSON.parse(lines[i]);
     detail.innerHTML = renderView(view);
     detail.querySelector(".fr-permalink").href = "#sample=" + encodeURIComponent(view.id);
@@ -169,7 +193,6 @@
     }
     drawRows();
     drawArrows();
-    root.scrollIntoView({block: "start"});
   }
 
   function renderView(view) {

@@ -1,9 +1,10 @@
 """The browser as one HTML section: its style, its script and the views, embedded compactly.
 
-The views travel as one gzip stream in base64 inside `<script type="application/json">`: a first line with
-the index the filters read (`[id, kind, env, scenario, status, variants, reason_kind, title]` per view),
-then one view per line, which the page parses only when it is opened.  Same views, same bytes (gzip with no
-time stamp), so a report is reproducible; the page asks nothing of the network.
+The index the filters read (`[id, kind, env, scenario, status, variants, reason_kind, title]` per view) is
+one gzip stream in base64 inside `<script type="application/json" id="fr-data">`, unpacked at load; the views
+follow in chunks of `CHUNK` (gzip, base64, one view per line, each in a `<script class="fr-chunk">`), which the
+page unpacks only when it opens one of theirs or a text search reaches them, so a large run loads in the time
+its index takes.  Same views, same bytes (gzip with no time stamp); the page asks nothing of the network.
 """
 
 import base64
@@ -15,10 +16,15 @@ from typing import Any
 
 import orjson
 
-__all__ = ["browser_section"]
+__all__ = ["CHUNK", "browser_section"]
+
+CHUNK = 256
+"""Views per packed chunk: one is unpacked in a few milliseconds, so opening a view never waits long."""
 
 
-def browser_section(views: Iterable[dict[str, Any]], title: str = "Samples", what: str = "samples") -> str:
+def browser_section(
+    views: Iterable[dict[str, Any]], title: str = "Samples", what: str = "samples", chunk: int = CHUNK
+) -> str:
     """The browser over `views` (see `synthesizer.browser.views`), as HTML to put inside a page's body."""
     index, lines = [], []
     for view in views:
@@ -35,8 +41,10 @@ def browser_section(views: Iterable[dict[str, Any]], title: str = "Samples", wha
             ]
         )
         lines.append(orjson.dumps(view, option=orjson.OPT_NON_STR_KEYS))
-    data = b"\n".join([orjson.dumps(index), *lines])
-    packed = base64.b64encode(gzip.compress(data, compresslevel=6, mtime=0)).decode()
+    chunks = "".join(
+        f"<script type='application/gzip' class='fr-chunk'>{_packed(_NEWLINE.join(lines[at : at + chunk]))}</script>"
+        for at in range(0, len(lines), chunk)
+    )
     filters = "".join(
         f"<select id='fr-{name}' aria-label='{label}'><option value=''>every {label}</option></select>"
         for name, label in _FILTERS
@@ -51,7 +59,8 @@ def browser_section(views: Iterable[dict[str, Any]], title: str = "Samples", wha
         "<span id='fr-count' class='fr-count'>loading...</span></div>"
         "<div class='fr-main'><div id='fr-list' class='fr-list'><div class='fr-spacer'></div></div>"
         "<div id='fr-detail' class='fr-detail'><p class='fr-empty'>Pick one on the left.</p></div></div>"
-        f"<script type='application/json' id='fr-data'>{packed}</script>"
+        f"<script type='application/json' id='fr-data' data-chunk-size='{chunk}'>{_packed(orjson.dumps(index))}"
+        f"</script>{chunks}"
         f"<script>{_asset('browser.js')}</script></section>"
     )
 
@@ -65,6 +74,9 @@ _FILTERS = (
 )
 
 
+_NEWLINE = b"\n"
+
+
 def _title(view: dict[str, Any]) -> str:
     """The row's one line: the first thing the user says, or why the reject was rejected."""
     for turn in view["turns"]:
@@ -72,6 +84,10 @@ def _title(view: dict[str, Any]) -> str:
             if message["role"] == "user":
                 return str(message.get("content") or "")[:120]
     return str(view.get("reason") or "")[:120]
+
+
+def _packed(data: bytes) -> str:
+    return base64.b64encode(gzip.compress(data, compresslevel=6, mtime=0)).decode()
 
 
 def _asset(name: str) -> str:

@@ -1,9 +1,11 @@
 """report.html read as a person reads it: opened from disk in chromium, filtered, a sample opened, a call
 expanded, a permalink followed, a value searched; nothing leaves the page."""
 
+import re
+
 import orjson
 
-from synthesizer.browser import store_views
+from synthesizer.browser import browser_section, store_views
 from tests.browser.reading import every_one_reachable, select, shown, store
 
 
@@ -135,7 +137,27 @@ def test_search_finds_a_value(run_dir, watched):
 
 def test_the_report_is_one_file_that_asks_nothing_of_the_network(run_dir):
     text = (run_dir / "report.html").read_text()
-    before, blob = text.split("<script type='application/json' id='fr-data'>")
-    markup = before + blob.split("</script>", 1)[1]  # the page without the embedded (base64) samples
+    markup = re.sub(r"<script type='application/(json|gzip)'[^>]*>[^<]*</script>", "", text)  # the page, not its data
+    assert "class='fr-chunk'" in text and "class='fr-chunk'" not in markup and "id='fr-data'" not in markup
     for outside in ("http://", "https://", "src='/", 'src="/', "<link", "@import", "fetch(", "XMLHttpRequest"):
         assert outside not in markup, outside
+
+
+def test_views_in_many_chunks_open_and_search_across_them(run_dir, tmp_path, watched):
+    views = list(store_views(run_dir / "store.db"))
+    page_path = tmp_path / "chunks.html"
+    section = browser_section(views, chunk=3)  # a chunk per three views, as 20,000 views have 79 of 256
+    page_path.write_text(f"<!doctype html><html><head><meta charset='utf-8'></head><body>{section}</body></html>")
+    assert section.count("class='fr-chunk'") == -(-len(views) // 3)
+    page = watched.open(page_path)
+    assert shown(page) == len(views)
+    for view in (views[0], views[4], views[-1]):  # the first, a middle and the last chunk
+        page.evaluate("id => { location.hash = 'sample=' + encodeURIComponent(id); }", view["id"])
+        page.wait_for_function("id => document.querySelector('#fr-detail h3')?.textContent === id", arg=view["id"])
+    word = views[-1]["turns"][0]["messages"][0]["content"] if views[-1]["turns"] else views[-1]["reason"]
+    having = [view["id"] for view in views if word.lower() in orjson.dumps(view).decode().lower()]
+    page.fill("#fr-search", word)
+    page.wait_for_function("n => document.getElementById('fr-count').dataset.shown === String(n)", arg=len(having))
+    assert views[-1]["id"] in having
+    assert watched.errors == []
+    assert watched.outside_requests() == []
