@@ -48,6 +48,7 @@ def test_failed_turns_name_the_differing_state_keys_and_the_missing_results(eval
     assert len(failures) == failed_turns
 
 
+@pytest.mark.heavy  # a second chromium start and page on top of the report's (the default suite keeps one)
 def test_the_eval_page_opens_a_failed_attempt_at_its_failing_turn(evaluated, watched, tmp_path):
     attempts, views, page_path = evaluated
     page = watched.open(page_path)
