@@ -8,6 +8,7 @@ from synthesizer.browser import (
     sample_view,
     store_view,
     store_views,
+    view_to_show,
 )
 from synthesizer.chain import DialogueRunner, openai_tool
 from synthesizer.errors import (
@@ -82,5 +83,6 @@ __all__ = [
     "store_view",
     "store_views",
     "synthesize",
+    "view_to_show",
     "write_report",
 ]

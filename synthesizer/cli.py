@@ -15,8 +15,8 @@ from servers import environment_names, get_environment
 from servers.bfcl import bfcl_environment_names
 from simulator import Store
 from simulator import cli as simulator_cli
-from synthesizer.browser import print_view, record_view, store_view
-from synthesizer.errors import ConfigError, DatasetError, SynthesizerError
+from synthesizer.browser import print_view, view_to_show
+from synthesizer.errors import ConfigError, SynthesizerError
 from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
 from synthesizer.llm import ChatModel, ResponseCache
 from synthesizer.offline import OfflineBackend
@@ -414,28 +414,7 @@ def quality_command(file: Path, as_json: bool) -> None:
 def show_command(what: str, db: Path | None, fold: bool) -> None:
     """Read one sample (or reject) as a chat: a sample id from the store (--db), or a line of an exported JSONL
     file (FILE:LINE, 1-based; with --db its calls also get their recorded diffs and argument origins)."""
-    view = _view_to_show(what, db)
-    print_view(view, results=not fold)
-
-
-def _view_to_show(what: str, db: Path | None) -> dict[str, Any]:
-    file, _, line = what.rpartition(":")
-    if file and line.isdigit() and Path(file).is_file():
-        number = int(line)
-        with Path(file).open(encoding="utf-8") as lines:
-            text = next((row for index, row in enumerate(lines, 1) if index == number), None)
-        if text is None or number < 1:
-            raise DatasetError(f"{file} has no line {line}")
-        try:
-            return record_view(json.loads(text), db)
-        except ValueError as error:
-            raise DatasetError(f"{file}:{line}: {error}") from None
-    if db is None:
-        raise DatasetError(f"{what!r} is no FILE:LINE of an existing file; to read a sample id, pass --db")
-    view = store_view(db, what)
-    if view is None:
-        raise DatasetError(f"{db} holds no sample or reject {what!r}")
-    return view
+    print_view(view_to_show(what, db), results=not fold)
 
 
 main.add_command(servers_cli.envs)

@@ -2,7 +2,15 @@
 
 from synthesizer.browser.page import browser_section
 from synthesizer.browser.terminal import print_view
-from synthesizer.browser.views import dialogue_turns, reason_kind, record_view, sample_view, store_view, store_views
+from synthesizer.browser.views import (
+    dialogue_turns,
+    reason_kind,
+    record_view,
+    sample_view,
+    store_view,
+    store_views,
+    view_to_show,
+)
 
 __all__ = [
     "browser_section",
@@ -13,4 +21,5 @@ __all__ = [
     "sample_view",
     "store_view",
     "store_views",
+    "view_to_show",
 ]

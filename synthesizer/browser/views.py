@@ -13,6 +13,7 @@ the schema, ...).  What a stored sample holds is read in one function, `sample_v
 `_reject_view`), so a change of the sample's shape (turns as typed objects) changes those two.
 """
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,10 @@ import orjson
 
 from servers import canonical_json
 from simulator import Store
+from synthesizer.errors import DatasetError
 from synthesizer.samples import Reject, Sample, SampleStore
 
-__all__ = ["dialogue_turns", "reason_kind", "record_view", "sample_view", "store_view", "store_views"]
+__all__ = ["dialogue_turns", "reason_kind", "record_view", "sample_view", "store_view", "store_views", "view_to_show"]
 
 
 def store_views(store_path: Path) -> Iterator[dict[str, Any]]:
@@ -73,6 +75,33 @@ def record_view(record: dict[str, Any], store_path: Path | None = None) -> dict[
             view = sample_view(sample, _steps(store, sample.trajectory_ids))
     if not any("attempts" in turn for turn in meta.get("turns") or []):
         view["attempts"] = None  # exports do not keep them
+    return view
+
+
+def view_to_show(what: str, db: Path | None = None) -> dict[str, Any]:
+    """What `funreason show` shows: `FILE:LINE` (1-based) of an export, or a sample or reject id of the store `db`;
+    a line without messages (sharegpt, bfcl) is read from `db` by its `metadata.sample_id`."""
+    file, _, line = what.rpartition(":")
+    if file and line.isdigit() and Path(file).is_file():
+        number = int(line)
+        with Path(file).open(encoding="utf-8") as lines:
+            text = next((row for index, row in enumerate(lines, 1) if index == number), None)
+        if text is None or number < 1:
+            raise DatasetError(f"{file} has no line {line}")
+        try:
+            record = json.loads(text)
+            sample_id = (record.get("metadata") or {}).get("sample_id")
+            if "messages" not in record and sample_id and db is not None:  # sharegpt, bfcl: the store has it
+                what = sample_id
+            else:
+                return record_view(record, db)
+        except (ValueError, AttributeError) as error:
+            raise DatasetError(f"{file}:{line}: {error}") from None
+    if db is None:
+        raise DatasetError(f"{what!r} is no FILE:LINE of an existing file; to read a sample id, pass --db")
+    view = store_view(db, what)
+    if view is None:
+        raise DatasetError(f"{db} holds no sample or reject {what!r}")
     return view
 
 

@@ -40,6 +40,13 @@ def test_show_reads_an_exported_line_and_folds_results(run_dir):
     assert "⇐" in outcome.stdout
 
 
+def test_show_reads_a_line_of_any_export_through_the_store(run_dir):
+    record = json.loads((run_dir / "bfcl.jsonl").read_text().splitlines()[0])
+    outcome = funreason("show", f"{run_dir / 'bfcl.jsonl'}:1", "--db", str(run_dir / "store.db"))
+    assert outcome.returncode == 0, outcome.stderr
+    assert record["metadata"]["sample_id"] in outcome.stdout and "Turn 1" in outcome.stdout
+
+
 def test_show_says_in_one_line_what_is_wrong(run_dir, tmp_path):
     db = str(run_dir / "store.db")
     cases = [
@@ -47,6 +54,7 @@ def test_show_says_in_one_line_what_is_wrong(run_dir, tmp_path):
         (["show", "no-such-sample"], "pass --db"),
         (["show", f"{run_dir / 'openai.jsonl'}:99999"], "has no line 99999"),
         (["show", f"{run_dir / 'bfcl.jsonl'}:1"], "not an exported chat sample"),
+        (["show", f"{run_dir / 'report.json'}:2"], f"{run_dir / 'report.json'}:2: "),
     ]
     for args, message in cases:
         outcome = funreason(*args)
