@@ -8,7 +8,7 @@ from evaluation.figures import eval_figures, pass_hat_k
 from evaluation.gym import MessageSpace, SandboxEnv
 from evaluation.interaction import VerlInteraction
 from evaluation.pool import ConnectionPool, SharedConnections
-from evaluation.report import write_eval_report
+from evaluation.report import attempt_views, write_eval_report
 from evaluation.rewards import REWARD_WEIGHTS, Reward, episode_reward, score_rollout, trl_reward, verl_compute_score
 from evaluation.runner import SYSTEM_PROMPT, Attempt, ChatPolicy, GroundTruthPolicy, Policy, regrade, run_attempts
 from evaluation.store import AttemptStore
@@ -38,6 +38,7 @@ __all__ = [
     "TurnEvidence",
     "TurnGrade",
     "VerlInteraction",
+    "attempt_views",
     "episode_reward",
     "eval_figures",
     "grade_turn",

@@ -3,6 +3,7 @@ attempt's transcript in the sample browser, with the turn where it failed and wh
 
 import html
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,13 @@ from evaluation.checker import result_given
 from evaluation.pool import ConnectionPool
 from evaluation.runner import Attempt
 from servers import diff_states
+from simulator import SimulatorError
 from simulator.replay import replay
 from synthesizer.browser import browser_section, dialogue_turns
 
 __all__ = ["attempt_views", "write_eval_report"]
+
+logger = logging.getLogger(__name__)
 
 MAX_REPLAYED = 500
 """Failed turns whose end state is rebuilt (two replays each) to name the state keys that differ; later ones
@@ -121,13 +125,17 @@ async def _differing_keys(attempts: list[Attempt]) -> dict[tuple[str, int], list
     async with ConnectionPool() as pool:
         for attempt, number in wrong:
             task = attempt.task
-            connection = await pool.get(task.env, task.scenario)
             truth = [(call["tool"], call["arguments"]) for turn in task.turns[: number + 1] for call in turn.calls]
             made = [(call["tool"], call["arguments"]) for turn in attempt.evidence[: number + 1] for call in turn.calls]
-            await replay(connection, truth, task.seed)
-            expected = await connection.state()
-            await replay(connection, made, task.seed)
-            got = await connection.state()
+            try:
+                connection = await pool.get(task.env, task.scenario)
+                await replay(connection, truth, task.seed)
+                expected = await connection.state()
+                await replay(connection, made, task.seed)
+                got = await connection.state()
+            except SimulatorError as error:  # the report still comes out; this turn says the keys were not rebuilt
+                logger.warning("eval report: no state keys for attempt %s turn %d (%s)", attempt.id, number + 1, error)
+                continue
             if expected is None or got is None:
                 continue
             keys[attempt.id, number] = [_key(op, expected) for op in diff_states(expected, got)]

@@ -7,8 +7,7 @@ from typing import Any
 import anyio
 import pytest
 
-from evaluation import GroundTruthPolicy, eval_figures, load_tasks, run_attempts, write_eval_report
-from evaluation.report import attempt_views
+from evaluation import GroundTruthPolicy, attempt_views, eval_figures, load_tasks, run_attempts, write_eval_report
 
 
 class SkipsTheGoal:
