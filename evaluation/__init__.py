@@ -9,7 +9,7 @@ from evaluation.figures import eval_figures, pass_hat_k
 from evaluation.gym import MessageSpace, SandboxEnv
 from evaluation.pool import ConnectionPool, SharedConnections
 from evaluation.profile import PATTERNS, PROFILE_VERSION, failure_profile, tool_specs_of, turn_patterns
-from evaluation.report import write_eval_report
+from evaluation.report import attempt_views, write_eval_report
 from evaluation.rewards import (
     REWARD_WEIGHTS,
     Reward,
@@ -57,6 +57,7 @@ __all__ = [
     "TurnEvidence",
     "TurnGrade",
     "compute_score",
+    "attempt_views",
     "episode_reward",
     "eval_figures",
     "evaluate_tasks",

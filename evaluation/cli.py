@@ -127,7 +127,7 @@ def eval_command(
     if not attempts:
         raise EvaluationError("no attempts to report (no tasks, or nothing stored for --regrade)")
     figures = eval_figures(attempts, k) | {"profile": failure_profile(attempts)}
-    write_eval_report(figures, json_out, report_dir or (json_out.parent if json_out else None))
+    write_eval_report(figures, json_out, report_dir or (json_out.parent if json_out else None), attempts)
     click.echo(
         f"{figures['tasks']} tasks x {k}: turn accuracy {_pct(figures['turn_accuracy'])}, "
         f"dialogue accuracy {_pct(figures['dialogue_accuracy'])}, pass^{k} {_pct(figures['pass^k'][str(k)])}",

@@ -1,5 +1,15 @@
 """Trajectories -> advanced tools and hard queries -> guided, verified multi-turn samples -> datasets."""
 
+from synthesizer.browser import (
+    browser_section,
+    dialogue_turns,
+    print_view,
+    record_view,
+    sample_view,
+    store_view,
+    store_views,
+    view_to_show,
+)
 from synthesizer.chain import DialogueRunner, openai_tool
 from synthesizer.errors import (
     ConfigError,
@@ -58,8 +68,10 @@ __all__ = [
     "TurnPlan",
     "Variants",
     "Verdict",
+    "browser_section",
     "check_turn",
     "collect_figures",
+    "dialogue_turns",
     "export_samples",
     "focus_figures",
     "focus_for",
@@ -70,8 +82,14 @@ __all__ = [
     "measure_quality",
     "openai_tool",
     "plan_dialogue",
+    "print_view",
     "read_records",
+    "record_view",
     "run_pipeline",
+    "sample_view",
+    "store_view",
+    "store_views",
     "synthesize",
+    "view_to_show",
     "write_report",
 ]

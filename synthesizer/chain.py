@@ -85,18 +85,19 @@ class DialogueRunner:
                     raise Unphrasable(f"the request {problems[0]}: {turn.query!r}")
             except Unphrasable as error:
                 if turn.index < self.min_turns:
-                    return reject(f"turn {turn.index + 1}: {error}", attempts)
+                    return reject(f"turn {turn.index + 1}: {error}", attempts, conversation, turns)
                 del plan.turns[turn.index :]  # the dialogue ends before a request no user could make
                 break
             except LLMError as error:
-                return reject(f"turn {turn.index + 1}: {error}", attempts + 1)
+                return reject(f"turn {turn.index + 1}: {error}", attempts + 1, conversation, turns)
             try:
                 attempt, verdict, used = await self._solve(turn, conversation, accepted, offered)
             except LLMError as error:
-                return reject(f"turn {turn.index + 1}: {error}", attempts + 1)
+                return reject(f"turn {turn.index + 1}: {error}", attempts + 1, conversation, turns)
             attempts += used
             if not verdict.ok:
-                return reject(f"turn {turn.index + 1}: {verdict.reason} (after {used} attempts)", attempts)
+                failed = [*conversation, *attempt.messages], [*turns, _turn_record(turn, used)]
+                return reject(f"turn {turn.index + 1}: {verdict.reason} (after {used} attempts)", attempts, *failed)
             conversation.extend(attempt.messages)
             accepted.extend((step.tool, step.arguments) for step in attempt.executed)
             offered = attempt.offered
@@ -297,8 +298,9 @@ def _at(data: Any, path: tuple[Any, ...]) -> Any:
 
 
 def _rejecter(sample_id: str, trajectory_id: str, model: str):  # type: ignore[no-untyped-def]
-    def reject(reason: str, attempts: int) -> Reject:
-        return Reject(id=sample_id, trajectory_id=trajectory_id, model=model, reason=reason, attempts=attempts)
+    def reject(reason: str, attempts: int, messages: list | None = None, turns: list | None = None) -> Reject:
+        """A reject keeping the dialogue as far as it got (`messages`, with `turns` as a sample keeps them)."""
+        return Reject(sample_id, trajectory_id, model, reason, attempts, list(messages or []), list(turns or []))
 
     return reject
 

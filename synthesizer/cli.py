@@ -18,6 +18,7 @@ from simulator import cli as simulator_cli
 from simulator.hints import load_hints
 from synthesizer.annotate import annotate_server
 from synthesizer.bfcl_records import bfcl_question_file, is_bfcl_entry, read_bfcl_records
+from synthesizer.browser import print_view, view_to_show
 from synthesizer.decontaminate import decontaminate_file
 from synthesizer.errors import ConfigError, SynthesizerError
 from synthesizer.export import ARGUMENT_FORMS, FORMATS, ExportOptions, export_samples
@@ -569,6 +570,16 @@ def annotate_command(
         f"(drafted by {report.drafted_by}); review it, then: funreason explore --hints {out} ...",
         err=True,
     )
+
+
+@main.command("show")
+@click.argument("what", metavar="SAMPLE_ID|FILE:LINE")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The run's store.db.")
+@click.option("--fold", is_flag=True, help="Fold tool results to one line each.")
+def show_command(what: str, db: Path | None, fold: bool) -> None:
+    """Read one sample (or reject) as a chat: a sample id from the store (--db), or a line of an exported JSONL
+    file (FILE:LINE, 1-based; with --db its calls also get their recorded diffs and argument origins)."""
+    print_view(view_to_show(what, db), results=not fold)
 
 
 main.add_command(servers_cli.envs)

@@ -7,7 +7,7 @@ SynthesizerError
 ├── EndpointUnavailable   the endpoint stayed busy or down through every retry: the trajectory stays pending
 ├── ExportError           an output file cannot be written
 ├── ConfigError           a run configuration (TOML file or flags) is unusable
-└── DatasetError          a dataset file to measure cannot be read or is not OpenAI chat JSONL
+└── DatasetError          a dataset file (or a sample to show) cannot be read or is not OpenAI chat JSONL
 ```
 """
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from simulator import Store, export_graph, graph_from_json
 from simulator.focus import Focus
+from synthesizer.browser import browser_section, reason_kind, store_views
 from synthesizer.focus import focus_figures
 from synthesizer.quality import figure_value, measure_quality
 from synthesizer.recorded import session_accounts
@@ -66,7 +67,7 @@ def collect_figures(store_path: Path) -> dict[str, Any]:
             calls[sample.n_calls] += 1
             envs[sample.env] += 1
             variants.update(turn["variant"] for turn in sample.turns)
-        reasons = Counter(_reason_kind(reject.reason) for reject in samples.iter_rejects())
+        reasons = Counter(reason_kind(reject.reason) for reject in samples.iter_rejects())
         rejected_by_env = Counter(
             env
             for (env,) in store.db.execute("SELECT t.env FROM rejects r JOIN trajectories t ON t.id = r.trajectory_id")
@@ -104,7 +105,8 @@ def write_report(
     images = _draw(store_path, figures, pictures)
     (out / "report.json").write_text(json.dumps(figures, indent=2))
     (out / "report.md").write_text(_markdown(figures, {name: path.relative_to(out) for name, path in images.items()}))
-    (out / "report.html").write_text(_html(figures, images))
+    browser = browser_section(store_views(store_path), "Samples", "verified samples and rejects of this run")
+    (out / "report.html").write_text(_html(figures, images, browser))
     return figures
 
 
@@ -117,12 +119,6 @@ def _quality_record(sample: Sample) -> dict[str, Any]:
         "extra_tools": sample.extra_tools,
         "metadata": {**sample.provenance(), "turns": sample.turns},
     }
-
-
-def _reason_kind(reason: str) -> str:
-    """'turn 2: state check: ... (after 3 attempts)' -> 'state check'."""
-    text = reason.split(": ", 1)[1] if reason.startswith("turn ") else reason
-    return text.split(":")[0].split(" (")[0]
 
 
 def _draw(store_path: Path, figures: dict[str, Any], folder: Path) -> dict[str, Path]:
@@ -350,11 +346,11 @@ def _markdown(figures: dict[str, Any], images: dict[str, Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _html(figures: dict[str, Any], images: dict[str, Path]) -> str:
-    """One file, images inlined as data URIs, so it can be mailed or archived alone."""
+def _html(figures: dict[str, Any], images: dict[str, Path], browser: str) -> str:
+    """One file, images and samples inlined, so it can be mailed or archived alone and opens from disk."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>FunReason-MT run report</title><style>"
-        "body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+        "body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}"
         "table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:4px 8px}"
         "th{background:#f3f3f3}img{max-width:100%;border:1px solid #eee;margin:.5em 0}"
         "</style></head><body><h1>FunReason-MT run report</h1>"
@@ -372,5 +368,6 @@ def _html(figures: dict[str, Any], images: dict[str, Path]) -> str:
         parts.append(
             f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='data:image/png;base64,{data}'>"
         )
+    parts.append(browser)
     parts.append("</body></html>")
     return "".join(parts)

@@ -89,6 +89,10 @@ class Reject:
     model: str
     reason: str
     attempts: int
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    """The dialogue as far as it got: the accepted turns, then the failed attempt (what the report shows)."""
+    turns: list[dict[str, Any]] = field(default_factory=list)
+    """Per turn of `messages`, as a sample keeps them (query, variant, target, ...); the failed one last."""
 
 
 class SampleStore:
@@ -130,9 +134,12 @@ class SampleStore:
                     pk="id",
                 )
                 self.db["rejects"].create(
-                    {"id": str, "trajectory_id": str, "model": str, "reason": str, "attempts": int}, pk="id"
+                    {"id": str, "trajectory_id": str, "model": str, "reason": str, "attempts": int, "data": str},
+                    pk="id",
                 )
                 self.db["llm_cache"].create({"key": str, "request": str, "reply": str}, pk="key")
+            if "data" not in self.db["rejects"].columns_dict:  # older stores kept only the reason
+                self.db["rejects"].add_column("data", str)
             if "tools_hash" not in self.db["samples"].columns_dict:
                 self.db["samples"].add_column("tools_hash", str)
                 self.db["samples"].add_column("state_hash", str)
@@ -165,8 +172,10 @@ class SampleStore:
             self.db["samples"].insert(row, ignore=True)
 
     def save_reject(self, reject: Reject) -> None:
+        row = asdict(reject)
+        row["data"] = _dumps({"messages": row.pop("messages"), "turns": row.pop("turns")})
         with self.db.conn:
-            self.db["rejects"].insert(asdict(reject), ignore=True)
+            self.db["rejects"].insert(row, ignore=True)
 
     def reject_sample(self, sample_id: str, reason: str) -> None:
         """Turn a stored sample into a reject with `reason`, in one transaction."""
@@ -174,11 +183,19 @@ class SampleStore:
         if not rows:
             return
         row = rows[0]
-        attempts = orjson.loads(row[2]).get("attempts", 0)
+        data = orjson.loads(row[2])
+        kept = _dumps({"messages": data.get("messages", []), "turns": data.get("turns", [])})
         with self.db.conn:
             self.db.execute("DELETE FROM samples WHERE id = ?", [sample_id])
             self.db["rejects"].insert(
-                {"id": sample_id, "trajectory_id": row[0], "model": row[1], "reason": reason, "attempts": attempts},
+                {
+                    "id": sample_id,
+                    "trajectory_id": row[0],
+                    "model": row[1],
+                    "reason": reason,
+                    "attempts": data.get("attempts", 0),
+                    "data": kept,
+                },
                 replace=True,
             )
 
@@ -200,7 +217,11 @@ class SampleStore:
 
     def iter_rejects(self) -> Iterator[Reject]:
         for row in self.db.query("SELECT * FROM rejects ORDER BY id"):
-            yield Reject(**row)
+            yield _reject(row)
+
+    def get_reject(self, reject_id: str) -> Reject | None:
+        rows = list(self.db.query("SELECT * FROM rejects WHERE id = ?", [reject_id]))
+        return _reject(rows[0]) if rows else None
 
     def set_held_out(self, sample_ids: list[str]) -> None:
         """Mark these samples (and no others) as the held-out evaluation split, kept out of training files."""
@@ -262,6 +283,11 @@ _SHARED = {"tool_sets": "tools", "states": "state"}
 """Tables of values many samples share, keyed by hash -> the column holding the JSON."""
 _OWN_FIELDS = tuple(f.name for f in fields(Sample) if f.name not in ("tools", "initial_state"))
 _ROW = "data, tools_hash, state_hash"
+
+
+def _reject(row: dict[str, Any]) -> Reject:
+    data = orjson.loads(row.pop("data", None) or "{}")  # None in rows of older stores
+    return Reject(**row, messages=data.get("messages", []), turns=data.get("turns", []))
 
 
 def _dumps(value: Any) -> str:

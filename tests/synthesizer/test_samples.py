@@ -5,7 +5,7 @@ import sqlite3
 from dataclasses import asdict, replace
 
 from simulator import Store
-from synthesizer.samples import Sample, SampleStore
+from synthesizer.samples import Reject, Sample, SampleStore
 
 TOOLS = [{"type": "function", "function": {"name": "ls", "description": "List a folder.", "parameters": {}}}]
 STATE = {"files": {"/a.txt": "é"}, "cwd": "/"}
@@ -69,3 +69,33 @@ def test_old_rows_holding_full_json_still_read(tmp_path):
         assert samples.get_sample("s1") == old
         samples.reject_sample("s1", "checked again")
         assert samples.counts() == {"samples": 1, "verified": 1, "rejected": 1}
+
+
+def test_rejects_keep_the_dialogue_as_far_as_it_got_and_old_rejects_still_read(tmp_path):
+    messages = [{"role": "user", "content": "list 1"}, {"role": "assistant", "content": "no", "is_error": False}]
+    with Store(tmp_path / "store.db") as store:
+        lean = SampleStore(store)
+        lean.save_reject(Reject("r1", "t1", "offline", "turn 1: state check", 3, messages, [{"query": "list 1"}]))
+        lean.save_sample(_sample(2))
+        lean.reject_sample("s2", "near-duplicate request: 'list 2'")
+        read = {reject.id: reject for reject in lean.iter_rejects()}
+        assert read["r1"].messages == messages and read["r1"].turns == [{"query": "list 1"}]
+        assert read["s2"].messages == _sample(2).messages and read["s2"].turns == _sample(2).turns
+        assert lean.get_reject("r1") == read["r1"] and lean.get_reject("nope") is None
+    path = tmp_path / "old.db"
+    with Store(path):
+        pass
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute(
+            "CREATE TABLE samples (id TEXT PRIMARY KEY, trajectory_id TEXT, env TEXT, verified INTEGER, "
+            "n_turns INTEGER, n_calls INTEGER, model TEXT, data TEXT)"
+        )
+        connection.execute(
+            "CREATE TABLE rejects (id TEXT PRIMARY KEY, trajectory_id TEXT, model TEXT, reason TEXT, attempts INTEGER)"
+        )
+        connection.execute("INSERT INTO rejects VALUES ('r0', 't0', 'offline', 'turn 2: no', 1)")
+    connection.close()
+    with Store(path) as store:
+        (reject,) = SampleStore(store).iter_rejects()
+        assert (reject.reason, reject.messages, reject.turns) == ("turn 2: no", [], [])
