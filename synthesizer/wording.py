@@ -111,11 +111,12 @@ def _reference(turn: TurnPlan, origin: dict[str, Any], parameter: str, value: An
     this = {json.dumps(value)}
     held = {json.dumps(item) for call in turn.earlier_calls for item in _field_values(call.result, field)}
     if held != this:  # several such things in the history: the one the user had made, else none
-        made = {
+        made = {  # what earlier changes brought into being: in their results, not sent by their arguments
             json.dumps(item)
             for call in turn.earlier_calls
             if call.changes_state
             for item in _field_values(call.result, field)
+            if item not in call.arguments.values()
         }
         if made != this or not noun or _PERSON.fullmatch(noun):
             return None
@@ -129,11 +130,15 @@ def _reference(turn: TurnPlan, origin: dict[str, Any], parameter: str, value: An
 
 
 def _field_values(data: Any, field: str) -> list[Any]:
-    """Every value under key `field` anywhere in `data`."""
+    """Every value under key `field` anywhere in `data` (its items, when it holds a list)."""
     if isinstance(data, dict):
-        return [
-            item for key, value in data.items() for item in ([value] if key == field else _field_values(value, field))
-        ]
+        found = []
+        for key, value in data.items():
+            if key != field:
+                found += _field_values(value, field)
+            else:
+                found += value if isinstance(value, list) else [value]
+        return found
     if isinstance(data, list):
         return [item for value in data for item in _field_values(value, field)]
     return []
