@@ -14,7 +14,6 @@ from synthesizer.samples import SampleStore
 from synthesizer.synthesize import SynthesisConfig, synthesize
 from synthesizer.validate import check_turn
 
-
 SHORT_WALKS = SynthesisConfig(seed=1, turns=(2, 5))
 """The fixture's walks stop 3 steps after their target: two to five turns, not the default three to six."""
 
