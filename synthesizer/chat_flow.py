@@ -9,6 +9,8 @@
   of `metadata.turns[i].target` if given, else its last successful call.
 * **Failed calls**: a result that starts with "Error" (the MCP SDK's "Error executing tool ...") or
   is a JSON object with an "error" key.
+* **Results that say no**: a failed call, or a result that is empty, false, or an object whose status /
+  success / found (... see `_NO_KEYS`) key is false: an answer after one must not read as success.
 * **Values**: the leaf strings and numbers of a call's arguments, minus trivial ones: booleans,
   None, 0 and 1, one-character strings, and any enum, const or default of the tool's schema.
   A value *appears* in a text when it occurs there case-insensitively, not inside a longer word.

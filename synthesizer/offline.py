@@ -169,8 +169,8 @@ class OfflineRoles(Roles):
             value = call.arguments.get(parameter)
             if producer.step in earlier:
                 lines.append(
-                    f"The {parameter_words(parameter)} is already in our conversation: {producer.tool} returned "
-                    f"{_quoted(value)} earlier, so {call.tool} takes it from there."
+                    f"{call.tool} takes {_quoted(value)} as its {parameter_words(parameter)}: {producer.tool} "
+                    "returned it earlier in our conversation."
                 )
             elif not parameter.endswith("token"):
                 words = parameter_words(parameter)

@@ -28,6 +28,8 @@ _FOLLOW_UP_SHARE = 0.6
 """Share of later requests that open by acknowledging the last answer, as people in a conversation do."""
 _THAT = ["that {noun}", "this {noun}", "the same {noun}"]
 """How a request points back at an earlier turn's object."""
+_MADE = {"message": "sent", "order": "placed", "booking": "made", "post": "made", "comment": "left", "ticket": "opened"}
+"""The verb for a thing the assistant made for the user: "the booking you made", "the ticket you opened"."""
 _REPEATED_NOUN = re.compile(r"\b(?:the |a |an )?(\w+) (that|the same) \1\b", re.IGNORECASE)
 """A template's noun before a reference to the same noun: "booking that booking" reads "that booking"."""
 _NESTED_PHRASES = 2
@@ -69,7 +71,7 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0, refer: 
     if not is_identifier(value, parameter):
         return None
     if refer and depth == 0 and producer in turn.earlier_calls:
-        reference = _reference(turn, origin, parameter, call.step)
+        reference = _reference(turn, origin, parameter, value, call.step)
         if reference is not None:
             return reference
     if str(value).lower() in turn.shown:
@@ -93,22 +95,33 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0, refer: 
     return _readable_sibling(producer.result, value)
 
 
-def _reference(turn: TurnPlan, origin: dict[str, Any], parameter: str, step: int) -> str | None:
+def _reference(turn: TurnPlan, origin: dict[str, Any], parameter: str, value: Any, step: int) -> str | None:
     """How a request points back at an id an earlier turn's result gave: "that booking" for a `booking_id`,
     "them" for a person's id, "that stock" for a symbol; only when the earlier turns' results hold one such
-    value, so the words point at one thing.  The words vary ("this booking", "the same booking"), as
-    people's do, and depend only on the plan."""
+    value, so the words point at one thing, or, among several, the one thing a change of an earlier turn
+    made ("the ticket you opened").  The words vary ("this booking", "the same booking"), as people's do,
+    and depend only on the plan."""
     found = _ID_PARAMETER.fullmatch(parameter)
     field = str(origin.get("field") or "")
     if found is None or not field:
         return None
-    held = {json.dumps(item) for call in turn.earlier_calls for item in _field_values(call.result, field)}
-    if len(held) != 1:
-        return None
     noun = found.group(1) or ""
     if found.group(2) == "symbol":
         noun = "stock"
-    elif _PERSON.fullmatch(noun):
+    this = {json.dumps(value)}
+    held = {json.dumps(item) for call in turn.earlier_calls for item in _field_values(call.result, field)}
+    if held != this:  # several such things in the history: the one the user had made, else none
+        made = {  # what earlier changes brought into being: in their results, not sent by their arguments
+            json.dumps(item)
+            for call in turn.earlier_calls
+            if call.changes_state
+            for item in _field_values(call.result, field)
+            if item not in call.arguments.values()
+        }
+        if made != this or not noun or _PERSON.fullmatch(noun):
+            return None
+        return f"the {noun.replace('_', ' ')} you {_MADE.get(noun, 'created')}"
+    if _PERSON.fullmatch(noun):
         return "them"
     if not noun:
         return None
@@ -117,11 +130,15 @@ def _reference(turn: TurnPlan, origin: dict[str, Any], parameter: str, step: int
 
 
 def _field_values(data: Any, field: str) -> list[Any]:
-    """Every value under key `field` anywhere in `data`."""
+    """Every value under key `field` anywhere in `data` (its items, when it holds a list)."""
     if isinstance(data, dict):
-        return [
-            item for key, value in data.items() for item in ([value] if key == field else _field_values(value, field))
-        ]
+        found = []
+        for key, value in data.items():
+            if key != field:
+                found += _field_values(value, field)
+            else:
+                found += value if isinstance(value, list) else [value]
+        return found
     if isinstance(data, list):
         return [item for value in data for item in _field_values(value, field)]
     return []
@@ -234,16 +251,17 @@ def _opens_session(tool: ToolInfo) -> bool:
 def _credentials(values: dict[str, Any], call: Call, rng: random.Random) -> str | None:
     """A login's inputs as facts about the user ("My user id is TRV002 and my password is ..."): the request
     states the goal and what only the user knows; that signing in comes first is the tools' to say."""
-    facts = [
-        (parameter_words(name), value_words(value))
+    parts = [  # a value the user knows by another name (an id looked up by the name) is said as who they are
+        f"my {parameter_words(name)} is {value_words(value)}" if value == call.arguments[name] else f"I'm {value}"
         for name, value in values.items()
         if name in call.arguments and not isinstance(value, bool)
     ]
-    if not facts:
+    if not parts:
         return None
-    parts = [f"my {words} is {value}" for words, value in facts]
     joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     frames = ["{joined}.", "For my account, {joined}.", "In case you need it, {joined}.", "{joined}, by the way."]
+    if joined.startswith("I'm"):
+        frames = ["{joined}.", "{joined}, by the way.", "Hi, {joined}."]
     return _sentence(rng.choice(frames).format(joined=joined))
 
 

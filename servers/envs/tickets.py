@@ -415,7 +415,8 @@ class Tickets(Environment):
         description: Annotated[str | None, Field(description="New description.", min_length=1)] = None,
         priority: Annotated[Priority | None, Field(description="New priority.")] = None,
     ) -> Ticket:
-        """Change a ticket's title, description and/or priority. Closed tickets cannot be edited."""
+        """Change a ticket's title, description and/or priority. Closed tickets cannot be edited.
+        Needs a helpdesk session (tickets_log_in)."""
         ticket = self._ticket(ticket_id)
         if ticket.status == "closed":
             raise PreconditionFailed(f"{ticket_id} is closed and can no longer be edited; create a new ticket")
@@ -494,7 +495,8 @@ class Tickets(Environment):
         body: Annotated[str, Field(description="Text of the comment.", min_length=1, max_length=4000)],
         internal: Annotated[bool, Field(description="Agents only: an internal note hidden from the customer.")] = False,
     ) -> TicketComment:
-        """Add a public comment (or, for agents, an internal note) to a ticket that is not closed."""
+        """Add a public comment (or, for agents, an internal note) to a ticket that is not closed.
+        Needs a helpdesk session (tickets_log_in)."""
         me = self._user()
         ticket = self._ticket(ticket_id)
         if internal and me.role != "agent":
@@ -556,7 +558,8 @@ class Tickets(Environment):
     def delete_ticket_comment(
         self, comment_id: Annotated[str, Field(description="A comment id such as 'CMT-0004'.")]
     ) -> DeletedComment:
-        """Delete a comment you wrote, on a ticket that is not closed."""
+        """Delete a comment you wrote, on a ticket that is not closed.
+        Needs a helpdesk session (tickets_log_in)."""
         me = self._user()
         comment = self.state.comments.get(comment_id)
         ticket = self.state.tickets[comment.ticket_id] if comment else None
@@ -595,7 +598,8 @@ class Tickets(Environment):
         ticket_id: TicketId,
         reason: Annotated[str, Field(description="Why the ticket needs more urgency.", min_length=3)],
     ) -> Ticket:
-        """Escalate an open or in-progress ticket: raise its priority one level (low -> medium -> high -> urgent)."""
+        """Escalate an open or in-progress ticket: raise its priority one level (low -> medium -> high -> urgent).
+        Needs a helpdesk session (tickets_log_in)."""
         ticket = self._ticket(ticket_id)
         if ticket.status in ("resolved", "closed"):
             raise PreconditionFailed(f"{ticket_id} is {ticket.status}; only open or in-progress tickets can escalate")
@@ -683,7 +687,8 @@ class Tickets(Environment):
         answers=["Ticket {ticket_id} is closed for good.", "Closed {ticket_id} at {closed_at}."],
     )
     def close_ticket(self, ticket_id: TicketId) -> Ticket:
-        """Close a resolved ticket for good (any agent, or the customer who requested it). Closed tickets are final."""
+        """Close a resolved ticket for good (any agent, or the customer who requested it). Closed tickets are final.
+        Needs a helpdesk session (tickets_log_in)."""
         ticket = self._ticket(ticket_id)
         if ticket.status != "resolved":
             raise PreconditionFailed(f"{ticket_id} is {ticket.status}; only resolved tickets can be closed")
@@ -706,7 +711,8 @@ class Tickets(Environment):
         answers=["The helpdesk has {agents#} agents: {agent_usernames}.", "The support agents are {agent_usernames}."],
     )
     def list_agents(self) -> AgentList:
-        """List the support agents with their team and how many active tickets each owns."""
+        """List the support agents with their team and how many active tickets each owns.
+        Needs a helpdesk session (tickets_log_in)."""
         self._me()
         agents = [
             AgentInfo(username=u.username, full_name=u.full_name, team=u.team, active_tickets=self._active_count(name))

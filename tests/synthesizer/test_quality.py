@@ -494,3 +494,52 @@ def test_numbers_are_matched_as_numbers():
     assert (result["count"], result["total"]) == (0, 3)
     assert appears("take 50.0 of it", "50") and not appears("take 0.001 of it", "0")
     assert not appears("call usr0021", "usr002") and appears("call usr002.", "usr002")
+
+
+def test_a_turn_that_logs_in_only_to_log_out_is_an_undo_and_a_dictated_step():
+    """Issue 23: "sign me in as Farah. Log me out." does a thing and undoes it in one breath."""
+    chat = (
+        Chat("undo")
+        .user("Sign me in to travel as TRV001. Then log me out.", target="log_out")
+        .calls(("travel_log_in", {"user_id": "TRV001"}, {"access_token": "tok_1"}))
+        .calls(("log_out", {}, {"logged_out": True}))
+        .answer("You are signed out.")
+    )
+    result = figures(chat)
+    assert (result["undo_in_one_turn"]["count"], result["undo_in_one_turn"]["total"]) == (1, 1)
+    assert (result["login_only_to_log_out"]["count"], result["login_only_to_log_out"]["total"]) == (1, 1)
+    assert (result["dictated_steps"]["count"], result["dictated_steps"]["total"]) == (1, 1)
+
+
+def test_an_answer_after_a_refusal_must_say_so():
+    """Issue 23 and 26: "It's done." after "User not authenticated" reads as success."""
+    chat = (
+        Chat("refused")
+        .user("Send Bob a message saying hi.", target="send_message")
+        .calls(("send_message", {"receiver_id": "USR002", "message": "hi"}, {"error": "User not authenticated"}))
+        .answer("It's done.")
+        .user("Send Bob a message saying hi again.", target="send_message")
+        .calls(("send_message", {"receiver_id": "USR002", "message": "hi again"}, {"sent_status": False}))
+        .answer("I couldn't send it: the service said no.")
+    )
+    result = figures(chat)["success_after_failure"]
+    assert (result["count"], result["total"]) == (1, 2)
+    assert "It's done." in result["examples"][0]
+
+
+def test_bfcl_entries_are_measured_with_their_ground_truth_executed(tmp_path):
+    """`funreason quality` on a BFCL question file: results come from BFCL's own classes."""
+    pytest.importorskip("bfcl_eval")
+    from synthesizer.bfcl_records import bfcl_question_file, read_bfcl_records
+
+    source = bfcl_question_file()
+    (tmp_path / "possible_answer").mkdir()
+    for path, target in ((source, tmp_path / source.name), (source.parent / "possible_answer" / source.name, None)):
+        lines = path.read_text(encoding="utf-8").splitlines()[:3]
+        (target or tmp_path / "possible_answer" / source.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    records = list(read_bfcl_records(tmp_path / source.name))
+    assert [record["metadata"]["sample_id"] for record in records] == [f"multi_turn_base_{n}" for n in range(3)]
+    results = [m["content"] for m in records[0]["messages"] if m["role"] == "tool"]
+    assert results and all(not text.startswith("Error") for text in results)
+    quality = measure_quality(records)
+    assert quality["counts"]["samples"] == 3 and quality["figures"]["user_turns_per_dialogue"]["mean"] > 2
