@@ -69,24 +69,26 @@ ATTACKS = {
 def test_every_route_refuses_every_attack(guarded):
     answered = []
     attempts = 0
-    for method, path in routes(guarded, AUTH):
-        for attack, (headers, status) in ATTACKS.items():
-            if attack.startswith("evil"):
-                headers = headers | AUTH  # even with the token: a rebinding page must not get through
-            body = INITIALIZE if path.endswith("/mcp") else {"env": "filesystem"}
-            response = httpx2.request(method, guarded + path, json=body, headers=MCP_HEADERS | headers)
-            attempts += 1
-            if response.status_code != status:
-                answered.append((method, path, attack, response.status_code))
+    with httpx2.Client() as http:  # one client: building one per request costs more than the request
+        for method, path in routes(guarded, AUTH):
+            for attack, (headers, status) in ATTACKS.items():
+                if attack.startswith("evil"):
+                    headers = headers | AUTH  # even with the token: a rebinding page must not get through
+                body = INITIALIZE if path.endswith("/mcp") else {"env": "filesystem"}
+                response = http.request(method, guarded + path, json=body, headers=MCP_HEADERS | headers)
+                attempts += 1
+                if response.status_code != status:
+                    answered.append((method, path, attack, response.status_code))
     assert attempts == 12 * 5 and answered == []
 
 
 def test_loopback_server_without_token_still_refuses_foreign_hosts_and_origins(open_loopback):
-    for method, path in routes(open_loopback, {}):
-        body = INITIALIZE if path.endswith("/mcp") else {"env": "filesystem"}
-        for headers, status in (ATTACKS["evil Origin"], ATTACKS["evil Host"]):
-            response = httpx2.request(method, open_loopback + path, json=body, headers=MCP_HEADERS | headers)
-            assert response.status_code == status, (method, path, headers)
+    with httpx2.Client() as http:
+        for method, path in routes(open_loopback, {}):
+            body = INITIALIZE if path.endswith("/mcp") else {"env": "filesystem"}
+            for headers, status in (ATTACKS["evil Origin"], ATTACKS["evil Host"]):
+                response = http.request(method, open_loopback + path, json=body, headers=MCP_HEADERS | headers)
+                assert response.status_code == status, (method, path, headers)
 
 
 def test_loopback_names_and_origins_are_answered(open_loopback):
