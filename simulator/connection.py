@@ -557,10 +557,10 @@ def _tool_info(tool: Any) -> ToolInfo:
 
 
 def _unwrapped(tool: ToolInfo) -> ToolInfo:
-    """A third-party tool whose output schema is only FastMCP's text wrapper (`{"result": string}`): its
-    results are read as the JSON inside (`step_from_result`), so the wrapper says nothing of their fields."""
-    properties = (tool.output_schema or {}).get("properties", {})
-    if set(properties) == {"result"} and properties["result"].get("type") == "string":
+    """A third-party tool whose output schema names no field of its results: an open object, or only
+    FastMCP's `{"result": ...}` wrapper (whose JSON text `step_from_result` reads as the structure inside).
+    Such a schema is dropped: kept, it would say that the results have no fields to feed other tools."""
+    if tool.output_schema is not None and set(tool.output_schema.get("properties", {})) <= {"result"}:
         return dataclasses.replace(tool, output_schema=None)
     return tool
 

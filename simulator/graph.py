@@ -110,7 +110,7 @@ def build_graph(tools: Iterable[ToolInfo], *, third_party: bool = False) -> nx.D
             if unknown(consumer) and unknown(producer):
                 for param, entity, rule in _entity_matches(producer, consumer):
                     evidence = {"rule": rule, "input": f"{consumer.name}.{param}", "entity": entity}
-                    field = {"dir": "directory", "file": "path"}.get(entity, "id")
+                    field = {"dir": "directory", "file": "path"}.get(entity, param if entity == param else "id")
                     add_reason(
                         graph,
                         producer.name,
@@ -277,6 +277,11 @@ def _entity_matches(producer: ToolInfo, consumer: ToolInfo) -> list[tuple[str, s
         kind = describe_kind(param, schema, consumer.name)
         if made and kind in made_at and kind != "value":
             matches.append((param, kind, f"{producer.name} makes a {kind} at its path"))
+    for param in set(producer.required) & set(
+        consumer.required
+    ):  # `add_note(name)` makes what `delete_note(name)` takes
+        if made and not created_entities(consumer) and leaf_words(param)[-1:] in (["name"], ["key"], ["title"]):
+            matches.append((param, param, f"{producer.name} makes the {'/'.join(sorted(made))} its {param} names"))
     for param in consumer.parameters:
         entity = reference_entity(param)
         if entity is None or param in producer.parameters:  # a tool that takes the id already has the thing
