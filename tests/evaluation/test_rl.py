@@ -208,7 +208,7 @@ def test_verl_export_rows_tool_config_and_the_tool_as_verl_calls_it(tasks, tmp_p
         scored = compute_score(row["data_source"], hermes(response), row["reward_model"]["ground_truth"], info)
         assert scored["score"] == 1.0, (task["id"], info["turn"])
         as_dict = compute_score(row["data_source"], "I cannot.", task, info)
-        assert as_dict["score"] == (0.0 if turn["calls"] else 1.0) or not turn["calls"]
+        assert as_dict["score"] == (0.0 if turn["calls"] else 1.0)
     assert SandboxTool._rollouts == {}
 
 
