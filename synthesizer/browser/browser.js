@@ -332,6 +332,10 @@
       esc(body) + "</pre></details>";
   }
 
+  function folded(element) {  // inside a closed <details> (chromium still lays such content out, hidden)
+    return Boolean(element.parentElement.closest("details:not([open])"));
+  }
+
   function drawArrows() {
     var chat = detail.querySelector(".fr-chat");
     if (!chat) return;
@@ -340,15 +344,15 @@
     var paths = "";
     var lane = 0;
     chat.querySelectorAll(".fr-call").forEach(function (call) {
+      if (folded(call)) return;
       var target = call.querySelector("summary").getBoundingClientRect();
-      if (!target.height) return;
       var seen = {};
       call.querySelectorAll(".fr-origin[data-goto],.fr-origin[data-goto-user]").forEach(function (origin) {
         var goto = origin.getAttribute("data-goto");
         var source = goto ? document.getElementById(goto) :
           chat.querySelector('[data-user="' + origin.getAttribute("data-goto-user") + '"]');
         var key = goto || "u" + origin.getAttribute("data-goto-user");
-        if (!source || seen[key] || !source.getClientRects().length || !target.height) return;  // folded away
+        if (!source || seen[key] || folded(source)) return;
         seen[key] = 1;
         var from = source.getBoundingClientRect();
         var y1 = from.top - top + 10, y2 = target.top - top + target.height / 2;

@@ -8,6 +8,14 @@ import orjson
 from synthesizer.browser import browser_section, store_views
 from tests.browser.reading import every_one_reachable, select, shown, store
 
+ARROWS_INSIDE = """(() => {
+  const chat = document.querySelector('#fr-detail .fr-chat');
+  const paths = chat.querySelectorAll('.fr-arrows path[class]');
+  const ends = Array.from(paths, p => Number(p.getAttribute('d').split(' ').pop()));
+  return ends.every(y => y <= chat.scrollHeight);
+})()"""
+"""Every dependency arrow ends inside the chat as laid out (none points at content folded away)."""
+
 
 def test_every_sample_and_reject_is_reachable_through_the_filters(run_dir, watched):
     every_one_reachable(run_dir, watched)
@@ -101,7 +109,9 @@ def test_a_permalink_opens_a_reject_with_its_reason_dialogue_and_walk(run_dir, w
             first = next(m["content"] for m in kept["messages"] if m["role"] == "user")
             assert first in page.locator("#fr-detail .fr-msg.fr-user").first.inner_text()
             assert walk.get_attribute("open") is None
+            assert page.evaluate(ARROWS_INSIDE)  # none drawn to calls folded away in the walk
             walk.locator("summary").first.click()
+        page.wait_for_function(ARROWS_INSIDE)
         assert walk.locator(".fr-call").count() == steps
         assert walk.locator(".fr-call").first.is_visible()
         page.screenshot(path=tmp_path / f"reject-{reject_id.replace(':', '_')}.png")
