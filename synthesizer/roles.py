@@ -243,6 +243,10 @@ def _mentions(text: str, value: Any) -> bool:
     return str(value).lower() in text.lower()
 
 
+_REQUEST_KEYS = {"request", "query", "question", "message", "text", "content", "prompt", "user"}
+"""The one key of a JSON object a model wraps its request in; `{"user_name": "Bob"}` is no request but values."""
+
+
 def _unwrapped(text: str) -> str:
     """The request itself when a model wraps it: in a code fence, quotes, or a JSON object with one text field
     (`{"request": "..."}`); anything else as written, for the checks to judge."""
@@ -251,7 +255,7 @@ def _unwrapped(text: str) -> str:
         data = json.loads(text)
     except ValueError:
         data = None
-    if isinstance(data, dict) and len(data) == 1:
+    if isinstance(data, dict) and len(data) == 1 and next(iter(data)).lower() in _REQUEST_KEYS:
         data = next(iter(data.values()))
     if isinstance(data, str):
         return data.strip()

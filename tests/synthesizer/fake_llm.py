@@ -1,7 +1,7 @@
 """A scripted OpenAI-compatible chat server for tests: it plays each role by reading the request.
 
-It knows one 2-turn messaging dialogue: log in as USR001 and send Bob "Lunch at noon?"; then send
-Catherine "Running late.".
+It knows one 2-turn messaging dialogue, the story the planner makes of the test trajectory: look up
+Catherine's user id; then log in as USR001 and send her "Running late.".
 Modes: right, wrong_then_right, garbage, flaky (429, 429, 500, then right), text_only (refuses `tools`
 with a 400), needs_jinja (refuses `tools` with a 500, as llama-server without --jinja does),
 fenced_json (writes calls as fenced JSON in its text, as small local models do), python_calls (writes
@@ -25,13 +25,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 SCRIPT = [
+    [("get_user_id", {"user_name": "Catherine"})],
     [
         ("log_in", {"user_id": "USR001"}),
-        ("get_user_id", {"user_name": "Bob"}),
-        ("send_message", {"receiver_id": "USR002", "message": "Lunch at noon?"}),
-    ],
-    [
-        ("get_user_id", {"user_name": "Catherine"}),
         ("send_message", {"receiver_id": "USR003", "message": "Running late."}),
     ],
 ]
@@ -107,8 +103,8 @@ class ScriptedModel:
         if body.get("tools") and tool not in offered:
             return _reply(f"I have no tool for {tool} yet.")
         first_try = not any("A reviewer looked at your last attempt" in str(m.get("content")) for m in messages)
-        if self.mode == "wrong_then_right" and arguments.get("message") == "Lunch at noon?" and first_try:
-            arguments = {**arguments, "message": "Lunch at one?"}
+        if self.mode == "wrong_then_right" and arguments.get("message") == "Running late." and first_try:
+            arguments = {**arguments, "message": "Running early."}
         if self.mode in ("text_only", "needs_jinja"):
             call = json.dumps({"name": tool, "arguments": arguments})
             return _reply(f"I will call {tool}. <tool_call>{call}</tool_call>")
