@@ -53,7 +53,9 @@ class Scripted:
 
 def test_the_ground_truth_scores_100_percent_on_every_task(tasks):
     variants = {turn.variant for task in tasks for turn in task.turns}
-    assert {"plain", "missing_tool", "error_recovery"} <= variants
+    # error recovery comes only from a state no tool description declares (issue 23): messaging and trading
+    # declare theirs, so their tasks hold plain and missing-tool turns
+    assert {"plain", "missing_tool"} <= variants
     attempts = evaluate(tasks, lambda task, number: GroundTruthPolicy(task))
     assert all(attempt.passed for attempt in attempts) and len(attempts) == len(tasks)
     figures = eval_figures(attempts, 1)

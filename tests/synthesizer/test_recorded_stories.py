@@ -138,7 +138,12 @@ _FOLLOW_UPS = {  # what the simulated user says when a withheld tool is offered 
 
 @pytest.mark.parametrize(
     ("record", "env"),
-    [(_record_stdio, "filesystem"), (_record_http, "messaging"), (_record_proxy, "tickets"), (_record_stdio, "travel")],
+    [  # over HTTP in the default run; the subprocess transports (a few seconds each) with the heavy suites
+        pytest.param(_record_stdio, "filesystem", marks=pytest.mark.heavy),
+        (_record_http, "messaging"),
+        pytest.param(_record_proxy, "tickets", marks=pytest.mark.heavy),
+        pytest.param(_record_stdio, "travel", marks=pytest.mark.heavy),
+    ],
     ids=["stdio-filesystem", "http-messaging", "proxy-tickets", "stdio-travel"],
 )
 def test_every_successful_recorded_call_is_in_the_sample_in_order(tmp_path, record, env):
@@ -154,6 +159,7 @@ _ACTS_ON_EARLIER = {  # a later goal that acts on what an earlier goal made, and
 }
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("env", sorted(_ACTS_ON_EARLIER))
 def test_a_later_goal_names_what_an_earlier_one_made_by_reference_not_by_id(tmp_path, env):
     db = tmp_path / "calls.db"
@@ -176,6 +182,7 @@ def _request_before(record: dict, tool: str) -> str:
     raise AssertionError(f"no call of {tool}")
 
 
+@pytest.mark.heavy
 def test_a_refused_call_in_the_middle_is_left_out_and_said_and_the_goals_after_it_stay(tmp_path):
     db = tmp_path / "calls.db"
     _record_proxy("tickets", db)
@@ -206,6 +213,7 @@ def test_a_long_session_becomes_consecutive_samples_each_starting_where_the_last
     assert "7 goals, 7 in samples" in printed
 
 
+@pytest.mark.heavy
 def test_a_later_part_replays_as_an_evaluation_task_from_its_setup(tmp_path):
     db = tmp_path / "calls.db"
     _record_stdio("travel", db)
