@@ -142,8 +142,12 @@ def _synthesize(config: RunConfig, backend: Backend, progress: Callable[..., Non
     workers = [context.Process(target=_synthesize_part, args=(config.store_path, part)) for part in parts[1:]]
     for worker in workers:
         worker.start()
+
+    def shown(done: int, total: int, note: str = "") -> None:  # this process's share, its yield a sample of all
+        progress(done, total, f"{note}; process 1 of {config.workers}" if note else note)
+
     try:
-        counts = synthesize(config.store_path, parts[0], backend, progress, near_duplicates=False)
+        counts = synthesize(config.store_path, parts[0], backend, shown, near_duplicates=False)
     finally:
         for worker in workers:
             worker.join()
