@@ -203,7 +203,8 @@ def plan_turns(
             step: _from_earlier_turns(by_step[step], earlier, closures[target] - assigned)
             for step in closures[target] - assigned
         }
-        steps = sorted(closure(target, {**by_step, **own}) - assigned)
+        # earlier turns' calls as they were planned (a look-up they took from history is no need of theirs)
+        steps = sorted(closure(target, {**by_step, **{call.step: call for call in earlier}, **own}) - assigned)
         assigned |= set(steps)
         turn_calls = [own[step] for step in steps]
         batches = _batches(turn_calls)
