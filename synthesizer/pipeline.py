@@ -156,7 +156,7 @@ def _synthesize(config: RunConfig, backend: Backend, progress: Callable[..., Non
         raise SynthesizerError(f"{len(failed)} synthesis worker(s) failed (exit codes {failed}); re-run to resume")
     with Store(config.store_path) as store:
         samples = SampleStore(store)
-        drop_near_duplicates(samples, config.turns[0])
+        drop_near_duplicates(samples, config.synthesis_config.shortest_cut)
         return samples.counts() | {"pending": counts["pending"]}
 
 

@@ -63,6 +63,12 @@ class SynthesisConfig:
     """Where a model failed (`--focus EVAL.json`): turn targets, patterns and variants weighted by it, and the
     eval's tasks rejected (`synthesizer.focus`)."""
 
+    @property
+    def shortest_cut(self) -> int:
+        """The fewest turns a dialogue cut short keeps (`_SHORTEST_CUT`, or fewer when `turns` asks for fewer);
+        every pass that cuts, the near-duplicate one after `run --workers n` included, uses this one figure."""
+        return min(self.turns[0], _SHORTEST_CUT)
+
     def key(self, backend_key: str) -> str:
         settings = {**asdict(self), "model": backend_key}
         del settings["samples"], settings["concurrency"], settings["part"], settings["focus"]
@@ -170,7 +176,7 @@ async def _synthesize_all(
             raise failures[0]
         if near_duplicates:  # the progress line ends on what was kept
             before = samples.counts()
-            drop_near_duplicates(samples, min(config.turns[0], _SHORTEST_CUT))
+            drop_near_duplicates(samples, config.shortest_cut)
             after = samples.counts()
             tally.verified += after["verified"] - before["verified"]
             tally.rejected += after["rejected"] - before["rejected"]
@@ -238,7 +244,7 @@ async def _one(
         tools,
         max_attempts=config.max_attempts,
         rng=rng,
-        min_turns=min(config.turns[0], _SHORTEST_CUT),
+        min_turns=config.shortest_cut,
     )
 
     def rejected(reason: str) -> Reject:
