@@ -8,8 +8,10 @@ A view is plain JSON, the one shape both renderers (the page's script, the termi
      "messages": [...]}], "calls": {call_id: {"turn", "diff", "origins": {parameter: origin}}}, "walk": [...]}
 
 An origin is `{"kind": "result", "call": id, "tool", "field"}` (an earlier call's result), `{"kind": "user",
-"turn": n, "said": k}` (the user's k-th message in turn n said it) or `{"kind": <provenance source>}` (a pool,
-the schema, ...).  What a stored sample holds is read in one function, `sample_view` (a reject's in
+"turn": n, "said": k}` (the user's k-th message in turn n said it, a name like `premium_economy` also in
+words), `{"kind": "walk", "tool", "field"}` (a result of the walk that the dialogue never shows: a story
+dialogue asks for a later step without the one it read its value from) or `{"kind": <provenance source>}`
+(a pool, the schema, ...).  What a stored sample holds is read in one function, `sample_view` (a reject's in
 `_reject_view`), so a change of the sample's shape (turns as typed objects) changes those two.
 """
 
@@ -267,6 +269,8 @@ def _origin(
         for turn, nth, words in said:
             if any(text in words for text in texts):
                 return {"kind": "user", "turn": turn, "said": nth}
+    if provenance.get("source") == "result":  # the step it came from is not in the dialogue: no call to point at
+        return {"kind": "walk", "tool": provenance.get("tool"), "field": provenance.get("field")}
     return {"kind": provenance.get("source") or "model"}
 
 
@@ -280,9 +284,11 @@ def _telling(value: Any) -> bool:
 
 
 def _spellings(value: Any) -> set[str]:
-    """How a value reads in text: 1500.0 also as 1500."""
+    """How a value reads in text: 1500.0 also as 1500, premium_economy also as premium economy."""
     if isinstance(value, float) and value == int(value):
         return {str(value), str(int(value))}
+    if isinstance(value, str) and "_" in value.strip("_"):
+        return {value, value.replace("_", " ")}
     return {str(value)}
 
 

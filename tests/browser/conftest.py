@@ -27,8 +27,11 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1400, "height": 900}
-RUN = ["--envs", "travel,filesystem", "--trajectories", "10", "--turns", "4-5"]
-"""Two environments, long dialogues: samples of every variant and a few rejects (near-duplicates, a replay)."""
+RUN = ["--envs", "travel,filesystem", "--trajectories", "20", "--turns", "4-5"]
+"""Two environments, long dialogues: samples of every variant and a few rejects (near-duplicates, a replay).
+
+Story dialogues ask less alike than the old planner did: 10 trajectories left one reject (a walk too short
+to plan, no dialogue); 20 give near-duplicates, whose dialogue the report shows."""
 
 
 @pytest.fixture(scope="session")

@@ -236,7 +236,10 @@ def test_multi_turn_verl_scoring_credits_each_turn(tasks):
         first_only = compute_score("funreason", hermes(short[first_user + 1 :]), json.dumps(task.to_json()), {})
         assert perfect["score"] == 1.0 and first_only["score"] < perfect["score"]
         given = compute_score("funreason", hermes(short[first_user + 1 :]), task.to_json(), {"turn_scores": [1.0, 0.5]})
-        assert given["score"] == 0.75
+        assert given["score"] == 1.5 / len(task.turns)  # the mean over every turn: one not scored counts 0
+        scores = [1.0] * (len(task.turns) - 1) + [0.5]
+        every = compute_score("funreason", hermes(short[first_user + 1 :]), task.to_json(), {"turn_scores": scores})
+        assert every["score"] == sum(scores) / len(task.turns)
 
 
 def test_response_messages_split_a_decoded_response_at_tool_responses():

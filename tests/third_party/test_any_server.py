@@ -334,4 +334,7 @@ def test_annotate_with_a_model_keeps_the_drafts_that_fit_the_tool(tmp_path):
     hints = load_hints(out)
     assert hints.tools["list_items"]["asks"] == ["Please handle list_items for me[ now]."]  # the unknown slot: dropped
     assert hints.tools["list_items"]["answers"] == ["Done."]
-    assert hints.pools["title"] == ["Buy milk", "Call the plumber"] and "nope" not in hints.pools
+    # a tool's own pool is the pool of the entity its parameter consumes (create_item's title: one of its own)
+    entity = hints.tools["create_item"]["consumes"]["title"]
+    assert hints.pools[entity] == ["Buy milk", "Call the plumber"]
+    assert not any(key.split(".")[-1] == "nope" for key in hints.pools)  # no tool has that parameter
