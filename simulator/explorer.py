@@ -550,11 +550,13 @@ def _next_goal(
     with the most prerequisites not called yet either (a new chain).
 
     With a focus, its share of the time one of those drawn by its weights instead (the story still goes on
-    where it can: the weights choose among the story's next goals first)."""
+    where it can: the weights choose among the story's next goals when one of them weighs, else among all the
+    tools not called yet; a story of tools that never failed would leave the weights no say)."""
     story = story_goals(index, called, excluded)
     if focus is not None:
         fresh = [tool for tool in index.tools if tool not in called and tool not in excluded]
-        focused = focus.pick(story or fresh, rng)
+        weighed = [tool for tool in story if focus.tools.get(tool, 0.0) > 0]
+        focused = focus.pick(weighed or fresh, rng)  # a story goal that weighs, else any goal that weighs
         if focused is not None:
             return str(focused)
     goals = story or index.next_goals(called, excluded)

@@ -502,14 +502,20 @@ def _story_targets(
     after its own login.  Of the stories from each possible start, the one with two linked turns or more
     wins, then one that starts with a chain (first requests alike in every dialogue make near-duplicates),
     then the most linked turns, then the most turns, then the deepest start; ties break by the seeded rng.
-    `prefer(options, covered)` may pick a story's next target before the rule does (a focus).
+    `prefer(options, covered)` may pick a story's start, and each next target, before the rule does (a focus).
     """
     targets = {call.step for call in calls}
     order = {call.step: rng.random() for call in calls}
     best: tuple[tuple[int, bool, int, int, int, float], list[int]] = ((-1, False, -1, -1, -1, 0.0), [])
-    for start in sorted(targets, key=order.__getitem__):
-        if not _fits(every_call[start], closures[start], set(), every_call, logins):
-            continue
+    starts = [
+        start
+        for start in sorted(targets, key=order.__getitem__)
+        if _fits(every_call[start], closures[start], set(), every_call, logins)
+    ]
+    picked_start = prefer(sorted(starts), set()) if prefer is not None and starts else None
+    if picked_start is not None:  # a focus chose where the story starts; the rule tells the rest
+        starts = [picked_start]
+    for start in starts:
         story, covered, linked = [start], set(closures[start]), 0
         while len(story) < count:
             options = [
