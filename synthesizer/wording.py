@@ -15,7 +15,7 @@ from typing import Any
 
 from servers.phrasing import brief_words, render, value_words
 from simulator import ToolInfo
-from synthesizer.plan import Call, TurnPlan, is_identifier
+from synthesizer.plan import Call, TurnPlan, is_identifier, value_path
 
 __all__ = ["Unphrasable", "answer_for", "askable", "known_as", "parameter_words", "request_for", "tool_request"]
 
@@ -109,13 +109,19 @@ def _reference(turn: TurnPlan, origin: dict[str, Any], parameter: str, value: An
     if found.group(2) == "symbol":
         noun = "stock"
     this = {json.dumps(value)}
+    # the walk may credit a later listing's field ("message_ids"); the key the producer's result holds it under
+    # ("message_id") is what an object of its kind is called
+    producer = next((call for call in turn.earlier_calls if call.step == origin.get("step")), None)
+    path = value_path(producer.result, value) if producer is not None else None
+    key = path[-1] if path and isinstance(path[-1], str) else field
     held = {json.dumps(item) for call in turn.earlier_calls for item in _field_values(call.result, field)}
+    held = held or {json.dumps(item) for call in turn.earlier_calls for item in _field_values(call.result, key)}
     if held != this:  # several such things in the history: the one the user had made, else none
         made = {  # what earlier changes brought into being: in their results, not sent by their arguments
             json.dumps(item)
             for call in turn.earlier_calls
             if call.changes_state
-            for item in _field_values(call.result, field)
+            for item in _field_values(call.result, key)
             if item not in call.arguments.values()
         }
         if made != this or not noun or _PERSON.fullmatch(noun):
