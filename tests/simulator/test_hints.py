@@ -240,4 +240,4 @@ def test_run_with_hints_speaks_in_the_file_s_words(tmp_path):
         for message in json.loads(line)["messages"]
         if message["role"] == "user"
     ]
-    assert any(text.startswith("Tally up") for text in requests), requests
+    assert any("Tally up" in text for text in requests), requests  # a later turn may open with "Thanks."
