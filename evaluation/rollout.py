@@ -195,8 +195,9 @@ class _ServiceConnection(Connection):
         self.body: dict[str, Any] = {"env": task.env.split("+"), "scenario": task.scenario}
         self._http = httpx2.AsyncClient(timeout=60)
         self._sandbox_id: str | None = None
+        self._watch_leaks = False  # a sandbox of our own service is fresh by construction: no leak probes
 
-    async def reset(self, seed: int) -> None:
+    async def _restart(self, seed: int) -> None:
         await self._delete()
         try:
             response = await self._http.post(f"{self.base}/sandboxes", json=self.body | {"seed": seed})
