@@ -138,7 +138,8 @@ def test_search_finds_a_value(run_dir, watched):
     assert shown(page) == len(having)
     shown_ids = [row.get_attribute("data-id") for row in page.locator(".fr-row").all()]
     assert shown_ids == having[: len(shown_ids)]
-    page.locator(".fr-row").first.click()
+    page.locator(".fr-row").first.click()  # the chat renders once its chunk is unpacked: wait for it
+    page.wait_for_function("v => document.getElementById('fr-detail').innerText.includes(v)", arg=value)
     assert value in page.inner_text("#fr-detail")
     page.fill("#fr-search", "no sample says zqxjv")
     page.wait_for_function("document.getElementById('fr-count').dataset.shown === '0'")

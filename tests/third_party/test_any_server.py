@@ -23,6 +23,7 @@ from simulator.hints import load_hints
 from synthesizer import OfflineBackend, SampleStore, SynthesisConfig, synthesize
 from synthesizer.template_requests import template_note
 from tests.conftest import funreason, http_server
+from tests.third_party.servers import HINTS
 
 NOTES_SERVER = Path(__file__).with_name("notes_server.py")
 NODE = Path(__file__).parents[2] / ".ci" / "node" / "node_modules" / ".bin"
@@ -142,13 +143,14 @@ def test_reference_memory_server_is_covered_and_synthesized(tmp_path):
         command=str(NODE / "mcp-server-memory"),
         server_env=(("MEMORY_FILE_PATH", str(state)),),
         reset_cmd=f"rm -f {state}",
+        hints=str(HINTS / "memory.toml"),  # its requests in words (issue 27: no template requests exported)
     )
     db = tmp_path / "memory.db"
     explore(target, db, ExploreConfig(trajectories=30, seed=0))
     steps = steps_of(db)
     assert len({step.tool for step in steps if not step.is_error}) == 9
     assert sum(step.is_error for step in steps) / len(steps) <= 0.3
-    counts = synthesize(db, SynthesisConfig(allow_template_requests=True), OfflineBackend())
+    counts = synthesize(db, SynthesisConfig(turns=(2, 5), allow_template_requests=True), OfflineBackend())
     assert counts["verified"] >= 1
 
 
