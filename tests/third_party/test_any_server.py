@@ -150,7 +150,7 @@ def test_reference_memory_server_is_covered_and_synthesized(tmp_path):
     steps = steps_of(db)
     assert len({step.tool for step in steps if not step.is_error}) == 9
     assert sum(step.is_error for step in steps) / len(steps) <= 0.3
-    counts = synthesize(db, SynthesisConfig(turns=(2, 5), allow_template_requests=True), OfflineBackend())
+    counts = synthesize(db, SynthesisConfig(turns=(1, 3), allow_template_requests=True), OfflineBackend())
     assert counts["verified"] >= 1
 
 
