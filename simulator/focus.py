@@ -12,8 +12,9 @@ weights.  The rule:
   So `share=0.7` keeps 30% uniform coverage, `share=0` is today's data, `share=1` only the failures.
   In expectation a tool's share of targets is `share * weight / total weight + (1 - share) * its
   share without a focus`.  A run over several environments first shares its trajectories out by the
-  same rule (`trajectories_per_env`); inside an environment the weights then decide the part of its
-  decisions that keeps the whole run at `share` (`for_env`).
+  same rule (`trajectories_per_env`), its uniform part by the environments' tool counts, so that every
+  tool keeps the same uniform share wherever it lives; inside an environment the weights then decide
+  the part of its decisions that keeps the whole run at `share` (`for_env`).
 
 The eval's own tasks are held out: `is_held_out` matches a sample by its id, its trajectory ids and its
 requests (case and spacing ignored), and training files leave every match out.
@@ -71,12 +72,15 @@ class Focus:
         """The focus for one environment of a run over `tools_by_env`, whose trajectories `trajectories_per_env`
         shares out: there the weights decide `in_env` of the tool decisions, so that over the whole run they
         decide `share` of them (an environment's trajectories are `share * its weight / all weight + (1 - share)
-        / environments` of the run's, and the first term is the weights' part).  Unchanged when nothing weighs."""
+        * its tools / all tools` of the run's, and the first term is the weights' part).  Unchanged when nothing
+        weighs."""
         weights = {name: sum(self.tools.get(tool, 0.0) for tool in tools) for name, tools in tools_by_env.items()}
         total = sum(weights.values())
         if total <= 0:
             return self
-        focused, uniform = self.share * weights[env] / total, (1 - self.share) / len(tools_by_env)
+        sizes = {name: max(1, len(tools)) for name, tools in tools_by_env.items()}
+        focused = self.share * weights[env] / total
+        uniform = (1 - self.share) * sizes[env] / sum(sizes.values())
         return replace(self, in_env=round(focused / (focused + uniform), 6))
 
     def pick(
@@ -114,9 +118,10 @@ class Focus:
 
     def trajectories_per_env(self, per_env: int, tools_by_env: Mapping[str, Sequence[str]]) -> dict[str, int]:
         """`per_env` trajectories for each environment, shared out again: `share` of them by the weight of each
-        environment's tools, the rest evenly (largest remainders, ties in name order); the total stays."""
+        environment's tools, the rest by its number of tools, as a uniform draw over all tools would (largest
+        remainders, ties in name order); the total stays."""
         envs = sorted(tools_by_env)
-        base = dict.fromkeys(envs, 1.0)
+        base = {env: float(max(1, len(tools_by_env[env]))) for env in envs}
         weights = {env: sum(self.tools.get(tool, 0.0) for tool in tools_by_env[env]) for env in envs}
         shares = self.mixed(base, weights)
         total = per_env * len(envs)

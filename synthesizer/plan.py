@@ -19,7 +19,7 @@ import dataclasses
 import functools
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -99,6 +99,11 @@ class AdvancedTool:
         return asdict(self)
 
 
+Askable = Callable[[Call, list[Call], Sequence[Call]], bool]
+"""`askable(target, closure, earlier)`: whether a user could ask for `target` with what `closure` and `earlier`
+turns' calls show (`synthesizer.wording.askable`)."""
+
+
 @dataclass
 class TurnPlan:
     index: int
@@ -154,13 +159,14 @@ def plan_dialogue(
     turns: tuple[int, int],
     variants: Variants,
     rng: random.Random,
-    askable: Callable[[Call, list[Call]], bool] = lambda target, closure: True,
+    askable: Askable = lambda target, closure, earlier=(): True,
     prefer: "TargetChoice | None" = None,
 ) -> DialoguePlan | None:
     """Choose the turns' targets and their closures; None when fewer than `turns[0]` targets exist.
 
-    `askable(target, closure)` says whether a user could ask for the target with what the
-    closure's calls show (the query writer's judgement); other calls are no targets.
+    `askable(target, closure, earlier)` says whether a user could ask for the target with what the
+    closure's calls show, and the earlier turns' calls for a later turn (the query writer's judgement);
+    other calls are no targets.
     `prefer` may pick a turn's target before the rule does (`synthesizer.focus.focused_target`).
     """
     if trajectory.status != "complete":
@@ -172,7 +178,14 @@ def plan_dialogue(
     looks_up = {call.step for call in calls if tools[call.tool].read_only is True}
     logins = {call.step for call in calls if _opens_session(tools[call.tool])}
     choose = functools.partial(prefer, by_step, closures) if prefer is not None else None
-    targets = _story_targets(eligible, by_step, closures, rng.randint(*turns), logins, rng, choose)
+    wanted = {call.step for call in calls if call.tool == trajectory.target}
+
+    def follows(step: int, covered: frozenset[int]) -> bool:  # askable as a later turn, after `covered`
+        own, earlier = sorted(closures[step] - covered), sorted(covered)
+        return askable(by_step[step], [by_step[s] for s in own], [by_step[s] for s in earlier])
+
+    count = rng.randint(*turns)
+    targets = _story_targets(eligible, by_step, closures, count, logins, rng, choose, wanted, follows)
     if len(targets) < turns[0]:  # no story that long: the deepest chains, none a login only to log out again
         fitting = [call for call in eligible if _fits(call, closures[call.step], set(), by_step, logins)]
         targets = _choose_targets(fitting, closures, rng.randint(*turns), turns[0], looks_up, rng, choose)
@@ -489,6 +502,8 @@ def _story_targets(
     logins: set[int],
     rng: random.Random,
     prefer: Callable[[list[int], set[int]], int | None] | None = None,
+    wanted: set[int] = frozenset(),
+    follows: Callable[[int, frozenset[int]], bool] | None = None,
 ) -> list[int]:
     """Up to `count` targets in walk order, each later one acting on what an earlier turn made or showed.
 
@@ -503,10 +518,15 @@ def _story_targets(
     wins, then one that starts with a chain (first requests alike in every dialogue make near-duplicates),
     then the most linked turns, then the most turns, then the deepest start; ties break by the seeded rng.
     `prefer(options, covered)` may pick a story's start, and each next target, before the rule does (a focus).
+    `wanted` are the calls of the tool the walk was sampled for: a story with one of them as a target comes
+    first after the two linked turns, and a next target among equally linked ones is one of them, so every
+    tool the explorer targets gets turns of its own (a tool only ever inside others' chains is never asked
+    for by name).  `follows(step, covered)` admits a later target that no request could ask for alone but
+    one after the turns so far can ("read that message" after sending it): what it needs is in the history.
     """
     targets = {call.step for call in calls}
     order = {call.step: rng.random() for call in calls}
-    best: tuple[tuple[int, bool, int, int, int, float], list[int]] = ((-1, False, -1, -1, -1, 0.0), [])
+    best: tuple[tuple[int, bool, bool, int, int, int, float], list[int]] = ((-1, False, False, -1, -1, -1, 0.0), [])
     starts = [
         start
         for start in sorted(targets, key=order.__getitem__)
@@ -518,18 +538,37 @@ def _story_targets(
     for start in starts:
         story, covered, linked = [start], set(closures[start]), 0
         while len(story) < count:
+            later = (
+                {
+                    step
+                    for step in every_call
+                    if step > story[-1]
+                    and step not in targets | covered
+                    and (closures[step] & covered) - logins
+                    and follows(step, frozenset(covered))
+                }
+                if follows is not None
+                else set()
+            )
             options = [
                 step
-                for step in sorted(targets)
+                for step in sorted(targets | later)
                 if step > story[-1]
                 and step not in covered
                 and _fits(every_call[step], closures[step], covered, every_call, logins)
             ]
             ranked = [
-                (bool((closures[step] & covered) - logins), len(closures[step] - covered), -step, order[step], step)
+                (
+                    bool((closures[step] & covered) - logins),
+                    step in wanted,
+                    len(closures[step] - covered),
+                    -step,
+                    order.get(step, 0.0),  # a later-only target has no draw of its own: the draws stay as they were
+                    step,
+                )
                 for step in options
             ]
-            ranked = [rank for rank in ranked if rank[0] or rank[1] >= 2 or len(story) < _SHORT_STORY]
+            ranked = [rank for rank in ranked if rank[0] or rank[2] >= 2 or len(story) < _SHORT_STORY]
             if not ranked:
                 break
             picked = prefer([rank[-1] for rank in ranked], covered) if prefer is not None else None
@@ -538,7 +577,8 @@ def _story_targets(
             linked += choice[0]
             covered |= closures[choice[-1]]
         chain = len(closures[start] - logins) >= 2
-        score = (min(linked, 2), chain, linked, len(story), len(closures[start]), order[start])
+        asked_for = bool(wanted & set(story))
+        score = (min(linked, 2), asked_for, chain, linked, len(story), len(closures[start]), order[start])
         if score > best[0]:
             best = (score, story)
     return best[1]
@@ -559,7 +599,8 @@ def _opens_session(tool: ToolInfo) -> bool:
     provides = (tool.hints or {}).get("provides") or []
     if provides:
         return any("logged_in" in condition for condition in provides)
-    return bool(_LOGIN.search(tool.name)) and not _LOGOUT.search(tool.name)
+    # a read-only tool named so (get_login_status) only says whether there is a session
+    return bool(_LOGIN.search(tool.name)) and not _LOGOUT.search(tool.name) and tool.read_only is not True
 
 
 def _batches(calls: list[Call]) -> list[list[int]]:

@@ -20,17 +20,15 @@ prunes the rest.  A recorded session is already a story, so nothing of it is cho
 import dataclasses
 import math
 import random
-from collections.abc import Callable
 from typing import Any
 
 from simulator import Store, ToolInfo, Trajectory
-from synthesizer.plan import Call, DialoguePlan, Variants, closure, plan_turns, successful_calls
+from synthesizer.plan import Askable, Call, DialoguePlan, Variants, closure, plan_turns, successful_calls
 from synthesizer.samples import SampleStore
 
 __all__ = ["SessionPart", "account_for", "plan_session", "session_accounts"]
 
 _RESULT_SOURCES = ("result", "probe")
-Askable = Callable[[Call, list[Call]], bool]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +49,7 @@ def plan_session(
     turns: tuple[int, int],
     variants: Variants,
     rng: random.Random,
-    askable: "Askable",
+    askable: Askable,
 ) -> list[SessionPart]:
     """The recorded session as consecutive dialogue plans holding every goal; [] when it has no goal.
 

@@ -54,9 +54,9 @@ def test_the_weights_are_failure_rates_and_the_share_is_what_they_decide(tmp_pat
     assert read_focus(tmp_path / "eval.json", 0).pick(["a"], rng) is None, "share 0 is today's data"
     tools_by_env = {"one": ["a", "x"], "two": ["b"], "three": ["y", "z"]}
     counts = focus.trajectories_per_env(10, tools_by_env)
-    assert sum(counts.values()) == 30 and counts == {"one": 20, "two": 7, "three": 3}
+    assert sum(counts.values()) == 30 and counts == {"one": 20, "two": 6, "three": 4}, "the rest by tool count"
     inside = focus.for_env(tools_by_env, "one")
-    assert inside.tool_share == pytest.approx(0.56 / (0.56 + 0.1), abs=1e-6) and inside.share == 0.7
+    assert inside.tool_share == pytest.approx(0.56 / (0.56 + 0.3 * 2 / 5), abs=1e-6) and inside.share == 0.7
     assert focus.for_env(tools_by_env, "three").tool_share == 0.0
     plain = focused_variants(Variants(), focus)
     assert plain.missing_tool == pytest.approx(0.3 * 0.1 + 0.7) and plain.missing_parameter == pytest.approx(0.045)

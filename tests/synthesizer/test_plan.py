@@ -3,6 +3,7 @@
 Trajectories are built by hand, including the walks that round 1 turned into bad turns.
 """
 
+import dataclasses
 import random
 
 from simulator import Step, ToolInfo, Trajectory
@@ -94,6 +95,9 @@ def test_look_ups_nothing_uses_are_left_out_of_lock_every_door():
         ),
         ("lock_all_doors", {}, {"locked": 4}, {}),
     )
+    plan = _plan(walk, tools, turns=(1, 1))  # the walk was made for the lock: that is the one request
+    assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["lock_all_doors"]]
+    walk.target = "estimate_drive_feasibility"
     plan = _plan(walk, tools, turns=(1, 1))
     assert [call.tool for call in plan.turns[0].calls] == ["find_nearest_fuel_station", "estimate_drive_feasibility"]
     plan = _plan(walk, tools, turns=(2, 2))  # a story: the estimate builds on the station the look-up found
@@ -382,3 +386,49 @@ def test_a_refusal_its_declared_needs_explain_brings_no_other_change_into_the_tu
         ["set_navigation_destination"],
         ["clear_navigation_destination"],
     ]
+
+
+MESSAGING = {
+    tool.name: tool
+    for tool in [
+        _tool("get_user_id", read_only=True, params=("user_name",)),
+        _tool("send_message", params=("receiver_id", "message")),
+        _tool("read_message", read_only=True, params=("message_id",)),
+        _tool("get_login_status", read_only=True),
+    ]
+}
+
+
+def _sent_then_read():
+    return _walk(
+        ("get_login_status", {}, {"logged_in": True}, {}),
+        ("get_user_id", {"user_name": "Bob"}, {"user_id": "USR002"}, {"user_name": POOL}),
+        (
+            "send_message",
+            {"receiver_id": "USR002", "message": "Lunch at noon?"},
+            {"message_id": "MSG0007", "sent_at": "2026-03-01T12:00:00"},
+            {"receiver_id": _from(1, "user_id"), "message": POOL},
+        ),
+        ("read_message", {"message_id": "MSG0007"}, {"message_id": "MSG0007"}, {"message_id": _from(2, "message_id")}),
+    )
+
+
+def test_a_call_only_a_later_turn_can_ask_for_is_a_story_target_after_the_turn_that_made_its_value():
+    """No one asks "read the message" of a message nobody mentioned; after "send Bob ..." anyone asks "read it"."""
+    walk = _sent_then_read()
+    calls = {step.index: step for step in walk.steps}
+    plan = plan_dialogue(walk, MESSAGING, (2, 2), PLAIN, random.Random(0), askable)
+    by_step = {call.step: call for turn in plan.turns for call in turn.calls}
+    assert not askable(by_step[3], [by_step[1], by_step[2], by_step[3]]), "alone, the message is nothing the user knows"
+    assert askable(by_step[3], [by_step[3]], [by_step[1], by_step[2]]), "after the send, it is the message sent"
+    assert [turn.target.tool for turn in plan.turns] == ["send_message", "read_message"]
+    assert [call.tool for call in plan.turns[1].calls] == ["read_message"] and calls[3].tool == "read_message"
+
+
+def test_a_status_check_named_like_a_login_is_a_request_of_its_own():
+    """`get_login_status` opens no session: "am I still signed in?" may be a turn (a login may not)."""
+    walk = _sent_then_read()
+    walk.steps.append(dataclasses.replace(walk.steps[0], index=4))
+    plan = plan_dialogue(walk, MESSAGING, (4, 4), PLAIN, random.Random(0), askable)
+    targets = [turn.target.tool for turn in plan.turns]
+    assert targets == ["get_user_id", "send_message", "read_message", "get_login_status"]
