@@ -19,6 +19,8 @@ from pathlib import Path
 from bench.common import FUNREASON, ROOT
 from evaluation import load_tasks
 from servers import environment_names, get_environment
+from simulator import Store
+from synthesizer import SampleStore
 from tests.conftest import http_server
 from tests.evaluation.conftest import ScriptedModel
 
@@ -65,15 +67,19 @@ def main() -> None:
 def _figures(out: Path, tasks: list, failing: set[str], identical: bool) -> None:
     all_tools = {tool for env in environment_names() for tool in get_environment(env).tool_specs()}
     for name in ("base", "focused"):
-        targets, ids, queries = collections.Counter(), set(), set()
+        targets, calling, ids, queries = collections.Counter(), collections.Counter(), set(), set()
+        samples = SampleStore(Store(out / name / "store.db"))
         for line in (out / name / "openai.jsonl").read_text().splitlines():
             record = json.loads(line)
             metadata = record["metadata"]
             ids |= {metadata["sample_id"], *metadata["trajectory_ids"]}
             queries |= {" ".join(m["content"].lower().split()) for m in record["messages"] if m["role"] == "user"}
             targets.update(turn.get("target") for turn in metadata["turns"])
+            sample = samples.get_sample(metadata["sample_id"])  # the turns' calls, as the store keeps them
+            calling.update(tool for turn in sample.turns for tool in {call["tool"] for call in turn["calls"]})
         turns = sum(targets.values())
         others = {tool: targets[tool] for tool in all_tools - failing}
+        called = {tool: calling[tool] for tool in all_tools - failing}
         kept = sum(1 for tool in failing if tool in targets)
         held_by_id = sum(1 for task in tasks if task.id in ids or task.id.split(":")[0] in ids)
         held_by_text = sum(1 for task in tasks if any(" ".join(t.query.lower().split()) in queries for t in task.turns))
@@ -84,6 +90,8 @@ def _figures(out: Path, tasks: list, failing: set[str], identical: bool) -> None
             f"{kept} of them appear); other tools: fewest {min(others.values())} turns "
             f"({1000 * min(others.values()) / turns:.2f} per 1,000), {sum(1 for n in others.values() if n == 0)} "
             f"with none, {sum(1 for n in others.values() if n and 1000 * n / turns >= 1)} with >= 1 per 1,000; "
+            f"turns calling another tool: fewest {min(called.values())} ({1000 * min(called.values()) / turns:.2f} "
+            f"per 1,000), {sum(1 for n in called.values() if 1000 * n < turns)} under 1 per 1,000; "
             f"held-out tasks in the training file: {held_by_id} by id, {held_by_text} by request text"
         )
     print(f"same seed and focus file -> byte-identical {', '.join(FORMATS)}: {identical}")

@@ -79,14 +79,17 @@ def is_held_out(focus: Focus | None, sample: Sample) -> bool:
 
 def focus_figures(samples: Iterable[Sample], focus: Focus, tools: Iterable[str]) -> dict[str, Any]:
     """The focused data's make-up: per tool its failure rate (the profile before), its share of turn targets
-    without a focus (uniform: one tool of all `tools`) and in the data; and the focused tools' total shares."""
+    without a focus (uniform: one tool of all `tools`) and in the data, and the turns that call it at all
+    (a login is never a turn's target, yet a turn that signs in teaches it); and the focused tools' total shares."""
     targets: Counter[str] = Counter()
+    calling: Counter[str] = Counter()
     held_out = 0
     for sample in samples:
         if is_held_out(focus, sample):
             held_out += 1
             continue
         targets.update(_target(turn) for turn in sample.turns)
+        calling.update(tool for turn in sample.turns for tool in {call["tool"] for call in turn.get("calls", [])})
     names = sorted(set(tools) | set(focus.tools))
     turns = sum(targets.values())
     focused = [name for name in names if focus.tools.get(name, 0) > 0]
@@ -96,10 +99,15 @@ def focus_figures(samples: Iterable[Sample], focus: Focus, tools: Iterable[str])
             "uniform_share": round(1 / len(names), 4),
             "focused_share": round(targets[name] / turns, 4) if turns else 0.0,
             "turns": targets[name],
+            "turns_calling": calling[name],
         }
         for name in names
     }
-    others = [per_tool[name]["turns"] for name in names if name not in focused]
+    others = [name for name in names if name not in focused]
+
+    def fewest_per_1000(counts: Counter[str]) -> float | None:
+        return round(1000 * min(counts[name] for name in others) / turns, 2) if others and turns else None
+
     return {
         "file_sha256": focus.source,
         "share": focus.share,
@@ -107,7 +115,9 @@ def focus_figures(samples: Iterable[Sample], focus: Focus, tools: Iterable[str])
         "focused_tools": focused,
         "focused_tools_uniform_share": round(len(focused) / len(names), 4) if names else 0.0,
         "focused_tools_share": round(sum(targets[name] for name in focused) / turns, 4) if turns else 0.0,
-        "fewest_turns_per_1000_of_other_tools": round(1000 * min(others) / turns, 2) if others and turns else None,
+        "fewest_turns_per_1000_of_other_tools": fewest_per_1000(targets),
+        "fewest_turns_calling_per_1000_of_other_tools": fewest_per_1000(calling),
+        "other_tools_under_1_per_1000": sum(1 for name in others if 1000 * calling[name] < turns),
         "held_out_samples_left_out": held_out,
         "per_tool": per_tool,
     }

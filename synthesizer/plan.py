@@ -514,19 +514,22 @@ def _story_targets(
     one (a change of topic) only when nothing linked is left, and only a chain, or any call while the
     story is shorter than `_SHORT_STORY`.  No target is a login,
     none undoes in its own turn what its own closure did (set, then clear), and none logs out right
-    after its own login.  Of the stories from each possible start, the one with two linked turns or more
-    wins, then one that starts with a chain (first requests alike in every dialogue make near-duplicates),
-    then the most linked turns, then the most turns, then the deepest start; ties break by the seeded rng.
+    after its own login.  `follows(step, covered)` admits a later target no request could ask for alone
+    but one after the turns so far can ("read that message" after sending it): what it needs is in the
+    history.  `wanted` are the calls of the tool the walk was sampled for: a next target among equally
+    linked ones is one of them, and one that no linked turn leads to may open a story that starts later
+    (a change of topic), so that every tool the explorer targets gets turns of its own.  Of the stories,
+    one with a linked turn wins, then one with a `wanted` call, then one with two linked turns or more,
+    then one that starts with a chain (first requests alike in every dialogue make near-duplicates), then
+    the most linked turns, then the most turns, then the deepest start; ties break by the seeded rng.
     `prefer(options, covered)` may pick a story's start, and each next target, before the rule does (a focus).
-    `wanted` are the calls of the tool the walk was sampled for: a story with one of them as a target comes
-    first after the two linked turns, and a next target among equally linked ones is one of them, so every
-    tool the explorer targets gets turns of its own (a tool only ever inside others' chains is never asked
-    for by name).  `follows(step, covered)` admits a later target that no request could ask for alone but
-    one after the turns so far can ("read that message" after sending it): what it needs is in the history.
     """
     targets = {call.step for call in calls}
     order = {call.step: rng.random() for call in calls}
-    best: tuple[tuple[int, bool, bool, int, int, int, float], list[int]] = ((-1, False, False, -1, -1, -1, 0.0), [])
+    best: tuple[tuple[int, bool, int, bool, int, int, int, float], list[int]] = (
+        (-1, False, -1, False, -1, -1, -1, 0.0),
+        [],
+    )
     starts = [
         start
         for start in sorted(targets, key=order.__getitem__)
@@ -535,8 +538,9 @@ def _story_targets(
     picked_start = prefer(sorted(starts), set()) if prefer is not None and starts else None
     if picked_start is not None:  # a focus chose where the story starts; the rule tells the rest
         starts = [picked_start]
+    told: list[tuple[list[int], list[bool]]] = []  # each start's story, and whether each of its turns is linked
     for start in starts:
-        story, covered, linked = [start], set(closures[start]), 0
+        story, covered, links = [start], set(closures[start]), [False]
         while len(story) < count:
             later = (
                 {
@@ -574,11 +578,30 @@ def _story_targets(
             picked = prefer([rank[-1] for rank in ranked], covered) if prefer is not None else None
             choice = next(rank for rank in ranked if rank[-1] == picked) if picked is not None else max(ranked)
             story.append(choice[-1])
-            linked += choice[0]
+            links.append(choice[0])
             covered |= closures[choice[-1]]
-        chain = len(closures[start] - logins) >= 2
-        asked_for = bool(wanted & set(story))
-        score = (min(linked, 2), asked_for, chain, linked, len(story), len(closures[start]), order[start])
+        told.append((story, links))
+    # The walk's own target where no linked turn leads to it ("how much fuel do I have?" at the start of a
+    # walk that went on elsewhere): a change of topic before a story that starts later, when both fit.
+    told += [
+        ([step, *story[: count - 1]], [False, *links[: count - 1]])
+        for step in sorted(wanted & set(starts))
+        for story, links in told
+        if story[0] > step and not closures[step] & set().union(*map(closures.get, story[: count - 1]))
+    ]
+    for story, links in told:
+        linked = sum(links)
+        chain = len(closures[story[0]] - logins) >= 2
+        score = (
+            min(linked, 1),
+            bool(wanted & set(story)),
+            min(linked, 2),
+            chain,
+            linked,
+            len(story),
+            len(closures[story[0]]),
+            order[story[0]],
+        )
         if score > best[0]:
             best = (score, story)
     return best[1]

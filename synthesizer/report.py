@@ -257,7 +257,9 @@ def _tables(figures: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any
             ["focused tools", ", ".join(focus["focused_tools"])],
             ["their share of turns", f"{focus['focused_tools_share']:.1%}"],
             ["their share without a focus (uniform)", f"{focus['focused_tools_uniform_share']:.1%}"],
-            ["fewest turns of another tool, per 1,000", focus["fewest_turns_per_1000_of_other_tools"]],
+            ["fewest turns targeting another tool, per 1,000", focus["fewest_turns_per_1000_of_other_tools"]],
+            ["fewest turns calling another tool, per 1,000", focus["fewest_turns_calling_per_1000_of_other_tools"]],
+            ["other tools called in under 1 turn per 1,000", focus["other_tools_under_1_per_1000"]],
             ["held-out samples left out", focus["held_out_samples_left_out"]],
         ]
         focused = [
