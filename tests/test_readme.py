@@ -63,14 +63,15 @@ def run_bash(script: str, folder: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.CompletedProcess(process.args, process.returncode, stdout.read(), stderr.read())
 
 
+PAPER_SCALE = ("--samples 17000", "--samples 60")
+"""The paper-scale block runs as written but for its size (BENCHMARKS.md has the full run's figures)."""
+
+
 @pytest.mark.heavy
-@pytest.mark.skip(
-    reason="a README block fails since the round-3 merge (found at the end of the session, not yet "
-    "traced); open in the closing note of that stop"
-)
 def test_every_bash_block_runs(workdir):
     scripts = [block.replace(INSTALL, "") for block in blocks("bash") if block.strip() != TEST_COMMAND]
-    assert len(scripts) >= 6
+    assert len(scripts) >= 6 and sum(PAPER_SCALE[0] in script for script in scripts) == 1
+    scripts = [script.replace(*PAPER_SCALE) for script in scripts]
     for script in scripts:
         result = run_bash(script, workdir)
         assert result.returncode == 0, f"README block failed:\n{script}\n{result.stderr[-2000:]}"
