@@ -80,6 +80,7 @@ def test_every_bash_block_runs(workdir):
     assert (workdir / "data.jsonl").stat().st_size > 0 and (workdir / "graph.png").exists()
 
 
+@pytest.mark.heavy
 def test_every_python_block_runs(workdir):
     if not (workdir / "funreason-out" / "openai.jsonl").exists():
         run_bash(".venv/bin/funreason run --trajectories 5", workdir)

@@ -24,6 +24,7 @@ def test_concurrent_rollouts_over_http_each_reach_their_own_ground_truth(store_p
 
 
 @pytest.mark.heavy
+@pytest.mark.alone
 def test_64_concurrent_rollouts_against_the_sandbox_service(store_path):
     _check_rollouts(store_path, 64)
 

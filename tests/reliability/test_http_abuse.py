@@ -84,6 +84,7 @@ def test_many_concurrent_sandbox_creations(base):
 
 
 @pytest.mark.heavy
+@pytest.mark.alone
 def test_64_sandboxes_200_calls_each_no_cross_effects_no_failures():
     """12,800 real MCP calls over HTTP from 16 concurrent clients at a time."""
     with http_server(create_app(["filesystem"])) as url:
@@ -196,6 +197,7 @@ def test_an_initialize_flood_locks_no_client_out(base):
 
 
 @pytest.mark.heavy
+@pytest.mark.alone
 def test_10000_initialize_requests_lock_no_client_out():
     with http_server(create_app(["filesystem"])) as url:
         flood_then_connect(url, 10_000)

@@ -18,7 +18,7 @@ import pytest
 from simulator import ExploreConfig, ServerTarget, explore
 from tests.conftest import FUNREASON
 
-pytestmark = pytest.mark.heavy
+pytestmark = [pytest.mark.heavy, pytest.mark.alone]  # kills on a clock
 KILLS = {"count": 0}
 
 

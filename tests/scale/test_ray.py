@@ -34,7 +34,7 @@ from tests.conftest import http_server
 from tests.synthesizer.fake_llm import ScriptedModel
 from tests.synthesizer.test_model_backend import CONFIG, store_with_one_trajectory
 
-pytestmark = pytest.mark.heavy
+pytestmark = [pytest.mark.heavy, pytest.mark.alone]  # a local Ray cluster takes every core
 
 OFFLINE = partial(make_backend, llm="offline")
 SHARD_TASK = "ray::_run_shard"

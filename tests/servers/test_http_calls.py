@@ -136,6 +136,7 @@ def test_calls_on_one_sandbox_wait_for_each_other_and_never_see_half_a_call(base
 
 
 @pytest.mark.heavy
+@pytest.mark.alone
 def test_a_20_s_cpu_bound_call_barely_delays_an_unrelated_request(tmp_path):
     """The figure: a 20 s pure-Python call (it holds the interpreter lock) against a real server process."""
     port = _free_port()

@@ -76,6 +76,7 @@ def test_rerun_resumes_to_the_requested_count(tmp_path):
     assert _signature(db, run_id) == _signature(fresh, explore(target, fresh, ExploreConfig(trajectories=25, seed=1)))
 
 
+@pytest.mark.heavy
 def test_a_third_party_server_without_metadata_teaches_its_dependency(tmp_path):
     db = tmp_path / "kv.db"
     run_id = explore(ServerTarget(command=KV_SERVER), db, ExploreConfig(trajectories=12, seed=0, discovery=6))

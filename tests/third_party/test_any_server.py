@@ -44,6 +44,7 @@ def steps_of(db: Path) -> list:
         return [step for trajectory in store.iter_trajectories() for step in trajectory.steps]
 
 
+@pytest.mark.heavy  # restarts a Python server per sandbox: ~20 s
 def test_objects_arrays_text_errors_and_file_state_over_stdio(tmp_path):
     db = tmp_path / "notes.db"
     target = replace(notes_target(tmp_path), reset_cmd=None)  # keep the file, to see where the server wrote
@@ -69,6 +70,7 @@ def test_objects_arrays_text_errors_and_file_state_over_stdio(tmp_path):
     assert any((edge["source"], edge["target"]) == ("create_note", "read_note") for edge in graph["edges"])
 
 
+@pytest.mark.heavy  # restarts a Python server per sandbox: ~20 s
 def test_synthesis_over_a_stdio_store_resets_state_and_does_not_crash(tmp_path):
     db = tmp_path / "notes.db"
     explore(notes_target(tmp_path), db, ExploreConfig(trajectories=3, seed=0, discovery=3, max_steps=4))
@@ -276,6 +278,7 @@ def test_a_run_whose_every_trajectory_failed_is_a_failure(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith("error: every trajectory of cmd:")
 
 
+@pytest.mark.heavy  # restarts a Python server per sandbox: ~20 s
 def test_annotate_drafts_hints_that_the_loader_takes_and_explore_uses(tmp_path):
     out = tmp_path / "items.toml"
     state = tmp_path / "a.json"
@@ -294,6 +297,7 @@ def test_annotate_drafts_hints_that_the_loader_takes_and_explore_uses(tmp_path):
     assert ("create_item", "get_item") in edges
 
 
+@pytest.mark.heavy  # restarts a Python server per sandbox: ~20 s
 def test_requests_that_would_paste_descriptions_are_not_kept_unless_allowed(tmp_path):
     db = tmp_path / "items.db"
     explore(shaped_target(tmp_path), db, ExploreConfig(trajectories=4, seed=0, discovery=4, max_steps=4))
