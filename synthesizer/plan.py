@@ -545,13 +545,26 @@ def _story_targets(
 
 
 def _fits(target: Call, closure: frozenset[int], covered: set[int], by_step: dict[int, Call], logins: set[int]) -> bool:
-    """A target a story may take: no login, and no state change of its own turn that it undoes or logs out of."""
+    """A target a story may take: no login, no state change of its own turn that a later call of the turn
+    undoes (set, then clear; press the brake, then release it), and no logout right after its own login."""
     if target.step in logins:
         return False
-    own = [by_step[step] for step in sorted(closure - covered) if step != target.step]
-    if target.changes_state and any(call.changes_state and undoes(target.tool, call.tool) for call in own):
+    own = [by_step[step] for step in sorted(closure - covered)]
+    if any(_reverses(later, earlier) for position, later in enumerate(own) for earlier in own[:position]):
         return False
+    own = [call for call in own if call.step != target.step]
     return not (own and any(call.step in logins for call in own) and _LOGOUT.search(target.tool))
+
+
+def _reverses(later: Call, earlier: Call) -> bool:
+    """Whether state change `later` undoes state change `earlier` on the same object, by the tools' names: an
+    object `earlier` named or made (`remove_contact(USR031)` after `add_contact("Olga")` gave USR031); a call
+    sending no value acts on the one thing its tool acts on."""
+    if not (later.changes_state and earlier.changes_state and undoes(later.tool, earlier.tool)):
+        return False
+    sent = {canonical_json(value) for value in later.arguments.values()}
+    touched = {canonical_json(value) for value in [*earlier.arguments.values(), *leaf_values(earlier.result)]}
+    return not sent or bool(sent & touched)
 
 
 def _opens_session(tool: ToolInfo) -> bool:

@@ -382,3 +382,29 @@ def test_a_refusal_its_declared_needs_explain_brings_no_other_change_into_the_tu
         ["set_navigation_destination"],
         ["clear_navigation_destination"],
     ]
+
+
+def test_a_turn_never_undoes_what_an_earlier_call_of_its_own_did():
+    """Default run after the story merge: "Step on the brake ... start my car. Take my foot off the brake. I want
+    to go 0 km/h": the brake pressed and released in one turn.  The start becomes a turn of its own."""
+    tools = {
+        tool.name: tool
+        for tool in [
+            _tool("press_brake_pedal", provides=["brake_pressed"]),
+            _tool("start_engine", requires=["brake_pressed"], provides=["engine_running"]),
+            _tool("release_brake_pedal", provides=["brake_free"]),
+            _tool("set_vehicle_speed", requires=["engine_running", "brake_free"]),
+        ]
+    }
+    walk = _walk(
+        ("press_brake_pedal", {}, {"brake_pressed": True}, {}),
+        ("start_engine", {}, {"engine_running": True}, {}),
+        ("release_brake_pedal", {}, {"brake_pressed": False}, {}),
+        ("set_vehicle_speed", {}, {"speed_kmh": 30}, {}),
+    )
+    for seed in range(5):
+        for count in (1, 2):
+            plan = _plan(walk, tools, turns=(count, count), seed=seed)
+            turns = [[call.tool for call in turn.calls] for turn in plan.turns]
+            assert not any("press_brake_pedal" in turn and "release_brake_pedal" in turn for turn in turns), turns
+        assert turns == [["press_brake_pedal", "start_engine"], ["release_brake_pedal", "set_vehicle_speed"]]
