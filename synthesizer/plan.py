@@ -154,13 +154,14 @@ def plan_dialogue(
     turns: tuple[int, int],
     variants: Variants,
     rng: random.Random,
-    askable: Callable[[Call, list[Call]], bool] = lambda target, closure: True,
+    askable: Callable[..., bool] = lambda target, closure, earlier=(): True,
     prefer: "TargetChoice | None" = None,
 ) -> DialoguePlan | None:
     """Choose the turns' targets and their closures; None when fewer than `turns[0]` targets exist.
 
-    `askable(target, closure)` says whether a user could ask for the target with what the
-    closure's calls show (the query writer's judgement); other calls are no targets.
+    `askable(target, closure, earlier=())` says whether a user could ask for the target with what the
+    closure's calls show, after the `earlier` turns' calls (the query writer's judgement); other calls are no
+    targets, and a call askable only after earlier turns is a target only after them.
     `prefer` may pick a turn's target before the rule does (`synthesizer.focus.focused_target`).
     """
     if trajectory.status != "complete":
@@ -172,7 +173,9 @@ def plan_dialogue(
     looks_up = {call.step for call in calls if tools[call.tool].read_only is True}
     logins = {call.step for call in calls if _opens_session(tools[call.tool])}
     choose = functools.partial(prefer, by_step, closures) if prefer is not None else None
-    targets = _story_targets(eligible, by_step, closures, rng.randint(*turns), logins, rng, choose)
+    targets = _story_targets(
+        eligible, by_step, closures, rng.randint(*turns), logins, rng, choose, _after(askable, by_step, closures)
+    )
     if len(targets) < turns[0]:  # no story that long: the deepest chains, none a login only to log out again
         fitting = [call for call in eligible if _fits(call, closures[call.step], set(), by_step, logins)]
         targets = _choose_targets(fitting, closures, rng.randint(*turns), turns[0], looks_up, rng, choose)
@@ -481,6 +484,22 @@ def _choose_targets(
     return chosen + spare[: max(0, least - len(chosen))]
 
 
+def _after(
+    askable: Callable[..., bool], by_step: dict[int, Call], closures: dict[int, frozenset[int]]
+) -> Callable[[int, set[int]], bool]:
+    """`askable` of a step once the calls `covered` are earlier turns': a request may point back at them."""
+    memo: dict[tuple[int, frozenset[int]], bool] = {}
+
+    def askable_after(step: int, covered: set[int]) -> bool:
+        key = (step, frozenset(covered))
+        if key not in memo:
+            own = [by_step[needed] for needed in sorted(closures[step] - covered)]
+            memo[key] = askable(by_step[step], own, [by_step[done] for done in sorted(covered)])
+        return memo[key]
+
+    return askable_after
+
+
 def _story_targets(
     calls: list[Call],
     every_call: dict[int, Call],
@@ -489,6 +508,7 @@ def _story_targets(
     logins: set[int],
     rng: random.Random,
     prefer: Callable[[list[int], set[int]], int | None] | None = None,
+    askable_after: Callable[[int, set[int]], bool] = lambda step, covered: False,
 ) -> list[int]:
     """Up to `count` targets in walk order, each later one acting on what an earlier turn made or showed.
 
@@ -503,9 +523,12 @@ def _story_targets(
     wins, then one that starts with a chain (first requests alike in every dialogue make near-duplicates),
     then the most linked turns, then the most turns, then the deepest start; ties break by the seeded rng.
     `prefer(options, covered)` may pick a story's start, and each next target, before the rule does (a focus).
+    A call no request could name alone (the message the assistant sent, by its id) may be a later target when
+    `askable_after(step, covered)`: its request points back at what the turns so far made or found.
     """
     targets = {call.step for call in calls}
     order = {call.step: rng.random() for call in calls}
+    order |= {step: rng.random() for step in every_call if step not in order}
     best: tuple[tuple[int, bool, int, int, int, float], list[int]] = ((-1, False, -1, -1, -1, 0.0), [])
     starts = [
         start
@@ -520,10 +543,11 @@ def _story_targets(
         while len(story) < count:
             options = [
                 step
-                for step in sorted(targets)
+                for step in sorted(every_call)
                 if step > story[-1]
                 and step not in covered
                 and _fits(every_call[step], closures[step], covered, every_call, logins)
+                and (step in targets or (closures[step] & covered and askable_after(step, covered)))
             ]
             ranked = [
                 (bool((closures[step] & covered) - logins), len(closures[step] - covered), -step, order[step], step)
@@ -546,14 +570,24 @@ def _story_targets(
 
 def _fits(target: Call, closure: frozenset[int], covered: set[int], by_step: dict[int, Call], logins: set[int]) -> bool:
     """A target a story may take: no login, no state change of its own turn that a later call of the turn
-    undoes (set, then clear; press the brake, then release it), and no logout right after its own login."""
+    undoes (set, then clear; press the brake, then release it), and no logout right after its own login.
+    A later turn does not pick out of a listing it makes itself ("List who isingh follows. Show me Arjun's
+    profile."): the user has not seen the list yet; the listing is a turn of its own, and the pick follows it."""
     if target.step in logins:
         return False
     own = [by_step[step] for step in sorted(closure - covered)]
     if any(_reverses(later, earlier) for position, later in enumerate(own) for earlier in own[:position]):
         return False
+    if covered and _picks_from_own_listing(own):
+        return False
     own = [call for call in own if call.step != target.step]
     return not (own and any(call.step in logins for call in own) and _LOGOUT.search(target.tool))
+
+
+def _picks_from_own_listing(own: list[Call]) -> bool:
+    """Whether a call of these picks a value out of the result of a look-up among them."""
+    looked_up = {call.step for call in own if not call.changes_state}
+    return any(call.provenance[name].get("step") in looked_up for call in own for name in call.choices)
 
 
 def _reverses(later: Call, earlier: Call) -> bool:

@@ -157,13 +157,14 @@ def _computed_as(turn: TurnPlan, producer: Call, phrase: str, depth: int) -> str
     return render(phrase, {name: text for name, text in words.items() if text is not None}, sentence=False)
 
 
-def askable(target: Call, closure: list[Call]) -> bool:
-    """Whether a user could ask for `target` knowing only what its own closure shows (no earlier turn)."""
-    turn = TurnPlan(0, closure, {})
+def askable(target: Call, closure: list[Call], earlier: Sequence[Call] = ()) -> bool:
+    """Whether a user could ask for `target` knowing what its own closure shows and, after `earlier` turns'
+    calls, pointing back at what those made or found ("cancel that booking", "read the message you sent")."""
+    turn = TurnPlan(1 if earlier else 0, closure, {}, earlier_calls=list(earlier))
     if any(origin.get("source") == "composed" for call in closure for origin in call.provenance.values()):
         return False  # a list holding values an earlier result computed: no user could say it
     return all(
-        known_as(turn, call, name) is not None
+        known_as(turn, call, name, refer=bool(earlier)) is not None
         for call in closure
         for name, origin in call.provenance.items()
         if origin.get("source") in _RESULT_SOURCES and (call is target or name in call.choices) and not _unsaid(name)
