@@ -169,7 +169,12 @@ def plan_dialogue(
     calls = successful_calls(trajectory, tools)
     by_step = {call.step: call for call in calls}
     closures = {call.step: closure(call.step, by_step) for call in calls}
-    eligible = [call for call in calls if askable(call, [by_step[step] for step in sorted(closures[call.step])])]
+    eligible = [
+        call
+        for call in calls
+        if askable(call, [by_step[step] for step in sorted(closures[call.step])])
+        and not any(_gives_back_its_input(by_step[step]) for step in closures[call.step])
+    ]
     looks_up = {call.step for call in calls if tools[call.tool].read_only is True}
     logins = {call.step for call in calls if _opens_session(tools[call.tool])}
     choose = functools.partial(prefer, by_step, closures) if prefer is not None else None
@@ -582,6 +587,16 @@ def _fits(target: Call, closure: frozenset[int], covered: set[int], by_step: dic
         return False
     own = [call for call in own if call.step != target.step]
     return not (own and any(call.step in logins for call in own) and _LOGOUT.search(target.tool))
+
+
+def _gives_back_its_input(call: Call) -> bool:
+    """A computation whose answer is one of its own inputs (|3.59| is 3.59; 14.14 mod 91.31 leaves 14.14): nobody
+    asks it, and no answer could tell its result from what the user said."""
+    if not call.result_names or not isinstance(call.result, dict):
+        return False
+    inputs = {_value_key(value) for value in call.arguments.values()}
+    named = [_value_key(call.result[field]) for field in call.result_names if call.result.get(field) not in (0, None)]
+    return bool(named) and all(value in inputs for value in named)
 
 
 def _picks_from_own_listing(own: list[Call]) -> bool:

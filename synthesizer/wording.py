@@ -219,6 +219,8 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
         if turn.variant == "error_recovery" and call.step in target.discovered and _acts_first(turn):
             continue  # the assistant learns this step from the error; the user does not know of it
         changes = tools[call.tool].read_only is not True  # a user asks for every change made on their behalf
+        if changes and _declared_step(turn, call, tools) and not _must_say(turn, call, tools[call.tool], withheld):
+            continue  # ... but one the tools declare a later call needs, with no value of the user's, is theirs
         if changes or any(not _appears(words, said) for words in _must_say(turn, call, tools[call.tool], withheld)):
             if _opens_session(tools[call.tool]) and call is not target:  # the goal needs it; the user gives facts
                 sentence = _credentials(_slot_values(turn, call, tools[call.tool], withheld), call, rng)
@@ -250,6 +252,14 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
     if turn.index > 0:  # a later request reads as one: "Thanks. Cancel that booking."
         request = f"{rng.choice(_FOLLOW_UPS)} {request}" if rng.random() < _FOLLOW_UP_SHARE else request
     return request
+
+
+def _declared_step(turn: TurnPlan, call: Call, tools: dict[str, ToolInfo]) -> bool:
+    """Whether `call` sets a state a later call of the turn declares it requires (`lock_all_doors` before
+    `start_engine`): the tools' own descriptions make the step discoverable, so the request need not say it."""
+    provides = set((tools[call.tool].hints or {}).get("provides") or [])
+    later = turn.calls[turn.calls.index(call) + 1 :]
+    return any(provides & set((tools[other.tool].hints or {}).get("requires") or []) for other in later)
 
 
 def _opens_session(tool: ToolInfo) -> bool:

@@ -38,13 +38,13 @@ def _math_walk(calls):
 
 
 def test_a_nested_computation_is_answered_step_by_step():
-    """Default run: "What's the logarithm of 85.68 divided by 32.91 to base 1.07 mod 91.31?" was answered with the
+    """Default run: "What's the logarithm of 85.68 divided by 32.91 to base 1.07 mod 5?" was answered with the
     remainder only; the quotient and the logarithm the request spelled out were never told."""
     walk, tools = _math_walk(
         [
             ("divide", {"a": 85.68, "b": 32.91}, {"a": POOL, "b": POOL}),
             ("logarithm", {"number": 2.60346399270738, "base": 1.07}, {"number": _computed(0, "divide"), "base": POOL}),
-            ("modulo", {"dividend": 14.142210711681, "divisor": 91.31}, {"dividend": _computed(1, "logarithm")}),
+            ("modulo", {"dividend": 14.142210711681, "divisor": 5}, {"dividend": _computed(1, "logarithm")}),
         ]
     )
     assert not any(step.is_error for step in walk.steps)
@@ -59,4 +59,17 @@ def test_a_nested_computation_is_answered_step_by_step():
     # each spelled-out value is said as the next call took it, and in the order the calls gave them
     assert appears(answer.lower(), repr(quotient)) and appears(answer.lower(), repr(logarithm)), answer
     assert answer.lower().index(repr(quotient)) < answer.lower().index(repr(logarithm))
-    assert "14.14" in answer  # the target's own result, as its answer reports it
+    assert "4.14" in answer  # the target's own result, as its answer reports it
+
+
+def test_a_computation_that_gives_back_its_input_is_no_request():
+    """Default run: "the absolute value of the standard deviation of ..." is the standard deviation again; no
+    answer could tell the target's result from its input, and nobody asks it."""
+    walk, tools = _math_walk(
+        [
+            ("calculate_standard_deviation", {"numbers": [2.0, 9.5]}, {"numbers": POOL}),
+            ("absolute_value", {"number": 3.75}, {"number": _computed(0, "calculate_standard_deviation")}),
+        ]
+    )
+    plan = plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable)
+    assert [call.tool for call in plan.turns[0].calls] == ["calculate_standard_deviation"]

@@ -408,3 +408,24 @@ def test_a_turn_never_undoes_what_an_earlier_call_of_its_own_did():
             turns = [[call.tool for call in turn.calls] for turn in plan.turns]
             assert not any("press_brake_pedal" in turn and "release_brake_pedal" in turn for turn in turns), turns
         assert turns == [["press_brake_pedal", "start_engine"], ["release_brake_pedal", "set_vehicle_speed"]]
+
+
+def test_a_declared_step_with_no_value_of_the_users_stays_implicit():
+    """Issue 23 item 3: start_engine declares that it needs the doors locked, and locking needs nothing only the
+    user knows: "Lock all the doors. Start the car." dictates a step the tools' descriptions make discoverable."""
+
+    def asking(tool, *asks):
+        tool.hints["asks"] = list(asks)
+        return tool
+
+    tools = {
+        tool.name: tool
+        for tool in [
+            asking(_tool("lock_all_doors", provides=["doors_locked"]), "Lock all the doors."),
+            asking(_tool("start_engine", requires=["doors_locked"]), "Start the car."),
+        ]
+    }
+    walk = _walk(("lock_all_doors", {}, {"locked": True}, {}), ("start_engine", {}, {"engine_running": True}, {}))
+    turn = _plan(walk, tools, turns=(1, 1)).turns[0]
+    assert [call.tool for call in turn.calls] == ["lock_all_doors", "start_engine"]
+    assert request_for(turn, tools, random.Random(0)) == "Start the car."
