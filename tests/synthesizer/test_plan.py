@@ -429,3 +429,30 @@ def test_a_declared_step_with_no_value_of_the_users_stays_implicit():
     turn = _plan(walk, tools, turns=(1, 1)).turns[0]
     assert [call.tool for call in turn.calls] == ["lock_all_doors", "start_engine"]
     assert request_for(turn, tools, random.Random(0)) == "Start the car."
+
+
+def test_a_later_turn_may_point_back_at_what_an_earlier_turn_made():
+    """Issue 23: "Read the message you sent" names a message only the history holds: no request could ask for
+    read_message alone, but after the turn that sent it, one can, and it takes the id from that turn."""
+
+    def asking(tool, *asks):
+        tool.hints["asks"] = list(asks)
+        return tool
+
+    tools = {
+        tool.name: tool
+        for tool in [
+            asking(_tool("send_message", params=("receiver", "message")), "Send {receiver} {message}."),
+            asking(_tool("read_message", read_only=True, params=("message_id",)), "Read {message_id} to me."),
+        ]
+    }
+    walk = _walk(
+        ("send_message", {"receiver": "Bob", "message": "hi"}, {"message_id": "MSG0007"}, {"receiver": POOL}),
+        ("read_message", {"message_id": "MSG0007"}, {"content": "hi"}, {"message_id": _from(0, "message_id")}),
+    )
+    alone = plan_dialogue(walk, tools, (1, 1), PLAIN, random.Random(0), askable=askable)
+    assert [call.tool for turn in alone.turns for call in turn.calls] == ["send_message"]
+    plan = plan_dialogue(walk, tools, (2, 2), PLAIN, random.Random(0), askable=askable)
+    assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["send_message"], ["read_message"]]
+    request = request_for(plan.turns[1], tools, random.Random(0))
+    assert "message" in request and "MSG0007" not in request, request  # "Read this message to me."
