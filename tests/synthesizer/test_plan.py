@@ -456,3 +456,26 @@ def test_a_later_turn_may_point_back_at_what_an_earlier_turn_made():
     assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["send_message"], ["read_message"]]
     request = request_for(plan.turns[1], tools, random.Random(0))
     assert "message" in request and "MSG0007" not in request, request  # "Read this message to me."
+
+
+def test_a_later_turn_does_not_pick_out_of_a_listing_it_makes_itself():
+    """Default run: "Who follows grace_hansen? Can you follow Yara O. for me?" as one later request names a
+    follower before the user has seen the list; the listing is a turn of its own and the pick follows it."""
+    tools = {
+        tool.name: tool
+        for tool in [
+            _tool("get_profile", read_only=True, params=("username",)),
+            _tool("list_followers", read_only=True, params=("username",)),
+            _tool("follow_user", params=("username",)),
+        ]
+    }
+    followers = {"followers": [{"username": "yara_o", "name": "Yara O."}, {"username": "tom_b", "name": "Tom B."}]}
+    walk = _walk(
+        ("get_profile", {"username": "grace_hansen"}, {"username": "grace_hansen", "posts": 4}, {"username": POOL}),
+        ("list_followers", {"username": "grace_hansen"}, followers, {"username": _from(0, "username")}),
+        ("follow_user", {"username": "yara_o"}, {"following": True}, {"username": _from(1, "username")}),
+    )
+    for seed in range(4):
+        plan = _plan(walk, tools, turns=(2, 3), seed=seed)
+        later = [[call.tool for call in turn.calls] for turn in plan.turns[1:]]
+        assert ["list_followers", "follow_user"] not in later, later
