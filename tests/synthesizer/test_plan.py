@@ -464,18 +464,22 @@ def test_a_later_turn_does_not_pick_out_of_a_listing_it_makes_itself():
     tools = {
         tool.name: tool
         for tool in [
-            _tool("get_profile", read_only=True, params=("username",)),
+            _tool("search_accounts", read_only=True, params=("query",)),
+            _tool("mute_user", params=("username",)),
             _tool("list_followers", read_only=True, params=("username",)),
             _tool("follow_user", params=("username",)),
         ]
     }
+    for tool in tools.values():  # tools that declare their phrasing: only values, not names, link calls
+        tool.hints["asks"] = [f"{tool.name} {{{tool.parameters and next(iter(tool.parameters))}}}."]
     followers = {"followers": [{"username": "yara_o", "name": "Yara O."}, {"username": "tom_b", "name": "Tom B."}]}
     walk = _walk(
-        ("get_profile", {"username": "grace_hansen"}, {"username": "grace_hansen", "posts": 4}, {"username": POOL}),
-        ("list_followers", {"username": "grace_hansen"}, followers, {"username": _from(0, "username")}),
-        ("follow_user", {"username": "yara_o"}, {"following": True}, {"username": _from(1, "username")}),
+        ("search_accounts", {"query": "Grace"}, {"accounts": [{"username": "grace_h"}]}, {"query": POOL}),
+        ("mute_user", {"username": "grace_h"}, {"muted": True}, {"username": _from(0, "username")}),
+        ("list_followers", {"username": "grace_h"}, followers, {"username": _from(0, "username")}),
+        ("follow_user", {"username": "yara_o"}, {"following": True}, {"username": _from(2, "username")}),
     )
-    for seed in range(4):
-        plan = _plan(walk, tools, turns=(2, 3), seed=seed)
+    for seed in range(8):
+        plan = _plan(walk, tools, turns=(2, 2), seed=seed)
         later = [[call.tool for call in turn.calls] for turn in plan.turns[1:]]
         assert ["list_followers", "follow_user"] not in later, later
