@@ -164,9 +164,9 @@ def plan_dialogue(
 ) -> DialoguePlan | None:
     """Choose the turns' targets and their closures; None when fewer than `turns[0]` targets exist.
 
-    `askable(target, closure, earlier)` says whether a user could ask for the target with what the
-    closure's calls show, and the earlier turns' calls for a later turn (the query writer's judgement);
-    other calls are no targets.
+    `askable(target, closure, earlier=())` says whether a user could ask for the target with what the
+    closure's calls show, after the `earlier` turns' calls (the query writer's judgement); other calls are no
+    targets, and a call askable only after earlier turns is a target only after them.
     `prefer` may pick a turn's target before the rule does (`synthesizer.focus.focused_target`).
     """
     if trajectory.status != "complete":
@@ -174,18 +174,27 @@ def plan_dialogue(
     calls = successful_calls(trajectory, tools)
     by_step = {call.step: call for call in calls}
     closures = {call.step: closure(call.step, by_step) for call in calls}
-    eligible = [call for call in calls if askable(call, [by_step[step] for step in sorted(closures[call.step])])]
+    eligible = [
+        call
+        for call in calls
+        if askable(call, [by_step[step] for step in sorted(closures[call.step])])
+        and not any(_gives_back_its_input(by_step[step]) for step in closures[call.step])
+    ]
     looks_up = {call.step for call in calls if tools[call.tool].read_only is True}
     logins = {call.step for call in calls if _opens_session(tools[call.tool])}
     choose = functools.partial(prefer, by_step, closures) if prefer is not None else None
     wanted = {call.step for call in calls if call.tool == trajectory.target}
-
-    def follows(step: int, covered: frozenset[int]) -> bool:  # askable as a later turn, after `covered`
-        own, earlier = sorted(closures[step] - covered), sorted(covered)
-        return askable(by_step[step], [by_step[s] for s in own], [by_step[s] for s in earlier])
-
-    count = rng.randint(*turns)
-    targets = _story_targets(eligible, by_step, closures, count, logins, rng, choose, wanted, follows)
+    targets = _story_targets(
+        eligible,
+        by_step,
+        closures,
+        rng.randint(*turns),
+        logins,
+        rng,
+        choose,
+        _after(askable, by_step, closures),
+        wanted,
+    )
     if len(targets) < turns[0]:  # no story that long: the deepest chains, none a login only to log out again
         fitting = [call for call in eligible if _fits(call, closures[call.step], set(), by_step, logins)]
         targets = _choose_targets(fitting, closures, rng.randint(*turns), turns[0], looks_up, rng, choose)
@@ -494,6 +503,22 @@ def _choose_targets(
     return chosen + spare[: max(0, least - len(chosen))]
 
 
+def _after(
+    askable: Callable[..., bool], by_step: dict[int, Call], closures: dict[int, frozenset[int]]
+) -> Callable[[int, set[int]], bool]:
+    """`askable` of a step once the calls `covered` are earlier turns': a request may point back at them."""
+    memo: dict[tuple[int, frozenset[int]], bool] = {}
+
+    def askable_after(step: int, covered: set[int]) -> bool:
+        key = (step, frozenset(covered))
+        if key not in memo:
+            own = [by_step[needed] for needed in sorted(closures[step] - covered)]
+            memo[key] = askable(by_step[step], own, [by_step[done] for done in sorted(covered)])
+        return memo[key]
+
+    return askable_after
+
+
 def _story_targets(
     calls: list[Call],
     every_call: dict[int, Call],
@@ -502,8 +527,8 @@ def _story_targets(
     logins: set[int],
     rng: random.Random,
     prefer: Callable[[list[int], set[int]], int | None] | None = None,
+    askable_after: Callable[[int, set[int]], bool] = lambda step, covered: False,
     wanted: set[int] = frozenset(),
-    follows: Callable[[int, frozenset[int]], bool] | None = None,
 ) -> list[int]:
     """Up to `count` targets in walk order, each later one acting on what an earlier turn made or showed.
 
@@ -514,9 +539,9 @@ def _story_targets(
     one (a change of topic) only when nothing linked is left, and only a chain, or any call while the
     story is shorter than `_SHORT_STORY`.  No target is a login,
     none undoes in its own turn what its own closure did (set, then clear), and none logs out right
-    after its own login.  `follows(step, covered)` admits a later target no request could ask for alone
-    but one after the turns so far can ("read that message" after sending it): what it needs is in the
-    history.  `wanted` are the calls of the tool the walk was sampled for: a next target among equally
+    after its own login.  A call no request could name alone (the message the assistant sent, by its id)
+    may be a later target when `askable_after(step, covered)`: its request points back at what the turns
+    so far made or found.  `wanted` are the calls of the tool the walk was sampled for: a next target among equally
     linked ones is one of them, and one that no linked turn leads to may open a story that starts later
     (a change of topic), so that every tool the explorer targets gets turns of its own.  Of the stories,
     one with a linked turn wins, then one with a `wanted` call, then one with two linked turns or more,
@@ -526,6 +551,7 @@ def _story_targets(
     """
     targets = {call.step for call in calls}
     order = {call.step: rng.random() for call in calls}
+    order |= {step: rng.random() for step in every_call if step not in order}
     best: tuple[tuple[int, bool, int, bool, int, int, int, float], list[int]] = (
         (-1, False, -1, False, -1, -1, -1, 0.0),
         [],
@@ -542,24 +568,13 @@ def _story_targets(
     for start in starts:
         story, covered, links = [start], set(closures[start]), [False]
         while len(story) < count:
-            later = (
-                {
-                    step
-                    for step in every_call
-                    if step > story[-1]
-                    and step not in targets | covered
-                    and (closures[step] & covered) - logins
-                    and follows(step, frozenset(covered))
-                }
-                if follows is not None
-                else set()
-            )
             options = [
                 step
-                for step in sorted(targets | later)
+                for step in sorted(every_call)
                 if step > story[-1]
                 and step not in covered
                 and _fits(every_call[step], closures[step], covered, every_call, logins)
+                and (step in targets or (closures[step] & covered and askable_after(step, covered)))
             ]
             ranked = [
                 (
@@ -567,7 +582,7 @@ def _story_targets(
                     step in wanted,
                     len(closures[step] - covered),
                     -step,
-                    order.get(step, 0.0),  # a later-only target has no draw of its own: the draws stay as they were
+                    order[step],
                     step,
                 )
                 for step in options
@@ -608,13 +623,46 @@ def _story_targets(
 
 
 def _fits(target: Call, closure: frozenset[int], covered: set[int], by_step: dict[int, Call], logins: set[int]) -> bool:
-    """A target a story may take: no login, and no state change of its own turn that it undoes or logs out of."""
+    """A target a story may take: no login, no state change of its own turn that a later call of the turn
+    undoes (set, then clear; press the brake, then release it), and no logout right after its own login.
+    A later turn does not pick out of a listing it makes itself ("List who isingh follows. Show me Arjun's
+    profile."): the user has not seen the list yet; the listing is a turn of its own, and the pick follows it."""
     if target.step in logins:
         return False
-    own = [by_step[step] for step in sorted(closure - covered) if step != target.step]
-    if target.changes_state and any(call.changes_state and undoes(target.tool, call.tool) for call in own):
+    own = [by_step[step] for step in sorted(closure - covered)]
+    if any(_reverses(later, earlier) for position, later in enumerate(own) for earlier in own[:position]):
         return False
+    if covered and _picks_from_own_listing(own):
+        return False
+    own = [call for call in own if call.step != target.step]
     return not (own and any(call.step in logins for call in own) and _LOGOUT.search(target.tool))
+
+
+def _gives_back_its_input(call: Call) -> bool:
+    """A computation whose answer is one of its own inputs (|3.59| is 3.59; 14.14 mod 91.31 leaves 14.14): nobody
+    asks it, and no answer could tell its result from what the user said."""
+    if not call.result_names or not isinstance(call.result, dict):
+        return False
+    inputs = {_value_key(value) for value in call.arguments.values()}
+    named = [_value_key(call.result[field]) for field in call.result_names if call.result.get(field) not in (0, None)]
+    return bool(named) and all(value in inputs for value in named)
+
+
+def _picks_from_own_listing(own: list[Call]) -> bool:
+    """Whether a call of these picks a value out of the result of a look-up among them."""
+    looked_up = {call.step for call in own if not call.changes_state}
+    return any(call.provenance[name].get("step") in looked_up for call in own for name in call.choices)
+
+
+def _reverses(later: Call, earlier: Call) -> bool:
+    """Whether state change `later` undoes state change `earlier` on the same object, by the tools' names: an
+    object `earlier` named or made (`remove_contact(USR031)` after `add_contact("Olga")` gave USR031); a call
+    sending no value acts on the one thing its tool acts on."""
+    if not (later.changes_state and earlier.changes_state and undoes(later.tool, earlier.tool)):
+        return False
+    sent = {canonical_json(value) for value in later.arguments.values()}
+    touched = {canonical_json(value) for value in [*earlier.arguments.values(), *leaf_values(earlier.result)]}
+    return not sent or bool(sent & touched)
 
 
 def _opens_session(tool: ToolInfo) -> bool:

@@ -111,6 +111,7 @@ _REFERENCE = re.compile(
 _IDENTIFIER = re.compile(r"(?=\S*[a-z])(?=\S*\d)\S{3,}|\S*[a-z0-9][/_-][a-z0-9]\S*")  # ids, paths
 _RAW_JSON = re.compile(r'[{,]\s*"[^"\n]{1,80}"\s*:\s*["\d\[{tfn-]|\[\s*"[^"\n]*"\s*[,\]]|\{\s*\}|\[\s*\]')
 _SENTENCE_END = re.compile(r"(?<=[.;!?])\s+")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?")
 _FIRST_BECAUSE = re.compile(r"\b(\w+) first,? because (.*)")
 _NEEDS = re.compile(r"\b(\w+) needs\b")
 _NEEDS_FROM = re.compile(r"\b(\w+) needs (?:its |the |an? )?[\w ]{1,40}? from (?:the result of )?(\w+)")
@@ -451,10 +452,10 @@ class _Tally:
         ]
         if not told:
             return
-        reported = [any(appears(answer, value) for value in _revealed_values(call)) for call in told]
+        reported = [any(_told(answer, value) for value in _revealed_values(call)) for call in told]
         shows = _revealed_values(target)
         # a change is reported by confirming it; a look-up by giving what it found
-        reported.append(not dialogue.read_only(target.tool) or not shows or any(appears(answer, v) for v in shows))
+        reported.append(not dialogue.read_only(target.tool) or not shows or any(_told(answer, v) for v in shows))
         last_only = reported[-1] and not any(reported[:-1])
         self._share("last_part_only_answers", last_only, where, f"{turn.answer!r} for {turn.query[:100]!r}")
         dropped = not all(reported)
@@ -739,6 +740,26 @@ def _revealed_values(call: Call) -> list[str]:
         for value in dict.fromkeys(call.result.split("\n"))
         if len(value) >= 2 and value not in ("true", "false", "none", "null") and revealed(call, value)
     ]
+
+
+def _told(answer: str, value: str) -> bool:
+    """Whether `answer` gives `value`: as written, or a number rounded to what the answer shows of it, to three
+    significant digits at least ("157.97" gives 157.970036, "0.3698" gives 0.36977612; "2" gives no 2.4)."""
+    if appears(answer, value):
+        return True
+    try:
+        number = float(value)
+    except ValueError:
+        return False
+    for shown in _NUMBER.findall(answer):
+        mantissa = re.sub(r"e.*", "", shown.lstrip("-")).lstrip("0.")
+        if len(mantissa.replace(".", "")) < 3:
+            continue
+        decimals = len(shown.split("e")[0].partition(".")[2])
+        exponent = int(shown.split("e")[1]) if "e" in shown else 0
+        if abs(float(shown) - number) <= 0.5 * 10 ** (exponent - decimals) * (1 + 1e-9):
+            return True
+    return False
 
 
 def _opening(text: str) -> str:

@@ -7,10 +7,11 @@ value the user was shown in an earlier answer reads as itself.  Anything else th
 cannot know, so no request may mention it.
 """
 
+import dataclasses
 import json
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from servers.phrasing import brief_words, render, value_words
@@ -157,9 +158,9 @@ def _computed_as(turn: TurnPlan, producer: Call, phrase: str, depth: int) -> str
 
 
 def askable(target: Call, closure: list[Call], earlier: Sequence[Call] = ()) -> bool:
-    """Whether a user could ask for `target` knowing only what its own closure shows, or, as a later turn,
-    that and what the `earlier` turns' calls showed ("read that message", "the insurance you bought")."""
-    turn = TurnPlan(0, closure, {}, earlier_calls=list(earlier))
+    """Whether a user could ask for `target` knowing what its own closure shows and, after `earlier` turns'
+    calls, pointing back at what those made or found ("cancel that booking", "read the message you sent")."""
+    turn = TurnPlan(1 if earlier else 0, closure, {}, earlier_calls=list(earlier))
     if any(origin.get("source") == "composed" for call in closure for origin in call.provenance.values()):
         return False  # a list holding values an earlier result computed: no user could say it
     return all(
@@ -218,6 +219,8 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
         if turn.variant == "error_recovery" and call.step in target.discovered and _acts_first(turn):
             continue  # the assistant learns this step from the error; the user does not know of it
         changes = tools[call.tool].read_only is not True  # a user asks for every change made on their behalf
+        if changes and _declared_step(turn, call, tools) and not _must_say(turn, call, tools[call.tool], withheld):
+            continue  # ... but one the tools declare a later call needs, with no value of the user's, is theirs
         if changes or any(not _appears(words, said) for words in _must_say(turn, call, tools[call.tool], withheld)):
             if _opens_session(tools[call.tool]) and call is not target:  # the goal needs it; the user gives facts
                 sentence = _credentials(_slot_values(turn, call, tools[call.tool], withheld), call, rng)
@@ -251,6 +254,14 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
     return request
 
 
+def _declared_step(turn: TurnPlan, call: Call, tools: dict[str, ToolInfo]) -> bool:
+    """Whether `call` sets a state a later call of the turn declares it requires (`lock_all_doors` before
+    `start_engine`): the tools' own descriptions make the step discoverable, so the request need not say it."""
+    provides = set((tools[call.tool].hints or {}).get("provides") or [])
+    later = turn.calls[turn.calls.index(call) + 1 :]
+    return any(provides & set((tools[other.tool].hints or {}).get("requires") or []) for other in later)
+
+
 def _opens_session(tool: ToolInfo) -> bool:
     return any("logged_in" in condition for condition in (tool.hints or {}).get("provides") or [])
 
@@ -273,20 +284,47 @@ def _credentials(values: dict[str, Any], call: Call, rng: random.Random) -> str 
 
 
 def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -> str:
-    """The assistant's closing answer: what the target returned, and each look-up the request asked about, in
-    sentences, never raw JSON."""
+    """The assistant's closing answer, in sentences, never raw JSON: every part the user asked about, in the
+    order the calls gave them, then what the target returned.
+
+    The parts are the look-ups the request asked about and the computed values it spelled out ("the log
+    base 5 of the factorial of 12" asks for the factorial too).  A computed value is said as the next step
+    took it, and once said, the next sentence names it by its value ("The log base 5 of 479001600 is 12.42").
+    """
     target = turn.target
     refusal = _refusal(target.result)
     if refusal is not None:  # a result that says no never reads as success, whatever the templates say
         return refusal
-    reported = [_answer_of(turn, call, tools, rng) for call in turn.calls[:-1] if call.step in turn.asked]
-    return " ".join(
-        [*(text for text in reported if text), _answer_of(turn, target, tools, rng) or _summary(target.result)]
+    sentences = []
+    for call in turn.calls[:-1]:
+        spelled = _spelled_out(turn, call)
+        if call.step in turn.asked or spelled:
+            text = _answer_of(turn, call, tools, rng, value_words if spelled else brief_words)
+            if text:
+                sentences.append(text)
+                turn = dataclasses.replace(turn, shown=f"{turn.shown} {text.lower()}")
+    return " ".join([*sentences, _answer_of(turn, target, tools, rng) or _summary(target.result)])
+
+
+def _spelled_out(turn: TurnPlan, call: Call) -> bool:
+    """Whether the request spelled `call` out as a computed value a later call of the turn takes ("the sum of
+    3 and 4"): the user asked for it as a step of the computation."""
+    return any(
+        origin.get("step") == call.step and origin.get("field") in call.result_names
+        for later in turn.calls
+        for origin in later.provenance.values()
     )
 
 
-def _answer_of(turn: TurnPlan, call: Call, tools: dict[str, ToolInfo], rng: random.Random) -> str | None:
-    """`call`'s result in one of its tool's declared answers, or None when none renders."""
+def _answer_of(
+    turn: TurnPlan,
+    call: Call,
+    tools: dict[str, ToolInfo],
+    rng: random.Random,
+    words: Callable[[Any], str] = brief_words,
+) -> str | None:
+    """`call`'s result in one of its tool's declared answers (its values as `words` says them), or None when
+    none renders."""
     result = call.result if isinstance(call.result, dict) else {"result": call.result}
     values: dict[str, Any] = {key: _spoken_status(value) for key, value in result.items()}
     defaults = {name: schema.get("default") for name, schema in tools[call.tool].parameters.items()}
@@ -297,7 +335,7 @@ def _answer_of(turn: TurnPlan, call: Call, tools: dict[str, ToolInfo], rng: rand
     answers = list((tools[call.tool].hints or {}).get("answers") or [])
     rng.shuffle(answers)
     for template in answers:
-        sentence = render(template, values, brief_words)
+        sentence = render(template, values, words)
         if sentence is not None:
             return _sentence(re.sub(r"^Done[:,]\s*", "", sentence))
     return None

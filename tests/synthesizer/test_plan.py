@@ -388,6 +388,107 @@ def test_a_refusal_its_declared_needs_explain_brings_no_other_change_into_the_tu
     ]
 
 
+def test_a_turn_never_undoes_what_an_earlier_call_of_its_own_did():
+    """Default run after the story merge: "Step on the brake ... start my car. Take my foot off the brake. I want
+    to go 0 km/h": the brake pressed and released in one turn.  The start becomes a turn of its own."""
+    tools = {
+        tool.name: tool
+        for tool in [
+            _tool("press_brake_pedal", provides=["brake_pressed"]),
+            _tool("start_engine", requires=["brake_pressed"], provides=["engine_running"]),
+            _tool("release_brake_pedal", provides=["brake_free"]),
+            _tool("set_vehicle_speed", requires=["engine_running", "brake_free"]),
+        ]
+    }
+    walk = _walk(
+        ("press_brake_pedal", {}, {"brake_pressed": True}, {}),
+        ("start_engine", {}, {"engine_running": True}, {}),
+        ("release_brake_pedal", {}, {"brake_pressed": False}, {}),
+        ("set_vehicle_speed", {}, {"speed_kmh": 30}, {}),
+    )
+    for seed in range(5):
+        for count in (1, 2):
+            plan = _plan(walk, tools, turns=(count, count), seed=seed)
+            turns = [[call.tool for call in turn.calls] for turn in plan.turns]
+            assert not any("press_brake_pedal" in turn and "release_brake_pedal" in turn for turn in turns), turns
+        assert turns == [["press_brake_pedal", "start_engine"], ["release_brake_pedal", "set_vehicle_speed"]]
+
+
+def test_a_declared_step_with_no_value_of_the_users_stays_implicit():
+    """Issue 23 item 3: start_engine declares that it needs the doors locked, and locking needs nothing only the
+    user knows: "Lock all the doors. Start the car." dictates a step the tools' descriptions make discoverable."""
+
+    def asking(tool, *asks):
+        tool.hints["asks"] = list(asks)
+        return tool
+
+    tools = {
+        tool.name: tool
+        for tool in [
+            asking(_tool("lock_all_doors", provides=["doors_locked"]), "Lock all the doors."),
+            asking(_tool("start_engine", requires=["doors_locked"]), "Start the car."),
+        ]
+    }
+    walk = _walk(("lock_all_doors", {}, {"locked": True}, {}), ("start_engine", {}, {"engine_running": True}, {}))
+    turn = _plan(walk, tools, turns=(1, 1)).turns[0]
+    assert [call.tool for call in turn.calls] == ["lock_all_doors", "start_engine"]
+    assert request_for(turn, tools, random.Random(0)) == "Start the car."
+
+
+def test_a_later_turn_may_point_back_at_what_an_earlier_turn_made():
+    """Issue 23: "Read the message you sent" names a message only the history holds: no request could ask for
+    read_message alone, but after the turn that sent it, one can, and it takes the id from that turn."""
+
+    def asking(tool, *asks):
+        tool.hints["asks"] = list(asks)
+        return tool
+
+    tools = {
+        tool.name: tool
+        for tool in [
+            asking(_tool("send_message", params=("receiver", "message")), "Send {receiver} {message}."),
+            asking(_tool("read_message", read_only=True, params=("message_id",)), "Read {message_id} to me."),
+        ]
+    }
+    walk = _walk(
+        ("send_message", {"receiver": "Bob", "message": "hi"}, {"message_id": "MSG0007"}, {"receiver": POOL}),
+        ("read_message", {"message_id": "MSG0007"}, {"content": "hi"}, {"message_id": _from(0, "message_id")}),
+    )
+    alone = plan_dialogue(walk, tools, (1, 1), PLAIN, random.Random(0), askable=askable)
+    assert [call.tool for turn in alone.turns for call in turn.calls] == ["send_message"]
+    plan = plan_dialogue(walk, tools, (2, 2), PLAIN, random.Random(0), askable=askable)
+    assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["send_message"], ["read_message"]]
+    request = request_for(plan.turns[1], tools, random.Random(0))
+    assert "message" in request and "MSG0007" not in request, request  # "Read this message to me."
+
+
+def test_a_later_turn_does_not_pick_out_of_a_listing_it_makes_itself():
+    """Default run: "Who follows grace_hansen? Can you follow Yara O. for me?" as one later request names a
+    follower before the user has seen the list; the listing is a turn of its own and the pick follows it."""
+    tools = {
+        tool.name: tool
+        for tool in [
+            _tool("search_accounts", read_only=True, params=("query",)),
+            _tool("mute_user", params=("username",)),
+            _tool("list_followers", read_only=True, params=("username",)),
+            _tool("follow_user", params=("username",)),
+        ]
+    }
+    for tool in tools.values():  # tools that declare their phrasing: only values, not names, link calls
+        tool.hints["asks"] = [f"{tool.name} {{{tool.parameters and next(iter(tool.parameters))}}}."]
+    followers = {"followers": [{"username": "yara_o", "name": "Yara O."}, {"username": "tom_b", "name": "Tom B."}]}
+    walk = _walk(
+        ("search_accounts", {"query": "Grace"}, {"accounts": [{"username": "grace_h"}]}, {"query": POOL}),
+        ("mute_user", {"username": "grace_h"}, {"muted": True}, {"username": _from(0, "username")}),
+        ("list_followers", {"username": "grace_h"}, followers, {"username": _from(0, "username")}),
+        ("follow_user", {"username": "yara_o"}, {"following": True}, {"username": _from(2, "username")}),
+    )
+    for seed in range(8):
+        plan = _plan(walk, tools, turns=(2, 2), seed=seed)
+        later = [[call.tool for call in turn.calls] for turn in plan.turns[1:]]
+        assert ["list_followers", "follow_user"] not in later, later
+
+
 MESSAGING = {
     tool.name: tool
     for tool in [
@@ -411,18 +512,6 @@ def _sent_then_read():
         ),
         ("read_message", {"message_id": "MSG0007"}, {"message_id": "MSG0007"}, {"message_id": _from(2, "message_id")}),
     )
-
-
-def test_a_call_only_a_later_turn_can_ask_for_is_a_story_target_after_the_turn_that_made_its_value():
-    """No one asks "read the message" of a message nobody mentioned; after "send Bob ..." anyone asks "read it"."""
-    walk = _sent_then_read()
-    calls = {step.index: step for step in walk.steps}
-    plan = plan_dialogue(walk, MESSAGING, (2, 2), PLAIN, random.Random(0), askable)
-    by_step = {call.step: call for turn in plan.turns for call in turn.calls}
-    assert not askable(by_step[3], [by_step[1], by_step[2], by_step[3]]), "alone, the message is nothing the user knows"
-    assert askable(by_step[3], [by_step[3]], [by_step[1], by_step[2]]), "after the send, it is the message sent"
-    assert [turn.target.tool for turn in plan.turns] == ["send_message", "read_message"]
-    assert [call.tool for call in plan.turns[1].calls] == ["read_message"] and calls[3].tool == "read_message"
 
 
 def test_a_status_check_named_like_a_login_is_a_request_of_its_own():

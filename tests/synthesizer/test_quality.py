@@ -543,3 +543,24 @@ def test_bfcl_entries_are_measured_with_their_ground_truth_executed(tmp_path):
     assert results and all(not text.startswith("Error") for text in results)
     quality = measure_quality(records)
     assert quality["counts"]["samples"] == 3 and quality["figures"]["user_turns_per_dialogue"]["mean"] > 2
+
+
+def test_a_several_part_answer_gives_each_result_asked_for_rounded_or_not():
+    """Issue 23: "tell me Bob's id and the distance" answered with the distance only drops a result; a number
+    the answer rounds ("about 412.46 km" for 412.4637) is given, a number cut to one digit ("4") is not."""
+
+    def asked(answer: str) -> Chat:
+        return (
+            Chat("parts")
+            .user("Tell me the zip code of Rivermist. How far is it from 74532?", target="estimate_distance")
+            .calls(("get_zip_code", {"city": "Rivermist"}, {"zip": "83214"}))
+            .calls(("estimate_distance", {"zip_a": "83214", "zip_b": "74532"}, {"distance_km": 412.4637218}))
+            .answer(answer)
+        )
+
+    given = figures(asked("Rivermist's zip is 83214, about 412.46 km from 74532."))
+    assert (given["dropped_asked_results"]["count"], given["dropped_asked_results"]["total"]) == (0, 1)
+    last_only = figures(asked("It is about 412.46 km away."))
+    assert last_only["last_part_only_answers"]["count"] == last_only["dropped_asked_results"]["count"] == 1
+    cut = figures(asked("Rivermist's zip is 83214, about 4 hundred km away."))
+    assert (cut["dropped_asked_results"]["count"], cut["last_part_only_answers"]["count"]) == (1, 0)
