@@ -1,5 +1,6 @@
 """`funreason explore`, `graph` and `stats`: trajectories from any MCP server into a store."""
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -65,8 +66,21 @@ HINTS_OPTION = click.option(
 """`--hints FILE`, on every command that connects to a server and on `serve`."""
 
 
+_SERVER_KEYS = (
+    "envs", "bfcl", "scenario", "server_cmd", "server_url", "token", "server_env", "reset_cmd", "error_text",
+    "error_shape", "hints",
+)  # fmt: skip
+
+
 def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--env/--scenario | --server-cmd | --server-url, shared by every command that connects."""
+    """--env/--scenario | --server-cmd | --server-url, shared by every command that connects: the command
+    takes them as one `target` (`target_from`), so no command lists them again."""
+
+    @functools.wraps(command)
+    def with_target(**kwargs: Any) -> Any:
+        server = {key: kwargs.pop(key) for key in _SERVER_KEYS}
+        return command(target=target_from(**server), **kwargs)
+
     options = [
         click.option(
             "--env", "envs", help="Built-in environment(s), comma-separated: 'travel,messaging', 'bfcl:TravelAPI'."
@@ -105,8 +119,8 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
         HINTS_OPTION,
     ]
     for option in reversed(options):
-        command = option(command)
-    return command
+        with_target = option(with_target)
+    return with_target
 
 
 def target_from(
@@ -383,17 +397,7 @@ def proxy_command(server_cmd: str, record: Path, server_env: tuple[str, ...]) ->
 @focus_options
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=RAY_HELP)
 def explore_command(
-    envs: str | None,
-    bfcl: bool,
-    scenario: str | None,
-    server_cmd: str | None,
-    server_url: str | None,
-    token: str | None,
-    server_env: tuple[str, ...],
-    reset_cmd: str | None,
-    error_text: str | None,
-    error_shape: str | None,
-    hints: Path | None,
+    target: ServerTarget,
     db: Path,
     trajectories: int,
     seed: int,
@@ -410,19 +414,19 @@ def explore_command(
     Re-running the same command resumes up to --trajectories, without duplicates.  BFCL's classes
     without --scenario: --trajectories per class over seeded BFCL entries, each in its initial config.
     """
-    target = target_from(
-        envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, error_shape, hints
-    )
     config = ExploreConfig(
         trajectories=trajectories,
         seed=seed,
         max_steps=max_steps,
         after_target_steps=after_target,
         workers=workers,
-        values=_merged(load_hints(hints).pools if hints else {}, _value_pools(values_file) if values_file else {}),
+        values=_merged(
+            load_hints(Path(target.hints)).pools if target.hints else {},
+            _value_pools(values_file) if values_file else {},
+        ),
         focus=focus_from(focus_file, focus_share),
     )
-    if is_bfcl(target.envs) and scenario is None:  # BFCL's classes start in its entries' initial configs
+    if is_bfcl(target.envs) and target.scenario is None:  # BFCL's classes start in its entries' initial configs
         with progress_bar(f"exploring {target.label} in BFCL's entries") as report:
             run_ids = explore_bfcl(target.envs, db, config, report, hints=target.hints)
         run_label = f"{len(run_ids)} runs (one per BFCL entry)"
@@ -450,17 +454,7 @@ def explore_command(
     help="A store explored from this server: add the edges its exploration learnt (observed, with evidence).",
 )
 def graph_command(
-    envs: str | None,
-    bfcl: bool,
-    scenario: str | None,
-    server_cmd: str | None,
-    server_url: str | None,
-    token: str | None,
-    server_env: tuple[str, ...],
-    reset_cmd: str | None,
-    error_text: str | None,
-    error_shape: str | None,
-    hints: Path | None,
+    target: ServerTarget,
     out: Path,
     db: Path | None,
 ) -> None:
@@ -473,9 +467,6 @@ def graph_command(
         raise click.BadParameter(
             f"unknown format {out.suffix!r}: use .graphml, .dot, .png or .json", param_hint="--out"
         )
-    target = target_from(
-        envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, error_shape, hints
-    )
 
     async def tools() -> list:
         async with target.connect() as connection:

@@ -13,7 +13,7 @@ import click
 from servers import cli as servers_cli
 from servers import environment_names, get_environment
 from servers.bfcl import bfcl_environment_names
-from simulator import Store
+from simulator import ServerTarget, Store
 from simulator import cli as simulator_cli
 from simulator.hints import load_hints
 from synthesizer.annotate import annotate_server
@@ -523,17 +523,7 @@ def _is_bfcl_file(path: Path) -> bool:
 @click.option("--trajectories", type=click.IntRange(1), default=12, show_default=True, help="Walks to learn from.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def annotate_command(
-    envs: str | None,
-    bfcl: bool,
-    scenario: str | None,
-    server_cmd: str | None,
-    server_url: str | None,
-    token: str | None,
-    server_env: tuple[str, ...],
-    reset_cmd: str | None,
-    error_text: str | None,
-    error_shape: str | None,
-    hints: Path | None,
+    target: ServerTarget,
     out: Path,
     trajectories: int,
     seed: int,
@@ -544,13 +534,10 @@ def annotate_command(
     Rules give read-only guesses, entities (consumes/produces) and safe requests from names; with
     --llm openai a model drafts requests, answers and value pools too.  Use it with --hints.
     """
-    if not (server_cmd or server_url):
+    if not (target.command or target.url):
         raise click.UsageError(
             "annotate drafts hints for a server you did not write: give --server-cmd or --server-url"
         )
-    target = simulator_cli.target_from(
-        envs, scenario, server_cmd, server_url, token, server_env, reset_cmd, error_text, bfcl, error_shape, hints
-    )
     chat = None
     if endpoint["llm"] == "openai":
         if not endpoint.get("model"):
