@@ -634,6 +634,8 @@ def _fits(target: Call, closure: frozenset[int], covered: set[int], by_step: dic
         return False
     if covered and _picks_from_own_listing(own):
         return False
+    if _picks_from_own_listing(own, changes=True):  # a list a change of this very turn showed: nobody saw it
+        return False
     own = [call for call in own if call.step != target.step]
     return not (own and any(call.step in logins for call in own) and _LOGOUT.search(target.tool))
 
@@ -648,9 +650,10 @@ def _gives_back_its_input(call: Call) -> bool:
     return bool(named) and all(value in inputs for value in named)
 
 
-def _picks_from_own_listing(own: list[Call]) -> bool:
-    """Whether a call of these picks a value out of the result of a look-up among them."""
-    looked_up = {call.step for call in own if not call.changes_state}
+def _picks_from_own_listing(own: list[Call], changes: bool = False) -> bool:
+    """Whether a call of these picks a value out of the result of a look-up among them (of a state change among
+    them, with `changes`: add_to_watchlist's result lists the whole watchlist, and a pick from it is no request)."""
+    looked_up = {call.step for call in own if call.changes_state == changes}
     return any(call.provenance[name].get("step") in looked_up for call in own for name in call.choices)
 
 

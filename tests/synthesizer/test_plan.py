@@ -521,3 +521,23 @@ def test_a_status_check_named_like_a_login_is_a_request_of_its_own():
     plan = plan_dialogue(walk, MESSAGING, (4, 4), PLAIN, random.Random(0), askable)
     targets = [turn.target.tool for turn in plan.turns]
     assert targets == ["get_user_id", "send_message", "read_message", "get_login_status"]
+
+
+def test_a_turn_does_not_pick_out_of_what_a_change_of_its_own_listed():
+    """Default run: "Track F in my watchlist. List pending orders for MA." took MA from the watchlist that
+    add_to_watchlist returned: the user never saw that list, so the add is no step of the orders' request."""
+    tools = {
+        tool.name: tool
+        for tool in [
+            _tool("add_to_watchlist", params=("symbol",)),
+            _tool("list_orders", read_only=True, params=("symbol",)),
+        ]
+    }
+    walk = _walk(
+        ("add_to_watchlist", {"symbol": "F"}, {"watchlist": ["MA", "F"]}, {"symbol": POOL}),
+        ("list_orders", {"symbol": "MA"}, {"orders": []}, {"symbol": _from(0, "watchlist")}),
+    )
+    plan = _plan(walk, tools, turns=(1, 1))
+    assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["add_to_watchlist"]]
+    plan = _plan(walk, tools, turns=(2, 2))  # once the list was shown, a pick from it is the user's next request
+    assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["add_to_watchlist"], ["list_orders"]]
