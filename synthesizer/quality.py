@@ -97,7 +97,8 @@ QUALITY_FIGURES: dict[str, tuple[str, str]] = {
 """Figure key -> (what it counts, the goal issues 11, 13 and 23 set for a default run; "-": no goal).
 
 Calls per turn and chained turns count the turns that stand on their own (first turns, changes of
-topic): a follow-up that takes its inputs from the history ("cancel that booking") is rightly one call."""
+topic): a follow-up that takes its inputs from the history ("cancel that booking", or the session an
+earlier turn's login opened: "now list my bookings") is rightly one call."""
 
 _EXAMPLES = 5
 _NEAR_DUPLICATE = 0.8
@@ -211,7 +212,8 @@ class _Tally:
             self._query(dialogue, turn, where)
             if turn.calls:
                 self.counts["task_turns"] += 1
-                standalone = turn.index not in links or not links[turn.index].depends
+                link = links.get(turn.index)
+                standalone = link is None or not (link.depends or link.login)
                 self._turn(dialogue, flows, turn, where, standalone)
                 if turn.answer is not None:
                     self._answer(turn.answer, where)
