@@ -24,6 +24,7 @@ import orjson
 
 from servers import canonical_json
 from simulator import Store
+from synthesizer.dialogue import Dialogue, Variant
 from synthesizer.errors import DatasetError
 from synthesizer.samples import Reject, Sample, SampleStore
 
@@ -64,9 +65,8 @@ def record_view(record: dict[str, Any], store_path: Path | None = None) -> dict[
         scenario=meta.get("scenario", "?"),
         seed=meta.get("seed", 0),
         model=meta.get("model", "?"),
-        messages=record["messages"],
+        dialogue=Dialogue.read(record["messages"], meta.get("turns") or []),
         tools=record.get("tools") or [],
-        turns=_with_queries(meta.get("turns") or [], record["messages"]),
         verified=bool(meta.get("verified")),
         attempts=sum(turn.get("attempts") or 0 for turn in meta.get("turns") or []),
     )
@@ -76,7 +76,9 @@ def record_view(record: dict[str, Any], store_path: Path | None = None) -> dict[
         with Store(store_path) as store:
             view = sample_view(sample, _steps(store, sample.trajectory_ids))
     if not any("attempts" in turn for turn in meta.get("turns") or []):
-        view["attempts"] = None  # exports do not keep them
+        view["attempts"] = None  # exports do not keep them, nor who wrote each request
+        for turn in view["turns"]:
+            turn.update(attempts=None, query_source=None)
     return view
 
 
@@ -109,14 +111,19 @@ def view_to_show(what: str, db: Path | None = None) -> dict[str, Any]:
 
 def sample_view(sample: Sample, steps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A sample as a view; `steps` (the trajectory's recorded steps) give each call its diff and provenance."""
-    turns, calls = dialogue_turns(sample.messages, [turn["query"] for turn in sample.turns], steps)
-    for turn, planned in zip(turns, sample.turns, strict=False):
+    dialogue = sample.dialogue
+    turns = [{"messages": list(turn.messages)} for turn in dialogue.turns]
+    if turns:  # what comes before the first request goes with the first turn
+        turns[0]["messages"][:0] = dialogue.preamble
+    calls: dict[str, dict[str, Any]] = {}
+    _link_calls(turns, steps or [], calls)
+    for turn, planned in zip(turns, dialogue.turns, strict=True):
         turn.update(
-            variant=planned.get("variant", "plain"),
-            target=planned.get("target"),
-            withheld=planned.get("withheld"),
-            attempts=planned.get("attempts"),
-            query_source=planned.get("query_source"),
+            variant=str(planned.variant or Variant.PLAIN),
+            target=planned.target,
+            withheld=planned.withheld,
+            attempts=planned.attempts,
+            query_source=planned.source,
         )
     return {
         "id": sample.id,
@@ -136,19 +143,6 @@ def sample_view(sample: Sample, steps: list[dict[str, Any]] | None = None) -> di
         "calls": calls,
         "walk": [],
     }
-
-
-def _with_queries(turns: list[dict[str, Any]], messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Exports keep each turn's variant but not its query: the user's messages in order, a missing-parameter
-    or missing-tool turn taking one more (the user's answer, the word that the tool is there)."""
-    said = iter(message["content"] for message in messages if message["role"] == "user")
-    filled = []
-    for turn in turns:
-        query = turn.get("query") or next(said, "")
-        if "query" not in turn and turn.get("variant") in ("missing_parameter", "missing_tool"):
-            next(said, None)
-        filled.append({**turn, "query": query})
-    return filled
 
 
 def _reject_view(store: Store, reject: Reject) -> dict[str, Any]:
