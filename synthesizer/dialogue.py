@@ -165,20 +165,37 @@ class Dialogue:
 
     @classmethod
     def read(cls, messages: Sequence[Message], records: Sequence[dict[str, Any]] = ()) -> "Dialogue":
-        """Messages cut into turns: where each record's `query` is said when every one is, in order; else at
-        each user message that neither answers an assistant's question nor follows a system message.
+        """Anyone's chat as a dialogue: cut where each record's `query` is said when every one is, in order;
+        else at each user message that neither answers an assistant's question nor follows a system message.
 
-        The records (a stored sample's turns, an export's `metadata.turns`) give the turns their variant,
-        ground truth and the rest when there is one per turn.
+        The records (an export's `metadata.turns`, someone's own) give the turns their variant, target and
+        the rest when there is one per turn.
         """
-        starts = _request_starts(messages, [str(r["query"]).strip() for r in records if r.get("query")])
-        if starts is None:
+        queries = [str(record["query"]).strip() for record in records if record.get("query")]
+        starts = _request_starts(messages, queries)
+        if not queries or len(starts) < len(queries):
             starts = _asked_starts(messages)
-        bounds = list(zip(starts, [*starts[1:], len(messages)], strict=True))
-        matched = len(records) == len(bounds)
+        return cls._cut(messages, starts, records if len(records) == len(starts) else None)
+
+    @classmethod
+    def stored(cls, messages: Sequence[Message], records: Sequence[dict[str, Any]]) -> "Dialogue":
+        """A stored sample's dialogue: its messages cut where each turn record's `query` is said.
+
+        Raises `ValueError` when the messages do not hold every record's request, in order.
+        """
+        starts = _request_starts(messages, [str(record.get("query") or "").strip() for record in records])
+        if len(starts) < len(records):
+            raise ValueError(f"its messages hold the requests of {len(starts)} of its {len(records)} turns in order")
+        return cls._cut(messages, starts, records)
+
+    @classmethod
+    def _cut(
+        cls, messages: Sequence[Message], starts: list[int], records: Sequence[dict[str, Any]] | None
+    ) -> "Dialogue":
+        bounds = list(zip(starts, [*starts[1:], len(messages)][: len(starts)], strict=True))
         turns = tuple(
             Turn.from_record(records[number], messages[start:end])
-            if matched
+            if records is not None
             else Turn(message_text(messages[start].get("content")), tuple(messages[start:end]), variant=None)
             for number, (start, end) in enumerate(bounds)
         )
@@ -199,16 +216,14 @@ def split_think(text: str) -> tuple[str, str]:
     return "\n".join(_THINK.findall(text)), _THINK.sub("", text).strip()
 
 
-def _request_starts(messages: Sequence[Message], queries: list[str]) -> list[int] | None:
-    """Where each query is said, in order; None when there are none or the messages do not hold them all."""
-    if not queries:
-        return None
+def _request_starts(messages: Sequence[Message], queries: list[str]) -> list[int]:
+    """Where the queries are said, in order, as far as the messages hold them."""
     starts: list[int] = []
     for position, message in enumerate(messages):
         said = len(starts) < len(queries) and message.get("role") == "user"
         if said and message_text(message.get("content")).strip() == queries[len(starts)]:
             starts.append(position)
-    return starts if len(starts) == len(queries) else None
+    return starts
 
 
 def _asked_starts(messages: Sequence[Message]) -> list[int]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from simulator.errors import StoreError
 from simulator.store import Store
 from synthesizer.dialogue import Dialogue, Variant
 
@@ -258,7 +259,10 @@ class SampleStore:
         if tools_hash is not None:  # a lean row; an old one holds everything in `data`
             values["tools"] = self._get_shared("tool_sets", tools_hash, shared)
             values["initial_state"] = None if state_hash is None else self._get_shared("states", state_hash, shared)
-        values["dialogue"] = Dialogue.read(values.pop("messages"), values.pop("turns"))
+        try:
+            values["dialogue"] = Dialogue.stored(values.pop("messages"), values.pop("turns"))
+        except ValueError as error:
+            raise StoreError(f"{self.store.path}: sample {values.get('id')}: {error}") from None
         return Sample(**values)
 
     def _put_shared(self, table: str, value: Any) -> str:
