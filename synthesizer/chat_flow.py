@@ -44,8 +44,9 @@ from typing import Any
 from synthesizer.dialogue import Dialogue as TypedDialogue
 from synthesizer.dialogue import message_text, split_think
 from synthesizer.errors import DatasetError
+from synthesizer.query_text import ToolText, appears
 
-__all__ = ["Call", "Dialogue", "Flows", "ToolFacts", "Turn", "appears", "feeds", "hint", "shape_problem"]
+__all__ = ["Call", "Dialogue", "Flows", "ToolFacts", "Turn", "feeds", "hint", "shape_problem"]
 
 _READ_VERBS = re.compile(
     r"(get|list|search|view|find|show|read|check|count|look_?up|query|fetch|describe|estimate|calculate|compute"
@@ -54,7 +55,6 @@ _READ_VERBS = re.compile(
 _READ_WORDS = frozenset({"ls", "cat", "pwd", "find", "grep", "wc", "sort", "head", "tail", "diff", "du", "stat"})
 _CONTEXT_SETTERS = re.compile(r"(^|_)(log_?in|sign_?in|authenticate|connect|cd|chdir|select|switch|use|open)(_|$)")
 _ERROR = re.compile(r"\s*error\b", re.IGNORECASE)
-_MORE_DIGITS = re.compile(r"\.0*[1-9]")  # 0 is not in 0.001, but 50 is in 50.0
 
 
 # --- one dialogue, read -------------------------------------------------------------------------------------------
@@ -265,25 +265,6 @@ def feeds(earlier: Call, later: Call, *, everything: bool = False) -> bool:
 # --- text helpers -----------------------------------------------------------------------------------------------
 
 
-def appears(text: str, value: str) -> bool:
-    """`value` (lowercased) occurs in `text` (lowercased), not inside a longer word or number (0 is not in 0.001)."""
-    start = text.find(value)
-    while start != -1:
-        end = start + len(value)
-        before = text[max(start - 2, 0) : start].rjust(2)
-        after = text[end : end + 2].ljust(2)
-        joined_before = value[0].isalnum() and (
-            before[1].isalnum() or (value[0].isdigit() and before == f"{before[0]}." and before[0].isdigit())
-        )
-        joined_after = value[-1].isalnum() and (
-            after[0].isalnum() or (value[-1].isdigit() and bool(_MORE_DIGITS.match(text, end)))
-        )
-        if not joined_before and not joined_after:
-            return True
-        start = text.find(value, start + 1)
-    return False
-
-
 def _normal(value: Any, everything: bool = False) -> str | None:
     """A leaf as the text it shows in; None when trivial (booleans, None, 0, 1, one character) unless `everything`."""
     if value is None:
@@ -319,9 +300,7 @@ class ToolFacts:
 
     names: frozenset[str]
     trivial: dict[str, frozenset[str]]  # tool -> enum members, consts, defaults and examples of its schema
-    parameters: frozenset[str]  # parameter names as a query might spell them: `dir_name` and `dir name`
-    sentences: tuple[str, ...]  # the first sentence of each description
-    identifier_names: tuple[str, ...]  # tool names that are identifiers (snake_case, camelCase), lowercased
+    text: ToolText  # what of the tools a query must not repeat (names, first sentences, parameter names)
 
 
 _FACTS: list[tuple[dict[str, dict[str, Any]], "ToolFacts"]] = []
@@ -340,24 +319,19 @@ def _tool_facts(tools: dict[str, dict[str, Any]]) -> ToolFacts:
 
 
 def _work_out_facts(tools: dict[str, dict[str, Any]]) -> ToolFacts:
-    trivial, parameters = {}, set()
+    trivial, text = {}, []
     for name, schema in tools.items():
         fixed: set[str] = set()
+        parameters: set[str] = set()
         _walk_schema(schema.get("parameters") or {}, fixed, parameters)
         trivial[name] = frozenset(fixed)
-    return ToolFacts(
-        frozenset(tools),
-        trivial,
-        frozenset(parameters),
-        tuple(s for schema in tools.values() if (s := _first_sentence(str(schema.get("description") or "")))),
-        tuple(name.lower() for name in tools if "_" in name or name != name.lower()),
-    )
+        text.append((name, str(schema.get("description") or ""), parameters))
+    return ToolFacts(frozenset(tools), trivial, ToolText.of(text))
 
 
 def _walk_schema(node: Any, fixed: set[str], parameters: set[str]) -> None:
     if isinstance(node, dict):
-        for name in node.get("properties") or {}:
-            parameters.update({name.lower(), name.lower().replace("_", " ")})
+        parameters.update(node.get("properties") or {})
         for key, item in node.items():
             if key in ("enum", "const", "default", "examples"):
                 fixed.update(value for _, value in _leaves(item, ""))
@@ -366,14 +340,6 @@ def _walk_schema(node: Any, fixed: set[str], parameters: set[str]) -> None:
     elif isinstance(node, list):
         for item in node:
             _walk_schema(item, fixed, parameters)
-
-
-@cache
-def _first_sentence(description: str) -> str:
-    """A description's first sentence, lowercased, without its full stop; empty when under three words."""
-    sentence = re.split(r"(?<=[.!?])\s", description.strip(), maxsplit=1)[0].rstrip(".!? ").lower()
-    sentence = " ".join(sentence.split())
-    return sentence if len(sentence.split()) >= 3 else ""
 
 
 def _result_text(content: str) -> tuple[str, bool]:
