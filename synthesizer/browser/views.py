@@ -11,8 +11,8 @@ An origin is `{"kind": "result", "call": id, "tool", "field"}` (an earlier call'
 "turn": n, "said": k}` (the user's k-th message in turn n said it, a name like `premium_economy` also in
 words), `{"kind": "walk", "tool", "field"}` (a result of the walk that the dialogue never shows: a story
 dialogue asks for a later step without the one it read its value from) or `{"kind": <provenance source>}`
-(a pool, the schema, ...).  What a stored sample holds is read in one function, `sample_view` (a reject's in
-`_reject_view`), so a change of the sample's shape (turns as typed objects) changes those two.
+(a pool, the schema, ...).  A sample's turns are its dialogue's (`sample_view`); a reject's, and a model's
+attempt's, are cut where each turn's query is said (`dialogue_turns`).
 """
 
 import json
