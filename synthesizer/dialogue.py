@@ -178,6 +178,12 @@ class Dialogue:
         return cls._cut(messages, starts, records if len(records) == len(starts) else None)
 
     @classmethod
+    def at_requests(cls, messages: Sequence[Message], requests: Sequence[str]) -> "Dialogue":
+        """Messages cut where each request is said, in order, as far as they hold them (a rejected dialogue, a
+        model's attempt that stopped early); the turns know nothing but their request and messages."""
+        return cls._cut(messages, _request_starts(messages, [request.strip() for request in requests]), None)
+
+    @classmethod
     def stored(cls, messages: Sequence[Message], records: Sequence[dict[str, Any]]) -> "Dialogue":
         """A stored sample's dialogue: its messages cut where each turn record's `query` is said.
 

@@ -203,14 +203,9 @@ def _failed_turn(reason: str) -> int | None:
 def _turns(messages: list[dict[str, Any]], queries: list[str]) -> list[dict[str, Any]]:
     """Messages cut where each turn's query is said (a system message or a follow-up stays in its turn, what
     comes before the first query goes with the first turn)."""
-    turns: list[dict[str, Any]] = [{"messages": []}]
-    started = 0
-    for message in messages:
-        if started < len(queries) and message["role"] == "user" and message["content"] == queries[started]:
-            if started and turns[-1]["messages"]:
-                turns.append({"messages": []})
-            started += 1
-        turns[-1]["messages"].append(message)
+    dialogue = Dialogue.at_requests(messages, queries)
+    turns = [{"messages": list(turn.messages)} for turn in dialogue.turns] or [{"messages": []}]
+    turns[0]["messages"][:0] = dialogue.preamble
     return turns if turns[0]["messages"] else []
 
 
