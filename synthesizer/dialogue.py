@@ -3,10 +3,11 @@
 The chain builds a `Dialogue` turn by turn (each accepted turn gives a new value; nothing edits one in
 place), a `Sample` carries it, and the exporters, the evaluation tasks and `funreason quality` read its
 turns instead of guessing where a turn starts from the text of its messages.  The store keeps it as it
-always has (`messages` in one list, `turns` as records with their `query`), so `Dialogue.read` is the one
-place that cuts messages into turns: at each turn's request when the records name them (a stored sample,
-an export's metadata), else, for anyone's chat JSONL, at every user message that does not answer the
-assistant's question nor follow a system message that announces a tool.
+always has (`messages` in one list, `turns` as records with their `query`), so this module is the one
+place that cuts messages into turns: `Dialogue.stored` at each stored turn's request, `Dialogue.read`
+for anyone's chat JSONL (at the requests its metadata names, else at every user message that neither
+answers the assistant's question nor follows a system message that announces a tool), and
+`Dialogue.at_requests` for a reject or a model's attempt that may stop before its last request.
 """
 
 import json
