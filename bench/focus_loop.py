@@ -76,7 +76,7 @@ def _figures(out: Path, tasks: list, failing: set[str], identical: bool) -> None
             queries |= {" ".join(m["content"].lower().split()) for m in record["messages"] if m["role"] == "user"}
             targets.update(turn.get("target") for turn in metadata["turns"])
             sample = samples.get_sample(metadata["sample_id"])  # the turns' calls, as the store keeps them
-            calling.update(tool for turn in sample.turns for tool in {call["tool"] for call in turn["calls"]})
+            calling.update(tool for turn in sample.dialogue.turns for tool in {call["tool"] for call in turn.calls})
         turns = sum(targets.values())
         others = {tool: targets[tool] for tool in all_tools - failing}
         called = {tool: calling[tool] for tool in all_tools - failing}

@@ -9,7 +9,7 @@ file is checked against the environments as they are now.
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from evaluation.errors import TaskError
 from evaluation.pool import ConnectionPool
 from servers import hash_state
 from simulator import Connection, Store
-from synthesizer import Sample, SampleStore
+from synthesizer import Dialogue, Sample, SampleStore, Variant
 
 __all__ = ["Task", "TaskTurn", "load_tasks", "split_tasks", "start_task", "task_from_sample", "write_tasks"]
 
@@ -92,27 +92,19 @@ class Task:
 
 def task_from_sample(sample: Sample) -> Task:
     """A store's sample as a task; state hashes are filled by `load_tasks` (or taken from the sample)."""
-    queries = [turn["query"] for turn in sample.turns]
-    segments = _segments(
-        sample.messages, lambda so_far, message: message["content"] in queries[len(so_far) : len(so_far) + 1]
-    )
-    if len(segments) != len(sample.turns):
-        raise TaskError(f"sample {sample.id}: its messages do not hold its {len(sample.turns)} user turns in order")
-    turns = []
-    for record, segment in zip(sample.turns, segments, strict=True):
-        follow_up, announcement = _extra_user_messages(segment)
-        turns.append(
-            TaskTurn(
-                query=record["query"],
-                variant=record["variant"],
-                calls=[dict(call) for call in record["calls"]],
-                target=record.get("target"),
-                state_hash=record.get("state_hash"),
-                follow_up=follow_up if record["variant"] == "missing_parameter" else None,
-                withheld=record.get("withheld") if record["variant"] == "missing_tool" else None,
-                announcement=announcement,
-            )
+    turns = [
+        TaskTurn(
+            query=turn.request,
+            variant=turn.variant or Variant.PLAIN,
+            calls=[dict(call) for call in turn.calls],
+            target=turn.target,
+            state_hash=turn.state_hash,
+            follow_up=turn.follow_up if turn.variant is Variant.MISSING_PARAMETER else None,
+            withheld=turn.withheld if turn.variant is Variant.MISSING_TOOL else None,
+            announcement=turn.announcement,
         )
+        for turn in sample.dialogue.turns
+    ]
     return Task(
         sample.id, sample.env, sample.scenario, sample.seed, sample.tools, turns, sample.extra_tools, sample.setup
     )
@@ -196,11 +188,9 @@ def _task_from_chat(record: dict[str, Any], where: str) -> Task:
     missing = [key for key in ("env", "scenario", "seed") if key not in metadata]
     if missing:
         raise TaskError(f"{where}: metadata lacks {', '.join(missing)} (export with funreason export)")
-    messages = record["messages"]
-    segments = _segments(messages, lambda so_far, message: not _continues(so_far[-1]))
     turns, extra_tools = [], []
-    for segment in segments:
-        follow_up, announcement = _extra_user_messages(segment)
+    for turn in Dialogue.read(record["messages"]).turns:
+        follow_up, announcement = turn.follow_up, turn.announcement
         withheld = None
         if announcement:
             tool = _announced_tool(announcement[0]["content"], where)
@@ -208,11 +198,11 @@ def _task_from_chat(record: dict[str, Any], where: str) -> Task:
             withheld = tool["function"]["name"]
         calls = [
             {"tool": call["function"]["name"], "arguments": _arguments(call["function"]["arguments"]), "result": None}
-            for message in segment
+            for message in turn.messages
             for call in message.get("tool_calls") or []
         ]
-        variant = "missing_parameter" if follow_up else "missing_tool" if withheld else "plain"
-        turns.append(TaskTurn(segment[0]["content"], variant, calls, None, None, follow_up, withheld, announcement))
+        variant = Variant.MISSING_PARAMETER if follow_up else Variant.MISSING_TOOL if withheld else Variant.PLAIN
+        turns.append(TaskTurn(turn.request, variant, calls, None, None, follow_up, withheld, announcement))
     task_id = str(metadata.get("sample_id") or where)
     where_from = (metadata["env"], metadata["scenario"], int(metadata["seed"]))
     return Task(task_id, *where_from, record["tools"], turns, extra_tools, list(metadata.get("setup") or []))
@@ -241,7 +231,7 @@ async def _replay(task: Task, connection: Connection) -> None:
         for call in turn.calls:
             step = await connection.call(call["tool"], call["arguments"])
             if step.is_error and call.get("result") is None:
-                turn.variant = "error_recovery" if turn.variant == "plain" else turn.variant
+                turn.variant = Variant.ERROR_RECOVERY if turn.variant == Variant.PLAIN else turn.variant
                 continue  # a call that failed in the dialogue is the mistake recovered from, not ground truth
             if step.is_error or (call.get("result") is not None and step.result != call["result"]):
                 raise TaskError(f"task {task.id}, turn {number}: the ground truth's {call['tool']} does not replay")
@@ -252,44 +242,6 @@ async def _replay(task: Task, connection: Connection) -> None:
         if turn.state_hash is not None and replayed is not None and turn.state_hash != replayed:
             raise TaskError(f"task {task.id}, turn {number}: the ground truth no longer reaches the recorded state")
         turn.state_hash = replayed
-
-
-def _segments(
-    messages: list[dict[str, Any]], starts_turn: Callable[[list[list[dict[str, Any]]], dict[str, Any]], bool]
-) -> list[list[dict[str, Any]]]:
-    """Split a dialogue into turns at the user messages `starts_turn(segments_so_far, message)` accepts."""
-    segments: list[list[dict[str, Any]]] = []
-    for message in messages:
-        if message["role"] == "user" and (not segments or starts_turn(segments, message)):
-            segments.append([message])
-        elif segments:
-            segments[-1].append(message)
-    return segments
-
-
-def _continues(current: list[dict[str, Any]]) -> bool:
-    """Does the next user message continue this turn (a follow-up, or the go-ahead after an announcement)?"""
-    last = current[-1]
-    if last["role"] == "system":
-        return True
-    made_calls = any(message.get("tool_calls") for message in current)
-    return last["role"] == "assistant" and not made_calls and "?" in (last.get("content") or "")
-
-
-def _extra_user_messages(segment: list[dict[str, Any]]) -> tuple[str | None, list[dict[str, Any]]]:
-    """The follow-up a user gave when asked, and the announcement of a withheld tool, within one turn."""
-    follow_up, announcement = None, []
-    for previous, message in zip(segment, segment[1:], strict=False):
-        if message["role"] != "user":
-            continue
-        if previous["role"] == "system":
-            announcement = [
-                {"role": "system", "content": previous["content"]},
-                {"role": "user", "content": message["content"]},
-            ]
-        else:
-            follow_up = message["content"]
-    return follow_up, announcement
 
 
 def _announced_tool(content: str, where: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from synthesizer.browser import (
     view_to_show,
 )
 from synthesizer.chain import DialogueRunner, openai_tool
+from synthesizer.dialogue import Dialogue, Turn, Variant
 from synthesizer.errors import (
     ConfigError,
     DatasetError,
@@ -43,6 +44,7 @@ __all__ = [
     "ChatReply",
     "ConfigError",
     "DatasetError",
+    "Dialogue",
     "DialoguePlan",
     "DialogueRunner",
     "EndpointError",
@@ -65,7 +67,9 @@ __all__ = [
     "SynthesisConfig",
     "SynthesizerError",
     "TargetChoice",
+    "Turn",
     "TurnPlan",
+    "Variant",
     "Variants",
     "Verdict",
     "browser_section",

@@ -1,5 +1,6 @@
 """The guided iterative chain: answer a turn, execute for real, validate, and retry with a critic's hint."""
 
+import dataclasses
 import json
 import random
 from dataclasses import dataclass, field
@@ -7,6 +8,7 @@ from typing import Any
 
 from servers import hash_state
 from simulator import Connection, Step, ToolInfo
+from synthesizer.dialogue import Dialogue, Turn, Variant
 from synthesizer.errors import LLMError
 from synthesizer.filters import query_problems
 from synthesizer.grounding import ungrounded_arguments
@@ -61,48 +63,54 @@ class DialogueRunner:
         """The sandbox seed of the dialogue being run (the trajectory's)."""
 
     async def run(self, plan: DialoguePlan, sample_id: str) -> Sample | Reject:
+        """The plan's turns, one after another, as a sample; a reject at the first turn that cannot be made.
+
+        The plan is read, never changed: its ground truth re-executed gives new turn plans, and each
+        accepted turn gives a new `Dialogue`.
+        """
         trajectory = plan.trajectory
         self.seed = trajectory.seed
         reject = _rejecter(sample_id, trajectory.id, self.roles.model)
         try:
-            await self._ground_truth(plan)
+            setup, planned = await self._ground_truth(plan)
         except _GroundTruthDrift as error:
             return reject(str(error), 0)
-        accepted: list[tuple[str, dict[str, Any]]] = [(call.tool, call.arguments) for call in plan.setup]
+        accepted: list[tuple[str, dict[str, Any]]] = [(call.tool, call.arguments) for call in setup]
         await self._restore(accepted)
         initial_state = await self.candidate.state()
-        withheld = {turn.withheld for turn in plan.turns if turn.variant == "missing_tool"}
+        withheld = {turn.withheld for turn in planned if turn.variant == Variant.MISSING_TOOL}
         offered = [openai_tool(tool) for name, tool in self.tools.items() if name not in withheld]
-        conversation: list[dict[str, Any]] = []
-        turns, attempts = [], 0
-        for turn in plan.turns:
+        dialogue, attempts = Dialogue(), 0
+        for turn in planned:
+            conversation = dialogue.messages
+            records = dialogue.records()
             try:
-                turn.shown = " ".join(m["content"] for m in conversation if m["role"] in ("user", "assistant")).lower()
-                turn.advanced_tool = await self.roles.name_tool(turn)
-                turn.query = await self.roles.write_query(turn, offered)
+                shown = " ".join(m["content"] for m in conversation if m["role"] in ("user", "assistant")).lower()
+                turn = dataclasses.replace(turn, shown=shown)
+                turn = dataclasses.replace(turn, advanced_tool=await self.roles.name_tool(turn))
+                turn = dataclasses.replace(turn, query=await self.roles.write_query(turn, offered))
                 values = [value for call in turn.calls for value in call.arguments.values()]
                 if problems := query_problems(turn.query, self.tools.values(), values):
                     raise Unphrasable(f"the request {problems[0]}: {turn.query!r}")
             except Unphrasable as error:
                 if turn.index < self.min_turns:
-                    return reject(f"turn {turn.index + 1}: {error}", attempts, conversation, turns)
-                del plan.turns[turn.index :]  # the dialogue ends before a request no user could make
-                break
+                    return reject(f"turn {turn.index + 1}: {error}", attempts, conversation, records)
+                break  # the dialogue ends before a request no user could make
             except LLMError as error:
-                return reject(f"turn {turn.index + 1}: {error}", attempts + 1, conversation, turns)
+                return reject(f"turn {turn.index + 1}: {error}", attempts + 1, conversation, records)
             try:
-                attempt, verdict, used = await self._solve(turn, conversation, accepted, offered)
+                attempt, verdict, used, variant = await self._solve(turn, conversation, accepted, offered)
             except LLMError as error:
-                return reject(f"turn {turn.index + 1}: {error}", attempts + 1, conversation, turns)
+                return reject(f"turn {turn.index + 1}: {error}", attempts + 1, conversation, records)
             attempts += used
+            made = _turn(turn, variant, attempt.messages, used)
             if not verdict.ok:
-                failed = [*conversation, *attempt.messages], [*turns, _turn_record(turn, used)]
+                failed = [*conversation, *attempt.messages], [*records, made.record()]
                 return reject(f"turn {turn.index + 1}: {verdict.reason} (after {used} attempts)", attempts, *failed)
-            conversation.extend(attempt.messages)
+            dialogue = dialogue.then(made)
             accepted.extend((step.tool, step.arguments) for step in attempt.executed)
             offered = attempt.offered
-            turns.append(_turn_record(turn, used))
-        withheld = {turn.withheld for turn in plan.turns if turn.variant == "missing_tool"}
+        withheld = {turn.withheld for turn in dialogue.turns if turn.variant is Variant.MISSING_TOOL}
         return Sample(
             id=sample_id,
             trajectory_ids=[trajectory.id],
@@ -110,14 +118,13 @@ class DialogueRunner:
             scenario=trajectory.scenario,
             seed=trajectory.seed,
             model=self.roles.model,
-            messages=[_public(message) for message in conversation],
+            dialogue=dialogue.map_messages(lambda messages: [_public(message) for message in messages]),
             tools=[openai_tool(tool) for name, tool in self.tools.items() if name not in withheld],
             extra_tools=[openai_tool(self.tools[name]) for name in sorted(withheld)],
-            turns=turns,
             verified=self.candidate.fresh_state,
             attempts=attempts,
             initial_state=initial_state,
-            setup=[call.to_json() for call in plan.setup],
+            setup=[call.to_json() for call in setup],
         )
 
     async def _solve(
@@ -126,17 +133,20 @@ class DialogueRunner:
         conversation: list[dict[str, Any]],
         accepted: list[tuple[str, dict[str, Any]]],
         offered: list[dict[str, Any]],
-    ) -> tuple[_Attempt, Verdict, int]:
+    ) -> tuple[_Attempt, Verdict, int, Variant]:
+        """Up to `max_attempts` tries at the turn, each with the critic's hint on the last; the variant it ended
+        with (error recovery is plain when the sandbox accepts the would-be mistake)."""
         verdict = Verdict(False, "no attempt was made")
         attempt = _Attempt()
+        variant = Variant(turn.variant)
         for number in range(1, self.max_attempts + 1):
             await self._restore(accepted)
             attempt = _Attempt(offered=[tool for tool in offered if tool["function"]["name"] != turn.withheld])
-            if turn.variant != "missing_tool":
+            if variant is not Variant.MISSING_TOOL:
                 attempt.offered = list(offered)
             attempt.messages.append({"role": "user", "content": turn.query})
-            if turn.variant == "error_recovery" and not await self._make_mistake(turn, attempt):
-                turn.variant = "plain"  # the sandbox accepted the would-be mistake; undo it and answer plainly
+            if variant is Variant.ERROR_RECOVERY and not await self._make_mistake(turn, attempt):
+                variant = Variant.PLAIN  # the sandbox accepted the would-be mistake; undo it and answer plainly
                 await self._restore(accepted)
                 attempt = _Attempt(offered=list(offered), messages=[{"role": "user", "content": turn.query}])
             verdict = await self._converse(turn, conversation, attempt)
@@ -148,9 +158,9 @@ class DialogueRunner:
             if verdict.ok and (ungrounded := ungrounded_arguments(conversation + attempt.messages, self.schemas)):
                 verdict = Verdict(False, f"ungrounded argument: {ungrounded[0]}")
             if verdict.ok:
-                return attempt, verdict, number
-            turn.hint = await self.roles.critique(turn, attempt.messages, verdict.reason)
-        return attempt, verdict, self.max_attempts
+                return attempt, verdict, number, variant
+            turn = dataclasses.replace(turn, hint=await self.roles.critique(turn, attempt.messages, verdict.reason))
+        return attempt, verdict, self.max_attempts, variant
 
     async def _converse(self, turn: TurnPlan, conversation: list[dict[str, Any]], attempt: _Attempt) -> Verdict:
         """Let the assistant act until it answers in words; play the simulated user where the variant needs it."""
@@ -221,8 +231,8 @@ class DialogueRunner:
         for tool, arguments in accepted:
             await self.candidate.call(tool, arguments)
 
-    async def _ground_truth(self, plan: DialoguePlan) -> None:
-        """Re-execute the pruned ground truth in a fresh sandbox; its results and states become the truth.
+    async def _ground_truth(self, plan: DialoguePlan) -> tuple[list[Call], list[TurnPlan]]:
+        """Re-execute the pruned ground truth in a fresh sandbox: the setup and turns with its results and states.
 
         Pruning left out calls of the walk, so ids and counters may come out differently: an
         argument that came from an earlier result is read again, at the same place, from the
@@ -233,28 +243,42 @@ class DialogueRunner:
         walk_results = {call.step: call.result for call in plan.setup}
         walk_results.update({call.step: call.result for turn in plan.turns for call in turn.calls})
         replayed: dict[int, Any] = {}
+        setup = []
         for call in plan.setup:  # an earlier part of a recorded session: the state this dialogue starts from
-            call.arguments = _rederived(call, walk_results, replayed)
-            step = await self.reference.call(call.tool, call.arguments)
+            arguments = _rederived(call, walk_results, replayed)
+            step = await self.reference.call(call.tool, arguments)
             if step.is_error:
                 raise _GroundTruthDrift(f"the earlier part of the session does not replay: {call.tool} failed")
             replayed[call.step] = step.result
+            setup.append(dataclasses.replace(call, arguments=arguments))
+        turns: list[TurnPlan] = []
+        earlier: list[Call] = []
         for number, turn in enumerate(plan.turns):
+            calls = []
             for call in turn.calls:
-                call.arguments = _rederived(call, walk_results, replayed)
-                step = await self.reference.call(call.tool, call.arguments)
+                arguments = _rederived(call, walk_results, replayed)
+                step = await self.reference.call(call.tool, arguments)
                 if step.is_error:
                     if number >= self.min_turns:
-                        del plan.turns[number:]
-                        return
+                        return setup, turns
                     raise _GroundTruthDrift(
                         f"the pruned ground truth does not replay: {call.tool} failed ({step.text})"
                     )
-                call.result = replayed[call.step] = step.result
+                replayed[call.step] = step.result
+                calls.append(dataclasses.replace(call, arguments=arguments, result=step.result))
             state = await self.reference.state() if self.reference.fresh_state else None
-            turn.state_hash = hash_state(state) if state is not None else None
-            if turn.advanced_tool is not None:
-                turn.advanced_tool.result = turn.target.result
+            advanced = turn.advanced_tool and dataclasses.replace(turn.advanced_tool, result=calls[-1].result)
+            turns.append(
+                dataclasses.replace(
+                    turn,
+                    calls=calls,
+                    earlier_calls=list(earlier),
+                    state_hash=hash_state(state) if state is not None else None,
+                    advanced_tool=advanced,
+                )
+            )
+            earlier += calls
+        return setup, turns
 
 
 _GIVEN = ["The {words} is {value}.", "It's {value}.", "Use {value}.", "Oh, sorry: {value}.", "{value} is the {words}."]
@@ -305,18 +329,20 @@ def _rejecter(sample_id: str, trajectory_id: str, model: str):  # type: ignore[n
     return reject
 
 
-def _turn_record(turn: TurnPlan, attempts: int) -> dict[str, Any]:
-    return {
-        "query": turn.query,
-        "query_source": turn.query_source,
-        "variant": turn.variant,
-        "withheld": turn.withheld,
-        "target": turn.target.tool,
-        "advanced_tool": turn.advanced_tool.to_json() if turn.advanced_tool else None,
-        "calls": [call.to_json() for call in turn.calls],
-        "state_hash": turn.state_hash,
-        "attempts": attempts,
-    }
+def _turn(turn: TurnPlan, variant: Variant, messages: list[dict[str, Any]], attempts: int) -> Turn:
+    """The dialogue's turn made of a planned turn, its messages and how many attempts it took."""
+    return Turn(
+        request=turn.query,
+        messages=tuple(messages),
+        variant=variant,
+        withheld=turn.withheld,
+        target=turn.target.tool,
+        calls=tuple(call.to_json() for call in turn.calls),
+        state_hash=turn.state_hash,
+        source=turn.query_source,
+        advanced_tool=turn.advanced_tool.to_json() if turn.advanced_tool else None,
+        attempts=attempts,
+    )
 
 
 def _asked(attempt: _Attempt) -> bool:

@@ -1,12 +1,12 @@
 """An OpenAI chat record read as turns and calls, and which call feeds which: what `funreason quality` counts on.
 
-* **Turns** start at user messages. A user message is a follow-up of the turn before (not a new
-  query) when `metadata.turns` lists the queries (as the messages hold them) and it is not the next
-  one, or, without them, when it answers an assistant question (the assistant's text ends with a
-  question, or with one short sentence after it: "Which user? I cannot guess it.") or follows a
-  system message (a tool announced mid-dialogue). A *task turn* holds at least one tool call; its
-  *answer* is its last assistant message without calls; its *target* is the last successful call
-  of `metadata.turns[i].target` if given, else its last successful call.
+* **Turns** are those `synthesizer.dialogue.Dialogue.read` cuts: at the queries `metadata.turns` lists
+  (as the messages hold them), or, without them, at every user message that does not answer an
+  assistant question (the assistant's words end with a question, or with one short sentence after it:
+  "Which user? I cannot guess it.") nor follow a system message (a tool announced mid-dialogue). Their
+  variant and target come from `metadata.turns` when it has one entry per turn. A *task turn* holds at
+  least one tool call; its *answer* is its last assistant message without calls; its *target* is the last
+  successful call of `metadata.turns[i].target` if given, else its last successful call.
 * **Failed calls**: a result that starts with "Error" (the MCP SDK's "Error executing tool ...") or
   is a JSON object with an "error" key.
 * **Results that say no**: a failed call, or a result that is empty, false, or an object whose status /
@@ -41,9 +41,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from synthesizer.dialogue import Dialogue as TypedDialogue
+from synthesizer.dialogue import message_text, split_think
 from synthesizer.errors import DatasetError
+from synthesizer.query_text import ToolText, appears
 
-__all__ = ["Call", "Dialogue", "Flows", "ToolFacts", "Turn", "appears", "feeds", "hint", "shape_problem"]
+__all__ = ["Call", "Dialogue", "Flows", "ToolFacts", "Turn", "feeds", "hint", "shape_problem"]
 
 _READ_VERBS = re.compile(
     r"(get|list|search|view|find|show|read|check|count|look_?up|query|fetch|describe|estimate|calculate|compute"
@@ -52,9 +55,6 @@ _READ_VERBS = re.compile(
 _READ_WORDS = frozenset({"ls", "cat", "pwd", "find", "grep", "wc", "sort", "head", "tail", "diff", "du", "stat"})
 _CONTEXT_SETTERS = re.compile(r"(^|_)(log_?in|sign_?in|authenticate|connect|cd|chdir|select|switch|use|open)(_|$)")
 _ERROR = re.compile(r"\s*error\b", re.IGNORECASE)
-_MORE_DIGITS = re.compile(r"\.0*[1-9]")  # 0 is not in 0.001, but 50 is in 50.0
-_ASKS = re.compile(r"\?(?:\s+[^?.!]*[.!])?\s*$")  # ends with a question, or with one more sentence after it
-_THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL)
 
 
 # --- one dialogue, read -------------------------------------------------------------------------------------------
@@ -114,30 +114,30 @@ class Dialogue:
         schemas = _tools(record, messages)
         tools = _tool_facts(schemas)
         planned = [turn for turn in metadata.get("turns") or [] if isinstance(turn, dict)]
-        queries = [str(turn["query"]).strip() for turn in planned if turn.get("query")]
-        said = {_text(message.get("content")).strip() for message in messages if message.get("role") == "user"}
-        if not set(queries) <= said:  # queries the messages do not hold say nothing about where turns start
-            queries = []
+        typed = TypedDialogue.read(messages, planned)
         dialogue = cls(name, [], [], {}, [], tools, _hints(metadata, schemas), "", "")
         by_id: dict[str, Call] = {}
         pending: list[Call] = []
         user_text = visible = everything = ""
-        previous_role, previous_text = None, ""
-        for position, message in enumerate(messages):
-            role, text = message.get("role"), _text(message.get("content"))
+        read = [(message, None) for message in typed.preamble]
+        read += [
+            (message, turn if position == 0 else None)
+            for turn in typed.turns
+            for position, message in enumerate(turn.messages)
+        ]
+        for position, (message, opened) in enumerate(read):
+            role, text = message.get("role"), message_text(message.get("content"))
+            if opened is not None:
+                dialogue.turns.append(
+                    Turn(len(dialogue.turns), text, opened.variant, opened.target, visible_before=visible)
+                )
             if role == "user":
-                if queries:  # the metadata says which user messages are queries
-                    follow_up = text.strip() not in queries[len(dialogue.turns) : len(dialogue.turns) + 1]
-                else:  # an answer to the assistant's question, or a go-ahead after a tool was announced
-                    follow_up = previous_role == "system" or bool(_ASKS.search(previous_text))
-                if not dialogue.turns or not follow_up:
-                    dialogue.turns.append(Turn(len(dialogue.turns), text, visible_before=visible))
                 user_text += "\n" + text.lower()
             elif role == "system":  # a tool's schema announced mid-dialogue is no one's words (its examples are not)
                 user_text += "\n" + (text[: text.find("{")] if _announced_tools(text) else text).lower()
             elif role == "assistant":
-                reasoning = _text(message.get("reasoning")) or "\n".join(_THINK.findall(text))
-                answer = _THINK.sub("", text).strip()
+                reasoning, answer = split_think(text)
+                reasoning = message_text(message.get("reasoning")) or reasoning
                 calls = []
                 for call in message.get("tool_calls") or []:
                     made = dialogue._call(call, position, user_text, name)
@@ -160,17 +160,12 @@ class Dialogue:
                         pending.remove(made)
             if role in ("user", "system", "assistant") and text:
                 visible += "\n" + text.lower()
-            if role != "tool":
-                previous_role, previous_text = role, text
             everything += "\n" + text.lower()
         dialogue.all_text = everything
         for call in dialogue.calls:
             call.used_before = frozenset(v for c in dialogue.calls if c.message < call.message for v in c.every_value)
         dialogue.argument_values = frozenset(value for call in dialogue.calls for _, value in call.values)
         dialogue.argument_text = "\n".join(sorted(dialogue.argument_values))
-        if len(planned) == len(dialogue.turns):
-            for turn, plan in zip(dialogue.turns, planned, strict=True):
-                turn.variant, turn.target_tool = plan.get("variant"), plan.get("target")
         return dialogue
 
     def _call(self, call: dict[str, Any], position: int, user_text: str, name: str) -> Call:
@@ -270,25 +265,6 @@ def feeds(earlier: Call, later: Call, *, everything: bool = False) -> bool:
 # --- text helpers -----------------------------------------------------------------------------------------------
 
 
-def appears(text: str, value: str) -> bool:
-    """`value` (lowercased) occurs in `text` (lowercased), not inside a longer word or number (0 is not in 0.001)."""
-    start = text.find(value)
-    while start != -1:
-        end = start + len(value)
-        before = text[max(start - 2, 0) : start].rjust(2)
-        after = text[end : end + 2].ljust(2)
-        joined_before = value[0].isalnum() and (
-            before[1].isalnum() or (value[0].isdigit() and before == f"{before[0]}." and before[0].isdigit())
-        )
-        joined_after = value[-1].isalnum() and (
-            after[0].isalnum() or (value[-1].isdigit() and bool(_MORE_DIGITS.match(text, end)))
-        )
-        if not joined_before and not joined_after:
-            return True
-        start = text.find(value, start + 1)
-    return False
-
-
 def _normal(value: Any, everything: bool = False) -> str | None:
     """A leaf as the text it shows in; None when trivial (booleans, None, 0, 1, one character) unless `everything`."""
     if value is None:
@@ -324,9 +300,7 @@ class ToolFacts:
 
     names: frozenset[str]
     trivial: dict[str, frozenset[str]]  # tool -> enum members, consts, defaults and examples of its schema
-    parameters: frozenset[str]  # parameter names as a query might spell them: `dir_name` and `dir name`
-    sentences: tuple[str, ...]  # the first sentence of each description
-    identifier_names: tuple[str, ...]  # tool names that are identifiers (snake_case, camelCase), lowercased
+    text: ToolText  # what of the tools a query must not repeat (names, first sentences, parameter names)
 
 
 _FACTS: list[tuple[dict[str, dict[str, Any]], "ToolFacts"]] = []
@@ -345,24 +319,19 @@ def _tool_facts(tools: dict[str, dict[str, Any]]) -> ToolFacts:
 
 
 def _work_out_facts(tools: dict[str, dict[str, Any]]) -> ToolFacts:
-    trivial, parameters = {}, set()
+    trivial, text = {}, []
     for name, schema in tools.items():
         fixed: set[str] = set()
+        parameters: set[str] = set()
         _walk_schema(schema.get("parameters") or {}, fixed, parameters)
         trivial[name] = frozenset(fixed)
-    return ToolFacts(
-        frozenset(tools),
-        trivial,
-        frozenset(parameters),
-        tuple(s for schema in tools.values() if (s := _first_sentence(str(schema.get("description") or "")))),
-        tuple(name.lower() for name in tools if "_" in name or name != name.lower()),
-    )
+        text.append((name, str(schema.get("description") or ""), parameters))
+    return ToolFacts(frozenset(tools), trivial, ToolText.of(text))
 
 
 def _walk_schema(node: Any, fixed: set[str], parameters: set[str]) -> None:
     if isinstance(node, dict):
-        for name in node.get("properties") or {}:
-            parameters.update({name.lower(), name.lower().replace("_", " ")})
+        parameters.update(node.get("properties") or {})
         for key, item in node.items():
             if key in ("enum", "const", "default", "examples"):
                 fixed.update(value for _, value in _leaves(item, ""))
@@ -371,22 +340,6 @@ def _walk_schema(node: Any, fixed: set[str], parameters: set[str]) -> None:
     elif isinstance(node, list):
         for item in node:
             _walk_schema(item, fixed, parameters)
-
-
-@cache
-def _first_sentence(description: str) -> str:
-    """A description's first sentence, lowercased, without its full stop; empty when under three words."""
-    sentence = re.split(r"(?<=[.!?])\s", description.strip(), maxsplit=1)[0].rstrip(".!? ").lower()
-    sentence = " ".join(sentence.split())
-    return sentence if len(sentence.split()) >= 3 else ""
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):  # content parts
-        return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in value)
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _result_text(content: str) -> tuple[str, bool]:
@@ -428,7 +381,7 @@ def _tools(record: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, 
             tools[str(function["name"])] = function
     for message in messages:
         if message.get("role") == "system":
-            tools.update(_announced_tools(_text(message.get("content"))))
+            tools.update(_announced_tools(message_text(message.get("content"))))
     return tools
 
 

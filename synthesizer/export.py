@@ -15,6 +15,7 @@ import orjson
 
 from servers import get_environment
 from servers.errors import SandboxError
+from synthesizer.dialogue import Variant
 from synthesizer.errors import ExportError
 from synthesizer.samples import Sample
 
@@ -97,7 +98,7 @@ def export_samples(samples: Iterable[Sample], fmt: str, out: Path, options: Expo
             parts = _parts(sample) if options.split_turns else [(sample, None)]
             for part, position in parts:
                 if not options.parallel_calls:
-                    part = replace(part, messages=_one_call_per_message(part.messages))
+                    part = replace(part, dialogue=part.dialogue.map_messages(_one_call_per_message))
                 record = convert(part, options, count)
                 if record.get("tools") is part.tools:
                     record["tools"] = _encoded_once(encoded_tools, part.tools)
@@ -134,14 +135,14 @@ def _sharegpt(sample: Sample, options: ExportOptions, number: int) -> dict[str, 
     system: list[str] = []
     update: list[str] = []  # system messages after the dialogue began, not yet placed
     conversations: list[dict[str, str]] = []
-    queries = {turn["query"] for turn in sample.turns}
+    requests = {id(turn.messages[0]) for turn in sample.dialogue.turns}
     for role, group in _grouped(sample.messages):
         if role == "system":
             (update if conversations else system).extend(_text(m.get("content")) for m in group)
         elif role == "user":
             for message in group:
                 text = _text(message["content"])
-                if update and text not in queries:
+                if update and id(message) not in requests:
                     conversations.append({"from": "observation", "value": "\n\n".join(update)})
                 else:
                     conversations.append({"from": "human", "value": "\n\n".join([*update, text])})
@@ -180,45 +181,39 @@ def _bfcl(sample: Sample, options: ExportOptions, number: int) -> dict[str, Any]
     turns: list[dict[str, Any]] = []  # BFCL turns: question, ground-truth calls, tools released, steps
     made = 0  # ground-truth calls of the last BFCL turn the dialogue has made, in order (matched by tool name)
     announced: list[str] = []  # tools named by system messages since the last user message
-    begun = 0
-    for message in sample.messages:
-        role, content = message.get("role"), _text(message.get("content"))
-        if role == "user":
-            query = begun < len(sample.turns) and content == sample.turns[begun]["query"]
-            if not turns and not query:
-                raise ExportError(f"sample {sample.id}: the first user message is not the first turn's query")
-            if turns and (announced or not query):
-                split = len(turns[-1]["calls"]) if query else made
-                later = turns[-1]["calls"][split:]
-                del turns[-1]["calls"][split:]
-                turns.append(_bfcl_turn([] if announced else [content], later, announced))
-                announced, made = [], 0
-            if query:
-                turns.append(_bfcl_turn([content], list(sample.turns[begun]["calls"]), []))
-                begun, made = begun + 1, 0
-        elif role == "assistant" and turns and message.get("tool_calls"):
-            step = []
-            for call in message["tool_calls"]:
-                name, arguments = call["function"].get("name"), call["function"].get("arguments")
-                step.append(_call_string(name, arguments))
-                calls = turns[-1]["calls"]
-                if made < len(calls) and name == calls[made]["tool"]:
-                    made += 1
-            turns[-1]["steps"].append(step)
-        elif role == "system" and turns:
-            released = {name for turn in turns for name in turn["missed"]} | set(announced)
-            announced += [name for name in _announced(sample, content) if name not in released]
-    if begun != len(sample.turns):
-        raise ExportError(
-            f"sample {sample.id}: found the queries of {begun} of {len(sample.turns)} turns in the messages"
-        )
+    for turn in sample.dialogue.turns:
+        for position, message in enumerate(turn.messages):
+            role, content = message.get("role"), _text(message.get("content"))
+            query = position == 0
+            if role == "user":
+                if turns and (announced or not query):
+                    split = len(turns[-1]["calls"]) if query else made
+                    later = turns[-1]["calls"][split:]
+                    del turns[-1]["calls"][split:]
+                    turns.append(_bfcl_turn([] if announced else [content], later, announced))
+                    announced, made = [], 0
+                if query:
+                    turns.append(_bfcl_turn([content], list(turn.calls), []))
+                    made = 0
+            elif role == "assistant" and message.get("tool_calls"):
+                step = []
+                for call in message["tool_calls"]:
+                    name, arguments = call["function"].get("name"), call["function"].get("arguments")
+                    step.append(_call_string(name, arguments))
+                    calls = turns[-1]["calls"]
+                    if made < len(calls) and name == calls[made]["tool"]:
+                        made += 1
+                turns[-1]["steps"].append(step)
+            elif role == "system":
+                released = {name for turn in turns for name in turn["missed"]} | set(announced)
+                announced += [name for name in _announced(sample, content) if name not in released]
     classes = _bfcl_classes(sample)
     return {
         "id": f"multi_turn_{_bfcl_category(sample, turns)}_{number}",
         "question": [[{"role": "user", "content": text} for text in turn["question"]] for turn in turns],
         "initial_config": _bfcl_initial_config(sample),
         "involved_classes": list(classes.values()),
-        "path": [_bfcl_path(classes, call["tool"]) for turn in sample.turns for call in turn["calls"]],
+        "path": [_bfcl_path(classes, call["tool"]) for turn in sample.dialogue.turns for call in turn.calls],
         "ground_truth": [[_call_string(call["tool"], call["arguments"]) for call in turn["calls"]] for turn in turns],
         "function": [tool["function"] for tool in [*sample.tools, *sample.extra_tools]],
         "missed_function": {str(i): turn["missed"] for i, turn in enumerate(turns) if turn["missed"]},
@@ -242,11 +237,11 @@ def _metadata(sample: Sample, part: int | None, parts: int) -> dict[str, Any]:
     turns = [
         {
             "index": index,
-            "variant": turn.get("variant", "plain"),
-            "target": turn.get("target") or (turn["calls"][-1]["tool"] if turn.get("calls") else None),
-            "withheld": turn.get("withheld"),
+            "variant": str(turn.variant or Variant.PLAIN),
+            "target": turn.target or (turn.calls[-1]["tool"] if turn.calls else None),
+            "withheld": turn.withheld,
         }
-        for index, turn in enumerate(sample.turns)
+        for index, turn in enumerate(sample.dialogue.turns)
     ]
     where = {} if part is None else {"part": part, "parts": parts}
     return sample.provenance() | {"turns": turns} | where
@@ -267,9 +262,13 @@ def _parts(sample: Sample) -> list[tuple[Sample, int]]:
             starts.append(start if starts else 0)
     bounds = list(zip(starts, [*starts[1:], len(messages)], strict=True))
     return [
-        (replace(sample, messages=[_without_reasoning(m) for m in messages[:start]] + messages[start:end]), number)
+        (replace(sample, dialogue=sample.dialogue.regrouped(_part(messages, start, end))), number)
         for number, (start, end) in enumerate(bounds)
     ]
+
+
+def _part(messages: list[dict[str, Any]], start: int, end: int) -> list[dict[str, Any]]:
+    return [_without_reasoning(m) for m in messages[:start]] + messages[start:end]
 
 
 def _one_call_per_message(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -390,7 +389,7 @@ def _bfcl_category(sample: Sample, turns: list[dict[str, Any]]) -> str:
     """BFCL's category for the entry (its checker reads it from the id)."""
     if any(turn["missed"] for turn in turns):
         return "miss_func"
-    if any(turn.get("variant") == "missing_parameter" for turn in sample.turns):
+    if any(turn.variant is Variant.MISSING_PARAMETER for turn in sample.dialogue.turns):
         return "miss_param"
     return "base"
 

@@ -2,21 +2,26 @@
 
 A request that names a tool, writes snake_case, pastes a tool description or reads
 "parameter name: value" teaches a model to expect users who talk like an API; the
-synthesizer rejects it with the reason.  Near-duplicate requests (Jaccard >= 0.8 on
-word 3-shingles, found with MinHash LSH) are dropped after a run, keeping the first by
-sample id, so the result does not depend on the order in which workers finished.
+synthesizer rejects it with the reason.  Near-duplicate requests (found with MinHash LSH)
+are dropped after a run, keeping the first by sample id, so the result does not depend on
+the order in which workers finished.  The rules themselves live in `synthesizer.query_text`,
+which `funreason quality` measures by too.
 """
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from simulator import ToolInfo
+from synthesizer.query_text import NEAR_DUPLICATE, ToolText, near_duplicates, shingles, tool_text_in
 
-__all__ = ["NearDuplicates", "query_problems", "shingles"]
+__all__ = ["NearDuplicates", "query_problems"]
 
-_SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
-_THRESHOLD = 0.8
+_PROBLEMS = {
+    "tool name": "names the tool {}",
+    "description sentence": "pastes the description of {}",
+    "name: value": "reads like a form ('{}: ...')",
+    "snake_case": "contains the identifier {}",
+}
 
 
 def query_problems(query: str, tools: Iterable[ToolInfo], values: Iterable[object] = ()) -> list[str]:
@@ -27,48 +32,32 @@ def query_problems(query: str, tools: Iterable[ToolInfo], values: Iterable[objec
     description counts as pasted only for tools that declare requests of their own: one that
     declares none can only be asked for in words close to its description.
     """
-    problems = []
-    lowered = query.lower()
+    tools = list(tools)
+    asking = {tool.name for tool in tools if (tool.hints or {}).get("asks")}
+    text = ToolText.of((tool.name, tool.description, tool.parameters) for tool in tools)
     said = " ".join(str(value).lower() for value in values)
-    for tool in tools:
-        if "_" in tool.name and re.search(rf"\b{re.escape(tool.name.lower())}\b", lowered):
-            problems.append(f"names the tool {tool.name}")
-        first = re.split(r"(?<=[.!?])\s", tool.description.strip().split("\n")[0])[0].rstrip(".!? ").lower()
-        if (tool.hints or {}).get("asks") and len(first.split()) >= 3 and first in lowered:
-            problems.append(f"pastes the description of {tool.name}")
-        for parameter in tool.parameters:
-            words = parameter.replace("_", " ").lower()
-            if re.search(rf"\b{re.escape(words)}\s*:\s*\S", lowered):
-                problems.append(f"reads like a form ('{words}: ...')")
-    for snake in _SNAKE.finditer(query):
-        if snake.group().lower() not in said:
-            problems.append(f"contains the identifier {snake.group()}")
+    found = tool_text_in(" ".join(query.lower().split()), text, said)
+    problems = [
+        _PROBLEMS[kind].format(what) for kind, _, what in found if kind != "description sentence" or what in asking
+    ]
     return list(dict.fromkeys(problems))
-
-
-def shingles(text: str) -> set[str]:
-    """Word 3-shingles of a text (the whole text for one of fewer than three words)."""
-    words = re.findall(r"\w+", text.lower())
-    return {" ".join(words[i : i + 3]) for i in range(len(words) - 2)} or {" ".join(words)}
 
 
 class NearDuplicates:
     """Remembers texts and tells whether a new one is a near-duplicate of one remembered."""
 
-    def __init__(self, threshold: float = _THRESHOLD, permutations: int = 64) -> None:
+    def __init__(self, permutations: int = 64) -> None:
         from datasketch import MinHashLSH  # imported here: it costs every command seconds of start-up otherwise
 
-        self.threshold = threshold
         self.permutations = permutations
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=permutations)
+        self._lsh = MinHashLSH(threshold=NEAR_DUPLICATE, num_perm=permutations)
         self._shingles: dict[str, set[str]] = {}
 
     def match(self, text: str) -> str | None:
         """The remembered text this one nearly duplicates (checked exactly, not only by MinHash), or None."""
         mine = shingles(text)
         for key in self._lsh.query(self._minhash(mine)):
-            theirs = self._shingles[key]
-            if len(mine & theirs) / len(mine | theirs) >= self.threshold:
+            if near_duplicates(mine, self._shingles[key]):
                 return key
         return None
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from simulator.focus import Focus
+from synthesizer.dialogue import Turn
 from synthesizer.plan import Call, Variants
 from synthesizer.samples import Sample
 
@@ -73,7 +74,7 @@ def focused_variants(variants: Variants, focus: Focus | None) -> Variants:
 
 def is_held_out(focus: Focus | None, sample: Sample) -> bool:
     """Whether a sample is one of the focus eval's tasks (by id, trajectory or request): never training data."""
-    queries = [turn["query"] for turn in sample.turns]
+    queries = [turn.request for turn in sample.dialogue.turns]
     return focus is not None and focus.is_held_out(sample.id, sample.trajectory_ids, queries)
 
 
@@ -88,8 +89,8 @@ def focus_figures(samples: Iterable[Sample], focus: Focus, tools: Iterable[str])
         if is_held_out(focus, sample):
             held_out += 1
             continue
-        targets.update(_target(turn) for turn in sample.turns)
-        calling.update(tool for turn in sample.turns for tool in {call["tool"] for call in turn.get("calls", [])})
+        targets.update(_target(turn) for turn in sample.dialogue.turns)
+        calling.update(tool for turn in sample.dialogue.turns for tool in {call["tool"] for call in turn.calls})
     names = sorted(set(tools) | set(focus.tools))
     turns = sum(targets.values())
     focused = [name for name in names if focus.tools.get(name, 0) > 0]
@@ -123,8 +124,8 @@ def focus_figures(samples: Iterable[Sample], focus: Focus, tools: Iterable[str])
     }
 
 
-def _target(turn: Mapping[str, Any]) -> str:
-    return turn.get("target") or (turn["calls"][-1]["tool"] if turn.get("calls") else "")
+def _target(turn: Turn) -> str:
+    return turn.target or (turn.calls[-1]["tool"] if turn.calls else "")
 
 
 def _patterns(

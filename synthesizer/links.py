@@ -22,7 +22,8 @@ Read on `synthesizer.chat_flow.Dialogue` (any OpenAI chat record, ours or BFCL's
 import re
 from dataclasses import dataclass
 
-from synthesizer.chat_flow import Call, Dialogue, Turn, appears, hint
+from synthesizer.chat_flow import Call, Dialogue, Turn, hint
+from synthesizer.query_text import appears
 
 __all__ = ["TurnLinks", "is_login", "is_logout", "mentioned", "revealed", "turn_links", "undoes"]
 

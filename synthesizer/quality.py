@@ -51,9 +51,10 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from synthesizer.chat_flow import Call, Dialogue, Flows, Turn, appears, feeds, hint, shape_problem
+from synthesizer.chat_flow import Call, Dialogue, Flows, Turn, feeds, hint, shape_problem
 from synthesizer.errors import DatasetError
 from synthesizer.links import TurnLinks, is_login, is_logout, mentioned, revealed, turn_links, undoes
+from synthesizer.query_text import NEAR_DUPLICATE, appears, near_duplicates, shingles, tool_text_in
 
 __all__ = ["QUALITY_FIGURES", "figure_value", "format_quality", "measure_quality", "read_records"]
 
@@ -101,11 +102,8 @@ topic): a follow-up that takes its inputs from the history ("cancel that booking
 earlier turn's login opened: "now list my bookings") is rightly one call."""
 
 _EXAMPLES = 5
-_NEAR_DUPLICATE = 0.8
 _PERMUTATIONS = 128
 _CANDIDATES = 64
-_SNAKE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b")
-_NAME_VALUE = re.compile(r"([a-z][a-z0-9_]*(?: [a-z][a-z0-9_]*){0,3})\s*:\s*\S")
 _REFERENCE = re.compile(
     r"\bthe (?:[\w-]+ ){0,4}?(?:from (?:before|earlier|above)|as before|you (?:just )?(?:found|got|looked up))\b"
 )
@@ -341,10 +339,10 @@ class _Tally:
         self.counts["queries"] += 1
         self.queries.append((where, lowered))
         self.frames[_frame(query, dialogue.argument_values)] += 1
-        found = _tool_text(dialogue, lowered)
+        found = tool_text_in(lowered, dialogue.tools.text, dialogue.argument_text)
         self.figures["tool_text_in_queries"]["total"] += 1
         by_kind = self.figures["tool_text_in_queries"]["by_kind"]
-        for kind in {kind for kind, _ in found}:
+        for kind in {kind for kind, _, _ in found}:
             by_kind[kind] = by_kind.get(kind, 0) + 1
         if found:
             self.hit("tool_text_in_queries", where, f"{found[0][0]} {found[0][1]!r} in {query[:120]!r}")
@@ -535,15 +533,14 @@ class _Tally:
             else:
                 first[text] = number
                 unique.append(number)
-        shingles = {number: _shingles(self.queries[number][1]) for number in unique}
-        signatures = MinHash.bulk([[gram.encode() for gram in shingles[n]] for n in unique], num_perm=_PERMUTATIONS)
-        index = MinHashLSH(threshold=_NEAR_DUPLICATE, num_perm=_PERMUTATIONS)
+        grams_of = {number: shingles(self.queries[number][1]) for number in unique}
+        signatures = MinHash.bulk([[gram.encode() for gram in grams_of[n]] for n in unique], num_perm=_PERMUTATIONS)
+        index = MinHashLSH(threshold=NEAR_DUPLICATE, num_perm=_PERMUTATIONS)
         for number, signature in zip(unique, signatures, strict=True):
-            grams = shingles[number]
             for other in index.query(signature)[:_CANDIDATES]:
                 if other in members and number in members:
                     continue
-                if len(shingles[other] & grams) / len(shingles[other] | grams) >= _NEAR_DUPLICATE:
+                if near_duplicates(grams_of[other], grams_of[number]):
                     members.update((other, number))
                     self._pair(figure, other, number)
             index.insert(number, signature)
@@ -605,21 +602,6 @@ def _altered_user_values(calls: list[Call]) -> str | None:
                 if near and SequenceMatcher(None, word, value).ratio() >= 0.75:
                     return f"{call.tool}.{path}={value!r} where the user gave {word!r}"
     return None
-
-
-def _tool_text(dialogue: Dialogue, query: str) -> list[tuple[str, str]]:
-    """What of the tools' own text a query holds: (kind, the text)."""
-    facts = dialogue.tools
-    found = [("description sentence", sentence) for sentence in facts.sentences if sentence in query]
-    found += [("tool name", name) for name in facts.identifier_names if name in query and appears(query, name)]
-    for match in _SNAKE.finditer(query) if "_" in query else ():
-        if match.group(0).lower() not in dialogue.argument_text:
-            found.append(("snake_case", match.group(0)))
-    for match in _NAME_VALUE.finditer(query) if ":" in query else ():
-        words = match.group(1).split()
-        if any(" ".join(words[-size:]) in facts.parameters for size in range(min(4, len(words)), 0, -1)):
-            found.append(("name: value", match.group(0)))
-    return found
 
 
 def _unshown_reference(dialogue: Dialogue, turn: Turn, query: str) -> str | None:
@@ -777,8 +759,3 @@ def _frame(query: str, values: frozenset[str]) -> str:
         if appears(masked, value):
             masked = masked.replace(value, "<v>")
     return " ".join(_TOKEN_WITH_DIGITS.sub("<v>", " ".join(masked.split())).split())
-
-
-def _shingles(text: str) -> set[str]:
-    words = re.findall(r"\w+", text)
-    return {" ".join(words[i : i + 3]) for i in range(max(len(words) - 2, 1))}

@@ -63,10 +63,10 @@ def collect_figures(store_path: Path) -> dict[str, Any]:
             }
         turns, calls, envs, variants = Counter(), Counter(), Counter(), Counter()
         for sample in samples.iter_samples():
-            turns[len(sample.turns)] += 1
+            turns[len(sample.dialogue.turns)] += 1
             calls[sample.n_calls] += 1
             envs[sample.env] += 1
-            variants.update(turn["variant"] for turn in sample.turns)
+            variants.update(str(turn.variant) for turn in sample.dialogue.turns)
         reasons = Counter(reason_kind(reject.reason) for reject in samples.iter_rejects())
         rejected_by_env = Counter(
             env
@@ -117,7 +117,7 @@ def _quality_record(sample: Sample) -> dict[str, Any]:
         "messages": sample.messages,
         "tools": sample.tools,
         "extra_tools": sample.extra_tools,
-        "metadata": {**sample.provenance(), "turns": sample.turns},
+        "metadata": {**sample.provenance(), "turns": sample.dialogue.records()},
     }
 
 

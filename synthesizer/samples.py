@@ -2,12 +2,14 @@
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import orjson
 
+from simulator.errors import StoreError
 from simulator.store import Store
+from synthesizer.dialogue import Dialogue, Variant
 
 __all__ = ["Reject", "Sample", "SampleStore"]
 
@@ -16,10 +18,11 @@ __all__ = ["Reject", "Sample", "SampleStore"]
 class Sample:
     """A verified (or, for servers without a fresh state, unvalidated) multi-turn dialogue.
 
-    `messages` is OpenAI chat format; assistant messages may carry `reasoning` (the
-    chain of thought, kept apart so each export can place it).  `tools` are the
-    primitive tools offered, OpenAI function format.  `turns` keeps per turn the
-    query, the advanced tool, the ground-truth calls and the variant.
+    `dialogue` holds the turns, each with its messages in OpenAI chat format (assistant
+    messages may carry `reasoning`, the chain of thought, kept apart so each export can
+    place it), its request, variant, advanced tool and ground-truth calls.  `tools` are
+    the primitive tools offered, OpenAI function format.  The store keeps the dialogue as
+    `messages` and per-turn records (`turns`), as it always has.
     """
 
     id: str
@@ -28,9 +31,8 @@ class Sample:
     scenario: str
     seed: int
     model: str
-    messages: list[dict[str, Any]]
+    dialogue: Dialogue
     tools: list[dict[str, Any]]
-    turns: list[dict[str, Any]]
     verified: bool
     attempts: int
     initial_state: dict[str, Any] | None = None
@@ -45,22 +47,20 @@ class Sample:
     """The focus it was made with (`--focus EVAL.json`): the eval file's sha256, the share and the weights."""
 
     @property
+    def messages(self) -> list[dict[str, Any]]:
+        return self.dialogue.messages
+
+    @property
     def n_calls(self) -> int:
         return sum(len(message.get("tool_calls") or []) for message in self.messages)
 
     def truncated(self, turns: int) -> "Sample":
         """The same dialogue ending after its first `turns` turns (still verified: later turns only came after)."""
-        starts = []
-        for index, message in enumerate(self.messages):
-            expected = self.turns[len(starts)]["query"] if len(starts) < len(self.turns) else None
-            if message["role"] == "user" and message["content"] == expected:
-                starts.append(index)
-        kept = self.turns[:turns]
-        withheld = {turn["withheld"] for turn in kept if turn["variant"] == "missing_tool"}
+        dialogue = self.dialogue.truncated(turns)
+        withheld = {turn.withheld for turn in dialogue.turns if turn.variant is Variant.MISSING_TOOL}
         return replace(
             self,
-            messages=self.messages[: starts[turns]] if turns < len(starts) else self.messages,
-            turns=kept,
+            dialogue=dialogue,
             extra_tools=[tool for tool in self.extra_tools if tool["function"]["name"] in withheld],
         )
 
@@ -158,10 +158,10 @@ class SampleStore:
             "trajectory_id": sample.trajectory_ids[0],
             "env": sample.env,
             "verified": int(sample.verified),
-            "n_turns": len(sample.turns),
+            "n_turns": len(sample.dialogue.turns),
             "n_calls": sample.n_calls,
             "model": sample.model,
-            "data": _dumps({name: getattr(sample, name) for name in _OWN_FIELDS}),
+            "data": _dumps(_own_fields(sample)),
             "tools_hash": None,
             "state_hash": None,
         }
@@ -259,6 +259,10 @@ class SampleStore:
         if tools_hash is not None:  # a lean row; an old one holds everything in `data`
             values["tools"] = self._get_shared("tool_sets", tools_hash, shared)
             values["initial_state"] = None if state_hash is None else self._get_shared("states", state_hash, shared)
+        try:
+            values["dialogue"] = Dialogue.stored(values.pop("messages"), values.pop("turns"))
+        except ValueError as error:
+            raise StoreError(f"{self.store.path}: sample {values.get('id')}: {error}") from None
         return Sample(**values)
 
     def _put_shared(self, table: str, value: Any) -> str:
@@ -281,8 +285,16 @@ class SampleStore:
 
 _SHARED = {"tool_sets": "tools", "states": "state"}
 """Tables of values many samples share, keyed by hash -> the column holding the JSON."""
-_OWN_FIELDS = tuple(f.name for f in fields(Sample) if f.name not in ("tools", "initial_state"))
 _ROW = "data, tools_hash, state_hash"
+
+
+def _own_fields(sample: Sample) -> dict[str, Any]:
+    """What a sample's row keeps in `data`, keys in the order stores have always written: the dialogue as
+    `messages` and per-turn records (`turns`), the tool list and initial state apart (shared rows)."""
+    head = {name: getattr(sample, name) for name in ("id", "trajectory_ids", "env", "scenario", "seed", "model")}
+    dialogue = {"messages": sample.messages, "turns": sample.dialogue.records()}
+    tail = {name: getattr(sample, name) for name in ("verified", "attempts", "extra_tools", "setup", "goals", "focus")}
+    return head | dialogue | tail
 
 
 def _reject(row: dict[str, Any]) -> Reject:

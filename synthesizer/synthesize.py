@@ -269,7 +269,8 @@ async def _one(
         except ConnectionFailed as error:  # the server died or would not restart: this trajectory only
             outcome = rejected(f"server: {error}")
         if isinstance(outcome, Sample) and goals is not None:
-            outcome.goals = account_for(goals, targets, {turn.target.step for turn in plan.turns})
+            kept = plan.turns[: len(outcome.dialogue.turns)]  # a dialogue may end before its plan does
+            outcome.goals = account_for(goals, targets, {turn.target.step for turn in kept})
         outcomes.append(_with_focus(outcome, focus, explored))
     return outcomes
 
@@ -376,7 +377,7 @@ def drop_near_duplicates(samples: SampleStore, min_turns: int) -> int:
     seen = NearDuplicates()
     cuts: dict[str, tuple[int, str]] = {}
     for sample in samples.iter_samples():  # streamed; the changes are written after the read has ended
-        queries = [turn["query"] for turn in sample.turns]
+        queries = [turn.request for turn in sample.dialogue.turns]
         if sample.goals is not None:  # a recorded session is what a person did: every goal stays
             for query in queries:
                 seen.add(query)

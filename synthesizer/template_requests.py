@@ -8,6 +8,7 @@ such a sample becomes a reject (the count and the fix are printed: `funreason an
 that takes records, phrased by no template) is never kept.
 """
 
+import dataclasses
 import re
 from collections.abc import Mapping
 
@@ -30,22 +31,24 @@ def keep_phrased(outcome: Sample | Reject, tools: Mapping[str, ToolInfo], allow:
     sample with those turns marked."""
     if isinstance(outcome, Reject):
         return outcome
-    pasted = next((turn["query"] for turn in outcome.turns if _RAW_JSON.search(turn.get("query") or "")), None)
+    turns = outcome.dialogue.turns
+    pasted = next((turn.request for turn in turns if _RAW_JSON.search(turn.request)), None)
     if pasted is not None:  # a record or a list of them written out as JSON: no user says that
         reason = f"{PASTED_REASON}: {pasted[:80]!r}"
         return Reject(outcome.id, outcome.trajectory_ids[0], outcome.model, reason, outcome.attempts)
     templated = [
         position
-        for position, turn in enumerate(outcome.turns)
-        if turn.get("query_source") != "model" and not ((tools.get(turn["target"]) or _NONE).hints or {}).get("asks")
+        for position, turn in enumerate(turns)
+        if turn.source != "model" and not ((tools.get(turn.target or "") or _NONE).hints or {}).get("asks")
     ]
     if not templated:
         return outcome
     if allow:
-        for position in templated:
-            outcome.turns[position]["template_request"] = True
-        return outcome
-    target = outcome.turns[templated[0]]["target"]
+        marked = outcome.dialogue.with_turns(
+            lambda position, turn: dataclasses.replace(turn, template_request=position in templated)
+        )
+        return dataclasses.replace(outcome, dialogue=marked)
+    target = turns[templated[0]].target
     reason = f"{TEMPLATE_REASON}: {target} has no phrasing, so its request would paste its description"
     return Reject(
         id=outcome.id,

@@ -11,8 +11,8 @@ An origin is `{"kind": "result", "call": id, "tool", "field"}` (an earlier call'
 "turn": n, "said": k}` (the user's k-th message in turn n said it, a name like `premium_economy` also in
 words), `{"kind": "walk", "tool", "field"}` (a result of the walk that the dialogue never shows: a story
 dialogue asks for a later step without the one it read its value from) or `{"kind": <provenance source>}`
-(a pool, the schema, ...).  What a stored sample holds is read in one function, `sample_view` (a reject's in
-`_reject_view`), so a change of the sample's shape (turns as typed objects) changes those two.
+(a pool, the schema, ...).  A sample's turns are its dialogue's (`sample_view`); a reject's, and a model's
+attempt's, are cut where each turn's query is said (`dialogue_turns`).
 """
 
 import json
@@ -24,6 +24,7 @@ import orjson
 
 from servers import canonical_json
 from simulator import Store
+from synthesizer.dialogue import Dialogue, Variant
 from synthesizer.errors import DatasetError
 from synthesizer.samples import Reject, Sample, SampleStore
 
@@ -64,9 +65,8 @@ def record_view(record: dict[str, Any], store_path: Path | None = None) -> dict[
         scenario=meta.get("scenario", "?"),
         seed=meta.get("seed", 0),
         model=meta.get("model", "?"),
-        messages=record["messages"],
+        dialogue=Dialogue.read(record["messages"], meta.get("turns") or []),
         tools=record.get("tools") or [],
-        turns=_with_queries(meta.get("turns") or [], record["messages"]),
         verified=bool(meta.get("verified")),
         attempts=sum(turn.get("attempts") or 0 for turn in meta.get("turns") or []),
     )
@@ -76,7 +76,9 @@ def record_view(record: dict[str, Any], store_path: Path | None = None) -> dict[
         with Store(store_path) as store:
             view = sample_view(sample, _steps(store, sample.trajectory_ids))
     if not any("attempts" in turn for turn in meta.get("turns") or []):
-        view["attempts"] = None  # exports do not keep them
+        view["attempts"] = None  # exports do not keep them, nor who wrote each request
+        for turn in view["turns"]:
+            turn.update(attempts=None, query_source=None)
     return view
 
 
@@ -109,14 +111,19 @@ def view_to_show(what: str, db: Path | None = None) -> dict[str, Any]:
 
 def sample_view(sample: Sample, steps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A sample as a view; `steps` (the trajectory's recorded steps) give each call its diff and provenance."""
-    turns, calls = dialogue_turns(sample.messages, [turn["query"] for turn in sample.turns], steps)
-    for turn, planned in zip(turns, sample.turns, strict=False):
+    dialogue = sample.dialogue
+    turns = [{"messages": list(turn.messages)} for turn in dialogue.turns]
+    if turns:  # what comes before the first request goes with the first turn
+        turns[0]["messages"][:0] = dialogue.preamble
+    calls: dict[str, dict[str, Any]] = {}
+    _link_calls(turns, steps or [], calls)
+    for turn, planned in zip(turns, dialogue.turns, strict=True):
         turn.update(
-            variant=planned.get("variant", "plain"),
-            target=planned.get("target"),
-            withheld=planned.get("withheld"),
-            attempts=planned.get("attempts"),
-            query_source=planned.get("query_source"),
+            variant=str(planned.variant or Variant.PLAIN),
+            target=planned.target,
+            withheld=planned.withheld,
+            attempts=planned.attempts,
+            query_source=planned.source,
         )
     return {
         "id": sample.id,
@@ -136,19 +143,6 @@ def sample_view(sample: Sample, steps: list[dict[str, Any]] | None = None) -> di
         "calls": calls,
         "walk": [],
     }
-
-
-def _with_queries(turns: list[dict[str, Any]], messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Exports keep each turn's variant but not its query: the user's messages in order, a missing-parameter
-    or missing-tool turn taking one more (the user's answer, the word that the tool is there)."""
-    said = iter(message["content"] for message in messages if message["role"] == "user")
-    filled = []
-    for turn in turns:
-        query = turn.get("query") or next(said, "")
-        if "query" not in turn and turn.get("variant") in ("missing_parameter", "missing_tool"):
-            next(said, None)
-        filled.append({**turn, "query": query})
-    return filled
 
 
 def _reject_view(store: Store, reject: Reject) -> dict[str, Any]:
@@ -209,14 +203,9 @@ def _failed_turn(reason: str) -> int | None:
 def _turns(messages: list[dict[str, Any]], queries: list[str]) -> list[dict[str, Any]]:
     """Messages cut where each turn's query is said (a system message or a follow-up stays in its turn, what
     comes before the first query goes with the first turn)."""
-    turns: list[dict[str, Any]] = [{"messages": []}]
-    started = 0
-    for message in messages:
-        if started < len(queries) and message["role"] == "user" and message["content"] == queries[started]:
-            if started and turns[-1]["messages"]:
-                turns.append({"messages": []})
-            started += 1
-        turns[-1]["messages"].append(message)
+    dialogue = Dialogue.at_requests(messages, queries)
+    turns = [{"messages": list(turn.messages)} for turn in dialogue.turns] or [{"messages": []}]
+    turns[0]["messages"][:0] = dialogue.preamble
     return turns if turns[0]["messages"] else []
 
 

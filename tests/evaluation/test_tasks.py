@@ -25,7 +25,7 @@ def test_every_verified_sample_is_a_task_with_a_ground_truth_state_per_turn(stor
             sample.seed,
             sample.tools,
         )
-        assert [turn.query for turn in task.turns] == [turn["query"] for turn in sample.turns]
+        assert [turn.query for turn in task.turns] == [turn.request for turn in sample.dialogue.turns]
         assert all(turn.state_hash for turn in task.turns)
         for turn in task.turns:
             if turn.variant == "missing_tool":

@@ -6,11 +6,13 @@ rules, chat templates, BFCL's checker) lives in tests/synthesizer/test_export_lo
 
 import ast
 import copy
+import dataclasses
 import json
 import os
 
 import pytest
 
+from synthesizer.dialogue import Dialogue
 from synthesizer.errors import ExportError
 from synthesizer.export import FORMATS, ExportOptions, export_samples
 from synthesizer.samples import Sample
@@ -128,9 +130,8 @@ def plain_sample():
     state = {"filesystem": {"cwd": "/home/alex", "nodes": {"/home/alex/notes.txt": {"kind": "file", "content": "x"}}}}
     return Sample(
         **_provenance("s-plain", "filesystem"),
-        messages=messages,
+        dialogue=Dialogue.stored(messages, turns),
         tools=[LS, CAT, CP],
-        turns=turns,
         initial_state=state,
     )
 
@@ -170,9 +171,8 @@ def missing_parameter_sample():
     state = {"travel": {"users": {"TRV001": {"full_name": "Maya Patel", "loyalty_points": 4120, "budget": 3000.0}}}}
     return Sample(
         **_provenance("s-param", "travel"),
-        messages=messages,
+        dialogue=Dialogue.stored(messages, turns),
         tools=[BOOK],
-        turns=turns,
         initial_state=state,
     )
 
@@ -236,9 +236,8 @@ def missing_tool_sample():
     }
     return Sample(
         **_provenance("s-tool", "filesystem+messaging"),
-        messages=messages,
+        dialogue=Dialogue.stored(messages, turns),
         tools=[CAT],
-        turns=turns,
         initial_state=state,
         extra_tools=[SEND],
     )
@@ -275,11 +274,15 @@ def error_recovery_sample():
     state = {"travel": {"users": {"TRV002": {"full_name": "Daniel Okafor", "loyalty_points": 860, "budget": None}}}}
     return Sample(
         **_provenance("s-error", "travel"),
-        messages=messages,
+        dialogue=Dialogue.stored(messages, turns),
         tools=[GET_USER],
-        turns=turns,
         initial_state=state,
     )
+
+
+def rebuilt(sample, messages, turns):
+    """The sample with other messages and turn records, read as the store reads them."""
+    return dataclasses.replace(sample, dialogue=Dialogue.stored(messages, turns))
 
 
 def all_samples():
@@ -410,7 +413,10 @@ def test_funreason_puts_the_reasoning_in_a_think_block(tmp_path):
 
 def test_funreason_stringifies_arguments_too(tmp_path):
     calls = by_id(export(tmp_path, "funreason", arguments="string"))["s-param"]["messages"][4]["tool_calls"]
-    assert json.loads(calls[0]["function"]["arguments"]) == missing_parameter_sample().turns[0]["calls"][0]["arguments"]
+    assert (
+        json.loads(calls[0]["function"]["arguments"])
+        == missing_parameter_sample().dialogue.turns[0].calls[0]["arguments"]
+    )
     assert calls[0]["function"]["arguments"].startswith('{"user_id": "TRV001", "origin": "JFK"')
 
 
@@ -498,10 +504,7 @@ def test_sharegpt_missing_parameter_and_error_recovery(tmp_path):
 
 
 def _broken(messages):
-    sample = plain_sample()
-    sample.id = "s-broken"
-    sample.messages = messages
-    return sample
+    return dataclasses.replace(plain_sample(), id="s-broken", dialogue=Dialogue.read(messages))
 
 
 @pytest.mark.parametrize(
@@ -620,18 +623,20 @@ def test_bfcl_entry_for_the_missing_tool_dialogue(tmp_path):
 @pytest.mark.parametrize("read_first", [True, False], ids=["read-then-refused", "refused-at-once"])
 def test_bfcl_calls_made_before_the_announcement_stay_before_the_holdout_turn(tmp_path, read_first):
     sample = missing_tool_sample()
+    messages, turns = sample.messages, sample.dialogue.records()
     reread = {"tool": "cat", "arguments": {"file_path": "todo.txt"}, "result": "TODO: review"}
-    sample.turns[1]["calls"] = [reread, *sample.turns[1]["calls"], reread]
+    turns[1]["calls"] = [reread, *turns[1]["calls"], reread]
     if read_first:  # the assistant re-reads the file, then finds it cannot send it
-        sample.messages[5:5] = [
+        messages[5:5] = [
             {"role": "assistant", "content": "", "tool_calls": [_call("call_1_0", "cat", file_path="todo.txt")]},
             _result("call_1_0", "cat", "TODO: review"),
         ]
-    sample.messages += [
+    messages += [
         {"role": "user", "content": "Thanks, that is all."},
         {"role": "assistant", "content": "You are welcome."},
     ]
-    sample.turns.append({"query": "Thanks, that is all.", "calls": [], "variant": "plain"})
+    turns.append({"query": "Thanks, that is all.", "calls": [], "variant": "plain"})
+    sample = rebuilt(sample, messages, turns)
     record = export(tmp_path, "bfcl", [sample])[0]
     read, send = "cat(file_path='todo.txt')", "send_message(receiver_id='USR002', message='TODO: review')"
     holdout_split = [[read], [send, read]] if read_first else [[], [read, send, read]]
@@ -643,9 +648,11 @@ def test_bfcl_calls_made_before_the_announcement_stay_before_the_holdout_turn(tm
 
 def test_bfcl_withheld_tool_announced_between_turns_gets_an_empty_holdout_turn(tmp_path):
     sample = missing_tool_sample()
-    announcement = sample.messages.pop(6)
-    sample.messages.insert(4, announcement)  # before the query of turn 1 instead of inside it
-    sample.messages[1]["tool_calls"][0]["function"]["name"] = "head"  # turn 0 reached its truth another way
+    messages = sample.messages
+    announcement = messages.pop(6)
+    messages.insert(4, announcement)  # before the query of turn 1 instead of inside it
+    messages[1]["tool_calls"][0]["function"]["name"] = "head"  # turn 0 reached its truth another way
+    sample = rebuilt(sample, messages, sample.dialogue.records())
     bfcl, sharegpt = (export(tmp_path, fmt, [sample])[0] for fmt in ("bfcl", "sharegpt"))
     assert bfcl["missed_function"] == {"1": ["send_message"]}
     assert bfcl["ground_truth"][0] == ["cat(file_path='todo.txt')"]
@@ -664,7 +671,9 @@ def test_bfcl_a_tool_announced_by_name_only_is_released_too(tmp_path):
 
 def test_bfcl_a_withheld_tool_never_announced_is_offered_from_the_start(tmp_path):
     sample = missing_tool_sample()
-    del sample.messages[6]
+    messages = sample.messages
+    del messages[6]
+    sample = rebuilt(sample, messages, sample.dialogue.records())
     record = export(tmp_path, "bfcl", [sample])[0]
     assert record["missed_function"] == {}
     assert [len(question) for question in record["question"]] == [1, 1, 1]  # one BFCL turn per user message
@@ -700,7 +709,9 @@ def test_bfcl_ground_truth_and_follow_up_answers(tmp_path):
 def test_bfcl_ground_truth_strings_are_python_calls(tmp_path):
     sample = plain_sample()
     arguments = {"pattern": 'it\'s "quoted"', "limit": 3, "recursive": False, "tags": ["a", "b"], "after": None}
-    sample.turns[1]["calls"] = [{"tool": "find", "arguments": arguments, "result": []}]
+    turns = sample.dialogue.records()
+    turns[1]["calls"] = [{"tool": "find", "arguments": arguments, "result": []}]
+    sample = rebuilt(sample, sample.messages, turns)
     (truth,) = by_id(export(tmp_path, "bfcl", [sample]))["s-plain"]["ground_truth"][1]
     call = ast.parse(truth, mode="eval").body
     assert call.func.id == "find"
@@ -708,12 +719,12 @@ def test_bfcl_ground_truth_strings_are_python_calls(tmp_path):
     assert {keyword.arg: ast.literal_eval(keyword.value) for keyword in call.keywords} == arguments
 
 
-def test_bfcl_refuses_a_dialogue_whose_queries_are_not_in_the_messages(tmp_path):
+def test_a_stored_dialogue_whose_queries_are_not_in_its_messages_does_not_read():
     sample = plain_sample()
-    sample.turns[1]["query"] = "a query nobody asked"
-    with pytest.raises(ExportError, match="1 of 2 turns"):
-        export_samples([sample], "bfcl", tmp_path / "bfcl.jsonl")
-    assert list(tmp_path.iterdir()) == []
+    turns = sample.dialogue.records()
+    turns[1]["query"] = "a query nobody asked"
+    with pytest.raises(ValueError, match="1 of its 2 turns"):
+        Dialogue.stored(sample.messages, turns)
 
 
 # --- atomic writes and errors -------------------------------------------------------------------------------------

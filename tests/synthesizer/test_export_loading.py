@@ -11,6 +11,7 @@ import pyarrow.json
 import pytest
 from jinja2.exceptions import TemplateError
 
+from synthesizer.dialogue import Dialogue
 from synthesizer.export import ExportOptions, export_samples
 from synthesizer.samples import Sample
 from tests.conftest import FUNREASON
@@ -215,9 +216,8 @@ def mixed_argument_types_sample():
     turns = [{"query": messages[0]["content"], "calls": calls, "variant": "plain", "target": "set_cabin_temperature"}]
     return Sample(
         **_provenance("s-mixed", "vehicle"),
-        messages=messages,
+        dialogue=Dialogue.stored(messages, turns),
         tools=[SET_UNITS, SET_CABIN],
-        turns=turns,
         initial_state={"vehicle": {}},
     )
 

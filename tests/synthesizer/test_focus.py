@@ -98,7 +98,7 @@ def _focused_store(path, focus: Focus | None, trajectories: int = 10, walks_to=N
 
 
 def _target_share(samples, tools) -> float:
-    turns = [turn["target"] for sample in samples for turn in sample.turns]
+    turns = [turn.target for sample in samples for turn in sample.dialogue.turns]
     return sum(1 for target in turns if target in tools) / len(turns)
 
 
@@ -128,11 +128,14 @@ def test_the_eval_tasks_never_reach_the_training_data_matched_by_id_or_request(t
     by_id, by_text = uniform[0], uniform[1]
     held_out = {
         by_id.id: {"env": "messaging", "queries": ["a request nobody makes"]},
-        "another-run-000001:abcd": {"env": "messaging", "queries": [f"  {by_text.turns[-1]['query'].upper()} "]},
+        "another-run-000001:abcd": {
+            "env": "messaging",
+            "queries": [f"  {by_text.dialogue.turns[-1].request.upper()} "],
+        },
     }
     focus = read_focus(write_eval(tmp_path / "eval.json", {}, held_out=held_out))
     assert focus.is_held_out(by_id.id, [], []) and focus.is_held_out("x", by_id.trajectory_ids, [])
-    assert focus.is_held_out("x", [], [by_text.turns[-1]["query"]]) and not focus.is_held_out("x", ["y"], ["z"])
+    assert focus.is_held_out("x", [], [by_text.dialogue.turns[-1].request]) and not focus.is_held_out("x", ["y"], ["z"])
     # The same walks again, in a store without the uniform samples: in one store the near-duplicate cut would
     # keep, of each uniform/focused twin, the one whose synthesis key sorts first (a hash), not this rule.
     synthesize(tmp_path / "walks.db", SynthesisConfig(seed=2, focus=focus), OfflineBackend())

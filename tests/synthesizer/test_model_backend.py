@@ -127,10 +127,10 @@ def test_a_model_that_is_right_gives_a_verified_sample(tmp_path, mode):
     model, path, counts = synthesize_scripted(tmp_path, mode)
     assert counts == VERIFIED
     sample = only(path, "samples")
-    assert sample.model == "scripted" and [turn["attempts"] for turn in sample.turns] == [1, 1]
+    assert sample.model == "scripted" and [turn.attempts for turn in sample.dialogue.turns] == [1, 1]
     calls = [c["function"]["name"] for m in sample.messages for c in m.get("tool_calls") or []]
     assert calls == ["get_user_id", "log_in", "send_message"]
-    assert sample.turns[1]["query"].startswith(QUERY)
+    assert sample.dialogue.turns[1].request.startswith(QUERY)
     if mode == "flaky":
         assert model.requests > 3  # two 429s and a 500 were retried
     if mode in ("text_only", "needs_jinja"):
@@ -148,7 +148,7 @@ def test_a_missing_tool_turn_is_written_and_offered_later(tmp_path):
         counts = run_synthesis(path, f"{base}/v1", config)
     assert counts == VERIFIED
     sample = only(path, "samples")
-    assert sample.turns[0]["variant"] == "missing_tool" and sample.turns[0]["withheld"] == "get_user_id"
+    assert sample.dialogue.turns[0].variant == "missing_tool" and sample.dialogue.turns[0].withheld == "get_user_id"
     assert [tool["function"]["name"] for tool in sample.extra_tools] == ["get_user_id"]
     assert any(m["role"] == "system" and "get_user_id" in m["content"] for m in sample.messages)
 
@@ -168,8 +168,8 @@ def test_a_request_wrapped_in_json_is_read_as_the_request_and_the_draft_is_offer
     writes = conversations(model, "You write")
     assert all(len(messages) == 2 for messages in writes)  # no retry: the fenced object was unwrapped
     assert all(json.loads(messages[1]["content"])["draft"] for messages in writes)
-    assert only(path, "samples").turns[0]["query"].startswith(QUERY)
-    assert only(path, "samples").turns[0]["query_source"] == "model"
+    assert only(path, "samples").dialogue.turns[0].request.startswith(QUERY)
+    assert only(path, "samples").dialogue.turns[0].source == "model"
 
 
 def test_when_every_rewrite_fails_the_draft_stands_and_says_so(tmp_path):
@@ -182,7 +182,7 @@ def test_when_every_rewrite_fails_the_draft_stands_and_says_so(tmp_path):
     if counts["rejected"]:  # this scripted model acts only on its own queries: the reject is its answer's
         assert "query writer" not in only(path, "rejects").reason
     else:
-        assert only(path, "samples").turns[0]["query_source"] == "phrasing"
+        assert only(path, "samples").dialogue.turns[0].source == "phrasing"
 
 
 def test_the_endpoint_options_reach_every_request(tmp_path):
@@ -201,7 +201,7 @@ def test_a_wrong_answer_is_corrected_by_the_critics_hint(tmp_path):
     _, path, counts = synthesize_scripted(tmp_path, "wrong_then_right")
     assert counts["verified"] == 1
     sample = only(path, "samples")
-    assert [turn["attempts"] for turn in sample.turns] == [1, 2]
+    assert [turn.attempts for turn in sample.dialogue.turns] == [1, 2]
     sent = [c["function"]["arguments"] for m in sample.messages for c in m.get("tool_calls") or []]
     assert [call["message"] for call in sent if "message" in call] == ["Running late."]
 

@@ -58,7 +58,7 @@ def test_report_figures_match_the_store(run):
         trajectories = list(store.iter_trajectories())
     assert sum(figures["turns_per_sample"].values()) == len(listed)
     assert figures["turns_per_sample"] == {
-        turns: sum(len(s.turns) == turns for s in listed) for turns in {len(s.turns) for s in listed}
+        turns: sum(len(s.dialogue.turns) == turns for s in listed) for turns in {len(s.dialogue.turns) for s in listed}
     }
     assert sum(figures["calls_per_sample"].values()) == len(listed)
     assert sum(figures["reject_reasons"].values()) == len(rejects)

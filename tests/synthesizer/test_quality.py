@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from synthesizer.chat_flow import appears
 from synthesizer.quality import QUALITY_FIGURES, measure_quality, read_records
+from synthesizer.query_text import appears
 from synthesizer.report import collect_figures
 from tests.conftest import funreason
 

@@ -38,4 +38,4 @@ def test_a_recorded_session_becomes_a_verified_sample(tmp_path):
     assert counts == {"samples": 1, "verified": 1, "rejected": 0, "pending": 0}
     with Store(db) as store:
         [sample] = list(SampleStore(store).iter_samples())
-    assert "USR005" not in " ".join(turn["query"] for turn in sample.turns)  # taken from a result: implicit
+    assert "USR005" not in " ".join(turn.request for turn in sample.dialogue.turns)  # taken from a result: implicit

@@ -5,6 +5,7 @@ import sqlite3
 from dataclasses import asdict, replace
 
 from simulator import Store
+from synthesizer.dialogue import Dialogue
 from synthesizer.samples import Reject, Sample, SampleStore
 
 TOOLS = [{"type": "function", "function": {"name": "ls", "description": "List a folder.", "parameters": {}}}]
@@ -19,14 +20,22 @@ def _sample(number: int, **changes) -> Sample:
         scenario="default",
         seed=number,
         model="offline",
-        messages=[{"role": "user", "content": f"list {number}"}, {"role": "assistant", "content": "done"}],
+        dialogue=Dialogue.stored(
+            [{"role": "user", "content": f"list {number}"}, {"role": "assistant", "content": "done"}],
+            [{"query": f"list {number}", "variant": "plain", "calls": []}],
+        ),
         tools=TOOLS,
-        turns=[{"query": f"list {number}", "variant": "plain", "calls": []}],
         verified=True,
         attempts=1,
         initial_state=STATE,
     )
     return replace(sample, **changes)
+
+
+def _full_row(sample: Sample) -> dict:
+    """A sample as rows of older stores held it: every field in `data`, the dialogue as messages and turns."""
+    row = {key: value for key, value in asdict(sample).items() if key != "dialogue"}
+    return row | {"messages": sample.messages, "turns": sample.dialogue.records()}
 
 
 def test_shared_parts_are_stored_once_and_read_back_whole(tmp_path):
@@ -59,7 +68,7 @@ def test_old_rows_holding_full_json_still_read(tmp_path):
         )
         connection.execute("CREATE TABLE llm_cache (key TEXT PRIMARY KEY, request TEXT, reply TEXT)")
         connection.execute(
-            "INSERT INTO samples VALUES ('s1', 't1', 'filesystem', 1, 1, 0, 'offline', ?)", [json.dumps(asdict(old))]
+            "INSERT INTO samples VALUES ('s1', 't1', 'filesystem', 1, 1, 0, 'offline', ?)", [json.dumps(_full_row(old))]
         )
     connection.close()
     with Store(path) as store:
@@ -80,7 +89,7 @@ def test_rejects_keep_the_dialogue_as_far_as_it_got_and_old_rejects_still_read(t
         lean.reject_sample("s2", "near-duplicate request: 'list 2'")
         read = {reject.id: reject for reject in lean.iter_rejects()}
         assert read["r1"].messages == messages and read["r1"].turns == [{"query": "list 1"}]
-        assert read["s2"].messages == _sample(2).messages and read["s2"].turns == _sample(2).turns
+        assert read["s2"].messages == _sample(2).messages and read["s2"].turns == _sample(2).dialogue.records()
         assert lean.get_reject("r1") == read["r1"] and lean.get_reject("nope") is None
     path = tmp_path / "old.db"
     with Store(path):

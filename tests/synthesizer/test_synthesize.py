@@ -37,17 +37,14 @@ def samples_of(path):
 def test_samples_are_verified_multi_turn_dialogues_with_every_variant(store):
     samples = samples_of(store)
     assert all(sample.verified for sample in samples)
-    assert all(2 <= len(sample.turns) <= 5 for sample in samples)
+    assert all(2 <= len(sample.dialogue.turns) <= 5 for sample in samples)
     assert {sample.env for sample in samples} == {"messaging", "trading", "filesystem", "vehicle"}
-    variants = {turn["variant"] for sample in samples for turn in sample.turns}
+    variants = {turn.variant for sample in samples for turn in sample.dialogue.turns}
     # error recovery only from a state no description declares (issue 23), which these short walks never meet
     assert variants == {"plain", "missing_parameter", "missing_tool"}
     for sample in samples:
         assert sample.model == "offline-rules-v2" and sample.trajectory_ids and sample.initial_state
-        users = [message for message in sample.messages if message["role"] == "user"]
-        assert [turn["query"] for turn in sample.turns] == [
-            m["content"] for m in users if m["content"] in {t["query"] for t in sample.turns}
-        ]
+        assert all(turn.messages[0] == {"role": "user", "content": turn.request} for turn in sample.dialogue.turns)
 
 
 def test_every_tool_message_is_what_a_fresh_sandbox_returns(store):
@@ -64,7 +61,7 @@ def test_every_tool_message_is_what_a_fresh_sandbox_returns(store):
             steps, end_hash = await replay(connection, calls, sample.seed)
             tool_texts = [message["content"] for message in sample.messages if message["role"] == "tool"]
             assert [step.text for step in steps] == tool_texts
-            truth = [(c["tool"], c["arguments"]) for turn in sample.turns for c in turn["calls"]]
+            truth = [(c["tool"], c["arguments"]) for turn in sample.dialogue.turns for c in turn.calls]
             _, truth_hash = await replay(connection, truth, sample.seed)
             assert end_hash == truth_hash
 
@@ -86,11 +83,11 @@ def test_tool_calls_and_results_pair_up(store):
 
 def test_queries_mention_their_free_inputs_and_hide_intermediate_steps(store):
     for sample in samples_of(store):
-        for turn in sample.turns:
-            query = turn["query"]
-            if len(turn["calls"]) > 1:
-                assert not any(re.search(rf"\b{call['tool']}\b", query) for call in turn["calls"][:-1])
-            for name, schema in turn["advanced_tool"]["parameters"]["properties"].items():
+        for turn in sample.dialogue.turns:
+            query = turn.request
+            if len(turn.calls) > 1:
+                assert not any(re.search(rf"\b{call['tool']}\b", query) for call in turn.calls[:-1])
+            for name, schema in turn.advanced_tool["parameters"]["properties"].items():
                 assert schema.get("description"), name
 
 
@@ -113,7 +110,7 @@ def test_changing_any_argument_fails_validation(store):
 
     async def main() -> None:
         async with ServerTarget.from_record(sample.env, sample.scenario).connect() as connection:
-            truth = [(c["tool"], c["arguments"]) for turn in sample.turns for c in turn["calls"]]
+            truth = [(c["tool"], c["arguments"]) for turn in sample.dialogue.turns for c in turn.calls]
             expected = [Call(i, t, a, None, {}) for i, (t, a) in enumerate(truth)]
             steps, truth_hash = await replay(connection, truth, sample.seed)
             for call, step in zip(expected, steps, strict=True):

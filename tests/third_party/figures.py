@@ -87,9 +87,9 @@ def measure(server: ThirdParty, folder: Path, trajectories: int = 40) -> dict[st
     wrong_success = sum(
         1
         for sample in verified
-        for turn in sample.turns
-        for call in turn["calls"]
-        if turn["variant"] != "error_recovery" and looks_failed(json.dumps(call["result"]), call["result"])
+        for turn in sample.dialogue.turns
+        for call in turn.calls
+        if turn.variant != "error_recovery" and looks_failed(json.dumps(call["result"]), call["result"])
     )
     return {
         "server": server.name,

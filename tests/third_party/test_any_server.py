@@ -310,7 +310,7 @@ def test_requests_that_would_paste_descriptions_are_not_kept_unless_allowed(tmp_
     with Store(db) as store:
         marked = list(SampleStore(store).iter_samples())
     assert kept["verified"] == len(marked) >= 1
-    assert all(turn.get("template_request") for sample in marked for turn in sample.turns)
+    assert all(turn.template_request for sample in marked for turn in sample.dialogue.turns)
 
 
 def test_annotate_with_a_model_keeps_the_drafts_that_fit_the_tool(tmp_path):
