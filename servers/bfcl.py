@@ -212,7 +212,7 @@ def _trading(state: dict[str, Any]) -> dict[str, list[Any]]:
 def _travel(state: dict[str, Any]) -> dict[str, list[Any]]:
     first, last = state.get("user_first_name"), state.get("user_last_name")
     return {
-        "travel_access": [state.get("access_token")],
+        "travel_access_token": [state.get("access_token")],
         "card_id": list(state.get("credit_card_list") or {}),
         "booking_id": list(state.get("booking_record") or {}),
         "first_name": [first],
