@@ -201,7 +201,16 @@ def _tool_method(method_name: str, method: Callable[..., Any], trust_annotations
     else:
         returns = signature.return_annotation
 
+    shared_defaults = {  # `tags: list = []`: one list for every call, which a later call may have changed
+        parameter.name: parameter.default
+        for parameter in list(signature.parameters.values())[1:]
+        if isinstance(parameter.default, list | dict | set)
+    }
+
     def call_method(self: ClassEnvironment, **arguments: Any) -> Any:
+        for name, default in shared_defaults.items():  # each call its own copy, as a fresh process would see it
+            if name not in arguments or arguments[name] is default:
+                arguments[name] = copy.deepcopy(default)
         try:
             result = getattr(self.instance, method_name)(**arguments)
         except ToolError:
