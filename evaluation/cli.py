@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from evaluation.errors import EvaluationError
-from evaluation.evaluate import attempts_per_task, evaluate_tasks, regrade_attempts
+from evaluation.evaluate import attempts_per_task, evaluate_tasks, hinted_tasks, regrade_attempts
 from evaluation.figures import eval_figures
 from evaluation.profile import failure_profile
 from evaluation.report import write_eval_report
@@ -22,6 +22,7 @@ from evaluation.sharded import EvalWork, evaluate_on_ray
 from evaluation.tasks import load_tasks, split_tasks, write_tasks
 from simulator import Store
 from simulator import cli as simulator_cli
+from simulator.hints import load_hints
 from synthesizer import cli as synthesizer_cli
 from synthesizer.samples import SampleStore
 
@@ -72,6 +73,7 @@ def tasks_command(db: Path, split: float | None, seed: int, out: Path | None) ->
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), help="Write eval.md and eval.html.")
 @click.option("--regrade", is_flag=True, help="Re-score the stored attempts with the current checker; run nothing.")
 @click.option("--ray", "ray_address", metavar="ADDRESS", help=simulator_cli.RAY_HELP)
+@simulator_cli.HINTS_OPTION
 def eval_command(
     db: Path,
     tasks_file: Path | None,
@@ -90,15 +92,20 @@ def eval_command(
     report_dir: Path | None,
     regrade: bool,
     ray_address: str | None,
+    hints: Path | None,
 ) -> None:
     """Evaluate a model on tasks in fresh sandboxes; outcome-based grading, pass^k, transcripts in the store.
 
     --llm offline plays back the ground truth (the checker's sanity run: it scores 100%). --regrade re-scores
     one model's stored attempts (--model, needed when the store holds several) with the k they were played with.
+    --hints shows the tools as the hints file describes them, as the data made with it was.
     An endpoint that stays down through every retry leaves the rest pending: one line, exit code 3.
     """
     if llm == "openai" and not model:
         raise click.UsageError("--llm openai needs --model")
+    if regrade and hints is not None:
+        raise click.UsageError("--regrade plays nothing: --hints goes with a run that plays the tasks")
+    hints_file = load_hints(hints) if hints is not None else None
     name = model if llm == "openai" else GroundTruthPolicy.model
     if regrade:
         by_model = regrade_attempts(db, model)
@@ -110,6 +117,8 @@ def eval_command(
     else:
         k = k or 1
         tasks = load_tasks(db=None if tasks_file else db, tasks_file=tasks_file, held_out_only=held_out)
+        if hints_file is not None:
+            tasks = hinted_tasks(tasks, hints_file)
         endpoint = {"timeout_s": timeout, "max_tokens": max_tokens, "extra_body": extra_body}
         if ray_address:
             work = EvalWork(llm, name, base_url, api_key, concurrency, k, temperature, endpoint)

@@ -1,25 +1,27 @@
 """The evaluation loop behind `funreason eval`: attempts stored as they finish, resumable, one model at a time.
 
-The command parses options and calls `evaluate_tasks` (and `regrade_attempts`); `eval --ray` workers call
-the same function on their shard's store.
+The command parses options and calls `evaluate_tasks` (and `regrade_attempts`, and `hinted_tasks` for
+`--hints`); `eval --ray` workers call the same function on their shard's store.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import anyio
 
 from evaluation.errors import EvaluationError
+from evaluation.pool import ConnectionPool
 from evaluation.runner import Attempt, ChatPolicy, GroundTruthPolicy, Policy, regrade, run_attempts
 from evaluation.store import AttemptStore
 from evaluation.tasks import Task
-from simulator import Store
+from simulator import Store, ToolInfo
 from simulator.explorer import Progress
+from simulator.hints import Hints
 from synthesizer.llm import ChatModel, ResponseCache
 from synthesizer.samples import SampleStore
 
-__all__ = ["EvalRun", "attempts_per_task", "evaluate_tasks", "regrade_attempts"]
+__all__ = ["EvalRun", "attempts_per_task", "evaluate_tasks", "hinted_tasks", "regrade_attempts"]
 
 
 @dataclass
@@ -67,7 +69,7 @@ def evaluate_tasks(
             return ChatPolicy(chats[number], temperature=temperature)
 
         wanted = {(task.id, number) for task in tasks for number in range(k)}
-        done = attempts_store.done_ids(model)
+        done = _done_as_shown(attempts_store, model, tasks)
         finished = sum(1 for task in tasks for number in range(k) if Attempt(task, number, model).id in done)
         run = EvalRun([])
 
@@ -95,6 +97,50 @@ def evaluate_tasks(
         run.attempts = [a for a in attempts_store.iter_attempts(model) if (a.task.id, a.number) in wanted]
         run.pending = len(wanted) - len(run.attempts) if run.pending_reason else 0
         return run
+
+
+def hinted_tasks(tasks: list[Task], hints: Hints) -> list[Task]:
+    """The tasks as the model is shown them when the data was made with `hints`: each tool the file describes
+    is offered with the file's description, as the explorer's connection offered it.
+
+    The file is first checked against every tool the tasks' servers list, as `explore --hints` checks it: a
+    tool none of them lists, or a slot the tool lacks, is one `HintsError` line naming the file, tool and key.
+    """
+    hints.check(anyio.run(_listed_tools, tasks))
+    return [
+        replace(task, tools=_described(task.tools, hints), extra_tools=_described(task.extra_tools, hints))
+        for task in tasks
+    ]
+
+
+async def _listed_tools(tasks: list[Task]) -> list[ToolInfo]:
+    """Every tool the tasks' servers list (one connection per server, in its first task's scenario)."""
+    listed: dict[str, ToolInfo] = {}
+    async with ConnectionPool() as pool:
+        for env, scenario in {task.env: task.scenario for task in reversed(tasks)}.items():
+            listed |= {tool.name: tool for tool in (await pool.get(env, scenario)).tools}
+    return list(listed.values())
+
+
+def _described(tools: list[dict[str, Any]], hints: Hints) -> list[dict[str, Any]]:
+    return [
+        {**tool, "function": {**tool["function"], "description": hints.descriptions[name]}}
+        if (name := tool["function"]["name"]) in hints.descriptions
+        else tool
+        for tool in tools
+    ]
+
+
+def _done_as_shown(attempts: AttemptStore, model: str, tasks: list[Task]) -> set[str]:
+    """The stored attempts of `model` that were shown the tasks as they are now: one played with other tools
+    (without the hints, or with another file) is played again and replaces the stored one."""
+    shown = {task.id: (task.tools, task.extra_tools) for task in tasks}
+    return {
+        attempt.id
+        for attempt in attempts.iter_attempts(model)
+        if shown.get(attempt.task.id, (attempt.task.tools, attempt.task.extra_tools))
+        == (attempt.task.tools, attempt.task.extra_tools)
+    }
 
 
 def regrade_attempts(db: Path, model: str | None) -> dict[str, list[Attempt]]:

@@ -196,8 +196,10 @@ def _twitter(state: dict[str, Any]) -> dict[str, list[Any]]:
 
 
 def _messages(state: dict[str, Any]) -> dict[str, list[Any]]:
+    """The workspace's users, and who signs in: the entry's current user (not a contact just added or looked up)."""
     users = state.get("user_map") or {}
-    return {"user": list(users), "message_user_id": list(users.values())}
+    own = [state["current_user"]] if state.get("current_user") else list(users.values())
+    return {"user": list(users), "message_user_id": list(users.values()), "message_account": own}
 
 
 def _tickets(state: dict[str, Any]) -> dict[str, list[Any]]:
@@ -212,7 +214,7 @@ def _trading(state: dict[str, Any]) -> dict[str, list[Any]]:
 def _travel(state: dict[str, Any]) -> dict[str, list[Any]]:
     first, last = state.get("user_first_name"), state.get("user_last_name")
     return {
-        "travel_access": [state.get("access_token")],
+        "travel_access_token": [state.get("access_token")],
         "card_id": list(state.get("credit_card_list") or {}),
         "booking_id": list(state.get("booking_record") or {}),
         "first_name": [first],

@@ -44,8 +44,9 @@ def environment_from_class(
     annotations give the published input schema but convert and refuse nothing, so the method
     gets what the caller sent, as in a direct call.  `trust_annotations=True` validates inputs
     and publishes output schemas from the annotations instead.  A method that raises gives an
-    error result and changes nothing; one that returns `{"error": ...}` gives an error result
-    holding exactly that dict, the state as the method left it (as a direct call would).
+    error result and changes nothing; one that returns `{"error": ...}` (or a list of nothing but such
+    dicts) gives an error result holding exactly that value, the state as the method left it (as a
+    direct call would).
     """
     defaults = _public_attributes(target())
     if loader is not None and not callable(getattr(target, loader, None)):
@@ -119,6 +120,10 @@ def import_class(spec: str) -> type:
     if not isinstance(target, type):
         raise ScenarioError(f"{spec!r} is not a class")
     return target
+
+
+def _is_error_dict(value: Any) -> bool:
+    return isinstance(value, dict) and "error" in value
 
 
 class PassThrough(BaseModel):
@@ -196,7 +201,16 @@ def _tool_method(method_name: str, method: Callable[..., Any], trust_annotations
     else:
         returns = signature.return_annotation
 
+    shared_defaults = {  # `tags: list = []`: one list for every call, which a later call may have changed
+        parameter.name: parameter.default
+        for parameter in list(signature.parameters.values())[1:]
+        if isinstance(parameter.default, list | dict | set)
+    }
+
     def call_method(self: ClassEnvironment, **arguments: Any) -> Any:
+        for name, default in shared_defaults.items():  # each call its own copy, as a fresh process would see it
+            if name not in arguments or arguments[name] is default:
+                arguments[name] = copy.deepcopy(default)
         try:
             result = getattr(self.instance, method_name)(**arguments)
         except ToolError:
@@ -204,7 +218,9 @@ def _tool_method(method_name: str, method: Callable[..., Any], trust_annotations
         except Exception as error:
             raise ToolError(f"{type(error).__name__}: {error}") from error
         _check_comparable(self.instance, method_name)
-        returned_error = isinstance(result, dict) and "error" in result
+        returned_error = _is_error_dict(result) or (  # BFCL's get_user_tickets: [{"error": ...}]
+            isinstance(result, list) and bool(result) and all(_is_error_dict(item) for item in result)
+        )
         if trust_annotations and not returned_error:
             return result
         return PassThrough(value=result, is_error=returned_error)

@@ -4,7 +4,8 @@ A tool declares `asks` (requests in the user's voice) and `answers` (reports in 
 assistant's voice).  Templates are plain sentences with three kinds of markup:
 
 * `{name}`: a slot.  In `asks` it is an argument as the user states it; in `answers` it is a
-  field of the tool's result (dotted path into nested objects, `{items#}` for a list's length)
+  field of the tool's result (dotted path into nested objects and through lists of them,
+  `{items#}` for a list's length)
   or, as `{@name}`, one of the call's arguments.
 * `[ ... ]`: an optional segment, kept only when every slot inside it has a value (an optional
   argument the call really passed, a result field that is present, not null and not an empty list).
@@ -161,12 +162,18 @@ def _singular(word: str) -> str:
 
 
 def _lookup(values: Mapping[str, Any], name: str, missing: object) -> Any:
-    """A flat key first (`@name`, `a.b` stored as such), else a dotted path into nested mappings."""
+    """A flat key first (`@name`, `a.b` stored as such), else a dotted path into nested mappings; a step into a
+    list of mappings takes that field of each (`{tickets.title}`: every ticket's title)."""
     if name in values:
         return values[name]
     current: Any = values
     for part in name.split("."):
-        if not isinstance(current, Mapping) or part not in current:
+        if isinstance(current, list) and current and all(isinstance(item, Mapping) for item in current):
+            current = [item[part] for item in current if part in item]
+            if not current:
+                return missing
+        elif not isinstance(current, Mapping) or part not in current:
             return missing
-        current = current[part]
+        else:
+            current = current[part]
     return current

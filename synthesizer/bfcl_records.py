@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from servers.bfcl import bfcl_class, parse_bfcl_call
+from servers.bfcl import BFCL_PREFIX, bfcl_class, parse_bfcl_call
 from synthesizer.errors import DatasetError
 
 __all__ = ["bfcl_question_file", "is_bfcl_entry", "read_bfcl_records"]
@@ -73,7 +73,8 @@ def _record(entry: dict[str, Any], ground_truth: list[list[str]]) -> dict[str, A
                 }
             )
             messages.append({"role": "tool", "tool_call_id": call_id, "content": _execute(instances, tool, arguments)})
-    return {"messages": messages, "tools": _tools(classes), "metadata": {"sample_id": entry.get("id"), "env": "bfcl"}}
+    env = "+".join(f"{BFCL_PREFIX}{name}" for name in classes)  # measured with the shipped hints, as our data is
+    return {"messages": messages, "tools": _tools(classes), "metadata": {"sample_id": entry.get("id"), "env": env}}
 
 
 def _instance(name: str, config: dict[str, Any]) -> Any:

@@ -409,14 +409,19 @@ def _hints(metadata: dict[str, Any], tools: dict[str, dict[str, Any]]) -> dict[s
 
 @cache
 def _builtin_hints(env: str) -> dict[str, dict[str, Any]]:
-    """The hints of our own environments (`travel+messaging` names two), or {} for anything else."""
-    from servers import environment_names, get_environment
+    """The hints of our own environments (`travel+messaging` names two) and of BFCL's classes with their shipped
+    hints (`bfcl:TravelAPI`), or {} for anything else."""
+    from servers import UnknownEnvironment, environment_names, get_environment
+    from servers.bfcl import bfcl_environment_names
 
     hints: dict[str, dict[str, Any]] = {}
     for name in env.split("+"):
-        if name not in environment_names():
+        if name not in environment_names() and name not in bfcl_environment_names():
             return {}
-        hints.update({tool: spec.hints() for tool, spec in get_environment(name).tool_specs().items()})
+        try:
+            hints.update({tool: spec.hints() for tool, spec in get_environment(name).tool_specs().items()})
+        except UnknownEnvironment:  # BFCL's classes without the bfcl-eval package: measured without hints
+            return {}
     return hints
 
 

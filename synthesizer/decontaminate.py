@@ -57,7 +57,8 @@ def normalise(text: str) -> list[str]:
 def find_overlap(texts: Iterable[str]) -> Overlap | None:
     """The first n-gram (13-grams first, then 8-grams) that `texts` share with a BFCL question, or None."""
     index = _index()
-    grams = [_ngrams(normalise(text), _LONG) for text in texts], [_ngrams(normalise(text), _SHORT) for text in texts]
+    words = [normalise(text) for text in texts]  # read once: a generator of texts gives them only once
+    grams = [_ngrams(each, _LONG) for each in words], [_ngrams(each, _SHORT) for each in words]
     for n, found in zip((_LONG, _SHORT), grams, strict=True):
         for gram in sorted(set().union(*found)):
             if gram in index[n]:

@@ -179,6 +179,9 @@ def _bfcl(sample: Sample, options: ExportOptions, number: int) -> dict[str, Any]
     Announced between turns, the holdout turn is empty and the next query follows it.
     """
     turns: list[dict[str, Any]] = []  # BFCL turns: question, ground-truth calls, tools released, steps
+    schemas = {
+        tool["function"]["name"]: tool["function"].get("parameters") for tool in [*sample.tools, *sample.extra_tools]
+    }
     made = 0  # ground-truth calls of the last BFCL turn the dialogue has made, in order (matched by tool name)
     announced: list[str] = []  # tools named by system messages since the last user message
     for turn in sample.dialogue.turns:
@@ -199,7 +202,7 @@ def _bfcl(sample: Sample, options: ExportOptions, number: int) -> dict[str, Any]
                 step = []
                 for call in message["tool_calls"]:
                     name, arguments = call["function"].get("name"), call["function"].get("arguments")
-                    step.append(_call_string(name, arguments))
+                    step.append(_call_string(name, _shared_defaults_written(schemas.get(name), arguments)))
                     calls = turns[-1]["calls"]
                     if made < len(calls) and name == calls[made]["tool"]:
                         made += 1
@@ -214,7 +217,13 @@ def _bfcl(sample: Sample, options: ExportOptions, number: int) -> dict[str, Any]
         "initial_config": _bfcl_initial_config(sample),
         "involved_classes": list(classes.values()),
         "path": [_bfcl_path(classes, call["tool"]) for turn in sample.dialogue.turns for call in turn.calls],
-        "ground_truth": [[_call_string(call["tool"], call["arguments"]) for call in turn["calls"]] for turn in turns],
+        "ground_truth": [
+            [
+                _call_string(call["tool"], _shared_defaults_written(schemas.get(call["tool"]), call["arguments"]))
+                for call in turn["calls"]
+            ]
+            for turn in turns
+        ],
         "function": [tool["function"] for tool in [*sample.tools, *sample.extra_tools]],
         "missed_function": {str(i): turn["missed"] for i, turn in enumerate(turns) if turn["missed"]},
         "metadata": {"steps": [turn["steps"] for turn in turns]},
@@ -431,6 +440,19 @@ def _announced(sample: Sample, text: str) -> list[str]:
     names = [tool["function"]["name"] for tool in sample.extra_tools]
     quoted = [name for name in names if re.search(rf'"name":\s*"{re.escape(name)}"', text)]
     return quoted or [name for name in names if re.search(rf"\b{re.escape(name)}\b", text)]
+
+
+def _shared_defaults_written(schema: dict[str, Any] | None, arguments: Any) -> dict[str, Any]:
+    """The arguments with each omitted list or object default written out (`mentions=[]`): a Python class's
+    default list is one object for every call (BFCL's `post_tweet`), so BFCL's checker, executing the ground
+    truth and the answer side by side, would see one's `mention` in the other's tweet."""
+    given = _arguments(arguments)
+    defaults = {
+        name: spec["default"]
+        for name, spec in ((schema or {}).get("properties") or {}).items()
+        if isinstance(spec, dict) and isinstance(spec.get("default"), list | dict)
+    }
+    return given | {name: value for name, value in defaults.items() if name not in given}
 
 
 def _call_string(tool: str, arguments: Any) -> str:

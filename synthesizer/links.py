@@ -16,7 +16,8 @@ Read on `synthesizer.chat_flow.Dialogue` (any OpenAI chat record, ours or BFCL's
   Logins do not count.
 * A turn **dictates every step** when each of its calls is named by the request: a word of the tool's
   name (not a word most tools of the record share, like an environment prefix) starts a word of the
-  request outside the turn's argument values, or a shell word's meaning does ("move" for `mv`).
+  request outside the turn's argument values, or a shell word's meaning does ("move" for `mv`); a
+  login is named only by "log in", "sign in" or "authenticate" (its other words name the service).
 """
 
 import re
@@ -29,6 +30,7 @@ __all__ = ["TurnLinks", "is_login", "is_logout", "mentioned", "revealed", "turn_
 
 _LOGIN = re.compile(r"(log_?in|sign_?in|authenticat|login)", re.IGNORECASE)
 _LOGOUT = re.compile(r"(log_?out|sign_?out|logoff|logout)", re.IGNORECASE)
+_SAID_LOGIN = re.compile(r"\b(log(ged)? ?(me )?in|sign(ed)? ?(me )?in|authenticat|login)")
 _CONTEXT = re.compile(r"(^|_)(cd|chdir|select|switch|use|open)(_|$)")
 _STOP = frozenset(
     [
@@ -186,6 +188,8 @@ def mentioned(dialogue: Dialogue, call: Call, query: str, values: list[str] = ()
     for value in sorted(values, key=len, reverse=True):
         if len(value) > 3:
             lowered = lowered.replace(value, " ")
+    if is_login(dialogue, call):  # "log me in" names the step; "Post ... on Twitter" names the goal, not the login
+        return bool(_SAID_LOGIN.search(lowered))
     stems = _SHELL.get(call.tool)
     if stems is not None:
         return any(stem in lowered for stem in stems)

@@ -442,7 +442,10 @@ def _as_user_said(origin: dict[str, Any], value: Any, parameter: str, tools: dic
 
 
 def is_identifier(value: Any, parameter: str) -> bool:
-    """An id, code, symbol or path: something a person names things by, not a quantity, a name or a sentence."""
+    """An id, code, symbol or path: something a person names things by, not a quantity, a name or a sentence.
+    A number is one only as an id (`tweet_id` 2, `order_id` 12446: a counter made it, nobody could say it)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return parameter == "id" or parameter.endswith("_id")
     if not isinstance(value, str) or not value or any(char.isspace() for char in value):
         return False
     return bool(re.search(r"[\d._/-]", value)) or value.isupper() or parameter.endswith(("id", "code", "symbol"))

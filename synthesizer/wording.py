@@ -82,7 +82,7 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0, refer: 
         stated = {
             name: words
             for name in producer.arguments
-            if not _unsaid(name) and (words := known_as(turn, producer, name, depth + 1)) is not None
+            if not _unsaid(producer, name) and (words := known_as(turn, producer, name, depth + 1)) is not None
         }
         titles = [f'"{words}"' if " " in words else words for name, words in stated.items() if _titles(name)]
         keys = [words for name, words in stated.items() if is_identifier(producer.arguments[name], name)]
@@ -167,7 +167,9 @@ def askable(target: Call, closure: list[Call], earlier: Sequence[Call] = ()) -> 
         known_as(turn, call, name, refer=bool(earlier)) is not None
         for call in closure
         for name, origin in call.provenance.items()
-        if origin.get("source") in _RESULT_SOURCES and (call is target or name in call.choices) and not _unsaid(name)
+        if origin.get("source") in _RESULT_SOURCES
+        and (call is target or name in call.choices)
+        and not _unsaid(call, name)
     )
 
 
@@ -396,7 +398,7 @@ def _slot_values(turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Cal
         name: schema["default"] for name, schema in tool.parameters.items() if isinstance(schema.get("default"), bool)
     }
     for name, value in call.arguments.items():
-        if withheld == (call, name) or _unsaid(name):
+        if withheld == (call, name) or _unsaid(call, name):
             continue
         if call.provenance.get(name, {}).get("source") not in _RESULT_SOURCES:
             values[name] = _spoken(value, tool.parameters.get(name, {}))
@@ -419,7 +421,7 @@ def _must_say(turn: TurnPlan, call: Call, tool: ToolInfo, withheld: tuple[Call, 
     """What the user has to say for `call`: its own values, and which item of a listing it is about."""
     words = []
     for name, value in call.arguments.items():
-        if withheld == (call, name) or _unsaid(name) or isinstance(value, bool):
+        if withheld == (call, name) or _unsaid(call, name) or isinstance(value, bool):
             continue
         if call.provenance.get(name, {}).get("source") not in _RESULT_SOURCES:
             words.append(value_words(_spoken(value, tool.parameters.get(name, {}))))
@@ -433,8 +435,10 @@ def _appears(words: str, text: str) -> bool:
     return re.search(rf"(?<![\w.]){re.escape(words.lower())}(?![\w]|\.\d)", text) is not None
 
 
-def _unsaid(parameter: str) -> bool:
-    return parameter.endswith("token")
+def _unsaid(call: Call, parameter: str) -> bool:
+    """A token an earlier result gave (a fresh access token) is the model's to pass on, never the user's to say;
+    one the user holds (their scenario's token, as BFCL's users state it) is said like any other value."""
+    return parameter.endswith("token") and call.provenance.get(parameter, {}).get("source") in _RESULT_SOURCES
 
 
 def _readable_sibling(result: Any, value: Any, siblings: list[Any] = ()) -> str | None:

@@ -101,6 +101,28 @@ def test_every_ground_truth_call_of_the_base_entries_returns_what_a_direct_call_
 
 
 @needs_bfcl
+def test_results_read_as_a_fresh_process_would_and_error_lists_are_errors():
+    """BFCL's `post_tweet(mentions=[])` shares its default list between calls; each call here gets its own.
+    `get_user_tickets` logged out returns `[{"error": ...}]`: an error result, never an empty success."""
+
+    async def main() -> tuple:
+        scenario = {"bfcl:TwitterAPI": "multi_turn_base_75", "bfcl:TicketAPI": "default"}
+        target = ServerTarget(envs=("bfcl:TwitterAPI", "bfcl:TicketAPI"), scenario=scenario)
+        async with target.connect() as connection:
+            await connection.reset(0)
+            await connection.call("authenticate_twitter", {"username": "michael_smith", "password": "michael2023"})
+            first = await connection.call("post_tweet", {"content": "first"})
+            await connection.call("mention", {"tweet_id": first.result["id"], "mentioned_usernames": ["carol"]})
+            second = await connection.call("post_tweet", {"content": "second"})
+            tickets = await connection.call("get_user_tickets", {})
+            return second, tickets
+
+    second, tickets = anyio.run(main)
+    assert second.result["mentions"] == [] and second.result["tags"] == []
+    assert tickets.is_error and "not authenticated" in tickets.text.lower()
+
+
+@needs_bfcl
 def test_the_same_over_stdio_and_http():
     entry = next(e for e in bfcl_entries() if set(e["involved_classes"]) == {"GorillaFileSystem", "TwitterAPI"})
     envs = ["bfcl:GorillaFileSystem", "bfcl:TwitterAPI"]

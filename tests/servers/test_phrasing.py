@@ -31,6 +31,10 @@ def test_slots_optional_segments_and_choices_render():
 def test_nested_result_fields_and_lists_read_as_words():
     result = {"booking": {"id": "BKG1", "seats": ["1A", "1B"]}}
     assert render("Booked {booking.id}: seats {booking.seats}.", result) == "Booked BKG1: seats 1A and 1B."
+    tickets = {"result": [{"id": 0, "title": "Refund"}, {"id": 1, "title": "Late flight"}]}
+    said = render("You have {result#} tickets: {result.title} (ids {result.id}).", tickets)
+    assert said == "You have 2 tickets: Refund and Late flight (ids 0 and 1)."  # a record list, field by field
+    assert render("[Tickets: {result.status}.]", tickets) == ""  # a field no record has
 
 
 @pytest.mark.parametrize("text", ["a [b [c]]", "a ]", "a [b", "{", "a {1x}", "a }"])

@@ -27,6 +27,9 @@ def test_a_copied_question_shares_a_13_gram_and_a_reworded_one_only_an_8_gram():
     assert eight is not None and eight.n == 8 and len(eight.ngram.split()) == 8
     assert eight.ngram in " ".join(normalise(BFCL_QUESTION))
     assert find_overlap(["Make a new folder called drafts.", "What's 3 plus 4?"]) is None
+    # a run checks its store's messages as a generator: the 8-grams are looked for too, not only the 13-grams
+    reworded = (text for text in ["Please move final_report.pdf within document directory to temp now"])
+    assert find_overlap(reworded) == eight
 
 
 def test_user_messages_of_every_export_format_are_read():
