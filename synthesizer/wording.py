@@ -182,13 +182,15 @@ def tool_request(tool: ToolInfo, values: dict[str, Any], rng: random.Random, mus
     rng.shuffle(asks)
     phrases = [name for name, value in values.items() if isinstance(value, str) and " " in value]
     asks = [template for template in asks if not _symbol_next_to(template, phrases)] or asks
-    rendered = [
-        _REPEATED_NOUN.sub(r"\2 \1", sentence)
-        for template in asks
-        if (sentence := render(template, values)) is not None
-    ]
-    complete = [sentence for sentence in rendered if all(_appears(word, sentence.lower()) for word in must)]
-    return (complete or rendered or [None])[0]
+    fallback = None  # rendered lazily: a tool declares hundreds of requests (`servers.phrasing.expand`)
+    for template in asks:
+        if (sentence := render(template, values)) is None:
+            continue
+        sentence = _REPEATED_NOUN.sub(r"\2 \1", sentence)
+        if all(_appears(word, sentence.lower()) for word in must):
+            return sentence
+        fallback = fallback or sentence
+    return fallback
 
 
 def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -> str:

@@ -547,6 +547,9 @@ class FileSystem(Environment):
             "How many bytes are stored[ under {path}]?",
             "I need the total size[ of {path}].",
             "Show me the space taken[ by {path}].",
+            "(How much|What amount of) (disk space|space|storage) (is used|is taken up)[ by {path}]( in total| "
+            "altogether|)?",
+            "(Tell me|Check|Work out) the (disk usage|total size|space used)[ of {path}]( in bytes| all together|).",
         ],
         answers=[
             "Disk usage of {path} is {human_readable}.",

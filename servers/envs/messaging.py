@@ -257,6 +257,10 @@ class Messaging(Environment):
             "Would you list my contacts?",
             "Tell me everyone I have saved as a contact.",
             "Which people are in my address book?",
+            "(Show me|List|Pull up|Give me) (my contacts|my contact list|everyone in my contacts|the people in my "
+            "address book).",
+            "(Who is|Which people are) (in my contacts|on my contact list|in my address book) (right now|at the "
+            "moment|these days)?",
         ],
         answers=[
             "You have {contacts#} contacts[: {contact_ids}].",
@@ -315,6 +319,10 @@ class Messaging(Environment):
             "What messages have I received{unread_only? that I haven't read yet|}?",
             "Can you list the {unread_only?unread |}messages in my inbox?",
             "Let me see {unread_only?what's unread in my inbox|everything in my inbox}.",
+            "(Show me|Pull up|Bring up|Open) my (inbox|messages|incoming messages){unread_only?, only the unread "
+            "ones|}.",
+            "(What|Which) messages (have come in|are waiting for me|did I get){unread_only? that I haven't read|} "
+            "(so far|lately|today)?",
         ],
         answers=[
             "You have {messages#} messages in your inbox[{@unread_only? that you haven't read|}][: {message_ids}].",
@@ -340,6 +348,9 @@ class Messaging(Environment):
             "Could you go through my sent messages?",
             "Let me see everything I've sent.",
             "Open my sent folder.",
+            "(Show me|List|Pull up|Bring up) (the messages I've sent|my sent messages|everything in my sent folder)( "
+            "so far| lately|).",
+            "(What|Which) messages (have I sent|did I send|went out from me) (so far|lately|recently)?",
         ],
         answers=[
             "You have sent {messages#} messages[: {message_ids}].",
@@ -428,6 +439,10 @@ class Messaging(Environment):
             "Quick question, how many unread messages do I have?",
             "I need my counts of received, unread and sent messages.",
             "What do my mailbox numbers look like?",
+            "(Tell me|Let me know) how many messages I have( right now| at the moment| in total|).",
+            "(Give me|Show me) (my message counts|the numbers for my mailbox|a summary of my messages)( right now| "
+            "at the moment|).",
+            "(How many|Roughly how many) messages (have I got|do I have) (in total|unread|altogether)?",
         ],
         answers=[
             "Messages received: {received}, of them unread: {unread}. Sent: {sent}. Contacts: {contacts}.",

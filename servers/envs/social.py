@@ -708,6 +708,10 @@ class Social(Environment):
             "Could you refresh my timeline[ (just {limit} posts)]?",
             "Catch me up on posts from the people I follow[; {limit} is enough].",
             "Load my feed[, up to {limit} posts].",
+            "(Show me|Load|Pull up|Bring up) (my timeline|my home feed|the latest posts from people I follow)[, "
+            "{limit} posts].",
+            "(What's|What is) (new|happening|going on) (on my timeline|in my feed|with the people I follow)( today| "
+            "lately|)?[ Show me {limit}.]",
         ],
         answers=["Your timeline shows {posts#} posts: {post_ids}.", "Newest in your feed: {post_ids}."],
     )
@@ -775,6 +779,9 @@ class Social(Environment):
             "Could you list my mentions[ (the latest {limit})]?",
             "Where have people mentioned me lately?[ Up to {limit} posts.]",
             "Check my mentions[, the {limit} newest].",
+            "(Show me|List|Pull up|Bring up) (the posts that mention me|my mentions|the posts I'm tagged in)[, the "
+            "latest {limit}].",
+            "(Who has|Which accounts have) (mentioned|tagged) me (lately|recently|this week)?[ Show me {limit}.]",
         ],
         answers=["You've been mentioned in {posts#} posts: {post_ids}.", "Posts mentioning you: {post_ids}."],
     )
@@ -792,6 +799,10 @@ class Social(Environment):
             "Which hashtags are the most popular[ (top {limit})]?",
             "Tell me the [{limit} ]hottest hashtags on the network.",
             "Mind listing the top[ {limit}] hashtags?",
+            "(Show me|List|Pull up|Give me) the (trending|most popular|hottest) (hashtags|tags|topics)( on the "
+            "network| right now| today|)[, top {limit}].",
+            "(Which|What) (hashtags|tags|topics) are (trending|popular|hot) (right now|today|at the moment)?[ Give "
+            "me {limit}.]",
         ],
         answers=["The top hashtags are {hashtags}.", "Trending now: {hashtags} ({trends#} in all)."],
     )

@@ -402,6 +402,10 @@ class Trading(Environment):
             "How are the stocks I'm watching doing?",
             "Can you pull up my watchlist with current prices?",
             "I need a look at the stocks I'm tracking.",
+            "(Show me|Pull up|Bring up|Give me) (my watchlist|the stocks I'm watching|the list of stocks I follow)(, "
+            "with prices| and how they're doing|).",
+            "How (is my watchlist|are the stocks on my watchlist|are the stocks I'm tracking) doing (today|right "
+            "now|at the moment)?",
         ],
         answers=[
             "Your watchlist has {quotes#} stocks: {symbols}.",
@@ -549,6 +553,9 @@ class Trading(Environment):
             "I need to see[ {status}] orders in my brokerage account[ for {symbol}].",
             "Give me a list of[ {status}] orders I've put in[ for {symbol}].",
             "List[ {status}] orders[ for {symbol}] on my trading account.",
+            "(Show me|List|Pull up) (all|every one of) the[ {status}] orders (on my account|I've placed|in my "
+            "brokerage account)[ for {symbol}].",
+            "(What|Which)[ {status}] orders (do I have|have I placed|are on my account)[ for {symbol}]?",
         ],
         answers=[
             "You have {orders#} matching orders[: {order_ids}].",
@@ -642,6 +649,10 @@ class Trading(Environment):
             "What cards can I use for deposits and withdrawals?",
             "Can you show me the bank cards hooked up to my trading account?",
             "I need to see the cards I've connected to my brokerage.",
+            "(Show me|List|Pull up|Give me) (the|all the) (bank cards|cards|payment cards) (linked to|connected "
+            "to|on) my (brokerage|trading) account.",
+            "(Which|What) (bank cards|cards) (have I linked|can I deposit from|are connected) (to my brokerage|for "
+            "my trading account|to my account)?",
         ],
         answers=[
             "You have {cards#} linked cards[: {card_ids}].",

@@ -299,6 +299,8 @@ class Vehicle(Environment):
             "Can you let go of the brake?",
             "I want the brake pedal released now.",
             "Stop pressing the brake, please.",
+            "(Release|Let go of|Ease off) the (brake|brake pedal)( now| for me| so we can move|).",
+            "I('d like| want) (the brake released|you to let the brake go|the brake pedal up)( now| please|).",
         ],
         answers=[
             "Done: the brake pedal is released and the car is at {speed_kmh} km/h.",
@@ -573,6 +575,10 @@ class Vehicle(Environment):
             "Can you show me my current route?",
             "I'd like to know how long the drive will take.",
             "What's the ETA on my route?",
+            "(Show me|Give me) (my current route|the route I'm on|the current directions)( right now| at the moment|).",
+            "(Tell me|Show me) (where the sat nav is taking me|how the drive is looking)( right now| at the moment|).",
+            "(How far|How long) (is it|is the drive|have I got) (to my destination|to where I'm going|until we get "
+            "there)( now| from here|)?",
         ],
         answers=[
             "You're headed to {destination} ({address}): {display_distance}, about {estimated_minutes} "
@@ -599,6 +605,10 @@ class Vehicle(Environment):
             "Can you stop the directions?",
             "I don't need the sat nav anymore, turn off the route.",
             "Forget the destination I set.",
+            "(Clear|Cancel|Remove|Delete) (the destination|my route|the navigation route|the sat nav destination)( "
+            "for now| please|).",
+            "I (don't need|no longer need|won't need) (the route|the directions|the sat nav) (now|for today|at this "
+            "point), so (clear|cancel) it.",
         ],
         answers=[
             "Done: the route to {cleared_destination} is cancelled.",
