@@ -286,6 +286,9 @@ class Trading(Environment):
             "Can you get me a quote for {symbol}?",
             "I need the current price of {symbol}.",
             "Look up the latest stock price for {symbol}.",
+            "(Give me|Get me|Show me|Pull up) (a quote|the latest quote|the current price|the price) (for|on) "
+            "{symbol}( right now| today| please|).",
+            "(What is|What's|How much is) {symbol} (trading at|going for|worth) (right now|today|at the moment)?",
         ],
         answers=[
             "{company_name} ({symbol}) is at ${price}, a change of {change_percent}% since the previous close.",
@@ -378,6 +381,9 @@ class Trading(Environment):
             "I don't want to watch {symbol} anymore.",
             "Can you drop {symbol} from my watchlist?",
             "Stop tracking {symbol} for me.",
+            "(Remove|Take|Drop) {symbol} (from|off) my watchlist( for me| now| please|).",
+            "I (don't want to|no longer want to) (watch|track|follow) {symbol}( anymore| on my watchlist|), so "
+            "(remove|drop) it.",
         ],
         answers=[
             "I took {@symbol} off your watchlist; {symbols#} stocks remain on it.",
@@ -402,6 +408,10 @@ class Trading(Environment):
             "How are the stocks I'm watching doing?",
             "Can you pull up my watchlist with current prices?",
             "I need a look at the stocks I'm tracking.",
+            "(Show me|Pull up|Bring up|Give me) (my watchlist|the stocks I'm watching|the list of stocks I follow)(, "
+            "with prices| and how they're doing|).",
+            "How (is my watchlist|are the stocks on my watchlist|are the stocks I'm tracking) doing (today|right "
+            "now|at the moment)?",
             "(Show me|Pull up|Bring up|Give me) (my watchlist|the stocks I'm watching|the list of stocks I follow)(, "
             "with prices| and how they're doing|).",
             "How (is my watchlist|are the stocks on my watchlist|are the stocks I'm tracking) doing (today|right "
@@ -556,6 +566,9 @@ class Trading(Environment):
             "(Show me|List|Pull up) (all|every one of) the[ {status}] orders (on my account|I've placed|in my "
             "brokerage account)[ for {symbol}].",
             "(What|Which)[ {status}] orders (do I have|have I placed|are on my account)[ for {symbol}]?",
+            "(Show me|List|Pull up) (all|every one of) the[ {status}] orders (on my account|I've placed|in my "
+            "brokerage account)[ for {symbol}].",
+            "(What|Which)[ {status}] orders (do I have|have I placed|are on my account)[ for {symbol}]?",
         ],
         answers=[
             "You have {orders#} matching orders[: {order_ids}].",
@@ -649,6 +662,10 @@ class Trading(Environment):
             "What cards can I use for deposits and withdrawals?",
             "Can you show me the bank cards hooked up to my trading account?",
             "I need to see the cards I've connected to my brokerage.",
+            "(Show me|List|Pull up|Give me) (the|all the) (bank cards|cards|payment cards) (linked to|connected "
+            "to|on) my (brokerage|trading) account.",
+            "(Which|What) (bank cards|cards) (have I linked|can I deposit from|are connected) (to my brokerage|for "
+            "my trading account|to my account)?",
             "(Show me|List|Pull up|Give me) (the|all the) (bank cards|cards|payment cards) (linked to|connected "
             "to|on) my (brokerage|trading) account.",
             "(Which|What) (bank cards|cards) (have I linked|can I deposit from|are connected) (to my brokerage|for "

@@ -255,6 +255,10 @@ class Travel(Environment):
             "network|I can book flights from)[ in {country}].",
             "(Which|What) airports (can I fly from|can I book|do you cover|are on your route map)[ in {country}]( "
             "with you| today|)?",
+            "(Show me|List|Give me|Pull up) (all the|every one of the|the) airports (you fly to|you serve|on your "
+            "network|I can book flights from)[ in {country}].",
+            "(Which|What) airports (can I fly from|can I book|do you cover|are on your route map)[ in {country}]( "
+            "with you| today|)?",
         ],
         answers=[
             "There are {airport_codes#} airports[ in {@country}]: {airport_codes}.",
@@ -407,6 +411,10 @@ class Travel(Environment):
             "account on the flight service).",
             "(What|Which) (loyalty tier am I on|tier am I in with you|status do I have as a frequent flyer)(, and "
             "how many points do I have|)?",
+            "(Show me|Pull up|Bring up|Give me) (my travel profile|my frequent-flyer details|my loyalty status|my "
+            "account on the flight service).",
+            "(What|Which) (loyalty tier am I on|tier am I in with you|status do I have as a frequent flyer)(, and "
+            "how many points do I have|)?",
         ],
         answers=[
             "You're {full_name}, a {loyalty_tier} member with {loyalty_points} points[ and a per-booking "
@@ -532,6 +540,9 @@ class Travel(Environment):
             "Can you show me the cards saved on my travel account?",
             "I need to see which cards I can pay with.",
             "What cards are registered to me?",
+            "(Show|List|Give) me (the|all the) (payment cards|cards) (on my travel account|I have on file|saved to "
+            "my account|I can pay with).",
+            "(Which|What) (cards|payment cards) (do I have saved|are on my account|can I pay with|are on file for me)?",
             "(Show|List|Give) me (the|all the) (payment cards|cards) (on my travel account|I have on file|saved to "
             "my account|I can pay with).",
             "(Which|What) (cards|payment cards) (do I have saved|are on my account|can I pay with|are on file for me)?",
@@ -689,6 +700,10 @@ class Travel(Environment):
             "I need to see [{status} ]bookings on my travel account.",
             "Show me [{status} ]trips I've booked with you.",
             "Please go through [{status} ]flights booked under my name.",
+            "(Show me|List|Pull up|Go through) (all|every one of) (my|the)[ {status}] (flight "
+            "bookings|bookings|trips) (on my account|I've made|under my name).",
+            "(What|Which)[ {status}] (flights|trips|bookings) (do I have|have I booked|are on my account) (with "
+            "you|so far|at the moment)?",
             "(Show me|List|Pull up|Go through) (all|every one of) (my|the)[ {status}] (flight "
             "bookings|bookings|trips) (on my account|I've made|under my name).",
             "(What|Which)[ {status}] (flights|trips|bookings) (do I have|have I booked|are on my account) (with "

@@ -301,6 +301,8 @@ class Vehicle(Environment):
             "Stop pressing the brake, please.",
             "(Release|Let go of|Ease off) the (brake|brake pedal)( now| for me| so we can move|).",
             "I('d like| want) (the brake released|you to let the brake go|the brake pedal up)( now| please|).",
+            "(Release|Let go of|Ease off) the (brake|brake pedal)( now| for me| so we can move|).",
+            "I('d like| want) (the brake released|you to let the brake go|the brake pedal up)( now| please|).",
         ],
         answers=[
             "Done: the brake pedal is released and the car is at {speed_kmh} km/h.",
@@ -544,6 +546,9 @@ class Vehicle(Environment):
             "Can you set the sat nav for {destination}?",
             "I want to drive to {destination}, plan the route.",
             "Plot a route to {destination}.",
+            "Set (the sat nav|the navigation|a route) (for|to) {destination}( please| for me| now|).",
+            "(I want to|I need to|I'd like to) (drive|head|go) to {destination}, so (set the route|plan the "
+            "route|start the directions).",
         ],
         answers=[
             "Route set to {destination} ({address}): {display_distance}, about {estimated_minutes} min with traffic.",
@@ -579,6 +584,10 @@ class Vehicle(Environment):
             "(Tell me|Show me) (where the sat nav is taking me|how the drive is looking)( right now| at the moment|).",
             "(How far|How long) (is it|is the drive|have I got) (to my destination|to where I'm going|until we get "
             "there)( now| from here|)?",
+            "(Show me|Give me) (my current route|the route I'm on|the current directions)( right now| at the moment|).",
+            "(Tell me|Show me) (where the sat nav is taking me|how the drive is looking)( right now| at the moment|).",
+            "(How far|How long) (is it|is the drive|have I got) (to my destination|to where I'm going|until we get "
+            "there)( now| from here|)?",
         ],
         answers=[
             "You're headed to {destination} ({address}): {display_distance}, about {estimated_minutes} "
@@ -605,6 +614,10 @@ class Vehicle(Environment):
             "Can you stop the directions?",
             "I don't need the sat nav anymore, turn off the route.",
             "Forget the destination I set.",
+            "(Clear|Cancel|Remove|Delete) (the destination|my route|the navigation route|the sat nav destination)( "
+            "for now| please|).",
+            "I (don't need|no longer need|won't need) (the route|the directions|the sat nav) (now|for today|at this "
+            "point), so (clear|cancel) it.",
             "(Clear|Cancel|Remove|Delete) (the destination|my route|the navigation route|the sat nav destination)( "
             "for now| please|).",
             "I (don't need|no longer need|won't need) (the route|the directions|the sat nav) (now|for today|at this "
