@@ -439,6 +439,7 @@ class FileSystem(Environment):
             "How big is {file_name}[, measured in {mode}]?",
             "I need to know the length of {file_name}[ in {mode}].",
             "Measure {file_name}[ by counting its {mode}].",
+            "(Tell me|Check|Work out) how (long|big) {file_name} is[ in {mode}].",
         ],
         answers=["Count of {mode} in {@file_name}: {count}.", "I counted the {mode} in {@file_name} and got {count}."],
     )
@@ -531,8 +532,7 @@ class FileSystem(Environment):
             "Line by line, how does {file_name2} compare to {file_name1}?",
             "(Compare|Check) {file_name1} (against|with|and) {file_name2}( line by line| for me| and show me "
             "what changed|).",
-            "(What's|What has) changed between {file_name1} and {file_name2}( line by "
-            "line| exactly|)?",
+            "(What's|What has) changed between {file_name1} and {file_name2}( line by line| exactly|)?",
         ],
         answers=[
             "Comparing {@file_name1} with {@file_name2}: {diff_lines?they are not the same|they are identical}.",

@@ -587,6 +587,8 @@ class Tickets(Environment):
             "Can you escalate {ticket_id}? {reason}",
             "I need {ticket_id} escalated. {reason}",
             "Raise the urgency on {ticket_id}. {reason}",
+            "(Escalate|Bump up|Raise the priority of) {ticket_id} (for me|right away|now). {reason}",
+            "{ticket_id} (needs to be|has to be|should be) escalated (now|right away|today). {reason}",
         ],
         answers=[
             "The priority of {ticket_id} is now {priority} after the escalation.",

@@ -308,6 +308,9 @@ class Trading(Environment):
             "Can you look up the stock symbol of {query}?",
             "I need the ticker symbol for {query}.",
             'Which companies have "{query}" in their name or ticker?',
+            "(Find|Look up|Search for|Show me) (the ticker|the stock symbol|the symbol) (for|of) {query}( please| "
+            "for me|).",
+            "(What|Which) (ticker|stock symbol|symbol) does {query} (trade under|use|have)?",
         ],
         answers=[
             'The search for "{@query}" turned up {symbols}.',
@@ -332,6 +335,10 @@ class Trading(Environment):
             "What are today's top[ {limit}] movers[ among the {direction}]?",
             "I'd like to see which stocks moved most today[, {direction} only][, {limit} of them].",
             "Can you list the[ {limit}] stocks with the biggest moves today[, {direction} only]?",
+            "(Show me|List|Give me|Pull up) the[ {limit}] (stocks that moved most|biggest movers|top movers) "
+            "(today|since the last close|this session)[, {direction} only].",
+            "(Which|What) stocks (moved the most|have moved most|are the biggest movers) (today|since the last "
+            "close|this session)[, {direction} only]?",
         ],
         answers=[
             "Today's top movers[ ({@direction})]: {symbols}.",

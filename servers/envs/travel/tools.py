@@ -285,6 +285,9 @@ class Travel(Environment):
             "Can you tell me the airport nearest to {city}?",
             "I need to fly out of {city}; which airport should I use?",
             "Look up the airport for {city}.",
+            "(Find|Look up|Show me|Tell me) (the airport|the nearest airport|the main airport) (for|in|near) {city}( "
+            "please| for me|).",
+            "(Which|What) airport (should I use|do I fly from|is nearest) (for|in|near) {city}?",
         ],
         answers=[
             "The airport for {@city} is {airport_name} ({airport_code}) in {airport_city}, {country}.",
@@ -375,6 +378,9 @@ class Travel(Environment):
             "Can you tell me what {amount} {from_currency} comes to in {to_currency}?",
             "I need {amount} {from_currency} changed into {to_currency}.",
             "What would {amount} {from_currency} be worth in {to_currency}?",
+            "(Convert|Change|Turn) {amount} {from_currency} (into|to) {to_currency}( for me| please|).",
+            "(How much|What) (is|would be|are) {amount} {from_currency} (in|worth in|converted to) {to_currency}( "
+            "today| right now|)?",
         ],
         answers=[
             "At the current rate, {amount} {from_currency} is {converted_amount} {to_currency}.",
@@ -448,6 +454,10 @@ class Travel(Environment):
             "Can you make sure no booking costs more than {budget_limit} USD?",
             "I don't want to spend over {budget_limit} USD on one flight; set that as my limit.",
             "Change my per-booking limit to {budget_limit} USD.",
+            "(Set|Make|Change) (my budget limit|my per-booking limit|the most I'll pay per booking) (to|at) "
+            "{budget_limit} (USD|dollars)( from now on| please|).",
+            "(No booking should|I don't want any booking to|Don't let a booking) (cost|go over|come to) more than "
+            "{budget_limit} (USD|dollars).",
         ],
         answers=[
             "Done: no single booking can cost more than {budget_limit} USD now[ (the limit was "

@@ -232,6 +232,7 @@ class Vehicle(Environment):
             "I want every door of my car locked.",
             "Lock every door, please.",
             "Make sure the whole car is locked.",
+            "(Lock|Secure) (all the doors|every door|the car|all four doors)( now| for me| please|).",
         ],
         answers=[
             "Done: all {door_ids#} doors are locked.",
@@ -271,6 +272,9 @@ class Vehicle(Environment):
             "Can you step on the brake with a force of {force_newtons} newtons?",
             "I need the brake pedal held down at {force_newtons} N.",
             "Brake with {force_newtons} newtons of force.",
+            "(Press|Push|Hold) (the brake|the brake pedal|down the brake) (with|at) {force_newtons} (newtons|N)( for "
+            "me| now|).",
+            "(Hold|Keep) the brake (down|pressed) (with|at) {force_newtons} (newtons|N)( of force|).",
         ],
         answers=[
             "The brake pedal is held at {force_newtons} N; the car is doing {speed_kmh} km/h.",
@@ -325,6 +329,7 @@ class Vehicle(Environment):
             "I'd like the engine running.",
             "Fire up the engine, please.",
             "Get the car started for me.",
+            "(Start|Fire up|Turn on) the (engine|car)( now| for me| please|).",
         ],
         answers=[
             "The engine is running, with {fuel_litres} litres in the tank.",
@@ -526,6 +531,9 @@ class Vehicle(Environment):
             "Can you look up the closest place to fill up?",
             "I need to refuel somewhere near here.",
             "Is there a petrol station nearby?",
+            "(Find|Look up|Show me) (the nearest|the closest|a nearby) (gas station|fuel station|petrol "
+            "station|place to fill up)( please| for me| on the way|).",
+            "Where can I (get fuel|fill up|refuel) (near here|around here|close by)?",
         ],
         answers=[
             "The nearest fuel station is {destination} at {address}, {display_distance} away.",
@@ -864,6 +872,7 @@ class Vehicle(Environment):
             "I need the parking brake released.",
             "Let off the handbrake, please.",
             "Get the parking brake off so we can go.",
+            "(Release|Take off|Let off) the (parking brake|handbrake)( now| for me| so we can go|).",
         ],
         answers=[
             "Done: the parking brake is {parking_brake_engaged?still on|released}.",
