@@ -938,6 +938,8 @@ class Travel(Environment):
             'I need help with {booking_id}; please tell support "{message}"',
             'Contact customer service about {booking_id} with this message, "{message}"',
             'Write to the travel support team regarding {booking_id} and say "{message}"',
+            '(Tell|Ask|Message) (support|the support team|customer service) about {booking_id}: "{message}"',
+            '(Send|Pass) (support|customer service|the travel support team) this about {booking_id}, "{message}"',
         ],
         answers=[
             "I've opened support request {request_id} about {booking_id}; it's {priority} priority and "
