@@ -5,14 +5,16 @@ where wall time says mostly how busy the machine was.
 
     python bench/paper_scale.py --samples 1500 --workers 2 --out /tmp/scale [--json figures.json]
 
-Reports wall time per stage, peak RSS (this process and its worker processes), verified samples,
-trajectories, the verified yield, rejection reasons (grouped), distinct initial worlds per
-environment, and `funreason quality`'s near-duplicate and distinct-frame figures on the export.
+Reports the machine's load average at the start and the end, wall time per stage, peak RSS (this process
+and its worker processes), verified samples, trajectories, the verified yield, rejection reasons
+(grouped), distinct initial worlds per environment, and `funreason quality`'s near-duplicate and
+distinct-frame figures on the export.
 """
 
 import argparse
 import collections
 import json
+import os
 import re
 import resource
 import sys
@@ -48,6 +50,7 @@ def measure(out: Path, samples: int, workers: int, seed: int = 0, scenarios: str
         return report
 
     config = RunConfig(out=out, samples=samples, workers=workers, seed=seed, scenarios=scenarios)
+    load_before = os.getloadavg()
     started = time.perf_counter()
     figures = run_pipeline(config, OfflineBackend(), stage)
     wall = time.perf_counter() - started
@@ -66,6 +69,7 @@ def measure(out: Path, samples: int, workers: int, seed: int = 0, scenarios: str
         "samples_wanted": samples,
         "workers": workers,
         "wall_s": round(wall, 1),
+        "load_average": {"start": [round(x, 2) for x in load_before], "end": [round(x, 2) for x in os.getloadavg()]},
         "stage_s": {name: round(seconds, 1) for name, seconds in stages.items()},
         "cpu_s": round(cpu, 1),
         "cpu_s_per_verified": round(cpu / max(figures["totals"]["verified"], 1), 4),

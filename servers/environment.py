@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-from servers.phrasing import TemplateError, parse_template
+from servers.phrasing import TemplateError, expand, parse_template, voices
 from servers.state import StateModel, same_data
 
 __all__ = ["Environment", "EnvironmentSnapshot", "ToolSpec", "tool"]
@@ -83,9 +83,9 @@ def tool(
 
     The method's typed parameters (`Annotated[..., Field(description=...)]`) become the
     input schema, its return annotation the output schema and its docstring the
-    description a model reads.  `asks`, `answers` and `names` are checked here, at import
-    time: every slot of a request or a name is a parameter and every required parameter has
-    a slot in each request.
+    description a model reads.  `asks` are expanded (`servers.phrasing.expand`, `voices`); they,
+    `answers` and `names` are checked here, at import time: every slot of a request or a name is a
+    parameter and every required parameter has a slot in each request.
     """
     spec = ToolSpec(
         read_only,
@@ -93,7 +93,7 @@ def tool(
         dict(produces or {}),
         tuple(requires),
         tuple(provides),
-        tuple(asks),
+        tuple(dict.fromkeys(voice for text in asks for variant in expand(text) for voice in voices(variant))),
         tuple(answers),
         dict(names or {}),
     )

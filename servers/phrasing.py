@@ -11,22 +11,31 @@ assistant's voice).  Templates are plain sentences with three kinds of markup:
   argument the call really passed, a result field that is present, not null and not an empty list).
 * `{name?text|other}`: a choice by a boolean argument or field: `text` when true, `other`
   (may be empty) when false.
+* `(one|other|...)`: ways to say the same thing (any may be empty), in `asks` only: `expand` turns
+  a template into one template per combination, so a tool declares dozens of requests in a line
+  and a run of thousands of samples does not repeat a few sentences.
 
 The synthesizer renders these; `tool()` parses them at import time so a typo in a template
 fails where it was written, not in the middle of a run.
 
 >>> render("Send {receiver} a message[ saying \\"{message}\\"]", {"receiver": "Bob"})
 'Send Bob a message'
+>>> expand("(Show|List) my contacts(, please|).")
+['Show my contacts, please.', 'Show my contacts.', 'List my contacts, please.', 'List my contacts.']
 """
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Template", "TemplateError", "brief_words", "parse_template", "render", "value_words"]
+__all__ = ["Template", "TemplateError", "brief_words", "expand", "parse_template", "render", "value_words", "voices"]
 
+_PLAIN = r"(?:[^(){}|]|\{[^{}?|]*\})*"  # text and plain slots, no `{a?b|c}` choice
+_CHOICE = re.compile(rf"\(({_PLAIN}(?:\|{_PLAIN})+)\)")
+"""`(one|other)`: ways to say the same thing; a group without `|` is plain text ("(ETA)")."""
 _SLOT = re.compile(r"\{(@?[A-Za-z_][A-Za-z0-9_.]*#?)(?:\?([^|{}]*)\|([^|{}]*))?\}")
 
 
@@ -45,6 +54,76 @@ class Template:
     @property
     def slots(self) -> frozenset[str]:
         return self.required_slots | self.optional_slots
+
+
+def expand(text: str) -> list[str]:
+    """Every template `text`'s `(one|other)` groups make, in order; `text` alone when it has none.
+    A group's spaces next to an empty choice collapse, so "(please |)log in" reads "log in"."""
+    pieces = _CHOICE.split(text)
+    if len(pieces) == 1:
+        return [text]
+    choices = [piece.split("|") if index % 2 else [piece] for index, piece in enumerate(pieces)]
+    return [re.sub(r"  +", " ", "".join(parts)).strip() for parts in itertools.product(*choices)]
+
+
+def voices(text: str) -> list[str]:
+    """The ways a person puts the same request: `text`, and for a one-sentence request ("Show my inbox.",
+    "Can you show my inbox?", "Please show my inbox.") the same verb phrase asked, asked politely or
+    wanted ("Could you show my inbox?", "I'd like you to show my inbox."), for a question the same
+    question led in ("Quick question: what's my balance?").  Other sentences (statements, several
+    sentences, a request ending in an optional segment) stay as written."""
+    if re.search(r"[.?!]\s", text) or text[-1:] not in ".?":
+        return [text]
+    asked = _ASKED.fullmatch(text)
+    verb = text.split(" ", 1)[0].strip(",").lower()
+    if asked is not None:
+        core = asked.group(1) or asked.group(2)
+    elif text.endswith(".") and verb in _VERBS:
+        core = text[0].lower() + text[1:-1]
+    elif text.endswith("?") and verb in _QUESTIONS:
+        question = text[0].lower() + text[1:]
+        return [text, *(lead + question for lead in _QUESTION_LEADS)]
+    else:
+        return [text]
+    core = re.sub(r"^please |,? please$", "", core)
+    ends_in_a_value = core.endswith(("}", '"', "]"))  # "..., please" after a quoted message reads as part of it
+    return [
+        frame.format(core=core, Core=core[0].upper() + core[1:])
+        for frame in _REQUEST_FRAMES
+        if not (ends_in_a_value and frame.endswith(", please."))
+    ]
+
+
+_ASKED = re.compile(r"(?:Can|Could|Would) you (?:please )?(.+)\?|Please (.+)\.")
+_REQUEST_FRAMES = (
+    "{Core}.",
+    "Please {core}.",
+    "{Core}, please.",
+    "Can you {core}?",
+    "Could you {core}?",
+    "Would you {core}?",
+    "Can you please {core}?",
+    "Could you please {core}?",
+    "I'd like you to {core}.",
+    "I need you to {core}.",
+    "I want you to {core}.",
+    "If you can, {core}.",
+)
+"""How one verb phrase is asked: told, asked, asked politely, wanted."""
+_QUESTION_LEADS = ("Quick question: ", "Hey, ", "Tell me, ")
+_QUESTIONS = {"what", "what's", "how", "which", "who", "where", "where's", "whose", "is", "am", "are", "do", "does"}
+_VERBS = frozenset(
+    re.findall(
+        r"\w+",
+        """
+    add average bring cancel change check clear clone close comment compare convert copy create delete display
+    drop erase express fetch find get give go grab list lock log look make mark measure move open order pull
+    put raise read remove rename reply repost reset round save scale scan search send set share show sign sort
+    start stop store sum switch take tell throw tidy trash turn type unlock update use wipe write
+""",
+    )
+)
+"""Words that open a request told as an order ("Show my inbox."); "Let me see" and statements are left out."""
 
 
 def parse_template(text: str) -> Template:

@@ -50,7 +50,8 @@ class NearDuplicates:
         from datasketch import MinHashLSH  # imported here: it costs every command seconds of start-up otherwise
 
         self.permutations = permutations
-        self._lsh = MinHashLSH(threshold=NEAR_DUPLICATE, num_perm=permutations)
+        # weighted for recall: a proposed pair is checked exactly, a missed one stays in the data
+        self._lsh = MinHashLSH(threshold=NEAR_DUPLICATE, num_perm=permutations, weights=(0.1, 0.9))
         self._shingles: dict[str, set[str]] = {}
 
     def match(self, text: str) -> str | None:

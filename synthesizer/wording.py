@@ -9,9 +9,10 @@ cannot know, so no request may mention it.
 
 import dataclasses
 import json
+import math
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from servers.phrasing import brief_words, render, value_words
@@ -180,19 +181,39 @@ def tool_request(tool: ToolInfo, values: dict[str, Any], rng: random.Random, mus
     A request that says every one of `must` (the user's own values) is preferred to one that
     leaves an optional value out.
     """
-    asks = list((tool.hints or {}).get("asks") or [])
+    asks = (tool.hints or {}).get("asks") or []
     if not asks:
         return _from_description(tool, values)
-    rng.shuffle(asks)
     phrases = [name for name, value in values.items() if isinstance(value, str) and " " in value]
-    asks = [template for template in asks if not _symbol_next_to(template, phrases)] or asks
-    rendered = [
-        _REPEATED_NOUN.sub(r"\2 \1", sentence)
-        for template in asks
-        if (sentence := render(template, values)) is not None
-    ]
+    touching: list[str] = []  # a math symbol next to a phrase ("√{number}"): said only when every request has one
+    fallback = None
+    for index in _random_order(len(asks), rng):  # lazily: a tool declares hundreds (`servers.phrasing.expand`)
+        if phrases and _symbol_next_to(asks[index], phrases):
+            touching.append(asks[index])
+        elif (sentence := _rendered(asks[index], values)) is not None:
+            if all(_appears(word, sentence.lower()) for word in must):
+                return sentence
+            fallback = fallback or sentence
+    if len(touching) < len(asks):
+        return fallback
+    rendered = [sentence for template in touching if (sentence := _rendered(template, values)) is not None]
     complete = [sentence for sentence in rendered if all(_appears(word, sentence.lower()) for word in must)]
     return (complete or rendered or [None])[0]
+
+
+def _rendered(template: str, values: dict[str, Any]) -> str | None:
+    sentence = render(template, values)
+    return None if sentence is None else _REPEATED_NOUN.sub(r"\2 \1", sentence)
+
+
+def _random_order(size: int, rng: random.Random) -> Iterator[int]:
+    """0 .. size-1 in an order drawn with two numbers (a start and a stride prime to `size`), not `size`
+    of them: a tool's hundreds of requests are mostly never looked at past the first."""
+    stride = rng.randrange(1, size) if size > 2 else 1
+    while math.gcd(stride, size) != 1:
+        stride = stride % (size - 1) + 1
+    start = rng.randrange(size)
+    return ((start + step * stride) % size for step in range(size))
 
 
 def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -> str:

@@ -136,6 +136,9 @@ class FileSystem(Environment):
             "Can you move me into {folder}?",
             "From now on I'll work in {folder}, so take me there.",
             "Make {folder} my working directory.",
+            "(Go|Move|Switch|Change) (into|over to|to) {folder}( so I can work there| for me| now|).",
+            "(I want to|I'd like to|I need to) (work in|be in|switch to) {folder}( from now on| now| for a while), "
+            "so (take me there|move me there).",
         ],
         answers=[
             "You're now in {current_working_directory}.",
@@ -239,6 +242,9 @@ class FileSystem(Environment):
             "Could you print the contents of {file_name}?",
             "Let me read {file_name}.",
             "Open {file_name} and show me everything in it.",
+            "(Show me|Print|Display|Read out) (the contents of|what's in|everything in|the whole of) {file_name}( "
+            "for me| please|).",
+            "(What's|What is) (in|written in|inside) {file_name}( right now| at the moment|)?",
         ],
         answers=["Here is {@file_name}: {content}", "The file {@file_name} reads: {content}"],
     )
@@ -405,6 +411,8 @@ class FileSystem(Environment):
             'Grab the lines with "{pattern}" from {file_name}[{ignore_case?, case-insensitive|}].',
             "Pull out the lines from {file_name} that include "
             '"{pattern}"[{ignore_case? regardless of capitalisation|}].',
+            "(Find|Show me|Give me|List) (the lines|every line|all the lines) (in|of) {file_name} (that "
+            'contain|with|mentioning) "{pattern}"[{ignore_case?, ignoring case|}].',
         ],
         answers=[
             "Lines of {@file_name} containing {@pattern}: {matching_lines}.",
@@ -431,6 +439,7 @@ class FileSystem(Environment):
             "How big is {file_name}[, measured in {mode}]?",
             "I need to know the length of {file_name}[ in {mode}].",
             "Measure {file_name}[ by counting its {mode}].",
+            "(Tell me|Check|Work out) how (long|big) {file_name} is[ in {mode}].",
         ],
         answers=["Count of {mode} in {@file_name}: {count}.", "I counted the {mode} in {@file_name} and got {count}."],
     )
@@ -453,6 +462,8 @@ class FileSystem(Environment):
             "I want the lines of {file_name} alphabetized[{reverse? in reverse|}].",
             "List the lines in {file_name} alphabetically[{reverse?, last to first|}].",
             "Order the lines of {file_name}[{reverse? in descending order|}] without changing the file.",
+            "(Alphabetize|Order|Arrange) the lines (of|in) {file_name}[{reverse?, from Z to A|}] (for me|without "
+            "changing the file|and show me).",
         ],
         answers=[
             "Here are the {lines#} lines of {@file_name} in order: {lines}.",
@@ -476,6 +487,7 @@ class FileSystem(Environment):
             "Print the opening[ {lines}] lines of {file_name}.",
             "Let me peek at the start of {file_name}[, {lines} lines].",
             "Give me the beginning of {file_name}[, the first {lines} lines].",
+            "(Show me|Print|Give me) the (first|opening|top)[ {lines}] lines (of|from) {file_name}( for me| please|).",
         ],
         answers=["The first {lines#} lines of {@file_name}: {lines}", "Top of {@file_name}: {lines}"],
     )
@@ -496,6 +508,7 @@ class FileSystem(Environment):
             "Would you print the final[ {lines}] lines of {file_name}?",
             "How does {file_name} end?[ The last {lines} lines, please.]",
             "Fetch the end of {file_name}[, {lines} lines of it].",
+            "(Show me|Print|Give me) the (last|final|closing)[ {lines}] lines (of|from) {file_name}( for me| please|).",
         ],
         answers=["The last {lines#} lines of {@file_name}: {lines}", "End of {@file_name}: {lines}"],
     )
@@ -517,6 +530,9 @@ class FileSystem(Environment):
             "Could you show me the changes from {file_name1} to {file_name2}?",
             "Do {file_name1} and {file_name2} match?",
             "Line by line, how does {file_name2} compare to {file_name1}?",
+            "(Compare|Check) {file_name1} (against|with|and) {file_name2}( line by line| for me| and show me "
+            "what changed|).",
+            "(What's|What has) changed between {file_name1} and {file_name2}( line by line| exactly|)?",
         ],
         answers=[
             "Comparing {@file_name1} with {@file_name2}: {diff_lines?they are not the same|they are identical}.",
@@ -547,6 +563,12 @@ class FileSystem(Environment):
             "How many bytes are stored[ under {path}]?",
             "I need the total size[ of {path}].",
             "Show me the space taken[ by {path}].",
+            "(How much|What amount of) (disk space|space|storage) (is used|is taken up)[ by {path}]( in total| "
+            "altogether|)?",
+            "(Tell me|Check|Work out) the (disk usage|total size|space used)[ of {path}]( in bytes| all together|).",
+            "(How much|What amount of) (disk space|space|storage) (is used|is taken up)[ by {path}]( in total| "
+            "altogether|)?",
+            "(Tell me|Check|Work out) the (disk usage|total size|space used)[ of {path}]( in bytes| all together|).",
         ],
         answers=[
             "Disk usage of {path} is {human_readable}.",

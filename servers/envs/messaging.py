@@ -210,6 +210,7 @@ class Messaging(Environment):
             "Go ahead and store {user_name} as a contact.",
             "Save {user_name} as one of my contacts.",
             "Please make {user_name} a contact of mine.",
+            "(Add|Save|Put) {user_name} (to|in|into) (my contacts|my contact list|my address book)( for me| please|).",
         ],
         answers=["Added {@user_name} to your contact list.", "Your contacts now include {@user_name}."],
     )
@@ -236,6 +237,7 @@ class Messaging(Environment):
             "Can you delete {user_id} from my contacts?",
             "I don't want {user_id} in my contacts anymore.",
             "Drop {user_id} from my contact list, please.",
+            "(Remove|Delete|Take) {user_id} (from|off) (my contacts|my contact list|my address book)( for good| now|).",
         ],
         answers=["Removed {@user_id} from your contacts.", "Your contact list no longer includes {@user_id}."],
     )
@@ -257,6 +259,14 @@ class Messaging(Environment):
             "Would you list my contacts?",
             "Tell me everyone I have saved as a contact.",
             "Which people are in my address book?",
+            "(Show me|List|Pull up|Give me) (my contacts|my contact list|everyone in my contacts|the people in my "
+            "address book).",
+            "(Who is|Which people are) (in my contacts|on my contact list|in my address book) (right now|at the "
+            "moment|these days)?",
+            "(Show me|List|Pull up|Give me) (my contacts|my contact list|everyone in my contacts|the people in my "
+            "address book).",
+            "(Who is|Which people are) (in my contacts|on my contact list|in my address book) (right now|at the "
+            "moment|these days)?",
         ],
         answers=[
             "You have {contacts#} contacts[: {contact_ids}].",
@@ -280,6 +290,10 @@ class Messaging(Environment):
             'Can you write to {receiver_id} and tell them "{message}"?',
             'I want {receiver_id} to get this from me, "{message}"',
             'Drop {receiver_id} a note that says "{message}".',
+            "(Send|Write) {receiver_id} a (message|note|quick message|text) (saying|that says|with the words) "
+            '"{message}".',
+            '(Let {receiver_id} know|Tell {receiver_id}) (from me|by message): "{message}"',
+            'Message {receiver_id} (and say|to say) "{message}".',
         ],
         answers=[
             "Your message to {@receiver_id} is sent (message {message_id}, at {sent_at}).",
@@ -315,6 +329,14 @@ class Messaging(Environment):
             "What messages have I received{unread_only? that I haven't read yet|}?",
             "Can you list the {unread_only?unread |}messages in my inbox?",
             "Let me see {unread_only?what's unread in my inbox|everything in my inbox}.",
+            "(Show me|Pull up|Bring up|Open) my (inbox|messages|incoming messages){unread_only?, only the unread "
+            "ones|}.",
+            "(What|Which) messages (have come in|are waiting for me|did I get){unread_only? that I haven't read|} "
+            "(so far|lately|today)?",
+            "(Show me|Pull up|Bring up|Open) my (inbox|messages|incoming messages){unread_only?, only the unread "
+            "ones|}.",
+            "(What|Which) messages (have come in|are waiting for me|did I get){unread_only? that I haven't read|} "
+            "(so far|lately|today)?",
         ],
         answers=[
             "You have {messages#} messages in your inbox[{@unread_only? that you haven't read|}][: {message_ids}].",
@@ -340,6 +362,12 @@ class Messaging(Environment):
             "Could you go through my sent messages?",
             "Let me see everything I've sent.",
             "Open my sent folder.",
+            "(Show me|List|Pull up|Bring up) (the messages I've sent|my sent messages|everything in my sent folder)( "
+            "so far| lately|).",
+            "(What|Which) messages (have I sent|did I send|went out from me) (so far|lately|recently)?",
+            "(Show me|List|Pull up|Bring up) (the messages I've sent|my sent messages|everything in my sent folder)( "
+            "so far| lately|).",
+            "(What|Which) messages (have I sent|did I send|went out from me) (so far|lately|recently)?",
         ],
         answers=[
             "You have sent {messages#} messages[: {message_ids}].",
@@ -401,6 +429,8 @@ class Messaging(Environment):
             'Have I sent or received anything about "{keyword}"?',
             'I need every message of mine containing "{keyword}".',
             'Can you look through my messages for "{keyword}"?',
+            "(Find|Search for|Look up|Show me) (every message|the messages|any messages) (that "
+            'mention|about|containing) "{keyword}"( in my mailbox| for me|).',
         ],
         answers=[
             "Messages that mention {@keyword}: {message_ids}.",
@@ -428,6 +458,14 @@ class Messaging(Environment):
             "Quick question, how many unread messages do I have?",
             "I need my counts of received, unread and sent messages.",
             "What do my mailbox numbers look like?",
+            "(Tell me|Let me know) how many messages I have( right now| at the moment| in total|).",
+            "(Give me|Show me) (my message counts|the numbers for my mailbox|a summary of my messages)( right now| "
+            "at the moment|).",
+            "(How many|Roughly how many) messages (have I got|do I have) (in total|unread|altogether)?",
+            "(Tell me|Let me know) how many messages I have( right now| at the moment| in total|).",
+            "(Give me|Show me) (my message counts|the numbers for my mailbox|a summary of my messages)( right now| "
+            "at the moment|).",
+            "(How many|Roughly how many) messages (have I got|do I have) (in total|unread|altogether)?",
         ],
         answers=[
             "Messages received: {received}, of them unread: {unread}. Sent: {sent}. Contacts: {contacts}.",

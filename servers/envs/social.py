@@ -260,6 +260,8 @@ class Social(Environment):
             "Can you look up people whose name includes {query}?",
             'What\'s the username of the account called "{query}"?',
             'Look for social accounts with "{query}" in the name.',
+            "(Find|Look up|Search for|Show me) (the accounts|any accounts|social accounts|people) "
+            '(matching|called|named) "{query}"( on the network| for me|).',
         ],
         answers=[
             'I searched for "{@query}" and found {accounts#}: {usernames}.',
@@ -283,6 +285,10 @@ class Social(Environment):
             "Would you bring up the social profile of {username}?",
             "Give me {username}'s profile and follower count.",
             "Look up {username} on the social network for me.",
+            "(Show me|Pull up|Bring up|Give me) (the profile of|the social profile of|the account details of) "
+            "{username}( on the network| for me|).",
+            "(How many followers does|What does the profile of) {username} (have|look like)( on the network| right "
+            "now|)?",
         ],
         answers=[
             "Profile of @{username} ({display_name}). Followers: {followers_count}. Following: {following_count}. "
@@ -642,6 +648,10 @@ class Social(Environment):
             "Could you list the people following {username}?",
             "Give me the follower list of {username}.",
             "List everyone who follows {username}.",
+            "(Show me|List|Pull up|Give me) (everyone who follows|the followers of|all the accounts following) "
+            "{username}( on the network| right now|).",
+            "(Who|Which accounts) (follow|are following|keep up with) {username}( these days| at the moment| on the "
+            "network|)?",
         ],
         answers=[
             "The accounts following {@username} are {usernames} ({accounts#} in all).",
@@ -662,6 +672,10 @@ class Social(Environment):
             "Would you list who {username} is following?",
             "Let me see everyone {username} follows.",
             "Which accounts does {username} keep up with?",
+            "(Show me|List|Pull up|Give me) (the accounts|everyone|the people) {username} (follows|is "
+            "following|keeps up with)( on the network| right now|).",
+            "(Which accounts|Who) (does {username} follow|is {username} following)( these days| at the moment| on "
+            "the network|)?",
         ],
         answers=[
             "The accounts {@username} follows are {usernames} ({accounts#} in all).",
@@ -684,6 +698,8 @@ class Social(Environment):
             "Help me catch up on {username}'s [{limit} ]latest posts[{include_reposts?| without the reposts}].",
             "Pull up the posts {username} has published[{include_reposts?, including reposts| (no reposts)}][, up to "
             "{limit}].",
+            "(Show me|List|Pull up|Bring up) (the posts|the latest posts|what) {username} (has posted|has been "
+            "posting|has shared)[, up to {limit}].",
         ],
         answers=["I found {posts#} posts by {@username}: {post_ids}.", "Latest from {@username}: {post_ids}."],
     )
@@ -708,6 +724,14 @@ class Social(Environment):
             "Could you refresh my timeline[ (just {limit} posts)]?",
             "Catch me up on posts from the people I follow[; {limit} is enough].",
             "Load my feed[, up to {limit} posts].",
+            "(Show me|Load|Pull up|Bring up) (my timeline|my home feed|the latest posts from people I follow)[, "
+            "{limit} posts].",
+            "(What's|What is) (new|happening|going on) (on my timeline|in my feed|with the people I follow)( today| "
+            "lately|)?[ Show me {limit}.]",
+            "(Show me|Load|Pull up|Bring up) (my timeline|my home feed|the latest posts from people I follow)[, "
+            "{limit} posts].",
+            "(What's|What is) (new|happening|going on) (on my timeline|in my feed|with the people I follow)( today| "
+            "lately|)?[ Show me {limit}.]",
         ],
         answers=["Your timeline shows {posts#} posts: {post_ids}.", "Newest in your feed: {post_ids}."],
     )
@@ -726,6 +750,8 @@ class Social(Environment):
             'Look for posts that mention "{keyword}"[ (the {limit} newest)].',
             "Tell me what people have written about {keyword}[, {limit} posts at most].",
             'Any posts containing "{keyword}"[, the latest {limit} at most]?',
+            "(Find|Search for|Look up|Show me) (posts|any posts|the posts) (about|that mention|containing) "
+            '"{keyword}"[, at most {limit}].',
         ],
         answers=[
             'I found {posts#} posts mentioning "{@keyword}"[, namely {post_ids}].',
@@ -751,6 +777,8 @@ class Social(Environment):
             "Would you list posts that use the hashtag {hashtag}[ (newest {limit})]?",
             "Let me browse #{hashtag}[, {limit} posts at most].",
             "Pull up the [{limit} ]latest posts with #{hashtag}.",
+            "(Show me|List|Pull up|Bring up) (the posts|the latest posts|everything posted) (tagged|under|with the "
+            "hashtag) #{hashtag}[, up to {limit}].",
         ],
         answers=["#{@hashtag} appears in {posts#} posts: {post_ids}.", "Latest under #{@hashtag}: {post_ids}."],
     )
@@ -775,6 +803,12 @@ class Social(Environment):
             "Could you list my mentions[ (the latest {limit})]?",
             "Where have people mentioned me lately?[ Up to {limit} posts.]",
             "Check my mentions[, the {limit} newest].",
+            "(Show me|List|Pull up|Bring up) (the posts that mention me|my mentions|the posts I'm tagged in)[, the "
+            "latest {limit}].",
+            "(Who has|Which accounts have) (mentioned|tagged) me (lately|recently|this week)?[ Show me {limit}.]",
+            "(Show me|List|Pull up|Bring up) (the posts that mention me|my mentions|the posts I'm tagged in)[, the "
+            "latest {limit}].",
+            "(Who has|Which accounts have) (mentioned|tagged) me (lately|recently|this week)?[ Show me {limit}.]",
         ],
         answers=["You've been mentioned in {posts#} posts: {post_ids}.", "Posts mentioning you: {post_ids}."],
     )
@@ -792,6 +826,14 @@ class Social(Environment):
             "Which hashtags are the most popular[ (top {limit})]?",
             "Tell me the [{limit} ]hottest hashtags on the network.",
             "Mind listing the top[ {limit}] hashtags?",
+            "(Show me|List|Pull up|Give me) the (trending|most popular|hottest) (hashtags|tags|topics)( on the "
+            "network| right now| today|)[, top {limit}].",
+            "(Which|What) (hashtags|tags|topics) are (trending|popular|hot) (right now|today|at the moment)?[ Give "
+            "me {limit}.]",
+            "(Show me|List|Pull up|Give me) the (trending|most popular|hottest) (hashtags|tags|topics)( on the "
+            "network| right now| today|)[, top {limit}].",
+            "(Which|What) (hashtags|tags|topics) are (trending|popular|hot) (right now|today|at the moment)?[ Give "
+            "me {limit}.]",
         ],
         answers=["The top hashtags are {hashtags}.", "Trending now: {hashtags} ({trends#} in all)."],
     )

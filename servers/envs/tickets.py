@@ -264,6 +264,8 @@ class Tickets(Environment):
             'priority], summary "{title}". {description}',
             '{description} Please file that as a[ {priority}-priority][ {category}] ticket titled "{title}"[ for '
             "{customer_username}].",
+            "(Log|File|Raise|Create) a[ {priority}-priority][ {category}] ticket[ for {customer_username}] "
+            '(called|titled|named) "{title}". {description}',
         ],
         answers=[
             'Ticket {ticket_id} is open: "{title}", {priority} priority, in {category}.',
@@ -483,6 +485,9 @@ class Tickets(Environment):
             'Can you post "{body}" on {ticket_id}[{internal? as an internal note the customer won\'t see|}]?',
             'Reply on {ticket_id}[{internal? internally|}] with "{body}"',
             'Leave a[{internal?n internal|}] note on {ticket_id} saying "{body}"',
+            "(Add|Post|Leave|Put) (a comment|a note|this comment) on {ticket_id}[{internal? for agents only|}] "
+            '(saying|that says|reading) "{body}".',
+            '(Reply to|Answer|Comment on) {ticket_id}[{internal? with an internal note|}] (with|and say) "{body}".',
         ],
         answers=[
             "Your {internal?internal note|comment} is on {ticket_id} as {comment_id}.",
@@ -587,6 +592,8 @@ class Tickets(Environment):
             "Can you escalate {ticket_id}? {reason}",
             "I need {ticket_id} escalated. {reason}",
             "Raise the urgency on {ticket_id}. {reason}",
+            "(Escalate|Bump up|Raise the priority of) {ticket_id} (for me|right away|now). {reason}",
+            "{ticket_id} (needs to be|has to be|should be) escalated (now|right away|today). {reason}",
         ],
         answers=[
             "The priority of {ticket_id} is now {priority} after the escalation.",
@@ -620,6 +627,9 @@ class Tickets(Environment):
             "Can you set {ticket_id} to resolved? {resolution}",
             "I fixed {ticket_id}; please record it as resolved. {resolution}",
             "The problem in {ticket_id} is solved, so resolve it. {resolution}",
+            "(Resolve|Close out) {ticket_id} (now|for me|please). {resolution}",
+            "{ticket_id} (is fixed|is sorted|has been solved), so (resolve it|mark it resolved|set it to resolved). "
+            "{resolution}",
         ],
         answers=[
             "Ticket {ticket_id} is resolved. Resolution on record: {resolution}",
@@ -651,6 +661,9 @@ class Tickets(Environment):
             "The fix for {ticket_id} didn't work, so please reopen it. {reason}",
             "I need {ticket_id} opened again. {reason}",
             "Please put {ticket_id} back in progress. {reason}",
+            "(Reopen|Please reopen) {ticket_id} (for me|now|right away). {reason}",
+            "{ticket_id} (isn't fixed|still isn't working|came back), so (reopen it|open it again|put it back in "
+            "progress). {reason}",
         ],
         answers=[
             "Ticket {ticket_id} is reopened and back in progress[ with {owner}].",

@@ -8,7 +8,7 @@ from mcp import Client
 
 from servers import create_sandbox, environment_names, get_environment, serve_sandbox
 from servers.environment import Environment, tool
-from servers.phrasing import TemplateError, parse_template, render
+from servers.phrasing import TemplateError, expand, parse_template, render, voices
 
 
 def test_slots_optional_segments_and_choices_render():
@@ -64,6 +64,33 @@ def test_a_request_must_state_every_required_parameter():
             @tool(names={"result": "the sum of {x} and {b}"})
             def add(self, a: float, b: float) -> dict:
                 return {}
+
+
+def test_choices_expand_and_requests_are_voiced_several_ways():
+    assert expand("(Show|List) {who}'s posts(, please|).") == [
+        "Show {who}'s posts, please.",
+        "Show {who}'s posts.",
+        "List {who}'s posts, please.",
+        "List {who}'s posts.",
+    ]
+    assert expand("Cancel it ({flag?now|later}).") == ["Cancel it ({flag?now|later})."]  # a slot's choice stays
+    told = voices("Remove {user} from my contacts, please.")
+    assert "Could you remove {user} from my contacts?" in told
+    assert "I'd like you to remove {user} from my contacts." in told
+    assert voices("Can you show me my inbox?") == voices("Show me my inbox.") == voices("Please show me my inbox.")
+    assert "Quick question: what's my balance?" in voices("What's my balance?")
+    assert voices('Send {to} "{text}".')[:2] == ['Send {to} "{text}".', 'Please send {to} "{text}".']
+    assert not any(text.endswith('", please.') for text in voices('Send {to} "{text}".'))
+    for kept in ("I need the brake held down.", "Log in. Then show my inbox.", "Let me see my inbox.", "Show[ {x}]"):
+        assert voices(kept) == [kept]
+
+    class _Voiced(Environment):
+        @tool(asks=["(Show|List) my inbox."])
+        def view_inbox(self) -> dict:
+            return {}
+
+    asks = _Voiced.tool_specs()["view_inbox"].asks
+    assert len(asks) == len(set(asks)) > 10 and "Could you list my inbox?" in asks
 
 
 @pytest.mark.parametrize("env", environment_names())

@@ -286,6 +286,9 @@ class Trading(Environment):
             "Can you get me a quote for {symbol}?",
             "I need the current price of {symbol}.",
             "Look up the latest stock price for {symbol}.",
+            "(Give me|Get me|Show me|Pull up) (a quote|the latest quote|the current price|the price) (for|on) "
+            "{symbol}( right now| today| please|).",
+            "(What is|What's|How much is) {symbol} (trading at|going for|worth) (right now|today|at the moment)?",
         ],
         answers=[
             "{company_name} ({symbol}) is at ${price}, a change of {change_percent}% since the previous close.",
@@ -305,6 +308,9 @@ class Trading(Environment):
             "Can you look up the stock symbol of {query}?",
             "I need the ticker symbol for {query}.",
             'Which companies have "{query}" in their name or ticker?',
+            "(Find|Look up|Search for|Show me) (the ticker|the stock symbol|the symbol) (for|of) {query}( please| "
+            "for me|).",
+            "(What|Which) (ticker|stock symbol|symbol) does {query} (trade under|use|have)?",
         ],
         answers=[
             'The search for "{@query}" turned up {symbols}.',
@@ -329,6 +335,10 @@ class Trading(Environment):
             "What are today's top[ {limit}] movers[ among the {direction}]?",
             "I'd like to see which stocks moved most today[, {direction} only][, {limit} of them].",
             "Can you list the[ {limit}] stocks with the biggest moves today[, {direction} only]?",
+            "(Show me|List|Give me|Pull up) the[ {limit}] (stocks that moved most|biggest movers|top movers) "
+            "(today|since the last close|this session)[, {direction} only].",
+            "(Which|What) stocks (moved the most|have moved most|are the biggest movers) (today|since the last "
+            "close|this session)[, {direction} only]?",
         ],
         answers=[
             "Today's top movers[ ({@direction})]: {symbols}.",
@@ -378,6 +388,9 @@ class Trading(Environment):
             "I don't want to watch {symbol} anymore.",
             "Can you drop {symbol} from my watchlist?",
             "Stop tracking {symbol} for me.",
+            "(Remove|Take|Drop) {symbol} (from|off) my watchlist( for me| now| please|).",
+            "I (don't want to|no longer want to) (watch|track|follow) {symbol}( anymore| on my watchlist|), so "
+            "(remove|drop) it.",
         ],
         answers=[
             "I took {@symbol} off your watchlist; {symbols#} stocks remain on it.",
@@ -402,6 +415,14 @@ class Trading(Environment):
             "How are the stocks I'm watching doing?",
             "Can you pull up my watchlist with current prices?",
             "I need a look at the stocks I'm tracking.",
+            "(Show me|Pull up|Bring up|Give me) (my watchlist|the stocks I'm watching|the list of stocks I follow)(, "
+            "with prices| and how they're doing|).",
+            "How (is my watchlist|are the stocks on my watchlist|are the stocks I'm tracking) doing (today|right "
+            "now|at the moment)?",
+            "(Show me|Pull up|Bring up|Give me) (my watchlist|the stocks I'm watching|the list of stocks I follow)(, "
+            "with prices| and how they're doing|).",
+            "How (is my watchlist|are the stocks on my watchlist|are the stocks I'm tracking) doing (today|right "
+            "now|at the moment)?",
         ],
         answers=[
             "Your watchlist has {quotes#} stocks: {symbols}.",
@@ -549,6 +570,12 @@ class Trading(Environment):
             "I need to see[ {status}] orders in my brokerage account[ for {symbol}].",
             "Give me a list of[ {status}] orders I've put in[ for {symbol}].",
             "List[ {status}] orders[ for {symbol}] on my trading account.",
+            "(Show me|List|Pull up) (all|every one of) the[ {status}] orders (on my account|I've placed|in my "
+            "brokerage account)[ for {symbol}].",
+            "(What|Which)[ {status}] orders (do I have|have I placed|are on my account)[ for {symbol}]?",
+            "(Show me|List|Pull up) (all|every one of) the[ {status}] orders (on my account|I've placed|in my "
+            "brokerage account)[ for {symbol}].",
+            "(What|Which)[ {status}] orders (do I have|have I placed|are on my account)[ for {symbol}]?",
         ],
         answers=[
             "You have {orders#} matching orders[: {order_ids}].",
@@ -642,6 +669,14 @@ class Trading(Environment):
             "What cards can I use for deposits and withdrawals?",
             "Can you show me the bank cards hooked up to my trading account?",
             "I need to see the cards I've connected to my brokerage.",
+            "(Show me|List|Pull up|Give me) (the|all the) (bank cards|cards|payment cards) (linked to|connected "
+            "to|on) my (brokerage|trading) account.",
+            "(Which|What) (bank cards|cards) (have I linked|can I deposit from|are connected) (to my brokerage|for "
+            "my trading account|to my account)?",
+            "(Show me|List|Pull up|Give me) (the|all the) (bank cards|cards|payment cards) (linked to|connected "
+            "to|on) my (brokerage|trading) account.",
+            "(Which|What) (bank cards|cards) (have I linked|can I deposit from|are connected) (to my brokerage|for "
+            "my trading account|to my account)?",
         ],
         answers=[
             "You have {cards#} linked cards[: {card_ids}].",

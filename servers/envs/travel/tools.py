@@ -251,6 +251,14 @@ class Travel(Environment):
             "Can you show me the airports I can book flights from[ in {country}]?",
             "I'd like to see every airport on your network[ in {country}].",
             "What airports are there to choose from[ in {country}]?",
+            "(Show me|List|Give me|Pull up) (all the|every one of the|the) airports (you fly to|you serve|on your "
+            "network|I can book flights from)[ in {country}].",
+            "(Which|What) airports (can I fly from|can I book|do you cover|are on your route map)[ in {country}]( "
+            "with you| today|)?",
+            "(Show me|List|Give me|Pull up) (all the|every one of the|the) airports (you fly to|you serve|on your "
+            "network|I can book flights from)[ in {country}].",
+            "(Which|What) airports (can I fly from|can I book|do you cover|are on your route map)[ in {country}]( "
+            "with you| today|)?",
         ],
         answers=[
             "There are {airport_codes#} airports[ in {@country}]: {airport_codes}.",
@@ -277,6 +285,9 @@ class Travel(Environment):
             "Can you tell me the airport nearest to {city}?",
             "I need to fly out of {city}; which airport should I use?",
             "Look up the airport for {city}.",
+            "(Find|Look up|Show me|Tell me) (the airport|the nearest airport|the main airport) (for|in|near) {city}( "
+            "please| for me|).",
+            "(Which|What) airport (should I use|do I fly from|is nearest) (for|in|near) {city}?",
         ],
         answers=[
             "The airport for {@city} is {airport_name} ({airport_code}) in {airport_city}, {country}.",
@@ -367,6 +378,9 @@ class Travel(Environment):
             "Can you tell me what {amount} {from_currency} comes to in {to_currency}?",
             "I need {amount} {from_currency} changed into {to_currency}.",
             "What would {amount} {from_currency} be worth in {to_currency}?",
+            "(Convert|Change|Turn) {amount} {from_currency} (into|to) {to_currency}( for me| please|).",
+            "(How much|What) (is|would be|are) {amount} {from_currency} (in|worth in|converted to) {to_currency}( "
+            "today| right now|)?",
         ],
         answers=[
             "At the current rate, {amount} {from_currency} is {converted_amount} {to_currency}.",
@@ -399,6 +413,14 @@ class Travel(Environment):
             "Can you pull up my account details for the flight service?",
             "I'd like to see my frequent-flyer status.",
             "How many points and bookings are on my travel account?",
+            "(Show me|Pull up|Bring up|Give me) (my travel profile|my frequent-flyer details|my loyalty status|my "
+            "account on the flight service).",
+            "(What|Which) (loyalty tier am I on|tier am I in with you|status do I have as a frequent flyer)(, and "
+            "how many points do I have|)?",
+            "(Show me|Pull up|Bring up|Give me) (my travel profile|my frequent-flyer details|my loyalty status|my "
+            "account on the flight service).",
+            "(What|Which) (loyalty tier am I on|tier am I in with you|status do I have as a frequent flyer)(, and "
+            "how many points do I have|)?",
         ],
         answers=[
             "You're {full_name}, a {loyalty_tier} member with {loyalty_points} points[ and a per-booking "
@@ -432,6 +454,10 @@ class Travel(Environment):
             "Can you make sure no booking costs more than {budget_limit} USD?",
             "I don't want to spend over {budget_limit} USD on one flight; set that as my limit.",
             "Change my per-booking limit to {budget_limit} USD.",
+            "(Set|Make|Change) (my budget limit|my per-booking limit|the most I'll pay per booking) (to|at) "
+            "{budget_limit} (USD|dollars)( from now on| please|).",
+            "(No booking should|I don't want any booking to|Don't let a booking) (cost|go over|come to) more than "
+            "{budget_limit} (USD|dollars).",
         ],
         answers=[
             "Done: no single booking can cost more than {budget_limit} USD now[ (the limit was "
@@ -524,6 +550,12 @@ class Travel(Environment):
             "Can you show me the cards saved on my travel account?",
             "I need to see which cards I can pay with.",
             "What cards are registered to me?",
+            "(Show|List|Give) me (the|all the) (payment cards|cards) (on my travel account|I have on file|saved to "
+            "my account|I can pay with).",
+            "(Which|What) (cards|payment cards) (do I have saved|are on my account|can I pay with|are on file for me)?",
+            "(Show|List|Give) me (the|all the) (payment cards|cards) (on my travel account|I have on file|saved to "
+            "my account|I can pay with).",
+            "(Which|What) (cards|payment cards) (do I have saved|are on my account|can I pay with|are on file for me)?",
         ],
         answers=[
             "You have {card_ids#} cards on file[: {card_ids}].",
@@ -678,6 +710,14 @@ class Travel(Environment):
             "I need to see [{status} ]bookings on my travel account.",
             "Show me [{status} ]trips I've booked with you.",
             "Please go through [{status} ]flights booked under my name.",
+            "(Show me|List|Pull up|Go through) (all|every one of) (my|the)[ {status}] (flight "
+            "bookings|bookings|trips) (on my account|I've made|under my name).",
+            "(What|Which)[ {status}] (flights|trips|bookings) (do I have|have I booked|are on my account) (with "
+            "you|so far|at the moment)?",
+            "(Show me|List|Pull up|Go through) (all|every one of) (my|the)[ {status}] (flight "
+            "bookings|bookings|trips) (on my account|I've made|under my name).",
+            "(What|Which)[ {status}] (flights|trips|bookings) (do I have|have I booked|are on my account) (with "
+            "you|so far|at the moment)?",
         ],
         answers=[
             "I found {booking_ids#} bookings[: {booking_ids}].",
@@ -898,6 +938,8 @@ class Travel(Environment):
             'I need help with {booking_id}; please tell support "{message}"',
             'Contact customer service about {booking_id} with this message, "{message}"',
             'Write to the travel support team regarding {booking_id} and say "{message}"',
+            '(Tell|Ask|Message) (support|the support team|customer service) about {booking_id}: "{message}"',
+            '(Send|Pass) (support|customer service|the travel support team) this about {booking_id}, "{message}"',
         ],
         answers=[
             "I've opened support request {request_id} about {booking_id}; it's {priority} priority and "

@@ -232,6 +232,7 @@ class Vehicle(Environment):
             "I want every door of my car locked.",
             "Lock every door, please.",
             "Make sure the whole car is locked.",
+            "(Lock|Secure) (all the doors|every door|the car|all four doors)( now| for me| please|).",
         ],
         answers=[
             "Done: all {door_ids#} doors are locked.",
@@ -271,6 +272,9 @@ class Vehicle(Environment):
             "Can you step on the brake with a force of {force_newtons} newtons?",
             "I need the brake pedal held down at {force_newtons} N.",
             "Brake with {force_newtons} newtons of force.",
+            "(Press|Push|Hold) (the brake|the brake pedal|down the brake) (with|at) {force_newtons} (newtons|N)( for "
+            "me| now|).",
+            "(Hold|Keep) the brake (down|pressed) (with|at) {force_newtons} (newtons|N)( of force|).",
         ],
         answers=[
             "The brake pedal is held at {force_newtons} N; the car is doing {speed_kmh} km/h.",
@@ -299,6 +303,10 @@ class Vehicle(Environment):
             "Can you let go of the brake?",
             "I want the brake pedal released now.",
             "Stop pressing the brake, please.",
+            "(Release|Let go of|Ease off) the (brake|brake pedal)( now| for me| so we can move|).",
+            "I('d like| want) (the brake released|you to let the brake go|the brake pedal up)( now| please|).",
+            "(Release|Let go of|Ease off) the (brake|brake pedal)( now| for me| so we can move|).",
+            "I('d like| want) (the brake released|you to let the brake go|the brake pedal up)( now| please|).",
         ],
         answers=[
             "Done: the brake pedal is released and the car is at {speed_kmh} km/h.",
@@ -321,6 +329,7 @@ class Vehicle(Environment):
             "I'd like the engine running.",
             "Fire up the engine, please.",
             "Get the car started for me.",
+            "(Start|Fire up|Turn on) the (engine|car)( now| for me| please|).",
         ],
         answers=[
             "The engine is running, with {fuel_litres} litres in the tank.",
@@ -522,6 +531,9 @@ class Vehicle(Environment):
             "Can you look up the closest place to fill up?",
             "I need to refuel somewhere near here.",
             "Is there a petrol station nearby?",
+            "(Find|Look up|Show me) (the nearest|the closest|a nearby) (gas station|fuel station|petrol "
+            "station|place to fill up)( please| for me| on the way|).",
+            "Where can I (get fuel|fill up|refuel) (near here|around here|close by)?",
         ],
         answers=[
             "The nearest fuel station is {destination} at {address}, {display_distance} away.",
@@ -542,6 +554,9 @@ class Vehicle(Environment):
             "Can you set the sat nav for {destination}?",
             "I want to drive to {destination}, plan the route.",
             "Plot a route to {destination}.",
+            "Set (the sat nav|the navigation|a route) (for|to) {destination}( please| for me| now|).",
+            "(I want to|I need to|I'd like to) (drive|head|go) to {destination}, so (set the route|plan the "
+            "route|start the directions).",
         ],
         answers=[
             "Route set to {destination} ({address}): {display_distance}, about {estimated_minutes} min with traffic.",
@@ -573,6 +588,14 @@ class Vehicle(Environment):
             "Can you show me my current route?",
             "I'd like to know how long the drive will take.",
             "What's the ETA on my route?",
+            "(Show me|Give me) (my current route|the route I'm on|the current directions)( right now| at the moment|).",
+            "(Tell me|Show me) (where the sat nav is taking me|how the drive is looking)( right now| at the moment|).",
+            "(How far|How long) (is it|is the drive|have I got) (to my destination|to where I'm going|until we get "
+            "there)( now| from here|)?",
+            "(Show me|Give me) (my current route|the route I'm on|the current directions)( right now| at the moment|).",
+            "(Tell me|Show me) (where the sat nav is taking me|how the drive is looking)( right now| at the moment|).",
+            "(How far|How long) (is it|is the drive|have I got) (to my destination|to where I'm going|until we get "
+            "there)( now| from here|)?",
         ],
         answers=[
             "You're headed to {destination} ({address}): {display_distance}, about {estimated_minutes} "
@@ -599,6 +622,14 @@ class Vehicle(Environment):
             "Can you stop the directions?",
             "I don't need the sat nav anymore, turn off the route.",
             "Forget the destination I set.",
+            "(Clear|Cancel|Remove|Delete) (the destination|my route|the navigation route|the sat nav destination)( "
+            "for now| please|).",
+            "I (don't need|no longer need|won't need) (the route|the directions|the sat nav) (now|for today|at this "
+            "point), so (clear|cancel) it.",
+            "(Clear|Cancel|Remove|Delete) (the destination|my route|the navigation route|the sat nav destination)( "
+            "for now| please|).",
+            "I (don't need|no longer need|won't need) (the route|the directions|the sat nav) (now|for today|at this "
+            "point), so (clear|cancel) it.",
         ],
         answers=[
             "Done: the route to {cleared_destination} is cancelled.",
@@ -841,6 +872,7 @@ class Vehicle(Environment):
             "I need the parking brake released.",
             "Let off the handbrake, please.",
             "Get the parking brake off so we can go.",
+            "(Release|Take off|Let off) the (parking brake|handbrake)( now| for me| so we can go|).",
         ],
         answers=[
             "Done: the parking brake is {parking_brake_engaged?still on|released}.",
