@@ -13,9 +13,10 @@ from synthesizer.plan import Variants, plan_dialogue
 from synthesizer.wording import askable, request_for
 
 
-def _tool(name, *, read_only=False, requires=(), provides=(), params=()):
+def _tool(name, *, read_only=False, requires=(), provides=(), params=(), asks=()):
     schema = {"type": "object", "properties": {p: {"type": "string"} for p in params}, "required": list(params)}
-    hints = {"read_only": read_only, "requires": list(requires), "provides": list(provides), "asks": [], "answers": []}
+    hints = {"read_only": read_only, "requires": list(requires), "provides": list(provides)}
+    hints |= {"asks": list(asks), "answers": []}
     return ToolInfo(name, f"{name} does its job.", schema, read_only=read_only, hints=hints)
 
 
@@ -418,15 +419,11 @@ def test_a_declared_step_with_no_value_of_the_users_stays_implicit():
     """Issue 23 item 3: start_engine declares that it needs the doors locked, and locking needs nothing only the
     user knows: "Lock all the doors. Start the car." dictates a step the tools' descriptions make discoverable."""
 
-    def asking(tool, *asks):
-        tool.hints["asks"] = list(asks)
-        return tool
-
     tools = {
         tool.name: tool
         for tool in [
-            asking(_tool("lock_all_doors", provides=["doors_locked"]), "Lock all the doors."),
-            asking(_tool("start_engine", requires=["doors_locked"]), "Start the car."),
+            _tool("lock_all_doors", provides=["doors_locked"], asks=["Lock all the doors."]),
+            _tool("start_engine", requires=["doors_locked"], asks=["Start the car."]),
         ]
     }
     walk = _walk(("lock_all_doors", {}, {"locked": True}, {}), ("start_engine", {}, {"engine_running": True}, {}))
@@ -439,15 +436,11 @@ def test_a_later_turn_may_point_back_at_what_an_earlier_turn_made():
     """Issue 23: "Read the message you sent" names a message only the history holds: no request could ask for
     read_message alone, but after the turn that sent it, one can, and it takes the id from that turn."""
 
-    def asking(tool, *asks):
-        tool.hints["asks"] = list(asks)
-        return tool
-
     tools = {
         tool.name: tool
         for tool in [
-            asking(_tool("send_message", params=("receiver", "message")), "Send {receiver} {message}."),
-            asking(_tool("read_message", read_only=True, params=("message_id",)), "Read {message_id} to me."),
+            _tool("send_message", params=("receiver", "message"), asks=["Send {receiver} {message}."]),
+            _tool("read_message", read_only=True, params=("message_id",), asks=["Read {message_id} to me."]),
         ]
     }
     walk = _walk(
