@@ -10,6 +10,7 @@ answers the assistant's question nor follows a system message that announces a t
 `Dialogue.at_requests` for a reject or a model's attempt that may stop before its last request.
 """
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -37,7 +38,10 @@ class Variant(StrEnum):
     """A call really fails and the assistant recovers from the error."""
 
 
-@dataclass(frozen=True)
+_VARIANTS = {variant.value: variant for variant in Variant}
+
+
+@dataclass(frozen=True, slots=True)
 class Turn:
     """One user request and everything up to the next: its messages, what it teaches and its ground truth."""
 
@@ -101,12 +105,10 @@ class Turn:
     def from_record(cls, record: dict[str, Any], messages: Sequence[Message]) -> "Turn":
         """A stored turn record (older stores lack some keys) with its messages; a variant that is none of
         ours (someone else's metadata) reads as unknown."""
-        variant = record.get("variant")
-        known = variant in Variant.__members__.values()
         return cls(
             request=str(record.get("query") or (message_text(messages[0].get("content")) if messages else "")),
-            messages=tuple(messages),
-            variant=Variant(variant) if known else None,
+            messages=messages if isinstance(messages, tuple) else tuple(messages),
+            variant=_VARIANTS.get(record.get("variant")),
             withheld=record.get("withheld"),
             target=record.get("target"),
             calls=tuple(record.get("calls") or ()),
@@ -118,7 +120,7 @@ class Turn:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dialogue:
     """A whole dialogue: what comes before its first request (a system prompt in others' data), then its turns."""
 
@@ -128,7 +130,7 @@ class Dialogue:
     @property
     def messages(self) -> list[Message]:
         """Every message in order, as a chat API reads the dialogue."""
-        return [*self.preamble, *(message for turn in self.turns for message in turn.messages)]
+        return list(itertools.chain(self.preamble, *(turn.messages for turn in self.turns)))
 
     def then(self, turn: Turn) -> "Dialogue":
         """This dialogue with `turn` after its last one."""
@@ -199,14 +201,14 @@ class Dialogue:
     def _cut(
         cls, messages: Sequence[Message], starts: list[int], records: Sequence[dict[str, Any]] | None
     ) -> "Dialogue":
-        bounds = list(zip(starts, [*starts[1:], len(messages)][: len(starts)], strict=True))
-        turns = tuple(
-            Turn.from_record(records[number], messages[start:end])
-            if records is not None
-            else Turn(message_text(messages[start].get("content")), tuple(messages[start:end]), variant=None)
-            for number, (start, end) in enumerate(bounds)
-        )
-        return cls(turns, tuple(messages[: starts[0]] if starts else messages))
+        turns = []
+        for number, start in enumerate(starts):
+            part = tuple(messages[start : starts[number + 1] if number + 1 < len(starts) else len(messages)])
+            if records is not None:
+                turns.append(Turn.from_record(records[number], part))
+            else:
+                turns.append(Turn(message_text(part[0].get("content")), part, variant=None))
+        return cls(tuple(turns), tuple(messages[: starts[0]] if starts else messages))
 
 
 def message_text(content: Any) -> str:
@@ -224,11 +226,16 @@ def split_think(text: str) -> tuple[str, str]:
 
 
 def _request_starts(messages: Sequence[Message], queries: list[str]) -> list[int]:
-    """Where the queries are said, in order, as far as the messages hold them."""
+    """Where the queries are said, in order, as far as the messages hold them (read for every stored sample)."""
     starts: list[int] = []
     for position, message in enumerate(messages):
-        said = len(starts) < len(queries) and message.get("role") == "user"
-        if said and message_text(message.get("content")).strip() == queries[len(starts)]:
+        if len(starts) == len(queries):
+            break
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        text = content if isinstance(content, str) else message_text(content)
+        if text.strip() == queries[len(starts)]:
             starts.append(position)
     return starts
 
