@@ -329,7 +329,7 @@ class Vehicle(Environment):
             "I'd like the engine running.",
             "Fire up the engine, please.",
             "Get the car started for me.",
-            "(Start|Fire up|Turn on) the (engine|car)( now| for me| please|).",
+            "(Fire up|Turn on) the (engine|car)( now| for me| please|).",
         ],
         answers=[
             "The engine is running, with {fuel_litres} litres in the tank.",
@@ -872,7 +872,8 @@ class Vehicle(Environment):
             "I need the parking brake released.",
             "Let off the handbrake, please.",
             "Get the parking brake off so we can go.",
-            "(Release|Take off|Let off) the (parking brake|handbrake)( now| for me| so we can go|).",
+            "(Release|Take off|Let off) the handbrake( now| for me| so we can go|).",
+            "(Take off|Let off) the parking brake( now| for me| so we can go|).",
         ],
         answers=[
             "Done: the parking brake is {parking_brake_engaged?still on|released}.",
