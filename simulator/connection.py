@@ -251,6 +251,17 @@ class Connection(ABC):
                 self._watch_leaks = False
                 await self._restart(seed)
 
+    async def confirmed_fresh(self, seed: int) -> bool:
+        """Whether a reset still restores a fresh state after what the last trajectory changed.
+
+        A leak shows only once something was changed, so the first dialogue on a leaking server would
+        pass for verified: while leaks are watched, one more fresh start checks before a sample is kept
+        as verified.
+        """
+        if self._watch_leaks:
+            await self.reset(seed)
+        return self.fresh_state
+
     @abstractmethod
     async def _restart(self, seed: int) -> None:
         """Whatever makes the server fresh: a new sandbox, a new process, the user's reset command."""

@@ -121,7 +121,7 @@ class DialogueRunner:
             dialogue=dialogue.map_messages(lambda messages: [_public(message) for message in messages]),
             tools=[openai_tool(tool) for name, tool in self.tools.items() if name not in withheld],
             extra_tools=[openai_tool(self.tools[name]) for name in sorted(withheld)],
-            verified=self.candidate.fresh_state,
+            verified=await self.candidate.confirmed_fresh(self.seed),
             attempts=attempts,
             initial_state=initial_state,
             setup=[call.to_json() for call in setup],

@@ -24,15 +24,17 @@ pytestmark = pytest.mark.heavy
 COVERAGE_EXCEPTIONS = {"everything": "tools that need client capabilities (sampling, elicitation) we do not offer"}
 
 
-_UNTRACED = {"mailbox", "notes"}
-"""Servers whose figures test failed after the round-3 merge, not yet traced (the closing note of that stop)."""
+_KNOWN_GAPS = {
+    "notes": "update-note never succeeds (coverage 3/4): its `name` is free text, and free text prefers a value not "
+    "sent yet, so it is never the name add-note gave (delete-note, without pools, does reuse it); traced, not fixed"
+}
 
 
 @pytest.mark.parametrize(
     "server",
     [
-        pytest.param(server, marks=pytest.mark.skip(reason="fails since the round-3 merge, not yet traced"))
-        if server.name in _UNTRACED
+        pytest.param(server, marks=pytest.mark.xfail(reason=_KNOWN_GAPS[server.name], strict=True))
+        if server.name in _KNOWN_GAPS
         else server
         for server in SERVERS
     ],
