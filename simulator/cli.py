@@ -1,6 +1,7 @@
 """`funreason explore`, `graph` and `stats`: trajectories from any MCP server into a store."""
 
 import functools
+import inspect
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -66,19 +67,13 @@ HINTS_OPTION = click.option(
 """`--hints FILE`, on every command that connects to a server and on `serve`."""
 
 
-_SERVER_KEYS = (
-    "envs", "bfcl", "scenario", "server_cmd", "server_url", "token", "server_env", "reset_cmd", "error_text",
-    "error_shape", "hints",
-)  # fmt: skip
-
-
 def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--env/--scenario | --server-cmd | --server-url, shared by every command that connects: the command
     takes them as one `target` (`target_from`), so no command lists them again."""
 
     @functools.wraps(command)
     def with_target(**kwargs: Any) -> Any:
-        server = {key: kwargs.pop(key) for key in _SERVER_KEYS}
+        server = {key: kwargs.pop(key) for key in inspect.signature(target_from).parameters}
         return command(target=target_from(**server), **kwargs)
 
     options = [
