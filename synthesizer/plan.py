@@ -507,7 +507,7 @@ def _choose_targets(
 
 
 def _after(
-    askable: Callable[..., bool], by_step: dict[int, Call], closures: dict[int, frozenset[int]]
+    askable: Askable, by_step: dict[int, Call], closures: dict[int, frozenset[int]]
 ) -> Callable[[int, set[int]], bool]:
     """`askable` of a step once the calls `covered` are earlier turns': a request may point back at them."""
     memo: dict[tuple[int, frozenset[int]], bool] = {}
