@@ -68,15 +68,16 @@ def _figures(out: Path, tasks: list, failing: set[str], identical: bool) -> None
     all_tools = {tool for env in environment_names() for tool in get_environment(env).tool_specs()}
     for name in ("base", "focused"):
         targets, calling, ids, queries = collections.Counter(), collections.Counter(), set(), set()
-        samples = SampleStore(Store(out / name / "store.db"))
+        with Store(out / name / "store.db") as store:  # the turns' calls, as the store keeps them
+            stored = {sample.id: sample for sample in SampleStore(store).iter_samples()}
         for line in (out / name / "openai.jsonl").read_text().splitlines():
             record = json.loads(line)
             metadata = record["metadata"]
             ids |= {metadata["sample_id"], *metadata["trajectory_ids"]}
             queries |= {" ".join(m["content"].lower().split()) for m in record["messages"] if m["role"] == "user"}
             targets.update(turn.get("target") for turn in metadata["turns"])
-            sample = samples.get_sample(metadata["sample_id"])  # the turns' calls, as the store keeps them
-            calling.update(tool for turn in sample.dialogue.turns for tool in {call["tool"] for call in turn.calls})
+            turns_of = stored[metadata["sample_id"]].dialogue.turns
+            calling.update(tool for turn in turns_of for tool in {call["tool"] for call in turn.calls})
         turns = sum(targets.values())
         others = {tool: targets[tool] for tool in all_tools - failing}
         called = {tool: calling[tool] for tool in all_tools - failing}
