@@ -262,6 +262,11 @@ class Connection(ABC):
             await self.reset(seed)
         return self.fresh_state
 
+    def known_to_leak(self, reason: str) -> None:
+        """What an earlier connection to the same server found (`Store.leak_of`): nothing on this
+        one is fresh, whatever its own first starts show."""
+        self.fresh_state, self._watch_leaks, self.unfresh_reason = False, False, reason
+
     @abstractmethod
     async def _restart(self, seed: int) -> None:
         """Whatever makes the server fresh: a new sandbox, a new process, the user's reset command."""

@@ -248,6 +248,7 @@ async def _discover(
                     seen.append(trajectory)
             finally:
                 store.save_trajectories(fresh)  # one commit for them all (a re-run redoes only what is missing)
+                _keep_leak(store, run_id, connection)
             report(len(store.trajectory_indices(run_id)), config.trajectories)
             _mark_never_succeeding(graph, seen)
         store.save_graph(run_id, "frozen", graph_to_json(graph))
@@ -278,9 +279,12 @@ async def _explore_indices(
         async with _connected(target, connection) as connection:
             plan = _plan(planned, config, connection.tools, _pools(target, config))
             explorer = _Explorer(connection, target, config, run_id, _pools(target, config), plan)
-            with store.writer(written) as writer:
-                for index in indices:
-                    writer.add(await explorer.run(index, plan[index], graph, probe=False))
+            try:
+                with store.writer(written) as writer:
+                    for index in indices:
+                        writer.add(await explorer.run(index, plan[index], graph, probe=False))
+            finally:
+                _keep_leak(store, run_id, connection)
 
 
 def _explore_in_processes(
@@ -541,6 +545,12 @@ async def _connected(target: ServerTarget, connection: Connection | None) -> Asy
         return
     async with target.connect() as opened:
         yield opened
+
+
+def _keep_leak(store: Store, run_id: str, connection: Connection) -> None:
+    """Record in the store a leak this connection found, for synthesis to read (`Store.leak_of`)."""
+    if not connection.fresh_state and connection.unfresh_reason:
+        store.record_leak(run_id, connection.unfresh_reason)
 
 
 def _next_goal(

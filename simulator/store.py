@@ -80,6 +80,25 @@ class Store:
         row = self.db.execute("SELECT config FROM runs WHERE id = ?", [run_id]).fetchone()
         return json.loads(row[0]) if row else {}
 
+    def record_leak(self, run_id: str, reason: str) -> None:
+        """Keep that a run's server kept state across fresh starts, so that synthesis, in another
+        process and on other connections, never marks a sample of that run verified."""
+        with self.db.conn:
+            self.db["leaks"].insert({"run_id": run_id, "reason": reason}, pk="run_id", replace=True)
+
+    def leaking_runs(self) -> set[str]:
+        """The runs whose server is known to leak state across fresh starts."""
+        if not self.db["leaks"].exists():
+            return set()
+        return {run_id for (run_id,) in self.db.execute("SELECT run_id FROM leaks")}
+
+    def leak_of(self, run_id: str) -> str | None:
+        """Why the run's server is known to leak state across fresh starts (None when it is not)."""
+        if not self.db["leaks"].exists():
+            return None
+        row = self.db.execute("SELECT reason FROM leaks WHERE run_id = ?", [run_id]).fetchone()
+        return row[0] if row else None
+
     def trajectory_indices(self, run_id: str) -> set[int]:
         rows = self.db.execute("SELECT idx FROM trajectories WHERE run_id = ?", [run_id])
         return {index for (index,) in rows}

@@ -209,6 +209,18 @@ class SampleStore:
             self.db.execute("DELETE FROM samples WHERE id = ?", [sample.id])
         self.save_sample(sample)
 
+    def unverify_runs(self, run_ids: set[str]) -> int:
+        """Take back `verified` from the samples of these runs (a leak found after they were kept means
+        their resets were never real either); how many were taken back."""
+        ids = [
+            sample_id
+            for sample_id, trajectory_id in self.db.execute("SELECT id, trajectory_id FROM samples WHERE verified")
+            if trajectory_id.rsplit("-", 1)[0] in run_ids
+        ]
+        for sample_id in ids:
+            self.replace_sample(replace(self.get_sample(sample_id), verified=False))
+        return len(ids)
+
     def iter_samples(self, *, verified_only: bool = False) -> Iterator[Sample]:
         """Stream samples in id order, never all in memory."""
         where = "WHERE verified = 1" if verified_only else ""

@@ -174,6 +174,7 @@ async def _synthesize_all(
                 group.start_soon(worker)
         if failures:
             raise failures[0]
+        tally.verified -= samples.unverify_runs(store.leaking_runs())
         if near_duplicates:  # the progress line ends on what was kept
             before = samples.counts()
             drop_near_duplicates(samples, config.shortest_cut)
@@ -306,6 +307,10 @@ class _Connections:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        for key, pair in self._pairs.items():  # what these connections found, for every later reader
+            leak = next((c.unfresh_reason for c in pair if not c.fresh_state and c.unfresh_reason), None)
+            if leak is not None:
+                self._store.record_leak(key.split("|", 1)[0], leak)
         await self._stack.aclose()
 
     def focus_of(self, trajectory: Trajectory) -> dict[str, Any] | None:
@@ -325,6 +330,10 @@ class _Connections:
         if key not in self._pairs:
             candidate = await self._stack.enter_async_context(target.connect())
             reference = await self._stack.enter_async_context(target.connect())
+            leak = self._store.leak_of(trajectory.run_id)
+            if leak is not None:
+                candidate.known_to_leak(leak)
+                reference.known_to_leak(leak)
             if not candidate.fresh_state:
                 logger.warning("samples of %s are not verified: %s", target.label, candidate.unfresh_reason)
             self._pairs[key] = (candidate, reference)

@@ -108,3 +108,17 @@ def test_rejects_keep_the_dialogue_as_far_as_it_got_and_old_rejects_still_read(t
     with Store(path) as store:
         (reject,) = SampleStore(store).iter_rejects()
         assert (reject.reason, reject.messages, reject.turns) == ("turn 2: no", [], [])
+
+
+def test_a_leak_found_later_takes_verified_back_from_that_runs_samples_only(tmp_path):
+    leaky = [_sample(1, trajectory_ids=["run-a-000001"]), _sample(2, trajectory_ids=["run-a-000002"])]
+    sound = _sample(3, trajectory_ids=["run-b-000001"])
+    with Store(tmp_path / "store.db") as store:
+        samples = SampleStore(store)
+        for sample in [*leaky, sound]:
+            samples.save_sample(sample)
+        assert store.leaking_runs() == set() and store.leak_of("run-a") is None
+        store.record_leak("run-a", "state leaks across fresh starts of notes")
+        assert samples.unverify_runs(store.leaking_runs()) == 2
+        assert [sample.verified for sample in samples.iter_samples()] == [False, False, True]
+        assert samples.counts()["verified"] == 1 and store.leak_of("run-a").startswith("state leaks")

@@ -62,12 +62,13 @@ def test_a_state_file_nobody_resets_is_warned_of_and_its_samples_are_unverified(
     db = tmp_path / "leaky.db"
     with caplog.at_level(logging.WARNING):
         target = notes.target(tmp_path / "state", reset=False, hints=True)
-        explore(target, db, ExploreConfig(trajectories=8, seed=0, values=pools_of(target)))
+        run_id = explore(target, db, ExploreConfig(trajectories=8, seed=0, values=pools_of(target)))
         counts = synthesize(db, SynthesisConfig(turns=(1, 2), max_attempts=1), OfflineBackend())
     warnings = [record.getMessage() for record in caplog.records if "state leaks" in record.getMessage()]
     assert warnings and all("--reset-cmd" in message for message in warnings)
     with Store(db) as store:
         samples = list(SampleStore(store).iter_samples())
+        assert "--reset-cmd" in store.leak_of(run_id)  # what any later synthesis goes by
     assert counts["verified"] == 0 and not any(sample.verified for sample in samples)  # replays on leaked notes
 
 
