@@ -29,7 +29,7 @@ from servers.worlds import world_pools
 from simulator.connection import Connection, ServerTarget
 from simulator.errors import ConnectionFailed, ServerDied, SimulatorError
 from simulator.focus import Focus
-from simulator.graph import add_reason, build_graph, graph_from_json, graph_to_json
+from simulator.graph import add_reason, build_graph, graph_from_json, graph_to_json, is_removal
 from simulator.records import Step, ToolInfo, Trajectory
 from simulator.sampler import (
     ArgumentFiller,
@@ -570,6 +570,9 @@ def _next_goal(
         if focused is not None:
             return str(focused)
     goals = story or index.next_goals(called, excluded)
+    if goals and all(is_removal(goal) for goal in goals):  # what a removal would end is acted on first
+        lasting = [tool for tool in index.tools if tool not in called | excluded and not is_removal(tool)]
+        goals = tuple(lasting[:3]) or goals
     return rng.choice(goals) if goals else None
 
 

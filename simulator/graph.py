@@ -25,6 +25,7 @@ __all__ = [
     "graph_from_json",
     "graph_to_json",
     "is_legal",
+    "is_removal",
     "output_fields",
     "requirement_groups",
 ]
@@ -37,6 +38,9 @@ _LINKING_WORDS = {"id", "name", "path", "key", "token", "handle", "uri", "url", 
 
 CREATION_VERBS = {"create", "add", "new", "register", "make", "insert", "post", "plan", "submit", "upload", "start"}
 """First words of a tool's name (or of its description) that say it makes something others then take."""
+
+_REMOVAL_VERBS = {"delete", "remove", "cancel", "destroy", "drop", "rm", "unlink", "revoke", "erase", "discard"}
+"""First words of a tool's name that say it does away with something: a story's last step on it."""
 
 _DESCRIBED_CREATION = {"create", "add", "register", "insert", "submit", "upload"}
 """The creation verbs that also say so as a description's first word ("Make line-based edits" does not)."""
@@ -201,6 +205,11 @@ def requirement_groups(graph: nx.DiGraph, tool: str, free: Collection[str] = ())
             elif reason["kind"] == "state":
                 groups.setdefault(f"state:{reason['condition']}", set()).add(producer)
     return list(groups.values())
+
+
+def is_removal(tool: str) -> bool:
+    """Whether a tool's name says it does away with something (`delete-note`, `cancel_booking`)."""
+    return bool(set(words(tool)[:1]) & _REMOVAL_VERBS)
 
 
 def is_legal(graph: nx.DiGraph, tool: str, called: set[str], free: Collection[str] = ()) -> bool:

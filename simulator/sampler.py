@@ -9,7 +9,7 @@ from typing import Any
 import networkx as nx
 
 from simulator.focus import Focus
-from simulator.graph import distances_to, requirement_groups
+from simulator.graph import distances_to, is_removal, requirement_groups
 from simulator.records import ToolInfo
 from simulator.values import (
     REFERENCE_WORDS,
@@ -200,7 +200,8 @@ def story_goals(index: GraphIndex, called: set[str], excluded: set[str]) -> tupl
     """The (up to) three tools not called yet that act on what the called tools made, revealed or changed
     (a value edge or a state edge from one of them, a login's session not counting), the most linked first,
     then the deepest, ties in name order: the next goal of a story (FunReason-MT: later requests build on
-    the state earlier ones created)."""
+    the state earlier ones created).  A removal (`delete-note`) waits while other goals are
+    left: a note is changed before it is deleted, and deleting it first leaves the rest nothing to act on."""
     logins = {tool for tool in called if _opens_session(index.graph, tool)}
     linked: dict[str, int] = {}
     for tool in sorted(called - logins):
@@ -210,7 +211,9 @@ def story_goals(index: GraphIndex, called: set[str], excluded: set[str]) -> tupl
             if any(not _session_reason(reason) for reason in data["reasons"]):
                 linked[later] = linked.get(later, 0) + 1
     depth = {tool: len(index.ancestors(tool) - called) for tool in linked}
-    return tuple(sorted(linked, key=lambda tool: (-linked[tool], -depth[tool], tool))[:3])
+    ranked = sorted(linked, key=lambda tool: (-linked[tool], -depth[tool], tool))
+    lasting = [tool for tool in ranked if not is_removal(tool)]
+    return tuple((lasting or ranked)[:3])
 
 
 def _opens_session(graph: nx.DiGraph, tool: str) -> bool:

@@ -10,9 +10,9 @@ import pytest
 
 from servers import load_pools
 from simulator.connection import ServerTarget
-from simulator.graph import build_graph, export_graph, graph_from_json, graph_to_json, is_legal
+from simulator.graph import build_graph, export_graph, graph_from_json, graph_to_json, is_legal, is_removal
 from simulator.records import ToolInfo
-from simulator.sampler import GraphIndex, choose_next, free_parameters
+from simulator.sampler import GraphIndex, choose_next, free_parameters, story_goals
 
 
 def tools_of(*envs: str) -> list[ToolInfo]:
@@ -126,3 +126,16 @@ def _choices(graph: nx.DiGraph, target: str, called: set[str], excluded: set[str
     """The next tool (drawn with a fixed seed) and the next goals, as `index` works them out."""
     chosen = choose_next(graph, target, called, excluded, random.Random(9), None, index)
     return chosen, index.next_goals(called, excluded)
+
+
+def test_a_story_changes_what_it_made_before_it_removes_it():
+    """A note deleted right after it is made leaves `update-note` nothing to act on (the notes server's
+    update-note never succeeded, so its edge was never learnt): removals wait while other goals are left."""
+    graph = build_graph(tools_of("messaging"))
+    index = GraphIndex(graph, free_parameters(tools_of("messaging"), load_pools("messaging")))
+    made = {"log_in", "send_message"}
+    linked = {later for _, later in graph.out_edges("send_message")} - made
+    assert "delete_message" in linked and len(linked) > 1, linked
+    assert "delete_message" not in story_goals(index, made, set())
+    others = {tool for tool in linked if not is_removal(tool)}
+    assert story_goals(index, made, others) == ("delete_message",)  # once nothing else is left, it comes

@@ -24,22 +24,7 @@ pytestmark = pytest.mark.heavy
 COVERAGE_EXCEPTIONS = {"everything": "tools that need client capabilities (sampling, elicitation) we do not offer"}
 
 
-_KNOWN_GAPS = {
-    "notes": "update-note never succeeds (coverage 3/4): its `name` is free text, and free text prefers a value not "
-    "sent yet, so it is never the name add-note gave (delete-note, without pools, does reuse it); traced, not fixed"
-}
-
-
-@pytest.mark.parametrize(
-    "server",
-    [
-        pytest.param(server, marks=pytest.mark.xfail(reason=_KNOWN_GAPS[server.name], strict=True))
-        if server.name in _KNOWN_GAPS
-        else server
-        for server in SERVERS
-    ],
-    ids=[server.name for server in SERVERS],
-)
+@pytest.mark.parametrize("server", SERVERS, ids=[server.name for server in SERVERS])
 def test_figures(server, tmp_path):
     if not server.installed():
         pytest.skip(f"{server.origin} is not installed (.ci/run installs it)")
