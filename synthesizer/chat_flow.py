@@ -155,7 +155,8 @@ class Dialogue:
                 made = by_id.get(str(message.get("tool_call_id"))) or (pending[0] if pending else None)
                 if made is not None:
                     made.result, made.failed = _result_text(text)
-                    made.negative = made.failed or _says_no(text)
+                    nothing_back = text.strip() in ("", "null") and not dialogue.read_only(made.tool)  # a done change
+                    made.negative = made.failed or (_says_no(text) and not nothing_back)
                     if made in pending:
                         pending.remove(made)
             if role in ("user", "system", "assistant") and text:

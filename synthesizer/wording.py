@@ -315,7 +315,7 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
     took it, and once said, the next sentence names it by its value ("The log base 5 of 479001600 is 12.42").
     """
     target = turn.target
-    refusal = _refusal(target.result)
+    refusal = _refusal(target.result, changes_state=tools[target.tool].read_only is False)
     if refusal is not None:  # a result that says no never reads as success, whatever the templates say
         return refusal
     sentences = []
@@ -505,8 +505,10 @@ def _from_description(tool: ToolInfo, values: dict[str, Any]) -> str:
 _SAYS_NO = re.compile(r"(^|_)(status|success|ok|succeeded|found|valid|available|exists|result)$")
 
 
-def _refusal(result: Any) -> str | None:
-    """An answer for a result that reports a failure or nothing found; None for any other result."""
+def _refusal(result: Any, *, changes_state: bool) -> str | None:
+    """An answer for a result that reports a failure or nothing found; None for any other result.
+
+    A change that returns nothing (BFCL's `mkdir`, a Python method returning None) is done, not empty."""
     if isinstance(result, dict) and result.get("error"):
         return _sentence(f"That didn't work: {value_words(result['error'])}")
     if isinstance(result, dict):
@@ -516,6 +518,8 @@ def _refusal(result: Any) -> str | None:
     if isinstance(result, str) and re.match(r"\s*error\b", result, re.IGNORECASE):
         first = re.split(r"(?<=[.!?])\s", result.strip())[0]
         return _sentence(f"That didn't work: {first}")
+    if result in (None, "") and changes_state:
+        return None
     if result in (None, "", [], {}):
         return "Nothing came back: there is nothing to show for that."
     return None

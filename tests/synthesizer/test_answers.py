@@ -73,3 +73,23 @@ def test_a_computation_that_gives_back_its_input_is_no_request():
     )
     plan = plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable)
     assert [call.tool for call in plan.turns[0].calls] == ["calculate_standard_deviation"]
+
+
+def test_a_change_that_returns_nothing_is_answered_as_done():
+    """BFCL's `mkdir` returns None when it made the folder: its answers read "Nothing came back" (46 of 1,402
+    file-system answers on the BFCL run)."""
+
+    async def execute():
+        async with ServerTarget(envs=("bfcl:GorillaFileSystem",)).connect() as connection:
+            tools = {tool.name: tool for tool in connection.tools}
+            return tools, await replay(connection, [("mkdir", {"dir_name": "drafts"})], seed=0)
+
+    tools, (steps, _) = anyio.run(execute)
+    assert steps[0].result is None and not steps[0].is_error
+    steps[0].provenance = {"dir_name": POOL}
+    walk = Trajectory(
+        "run-fs-0", "run-fs", 0, "bfcl:GorillaFileSystem", "default", 0, "mkdir", reached=True, steps=steps
+    )
+    turn = plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable).turns[0]
+    answer = answer_for(turn, tools, random.Random(0))
+    assert "drafts" in answer and "nothing" not in answer.lower(), answer
