@@ -21,6 +21,7 @@ from evaluation.pool import ConnectionPool
 from servers import hash_state
 from simulator import Connection, Store
 from synthesizer import Dialogue, Sample, SampleStore, Variant
+from synthesizer.jsonl import json_objects
 
 __all__ = ["Task", "TaskTurn", "load_tasks", "split_tasks", "start_task", "task_from_sample", "write_tasks"]
 
@@ -158,19 +159,7 @@ def write_tasks(tasks: Iterable[Task], out: Path) -> int:
 
 
 def _read_task_file(path: Path) -> Iterator[Task]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise TaskError(f"{path}: cannot read: {error.strerror}") from error
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise TaskError(f"{path}:{number}: not JSON: {error.msg}") from error
-        if not isinstance(record, dict):
-            raise TaskError(f"{path}:{number}: not a JSON object")
+    for number, record in json_objects(path, TaskError):
         if "turns" in record:
             yield Task.from_json(record)
         elif "messages" in record:

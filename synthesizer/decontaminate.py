@@ -12,13 +12,14 @@ contains shared 8-grams), so it decides what is dropped; both counts are reporte
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from servers.bfcl import bfcl_entries
 from synthesizer.errors import ExportError
+from synthesizer.jsonl import json_objects
 from synthesizer.samples import SampleStore
 
 __all__ = [
@@ -107,7 +108,7 @@ def decontaminate_file(path: Path, out: Path) -> dict[str, Any]:
     """Write the records of the JSONL file `path` that share no n-gram with BFCL to `out`; counts."""
     counts = _counts()
     kept = []
-    for number, record in _records(path):
+    for number, record in json_objects(path, ExportError):
         counts["checked"] += 1
         overlap = find_overlap(user_texts(record))
         if overlap is None:
@@ -169,20 +170,3 @@ def _index() -> dict[Any, Any]:
                         index[n].setdefault(gram, entry["id"])
     index["questions"] = len(questions)
     return index
-
-
-def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise ExportError(f"{path}: cannot read: {error.strerror}") from error
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ExportError(f"{path}:{number}: not a JSON object: {error.msg}") from error
-        if not isinstance(record, dict):
-            raise ExportError(f"{path}:{number}: not a JSON object")
-        yield number, record

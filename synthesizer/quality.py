@@ -42,7 +42,6 @@ The story figures (issue 23), each with its denominator and an example of what i
 """
 
 import copy
-import json
 import logging
 import re
 from collections import Counter
@@ -53,6 +52,7 @@ from typing import Any
 
 from synthesizer.chat_flow import Call, Dialogue, Flows, Turn, feeds, hint, shape_problem
 from synthesizer.errors import DatasetError
+from synthesizer.jsonl import json_lines
 from synthesizer.links import TurnLinks, is_login, is_logout, mentioned, revealed, turn_links, undoes
 from synthesizer.query_text import NEAR_DUPLICATE, appears, near_duplicates, shingles, tool_text_in
 
@@ -122,23 +122,11 @@ _TOKEN_WITH_DIGITS = re.compile(r"[^\s<>]*[\d_/@][^\s<>]*")
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
     """The records of a JSONL export, one per non-blank line; `DatasetError` names the line that is not one."""
-    try:
-        with open(path, encoding="utf-8") as file:
-            for number, line in enumerate(file, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except ValueError as error:
-                    raise DatasetError(f"{path}:{number}: not JSON: {error}") from None
-                problem = shape_problem(record)
-                if problem:
-                    raise DatasetError(f"{path}:{number}: {problem}")
-                yield record
-    except OSError as error:
-        raise DatasetError(f"{path}: cannot read: {error.strerror or error}") from None
-    except UnicodeDecodeError as error:
-        raise DatasetError(f"{path}: not UTF-8 text: {error.reason} at byte {error.start}") from None
+    for number, record in json_lines(path, DatasetError):
+        problem = shape_problem(record)
+        if problem:
+            raise DatasetError(f"{path}:{number}: {problem}")
+        yield record
 
 
 def measure_quality(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
