@@ -45,8 +45,9 @@ __all__ = [
 
 _LOGIN = re.compile(r"(log_?in|sign_?in|authenticat|login)", re.IGNORECASE)
 _LOGOUT = re.compile(r"(log_?out|sign_?out|logoff|logout)", re.IGNORECASE)
-_SHORT_STORY = 4
-"""Below this many turns a story may also change topic with a single call (a real user sometimes does)."""
+_SHORT_STORY = 3
+"""Below this many turns a story may also change topic with a single call (a real user sometimes does); past it a
+change of topic is a chain, so that a request standing on its own is a hard one."""
 _RESULT_SOURCES = ("result", "probe")
 _USER_SOURCES = ("pool", "user")
 """Argument sources only the user can know (scenario pools, a recorded user's words), so the user may be asked."""
@@ -194,6 +195,7 @@ def plan_dialogue(
         choose,
         _after(askable, by_step, closures),
         wanted,
+        turns[0],
     )
     if len(targets) < turns[0]:  # no story that long: the deepest chains, none a login only to log out again
         fitting = [call for call in eligible if _fits(call, closures[call.step], set(), by_step, logins)]
@@ -532,6 +534,7 @@ def _story_targets(
     prefer: Callable[[list[int], set[int]], int | None] | None = None,
     askable_after: Callable[[int, set[int]], bool] = lambda step, covered: False,
     wanted: set[int] = frozenset(),
+    least: int = 1,
 ) -> list[int]:
     """Up to `count` targets in walk order, each later one acting on what an earlier turn made or showed.
 
@@ -547,16 +550,18 @@ def _story_targets(
     so far made or found.  `wanted` are the calls of the tool the walk was sampled for: a next target among equally
     linked ones is one of them, and one that no linked turn leads to may open a story that starts later
     (a change of topic), so that every tool the explorer targets gets turns of its own.  Of the stories,
-    one with a linked turn wins, then one with a `wanted` call, then one with two linked turns or more,
-    then one that starts with a chain (first requests alike in every dialogue make near-duplicates), then
-    the most linked turns, then the most turns, then the deepest start; ties break by the seeded rng.
+    one of `least` turns or more wins, then one with a linked turn, then one with a `wanted` call, then the
+    one whose requests standing on their own are chains most often (`_chains_less_single_calls`), then one
+    that starts with a chain (first requests alike in every dialogue make near-duplicates), then one with two
+    linked turns or more, then the most linked turns, then the most turns, then the deepest start; ties
+    break by the seeded rng.
     `prefer(options, covered)` may pick a story's start, and each next target, before the rule does (a focus).
     """
     targets = {call.step for call in calls}
     order = {call.step: rng.random() for call in calls}
     order |= {step: rng.random() for step in every_call if step not in order}
-    best: tuple[tuple[int, bool, int, bool, int, int, int, float], list[int]] = (
-        (-1, False, -1, False, -1, -1, -1, 0.0),
+    best: tuple[tuple[bool, int, bool, int, bool, int, int, int, int, float], list[int]] = (
+        (False, -1, False, -(10**6), False, -1, -1, -1, -1, 0.0),
         [],
     )
     starts = [
@@ -611,10 +616,12 @@ def _story_targets(
         linked = sum(links)
         chain = len(closures[story[0]] - logins) >= 2
         score = (
+            len(story) >= least,
             min(linked, 1),
             bool(wanted & set(story)),
-            min(linked, 2),
+            _chains_less_single_calls(story, closures),
             chain,
+            min(linked, 2),
             linked,
             len(story),
             len(closures[story[0]]),
@@ -623,6 +630,18 @@ def _story_targets(
         if score > best[0]:
             best = (score, story)
     return best[1]
+
+
+def _chains_less_single_calls(story: list[int], closures: dict[int, frozenset[int]]) -> int:
+    """Of a story's requests that build on no earlier turn, not even on its login (its start, a change of topic),
+    the chains of calls less the single calls: a request standing on its own is hard when it needs steps it
+    leaves unsaid (look the id up, then act on it), as directed sampling's deep dependency paths are."""
+    balance, covered = 0, set()
+    for step in story:
+        if not closures[step] & covered:
+            balance += 1 if len(closures[step]) >= 2 else -1
+        covered |= closures[step]
+    return balance
 
 
 def _fits(target: Call, closure: frozenset[int], covered: set[int], by_step: dict[int, Call], logins: set[int]) -> bool:

@@ -238,11 +238,16 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
     said = main.lower()
     sentences = []
     asked: list[int] = []  # look-ups the request asks about: the answer reports them too
+    own_ids: set[int] = set()  # look-ups of the user's own id: their login says who the user is instead
     for call in turn.calls[:-1]:
         if turn.variant == "error_recovery" and call.step in target.discovered and _acts_first(turn):
             continue  # the assistant learns this step from the error; the user does not know of it
         changes = tools[call.tool].read_only is not True  # a user asks for every change made on their behalf
-        if changes and _declared_step(turn, call, tools) and not _must_say(turn, call, tools[call.tool], withheld):
+        if not changes and _feeds_only_a_login(turn, call, tools):
+            own_ids.add(call.step)  # the user's own id, looked up by their name: the login says "I'm Karim"
+            continue
+        declared = _declared_step(turn, call, tools) and not own_ids & set(call.needs)
+        if changes and declared and not _must_say(turn, call, tools[call.tool], withheld):
             continue  # ... but one the tools declare a later call needs, with no value of the user's, is theirs
         if changes or any(not _appears(words, said) for words in _must_say(turn, call, tools[call.tool], withheld)):
             if _opens_session(tools[call.tool]) and call is not target:  # the goal needs it; the user gives facts
@@ -283,6 +288,15 @@ def _declared_step(turn: TurnPlan, call: Call, tools: dict[str, ToolInfo]) -> bo
     provides = set((tools[call.tool].hints or {}).get("provides") or [])
     later = turn.calls[turn.calls.index(call) + 1 :]
     return any(provides & set((tools[other.tool].hints or {}).get("requires") or []) for other in later)
+
+
+def _feeds_only_a_login(turn: TurnPlan, call: Call, tools: dict[str, ToolInfo]) -> bool:
+    """Whether every call of the turn taking a value from look-up `call` is a login: the look-up found the user's
+    own id, which the user asks for no more than they say it ("I'm Karim", not "find out Karim's user id")."""
+    takers = [
+        other for other in turn.calls if any(origin.get("step") == call.step for origin in other.provenance.values())
+    ]
+    return bool(takers) and all(_opens_session(tools[other.tool]) for other in takers)
 
 
 def _opens_session(tool: ToolInfo) -> bool:

@@ -135,7 +135,7 @@ class Messaging(Environment):
             "Pull up the full directory of users.",
             "Which people have signed up to this service?",
         ],
-        answers=["The service has {users#} users: {user_ids}.", "Registered users ({users#} in all): {user_ids}."],
+        answers=["The service has {users#} users: {users.name}.", "Registered users ({users#} in all): {users.name}."],
     )
     def list_users(self) -> UserList:
         """List every user of the service."""
@@ -269,8 +269,8 @@ class Messaging(Environment):
             "moment|these days)?",
         ],
         answers=[
-            "You have {contacts#} contacts[: {contact_ids}].",
-            "Your contacts are {contact_ids} ({contacts#} in all).",
+            "You have {contacts#} contacts[: {contacts.name}].",
+            "Your contacts are {contacts.name} ({contacts#} in all).",
         ],
     )
     def list_contacts(self) -> ContactList:

@@ -166,6 +166,7 @@ def test_views_in_many_chunks_open_and_search_across_them(run_dir, tmp_path, wat
         page.evaluate("id => { location.hash = 'sample=' + encodeURIComponent(id); }", view["id"])
         page.wait_for_function("id => document.querySelector('#fr-detail h3')?.textContent === id", arg=view["id"])
     word = views[-1]["turns"][0]["messages"][0]["content"] if views[-1]["turns"] else views[-1]["reason"]
+    word = word.split('"')[0].strip()  # up to a quoted phrase, which a view's JSON writes escaped
     having = [view["id"] for view in views if word.lower() in orjson.dumps(view).decode().lower()]
     page.fill("#fr-search", word)
     page.wait_for_function("n => document.getElementById('fr-count').dataset.shown === String(n)", arg=len(having))

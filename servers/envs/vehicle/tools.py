@@ -1064,7 +1064,7 @@ class Vehicle(Environment):
             "What's {value} degrees[ {from_unit}] on the other temperature scale?",
             "I need {value} degrees[ {from_unit}] converted between Celsius and Fahrenheit.",
             "Can you do a Celsius and Fahrenheit conversion for {value} degrees[ {from_unit}]?",
-            "How warm is {value} degrees[ {from_unit}] in Fahrenheit or Celsius terms?",
+            "How warm is {value} degrees[ {from_unit}] on the other scale?",
         ],
         answers=[
             "In {to_unit}, {value} degrees {from_unit} is {converted_value} degrees.",
