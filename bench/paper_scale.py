@@ -5,10 +5,10 @@ where wall time says mostly how busy the machine was.
 
     python bench/paper_scale.py --samples 1500 --workers 2 --out /tmp/scale [--json figures.json]
 
-Reports the machine's load average at the start and the end, wall time per stage, peak RSS (this process
-and its worker processes), verified samples, trajectories, the verified yield, rejection reasons
-(grouped), distinct initial worlds per environment, and `funreason quality`'s near-duplicate and
-distinct-frame figures on the export.
+Reports the machine's load average at the start and the end, wall time per stage, peak RSS (the driver
+during the run and by stage, this process at the end, its worker processes), verified samples,
+trajectories, the verified yield, rejection reasons (grouped), distinct initial worlds per environment,
+and `funreason quality`'s near-duplicate and distinct-frame figures on the export.
 """
 
 import argparse
@@ -18,6 +18,7 @@ import os
 import re
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,11 @@ __all__ = ["measure"]
 def measure(out: Path, samples: int, workers: int, seed: int = 0, scenarios: str = "both") -> dict[str, Any]:
     stages: dict[str, float] = collections.defaultdict(float)
     notes: dict[str, str] = {}
+    peaks = _StagePeaks()
 
     def stage(name: str):
         started = time.perf_counter()
+        peaks.current = name.split()[0]
 
         def report(done: int, total: int, note: str = "") -> None:
             stages[name.split()[0]] += time.perf_counter() - report.last
@@ -52,8 +55,10 @@ def measure(out: Path, samples: int, workers: int, seed: int = 0, scenarios: str
     config = RunConfig(out=out, samples=samples, workers=workers, seed=seed, scenarios=scenarios)
     load_before = os.getloadavg()
     started = time.perf_counter()
-    figures = run_pipeline(config, OfflineBackend(), stage)
+    with peaks:
+        figures = run_pipeline(config, OfflineBackend(), stage)
     wall = time.perf_counter() - started
+    driver_peak = _vm_kb("VmHWM") / 1024  # before the figures below are measured in this process
     quality = measure_quality(read_records(out / "openai.jsonl"))["figures"]
     with Store(config.store_path) as store:
         worlds = collections.defaultdict(set)
@@ -74,6 +79,8 @@ def measure(out: Path, samples: int, workers: int, seed: int = 0, scenarios: str
         "cpu_s": round(cpu, 1),
         "cpu_s_per_verified": round(cpu / max(figures["totals"]["verified"], 1), 4),
         "peak_rss_mb": round(own, 1),
+        "peak_rss_driver_mb": round(driver_peak, 1),
+        "peak_rss_by_stage_mb": {name: round(kb / 1024, 1) for name, kb in peaks.by_stage.items()},
         "peak_rss_worker_mb": round(children, 1),
         "verified": totals["verified"],
         "trajectories": totals["trajectories"],
@@ -85,6 +92,41 @@ def measure(out: Path, samples: int, workers: int, seed: int = 0, scenarios: str
         "reject_reasons": dict(reasons.most_common(25)),
         "synthesis_note": notes.get("synthesize", ""),
     }
+
+
+class _StagePeaks:
+    """The driver's largest resident set seen during each stage, sampled from /proc/self/status (Linux)."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        self.current = "start"
+        self.by_stage: dict[str, int] = {}
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> "_StagePeaks":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self._every):
+            stage = self.current
+            self.by_stage[stage] = max(self.by_stage.get(stage, 0), _vm_kb("VmRSS"))
+
+
+def _vm_kb(field: str) -> int:
+    """A field of /proc/self/status in kB (0 where there is none)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def _grouped(reason: str) -> str:

@@ -422,6 +422,11 @@ class _Explorer:
         self._server_paths: dict[str, list[str]] | None = None
         self._worlds = _spread_worlds(plan, config.worlds, config.seed)
         self._world_pools: dict[str, dict[str, list[Any]]] = {}
+        self._rationed = {
+            tool.name: _request_room(tool, pools, len(config.worlds))
+            for tool in connection.tools
+            if tool.read_only is True and not tool.parameters and (tool.hints or {}).get("asks")
+        }
 
     def forget_index(self) -> None:
         """The graph has changed in place (discovery learnt from a trajectory): index it again."""
@@ -451,7 +456,9 @@ class _Explorer:
                 if self._server_paths:
                     self.free, self._index = free_parameters(self.connection.tools, self.pools), None
                     await self.connection.reset(seed)  # the asking must not show in the trajectory's state
-            await self._walk(trajectory, graph, rng, probe, self._pools_in(world))
+            await self._walk(
+                trajectory, graph, rng, probe, self._pools_in(world), self._rationed_out(index, target_tool)
+            )
             state = await self.connection.state() if self.connection.fresh_state else None
             trajectory.final_state_hash = hash_state(state) if state is not None else None
         except ConnectionFailed as error:  # died, or would not start again: this trajectory only
@@ -459,6 +466,20 @@ class _Explorer:
             logger.warning("trajectory %s failed: %s", trajectory.id, error)
         trajectory.covered_edges = _covered_edges(graph, trajectory.steps)
         return trajectory
+
+    def _rationed_out(self, index: int, target_tool: str) -> set[str]:
+        """The look-ups without arguments this trajectory leaves out of its walk: such a request can differ only
+        in its phrasings, so once the run has had as many trajectories as a tool has phrasings, a later one calls
+        it only with a chance that falls as the run goes on (room / index: about room * log(run / room) in all),
+        and the near-duplicate filter no longer throws away what the walks made.  The walk's own target is
+        always called.  Depends only on the seed and the index, so any number of workers walks the same."""
+        return {
+            tool
+            for tool, room in self._rationed.items()
+            if tool != target_tool
+            and index >= room
+            and random.Random(f"{self.config.seed}:{index}:{tool}").random() >= room / (index + 1)
+        }
 
     def _pools_in(self, world: str | None) -> dict[str, list[Any]]:
         """The run's pools, with what a generated world names (its users, ids, paths) in place of the
@@ -471,7 +492,13 @@ class _Explorer:
         return self._world_pools[world]
 
     async def _walk(
-        self, trajectory: Trajectory, graph: nx.DiGraph, rng: random.Random, probe: bool, pools: dict[str, list[Any]]
+        self,
+        trajectory: Trajectory,
+        graph: nx.DiGraph,
+        rng: random.Random,
+        probe: bool,
+        pools: dict[str, list[Any]],
+        rationed_out: set[str] = frozenset(),
     ) -> None:
         if self._index is None or self._index.graph is not graph:
             self._index = GraphIndex(graph, self.free)
@@ -482,6 +509,7 @@ class _Explorer:
         failures: dict[str, int] = {}
         excluded = {tool for tool in index.tools if tool not in self.tools}
         excluded |= index.never_succeeded - {trajectory.target}
+        excluded |= rationed_out
         extra_steps = 0
         goal = trajectory.target or ""
         if (
@@ -521,6 +549,7 @@ class _Explorer:
                     if tool not in self.tools
                     or failures.get(tool, 0) > 2 * self.config.max_failures_per_tool
                     or tool in index.never_succeeded
+                    or tool in rationed_out
                 }
             called.add(tool_name)
             produces = (tool.hints or {}).get("produces")

@@ -303,7 +303,7 @@ def successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> list
                 and _declares_nothing(tools[call.tool])
                 and _shares_a_name(call.arguments, step.arguments)
             }
-        needs |= _undone_here(step, calls, tools)
+        needs |= _undone_here(step, calls, tools) | _freed_here(step, calls, tools)
         failure = failed_at.get(step.tool)
         discovered: set[int] = set()
         declared = hints.get("requires") and all(condition in provided for condition in hints["requires"])
@@ -359,6 +359,18 @@ def _undone_here(step: Any, calls: list[Call], tools: dict[str, ToolInfo]) -> se
         shared = named & {canonical_json(value) for value in call.arguments.values()}
         if call.changes_state and shared and undoes(step.tool, call.tool):
             return {call.step}
+    return set()
+
+
+def _freed_here(step: Any, calls: list[Call], tools: dict[str, ToolInfo]) -> set[int]:
+    """The latest earlier state change on an object `step` changes, when that change undid something (`rm X`
+    before `mv Y X`): the name was free, the contact gone, only because of it, so that call is a prerequisite."""
+    if tools[step.tool].read_only is True:
+        return set()
+    named = {canonical_json(value) for value in step.arguments.values() if isinstance(value, str | int) and value}
+    for call in reversed(calls):
+        if call.changes_state and named & {canonical_json(value) for value in call.arguments.values()}:
+            return {call.step} if any(undoes(call.tool, name) for name in tools) else set()
     return set()
 
 

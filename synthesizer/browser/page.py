@@ -26,7 +26,7 @@ def browser_section(
     views: Iterable[dict[str, Any]], title: str = "Samples", what: str = "samples", chunk: int = CHUNK
 ) -> str:
     """The browser over `views` (see `synthesizer.browser.views`), as HTML to put inside a page's body."""
-    index, lines = [], []
+    index, lines, chunks = [], [], []  # each chunk packed once full: a large run never holds its views unpacked
     for view in views:
         index.append(
             [
@@ -41,10 +41,11 @@ def browser_section(
             ]
         )
         lines.append(orjson.dumps(view, option=orjson.OPT_NON_STR_KEYS))
-    chunks = "".join(
-        f"<script type='application/gzip' class='fr-chunk'>{_packed(_NEWLINE.join(lines[at : at + chunk]))}</script>"
-        for at in range(0, len(lines), chunk)
-    )
+        if len(lines) == chunk:
+            chunks.append(_chunk(lines))
+            lines = []
+    if lines:
+        chunks.append(_chunk(lines))
     filters = "".join(
         f"<select id='fr-{name}' aria-label='{label}'><option value=''>every {label}</option></select>"
         for name, label in _FILTERS
@@ -60,7 +61,7 @@ def browser_section(
         "<div class='fr-main'><div id='fr-list' class='fr-list'><div class='fr-spacer'></div></div>"
         "<div id='fr-detail' class='fr-detail'><p class='fr-empty'>Pick one on the left.</p></div></div>"
         f"<script type='application/json' id='fr-data' data-chunk-size='{chunk}'>{_packed(orjson.dumps(index))}"
-        f"</script>{chunks}"
+        f"</script>{''.join(chunks)}"
         f"<script>{_asset('browser.js')}</script></section>"
     )
 
@@ -75,6 +76,10 @@ _FILTERS = (
 
 
 _NEWLINE = b"\n"
+
+
+def _chunk(lines: list[bytes]) -> str:
+    return f"<script type='application/gzip' class='fr-chunk'>{_packed(_NEWLINE.join(lines))}</script>"
 
 
 def _title(view: dict[str, Any]) -> str:
