@@ -167,7 +167,7 @@ def test_patterns_choose_among_the_failed_tools_turns_and_an_early_turn_that_lea
     closures = {0: frozenset({0}), 1: frozenset({0, 1}), 2: frozenset({2}), 3: frozenset({3}), 4: frozenset({3, 4})}
     rng = random.Random(1)
     picks = Counter(focused_target(focus, rng, calls, closures, [1, 2], {0}) for _ in range(4000))
-    assert picks[1] > 1.8 * picks[2] > 0, "step 1 carries Bob's id from an earlier turn: 0.5 * (1 + 1) * 1.5 against 0.5"
+    assert picks[1] > 1.8 * picks[2] > 0, "step 1 carries Bob's id from an earlier turn: 0.5 * 2 * 1.5 against 0.5"
     chained = Counter(focused_target(focus, rng, calls, closures, [3, 4], set()) for _ in range(4000))
     assert 2.6 < chained[3] / chained[4] < 3.4, "log_in's own turn leaves send_message one: 0.5 * 1.5 against 0.5 / 2"
     early = Counter(focused_target(focus, rng, calls, closures, [2, 4], {0, 1}) for _ in range(4000))
