@@ -10,6 +10,7 @@ seed and focus file gave the same bytes.  Run it from the repository root.
 import argparse
 import collections
 import filecmp
+import hashlib
 import json
 import shutil
 import subprocess
@@ -32,27 +33,42 @@ def main() -> None:
     parser.add_argument("--trajectories", type=int, default=48, help="per environment, as `funreason run`")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("/tmp/funreason-focus-loop"))
-    parser.add_argument("--fails-on", help="comma-separated tools the scripted model fails on (default: chosen)")
-    parser.add_argument("--reuse", action="store_true", help="keep the base run and eval.json of an earlier go")
+    parser.add_argument(
+        "--fails-on",
+        action="append",
+        help="comma-separated tools the scripted model fails on (default: chosen); given again, one more loop "
+        "over the same base run, in a folder of its own (`loop-N`)",
+    )
+    parser.add_argument("--reuse", action="store_true", help="keep the base run and its split of an earlier go")
     args = parser.parse_args()
     out, common = args.out, ["--trajectories", str(args.trajectories), "--seed", str(args.seed)]
     store = out / "base" / "store.db"
-    if not (args.reuse and (out / "eval.json").exists()):
+    if not (args.reuse and store.exists()):
+        shutil.rmtree(out / "base", ignore_errors=True)
         _funreason("run", "--out", str(out / "base"), *common)
         _funreason("tasks", "--db", str(store), "--split", "0.2", "--seed", str(args.seed))
     tasks = load_tasks(db=store, held_out_only=True)
-    fails_on = frozenset(args.fails_on.split(",")) if args.fails_on else _five_tools(tasks)
-    if not (args.reuse and (out / "eval.json").exists()):
-        with http_server(ScriptedModel(tasks, "truth", fails_on).app) as url:
-            _funreason(
-                "eval", "--db", str(store), "--held-out", "--llm", "openai", "--model", "fails-on-five",
-                "--base-url", f"{url}/v1", "--json", str(out / "eval.json"),
-            )  # fmt: skip
+    sets = [frozenset(tools.split(",")) for tools in args.fails_on] if args.fails_on else [_five_tools(tasks)]
+    for number, fails_on in enumerate(sets):
+        _loop(out / f"loop-{number}" if len(sets) > 1 else out, store, tasks, fails_on, common)
+
+
+def _loop(out: Path, store: Path, tasks: list, fails_on: frozenset[str], common: list[str]) -> None:
+    """One loop over the base run: eval with a model failing on `fails_on`, then two focused runs."""
+    out.mkdir(parents=True, exist_ok=True)
+    model = "fails-on-" + hashlib.sha256(",".join(sorted(fails_on)).encode()).hexdigest()[:12]  # its own attempts
+    with http_server(ScriptedModel(tasks, "truth", fails_on).app) as url:
+        _funreason(
+            "eval", "--db", str(store), "--held-out", "--llm", "openai", "--model", model,
+            "--base-url", f"{url}/v1", "--json", str(out / "eval.json"),
+        )  # fmt: skip
     profile = json.loads((out / "eval.json").read_text())["profile"]
     failing = {tool: group for tool, group in profile["per_tool"].items() if group["failures"]}
     print(f"profile before: {profile['failures']} of {profile['attempts']} turn attempts failed")
     for tool, group in sorted(profile["per_tool"].items()):
-        print(f"  {tool:<34} attempts {group['attempts']:>3}  failures {group['failures']:>3}  rate {group['rate']}")
+        if group["failures"] or tool in fails_on:
+            counts = f"attempts {group['attempts']:>3}  failures {group['failures']:>3}  rate {group['rate']}"
+            print(f"  {tool:<34} {counts}")
     print(f"tools failed on: {sorted(failing)} (scripted to fail on {sorted(fails_on)})")
     for name in ("focused", "focused-again"):
         shutil.rmtree(out / name, ignore_errors=True)  # a run resumes: start each from nothing
@@ -61,16 +77,17 @@ def main() -> None:
         filecmp.cmp(out / "focused" / f"{fmt}.jsonl", out / "focused-again" / f"{fmt}.jsonl", shallow=False)
         for fmt in FORMATS
     )
-    _figures(out, tasks, set(failing), identical)
+    _figures({"base": store.parent, "focused": out / "focused"}, tasks, set(failing), identical)
 
 
-def _figures(out: Path, tasks: list, failing: set[str], identical: bool) -> None:
+def _figures(runs: dict[str, Path], tasks: list, failing: set[str], identical: bool) -> None:
     all_tools = {tool for env in environment_names() for tool in get_environment(env).tool_specs()}
-    for name in ("base", "focused"):
+    for name, run in runs.items():
         targets, calling, ids, queries = collections.Counter(), collections.Counter(), set(), set()
-        with Store(out / name / "store.db") as store:  # the turns' calls, as the store keeps them
+        with Store(run / "store.db") as store:  # the turns' calls, as the store keeps them
             stored = {sample.id: sample for sample in SampleStore(store).iter_samples()}
-        for line in (out / name / "openai.jsonl").read_text().splitlines():
+            rejects = collections.Counter(reject.reason.split(":")[0] for reject in SampleStore(store).iter_rejects())
+        for line in (run / "openai.jsonl").read_text().splitlines():
             record = json.loads(line)
             metadata = record["metadata"]
             ids |= {metadata["sample_id"], *metadata["trajectory_ids"]}
@@ -95,6 +112,12 @@ def _figures(out: Path, tasks: list, failing: set[str], identical: bool) -> None
             f"per 1,000), {sum(1 for n in called.values() if 1000 * n < turns)} under 1 per 1,000; "
             f"held-out tasks in the training file: {held_by_id} by id, {held_by_text} by request text"
         )
+        quality = json.loads(_funreason("quality", "--json", str(run / "openai.jsonl")))["figures"]
+        pairs = quality["near_duplicate_queries"]
+        print(
+            f"  {len(stored)} samples, {sum(rejects.values())} rejects ({rejects['near-duplicate request']} as "
+            f"near-duplicates); near-duplicate requests in the data: {pairs['count']} of {pairs['total']}"
+        )
     print(f"same seed and focus file -> byte-identical {', '.join(FORMATS)}: {identical}")
 
 
@@ -109,11 +132,14 @@ def _five_tools(tasks: list) -> frozenset[str]:
     return frozenset(tool for tool, _ in by_env[env].most_common(5))
 
 
-def _funreason(*args: str) -> None:
+def _funreason(*args: str) -> str:
+    """Run a command; print it and its last line of progress; return what it printed."""
     done = subprocess.run([FUNREASON, *args], cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"funreason {args[0]} failed: {done.stderr.strip().splitlines()[-1:]}")
-    print(f"$ funreason {' '.join(args)}\n  {done.stderr.strip().splitlines()[-1]}", flush=True)
+    if args[0] != "quality":
+        print(f"$ funreason {' '.join(args)}\n  {done.stderr.strip().splitlines()[-1]}", flush=True)
+    return done.stdout
 
 
 if __name__ == "__main__":

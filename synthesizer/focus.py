@@ -38,13 +38,18 @@ def focused_target(
     turn would show, given the steps earlier-chosen turns `covered` (the patterns of `evaluation.profile`): the
     patterns choose among the failed tools' turns, as a failed tool's turns are where its patterns failed.  That
     is divided by the number of candidates of weighed tools its turn would take in (itself included): a turn
-    that swallows the chain of another failed tool leaves that tool no turn of its own.
+    that swallows the chain of another failed tool leaves that tool no turn of its own.  And it is multiplied by
+    one plus the failure rates of the weighed candidates after it that its turn leaves alone: a story's turns
+    follow the walk's order, so a turn taken early leaves the failed tools' later calls turns of their own,
+    where one taken late would end the story among tools that never failed.
     """
     weighed = {step for step in candidates if focus.tools.get(by_step[step].tool, 0.0) > 0}
+    rate = {step: focus.tools.get(by_step[step].tool, 0.0) for step in weighed}
     weights = {
-        step: focus.tools.get(by_step[step].tool, 0.0)
+        step: rate[step]
         * (1 + sum(focus.patterns.get(pattern, 0.0) for pattern in _patterns(step, by_step, closures, covered)))
         / max(1, len(weighed & closures[step]))
+        * (1 + sum(rate[later] for later in weighed - closures[step] if later > step))
         for step in weighed
     }
     return focus.pick(sorted(weighed), rng, weights)

@@ -167,6 +167,10 @@ class Math(Environment):
             "I need the sum of {a} and {b}.",
             "Take {a} and increase it by {b}. What do I get?",
             "Quick one, how much are {a} and {b} together?",
+            "(What's|What is|How much is) {a} plus {b}( altogether|)?",
+            "Sum {a} and {b}( together| for me| up|).",
+            "(Give me|Tell me) the (sum|total) of {a} and {b}( please|).",
+            "If I (have|start with) {a} and (get|put in) {b} more, (what's|how much is) the total?",
         ],
         answers=[
             "{@a} plus {@b} is {result}.",
@@ -187,6 +191,10 @@ class Math(Environment):
             "Can you tell me what {a} - {b} comes to?",
             "I need the difference between {a} and {b}, the first minus the second.",
             "How much is left if I take {b} from {a}?",
+            "(What's|What is|How much is) {a} (minus|less) {b}?",
+            "Take {b} (away |)from {a}( for me| please|).",
+            "(Give me|Tell me) what's left (after|when) (taking|removing) {b} from {a}.",
+            "If I (start with|have) {a} and (spend|lose|use up) {b}, how much (is left|remains)?",
         ],
         answers=[
             "{@a} minus {@b} is {result}.",
@@ -291,6 +299,10 @@ class Math(Environment):
             "I need the square root of {number}.",
             "Which positive number squared gives {number}?",
             "Take the square root of {number}.",
+            "(What's|What is|How much is) the square root of {number}?",
+            "(Find|Get) (me |)the square root of {number}( please|).",
+            "(Give me|Tell me) the square root of {number}( please|).",
+            "(What|Which) number (times|multiplied by) itself (gives|makes|equals) {number}?",
         ],
         answers=[
             "The square root of {@number} is {result}.",
@@ -315,6 +327,10 @@ class Math(Environment):
             "I need {number} without its sign.",
             "Can you give me |{number}|?",
             "Drop the minus sign from {number}, if it has one.",
+            "(What's|What is) the (absolute value|magnitude) of {number}?",
+            "(Give me|Tell me) {number} (without its sign|as a positive number|ignoring the sign).",
+            "How far (is|lies) {number} from zero( on the number line|)?",
+            "(Make|Turn) {number} positive( if it isn't already| if it's negative|)( for me|).",
         ],
         answers=[
             "The absolute value of {@number} is {result}.",
@@ -856,6 +872,16 @@ class Math(Environment):
             "Can you delete every variable I've saved?",
             "I want to start fresh, so forget all the values in memory.",
             "Reset the memory, please.",
+            "(Clear|Wipe|Reset) (the|my calculator's|the calculator's) memory( for me| now| completely|).",
+            "(Delete|Erase|Remove) (all|every one of) (my|the) (saved|stored) (values|variables|numbers)( for "
+            "me| now|).",
+            "(Can|Could) you (wipe|clear|empty) (everything|all the values|all the numbers) (I've saved|I stored|in "
+            "the memory)?",
+            "I('d like| want) (a clean slate|to start over|a fresh start), so (clear|wipe) (everything|all) (I've "
+            "stored|in memory).",
+            "None of my (stored|saved) (values|variables|numbers) (are needed|matter) (anymore|now), so (clear|wipe) "
+            "them (all|out).",
+            "(Let's|Let us) start (over|from scratch|fresh) with an empty memory.",
         ],
         answers=[
             "Memory cleared. Variables removed: {cleared}. Protected constants kept: {kept_protected}.",

@@ -152,7 +152,7 @@ def test_the_eval_tasks_never_reach_the_training_data_matched_by_id_or_request(t
     assert not any(is_held_out(focus, sample) for sample in focused)
 
 
-def test_patterns_choose_among_the_failed_tools_turns_and_a_chain_of_failed_tools_weighs_less(tmp_path):
+def test_patterns_choose_among_the_failed_tools_turns_and_an_early_turn_that_leaves_others_theirs_weighs_more(tmp_path):
     focus = read_focus(
         write_eval(tmp_path / "eval.json", {"send_message": 2, "log_in": 2}, patterns={"carried_value": 4})
     )
@@ -167,7 +167,9 @@ def test_patterns_choose_among_the_failed_tools_turns_and_a_chain_of_failed_tool
     closures = {0: frozenset({0}), 1: frozenset({0, 1}), 2: frozenset({2}), 3: frozenset({3}), 4: frozenset({3, 4})}
     rng = random.Random(1)
     picks = Counter(focused_target(focus, rng, calls, closures, [1, 2], {0}) for _ in range(4000))
-    assert picks[1] > 1.8 * picks[2] > 0, "step 1 carries Bob's id from an earlier turn: weight 0.5 * (1 + 1)"
+    assert picks[1] > 1.8 * picks[2] > 0, "step 1 carries Bob's id from an earlier turn: 0.5 * 2 * 1.5 against 0.5"
     chained = Counter(focused_target(focus, rng, calls, closures, [3, 4], set()) for _ in range(4000))
-    assert 1.7 < chained[3] / chained[4] < 2.3, "log_in's own turn, or half a weight for a turn that swallows it"
+    assert 2.6 < chained[3] / chained[4] < 3.4, "log_in's own turn leaves send_message one: 0.5 * 1.5 against 0.5 / 2"
+    early = Counter(focused_target(focus, rng, calls, closures, [2, 4], {0, 1}) for _ in range(4000))
+    assert 1.3 < early[2] / early[4] < 1.7, "a turn taken early leaves the later failed call a turn: 0.5 * 1.5 : 0.5"
     assert Counter(focused_target(focus, rng, calls, closures, [0], set()) for _ in range(100)) == {None: 100}

@@ -303,8 +303,8 @@ class Vehicle(Environment):
             "Can you let go of the brake?",
             "I want the brake pedal released now.",
             "Stop pressing the brake, please.",
-            "(Release|Let go of|Ease off) the (brake|brake pedal)( now| for me| so we can move|).",
-            "I('d like| want) (the brake released|you to let the brake go|the brake pedal up)( now| please|).",
+            "(Lift|Come) off the (brake|brake pedal)( now| please|).",
+            "(Stop|Quit) (braking|holding the brake)( now| for me|).",
             "(Release|Let go of|Ease off) the (brake|brake pedal)( now| for me| so we can move|).",
             "I('d like| want) (the brake released|you to let the brake go|the brake pedal up)( now| please|).",
         ],
@@ -592,10 +592,6 @@ class Vehicle(Environment):
             "(Tell me|Show me) (where the sat nav is taking me|how the drive is looking)( right now| at the moment|).",
             "(How far|How long) (is it|is the drive|have I got) (to my destination|to where I'm going|until we get "
             "there)( now| from here|)?",
-            "(Show me|Give me) (my current route|the route I'm on|the current directions)( right now| at the moment|).",
-            "(Tell me|Show me) (where the sat nav is taking me|how the drive is looking)( right now| at the moment|).",
-            "(How far|How long) (is it|is the drive|have I got) (to my destination|to where I'm going|until we get "
-            "there)( now| from here|)?",
         ],
         answers=[
             "You're headed to {destination} ({address}): {display_distance}, about {estimated_minutes} "
@@ -622,10 +618,6 @@ class Vehicle(Environment):
             "Can you stop the directions?",
             "I don't need the sat nav anymore, turn off the route.",
             "Forget the destination I set.",
-            "(Clear|Cancel|Remove|Delete) (the destination|my route|the navigation route|the sat nav destination)( "
-            "for now| please|).",
-            "I (don't need|no longer need|won't need) (the route|the directions|the sat nav) (now|for today|at this "
-            "point), so (clear|cancel) it.",
             "(Clear|Cancel|Remove|Delete) (the destination|my route|the navigation route|the sat nav destination)( "
             "for now| please|).",
             "I (don't need|no longer need|won't need) (the route|the directions|the sat nav) (now|for today|at this "
@@ -687,6 +679,11 @@ class Vehicle(Environment):
             "Can you check the temperature and fan settings?",
             "I want to know if the A/C is on.",
             "Tell me what the heating and air are doing.",
+            "(Check|Show me|Tell me) (the climate settings|how the climate is set|what the climate control is "
+            "doing)( right now| at the moment|).",
+            "(What's|What is) the (cabin|inside|car's) temperature set to( right now| at the moment|)?",
+            "Is the (A/C|air conditioning) (on|running)( right now| at the moment|)?",
+            "How is the (heating|fan|climate control) (set|doing)( right now| in here|)?",
         ],
         answers=[
             "The cabin is set to {display_temperature}, fan at {fan_speed}, {mode} mode, and the A/C is "
@@ -715,6 +712,10 @@ class Vehicle(Environment):
             "I'd like the temperature at {temperature}[ {unit}].",
             "Change the thermostat to {temperature}[ degrees {unit}].",
             "Warm or cool the car to {temperature} degrees[ {unit}].",
+            "(Set|Change|Turn) the (cabin|temperature|thermostat|heating) to {temperature} degrees[ {unit}]( for "
+            "me| please|).",
+            "Make it {temperature} degrees[ {unit}] (in here|in the car|inside)( please|).",
+            "I('d like| want) the (car|cabin) at {temperature} degrees[ {unit}]( please| now|).",
         ],
         answers=[
             "Done: the cabin is set to {display_temperature}.",
