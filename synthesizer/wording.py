@@ -29,6 +29,8 @@ _FOLLOW_UPS = ["Thanks.", "Great.", "OK.", "Perfect.", "Good.", "Got it.", "Nice
 _FOLLOW_UP_SHARE = 0.6
 """Share of later requests that open by acknowledging the last answer, as people in a conversation do."""
 _THAT = ["that {noun}", "this {noun}", "the same {noun}"]
+_DOUBLED_NOUN = re.compile(r"\b(\w+) ((?:that|this|the same) \1)\b", re.IGNORECASE)
+"""A template's noun before a reference to the same noun ("cancel order {order_id}" -> "order this order")."""
 """How a request points back at an earlier turn's object."""
 _MADE = {"message": "sent", "order": "placed", "booking": "made", "post": "made", "comment": "left", "ticket": "opened"}
 """The verb for a thing the assistant made for the user: "the booking you made", "the ticket you opened"."""
@@ -276,7 +278,7 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
             if looks_like_an_id and _appears(words, hidden) and not _appears(words, turn.shown):
                 raise Unphrasable(f"the user would say {words!r}, which only an earlier result showed")
     turn.asked = tuple(asked)
-    request = " ".join(_sentence(text) for text in [*sentences, main])
+    request = _DOUBLED_NOUN.sub(r"\2", " ".join(_sentence(text) for text in [*sentences, main]))
     if turn.index > 0:  # a later request reads as one: "Thanks. Cancel that booking."
         request = f"{rng.choice(_FOLLOW_UPS)} {request}" if rng.random() < _FOLLOW_UP_SHARE else request
     return request

@@ -76,10 +76,12 @@ class ScriptedModel:
             return ChatReply(content="I cannot do that with the tools I have.")
         if not reply.tool_calls:
             return reply
+        since = index  # the failed turns since the last one it answered with calls: caught up once, not again
+        while since > 0 and _target(task.turns[since - 1]) in self.fails_on:
+            since -= 1
         missed = [
             {"name": call["tool"], "arguments": call["arguments"]}
-            for turn in task.turns[:index]
-            if _target(turn) in self.fails_on
+            for turn in task.turns[since:index]
             for call in turn.calls
         ]
         return ChatReply(content=reply.content, tool_calls=missed + reply.tool_calls)
