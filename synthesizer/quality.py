@@ -716,7 +716,7 @@ def _revealed_values(call: Call) -> list[str]:
 
 def _told(answer: str, value: str) -> bool:
     """Whether `answer` gives `value`: as written, or a number rounded to what the answer shows of it, to three
-    significant digits at least ("157.97" gives 157.970036, "0.3698" gives 0.36977612; "2" gives no 2.4)."""
+    significant digits at least ("157.97" gives 157.970036, "0.3698" gives 0.36977612; "2" gives no 2.4, but 2.0)."""
     if appears(answer, value):
         return True
     try:
@@ -724,6 +724,8 @@ def _told(answer: str, value: str) -> bool:
     except ValueError:
         return False
     for shown in _NUMBER.findall(answer):
+        if float(shown) == number:  # the same number written shorter: "16" gives 16.0
+            return True
         mantissa = re.sub(r"e.*", "", shown.lstrip("-")).lstrip("0.")
         if len(mantissa.replace(".", "")) < 3:
             continue

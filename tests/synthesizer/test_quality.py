@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from synthesizer.quality import QUALITY_FIGURES, measure_quality, read_records
+from synthesizer.quality import QUALITY_FIGURES, _told, measure_quality, read_records
 from synthesizer.query_text import appears
 from synthesizer.report import collect_figures
 from tests.conftest import funreason
@@ -564,3 +564,16 @@ def test_a_several_part_answer_gives_each_result_asked_for_rounded_or_not():
     assert last_only["last_part_only_answers"]["count"] == last_only["dropped_asked_results"]["count"] == 1
     cut = figures(asked("Rivermist's zip is 83214, about 4 hundred km away."))
     assert (cut["dropped_asked_results"]["count"], cut["last_part_only_answers"]["count"]) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("answer", "value", "told"),
+    [
+        ("The absolute value of 16 is 16.", "16.0", True),  # a whole float said as the whole number it is
+        ("0 over 21.5377 is 0.", "0.0", True),
+        ("That's 157.97.", "157.970036", True),  # rounded to what the answer shows, three digits at least
+        ("That's about 2.", "2.4", False),
+    ],
+)
+def test_a_result_counts_as_told_when_the_answer_writes_the_same_number(answer, value, told):
+    assert _told(answer, value) is told
