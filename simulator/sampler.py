@@ -384,9 +384,11 @@ class ArgumentFiller:
             earlier = self._from_memory(name, entity, (links or {}).get(name, set()), schema, memory, arguments)
             if earlier is None and name in record:
                 earlier = record[name], {"source": "pool", "pool": tool.name}
-            if name not in required and earlier is None and (entity is not None or self.rng.random() < 0.7):
-                continue  # an optional reference with nothing to refer to is left out: a made-up id is nobody's
+            if name not in required and earlier is None and self.rng.random() < 0.7:
+                continue
             value, source = earlier if earlier is not None else self._build(name, entity, schema, memory, writes)
+            if name not in required and entity is not None and source.get("source") == "random":
+                continue  # an optional reference with nothing to refer to is left out: a made-up id is nobody's
             for _ in range(3):  # two parameters of one call rarely mean the same value ("convert K to K")
                 if value not in arguments.values():
                     break

@@ -513,7 +513,7 @@ def test_a_status_check_named_like_a_login_is_a_request_of_its_own():
     walk.steps.append(dataclasses.replace(walk.steps[0], index=4))
     plan = plan_dialogue(walk, MESSAGING, (4, 4), PLAIN, random.Random(0), askable)
     targets = [turn.target.tool for turn in plan.turns]
-    assert targets == ["get_login_status", "get_user_id", "send_message", "get_login_status"]
+    assert targets == ["get_login_status", "send_message", "read_message", "get_login_status"]
 
 
 def test_a_turn_does_not_pick_out_of_what_a_change_of_its_own_listed():
