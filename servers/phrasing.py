@@ -75,7 +75,8 @@ def voices(text: str) -> list[str]:
     if re.search(r"[.?!]\s", text) or text[-1:] not in ".?":
         return [text]
     asked = _ASKED.fullmatch(text)
-    verb = text.split(" ", 1)[0].strip(",").lower()
+    verb, _, rest = text.lower().partition(" ")
+    verb = verb.strip(",") if not rest.startswith("of ") else ""  # "Log of 8, please." names no verb
     if asked is not None:
         core = asked.group(1) or asked.group(2)
     elif text.endswith(".") and verb in _VERBS:

@@ -229,7 +229,7 @@ def test_synthesize_with_hints_phrases_requests_of_a_server_explored_without_the
 def test_run_with_hints_speaks_in_the_file_s_words(tmp_path):
     """`run --hints` puts the file on the built-in environment for the whole run (a process of its own here:
     the hinted environment replaces the registered one in that process)."""
-    hints = write(tmp_path, "math.toml", '[tools.add]\nasks = ["Tally up {a} with {b}, please."]\n')
+    hints = write(tmp_path, "math.toml", '[tools.factorial]\nasks = ["Tally up {n} factorial, please."]\n')
     out = tmp_path / "run"
     command = [FUNREASON, "run", "--envs", "math", "--trajectories", "6", "--hints", str(hints), "--out", str(out)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
