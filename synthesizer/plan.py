@@ -524,14 +524,17 @@ def _choose_targets(
 def _after(
     askable: Askable, by_step: dict[int, Call], closures: dict[int, frozenset[int]]
 ) -> Callable[[int, set[int]], bool]:
-    """`askable` of a step once the calls `covered` are earlier turns': a request may point back at them."""
+    """`askable` of a step once the calls `covered` are earlier turns': a request may point back at them; never one
+    whose own calls hold a computation that gives back its input (|16| after a sum of 16), as for a first turn."""
     memo: dict[tuple[int, frozenset[int]], bool] = {}
 
     def askable_after(step: int, covered: set[int]) -> bool:
         key = (step, frozenset(covered))
         if key not in memo:
             own = [by_step[needed] for needed in sorted(closures[step] - covered)]
-            memo[key] = askable(by_step[step], own, [by_step[done] for done in sorted(covered)])
+            memo[key] = not any(map(_gives_back_its_input, own)) and askable(
+                by_step[step], own, [by_step[done] for done in sorted(covered)]
+            )
         return memo[key]
 
     return askable_after
@@ -676,12 +679,16 @@ def _fits(target: Call, closure: frozenset[int], covered: set[int], by_step: dic
 
 
 def _gives_back_its_input(call: Call) -> bool:
-    """A computation whose answer is one of its own inputs (|3.59| is 3.59; 14.14 mod 91.31 leaves 14.14): nobody
-    asks it, and no answer could tell its result from what the user said."""
+    """A computation whose answer is one of its own inputs (|3.59| is 3.59; 14.14 mod 91.31 leaves 14.14; 0 over
+    21.54 is 0): nobody asks it, and no answer could tell its result from what the user said."""
     if not call.result_names or not isinstance(call.result, dict):
         return False
     inputs = {_value_key(value) for value in call.arguments.values()}
-    named = [_value_key(call.result[field]) for field in call.result_names if call.result.get(field) not in (0, None)]
+    named = [  # a zero the inputs do not hold is news (14.14 mod 91.31 goes 0 times); 0 over 21.54 is the 0 again
+        _value_key(call.result[field])
+        for field in call.result_names
+        if call.result.get(field) is not None and (call.result[field] != 0 or _value_key(call.result[field]) in inputs)
+    ]
     return bool(named) and all(value in inputs for value in named)
 
 

@@ -350,7 +350,15 @@ def answer_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) -
             if text:
                 sentences.append(text)
                 turn = dataclasses.replace(turn, shown=f"{turn.shown} {text.lower()}")
-    return " ".join([*sentences, _answer_of(turn, target, tools, rng) or _summary(target.result)])
+    found = [  # the id the target is about, which the turn looked up by what the user said (a handle found by the
+        value  # name): the user never saw it, and the answer says it
+        for name, value in target.arguments.items()
+        if target.provenance.get(name, {}).get("step") in {call.step for call in turn.calls[:-1]}
+        and is_identifier(value, name)
+        and _identifies(target.result, value)
+        and not _appears(str(value).lower(), turn.shown)
+    ]
+    return " ".join([*sentences, _answer_of(turn, target, tools, rng, found=found) or _summary(target.result)])
 
 
 def _spelled_out(turn: TurnPlan, call: Call) -> bool:
@@ -369,9 +377,10 @@ def _answer_of(
     tools: dict[str, ToolInfo],
     rng: random.Random,
     words: Callable[[Any], str] = brief_words,
+    found: Sequence[Any] = (),
 ) -> str | None:
     """`call`'s result in one of its tool's declared answers (its values as `words` says them), or None when
-    none renders."""
+    none renders; one that says a value of `found` first."""
     result = call.result if isinstance(call.result, dict) else {"result": call.result}
     values: dict[str, Any] = {key: _spoken_status(value) for key, value in result.items()}
     defaults = {name: schema.get("default") for name, schema in tools[call.tool].parameters.items()}
@@ -381,11 +390,10 @@ def _answer_of(
             values[f"@{name}"] = said or value  # a flag stays a flag: "no" would read as true
     answers = list((tools[call.tool].hints or {}).get("answers") or [])
     rng.shuffle(answers)
-    for template in answers:
-        sentence = render(template, values, words)
-        if sentence is not None:
-            return _sentence(re.sub(r"^Done[:,]\s*", "", sentence))
-    return None
+    rendered = [sentence for template in answers if (sentence := render(template, values, words)) is not None]
+    saying = [text for text in rendered if any(_appears(str(value).lower(), text.lower()) for value in found)]
+    chosen = next(iter(saying or rendered), None)
+    return None if chosen is None else _sentence(re.sub(r"^Done[:,]\s*", "", chosen))
 
 
 def _symbol_next_to(template: str, slots: list[str]) -> bool:

@@ -285,7 +285,7 @@ class Social(Environment):
             "Would you bring up the social profile of {username}?",
             "Give me {username}'s profile and follower count.",
             "Look up {username} on the social network for me.",
-            "(Show me|Pull up|Bring up|Give me) (the profile of|the social profile of|the account details of) "
+            "(Show me|Pull up|Bring up|Give me) (the profile of|the social profile of|the profile page of) "
             "{username}( on the network| for me|).",
             "(How many followers does|What does the profile of) {username} (have|look like)( on the network| right "
             "now|)?",

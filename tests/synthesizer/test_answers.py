@@ -21,9 +21,9 @@ def _computed(step, tool):
 POOL = {"source": "pool"}
 
 
-def _replayed_walk(calls, env="math"):
+def _replayed_walk(calls, env="math", scenario=None):
     async def execute():
-        async with ServerTarget(envs=(env,)).connect() as connection:
+        async with ServerTarget(envs=(env,), scenario=scenario).connect() as connection:
             tools = {tool.name: tool for tool in connection.tools}
             return tools, await replay(connection, [(tool, arguments) for tool, arguments, _ in calls], seed=0)
 
@@ -114,3 +114,60 @@ def test_the_users_own_id_looked_up_for_their_login_is_who_they_are_not_a_questi
         request = request_for(turn, tools, random.Random(seed))
         assert "I'm Farah" in request and "user id" not in request.lower(), request
         assert not turn.asked
+
+
+def test_a_later_turn_is_no_computation_that_gives_back_its_input_either():
+    """Default run: "the sum of the standard deviation of 89.42 and 59.76 and 1.17 without its sign" after an earlier
+    turn: |16| is the sum's 16 again, and the answer could not tell the result from its input."""
+    walk, tools = _replayed_walk(
+        [
+            ("sum_numbers", {"numbers": [3.5, 4.5]}, {"numbers": POOL}),
+            ("add", {"a": 8.0, "b": 8.0}, {"a": _computed(0, "sum_numbers"), "b": POOL}),
+            ("absolute_value", {"number": 16.0}, {"number": _computed(1, "add")}),
+        ]
+    )
+    plan = plan_dialogue(walk, tools, (2, 2), Variants(0, 0, 0), random.Random(0), askable=askable)
+    assert [turn.target.tool for turn in plan.turns] == ["sum_numbers", "add"]
+
+
+def test_zero_over_a_number_is_no_request():
+    """Default run: "Give me the ratio of 0 to percentile 73 of 28.69 and 2.2.": 0 over anything is the 0 again."""
+    walk, tools = _replayed_walk(
+        [
+            (
+                "calculate_percentile",
+                {"numbers": [28.69, 2.2], "percentile": 73},
+                {"numbers": POOL, "percentile": POOL},
+            ),
+            ("divide", {"a": 0.0, "b": 21.5377}, {"a": POOL, "b": _computed(0, "calculate_percentile")}),
+            ("factorial", {"n": 5}, {"n": POOL}),
+        ]
+    )
+    assert walk.steps[1].result["result"] == 0
+    plan = plan_dialogue(walk, tools, (1, 3), Variants(0, 0, 0), random.Random(0), askable=askable)
+    assert "divide" not in [call.tool for turn in plan.turns for call in turn.calls]
+
+
+def test_an_answer_about_an_account_found_by_name_says_its_handle():
+    """Default run: "Pull up the profile of Tomas" looked the handle up by the name; "The account belongs to Tomas,
+    who joined on ..." never told the user which account that was."""
+    walk, tools = _replayed_walk(
+        [
+            ("search_accounts", {"query": "Tomas"}, {"query": POOL}),
+            (
+                "get_social_profile",
+                {"username": "tomas_silva51"},
+                {"username": {"source": "result", "step": 0, "tool": "search_accounts", "field": "usernames"}},
+            ),
+        ],
+        env="social",
+        scenario="generated:18",
+    )
+    assert not any(step.is_error for step in walk.steps)
+    turn = plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable).turns[0]
+    assert [call.tool for call in turn.calls] == ["search_accounts", "get_social_profile"]
+    for seed in range(6):
+        rng = random.Random(seed)
+        turn.query = request_for(turn, tools, rng)
+        answer = answer_for(turn, tools, rng)
+        assert "tomas_silva51" in answer, answer

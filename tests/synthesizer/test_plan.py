@@ -357,10 +357,11 @@ def test_a_computed_value_the_user_already_said_is_the_users_value():
 
 
 def test_a_one_digit_computed_value_is_the_users():
-    """A quotient of 0 could come from anywhere: "the absolute value of 0" needs no division first."""
+    """A sum of 9 could come from anywhere: "the square root of 9" needs no sum first (a root of 0 would be the 0
+    again, which is no request at all)."""
     walk = _walk(
-        ("add", {"a": 0.25, "b": -0.25}, {"result": 0.0}, {"a": POOL, "b": POOL}),
-        ("square_root", {"number": 0.0}, {"result": 0.0}, {"number": _computed(0, "add")}),
+        ("add", {"a": 4.5, "b": 4.5}, {"result": 9.0}, {"a": POOL, "b": POOL}),
+        ("square_root", {"number": 9.0}, {"result": 3.0}, {"number": _computed(0, "add")}),
     )
     plan = _plan(walk, CALCULATOR, turns=(2, 2))
     assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["add"], ["square_root"]]
