@@ -75,6 +75,8 @@ class Call:
     negative: bool = False  # failed, or a result that says no: a false status, nothing found, empty
     user_before: str = ""  # everything the user and system messages said before the call's message
     used_before: frozenset[str] = frozenset()  # every argument value of the calls in earlier messages
+    small_ids: frozenset[tuple[str, str]] = frozenset()  # (parameter, value) of each id sent as 0 or 1 (`tweet_id=0`)
+    made_small_ids: frozenset[tuple[str, str]] = frozenset()  # (key, value) of each id of 0 or 1 its result shows
 
 
 @dataclass
@@ -155,6 +157,7 @@ class Dialogue:
                 made = by_id.get(str(message.get("tool_call_id"))) or (pending[0] if pending else None)
                 if made is not None:
                     made.result, made.failed = _result_text(text)
+                    made.made_small_ids = _small_ids(_json_or_none(text)) - made.small_ids
                     nothing_back = text.strip() in ("", "null") and not dialogue.read_only(made.tool)  # a done change
                     made.negative = made.failed or (_says_no(text) and not nothing_back)
                     if made in pending:
@@ -183,6 +186,7 @@ class Dialogue:
         every = [value for _, value in _leaves(arguments or {}, "", everything=True)]
         turn = self.turns[-1].index if self.turns else 0
         made = Call(len(self.calls), position, turn, tool, values, every, user_before=user_text)
+        made.small_ids = _small_ids(arguments or {})
         self.calls.append(made)
         if self.turns:
             self.turns[-1].calls.append(made)
@@ -218,7 +222,7 @@ class Flows:
         return flows
 
     def _needs(self, later: Call, earlier: Call) -> bool:
-        if feeds(earlier, later):
+        if feeds(earlier, later) or _takes_counter_id(earlier, later):
             return True
         dialogue = self.dialogue
         if dialogue.read_only(earlier.tool):
@@ -261,6 +265,39 @@ def feeds(earlier: Call, later: Call, *, everything: bool = False) -> bool:
         and (everything or not appears(later.user_before, value))
         for value in values
     )
+
+
+def _takes_counter_id(earlier: Call, later: Call) -> bool:
+    """`later` sends an id of 0 or 1 that `earlier` made (BFCL's `post_tweet` gives tweet `id` 0, and `comment` takes
+    `tweet_id=0`): too short a value to follow as text, but an id under the key it was made as, not said before."""
+    return any(
+        value == made and key in ("id", parameter) and not appears(later.user_before, value)
+        for parameter, value in later.small_ids
+        for key, made in earlier.made_small_ids
+    )
+
+
+def _small_ids(data: Any) -> frozenset[tuple[str, str]]:
+    """(key, value) of every id of 0 or 1 anywhere in `data` (`id`, `tweet_id`; not a flag or a count)."""
+    found: set[tuple[str, str]] = set()
+    if isinstance(data, dict):
+        for key, value in data.items():
+            small = type(value) is int and value in (0, 1)
+            if small and (key == "id" or str(key).endswith("_id")):
+                found.add((str(key), str(value)))
+            elif isinstance(value, dict | list):
+                found |= _small_ids(value)
+    elif isinstance(data, list):
+        for item in data:
+            found |= _small_ids(item)
+    return frozenset(found)
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 # --- text helpers -----------------------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0, refer: 
         reference = _reference(turn, origin, parameter, value, call.step)
         if reference is not None:
             return reference
-    if str(value).lower() in turn.shown:
+    if len(str(value)) > 1 and _appears(str(value).lower(), turn.shown):  # ticket 1: every text holds a 1
         return value_words(value)
     if parameter not in call.choices and _identifies(producer.result, value):
         # what it was made or looked up by: the one short key among the inputs

@@ -10,8 +10,8 @@ import anyio
 
 from simulator import ServerTarget, Trajectory, replay
 from synthesizer.chat_flow import appears
-from synthesizer.plan import Variants, plan_dialogue
-from synthesizer.wording import answer_for, askable, request_for
+from synthesizer.plan import Call, TurnPlan, Variants, plan_dialogue
+from synthesizer.wording import answer_for, askable, known_as, request_for
 
 
 def _computed(step, tool):
@@ -171,3 +171,20 @@ def test_an_answer_about_an_account_found_by_name_says_its_handle():
         turn.query = request_for(turn, tools, rng)
         answer = answer_for(turn, tools, rng)
         assert "tomas_silva51" in answer, answer
+
+
+def test_a_one_digit_id_is_not_known_because_some_text_holds_the_digit():
+    """BFCL run: "Create a ticket called "Account access problem". Pull up the details of ticket 1.": the user could
+    not know the id before the ticket was made; a "1" in the card number they gave is no sight of it."""
+    created = Call(
+        0,
+        "create_ticket",
+        {"title": "Account access problem"},
+        {"id": 1, "title": "Account access problem"},
+        {"title": POOL},
+    )
+    fetched = Call(
+        1, "get_ticket", {"ticket_id": 1}, {"id": 1}, {"ticket_id": {**_computed(0, "create_ticket"), "field": "id"}}
+    )
+    turn = TurnPlan(0, [created, fetched], {}, shown="my card is 4111 1111 1111 1111, priority 1")
+    assert known_as(turn, fetched, "ticket_id") == '"Account access problem"'

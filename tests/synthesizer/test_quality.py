@@ -181,6 +181,21 @@ def test_a_state_change_nobody_asked_for():
     assert "cancel_flight_booking not needed by the target log_out" in result["examples"][0]
 
 
+def test_an_id_of_0_a_change_made_is_a_link():
+    """BFCL run: `post_tweet` made tweet `id` 0 and `comment` took `tweet_id=0`; a 0 is too short to follow as text,
+    so the tweet counted as a change nobody needed (9 of 519 turns)."""
+    chat = (
+        Chat("tweet")
+        .user('Tweet "Big thanks to everyone". Comment "Count me in." on it.', target="comment")
+        .calls(("post_tweet", {"content": "Big thanks to everyone"}, {"id": 0, "content": "Big thanks to everyone"}))
+        .calls(("comment", {"tweet_id": 0, "comment_content": "Count me in."}, {"comment_status": "added"}))
+        .answer('I added "Count me in." to your new tweet.')
+    )
+    result = figures(chat)
+    assert result["unneeded_state_changes"]["count"] == 0
+    assert result["unused_intermediate_calls"]["count"] == 0
+
+
 def test_intermediate_calls_whose_results_nothing_uses():
     """Issue 11: "Please lock every door." -> find_nearest_fuel_station, estimate_drive_feasibility, lock_all_doors."""
     chat = (
