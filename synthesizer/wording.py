@@ -67,17 +67,18 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0, refer: 
     producer = {earlier.step: earlier for earlier in [*turn.earlier_calls, *turn.calls]}.get(origin.get("step", -1))
     if producer is None or depth > 4:
         return None
+    identifier = is_identifier(value, parameter)
+    if identifier and refer and depth == 0 and producer in turn.earlier_calls:
+        reference = _reference(turn, origin, parameter, value, call.step)
+        if reference is not None:  # "that tweet", not "tweet 2" again, even when the answer showed the 2
+            return reference
     phrase = producer.result_names.get(origin.get("field", ""))
     if phrase is not None:  # a computed value: itself once the user was shown it, else what computes it
         if _appears(value_words(value), turn.shown):
             return value_words(value)
         return _computed_as(turn, producer, phrase, depth) if depth < _NESTED_PHRASES else None
-    if not is_identifier(value, parameter):
+    if not identifier:
         return None
-    if refer and depth == 0 and producer in turn.earlier_calls:
-        reference = _reference(turn, origin, parameter, value, call.step)
-        if reference is not None:
-            return reference
     if len(str(value)) > 1 and _appears(str(value).lower(), turn.shown):  # ticket 1: every text holds a 1
         return value_words(value)
     if parameter not in call.choices and _identifies(producer.result, value):

@@ -188,3 +188,26 @@ def test_a_one_digit_id_is_not_known_because_some_text_holds_the_digit():
     )
     turn = TurnPlan(0, [created, fetched], {}, shown="my card is 4111 1111 1111 1111, priority 1")
     assert known_as(turn, fetched, "ticket_id") == '"Account access problem"'
+
+
+def test_a_later_request_points_back_at_a_named_id_even_once_its_value_was_shown():
+    """BFCL run: after "Posted! The tweet's id is 2." every later request said "Share tweet 2 on my timeline."; the
+    hints name the id by its text, and a person goes on about "that tweet", leaving the 2 in the history."""
+    posted = Call(
+        0,
+        "post_tweet",
+        {"content": "Hello all"},
+        {"id": 2, "content": "Hello all"},
+        {"content": POOL},
+        result_names={"id": '"{content}"'},
+    )
+    shared = Call(
+        1,
+        "retweet",
+        {"tweet_id": 2},
+        {"retweet_status": "ok"},
+        {"tweet_id": {**_computed(0, "post_tweet"), "field": "id"}},
+    )
+    turn = TurnPlan(1, [shared], {}, shown="posted! the tweet's id is 2.", earlier_calls=[posted])
+    assert known_as(turn, shared, "tweet_id", refer=True) in ("that tweet", "this tweet", "the same tweet")
+    assert known_as(turn, shared, "tweet_id") == "2"  # an answer still says which
