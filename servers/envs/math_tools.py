@@ -354,7 +354,7 @@ class Math(Environment):
             "What's the remainder when {divisor} goes into {dividend}?",
             "How many whole times does {divisor} fit into {dividend}, and what's left over?",
             "I need the quotient and remainder of {dividend} by {divisor}.",
-            "Can you do an integer division of {dividend} by {divisor} for me?",
+            "Can you divide {dividend} by {divisor} with remainder for me?",
         ],
         answers=[
             "{@divisor} goes into {@dividend} {quotient} times with {remainder} left over.",

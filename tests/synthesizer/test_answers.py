@@ -211,3 +211,24 @@ def test_a_later_request_points_back_at_a_named_id_even_once_its_value_was_shown
     turn = TurnPlan(1, [shared], {}, shown="posted! the tweet's id is 2.", earlier_calls=[posted])
     assert known_as(turn, shared, "tweet_id", refer=True) in ("that tweet", "this tweet", "the same tweet")
     assert known_as(turn, shared, "tweet_id") == "2"  # an answer still says which
+
+
+def test_navigating_to_the_nearest_fuel_station_is_a_chain_the_user_asks_by_its_goal():
+    """Default run: the walk found the nearest fuel station and set it as the destination, and the turn read "Set a
+    route to Shell Market Square.": a name the user could not know, and the look-up dropped as nobody's need."""
+    found = {"source": "result", "step": 0, "tool": "find_nearest_fuel_station", "field": "destination"}
+    walk, tools = _replayed_walk(
+        [
+            ("find_nearest_fuel_station", {}, {}),
+            ("set_navigation_destination", {"destination": "Shell Market Square"}, {"destination": found}),
+        ],
+        env="vehicle",
+    )
+    assert not any(step.is_error for step in walk.steps)
+    turn = plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable).turns[0]
+    assert [call.tool for call in turn.calls] == ["find_nearest_fuel_station", "set_navigation_destination"]
+    for seed in range(6):
+        rng = random.Random(seed)
+        turn.query = request_for(turn, tools, rng)
+        assert "nearest fuel station" in turn.query and "Shell" not in turn.query, turn.query
+        assert "Shell Market Square" in answer_for(turn, tools, rng)

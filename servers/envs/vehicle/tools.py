@@ -506,6 +506,7 @@ class Vehicle(Environment):
     @tool(
         read_only=True,
         produces={"destination": "destination", "distance_km": "distance_km"},
+        names={"destination": "the nearest tyre shop"},
         asks=[
             "Where's the nearest tyre shop?",
             "Look for a tyre shop close by.",
@@ -525,6 +526,7 @@ class Vehicle(Environment):
     @tool(
         read_only=True,
         produces={"destination": "destination", "distance_km": "distance_km"},
+        names={"destination": "the nearest fuel station"},
         asks=[
             "Where's the nearest gas station?",
             "Look for a fuel station close by.",
