@@ -566,8 +566,7 @@ def _story_targets(
     so far made or found.  `wanted` are the calls of the tool the walk was sampled for: a next target among equally
     linked ones is one of them, and one that no linked turn leads to may open a story that starts later
     (a change of topic), so that every tool the explorer targets gets turns of its own.  Of the stories,
-    one of `least` turns or more wins, then one with a linked turn, then one that makes a `wanted` call (as a
-    target or inside a target's chain: "navigate to the nearest tyre shop" walks the tyre shop look-up), then the
+    one of `least` turns or more wins, then one with a linked turn, then one with a `wanted` call, then the
     one whose requests standing on their own are chains most often (`_chains_less_single_calls`), then one
     that starts with a chain (first requests alike in every dialogue make near-duplicates), then one with two
     linked turns or more, then the most linked turns, then the most turns, then the deepest start; ties
@@ -635,7 +634,7 @@ def _story_targets(
         score = (
             len(story) >= least,
             min(linked, 1),
-            bool(wanted & set().union(*map(closures.__getitem__, story))),
+            bool(wanted & set(story)),
             _chains_less_single_calls(story, closures),
             chain,
             min(linked, 2),
