@@ -278,11 +278,12 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
             looks_like_an_id = re.search(r"[\d_/-]", words) and not re.fullmatch(r"\d{1,3}", words)  # not "100"
             if looks_like_an_id and _appears(words, hidden) and not _appears(words, turn.shown):
                 raise Unphrasable(f"the user would say {words!r}, which only an earlier result showed")
-    for call in turn.calls:  # an optional string the sampler made up ("update_78") is no value a user adds
+    for call in turn.calls:  # a string the sampler made up ("update_78") names nothing the user has:
+        tool = tools[call.tool]  # fine as the name of a new thing ("Keep alpha_3 for me."), not as a reference
         made_up = [
             value
             for name, value in call.arguments.items()
-            if call.provenance.get(name, {}).get("source") == "random" and name not in tools[call.tool].required
+            if call.provenance.get(name, {}).get("source") == "random" and (tool.read_only or name not in tool.required)
         ]
         if any(isinstance(value, str) and _appears(value.lower(), said) for value in made_up):
             raise Unphrasable(f"a request for {call.tool} would say a made-up value")
