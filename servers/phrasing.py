@@ -39,6 +39,10 @@ _CHOICE = re.compile(rf"\(({_PLAIN}(?:\|{_PLAIN})+)\)")
 _SLOT = re.compile(r"\{(@?[A-Za-z_][A-Za-z0-9_.]*#?)(?:\?([^|{}]*)\|([^|{}]*))?\}")
 
 
+# a template's own "a" before a value that starts with a vowel sound ("one", "unit", "user", "euro" do not)
+_AN_BEFORE_VOWEL = re.compile(r"\b([Aa]) +\x01(?=[aiAI]|[eE](?![uw])|[oO](?!ne\b|nce\b)|[uU](?!s|ni|ti|bi|r[aeiou]|k))")
+
+
 class TemplateError(ValueError):
     """A template that cannot be parsed (unbalanced brackets or braces, an empty slot)."""
 
@@ -189,7 +193,7 @@ def render(
             filled = fill(match, optional)
             if filled is missing:
                 return None
-            parts += [segment[last : match.start()], str(filled)]
+            parts += [segment[last : match.start()], f"\x01{filled}"]  # \x01: where a value starts
             last = match.end()
         return "".join(parts) + segment[last:]
 
@@ -199,7 +203,8 @@ def render(
         if filled is None and index % 2 == 0:
             return None  # a required slot has no value
         pieces.append(filled or "")
-    text = re.sub(r"\b1\x00 (\w+)", lambda match: "1 " + _singular(match.group(1)), "".join(pieces))
+    text = _AN_BEFORE_VOWEL.sub(r"\1n ", "".join(pieces)).replace("\x01", "")  # "a[ {priority}]": "an urgent"
+    text = re.sub(r"\b1\x00 (\w+)", lambda match: "1 " + _singular(match.group(1)), text)
     said = re.sub(r"\s+([,.;:?!])", r"\1", re.sub(r"  +", " ", text.replace("\x00", ""))).strip()
     said = re.sub(r"(?<!\.)\.\.(?!\.)", ".", said)  # a value ending a sentence with its own dot ("Amazon.com Inc.")
     return said[:1].upper() + said[1:] if sentence else said

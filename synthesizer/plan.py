@@ -445,15 +445,24 @@ def _as_user_said(origin: dict[str, Any], value: Any, parameter: str, tools: dic
     computed values (a field the producing tool `names`, "the sum of 3 and 4"): nobody knows
     them before the call, so the call is part of the chain and the request says the phrase;
     but not a one-digit result (a quotient of 0), which any text holds, so no reader could
-    tell the chain from the words.
+    tell the chain from the words.  Nor does anybody say 116.499999997775: a float of more
+    digits than a person types is a result, never the user's.
     """
-    if origin.get("source") not in _RESULT_SOURCES or is_identifier(value, parameter):
+    if origin.get("source") not in _RESULT_SOURCES or is_identifier(value, parameter) or _machine_float(value):
         return origin
     producer = tools.get(origin.get("tool", ""))
     computed = producer is not None and origin.get("field") in ((producer.hints or {}).get("names") or {})
     if computed and len(_value_key(value)) > 1:
         return origin
     return {"source": "user", "seen_in": origin}
+
+
+def _machine_float(value: Any) -> bool:
+    """A float with more significant digits than a person types (62.0668921458098, not 12.96 or 1500.5)."""
+    if not isinstance(value, float) or value.is_integer():
+        return False
+    digits = f"{abs(value):.15g}".split("e")[0].replace(".", "").strip("0")
+    return len(digits) > 8
 
 
 def is_identifier(value: Any, parameter: str) -> bool:

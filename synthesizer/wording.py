@@ -25,6 +25,7 @@ _RESULT_SOURCES = ("result", "probe")
 _PLACES = {".": "the current folder", "..": "the folder above", "/": "the top folder"}
 _ID_PARAMETER = re.compile(r"(?:([a-z][a-z_]*?)_)?(id|symbol)")
 _PERSON = re.compile(r"user|receiver|recipient|sender|customer|agent|assignee|owner|follower|contact")
+_NAMES_SOMEONE = re.compile(r"(name|author|user|owner|id|agent|assignee|customer|handle|path|file|sender|receiver)s?$")
 _FOLLOW_UPS = ["Thanks.", "Great.", "OK.", "Perfect.", "Good.", "Got it.", "Nice.", "Thank you.", "Alright."]
 _FOLLOW_UP_SHARE = 0.6
 """Share of later requests that open by acknowledging the last answer, as people in a conversation do."""
@@ -384,7 +385,7 @@ def _answer_of(
     """`call`'s result in one of its tool's declared answers (its values as `words` says them), or None when
     none renders; one that says a value of `found` first."""
     result = call.result if isinstance(call.result, dict) else {"result": call.result}
-    values: dict[str, Any] = {key: _spoken_status(value) for key, value in result.items()}
+    values: dict[str, Any] = {key: _spoken_status(key, value) for key, value in result.items()}
     defaults = {name: schema.get("default") for name, schema in tools[call.tool].parameters.items()}
     for name, value in {**defaults, **call.arguments}.items():
         if value is not None:
@@ -415,9 +416,11 @@ def _titles(parameter: str) -> bool:
     return parameter.endswith(("title", "name", "subject"))
 
 
-def _spoken_status(value: Any) -> Any:
-    """A status or kind as words (`in_progress` -> "in progress"); other values as they are."""
-    return value.replace("_", " ") if isinstance(value, str) and re.fullmatch(r"[a-z]+(_[a-z]+)+", value) else value
+def _spoken_status(key: str, value: Any) -> Any:
+    """A status or kind as words (`in_progress` -> "in progress"); names (`rosa_sahin`) and other values as they are."""
+    if _NAMES_SOMEONE.search(key) or not isinstance(value, str) or not re.fullmatch(r"[a-z]+(_[a-z]+)+", value):
+        return value
+    return value.replace("_", " ")
 
 
 def _acts_first(turn: TurnPlan) -> bool:

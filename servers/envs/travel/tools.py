@@ -228,8 +228,7 @@ class Travel(Environment):
         answers=[
             "{logged_in?You're logged in|Nobody is logged in}[ as {user_id}][, "
             "{token_expired?but the session expired at|and the session runs until} {expires_at}].",
-            "{logged_in?Yes|No}, {logged_in?there is a session|there is no session}[ for "
-            "{user_id}]{token_expired?, but it has expired|}.",
+            "{logged_in?There is a session|There is no session}[ for {user_id}]{token_expired?, but it has expired|}.",
         ],
     )
     def travel_get_login_status(self) -> TravelLoginStatus:
