@@ -28,6 +28,16 @@ def test_slots_optional_segments_and_choices_render():
     assert render("the sum of {a} and {b}", {"a": 3, "b": 4}, sentence=False) == "the sum of 3 and 4"
 
 
+def test_a_templates_a_before_a_vowel_sound_is_an_and_a_values_own_words_stay():
+    ticket = "Log a[ {priority}-priority] ticket."
+    assert render(ticket, {"priority": "urgent"}) == "Log an urgent-priority ticket."
+    assert render(ticket, {"priority": "low"}) == "Log a low-priority ticket."
+    assert render(ticket, {}) == "Log a ticket."
+    assert render("Book a {kind} fare.", {"kind": "one-way"}) == "Book a one-way fare."  # "one" sounds "w"
+    assert render("Add a {who}.", {"who": "user"}) == "Add a user."
+    assert render('Post "{text}".', {"text": "a apple"}) == 'Post "a apple".'  # what the user typed is theirs
+
+
 def test_nested_result_fields_and_lists_read_as_words():
     result = {"booking": {"id": "BKG1", "seats": ["1A", "1B"]}}
     assert render("Booked {booking.id}: seats {booking.seats}.", result) == "Booked BKG1: seats 1A and 1B."

@@ -232,3 +232,12 @@ def test_navigating_to_the_nearest_fuel_station_is_a_chain_the_user_asks_by_its_
         turn.query = request_for(turn, tools, rng)
         assert "nearest fuel station" in turn.query and "Shell" not in turn.query, turn.query
         assert "Shell Market Square" in answer_for(turn, tools, rng)
+
+
+def test_a_username_in_an_answer_keeps_its_underscore():
+    """Default run: "Post POST0010 is by @karim khan.": a status reads as words (`in_progress`), a name never."""
+    walk, tools = _replayed_walk([("get_post", {"post_id": "POST0001"}, {"post_id": POOL})], "social", "community")
+    assert walk.steps[0].result["author"] == "yusuf_d"
+    turn = plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable).turns[0]
+    answers = {answer_for(turn, tools, random.Random(seed)) for seed in range(8)}
+    assert any("yusuf_d" in answer for answer in answers) and not any("yusuf d" in answer for answer in answers)

@@ -535,3 +535,24 @@ def test_a_turn_does_not_pick_out_of_what_a_change_of_its_own_listed():
     assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["add_to_watchlist"]]
     plan = _plan(walk, tools, turns=(2, 2))  # once the list was shown, a pick from it is the user's next request
     assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["add_to_watchlist"], ["list_orders"]]
+
+
+def test_a_float_of_more_digits_than_a_person_types_stays_looked_up():
+    """Anybody can say 1500 (a look-up made only to find it is no call anybody needs), nobody says 1.08234567891:
+    the look-up that gave it stays in the turn."""
+    tools = {
+        "get_rate": _tool("get_rate", read_only=True, params=("currency",)),
+        "convert": _tool("convert", read_only=True, params=("amount",)),
+    }
+
+    rate = {**_computed(0, "get_rate"), "field": "rate"}
+
+    def tools_per_turn(found):
+        walk = _walk(
+            ("get_rate", {"currency": "EUR"}, {"rate": found}, {"currency": POOL}),
+            ("convert", {"amount": found}, {"converted": 3.0}, {"amount": rate}),
+        )
+        return [[call.tool for call in turn.calls] for turn in _plan(walk, tools, turns=(1, 1)).turns]
+
+    assert tools_per_turn(1500.0) == [["convert"]]
+    assert tools_per_turn(1.08234567891) == [["get_rate", "convert"]]
