@@ -15,6 +15,11 @@ weights.  The rule:
   same rule (`trajectories_per_env`), its uniform part by the environments' tool counts, so that every
   tool keeps the same uniform share wherever it lives; inside an environment the weights then decide
   the part of its decisions that keeps the whole run at `share` (`for_env`).
+* below `share` 1 a **coverage floor** holds whatever the weights say: an environment keeps one
+  trajectory per tool (at most what it has without a focus; `trajectories_per_env` takes them from the
+  environments above their floor), and its plan targets every tool once before any twice, within the
+  uniform part of the plan (`simulator.sampler.plan_targets`): no tool the model passed goes without a
+  walk of its own, whatever the luck of the draws.
 
 The eval's own tasks are held out: `is_held_out` matches a sample by its id, its trajectory ids and its
 requests (case and spacing ignored), and training files leave every match out.
