@@ -15,6 +15,11 @@ weights.  The rule:
   same rule (`trajectories_per_env`), its uniform part by the environments' tool counts, so that every
   tool keeps the same uniform share wherever it lives; inside an environment the weights then decide
   the part of its decisions that keeps the whole run at `share` (`for_env`).
+* below `share` 1 a **coverage floor** holds whatever the weights say: an environment keeps one
+  trajectory per tool (at most what it has without a focus; `trajectories_per_env` takes them from the
+  environments above their floor), and its plan targets every tool once before any twice, within the
+  uniform part of the plan (`simulator.sampler.plan_targets`): no tool the model passed goes without a
+  walk of its own, whatever the luck of the draws.
 
 The eval's own tasks are held out: `is_held_out` matches a sample by its id, its trajectory ids and its
 requests (case and spacing ignored), and training files leave every match out.
@@ -119,13 +124,21 @@ class Focus:
     def trajectories_per_env(self, per_env: int, tools_by_env: Mapping[str, Sequence[str]]) -> dict[str, int]:
         """`per_env` trajectories for each environment, shared out again: `share` of them by the weight of each
         environment's tools, the rest by its number of tools, as a uniform draw over all tools would (largest
-        remainders, ties in name order); the total stays."""
+        remainders, ties in name order); the total stays.  Below `share` 1 an environment keeps its coverage
+        floor, one trajectory per tool (at most `per_env`, what it has without a focus), so that its plan can
+        target every tool once (`simulator.sampler.plan_targets`); what that takes comes from the environments
+        above their floor, in proportion to what they have above it."""
         envs = sorted(tools_by_env)
         base = {env: float(max(1, len(tools_by_env[env]))) for env in envs}
         weights = {env: sum(self.tools.get(tool, 0.0) for tool in tools_by_env[env]) for env in envs}
         shares = self.mixed(base, weights)
         total = per_env * len(envs)
         exact = {env: total * shares[env] / sum(shares.values()) for env in envs}
+        floor = {env: min(per_env, len(tools_by_env[env])) if self.share < 1 else 0 for env in envs}
+        short = sum(max(0.0, floor[env] - exact[env]) for env in envs)
+        above = {env: max(0.0, exact[env] - floor[env]) for env in envs}
+        if short > 0:
+            exact = {env: max(floor[env], exact[env] - short * above[env] / sum(above.values())) for env in envs}
         counts = {env: int(exact[env]) for env in envs}
         by_remainder = sorted(envs, key=lambda env: (counts[env] - exact[env], env))
         for env in by_remainder[: total - sum(counts.values())]:

@@ -1,6 +1,7 @@
 """Directed sampling (FunReason-MT eq. 2): which tool to call next and with which arguments."""
 
 import heapq
+import math
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -50,8 +51,10 @@ def plan_targets(graph: nx.DiGraph, count: int, seed: int, focus: Focus | None =
 
     Every tool is a target before any is a target twice; after that, tools with
     more incoming edges (more dependencies to cover) come up proportionally more.
-    With a `focus` that weighs any of the tools, every pick is proportional to the weights
-    `Focus.mixed` gives (the focus's share by failure rate, the rest as above), from the first on.
+    With a `focus` that weighs any of the tools, that first round is the coverage floor and takes
+    at most the uniform part of the picks (`1 - share` of `count`, rounded up; none at share 1);
+    every pick after it is proportional to the weights `Focus.mixed` gives (the focus's share by
+    failure rate, the rest as above).
     Depends only on the graph, the seed and the focus, so workers and resumes agree on it.
     """
     rng = random.Random(f"{seed}:targets")
@@ -60,18 +63,22 @@ def plan_targets(graph: nx.DiGraph, count: int, seed: int, focus: Focus | None =
         return []
     weight = {tool: 1 + graph.in_degree(tool) for tool in tools}
     focused = focus is not None and any(focus.tools.get(tool, 0) > 0 for tool in tools)
-    covering, offset = not focused, int(focused)  # with a focus: (times + 1) / weight, no first round
+    offset, first_round = int(focused), count  # with a focus: (times + 1) / weight, a first round of its floor
     if focus is not None and focused:
         weight = {tool: share or 1e-12 for tool, share in focus.mixed(weight).items()}  # share 1: the rest last
+        first_round = math.ceil(round((1 - focus.share) * count, 9))
     times = dict.fromkeys(tools, 0)
     # Each pick is the least (called yet, (times + offset) / weight, random order, place in name order): a heap.
     ranks = [(False, offset / weight[tool], rng.random(), position, tool) for position, tool in enumerate(tools)]
     heapq.heapify(ranks)
     plan = []
-    for _ in range(count):
+    for picked in range(count):
+        if picked == first_round:  # the floor is taken: from here on by weight alone
+            ranks = [(True, *rank[1:]) for rank in ranks]
+            heapq.heapify(ranks)
         _, _, order, position, target = ranks[0]
         times[target] += 1
-        heapq.heapreplace(ranks, (covering, (times[target] + offset) / weight[target], order, position, target))
+        heapq.heapreplace(ranks, (True, (times[target] + offset) / weight[target], order, position, target))
         plan.append(target)
     return plan
 

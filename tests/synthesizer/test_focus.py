@@ -83,6 +83,13 @@ def test_focused_targets_follow_the_rule_and_every_other_tool_keeps_its_turns(tm
     expected = 2000 * (0.7 + 0.3 * 2 / 43)  # base weight: 1 + in-degree, 43 over the 40 tools
     assert abs(plan["tool05"] + plan["tool30"] - expected) < 10 and plan["tool05"] > 1.9 * plan["tool30"]
     assert min(plan.values()) >= 2 and len(plan) == 40, "each other tool keeps about 0.3/43 of the targets"
+    few = Counter(plan_targets(graph, 134, 3, focus))
+    assert len(few) == 40, "the coverage floor: every tool a target once, in the uniform 30% (41 of 134 picks)"
+    assert few["tool05"] + few["tool30"] > 0.6 * 134, "the weights take every pick after the floor"
+    only = read_focus(tmp_path / "eval.json", 1.0)
+    assert set(plan_targets(graph, 50, 3, only)) == {"tool05", "tool30"}, "share 1: failures only, no floor"
+    floored = focus.trajectories_per_env(20, {"failed": ["tool05"], "rest": [f"r{n}" for n in range(15)]})
+    assert floored == {"failed": 25, "rest": 15}, "an environment keeps one trajectory per tool (9.1 by the rule)"
     no_weights = read_focus(write_eval(tmp_path / "none.json", {"tool05": 0}))
     assert plan_targets(graph, 500, 3, no_weights) == plan_targets(graph, 500, 3), "nothing failed: today's plan"
 
