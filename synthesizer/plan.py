@@ -448,7 +448,7 @@ def _as_user_said(origin: dict[str, Any], value: Any, parameter: str, tools: dic
     tell the chain from the words.  Nor does anybody say 116.499999997775: a float of more
     digits than a person types is a result, never the user's.
     """
-    if origin.get("source") not in _RESULT_SOURCES or is_identifier(value, parameter) or _machine_float(value):
+    if origin.get("source") not in _RESULT_SOURCES or is_identifier(value, parameter) or machine_float(value):
         return origin
     producer = tools.get(origin.get("tool", ""))
     computed = producer is not None and origin.get("field") in ((producer.hints or {}).get("names") or {})
@@ -457,7 +457,7 @@ def _as_user_said(origin: dict[str, Any], value: Any, parameter: str, tools: dic
     return {"source": "user", "seen_in": origin}
 
 
-def _machine_float(value: Any) -> bool:
+def machine_float(value: Any) -> bool:
     """A float with more significant digits than a person types (62.0668921458098, not 12.96 or 1500.5)."""
     if not isinstance(value, float) or value.is_integer():
         return False

@@ -17,7 +17,7 @@ from typing import Any
 
 from servers.phrasing import brief_words, render, value_words
 from simulator import ToolInfo
-from synthesizer.plan import Call, TurnPlan, is_identifier, value_path
+from synthesizer.plan import Call, TurnPlan, is_identifier, machine_float, value_path
 
 __all__ = ["Unphrasable", "answer_for", "askable", "known_as", "parameter_words", "request_for", "tool_request"]
 
@@ -75,8 +75,8 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0, refer: 
             return reference
     phrase = producer.result_names.get(origin.get("field", ""))
     if phrase is not None:  # a computed value: itself once the user was shown it, else what computes it
-        if _appears(value_words(value), turn.shown):
-            return value_words(value)
+        if _appears(value_words(value), turn.shown):  # but nobody types 62.0668921458098 back
+            return None if machine_float(value) else value_words(value)
         return _computed_as(turn, producer, phrase, depth) if depth < _NESTED_PHRASES else None
     if not identifier:
         return None

@@ -241,3 +241,19 @@ def test_a_username_in_an_answer_keeps_its_underscore():
     turn = plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable).turns[0]
     answers = {answer_for(turn, tools, random.Random(seed)) for seed in range(8)}
     assert any("yusuf_d" in answer for answer in answers) and not any("yusuf d" in answer for answer in answers)
+
+
+def test_a_computed_float_of_machine_digits_the_user_was_shown_is_not_said_back():
+    """Default run: "Hey, what percentage of 101.96 is 2.71440931780366?": an answer showed the quotient in full, but
+    nobody types fifteen digits back; 2.5 they would."""
+
+    def said(quotient):
+        divided = Call(0, "divide", {"a": 5.0, "b": 2.0}, {"result": quotient}, {"a": POOL, "b": POOL})
+        divided.result_names = {"result": "{a} divided by {b}"}
+        part = Call(1, "calculate_percentage", {"part": quotient, "whole": 101.96}, {"result": 1.0}, {})
+        part.provenance = {"part": _computed(0, "divide"), "whole": POOL}
+        turn = TurnPlan(1, [part], {}, shown=f"the quotient is {quotient}.", earlier_calls=[divided])
+        return known_as(turn, part, "part", refer=True)
+
+    assert said(2.5) == "2.5"
+    assert said(2.71440931780366) is None
