@@ -439,6 +439,8 @@ class ArgumentFiller:
             if self._unknown:  # an `id` feeds `taskId` only when a tool of the graph's edge produced it
                 linked_values = [record for record in linked_values if record.tool in producers]
             candidates = sorted(linked_values, key=lambda record: record.step)
+        if not candidates and not self._unknown and entity and self.pools.get(entity):
+            return None  # the entity's own pool (who signs in), not a field of the same name (a contact's user_id)
         if not candidates:
             candidates = memory.matching(name, schema, self._tool) if self._unknown else memory.by_field.get(name, [])
         if not candidates:

@@ -461,7 +461,7 @@ def machine_float(value: Any) -> bool:
     """A float with more significant digits than a person types (62.0668921458098, not 12.96 or 1500.5)."""
     if not isinstance(value, float) or value.is_integer():
         return False
-    digits = f"{abs(value):.15g}".split("e")[0].replace(".", "").strip("0")
+    digits = str(abs(value)).split("e")[0].replace(".", "").strip("0")  # as it is said: 5.283440000000001
     return len(digits) > 8
 
 

@@ -164,3 +164,15 @@ def test_an_id_is_used_again_and_again():
         arguments, _ = ArgumentFiller({}, random.Random(seed)).fill(tool, memory)
         used.append(arguments["requestId"])
     assert used == ["req-1"] * 20
+
+
+def test_who_signs_in_comes_from_the_accounts_pool_not_a_contacts_id_of_the_same_name():
+    """BFCL run: "Save Isabella as a new contact. Tell Isabella ..." logged in as Isabella (add_contact's `user_id`)
+    to message her: 25 of 49 messaging dialogues sent a message to the user they signed in as."""
+    schema = {"type": "object", "properties": {"user_id": {"type": "string"}}, "required": ["user_id"]}
+    login = ToolInfo("message_login", "Log in.", schema, hints={"consumes": {"user_id": "message_account"}})
+    for seed in range(20):
+        memory = ValueMemory()
+        memory.remember(0, "add_contact", {"user_id": "USR005"}, {"user_id": "message_user_id"})
+        arguments, provenance = ArgumentFiller({"message_account": ["USR001"]}, random.Random(seed)).fill(login, memory)
+        assert arguments == {"user_id": "USR001"}, provenance
