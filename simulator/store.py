@@ -136,9 +136,12 @@ class Store:
                 [trajectory.id, trajectory.final_state_hash, trajectory.id],
             )
 
-    def iter_trajectories(self, run_id: str | None = None) -> Iterator[Trajectory]:
-        """Stream trajectories with their steps, in (run, index) order, never all in memory."""
+    def iter_trajectories(self, run_id: str | None = None, indices: range | None = None) -> Iterator[Trajectory]:
+        """Stream trajectories with their steps, in (run, index) order, never all in memory; with `indices`
+        (and a `run_id`), only the run's trajectories whose index falls in that range."""
         where, params = ("WHERE t.run_id = ?", [run_id]) if run_id else ("", [])
+        if run_id and indices is not None:
+            where, params = where + " AND t.idx >= ? AND t.idx < ?", [*params, indices.start, indices.stop]
         rows = self.db.query(
             f"""SELECT t.*, s.idx AS step_idx, s.tool, s.arguments, s.result, s.text, s.is_error, s.diff,
                        s.latency_ms, s.provenance

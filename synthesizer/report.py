@@ -4,6 +4,7 @@ import base64
 import html
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +107,8 @@ def write_report(
     (out / "report.json").write_text(json.dumps(figures, indent=2))
     (out / "report.md").write_text(_markdown(figures, {name: path.relative_to(out) for name, path in images.items()}))
     browser = browser_section(store_views(store_path), "Samples", "verified samples and rejects of this run")
-    (out / "report.html").write_text(_html(figures, images, browser))
+    with (out / "report.html").open("w") as page:
+        page.writelines(_html(figures, images, browser))
     return figures
 
 
@@ -348,28 +350,26 @@ def _markdown(figures: dict[str, Any], images: dict[str, Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _html(figures: dict[str, Any], images: dict[str, Path], browser: str) -> str:
-    """One file, images and samples inlined, so it can be mailed or archived alone and opens from disk."""
-    parts = [
+def _html(figures: dict[str, Any], images: dict[str, Path], browser: str) -> Iterator[str]:
+    """One file, images and samples inlined, so it can be mailed or archived alone and opens from disk; in
+    parts, so the page is never held twice."""
+    yield (
         "<!doctype html><html><head><meta charset='utf-8'><title>FunReason-MT run report</title><style>"
         "body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}"
         "table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:4px 8px}"
         "th{background:#f3f3f3}img{max-width:100%;border:1px solid #eee;margin:.5em 0}"
         "</style></head><body><h1>FunReason-MT run report</h1>"
-    ]
+    )
     for title, header, rows in _tables(figures):
-        parts.append(f"<h2>{html.escape(title)}</h2><table><tr>")
-        parts += [f"<th>{html.escape(str(cell))}</th>" for cell in header]
-        parts.append("</tr>")
+        yield f"<h2>{html.escape(title)}</h2><table><tr>"
+        yield from (f"<th>{html.escape(str(cell))}</th>" for cell in header)
+        yield "</tr>"
         for row in rows:
-            parts.append("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>")
-        parts.append("</table>")
-    parts.append("<h2>Figures</h2>")
+            yield "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>"
+        yield "</table>"
+    yield "<h2>Figures</h2>"
     for title, path in images.items():
         data = base64.b64encode(path.read_bytes()).decode()
-        parts.append(
-            f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='data:image/png;base64,{data}'>"
-        )
-    parts.append(browser)
-    parts.append("</body></html>")
-    return "".join(parts)
+        yield f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='data:image/png;base64,{data}'>"
+    yield browser
+    yield "</body></html>"

@@ -291,12 +291,16 @@ class SampleStore:
         ((encoded,),) = self.db.execute(f"SELECT {_SHARED[table]} FROM {table} WHERE hash = ?", [key]).fetchall()
         value = orjson.loads(encoded)
         if shared:
+            if len(decoded) >= _SHARED_KEPT:  # the oldest goes: a run's worlds would otherwise all stay decoded
+                del decoded[next(iter(decoded))]
             decoded[key] = value
         return value
 
 
 _SHARED = {"tool_sets": "tools", "states": "state"}
 """Tables of values many samples share, keyed by hash -> the column holding the JSON."""
+_SHARED_KEPT = 64
+"""Decoded values of a shared table kept for reuse while streaming (decoding one again costs microseconds)."""
 _ROW = "data, tools_hash, state_hash"
 
 

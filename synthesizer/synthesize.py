@@ -197,19 +197,26 @@ def _save(outcome: Sample | Reject, samples: SampleStore, config: SynthesisConfi
 
 
 def _pending(store: Store, done: set[str], key: str, part: tuple[int, int]) -> Iterator[Trajectory]:
-    """Trajectories without a sample or reject, read one run at a time and each run read to the end.
+    """Trajectories without a sample or reject, read a page of `_PAGE` indices of one run at a time, each
+    page read to the end.
 
     No read snapshot stays open while synthesis writes samples and cache entries: a
-    connection that holds one cannot write after another connection has committed.
+    connection that holds one cannot write after another connection has committed.  A page, not a
+    run: a run of a large `samples` run holds thousands of trajectories.
     """
-    run_ids = [run_id for (run_id,) in store.db.execute("SELECT id FROM runs ORDER BY id").fetchall()]
-    for run_id in run_ids:
-        batch = [
-            trajectory
-            for trajectory in store.iter_trajectories(run_id)
-            if trajectory.index % part[1] == part[0] and _sample_id(trajectory, key) not in done
-        ]
-        yield from batch
+    query = "SELECT run_id, max(idx) FROM trajectories GROUP BY run_id ORDER BY run_id"
+    for run_id, last in store.db.execute(query).fetchall():
+        for start in range(0, last + 1, _PAGE):
+            batch = [
+                trajectory
+                for trajectory in store.iter_trajectories(run_id, range(start, start + _PAGE))
+                if trajectory.index % part[1] == part[0] and _sample_id(trajectory, key) not in done
+            ]
+            yield from batch
+
+
+_PAGE = 256
+"""Trajectory indices `_pending` reads at a time."""
 
 
 def _count_pending(store: Store, samples: SampleStore, key: str, part: tuple[int, int]) -> int:
