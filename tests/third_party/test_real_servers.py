@@ -32,7 +32,7 @@ def test_figures(server, tmp_path):
     assert figures["missed"] == 0, figures
     assert figures["edges_without_evidence"] == 0 and figures["edges_from_failed_calls"] == 0, figures
     assert figures["failed_calls_as_success"] == 0, figures
-    assert figures["junk_requests"] == 0, figures
+    assert figures["junk_requests"] == 0, figures["junk_examples"]
     assert not figures["creators_without_edge"], figures
     if figures["creators"]:
         assert figures["creation_share"] >= 0.5, figures
