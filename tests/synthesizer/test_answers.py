@@ -37,6 +37,11 @@ def _replayed_walk(calls, env="math", scenario=None):
     return trajectory, tools
 
 
+def _one_turn(walk, tools):
+    """The walk planned as a one-turn dialogue, plain variant: the turn whose request and answer a test reads."""
+    return plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable).turns[0]
+
+
 def test_a_nested_computation_is_answered_step_by_step():
     """Default run: "What's the logarithm of 85.68 divided by 32.91 to base 1.07 mod 5?" was answered with the
     remainder only; the quotient and the logarithm the request spelled out were never told."""
@@ -48,8 +53,7 @@ def test_a_nested_computation_is_answered_step_by_step():
         ]
     )
     assert not any(step.is_error for step in walk.steps)
-    plan = plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable)
-    turn = plan.turns[0]
+    turn = _one_turn(walk, tools)
     assert [call.tool for call in turn.calls] == ["divide", "logarithm", "modulo"]
     rng = random.Random(0)
     turn.query = request_for(turn, tools, rng)
@@ -71,8 +75,7 @@ def test_a_computation_that_gives_back_its_input_is_no_request():
             ("absolute_value", {"number": 3.75}, {"number": _computed(0, "calculate_standard_deviation")}),
         ]
     )
-    plan = plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable)
-    assert [call.tool for call in plan.turns[0].calls] == ["calculate_standard_deviation"]
+    assert [call.tool for call in _one_turn(walk, tools).calls] == ["calculate_standard_deviation"]
 
 
 def test_a_change_that_returns_nothing_is_answered_as_done():
@@ -90,7 +93,7 @@ def test_a_change_that_returns_nothing_is_answered_as_done():
     walk = Trajectory(
         "run-fs-0", "run-fs", 0, "bfcl:GorillaFileSystem", "default", 0, "mkdir", reached=True, steps=steps
     )
-    turn = plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable).turns[0]
+    turn = _one_turn(walk, tools)
     answer = answer_for(turn, tools, random.Random(0))
     assert "drafts" in answer and "nothing" not in answer.lower(), answer
 
@@ -107,8 +110,7 @@ def test_the_users_own_id_looked_up_for_their_login_is_who_they_are_not_a_questi
         env="messaging",
     )
     assert not any(step.is_error for step in walk.steps)
-    plan = plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable)
-    turn = plan.turns[0]
+    turn = _one_turn(walk, tools)
     assert [call.tool for call in turn.calls] == ["get_user_id", "log_in", "search_messages"]
     for seed in range(8):
         request = request_for(turn, tools, random.Random(seed))
@@ -164,7 +166,7 @@ def test_an_answer_about_an_account_found_by_name_says_its_handle():
         scenario="generated:18",
     )
     assert not any(step.is_error for step in walk.steps)
-    turn = plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable).turns[0]
+    turn = _one_turn(walk, tools)
     assert [call.tool for call in turn.calls] == ["search_accounts", "get_social_profile"]
     for seed in range(6):
         rng = random.Random(seed)
@@ -225,7 +227,7 @@ def test_navigating_to_the_nearest_fuel_station_is_a_chain_the_user_asks_by_its_
         env="vehicle",
     )
     assert not any(step.is_error for step in walk.steps)
-    turn = plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable).turns[0]
+    turn = _one_turn(walk, tools)
     assert [call.tool for call in turn.calls] == ["find_nearest_fuel_station", "set_navigation_destination"]
     for seed in range(6):
         rng = random.Random(seed)
@@ -238,7 +240,7 @@ def test_a_username_in_an_answer_keeps_its_underscore():
     """Default run: "Post POST0010 is by @karim khan.": a status reads as words (`in_progress`), a name never."""
     walk, tools = _replayed_walk([("get_post", {"post_id": "POST0001"}, {"post_id": POOL})], "social", "community")
     assert walk.steps[0].result["author"] == "yusuf_d"
-    turn = plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable).turns[0]
+    turn = _one_turn(walk, tools)
     answers = {answer_for(turn, tools, random.Random(seed)) for seed in range(8)}
     assert any("yusuf_d" in answer for answer in answers) and not any("yusuf d" in answer for answer in answers)
 
