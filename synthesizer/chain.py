@@ -92,6 +92,8 @@ class DialogueRunner:
                 values = [value for call in turn.calls for value in call.arguments.values()]
                 if problems := query_problems(turn.query, self.tools.values(), values):
                     raise Unphrasable(f"the request {problems[0]}: {turn.query!r}")
+                others = await self.roles.reword(turn, offered)
+                rewordings = tuple(text for text in others if not query_problems(text, self.tools.values(), values))
             except Unphrasable as error:
                 if turn.index < self.min_turns:
                     return reject(f"turn {turn.index + 1}: {error}", attempts, conversation, records)
@@ -103,7 +105,7 @@ class DialogueRunner:
             except LLMError as error:
                 return reject(f"turn {turn.index + 1}: {error}", attempts + 1, conversation, records)
             attempts += used
-            made = _turn(turn, variant, attempt.messages, used)
+            made = _turn(turn, variant, attempt.messages, used, rewordings)
             if not verdict.ok:
                 failed = [*conversation, *attempt.messages], [*records, made.record()]
                 return reject(f"turn {turn.index + 1}: {verdict.reason} (after {used} attempts)", attempts, *failed)
@@ -329,8 +331,11 @@ def _rejecter(sample_id: str, trajectory_id: str, model: str):  # type: ignore[n
     return reject
 
 
-def _turn(turn: TurnPlan, variant: Variant, messages: list[dict[str, Any]], attempts: int) -> Turn:
-    """The dialogue's turn made of a planned turn, its messages and how many attempts it took."""
+def _turn(
+    turn: TurnPlan, variant: Variant, messages: list[dict[str, Any]], attempts: int, rewordings: tuple[str, ...] = ()
+) -> Turn:
+    """The dialogue's turn made of a planned turn, its messages, how many attempts it took and the other
+    wordings of its request."""
     return Turn(
         request=turn.query,
         messages=tuple(messages),
@@ -342,6 +347,7 @@ def _turn(turn: TurnPlan, variant: Variant, messages: list[dict[str, Any]], atte
         source=turn.query_source,
         advanced_tool=turn.advanced_tool.to_json() if turn.advanced_tool else None,
         attempts=attempts,
+        rewordings=rewordings,
     )
 
 

@@ -65,6 +65,9 @@ class Turn:
     attempts: int = 0
     template_request: bool = False
     """The request is a description template, kept by `--allow-template-requests`."""
+    rewordings: tuple[str, ...] = ()
+    """Other requests asking the same, the near-duplicate pass's to choose from (`wording.rewordings`); never
+    exported."""
 
     @property
     def follow_up(self) -> str | None:
@@ -99,7 +102,8 @@ class Turn:
             "state_hash": self.state_hash,
             "attempts": self.attempts,
         }
-        return record | ({"template_request": True} if self.template_request else {})
+        record |= {"template_request": True} if self.template_request else {}
+        return record | ({"rewordings": list(self.rewordings)} if self.rewordings else {})
 
     @classmethod
     def from_record(cls, record: dict[str, Any], messages: Sequence[Message]) -> "Turn":
@@ -117,6 +121,7 @@ class Turn:
             advanced_tool=record.get("advanced_tool"),
             attempts=record.get("attempts") or 0,
             template_request=bool(record.get("template_request")),
+            rewordings=tuple(record.get("rewordings") or ()),
         )
 
 
@@ -135,6 +140,14 @@ class Dialogue:
     def then(self, turn: Turn) -> "Dialogue":
         """This dialogue with `turn` after its last one."""
         return replace(self, turns=(*self.turns, turn))
+
+    def reworded(self, index: int, request: str) -> "Dialogue":
+        """The dialogue with turn `index` asked in other words: its request and the user message that says it."""
+        turn = self.turns[index]
+        said = {**turn.messages[0], "content": request}
+        others = tuple(text for text in turn.rewordings if text != request)
+        changed = replace(turn, request=request, messages=(said, *turn.messages[1:]), rewordings=others)
+        return replace(self, turns=(*self.turns[:index], changed, *self.turns[index + 1 :]))
 
     def truncated(self, turns: int) -> "Dialogue":
         """The dialogue ending after its first `turns` turns."""

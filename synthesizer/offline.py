@@ -15,7 +15,7 @@ from servers.phrasing import value_words
 from simulator import ToolInfo
 from synthesizer.plan import AdvancedTool, Call, TurnPlan
 from synthesizer.roles import AssistantMessage, Backend, Roles
-from synthesizer.wording import answer_for, parameter_words, request_for
+from synthesizer.wording import answer_for, parameter_words, request_for, rewordings
 
 __all__ = ["OfflineBackend", "OfflineRoles", "mistaken_call", "parameter_words"]
 
@@ -31,6 +31,8 @@ _OPENERS = [
 ]
 """How the reasoning of a turn opens: each names the turn's target within its first words, so no opening is
 shared by many turns."""
+_REWORDINGS = 6
+"""Other wordings kept per request, for the near-duplicate pass to choose from (`wording.rewordings`)."""
 _NO_TOOL = [
     "None of the tools I have can do that yet, so I can't help with it right now.",
     "I'm sorry, I don't have a tool for that at the moment.",
@@ -71,6 +73,9 @@ class OfflineRoles(Roles):
 
     async def write_query(self, turn: TurnPlan, tools: list[dict[str, Any]]) -> str:
         return request_for(turn, self.tools, self.rng)
+
+    async def reword(self, turn: TurnPlan, tools: list[dict[str, Any]]) -> tuple[str, ...]:
+        return rewordings(turn, self.tools, _REWORDINGS)
 
     async def act(
         self, conversation: list[dict[str, Any]], tools: list[dict[str, Any]], turn: TurnPlan, hint: str | None

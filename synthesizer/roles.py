@@ -42,6 +42,11 @@ class Roles(ABC):
     async def write_query(self, turn: TurnPlan, tools: list[dict[str, Any]]) -> str:
         """Querying: the user's request against the advanced tool; intermediate steps stay implicit."""
 
+    async def reword(self, turn: TurnPlan, tools: list[dict[str, Any]]) -> tuple[str, ...]:
+        """Other requests asking what `turn.query` asks, for a run that says it too often; none by default
+        (a model would be asked again for each)."""
+        return ()
+
     @abstractmethod
     async def act(
         self, conversation: list[dict[str, Any]], tools: list[dict[str, Any]], turn: TurnPlan, hint: str | None

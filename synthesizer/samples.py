@@ -64,6 +64,10 @@ class Sample:
             extra_tools=[tool for tool in self.extra_tools if tool["function"]["name"] in withheld],
         )
 
+    def reworded(self, index: int, request: str) -> "Sample":
+        """The same sample with turn `index` asked in other words (still verified: its calls are the same)."""
+        return replace(self, dialogue=self.dialogue.reworded(index, request))
+
     def provenance(self) -> dict[str, Any]:
         return (
             {

@@ -366,6 +366,9 @@ class _Observed(Roles):
         self.tally.turns += 1
         return self._seen(query)
 
+    async def reword(self, turn: TurnPlan, tools: list[dict[str, Any]]) -> tuple[str, ...]:
+        return await self.roles.reword(turn, tools)
+
     async def act(
         self, conversation: list[dict[str, Any]], tools: list[dict[str, Any]], turn: TurnPlan, hint: str | None
     ) -> AssistantMessage:
@@ -385,34 +388,47 @@ that no user could phrase) keeps at least this many turns: still a dialogue, its
 
 
 def drop_near_duplicates(samples: SampleStore, min_turns: int) -> int:
-    """Cut each sample before its first request that nearly duplicates an earlier sample's (by id).
+    """Ask each request that nearly duplicates an earlier sample's (by id) in the first of its other wordings
+    that does not; cut the sample before the first one that has none.
 
     A sample left with fewer than `min_turns` turns becomes a reject.  In id order, so the same
     samples survive whatever order workers finished in.  Returns how many samples changed.
     """
     seen = NearDuplicates()
-    cuts: dict[str, tuple[int, str]] = {}
+    changed: dict[str, tuple[list[tuple[int, str]], int | None, str]] = {}  # id -> rewordings, cut, twin
     for sample in samples.iter_samples():  # streamed; the changes are written after the read has ended
         queries = [turn.request for turn in sample.dialogue.turns]
         if sample.goals is not None:  # a recorded session is what a person did: every goal stays
             for query in queries:
                 seen.add(query)
             continue
-        for index, query in enumerate(queries):
-            twin = seen.match(query)
-            if twin is not None:
-                cuts[sample.id] = (index, twin)
-                queries = queries[:index] if index >= min_turns else []
-                break
+        reworded: list[tuple[int, str]] = []
+        for index, turn in enumerate(sample.dialogue.turns):
+            twin = seen.match(queries[index])
+            if twin is None:
+                continue
+            other = next((text for text in turn.rewordings if seen.match(text) is None), None)
+            if other is not None:
+                reworded.append((index, other))
+                queries[index] = other
+                continue
+            changed[sample.id] = (reworded, index, twin)
+            queries = queries[:index] if index >= min_turns else []
+            break
+        else:
+            if reworded:
+                changed[sample.id] = (reworded, None, "")
         for query in queries:
             seen.add(query)
-    for sample_id, (index, twin) in cuts.items():
-        if index < min_turns:
+    for sample_id, (reworded, cut, twin) in changed.items():
+        if cut is not None and cut < min_turns:
             samples.reject_sample(sample_id, f"near-duplicate request: {twin!r}")
-        else:
-            sample = samples.get_sample(sample_id)
-            samples.replace_sample(sample.truncated(index))
-    return len(cuts)
+            continue
+        sample = samples.get_sample(sample_id)
+        for index, request in reworded:
+            sample = sample.reworded(index, request)
+        samples.replace_sample(sample if cut is None else sample.truncated(cut))
+    return len(changed)
 
 
 def _sample_id(trajectory: Trajectory, key: str) -> str:

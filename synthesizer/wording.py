@@ -19,7 +19,16 @@ from servers.phrasing import brief_words, render, value_words
 from simulator import ToolInfo
 from synthesizer.plan import Call, TurnPlan, is_identifier, machine_float, value_path
 
-__all__ = ["Unphrasable", "answer_for", "askable", "known_as", "parameter_words", "request_for", "tool_request"]
+__all__ = [
+    "Unphrasable",
+    "answer_for",
+    "askable",
+    "known_as",
+    "parameter_words",
+    "request_for",
+    "rewordings",
+    "tool_request",
+]
 
 _RESULT_SOURCES = ("result", "probe")
 _PLACES = {".": "the current folder", "..": "the folder above", "/": "the top folder"}
@@ -293,6 +302,29 @@ def request_for(turn: TurnPlan, tools: dict[str, ToolInfo], rng: random.Random) 
     if turn.index > 0:  # a later request reads as one: "Thanks. Cancel that booking."
         request = f"{rng.choice(_FOLLOW_UPS)} {request}" if rng.random() < _FOLLOW_UP_SHARE else request
     return request
+
+
+def rewordings(turn: TurnPlan, tools: dict[str, ToolInfo], count: int) -> tuple[str, ...]:
+    """Up to `count` other requests for a turn `request_for` has worded (`turn.query`), asking the same thing.
+
+    Each is `request_for` again with a random generator of its own, seeded by the request and its number
+    (the dialogue's generator is left as it was, so the rest of the dialogue is unchanged), on a copy of
+    the turn; one is kept only when it leaves the variant, the withheld value and the look-ups the answer
+    reports (`asked`) as they were.  A run at scale says a short request ("Open that post for me.") many
+    times over: the near-duplicate pass (`synthesizer.synthesize.drop_near_duplicates`) takes one of these
+    in its place before it cuts a dialogue short.
+    """
+    found: list[str] = []
+    for number in range(count):
+        other = dataclasses.replace(turn)
+        try:
+            text = request_for(other, tools, random.Random(f"{turn.query}|{number}"))
+        except Unphrasable:
+            continue
+        same = (other.variant, other.withheld, other.asked) == (turn.variant, turn.withheld, turn.asked)
+        if same and text != turn.query and text not in found:
+            found.append(text)
+    return tuple(found)
 
 
 def _declared_step(turn: TurnPlan, call: Call, tools: dict[str, ToolInfo]) -> bool:

@@ -3,15 +3,17 @@
 import json
 import re
 import shutil
+from dataclasses import replace
 
 import anyio
 import pytest
 
 from simulator import ExploreConfig, ServerTarget, Store, explore, replay
+from synthesizer.filters import query_problems
 from synthesizer.offline import OfflineBackend
 from synthesizer.plan import Call, Variants
 from synthesizer.samples import SampleStore
-from synthesizer.synthesize import SynthesisConfig, synthesize
+from synthesizer.synthesize import SynthesisConfig, drop_near_duplicates, synthesize
 from synthesizer.validate import check_turn
 
 SHORT_WALKS = SynthesisConfig(seed=1, turns=(2, 5))
@@ -138,3 +140,32 @@ def test_a_one_call_trajectory_is_rejected_with_its_reason(tmp_path):
         assert {r.reason for r in SampleStore(opened).iter_rejects()} == {
             "fewer than 3 requests a user could make in this walk"
         }
+
+
+def test_a_request_another_sample_said_is_asked_in_other_words_before_the_dialogue_is_cut(store, tmp_path):
+    """Each request keeps other wordings of itself; where an earlier sample said it, the pass takes one of them."""
+    samples = samples_of(store)
+    turns = [turn for sample in samples for turn in sample.dialogue.turns]
+    assert sum(1 for turn in turns if turn.rewordings) >= len(turns) // 2
+    for turn in turns:
+        assert turn.request not in turn.rewordings and len(set(turn.rewordings)) == len(turn.rewordings)
+        values = [value for call in turn.calls for value in call["arguments"].values()]
+        assert all(not query_problems(text, [], values) for text in turn.rewordings)
+    copy = tmp_path / "copy.db"
+    shutil.copy(store, copy)
+    original = max(samples, key=lambda sample: sum(1 for turn in sample.dialogue.turns if turn.rewordings))
+    with Store(copy) as opened:
+        kept = SampleStore(opened)
+        kept.save_sample(replace(original, id="0-said-first"))  # ids sort before "run-": read first
+        drop_near_duplicates(kept, 2)
+        twin, after = kept.get_sample("0-said-first"), kept.get_sample(original.id)
+    assert [turn.request for turn in twin.dialogue.turns] == [turn.request for turn in original.dialogue.turns]
+    reworded = after.dialogue.turns
+    assert reworded and all(turn.messages[0]["content"] == turn.request for turn in reworded)
+    for before, now in zip(original.dialogue.turns, reworded, strict=False):
+        assert (
+            now.request in before.rewordings and now.calls == before.calls and now.messages[1:] == before.messages[1:]
+        )
+    assert after.verified and [m for m in after.messages if m["role"] == "tool"] == [
+        m for turn in original.dialogue.turns[: len(reworded)] for m in turn.messages if m["role"] == "tool"
+    ]
