@@ -304,7 +304,7 @@ def successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> list
                 and _declares_nothing(tools[call.tool])
                 and _shares_a_name(call.arguments, step.arguments)
             }
-        needs |= _undone_here(step, calls, tools) | _freed_here(step, calls, tools)
+        needs |= _undone_here(step, calls, tools) | _redone_here(step, calls, tools) | _freed_here(step, calls, tools)
         failure = failed_at.get(step.tool)
         discovered: set[int] = set()
         declared = hints.get("requires") and all(condition in provided for condition in hints["requires"])
@@ -352,15 +352,41 @@ def successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> list
 
 def _undone_here(step: Any, calls: list[Call], tools: dict[str, ToolInfo]) -> set[int]:
     """The latest earlier state change that `step` reverses on the same object (`remove_contact` after
-    `add_contact` of the same user): undoing needs something done, so that call is a prerequisite."""
+    `add_contact` of the same user, `stop_engine` after `start_engine`): undoing needs something done, so that
+    call is a prerequisite."""
     if tools[step.tool].read_only is True:
         return set()
-    named = {canonical_json(value) for value in step.arguments.values() if isinstance(value, str | int) and value}
     for call in reversed(calls):
-        shared = named & {canonical_json(value) for value in call.arguments.values()}
-        if call.changes_state and shared and undoes(step.tool, call.tool):
+        if call.changes_state and _same_object(step.arguments, call.arguments) and undoes(step.tool, call.tool):
             return {call.step}
     return set()
+
+
+def _redone_here(step: Any, calls: list[Call], tools: dict[str, ToolInfo]) -> set[int]:
+    """The change that undid an earlier `step.tool` on the same object, when nothing did it again since
+    (`start_engine`, `stop_engine`, `start_engine`): doing it again needs it undone, so that call is a
+    prerequisite (left out, the engine is still running and the second start fails on replay)."""
+    if tools[step.tool].read_only is True:
+        return set()
+    undo = None
+    for call in reversed(calls):
+        if not call.changes_state or not _same_object(step.arguments, call.arguments):
+            continue
+        if call.tool == step.tool:
+            return set() if undo is None else {undo}
+        if undo is None and undoes(call.tool, step.tool):
+            undo = call.step
+    return set()
+
+
+def _named(arguments: dict[str, Any]) -> set[str]:
+    return {canonical_json(value) for value in arguments.values() if isinstance(value, str | int) and value}
+
+
+def _same_object(one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two calls act on the same thing: a value they share, or no name at all (the one engine)."""
+    mine, theirs = _named(one), _named(other)
+    return bool(mine & theirs) if mine else not theirs
 
 
 def _freed_here(step: Any, calls: list[Call], tools: dict[str, ToolInfo]) -> set[int]:
@@ -368,7 +394,7 @@ def _freed_here(step: Any, calls: list[Call], tools: dict[str, ToolInfo]) -> set
     before `mv Y X`): the name was free, the contact gone, only because of it, so that call is a prerequisite."""
     if tools[step.tool].read_only is True:
         return set()
-    named = {canonical_json(value) for value in step.arguments.values() if isinstance(value, str | int) and value}
+    named = _named(step.arguments)
     for call in reversed(calls):
         if call.changes_state and named & {canonical_json(value) for value in call.arguments.values()}:
             return {call.step} if any(undoes(call.tool, name) for name in tools) else set()
