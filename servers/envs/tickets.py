@@ -746,8 +746,8 @@ class Tickets(Environment):
             "Walk me through the timeline of {ticket_id}.",
         ],
         answers=[
-            "The history of {ticket_id} has {events#} entries.",
-            "The audit log of {ticket_id} lists {events#} events.",
+            "The history of {ticket_id} has {events#} entries, oldest first: {events.action}.",
+            "The audit log of {ticket_id}, oldest first: {events.action}.",
         ],
     )
     def get_ticket_history(self, ticket_id: TicketId) -> TicketHistory:
