@@ -91,7 +91,7 @@ def build_graph(tools: Iterable[ToolInfo], *, third_party: bool = False) -> nx.D
                         field=field,
                         entity=entity,
                     )
-            for condition in set(hints.get("requires", [])) & provided:
+            for condition in sorted(set(hints.get("requires", [])) & provided):  # a set: in hash order otherwise
                 evidence = {"rule": "declared", "provides": condition}
                 add_reason(
                     graph, producer.name, consumer.name, "state", "declared", evidence=evidence, condition=condition
@@ -286,8 +286,8 @@ def _entity_matches(producer: ToolInfo, consumer: ToolInfo) -> list[tuple[str, s
         kind = describe_kind(param, schema, consumer.name)
         if made and kind in made_at and kind != "value":
             matches.append((param, kind, f"{producer.name} makes a {kind} at its path"))
-    for param in set(producer.required) & set(
-        consumer.required
+    for param in sorted(
+        set(producer.required) & set(consumer.required)
     ):  # `add_note(name)` makes what `delete_note(name)` takes
         if made and not created_entities(consumer) and leaf_words(param)[-1:] in (["name"], ["key"], ["title"]):
             matches.append((param, param, f"{producer.name} makes the {'/'.join(sorted(made))} its {param} names"))
