@@ -16,6 +16,7 @@ attempt's, are cut where each turn's query is said (`dialogue_turns`).
 """
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -190,9 +191,16 @@ def dialogue_turns(
 
 
 def reason_kind(reason: str) -> str:
-    """'turn 2: state check: ... (after 3 attempts)' -> 'state check'."""
+    """'turn 2: state check: ... (after 3 attempts)' -> 'state check'; the values in it masked ("the user would
+    say '…', which only an earlier result showed", "add.b=… is nothing the user could know or name"), so that a
+    run at scale has a few dozen kinds, not one per value."""
     text = reason.split(": ", 1)[1] if reason.startswith("turn ") else reason
+    text = _ASSIGNED.sub("=…", _QUOTED.sub("'…'", text))
     return text.split(":")[0].split(" (")[0]
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_ASSIGNED = re.compile(r"=(?:'…'|[^\s,;:]+)")
 
 
 def _failed_turn(reason: str) -> int | None:
