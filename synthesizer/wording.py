@@ -51,9 +51,25 @@ _NESTED_PHRASES = 2
 
 
 def parameter_words(name: str) -> str:
-    """`send_message.receiver_id` (or `.receiver_id.2`) -> `receiver id`: a parameter as it reads in a sentence."""
+    """`send_message.receiver_id` (or `.receiver_id.2`) -> `receiver id`: a parameter as it reads in a sentence;
+    a unit at its end reads as one (`force_newtons` -> `force in newtons`, `speed_kmh` -> `speed in km/h`)."""
     parts = name.split(".")
-    return (parts[1] if len(parts) > 1 else parts[0]).replace("_", " ")
+    words = (parts[1] if len(parts) > 1 else parts[0]).split("_")
+    if len(words) > 1 and words[-1] in _UNITS:
+        words[-1] = f"in {_UNITS[words[-1]]}"
+    return " ".join(words)
+
+
+_UNITS = {
+    "newtons": "newtons",
+    "kmh": "km/h",
+    "km": "km",
+    "litres": "litres",
+    "psi": "PSI",
+    "celsius": "degrees Celsius",
+    "minutes": "minutes",
+}
+"""Unit words that end a parameter's name, as a sentence says them after "in"."""
 
 
 class Unphrasable(Exception):
