@@ -88,8 +88,10 @@ def test_focused_targets_follow_the_rule_and_every_other_tool_keeps_its_turns(tm
     assert few["tool05"] + few["tool30"] > 0.6 * 134, "the weights take every pick after the floor"
     only = read_focus(tmp_path / "eval.json", 1.0)
     assert set(plan_targets(graph, 50, 3, only)) == {"tool05", "tool30"}, "share 1: failures only, no floor"
-    floored = focus.trajectories_per_env(20, {"failed": ["tool05"], "rest": [f"r{n}" for n in range(15)]})
-    assert floored == {"failed": 25, "rest": 15}, "an environment keeps one trajectory per tool (9.1 by the rule)"
+    envs = {"failed": ["tool05"], "rest": [f"r{n}" for n in range(15)]}
+    assert focus.trajectories_per_env(20, envs) == {"failed": 29, "rest": 11}, "by the rule: 0.3 x 15/16 of 40"
+    steep = read_focus(tmp_path / "eval.json", 0.99).trajectories_per_env(500, envs)
+    assert steep == {"failed": 985, "rest": 15}, "the floor: a walk per tool per 1,000 walks (9.4 by the rule)"
     no_weights = read_focus(write_eval(tmp_path / "none.json", {"tool05": 0}))
     assert plan_targets(graph, 500, 3, no_weights) == plan_targets(graph, 500, 3), "nothing failed: today's plan"
 
