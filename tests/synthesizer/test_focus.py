@@ -182,3 +182,19 @@ def test_patterns_choose_among_the_failed_tools_turns_and_an_early_turn_that_lea
     early = Counter(focused_target(focus, rng, calls, closures, [2, 4], {0, 1}) for _ in range(4000))
     assert 1.3 < early[2] / early[4] < 1.7, "a turn taken early leaves the later failed call a turn: 0.5 * 1.5 : 0.5"
     assert Counter(focused_target(focus, rng, calls, closures, [0], set()) for _ in range(100)) == {None: 100}
+
+
+def test_a_focused_walk_calls_a_failed_tool_again_with_new_values_and_a_walk_without_focus_never(tmp_path):
+    focus = read_focus(write_eval(tmp_path / "eval.json", {"send_message": 2, "view_sent_messages": 2}))
+    calls = {}
+    for name, with_focus in (("uniform", None), ("focused", focus)):
+        config = ExploreConfig(6, seed=5, max_steps=16, after_target_steps=12, focus=with_focus)
+        run_id = explore(ServerTarget(envs=("messaging",)), tmp_path / f"{name}.db", config)
+        with Store(tmp_path / f"{name}.db") as store:
+            walks = [[step for step in walk.steps if not step.is_error] for walk in store.iter_trajectories(run_id)]
+        calls[name] = [Counter(step.tool for step in steps) for steps in walks]
+        made = [{(step.tool, json.dumps(step.arguments, sort_keys=True)) for step in steps} for steps in walks]
+        assert [len(pairs) for pairs in made] == [len(steps) for steps in walks], "each call with new values"
+    assert max(max(counts.values()) for counts in calls["uniform"]) == 1, "without a focus, each tool once a walk"
+    assert sum(counts["send_message"] for counts in calls["focused"]) >= 3 * len(calls["focused"]), "several each"
+    assert max(counts["view_sent_messages"] for counts in calls["focused"]) == 1, "no values to change: asked once"
