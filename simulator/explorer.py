@@ -422,6 +422,8 @@ class _Explorer:
         self._server_paths: dict[str, list[str]] | None = None
         self._worlds = _spread_worlds(plan, config.worlds, config.seed)
         self._world_pools: dict[str, dict[str, list[Any]]] = {}
+        self._asked_with_values = {tool.name for tool in connection.tools if tool.parameters}
+        """The tools whose request can be made again with new values: a focus calls a failed one again."""
         self._rationed = {
             tool.name: _request_room(tool, pools, len(config.worlds))
             for tool in connection.tools
@@ -523,12 +525,30 @@ class _Explorer:
         # only from calls that follow one another, and there are none to follow yet.
         target_tool = self.tools.get(trajectory.target or "")
         learning = probe and target_tool is not None and (target_tool.hints is None or self.third_party)
+        again = False  # the goal is a failed tool called before: called again, with new values
+        made: dict[str, list[dict[str, Any]]] = {}  # tool -> the arguments of its successful calls
+        spent: set[str] = set()  # tools the walk had no new values for
+
+        def moved_on(goal: str) -> tuple[bool, str]:
+            """The next goal after `goal`, and whether it is a tool called before (only a focus picks one)."""
+            chosen = _next_goal(index, called, excluded, rng, self.config.focus, goal, self._asked_with_values - spent)
+            return chosen in called, chosen or goal
+
         while len(trajectory.steps) < self.config.max_steps:
-            tool_name = choose_next(graph, goal, called, excluded, rng, self.free, index)
+            tool_name = choose_next(graph, goal, called - {goal} if again else called, excluded, rng, self.free, index)
             if tool_name is None:
                 break
             tool = self.tools[tool_name]
-            arguments, provenance = filler.fill(tool, memory, index.links(tool_name))
+            # a failed tool called again takes the user's own values where pools have them all: a request of its
+            # own ("what is 17 + 4?"), not the next link of a chain of machine floats, nor the same look-up again
+            own = again and tool_name == goal and set(tool.required) <= self.free.get(tool_name, set())
+            arguments, provenance = filler.fill(
+                tool, ValueMemory() if own else memory, {} if own else index.links(tool_name)
+            )
+            if again and tool_name == goal and arguments in made.get(tool_name, []):  # the same request again
+                spent.add(goal)
+                again, goal = moved_on(goal)
+                continue
             try:
                 step = await self.connection.call(tool_name, arguments)
             except ServerDied as error:  # keep the fatal call in the record, then fail the trajectory
@@ -552,6 +572,7 @@ class _Explorer:
                     or tool in rationed_out
                 }
             called.add(tool_name)
+            made.setdefault(tool_name, []).append(arguments)
             produces = (tool.hints or {}).get("produces")
             memory.remember(step.index, tool_name, step.result, produces, text=step.text, arguments=arguments)
             if tool_name == trajectory.target:
@@ -561,7 +582,7 @@ class _Explorer:
             if tool_name == goal and not trajectory.reached and trajectory.target in self.tools:
                 goal = trajectory.target  # the creation tool came first; now the target
             elif tool_name == goal:  # on to another goal in the same sandbox: later requests build on this state
-                goal = _next_goal(index, called, excluded, rng, self.config.focus) or goal
+                again, goal = moved_on(goal)
             if trajectory.reached and extra_steps >= self.config.after_target_steps and not learning:
                 break
 
@@ -583,19 +604,31 @@ def _keep_leak(store: Store, run_id: str, connection: Connection) -> None:
 
 
 def _next_goal(
-    index: GraphIndex, called: set[str], excluded: set[str], rng: random.Random, focus: Focus | None = None
+    index: GraphIndex,
+    called: set[str],
+    excluded: set[str],
+    rng: random.Random,
+    focus: Focus | None = None,
+    just_called: str = "",
+    repeatable: set[str] = frozenset(),
 ) -> str | None:
     """A tool that acts on what the walk made, revealed or changed (the story goes on); else one not called yet
     with the most prerequisites not called yet either (a new chain).
 
     With a focus, its share of the time one of those drawn by its weights instead (the story still goes on
     where it can: the weights choose among the story's next goals when one of them weighs, else among all the
-    tools not called yet; a story of tools that never failed would leave the weights no say)."""
+    tools that weigh, those called before included when `repeatable` (they take values): a failed tool is called
+    again, with new values, so that a walk holds several calls of the failed tools for turns of their own, not one
+    each and then the rest; never the tool `just_called`, twice in a row)."""
     story = story_goals(index, called, excluded)
     if focus is not None:
-        fresh = [tool for tool in index.tools if tool not in called and tool not in excluded]
+        again = [
+            tool
+            for tool in index.tools
+            if tool not in excluded and tool != just_called and (tool not in called or tool in repeatable)
+        ]
         weighed = [tool for tool in story if focus.tools.get(tool, 0.0) > 0]
-        focused = focus.pick(weighed or fresh, rng)  # a story goal that weighs, else any goal that weighs
+        focused = focus.pick(weighed or again, rng)  # a story goal that weighs, else any tool that weighs
         if focused is not None:
             return str(focused)
     goals = story or index.next_goals(called, excluded)

@@ -16,10 +16,15 @@ weights.  The rule:
   tool keeps the same uniform share wherever it lives; inside an environment the weights then decide
   the part of its decisions that keeps the whole run at `share` (`for_env`).
 * below `share` 1 a **coverage floor** holds whatever the weights say: an environment keeps one
-  trajectory per tool (at most what it has without a focus; `trajectories_per_env` takes them from the
-  environments above their floor), and its plan targets every tool once before any twice, within the
-  uniform part of the plan (`simulator.sampler.plan_targets`): no tool the model passed goes without a
-  walk of its own, whatever the luck of the draws.
+  trajectory per tool for every 1,000 of the run's (at most what it has without a focus;
+  `trajectories_per_env` takes them from the environments above their floor), so that each of its tools
+  keeps 1 turn per 1,000 of the run's on average, whatever the share; and its plan targets every tool once
+  before any twice, within the uniform part of the plan (`simulator.sampler.plan_targets`).  The floor
+  is in turns, not a walk per tool: a walk per tool would hold about 40% of a 48-per-environment run's
+  turns in the environments the model passed, and leave the failed tools no more than 60% of them.
+* a focused walk calls a failed tool **again** (`simulator.explorer._next_goal`), with the user's own
+  values where the pools hold them all and never the same arguments twice, so that its dialogue has several
+  turns of the failed tools, not one each among tools that never failed.
 
 The eval's own tasks are held out: `is_held_out` matches a sample by its id, its trajectory ids and its
 requests (case and spacing ignored), and training files leave every match out.
@@ -28,6 +33,7 @@ requests (case and spacing ignored), and training files leave every match out.
 import functools
 import hashlib
 import json
+import math
 import random
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -125,16 +131,19 @@ class Focus:
         """`per_env` trajectories for each environment, shared out again: `share` of them by the weight of each
         environment's tools, the rest by its number of tools, as a uniform draw over all tools would (largest
         remainders, ties in name order); the total stays.  Below `share` 1 an environment keeps its coverage
-        floor, one trajectory per tool (at most `per_env`, what it has without a focus), so that its plan can
-        target every tool once (`simulator.sampler.plan_targets`); what that takes comes from the environments
-        above their floor, in proportion to what they have above it."""
+        floor, one trajectory per tool for every 1,000 of the run's (at most `per_env`, what it has without a
+        focus): its tools' turns are then 1 per 1,000 of the run's each, on average; what that takes comes from
+        the environments above their floor, in proportion to what they have above it.  At share 0.7 the
+        floor binds only over 300 tools (the uniform part gives each tool 0.3 / tools of the walks)."""
         envs = sorted(tools_by_env)
         base = {env: float(max(1, len(tools_by_env[env]))) for env in envs}
         weights = {env: sum(self.tools.get(tool, 0.0) for tool in tools_by_env[env]) for env in envs}
         shares = self.mixed(base, weights)
         total = per_env * len(envs)
         exact = {env: total * shares[env] / sum(shares.values()) for env in envs}
-        floor = {env: min(per_env, len(tools_by_env[env])) if self.share < 1 else 0 for env in envs}
+        floor = {
+            env: min(per_env, math.ceil(len(tools_by_env[env]) * total / 1000)) if self.share < 1 else 0 for env in envs
+        }
         short = sum(max(0.0, floor[env] - exact[env]) for env in envs)
         above = {env: max(0.0, exact[env] - floor[env]) for env in envs}
         if short > 0:

@@ -88,8 +88,10 @@ def test_focused_targets_follow_the_rule_and_every_other_tool_keeps_its_turns(tm
     assert few["tool05"] + few["tool30"] > 0.6 * 134, "the weights take every pick after the floor"
     only = read_focus(tmp_path / "eval.json", 1.0)
     assert set(plan_targets(graph, 50, 3, only)) == {"tool05", "tool30"}, "share 1: failures only, no floor"
-    floored = focus.trajectories_per_env(20, {"failed": ["tool05"], "rest": [f"r{n}" for n in range(15)]})
-    assert floored == {"failed": 25, "rest": 15}, "an environment keeps one trajectory per tool (9.1 by the rule)"
+    envs = {"failed": ["tool05"], "rest": [f"r{n}" for n in range(15)]}
+    assert focus.trajectories_per_env(20, envs) == {"failed": 29, "rest": 11}, "by the rule: 0.3 x 15/16 of 40"
+    steep = read_focus(tmp_path / "eval.json", 0.99).trajectories_per_env(500, envs)
+    assert steep == {"failed": 985, "rest": 15}, "the floor: a walk per tool per 1,000 walks (9.4 by the rule)"
     no_weights = read_focus(write_eval(tmp_path / "none.json", {"tool05": 0}))
     assert plan_targets(graph, 500, 3, no_weights) == plan_targets(graph, 500, 3), "nothing failed: today's plan"
 
@@ -180,3 +182,19 @@ def test_patterns_choose_among_the_failed_tools_turns_and_an_early_turn_that_lea
     early = Counter(focused_target(focus, rng, calls, closures, [2, 4], {0, 1}) for _ in range(4000))
     assert 1.3 < early[2] / early[4] < 1.7, "a turn taken early leaves the later failed call a turn: 0.5 * 1.5 : 0.5"
     assert Counter(focused_target(focus, rng, calls, closures, [0], set()) for _ in range(100)) == {None: 100}
+
+
+def test_a_focused_walk_calls_a_failed_tool_again_with_new_values_and_a_walk_without_focus_never(tmp_path):
+    focus = read_focus(write_eval(tmp_path / "eval.json", {"send_message": 2, "view_sent_messages": 2}))
+    calls = {}
+    for name, with_focus in (("uniform", None), ("focused", focus)):
+        config = ExploreConfig(6, seed=5, max_steps=16, after_target_steps=12, focus=with_focus)
+        run_id = explore(ServerTarget(envs=("messaging",)), tmp_path / f"{name}.db", config)
+        with Store(tmp_path / f"{name}.db") as store:
+            walks = [[step for step in walk.steps if not step.is_error] for walk in store.iter_trajectories(run_id)]
+        calls[name] = [Counter(step.tool for step in steps) for steps in walks]
+        made = [{(step.tool, json.dumps(step.arguments, sort_keys=True)) for step in steps} for steps in walks]
+        assert [len(pairs) for pairs in made] == [len(steps) for steps in walks], "each call with new values"
+    assert max(max(counts.values()) for counts in calls["uniform"]) == 1, "without a focus, each tool once a walk"
+    assert sum(counts["send_message"] for counts in calls["focused"]) >= 3 * len(calls["focused"]), "several each"
+    assert max(counts["view_sent_messages"] for counts in calls["focused"]) == 1, "no values to change: asked once"
