@@ -479,7 +479,8 @@ class Travel(Environment):
 
     @tool(
         requires=["travel_logged_in"],
-        consumes={"access_token": "access_token"},
+        # the new card's holder and expiry are the user's own (their pools), not another card's that a listing showed
+        consumes={"access_token": "access_token", "cardholder_name": "cardholder_name", "expiry_date": "expiry_date"},
         produces={"card_id": "card_id"},
         asks=[
             "Link my card {card_number} to my travel account. It's in the name of {cardholder_name}, "
