@@ -156,8 +156,9 @@ class Dialogue:
             elif role == "tool":
                 made = by_id.get(str(message.get("tool_call_id"))) or (pending[0] if pending else None)
                 if made is not None:
-                    made.result, made.failed = _result_text(text)
-                    made.made_small_ids = _small_ids(_json_or_none(text)) - made.small_ids
+                    data = _json_or_none(text)
+                    made.result, made.failed = _result_text(text, data)
+                    made.made_small_ids = _small_ids(data) - made.small_ids
                     nothing_back = text.strip() in ("", "null") and not dialogue.read_only(made.tool)  # a done change
                     made.negative = made.failed or (_says_no(text) and not nothing_back)
                     if made in pending:
@@ -380,19 +381,12 @@ def _walk_schema(node: Any, fixed: set[str], parameters: set[str]) -> None:
             _walk_schema(item, fixed, parameters)
 
 
-def _result_text(content: str) -> tuple[str, bool]:
-    """What a result shows (the leaves of a JSON result, else the text), lowercased, and whether it failed."""
-    try:
-        data = json.loads(content)
-    except ValueError:
+def _result_text(content: str, data: Any) -> tuple[str, bool]:
+    """What a result shows (the leaves of its JSON `data`, else the text), lowercased, and whether it failed."""
+    if not isinstance(data, dict | list):
         return content.lower(), bool(_ERROR.match(content))
     failed = isinstance(data, dict) and "error" in data
-    shown = (
-        "\n".join(value for _, value in _leaves(data, "", everything=True))
-        if isinstance(data, dict | list)
-        else content.lower()
-    )
-    return shown, failed
+    return "\n".join(value for _, value in _leaves(data, "", everything=True)), failed
 
 
 _NO_KEYS = re.compile(r"(^|_)(status|success|ok|succeeded|found|valid|available|exists|result)$")
