@@ -539,13 +539,14 @@ class _Explorer:
             if tool_name is None:
                 break
             tool = self.tools[tool_name]
+            repeat = again and tool_name == goal
             # a failed tool called again takes the user's own values where pools have them all: a request of its
             # own ("what is 17 + 4?"), not the next link of a chain of machine floats, nor the same look-up again
-            own = again and tool_name == goal and set(tool.required) <= self.free.get(tool_name, set())
+            own = repeat and set(tool.required) <= self.free.get(tool_name, set())
             arguments, provenance = filler.fill(
                 tool, ValueMemory() if own else memory, {} if own else index.links(tool_name)
             )
-            if again and tool_name == goal and arguments in made.get(tool_name, []):  # the same request again
+            if repeat and arguments in made.get(tool_name, []):  # the same request again
                 spent.add(goal)
                 again, goal = moved_on(goal)
                 continue
