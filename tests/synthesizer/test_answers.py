@@ -43,6 +43,14 @@ def _one_turn(walk, tools):
     return plan_dialogue(walk, tools, (1, 1), Variants(0, 0, 0), random.Random(0), askable=askable).turns[0]
 
 
+def _worded(turn, tools, seeds=6):
+    """(request, answer) of the turn under each of `seeds` random generators, the request set on the turn first."""
+    for seed in range(seeds):
+        rng = random.Random(seed)
+        turn.query = request_for(turn, tools, rng)
+        yield turn.query, answer_for(turn, tools, rng)
+
+
 def test_a_nested_computation_is_answered_step_by_step():
     """Default run: "What's the logarithm of 85.68 divided by 32.91 to base 1.07 mod 5?" was answered with the
     remainder only; the quotient and the logarithm the request spelled out were never told."""
@@ -170,10 +178,7 @@ def test_an_answer_about_an_account_found_by_name_says_its_handle():
     assert not any(step.is_error for step in walk.steps)
     turn = _one_turn(walk, tools)
     assert [call.tool for call in turn.calls] == ["search_accounts", "get_social_profile"]
-    for seed in range(6):
-        rng = random.Random(seed)
-        turn.query = request_for(turn, tools, rng)
-        answer = answer_for(turn, tools, rng)
+    for _, answer in _worded(turn, tools):
         assert "tomas_silva51" in answer, answer
 
 
@@ -231,11 +236,9 @@ def test_navigating_to_the_nearest_fuel_station_is_a_chain_the_user_asks_by_its_
     assert not any(step.is_error for step in walk.steps)
     turn = _one_turn(walk, tools)
     assert [call.tool for call in turn.calls] == ["find_nearest_fuel_station", "set_navigation_destination"]
-    for seed in range(6):
-        rng = random.Random(seed)
-        turn.query = request_for(turn, tools, rng)
-        assert "nearest fuel station" in turn.query and "Shell" not in turn.query, turn.query
-        assert "Shell Market Square" in answer_for(turn, tools, rng)
+    for request, answer in _worded(turn, tools):
+        assert "nearest fuel station" in request and "Shell" not in request, request
+        assert "Shell Market Square" in answer
 
 
 def test_a_username_in_an_answer_keeps_its_underscore():
