@@ -69,14 +69,17 @@ def tool_text_in(query: str, tools: ToolText, said: str = "") -> list[tuple[str,
 
 
 def appears(text: str, value: str) -> bool:
-    """`value` (lowercased) occurs in `text` (lowercased), not inside a longer word or number (0 is not in 0.001)."""
+    """`value` (lowercased) occurs in `text` (lowercased), not inside a longer word or number (0 is not in 0.001,
+    3.14 is not in -3.14; 20 is in 10-20)."""
     start = text.find(value)
     while start != -1:
         end = start + len(value)
         before = text[max(start - 2, 0) : start].rjust(2)
         after = text[end : end + 2].ljust(2)
         joined_before = value[0].isalnum() and (
-            before[1].isalnum() or (value[0].isdigit() and before == f"{before[0]}." and before[0].isdigit())
+            before[1].isalnum()
+            or (value[0].isdigit() and before == f"{before[0]}." and before[0].isdigit())
+            or (value[0].isdigit() and before[1] == "-" and not before[0].isalnum())  # -3.14 is not 3.14
         )
         joined_after = value[-1].isalnum() and (
             after[0].isalnum() or (value[-1].isdigit() and bool(_MORE_DIGITS.match(text, end)))

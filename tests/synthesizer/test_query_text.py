@@ -63,6 +63,8 @@ def test_first_sentence_and_appears():
         "missing"
     )
     assert appears("pay 50.0 now", "50") and not appears("pay 0.001", "0") and not appears("user12", "user1")
+    assert not appears("round -3.14 to one place", "3.14") and appears("-3.14", "-3.14"), "the user said -3.14"
+    assert appears("between 10-20 km", "20") and appears("x-2", "2"), "a range's end, a difference's term: said"
 
 
 def test_near_duplicates_by_shingles():
