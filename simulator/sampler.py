@@ -367,6 +367,7 @@ class ArgumentFiller:
         self.third_party = third_party
         """A server we did not write: its tools whose hints tie no input to an entity are matched as unknown."""
         self._unknown = False
+        self._writes = False
         self._tool = ""
         self._defs: dict[str, Any] = {}
 
@@ -384,6 +385,7 @@ class ArgumentFiller:
         provenance: dict[str, dict[str, Any]] = {}
         self._unknown = tool.hints is None or (self.third_party and not consumes)  # looser name rules
         self._tool = tool.name
+        self._writes = writes
         self._defs = tool.input_schema.get("$defs", {})
         for name, given in tool.parameters.items():
             schema = self._resolved(given)
@@ -430,6 +432,8 @@ class ArgumentFiller:
         the same words twice); a reference (`taskId`, `session_token`) does not: an id is meant to be reused.
         """
         candidates = memory.by_entity.get(entity, []) if entity else []
+        if not candidates and not self._unknown and not entity and self._writes and self.pools.get(name):
+            return None  # a setting the user picks (a speed, a level) from its pool, not what a result reports now
         if not candidates and self._unknown:
             candidates = memory.by_field.get(name, [])
         if not candidates and linked:

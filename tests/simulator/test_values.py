@@ -176,3 +176,18 @@ def test_who_signs_in_comes_from_the_accounts_pool_not_a_contacts_id_of_the_same
         memory.remember(0, "add_contact", {"user_id": "USR005"}, {"user_id": "message_user_id"})
         arguments, provenance = ArgumentFiller({"message_account": ["USR001"]}, random.Random(seed)).fill(login, memory)
         assert arguments == {"user_id": "USR001"}, provenance
+
+
+def test_a_setting_takes_the_value_the_user_picks_not_the_one_a_result_reports_now():
+    """Vehicle walks set the speed to the speed a result reported (0 km/h, from `press_brake_pedal`), so no walk
+    drove at 40 km/h and cruise control was never a turn in 17,000 samples.  A read takes the reported value."""
+    schema = {"type": "object", "properties": {"speed_kmh": {"type": "number"}}, "required": ["speed_kmh"]}
+    setter = ToolInfo("set_vehicle_speed", "Drive at a speed.", schema, hints={}, read_only=False)
+    reader = ToolInfo("estimate_braking", "Braking distance at a speed.", schema, hints={}, read_only=True)
+    for seed in range(20):
+        memory = ValueMemory()
+        memory.remember(0, "press_brake_pedal", {"speed_kmh": 0.0, "force_newtons": 900.0})
+        filler = ArgumentFiller({"speed_kmh": [50, 120]}, random.Random(seed))
+        arguments, provenance = filler.fill(setter, memory)
+        assert arguments["speed_kmh"] in (50, 120) and provenance["speed_kmh"]["source"] == "pool"
+        assert filler.fill(reader, memory)[0] == {"speed_kmh": 0.0}, "a read is asked about what the car reports"
