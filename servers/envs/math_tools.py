@@ -317,10 +317,10 @@ class Math(Environment):
             raise InvalidArgument(f"the square root of {_fmt(number)} is not a real number; pass a number >= 0")
         return _number(math.sqrt(number), f"sqrt({_fmt(number)})")
 
-    @tool(
+    @tool(  # the number is the user's: a result the walk made is nearly always positive, and |x| = x asks nothing
         names={"result": "the absolute value of {number}"},
         read_only=True,
-        **UNARY,
+        produces=UNARY["produces"],
         asks=[
             "What's the absolute value of {number}?",
             "How far is {number} from zero?",
