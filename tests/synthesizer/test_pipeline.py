@@ -101,12 +101,6 @@ def test_the_data_meets_the_quality_goals(run):
     assert figures["near_duplicate_queries"]["ok"] and figures["distinct_query_frames"]["ok"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known shortfall, issue 23: this small run (messaging, trading, math, 8 walks each) gives 15 of 38 "
-    "(39.5%): its math walks hold no chain at all (list my variables, recall x, clear the memory), so the planner "
-    "has none to pick; the default run gives 323 of 588 (54.9%)",
-)
 def test_half_the_turns_that_build_on_nothing_are_chains(run):
     """The round-2 goal, counted (since issue 23) on the turns that do not build on an earlier one."""
     config, _ = run
