@@ -531,7 +531,9 @@ class _Explorer:
 
         def moved_on(goal: str) -> tuple[bool, str]:
             """The next goal after `goal`, and whether it is a tool called before (only a focus picks one)."""
-            chosen = _next_goal(index, called, excluded, rng, self.config.focus, goal, self._asked_with_values - spent)
+            undone = {tool for tool in called if _undone_since(trajectory.steps, tool)}
+            repeatable = (self._asked_with_values - spent) | undone
+            chosen = _next_goal(index, called, excluded, rng, self.config.focus, goal, repeatable)
             return chosen in called, chosen or goal
 
         while len(trajectory.steps) < self.config.max_steps:
@@ -546,7 +548,7 @@ class _Explorer:
             arguments, provenance = filler.fill(
                 tool, ValueMemory() if own else memory, {} if own else index.links(tool_name)
             )
-            if repeat and arguments in made.get(tool_name, []):  # the same request again
+            if repeat and arguments in made.get(tool_name, []) and not _undone_since(trajectory.steps, tool_name):
                 spent.add(goal)
                 again, goal = moved_on(goal)
                 continue
@@ -602,6 +604,17 @@ def _keep_leak(store: Store, run_id: str, connection: Connection) -> None:
     """Record in the store a leak this connection found, for synthesis to read (`Store.leak_of`)."""
     if not connection.fresh_state and connection.unfresh_reason:
         store.record_leak(run_id, connection.unfresh_reason)
+
+
+def _undone_since(steps: list[Step], tool: str) -> bool:
+    """Whether a later call changed what `tool`'s last successful call changed (the doors it locked were unlocked
+    since): the same request again is then a change of its own ("lock them again"), not a repeat."""
+    last = next((step for step in reversed(steps) if step.tool == tool and not step.is_error), None)
+    if last is None or not last.diff:
+        return False
+    paths = {tuple(change["path"]) for change in last.diff}
+    later = steps[last.index + 1 :]
+    return any(tuple(change["path"]) in paths for step in later if not step.is_error for change in step.diff or ())
 
 
 def _next_goal(

@@ -23,8 +23,9 @@ weights.  The rule:
   is in turns, not a walk per tool: a walk per tool would hold about 40% of a 48-per-environment run's
   turns in the environments the model passed, and leave the failed tools no more than 60% of them.
 * a focused walk calls a failed tool **again** (`simulator.explorer._next_goal`), with the user's own
-  values where the pools hold them all and never the same arguments twice, so that its dialogue has several
-  turns of the failed tools, not one each among tools that never failed.
+  values where the pools hold them all and never the same arguments twice, unless a later call undid what the
+  last one changed (`_undone_since`: the doors are locked again once they were unlocked), so that its dialogue
+  has several turns of the failed tools, not one each among tools that never failed.
 
 The eval's own tasks are held out: `is_held_out` matches a sample by its id, its trajectory ids and its
 requests (case and spacing ignored), and training files leave every match out.

@@ -198,3 +198,24 @@ def test_a_focused_walk_calls_a_failed_tool_again_with_new_values_and_a_walk_wit
     assert max(max(counts.values()) for counts in calls["uniform"]) == 1, "without a focus, each tool once a walk"
     assert sum(counts["send_message"] for counts in calls["focused"]) >= 3 * len(calls["focused"]), "several each"
     assert max(counts["view_sent_messages"] for counts in calls["focused"]) == 1, "no values to change: asked once"
+
+
+def test_a_focused_walk_asks_a_change_again_once_another_call_undid_it(tmp_path):
+    """`lock_all_doors` takes no values, so a repeat is the same request: it is made again only after a later call
+    changed what it changed ("lock them again" once they were unlocked), never twice on the same state."""
+    focus = read_focus(write_eval(tmp_path / "eval.json", {"lock_all_doors": 2, "unlock_all_doors": 2}))
+    config = ExploreConfig(6, seed=5, max_steps=24, after_target_steps=20, focus=focus)
+    run_id = explore(ServerTarget(envs=("vehicle",)), tmp_path / "walks.db", config)
+    with Store(tmp_path / "walks.db") as store:
+        walks = [[step for step in walk.steps if not step.is_error] for walk in store.iter_trajectories(run_id)]
+    repeats = 0
+    for steps in walks:
+        for position, step in enumerate(steps):
+            before = [earlier for earlier in steps[:position] if earlier.tool == step.tool]
+            if step.tool != "lock_all_doors" or not before:
+                continue
+            repeats += 1
+            changed = {tuple(change["path"]) for change in before[-1].diff}
+            between = steps[steps.index(before[-1]) + 1 : position]
+            assert any(tuple(change["path"]) in changed for later in between for change in later.diff or ()), steps
+    assert repeats >= 3, "the doors are locked again, several times"
