@@ -71,6 +71,11 @@ class ExploreConfig:
     `generated:<seed>`); each trajectory records its own.  Empty: the target's scenario."""
     focus: Focus | None = None
     """Where a model failed (`--focus EVAL.json`): targets and next goals weighted by it."""
+    targets: tuple[str, ...] = ()
+    """The trajectories' targets, in order and in place of the sampler's plan: a coverage round's walks, aimed
+    at the tools a focused run left under its floor (`run --focus`).  Empty: the sampler plans them."""
+    coverage_round: int = 0
+    """Which coverage round `targets` are (0: none), so that a re-run finds the round's walks again."""
 
     def identity(self) -> dict[str, Any]:
         data = self.settings()
@@ -78,11 +83,12 @@ class ExploreConfig:
         return data
 
     def settings(self) -> dict[str, Any]:
-        """Every field as JSON data; the focus as its identity, and only when there is one (so that runs
-        without one keep their ids)."""
+        """Every field as JSON data; the focus as its identity, and the focus and a coverage round's targets only
+        when there are some (so that runs without them keep their ids)."""
         data = asdict(self)
-        del data["focus"]
-        return data | ({"focus": self.focus.identity()} if self.focus is not None else {})
+        del data["focus"], data["targets"], data["coverage_round"]
+        coverage = {"targets": list(self.targets), "coverage_round": self.coverage_round} if self.targets else {}
+        return data | ({"focus": self.focus.identity()} if self.focus is not None else {}) | coverage
 
 
 def run_id_for(target: ServerTarget, config: ExploreConfig) -> str:
@@ -663,6 +669,8 @@ def _plan(graph: nx.DiGraph, config: ExploreConfig, tools: list[ToolInfo], pools
     not take every freed slot, or its few phrasings repeat instead).  Depends only on the plan's
     prefix, so a run that grows keeps its trajectories.
     """
+    if config.targets:  # a coverage round's: aimed where the run fell short, never steered elsewhere
+        return [config.targets[index % len(config.targets)] for index in range(config.trajectories)]
     plan = plan_targets(graph, config.trajectories, config.seed, config.focus)
     room = {tool.name: _request_room(tool, pools, len(config.worlds)) for tool in tools if tool.name in graph}
     if not room:

@@ -80,6 +80,11 @@ class Store:
         row = self.db.execute("SELECT config FROM runs WHERE id = ?", [run_id]).fetchone()
         return json.loads(row[0]) if row else {}
 
+    def runs(self, kind: str) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Every run of `kind`, by id: what it ran against and the config it was recorded with."""
+        rows = self.db.execute("SELECT id, target, config FROM runs WHERE kind = ? ORDER BY id", [kind])
+        return {run_id: (target, json.loads(config)) for run_id, target, config in rows.fetchall()}
+
     def record_leak(self, run_id: str, reason: str) -> None:
         """Keep that a run's server kept state across fresh starts, so that synthesis, in another
         process and on other connections, never marks a sample of that run verified."""

@@ -4,13 +4,15 @@ The weights and the share they decide come from `simulator.focus.Focus` (read fr
 --json`); this module applies them to what the synthesizer decides: which calls of a walk become
 turn targets (`focused_target`, the planner's one hook), the shares of the turn variants
 (`focused_variants`), and what goes into training files (`held_out_kept`); `focus_figures` measures
-the make-up of the data it gave, for the report.
+the make-up of the data it gave, for the report, and `coverage_shortfall` the tools it left thin, for the
+walks of `run`'s coverage rounds.
 """
 
 import dataclasses
+import math
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from simulator.focus import Focus
@@ -18,9 +20,13 @@ from synthesizer.dialogue import Turn
 from synthesizer.plan import Call, Variants
 from synthesizer.samples import Sample
 
-__all__ = ["focus_figures", "focus_for", "focused_target", "focused_variants", "is_held_out"]
+__all__ = ["COVERAGE_MARGIN", "coverage_shortfall", "focus_figures", "focus_for", "focused_target",
+           "focused_variants", "is_held_out"]  # fmt: skip
 
 _RESULT_SOURCES = ("result", "probe")
+
+COVERAGE_MARGIN = 1.25
+"""A coverage round aims each thin tool at this many times 1 turn per 1,000: its own walks add turns too."""
 
 
 def focused_target(
@@ -87,15 +93,7 @@ def focus_figures(samples: Iterable[Sample], focus: Focus, tools: Iterable[str])
     """The focused data's make-up: per tool its failure rate (the profile before), its share of turn targets
     without a focus (uniform: one tool of all `tools`) and in the data, and the turns that call it at all
     (a login is never a turn's target, yet a turn that signs in teaches it); and the focused tools' total shares."""
-    targets: Counter[str] = Counter()
-    calling: Counter[str] = Counter()
-    held_out = 0
-    for sample in samples:
-        if is_held_out(focus, sample):
-            held_out += 1
-            continue
-        targets.update(_target(turn) for turn in sample.dialogue.turns)
-        calling.update(tool for turn in sample.dialogue.turns for tool in {call["tool"] for call in turn.calls})
+    targets, calling, held_out = _turn_counts(samples, focus)
     names = sorted(set(tools) | set(focus.tools))
     turns = sum(targets.values())
     focused = [name for name in names if focus.tools.get(name, 0) > 0]
@@ -127,6 +125,52 @@ def focus_figures(samples: Iterable[Sample], focus: Focus, tools: Iterable[str])
         "held_out_samples_left_out": held_out,
         "per_tool": per_tool,
     }
+
+
+def coverage_shortfall(
+    samples: Iterable[Sample],
+    focus: Focus,
+    tools_by_env: Mapping[str, Sequence[str]],
+    gained_since: Mapping[str, int] | None = None,
+) -> tuple[dict[str, list[str]], Counter[str]]:
+    """A coverage round's targets: per environment, the tools the model passed that fewer than 1 turn per 1,000
+    of `samples` call, each as many times as it lacks turns to `COVERAGE_MARGIN` times that, in rounds of one
+    each (name order); and the turns calling each tool now.  With `gained_since` (the counts before the last
+    round), a tool that round's walks gave no turn is left out: its walks do not reach it.  A sampled decision
+    (the focus's uniform part) spreads turns unevenly; these walks lift the tools it left thin."""
+    targets, calling, _ = _turn_counts(samples, focus)
+    turns = sum(targets.values())
+    wanted = math.ceil(COVERAGE_MARGIN * turns / 1000)
+    shortfall: dict[str, list[str]] = {}
+    for env, tools in sorted(tools_by_env.items()):
+        lacking = {
+            tool: wanted - calling[tool]
+            for tool in sorted(tools)
+            if focus.tools.get(tool, 0.0) <= 0
+            and 1000 * calling[tool] < turns
+            and (gained_since is None or calling[tool] > gained_since.get(tool, 0))
+        }
+        rounds = [
+            tool for times in range(max(lacking.values(), default=0)) for tool in lacking if lacking[tool] > times
+        ]
+        if rounds:
+            shortfall[env] = rounds
+    return shortfall, calling
+
+
+def _turn_counts(samples: Iterable[Sample], focus: Focus) -> tuple[Counter[str], Counter[str], int]:
+    """Turns by target tool and by each tool they call, over the samples that are not the eval's tasks; and how
+    many were."""
+    targets: Counter[str] = Counter()
+    calling: Counter[str] = Counter()
+    held_out = 0
+    for sample in samples:
+        if is_held_out(focus, sample):
+            held_out += 1
+            continue
+        targets.update(_target(turn) for turn in sample.dialogue.turns)
+        calling.update(tool for turn in sample.dialogue.turns for tool in {call["tool"] for call in turn.calls})
+    return targets, calling, held_out
 
 
 def _target(turn: Turn) -> str:

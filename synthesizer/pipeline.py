@@ -22,12 +22,12 @@ from simulator.focus import Focus
 from synthesizer.decontaminate import decontaminate_store, record_in_dataset_info
 from synthesizer.errors import SynthesizerError
 from synthesizer.export import FORMATS, export_samples
-from synthesizer.focus import is_held_out
+from synthesizer.focus import coverage_shortfall, is_held_out
 from synthesizer.offline import OfflineBackend
 from synthesizer.plan import Variants
 from synthesizer.report import write_report
 from synthesizer.roles import Backend
-from synthesizer.samples import SampleStore
+from synthesizer.samples import Sample, SampleStore
 from synthesizer.synthesize import SynthesisConfig, drop_near_duplicates, synthesize
 
 __all__ = ["SCENARIO_SOURCES", "RunConfig", "run_pipeline"]
@@ -48,6 +48,9 @@ TRAJECTORIES_PER_WORLD = 8
 """One generated world per this many trajectories of an environment, between `WORLDS` bounds."""
 
 WORLDS = (24, 256)
+
+COVERAGE_ROUNDS = 2
+"""At most this many coverage rounds after a focused run (`_cover`)."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,50 @@ def _synthesize_part(store_path: Path, config: SynthesisConfig) -> None:
     synthesize(store_path, config, OfflineBackend(), near_duplicates=False)
 
 
+def _cover(
+    config: RunConfig,
+    backend: Backend,
+    stage: Stage,
+    explore_configs: dict[str, ExploreConfig],
+    runs: set[str],
+) -> dict[str, int] | None:
+    """Coverage rounds of a focused run: walks aimed at the tools the model passed that the run's data calls in
+    fewer than 1 turn per 1,000 (`coverage_shortfall`), up to `COVERAGE_ROUNDS` times; a later round leaves out
+    the tools the last one's walks did not reach.  Each round's targets come from the samples of the runs
+    before it and are recorded with its runs, where a re-run finds them again.  Returns the last synthesis's
+    counts (None: no round was needed)."""
+    tools = {env: list(get_environment(env).tool_specs()) for env in explore_configs}
+    counts, before = None, None
+    for number in range(1, COVERAGE_ROUNDS + 1):
+        with Store(config.store_path) as store:
+            recorded = {
+                target: tuple(settings["targets"])
+                for target, settings in store.runs("explore").values()
+                if settings.get("coverage_round") == number
+            }
+            samples = (sample for sample in SampleStore(store).iter_samples() if _run_of(sample) in runs)
+            shortfall, before = coverage_shortfall(samples, config.focus, tools, before)
+        planned = recorded or {env: tuple(targets) for env, targets in shortfall.items()}
+        if not planned:
+            break
+        for env, targets in sorted(planned.items()):
+            explore_config = replace(  # uniform walks (`in_env` 0): the weights would steer them to the failed tools
+                explore_configs[env],
+                trajectories=len(targets),
+                targets=targets,
+                coverage_round=number,
+                focus=replace(config.focus, in_env=0.0),
+            )
+            runs.add(explore(ServerTarget(envs=(env,)), config.store_path, explore_config, stage(f"cover {env}")))
+        counts = _synthesize(config, backend, stage("synthesize"))
+    return counts
+
+
+def _run_of(sample: Sample) -> str:
+    """The run a sample's walk belongs to (a trajectory id is `run id-index`)."""
+    return sample.trajectory_ids[0].rsplit("-", 1)[0]
+
+
 def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str, Any]:
     """Explore -> synthesize (in rounds, for `samples`) -> export (all formats) -> report.
 
@@ -175,9 +222,11 @@ def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str,
     per_env = config.first_round
     bound = math.ceil((config.samples or 0) * TRAJECTORY_BOUND / len(config.envs))
     while True:
-        for env, explore_config in config.explore_configs(per_env).items():
-            if env not in bfcl:
-                explore(ServerTarget(envs=(env,)), config.store_path, explore_config, stage(f"explore {env}"))
+        explored = {
+            env: explore(ServerTarget(envs=(env,)), config.store_path, explore_config, stage(f"explore {env}"))
+            for env, explore_config in config.explore_configs(per_env).items()
+            if env not in bfcl
+        }
         if bfcl:  # BFCL's classes start in the initial configs of BFCL's entries, combined as BFCL combines them
             explore_bfcl(
                 bfcl, config.store_path, config.explore_config(bfcl[0], per_env), stage("explore BFCL entries")
@@ -187,6 +236,8 @@ def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str,
             break
         verified = max(counts["verified"], 1)
         per_env = min(bound, math.ceil(per_env * config.samples / verified * 1.05) + 1)
+    if config.focus is not None and config.focus.tools and config.focus.share < 1:
+        counts = _cover(config, backend, stage, config.explore_configs(per_env), set(explored.values())) or counts
     decontamination = None
     with Store(config.store_path) as store:
         samples = SampleStore(store)

@@ -4,10 +4,12 @@ import json
 import random
 import shutil
 from collections import Counter
+from dataclasses import replace
 
 import networkx as nx
 import pytest
 
+from servers import get_environment
 from simulator import ExploreConfig, Focus, FocusError, ServerTarget, Store, explore, read_focus
 from simulator.sampler import plan_targets
 from synthesizer import (
@@ -23,6 +25,7 @@ from synthesizer import (
     write_report,
 )
 from synthesizer.export import export_samples
+from synthesizer.pipeline import RunConfig, run_pipeline
 from tests.conftest import funreason
 
 
@@ -219,3 +222,50 @@ def test_a_focused_walk_asks_a_change_again_once_another_call_undid_it(tmp_path)
             between = steps[steps.index(before[-1]) + 1 : position]
             assert any(tuple(change["path"]) in changed for later in between for change in later.diff or ()), steps
     assert repeats >= 3, "the doors are locked again, several times"
+
+
+def _thin_tools(samples, focus, tools) -> set[str]:
+    """The tools the model passed that fewer than 1 turn per 1,000 of `samples` call."""
+    turns = sum(len(sample.dialogue.turns) for sample in samples)
+    calling = Counter(tool for sample in samples for turn in sample.dialogue.turns for tool in _called(turn))
+    return {tool for tool in tools if focus.tools.get(tool, 0) <= 0 and 1000 * calling[tool] < turns}
+
+
+def test_coverage_rounds_aim_walks_at_the_tools_a_focused_run_left_thin_and_a_rerun_finds_them(tmp_path):
+    """A focused run's uniform part spreads turns unevenly: its coverage rounds walk to the tools it left under 1
+    turn per 1,000, with walks whose decisions are uniform; the rounds' targets are recorded, so a re-run redoes
+    nothing, and the same command gives the same bytes."""
+    focus = read_focus(write_eval(tmp_path / "eval.json", {"send_message": 3, "view_sent_messages": 2}))
+    envs = ("messaging", "tickets")
+    tools = {env: set(get_environment(env).tool_specs()) for env in envs}
+    config = RunConfig(out=tmp_path / "one", envs=envs, trajectories=10, focus=focus)
+    run_pipeline(config, OfflineBackend(), _no_stage)
+    with Store(config.store_path) as store:
+        runs = store.runs("explore")
+        samples = list(SampleStore(store).iter_samples())
+    rounds = {run_id: settings for run_id, (_, settings) in runs.items() if settings.get("coverage_round")}
+    assert rounds and {settings["coverage_round"] for settings in rounds.values()} <= {1, 2}
+    main = [sample for sample in samples if not any(sample.trajectory_ids[0].startswith(run) for run in rounds)]
+    before = _thin_tools(main, focus, tools["messaging"] | tools["tickets"])
+    first = [settings for settings in rounds.values() if settings["coverage_round"] == 1]
+    aimed = {tool for settings in first for tool in settings["targets"]}
+    assert aimed == before, "round 1 aims at exactly the tools the run left thin"
+    assert all(settings["focus"]["share_in_env"] == 0.0 for settings in rounds.values()), "uniform walks"
+    after = _thin_tools(samples, focus, tools["messaging"] | tools["tickets"])
+    assert len(after) < len(before), (sorted(before), sorted(after))
+    exports = {fmt: (config.out / f"{fmt}.jsonl").read_bytes() for fmt in ("openai", "funreason")}
+    run_pipeline(config, OfflineBackend(), _no_stage)  # a re-run: every round found done
+    with Store(config.store_path) as store:
+        assert store.runs("explore").keys() == runs.keys()
+    assert {fmt: (config.out / f"{fmt}.jsonl").read_bytes() for fmt in exports} == exports
+    again = replace(config, out=tmp_path / "two")
+    run_pipeline(again, OfflineBackend(), _no_stage)
+    assert all((again.out / f"{fmt}.jsonl").read_bytes() == exports[fmt] for fmt in exports), "the same bytes"
+
+
+def _called(turn) -> set[str]:
+    return {call["tool"] for call in turn.calls}
+
+
+def _no_stage(name):
+    return lambda done, total, note="": None
