@@ -620,6 +620,7 @@ class Tickets(Environment):
 
     @tool(
         requires=["tickets_logged_in"],
+        provides=["tickets_ticket_resolved"],
         consumes={"ticket_id": "ticket_id"},
         asks=[
             "Mark {ticket_id} as resolved. {resolution}",
@@ -653,7 +654,7 @@ class Tickets(Environment):
         return ticket.model_copy()
 
     @tool(
-        requires=["tickets_logged_in"],
+        requires=["tickets_logged_in", "tickets_ticket_resolved"],
         consumes={"ticket_id": "ticket_id"},
         asks=[
             "Reopen {ticket_id}. {reason}",
@@ -688,7 +689,7 @@ class Tickets(Environment):
         return ticket.model_copy()
 
     @tool(
-        requires=["tickets_logged_in"],
+        requires=["tickets_logged_in", "tickets_ticket_resolved"],
         consumes={"ticket_id": "ticket_id"},
         asks=[
             "Close {ticket_id}.",
