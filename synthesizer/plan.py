@@ -163,6 +163,8 @@ def plan_dialogue(
     rng: random.Random,
     askable: Askable = lambda target, closure, earlier=(): True,
     prefer: "TargetChoice | None" = None,
+    *,
+    target_turn: bool = False,
 ) -> DialoguePlan | None:
     """Choose the turns' targets and their closures; None when fewer than `turns[0]` targets exist.
 
@@ -170,6 +172,8 @@ def plan_dialogue(
     closure's calls show, after the `earlier` turns' calls (the query writer's judgement); other calls are no
     targets, and a call askable only after earlier turns is a target only after them.
     `prefer` may pick a turn's target before the rule does (`synthesizer.focus.focused_target`).
+    `target_turn`: a story that gives the walk's target a turn wins over one that does not, whatever else
+    (a coverage round's walk, made for that turn).
     """
     if trajectory.status != "complete":
         return None
@@ -197,6 +201,7 @@ def plan_dialogue(
         _after(askable, by_step, closures),
         wanted,
         turns[0],
+        target_turn,
     )
     if len(targets) < turns[0]:  # no story that long: the deepest chains, none a login only to log out again
         fitting = [call for call in eligible if _fits(call, closures[call.step], set(), by_step, logins)]
@@ -586,6 +591,7 @@ def _story_targets(
     askable_after: Callable[[int, set[int]], bool] = lambda step, covered: False,
     wanted: set[int] = frozenset(),
     least: int = 1,
+    wanted_first: bool = False,
 ) -> list[int]:
     """Up to `count` targets in walk order, each later one acting on what an earlier turn made or showed.
 
@@ -601,7 +607,8 @@ def _story_targets(
     so far made or found.  `wanted` are the calls of the tool the walk was sampled for: a next target among equally
     linked ones is one of them, and one that no linked turn leads to may open a story that starts later
     (a change of topic), so that every tool the explorer targets gets turns of its own.  Of the stories,
-    one of `least` turns or more wins, then one with a linked turn, then one with a `wanted` call, then the
+    one of `least` turns or more wins, then (`wanted_first`) one with a `wanted` call, then one with a linked
+    turn, then one with a `wanted` call, then the
     one whose requests standing on their own are chains most often (`_chains_less_single_calls`), then one
     that starts with a chain (first requests alike in every dialogue make near-duplicates), then one with two
     linked turns or more, then the most linked turns, then the most turns, then the deepest start; ties
@@ -611,8 +618,8 @@ def _story_targets(
     targets = {call.step for call in calls}
     order = {call.step: rng.random() for call in calls}
     order |= {step: rng.random() for step in every_call if step not in order}
-    best: tuple[tuple[bool, int, bool, int, bool, int, int, int, int, float], list[int]] = (
-        (False, -1, False, -(10**6), False, -1, -1, -1, -1, 0.0),
+    best: tuple[tuple[bool, bool, int, bool, int, bool, int, int, int, int, float], list[int]] = (
+        (False, False, -1, False, -(10**6), False, -1, -1, -1, -1, 0.0),
         [],
     )
     starts = [
@@ -668,6 +675,7 @@ def _story_targets(
         chain = len(closures[story[0]] - logins) >= 2
         score = (
             len(story) >= least,
+            wanted_first and bool(wanted & set(story)),
             min(linked, 1),
             bool(wanted & set(story)),
             _chains_less_single_calls(story, closures),

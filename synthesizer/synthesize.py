@@ -265,7 +265,8 @@ async def _one(
         planned = [(part.plan, _part_id(sample_id, part.part), part.goals) for part in parts]
     else:
         prefer = functools.partial(focused_target, focus, rng) if focus is not None else None
-        plan = plan_dialogue(trajectory, tools, config.turns, variants, rng, askable, prefer)
+        aimed = connections.is_aimed(trajectory)
+        plan = plan_dialogue(trajectory, tools, config.turns, variants, rng, askable, prefer, target_turn=aimed)
         if plan is None:
             return [rejected(f"fewer than {config.turns[0]} requests a user could make in this walk")]
         planned = [(plan, sample_id, None)]
@@ -319,6 +320,10 @@ class _Connections:
             if leak is not None:
                 self._store.record_leak(key.split("|", 1)[0], leak)
         await self._stack.aclose()
+
+    def is_aimed(self, trajectory: Trajectory) -> bool:
+        """Whether the trajectory is a coverage round's walk (`run --focus`), made to give its target a turn."""
+        return bool(self._store.run_config(trajectory.run_id).get("coverage_round"))
 
     def focus_of(self, trajectory: Trajectory) -> dict[str, Any] | None:
         """The focus the trajectory's exploration ran with (`explore --focus`), as its run recorded it."""
