@@ -176,7 +176,9 @@ def _cover(
 ) -> dict[str, int] | None:
     """Coverage rounds of a focused run: walks aimed at the tools the model passed that the run's data calls in
     fewer than 1 turn per 1,000 (`coverage_shortfall`), up to `COVERAGE_ROUNDS` times; a later round leaves out
-    the tools the last one's walks did not reach.  Each round's targets come from the samples of the runs
+    the tools the last one's walks did not reach.  A walk's target gets a turn of its dialogue (`plan_dialogue`'s
+    `target_turn`); the rest of it is weighted as its environment's other walks are, so that where the model
+    failed, its other turns are of the failed tools.  Each round's targets come from the samples of the runs
     before it and are recorded with its runs, where a re-run finds them again.  Returns the last synthesis's
     counts (None: no round was needed)."""
     tools = {env: list(get_environment(env).tool_specs()) for env in explore_configs}
@@ -194,12 +196,8 @@ def _cover(
         if not planned:
             break
         for env, targets in sorted(planned.items()):
-            explore_config = replace(  # uniform walks (`in_env` 0): the weights would steer them to the failed tools
-                explore_configs[env],
-                trajectories=len(targets),
-                targets=targets,
-                coverage_round=number,
-                focus=replace(config.focus, in_env=0.0),
+            explore_config = replace(
+                explore_configs[env], trajectories=len(targets), targets=targets, coverage_round=number
             )
             runs.add(explore(ServerTarget(envs=(env,)), config.store_path, explore_config, stage(f"cover {env}")))
         counts = _synthesize(config, backend, stage("synthesize"))

@@ -613,7 +613,8 @@ def _story_targets(
     that starts with a chain (first requests alike in every dialogue make near-duplicates), then one with two
     linked turns or more, then the most linked turns, then the most turns, then the deepest start; ties
     break by the seeded rng.
-    `prefer(options, covered)` may pick a story's start, and each next target, before the rule does (a focus).
+    `prefer(options, covered)` may pick a story's start (not where `wanted_first`: the start may be the one that
+    leads to the wanted call), and each next target, before the rule does (a focus).
     """
     targets = {call.step for call in calls}
     order = {call.step: rng.random() for call in calls}
@@ -627,7 +628,7 @@ def _story_targets(
         for start in sorted(targets, key=order.__getitem__)
         if _fits(every_call[start], closures[start], set(), every_call, logins)
     ]
-    picked_start = prefer(sorted(starts), set()) if prefer is not None and starts else None
+    picked_start = prefer(sorted(starts), set()) if prefer is not None and starts and not wanted_first else None
     if picked_start is not None:  # a focus chose where the story starts; the rule tells the rest
         starts = [picked_start]
     told: list[tuple[list[int], list[bool]]] = []  # each start's story, and whether each of its turns is linked

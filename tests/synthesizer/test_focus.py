@@ -233,8 +233,8 @@ def _thin_tools(samples, focus, tools) -> set[str]:
 
 def test_coverage_rounds_aim_walks_at_the_tools_a_focused_run_left_thin_and_a_rerun_finds_them(tmp_path):
     """A focused run's uniform part spreads turns unevenly: its coverage rounds walk to the tools it left under 1
-    turn per 1,000, with walks whose decisions are uniform; the rounds' targets are recorded, so a re-run redoes
-    nothing, and the same command gives the same bytes."""
+    turn per 1,000, and the rest of each walk is weighted as the run's; the rounds' targets are recorded, so a
+    re-run redoes nothing, and the same command gives the same bytes."""
     focus = read_focus(write_eval(tmp_path / "eval.json", {"send_message": 3, "view_sent_messages": 2}))
     envs = ("messaging", "tickets")
     tools = {env: set(get_environment(env).tool_specs()) for env in envs}
@@ -250,7 +250,9 @@ def test_coverage_rounds_aim_walks_at_the_tools_a_focused_run_left_thin_and_a_re
     first = [settings for settings in rounds.values() if settings["coverage_round"] == 1]
     aimed = {tool for settings in first for tool in settings["targets"]}
     assert aimed == before, "round 1 aims at exactly the tools the run left thin"
-    assert all(settings["focus"]["share_in_env"] == 0.0 for settings in rounds.values()), "uniform walks"
+    main_focus = {target: settings["focus"] for target, settings in runs.values() if not settings.get("coverage_round")}
+    for target, settings in runs.values():
+        assert settings["focus"] == main_focus[target], "weighted as the environment's other walks"
     after = _thin_tools(samples, focus, tools["messaging"] | tools["tickets"])
     assert len(after) < len(before), (sorted(before), sorted(after))
     exports = {fmt: (config.out / f"{fmt}.jsonl").read_bytes() for fmt in ("openai", "funreason")}
