@@ -147,6 +147,9 @@ def _reference(turn: TurnPlan, origin: dict[str, Any], parameter: str, value: An
     key = path[-1] if path and isinstance(path[-1], str) else field
     held = {json.dumps(item) for call in turn.earlier_calls for item in _field_values(call.result, field)}
     held = held or {json.dumps(item) for call in turn.earlier_calls for item in _field_values(call.result, key)}
+    named = {json.dumps(sent) for call in turn.earlier_calls for name, sent in call.arguments.items() if name == key}
+    if named - this:  # the user named another such thing ("the replies to POST0002"): "that post" would be it
+        return None
     if held != this:  # several such things in the history: the one the user had made, else none
         made = {  # what earlier changes brought into being: in their results, not sent by their arguments
             json.dumps(item)

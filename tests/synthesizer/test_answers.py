@@ -222,6 +222,22 @@ def test_a_later_request_points_back_at_a_named_id_even_once_its_value_was_shown
     assert known_as(turn, shared, "tweet_id") == "2"  # an answer still says which
 
 
+def test_that_post_is_never_another_post_than_the_one_the_user_named():
+    """A repost's comments are its original's: after "read me the replies to POST0002", the post those comments
+    are on is POST0001, and "open the same post" would mean POST0002 to anyone reading it."""
+    replies = Call(
+        0,
+        "list_post_comments",
+        {"post_id": "POST0002"},
+        {"comments": [{"comment_id": "CMT0001", "post_id": "POST0001"}], "comment_ids": ["CMT0001"]},
+        {"post_id": POOL},
+    )
+    origin = {**_computed(0, "list_post_comments"), "field": "post_id"}
+    opened = Call(1, "get_post", {"post_id": "POST0001"}, {"post_id": "POST0001"}, {"post_id": origin})
+    turn = TurnPlan(1, [opened], {}, shown="comments on post0002: cmt0001.", earlier_calls=[replies])
+    assert known_as(turn, opened, "post_id", refer=True) not in ("that post", "this post", "the same post")
+
+
 def test_navigating_to_the_nearest_fuel_station_is_a_chain_the_user_asks_by_its_goal():
     """Default run: the walk found the nearest fuel station and set it as the destination, and the turn read "Set a
     route to Shell Market Square.": a name the user could not know, and the look-up dropped as nobody's need."""
