@@ -131,29 +131,25 @@ def coverage_shortfall(
     samples: Iterable[Sample],
     focus: Focus,
     tools_by_env: Mapping[str, Sequence[str]],
-    last_round: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
+    gained_since: Mapping[str, int] | None = None,
 ) -> tuple[dict[str, list[str]], Counter[str]]:
     """A coverage round's targets: per environment, the tools the model passed that fewer than 1 turn per 1,000
     of `samples` call, each as many times as it lacks turns to `COVERAGE_MARGIN` times that, in rounds of one
-    each (name order); and the turns calling each tool now.  A sampled decision (the focus's uniform part)
-    spreads turns unevenly; these walks lift the tools it left thin.
-
-    `last_round`: the turns calling each tool before the last round, and the walks it aimed at each.  A tool
-    those walks gave no turn is left out (they do not reach it); one they gave fewer turns than walks gets as
-    many more walks as its rate says it needs."""
+    each (name order); and the turns calling each tool now.  With `gained_since` (the counts before the last
+    round), a tool that round's walks gave no turn is left out: its walks do not reach it.  A sampled decision
+    (the focus's uniform part) spreads turns unevenly; these walks lift the tools it left thin."""
     targets, calling, _ = _turn_counts(samples, focus)
     turns = sum(targets.values())
     wanted = math.ceil(COVERAGE_MARGIN * turns / 1000)
-    before, aimed = last_round or ({}, {})
     shortfall: dict[str, list[str]] = {}
     for env, tools in sorted(tools_by_env.items()):
-        lacking = {}
-        for tool in sorted(tools):
-            if focus.tools.get(tool, 0.0) > 0 or 1000 * calling[tool] >= turns:
-                continue
-            rate = min(1.0, (calling[tool] - before.get(tool, 0)) / aimed[tool]) if tool in aimed else 1.0
-            if rate > 0:
-                lacking[tool] = math.ceil((wanted - calling[tool]) / rate)
+        lacking = {
+            tool: wanted - calling[tool]
+            for tool in sorted(tools)
+            if focus.tools.get(tool, 0.0) <= 0
+            and 1000 * calling[tool] < turns
+            and (gained_since is None or calling[tool] > gained_since.get(tool, 0))
+        }
         rounds = [
             tool for times in range(max(lacking.values(), default=0)) for tool in lacking if lacking[tool] > times
         ]

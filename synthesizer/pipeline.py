@@ -9,7 +9,6 @@ since trajectory `i` depends only on the seed, `i` and the frozen graph.
 
 import math
 import multiprocessing
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,7 +49,7 @@ TRAJECTORIES_PER_WORLD = 8
 
 WORLDS = (24, 256)
 
-COVERAGE_ROUNDS = 3
+COVERAGE_ROUNDS = 2
 """At most this many coverage rounds after a focused run (`_cover`)."""
 
 
@@ -177,13 +176,13 @@ def _cover(
 ) -> dict[str, int] | None:
     """Coverage rounds of a focused run: walks aimed at the tools the model passed that the run's data calls in
     fewer than 1 turn per 1,000 (`coverage_shortfall`), up to `COVERAGE_ROUNDS` times; a later round leaves out
-    the tools the last one's walks did not reach, and gives the others as many walks as their rate needs.  A
-    walk's target gets a turn of its dialogue (`plan_dialogue`'s `target_turn`); the rest of it is weighted as
-    its environment's other walks are, so that where the model failed, its other turns are of the failed tools.
-    Each round's targets come from the samples of the runs before it and are recorded with its runs, where a
-    re-run finds them again.  Returns the last synthesis's counts (None: no round was needed)."""
+    the tools the last one's walks did not reach.  A walk's target gets a turn of its dialogue (`plan_dialogue`'s
+    `target_turn`); the rest of it is weighted as its environment's other walks are, so that where the model
+    failed, its other turns are of the failed tools.  Each round's targets come from the samples of the runs
+    before it and are recorded with its runs, where a re-run finds them again.  Returns the last synthesis's
+    counts (None: no round was needed)."""
     tools = {env: list(get_environment(env).tool_specs()) for env in explore_configs}
-    counts, last_round = None, None
+    counts, before = None, None
     for number in range(1, COVERAGE_ROUNDS + 1):
         with Store(config.store_path) as store:
             recorded = {
@@ -192,11 +191,10 @@ def _cover(
                 if settings.get("coverage_round") == number
             }
             samples = (sample for sample in SampleStore(store).iter_samples() if _run_of(sample) in runs)
-            shortfall, calling = coverage_shortfall(samples, config.focus, tools, last_round)
+            shortfall, before = coverage_shortfall(samples, config.focus, tools, before)
         planned = recorded or {env: tuple(targets) for env, targets in shortfall.items()}
         if not planned:
             break
-        last_round = calling, Counter(tool for targets in planned.values() for tool in targets)
         for env, targets in sorted(planned.items()):
             explore_config = replace(
                 explore_configs[env], trajectories=len(targets), targets=targets, coverage_round=number

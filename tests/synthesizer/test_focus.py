@@ -244,7 +244,7 @@ def test_coverage_rounds_aim_walks_at_the_tools_a_focused_run_left_thin_and_a_re
         runs = store.runs("explore")
         samples = list(SampleStore(store).iter_samples())
     rounds = {run_id: settings for run_id, (_, settings) in runs.items() if settings.get("coverage_round")}
-    assert rounds and {settings["coverage_round"] for settings in rounds.values()} <= {1, 2, 3}
+    assert rounds and {settings["coverage_round"] for settings in rounds.values()} <= {1, 2}
     main = [sample for sample in samples if not any(sample.trajectory_ids[0].startswith(run) for run in rounds)]
     before = _thin_tools(main, focus, tools["messaging"] | tools["tickets"])
     first = [settings for settings in rounds.values() if settings["coverage_round"] == 1]
