@@ -22,6 +22,9 @@ weights.  The rule:
   before any twice, within the uniform part of the plan (`simulator.sampler.plan_targets`).  The floor
   is in turns, not a walk per tool: a walk per tool would hold about 40% of a 48-per-environment run's
   turns in the environments the model passed, and leave the failed tools no more than 60% of them.
+* `run` then runs **coverage rounds** (`synthesizer.pipeline._cover`): walks aimed at the tools the model
+  passed that its data calls in fewer than 1 turn per 1,000 (`ExploreConfig.targets`), since a sampled plan
+  spreads turns unevenly and the floor holds only on average.
 * a focused walk calls a failed tool **again** (`simulator.explorer._next_goal`), with the user's own
   values where the pools hold them all and never the same arguments twice, unless a later call undid what the
   last one changed (`_undone_since`: the doors are locked again once they were unlocked), so that its dialogue

@@ -3,7 +3,7 @@
 The weights and the share they decide come from `simulator.focus.Focus` (read from `funreason eval
 --json`); this module applies them to what the synthesizer decides: which calls of a walk become
 turn targets (`focused_target`, the planner's one hook), the shares of the turn variants
-(`focused_variants`), and what goes into training files (`held_out_kept`); `focus_figures` measures
+(`focused_variants`), and what goes into training files (`is_held_out`); `focus_figures` measures
 the make-up of the data it gave, for the report, and `coverage_shortfall` the tools it left thin, for the
 walks of `run`'s coverage rounds.
 """
