@@ -465,6 +465,7 @@ class _Tally:
                 and not producer.failed
                 and revealed(producer, value)
                 and not appears(call.user_before, value)
+                and not _revealed_in_its_turn(dialogue, call, value)
             ]
             if not carried:
                 continue
@@ -594,6 +595,15 @@ _EXTRAS: dict[str, dict[str, Any]] = {
 }
 """Counts some figures carry beside their own: independent pairs, "from before" phrases, kinds, reasons."""
 _COUNTS = ("samples", "turns", "task_turns", "calls", "queries", "answers", "reasoning_blocks")
+
+
+def _revealed_in_its_turn(dialogue: Dialogue, call: Call, value: str) -> bool:
+    """A call of the same turn before `call` gave `value` (round_number's 100, not the 100 of an earlier
+    turn's "... * 100"): that call is where it comes from."""
+    return any(
+        earlier.turn == call.turn and earlier.index < call.index and not earlier.failed and revealed(earlier, value)
+        for earlier in dialogue.calls
+    )
 
 
 def _meets(goal: str, figure: dict[str, Any], share: float | None) -> bool:

@@ -404,6 +404,31 @@ def test_reasoning_that_invents_a_dependency():
     assert "says create_ticket needs assign_ticket" in result["examples"][0]
 
 
+def test_a_value_an_earlier_turn_gave_is_sourced_and_one_a_call_of_the_same_turn_gave_is_its_own():
+    """An earlier turn's result may hold the value a call of a later turn returns too (an earlier "... * 100", a
+    later round_number's 100): the later call takes it from its own turn's call, which its reasoning says."""
+
+    def chat(name: str, *second: tuple[str, dict[str, Any], Any], reasoning: str) -> Chat:
+        last, *first = reversed(second)
+        turn = (
+            Chat(name)
+            .user("What is Bob's user id?", target="get_user_id")
+            .calls(("get_user_id", {"user_name": "Bob"}, {"user_id": "USR002", "messages": 100}))
+            .answer("Bob's id is USR002; he has 100 messages.")
+            .user("How far is Stonebrook from 83214?", target="estimate_distance")
+        )
+        for call in first:
+            turn = turn.calls(call)
+        return turn.calls(last, reasoning=reasoning).answer("About 4.5 km.")
+
+    looked_up = ("get_zip_code", {"city": "Stonebrook"}, {"zip": "100"})
+    distance = ("estimate_distance", {"zip_a": "100", "zip_b": "83214"}, {"distance_km": 4.5})
+    own = chat("own", looked_up, distance, reasoning="get_zip_code returned 100: that is the zip_a.")
+    unsaid = chat("unsaid", distance, reasoning="One call does it.")
+    assert figures(own)["unsourced_history_values"]["count"] == 0
+    assert figures(unsaid)["unsourced_history_values"]["count"] == 1, "100 comes from turn 1, and is not said"
+
+
 def test_the_command_prints_figures_and_json(tmp_path):
     path = tmp_path / "data.jsonl"
     records = [
