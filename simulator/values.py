@@ -160,7 +160,7 @@ def schema_value(name: str, schema: dict[str, Any], rng: random.Random) -> Any:
     if options:
         return rng.choice(options)
     types = json_types(schema) - {"null"}
-    option = next((o for o in schema.get("anyOf", schema.get("oneOf", [schema])) if o.get("type") in types), schema)
+    option = next((o for o in schema.get("anyOf", schema.get("oneOf", [schema])) if json_types(o) & types), schema)
     if "integer" in types or "number" in types:
         low, high = _bounds(option, "integer" in types)
         if "integer" in types:

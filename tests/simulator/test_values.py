@@ -191,3 +191,9 @@ def test_a_setting_takes_the_value_the_user_picks_not_the_one_a_result_reports_n
         arguments, provenance = filler.fill(setter, memory)
         assert arguments["speed_kmh"] in (50, 120) and provenance["speed_kmh"]["source"] == "pool"
         assert filler.fill(reader, memory)[0] == {"speed_kmh": 0.0}, "a read is asked about what the car reports"
+
+
+def test_a_schema_whose_option_lists_its_types_gets_a_value():
+    """ohno's tools declare `anyOf: [{"type": ["string", "null"]}, ...]`; a list of types is a type too."""
+    schema = {"anyOf": [{"type": ["string", "null"], "maxLength": 40}, {"type": "null"}]}
+    assert isinstance(schema_value("title", schema, random.Random(0)), str)
