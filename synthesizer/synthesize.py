@@ -309,7 +309,7 @@ class _Connections:
         self._hints = hints
         self._stack = AsyncExitStack()
         self._pairs: dict[str, tuple[Connection, Connection]] = {}
-        self._options: dict[str, Any] = {}
+        self._configs: dict[str, dict[str, Any]] = {}
 
     async def __aenter__(self) -> "_Connections":
         return self
@@ -321,21 +321,25 @@ class _Connections:
                 self._store.record_leak(key.split("|", 1)[0], leak)
         await self._stack.aclose()
 
+    def _config(self, trajectory: Trajectory) -> dict[str, Any]:
+        """The config the trajectory's run recorded, read once per run."""
+        if trajectory.run_id not in self._configs:
+            self._configs[trajectory.run_id] = self._store.run_config(trajectory.run_id)
+        return self._configs[trajectory.run_id]
+
     def is_aimed(self, trajectory: Trajectory) -> bool:
         """Whether the trajectory is a coverage round's walk (`run --focus`), made to give its target a turn."""
-        return bool(self._store.run_config(trajectory.run_id).get("coverage_round"))
+        return bool(self._config(trajectory).get("coverage_round"))
 
     def focus_of(self, trajectory: Trajectory) -> dict[str, Any] | None:
         """The focus the trajectory's exploration ran with (`explore --focus`), as its run recorded it."""
-        return self._store.run_config(trajectory.run_id).get("focus")
+        return self._config(trajectory).get("focus")
 
     async def pair(self, trajectory: Trajectory) -> tuple[Connection, Connection]:
         """The run's pair, set to start from the trajectory's scenario: one pair per run, not per world,
         so a run spread over hundreds of worlds holds two connections, not hundreds."""
         key = f"{trajectory.run_id}|{trajectory.env}"
-        if trajectory.run_id not in self._options:
-            self._options[trajectory.run_id] = self._store.run_config(trajectory.run_id).get("server")
-        options = self._options[trajectory.run_id]
+        options = self._config(trajectory).get("server")
         target = ServerTarget.from_record(trajectory.env, trajectory.scenario, options=options)
         if self._hints is not None:
             target = replace(target, hints=self._hints)
