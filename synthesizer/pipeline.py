@@ -27,7 +27,7 @@ from synthesizer.offline import OfflineBackend
 from synthesizer.plan import Variants
 from synthesizer.report import write_report
 from synthesizer.roles import Backend
-from synthesizer.samples import Sample, SampleStore
+from synthesizer.samples import SampleStore, run_of
 from synthesizer.synthesize import SynthesisConfig, drop_near_duplicates, synthesize
 
 __all__ = ["SCENARIO_SOURCES", "RunConfig", "run_pipeline"]
@@ -190,7 +190,8 @@ def _cover(
                 for target, settings in store.runs("explore").values()
                 if settings.get("coverage_round") == number
             }
-            samples = (sample for sample in SampleStore(store).iter_samples() if _run_of(sample) in runs)
+            stored = SampleStore(store).iter_samples()
+            samples = (sample for sample in stored if run_of(sample.trajectory_ids[0]) in runs)
             shortfall, before = coverage_shortfall(samples, config.focus, tools, before)
         planned = recorded or {env: tuple(targets) for env, targets in shortfall.items()}
         if not planned:
@@ -202,11 +203,6 @@ def _cover(
             runs.add(explore(ServerTarget(envs=(env,)), config.store_path, explore_config, stage(f"cover {env}")))
         counts = _synthesize(config, backend, stage("synthesize"))
     return counts
-
-
-def _run_of(sample: Sample) -> str:
-    """The run a sample's walk belongs to (a trajectory id is `run id-index`)."""
-    return sample.trajectory_ids[0].rsplit("-", 1)[0]
 
 
 def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from simulator.errors import StoreError
 from simulator.store import Store
 from synthesizer.dialogue import Dialogue, Variant
 
-__all__ = ["Reject", "Sample", "SampleStore"]
+__all__ = ["Reject", "Sample", "SampleStore", "run_of"]
 
 
 @dataclass
@@ -219,7 +219,7 @@ class SampleStore:
         ids = [
             sample_id
             for sample_id, trajectory_id in self.db.execute("SELECT id, trajectory_id FROM samples WHERE verified")
-            if trajectory_id.rsplit("-", 1)[0] in run_ids
+            if run_of(trajectory_id) in run_ids
         ]
         for sample_id in ids:
             self.replace_sample(replace(self.get_sample(sample_id), verified=False))
@@ -306,6 +306,11 @@ _SHARED = {"tool_sets": "tools", "states": "state"}
 _SHARED_KEPT = 64
 """Decoded values of a shared table kept for reuse while streaming (decoding one again costs microseconds)."""
 _ROW = "data, tools_hash, state_hash"
+
+
+def run_of(trajectory_id: str) -> str:
+    """The run a walk belongs to: a trajectory id is `run id-index`."""
+    return trajectory_id.rsplit("-", 1)[0]
 
 
 def _own_fields(sample: Sample) -> dict[str, Any]:
