@@ -23,10 +23,11 @@ Read on `synthesizer.chat_flow.Dialogue` (any OpenAI chat record, ours or BFCL's
 import re
 from dataclasses import dataclass
 
+from simulator.undo import name_words
 from synthesizer.chat_flow import Call, Dialogue, Turn, hint
 from synthesizer.query_text import appears
 
-__all__ = ["TurnLinks", "is_login", "is_logout", "mentioned", "revealed", "turn_links", "undoes"]
+__all__ = ["TurnLinks", "is_login", "is_logout", "mentioned", "revealed", "turn_links"]
 
 _LOGIN = re.compile(r"(log_?in|sign_?in|authenticat|login)", re.IGNORECASE)
 _LOGOUT = re.compile(r"(log_?out|sign_?out|logoff|logout)", re.IGNORECASE)
@@ -83,33 +84,6 @@ _SHELL = {
     "head": ("first",),
 }
 """Shell words (BFCL's file system) and the stems a request uses for them."""
-_UNDO = {
-    "clear": ("set", "store"),
-    "remove": ("add", "set", "register"),
-    "delete": ("create", "add", "post", "comment", "send"),
-    "cancel": ("book", "place", "create", "set"),
-    "unset": ("set",),
-    "reset": ("set",),
-    "stop": ("start",),
-    "unlock": ("lock",),
-    "lock": ("unlock",),
-    "unfollow": ("follow",),
-    "unlike": ("like",),
-    "deactivate": ("activate",),
-    "disable": ("enable",),
-    "release": ("press", "engage"),
-    "engage": ("release",),
-    "withdraw": ("deposit",),
-    "reopen": ("close", "resolve"),
-    "out": ("in",),
-    "logout": ("login",),
-}
-"""A verb of a tool's name -> verbs of the state changes it undoes."""
-_SHELL_UNDO = {"rm": ("touch", "mkdir", "cp", "echo"), "rmdir": ("mkdir",)}
-
-
-_VERBS = frozenset(_UNDO) | {verb for verbs in _UNDO.values() for verb in verbs}
-_WORD_SPLIT = re.compile(r"[_\W]+|(?<=[a-z])(?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -195,32 +169,13 @@ def mentioned(dialogue: Dialogue, call: Call, query: str, values: list[str] = ()
         return any(stem in lowered for stem in stems)
     words = set(re.findall(r"[a-z]+", lowered))
     shared = _namespace_words(dialogue)
-    for word in _name_words(call.tool):
+    for word in name_words(call.tool):
         if word in _STOP or word in shared or len(word) < 3:
             continue
         stem = word[:5] if len(word) > 5 else word
         if any(token.startswith(stem) for token in words):
             return True
     return False
-
-
-def undoes(later: str, earlier: str) -> bool:
-    """Whether tool `later` reverses what tool `earlier` does, by their names: an inverse verb on the same noun
-    (`clear_navigation_destination` after `set_navigation_destination`, `log_out` after `log_in`, `rm` after
-    `touch`)."""
-    if later in _SHELL_UNDO:
-        return earlier in _SHELL_UNDO[later]
-    words, earlier_words = _verbs(later), _verbs(earlier)
-    if not {verb for word in words for verb in _UNDO.get(word, ())} & earlier_words:
-        return False
-    nouns = (words - _VERBS) & (earlier_words - _VERBS) - {"in", "out", "log"}
-    return bool(nouns) or bool({"out", "logout"} & words)
-
-
-def _verbs(tool: str) -> set[str]:
-    """The words of a tool's name, lowercased, nouns cut to four letters (`doors` and `door` agree)."""
-    words = _name_words(tool)
-    return {word if word in _VERBS or len(word) <= 4 else word[:4] for word in words}
 
 
 def _state_link(dialogue: Dialogue, producer: Call, call: Call, session: set[str]) -> str | None:
@@ -235,10 +190,6 @@ def _state_link(dialogue: Dialogue, producer: Call, call: Call, session: set[str
     return None
 
 
-def _name_words(tool: str) -> list[str]:
-    return [word.lower() for word in _WORD_SPLIT.split(tool) if word]
-
-
 def _namespace_words(dialogue: Dialogue) -> frozenset[str]:
     """Words in over a third of the record's tool names (with at least six tools): `travel_`, `ticket`."""
     names = dialogue.tools.names
@@ -246,6 +197,6 @@ def _namespace_words(dialogue: Dialogue) -> frozenset[str]:
         return frozenset()
     counts: dict[str, int] = {}
     for name in names:
-        for word in set(_name_words(name)):
+        for word in set(name_words(name)):
             counts[word] = counts.get(word, 0) + 1
     return frozenset(word for word, count in counts.items() if count * 3 > len(names))

@@ -25,8 +25,8 @@ from typing import Any
 
 from servers import canonical_json
 from simulator import ToolInfo, Trajectory
+from simulator.undo import undoes
 from synthesizer.grounding import leaf_values
-from synthesizer.links import undoes
 
 __all__ = [
     "AdvancedTool",

@@ -50,10 +50,11 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
+from simulator.undo import undoes
 from synthesizer.chat_flow import Call, Dialogue, Flows, Turn, feeds, hint, shape_problem
 from synthesizer.errors import DatasetError
 from synthesizer.jsonl import json_lines
-from synthesizer.links import TurnLinks, is_login, is_logout, mentioned, revealed, turn_links, undoes
+from synthesizer.links import TurnLinks, is_login, is_logout, mentioned, revealed, turn_links
 from synthesizer.query_text import NEAR_DUPLICATE, appears, near_duplicates, shingles, tool_text_in
 
 __all__ = ["QUALITY_FIGURES", "figure_value", "format_quality", "measure_quality", "read_records"]
