@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import random
+import re
 import signal
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -41,7 +42,8 @@ from simulator.sampler import (
     story_goals,
 )
 from simulator.store import Store
-from simulator.values import describe_kind, result_tokens
+from simulator.undo import name_words, undoes
+from simulator.values import describe_kind, json_types, result_tokens
 
 __all__ = ["ExploreConfig", "Progress", "explore", "learn_from", "run_id_for"]
 
@@ -534,6 +536,18 @@ class _Explorer:
         again = False  # the goal is a failed tool called before: called again, with new values
         made: dict[str, list[dict[str, Any]]] = {}  # tool -> the arguments of its successful calls
         spent: set[str] = set()  # tools the walk had no new values for
+        aimed = bool(self.config.targets)  # a coverage round's walk: it is made for its target's turn
+        waiting: list[str] = []  # an aimed walk's goals that a detour went to clear the way for, the target first
+
+        def toward_target(refused: Step) -> tuple[str, bool]:
+            """An aimed walk's next goal after `refused` (its target, or a detour on the way to it, was refused or
+            changed nothing): a detour that may clear the way, else the goal the refused detour was for; and
+            whether it is `again` (called before)."""
+            detour = _detour(refused, self.tools, trajectory.steps, called, excluded)
+            if detour is None:
+                return waiting.pop() if waiting else trajectory.target or "", False
+            waiting.append(refused.tool)
+            return detour, detour in called
 
         def moved_on(goal: str) -> tuple[bool, str]:
             """The next goal after `goal`, and whether it is a tool called before (only a focus picks one)."""
@@ -543,14 +557,21 @@ class _Explorer:
             return chosen in called, chosen or goal
 
         while len(trajectory.steps) < self.config.max_steps:
-            tool_name = choose_next(graph, goal, called - {goal} if again else called, excluded, rng, self.free, index)
+            if aimed and _worth_trying(trajectory, goal, excluded):
+                tool_name = goal  # straight at it: the walk's model of the state may be wrong either way
+            else:
+                tool_name = choose_next(
+                    graph, goal, called - {goal} if again else called, excluded, rng, self.free, index
+                )
             if tool_name is None:
                 break
             tool = self.tools[tool_name]
             repeat = again and tool_name == goal
             # a failed tool called again takes the user's own values where pools have them all: a request of its
             # own ("what is 17 + 4?"), not the next link of a chain of machine floats, nor the same look-up again
-            own = repeat and set(tool.required) <= self.free.get(tool_name, set())
+            own = (repeat or (aimed and tool_name == trajectory.target and _takes_numbers(tool))) and set(
+                tool.required
+            ) <= self.free.get(tool_name, set())
             arguments, provenance = filler.fill(
                 tool, ValueMemory() if own else memory, {} if own else index.links(tool_name)
             )
@@ -570,6 +591,8 @@ class _Explorer:
                 failures[tool_name] = failures.get(tool_name, 0) + 1
                 if failures[tool_name] >= self.config.max_failures_per_tool:
                     excluded.add(tool_name)
+                if aimed and not trajectory.reached and tool_name in (goal, trajectory.target):
+                    goal, again = toward_target(step)
                 continue
             if tool_name not in called and not learning:  # new values may rescue tools that failed for want of them
                 excluded = {
@@ -584,12 +607,16 @@ class _Explorer:
             made.setdefault(tool_name, []).append(arguments)
             produces = (tool.hints or {}).get("produces")
             memory.remember(step.index, tool_name, step.result, produces, text=step.text, arguments=arguments)
+            if aimed and tool_name == trajectory.target and not trajectory.reached and _changed_nothing(tool, step):
+                goal, again = toward_target(step)  # the door was locked already: unlock it, then lock it
+                continue
             if tool_name == trajectory.target:
                 trajectory.reached = True
             elif trajectory.reached:
                 extra_steps += 1
             if tool_name == goal and not trajectory.reached and trajectory.target in self.tools:
-                goal = trajectory.target  # the creation tool came first; now the target
+                # the creation tool came first, or a detour: now what it cleared the way for
+                goal, again = waiting.pop() if waiting else trajectory.target, False
             elif tool_name == goal:  # on to another goal in the same sandbox: later requests build on this state
                 again, goal = moved_on(goal)
             if trajectory.reached and extra_steps >= self.config.after_target_steps and not learning:
@@ -621,6 +648,80 @@ def _undone_since(steps: list[Step], tool: str) -> bool:
     paths = {tuple(change["path"]) for change in last.diff}
     later = steps[last.index + 1 :]
     return any(tuple(change["path"]) in paths for step in later if not step.is_error for change in step.diff or ())
+
+
+def _detour(
+    refused: Step, tools: dict[str, ToolInfo], steps: list[Step], called: set[str], excluded: set[str]
+) -> str | None:
+    """What an aimed walk calls when its target, or a call on the way to it, was refused or changed nothing: a tool
+    the error names ("press the brake pedal (press_brake_pedal) first"), else one that provides a state the refused
+    tool requires and no call has provided, else one that reverses it or that it reverses (the parking brake was
+    engaged already: release it; nothing to delete: create it).  Never one refused since the walk's last success,
+    nor one whose success still stands."""
+    open_ = [
+        name
+        for name in tools
+        if name != refused.tool
+        and name not in excluded
+        and not _refused_since_success(steps, name)
+        and (name not in called or _undone_since(steps, name))
+    ]
+    provided = {condition for name in called for condition in (tools[name].hints or {}).get("provides", [])}
+    unmet = set((tools[refused.tool].hints or {}).get("requires", [])) - provided
+    named = [name for name in open_ if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", refused.text or "")]
+    providing = [name for name in open_ if unmet & set((tools[name].hints or {}).get("provides", []))]
+    words = set(name_words(refused.tool))
+    reversing = sorted(  # the one on the most of the same things: release_parking_brake, not release_brake_pedal
+        (
+            name
+            for name in open_
+            if tools[name].read_only is not True and (undoes(name, refused.tool) or undoes(refused.tool, name))
+        ),
+        key=lambda name: -len(words & set(name_words(name))),
+    )
+    return next((options[0] for options in (named, providing, reversing) if options), None)
+
+
+def _refused_since_success(steps: list[Step], tool: str) -> bool:
+    """Whether `tool` was refused after the walk's latest successful call: nothing has changed to let it through."""
+    for step in reversed(steps):
+        if not step.is_error:
+            return False
+        if step.tool == tool:
+            return True
+    return False
+
+
+def _worth_trying(trajectory: Trajectory, goal: str, excluded: set[str]) -> bool:
+    """Whether an aimed walk calls its target now, whatever its model says is missing (the engine runs from the
+    start, so `stop_engine` needs no `start_engine`, which is refused): not reached yet, and not refused since the
+    walk's latest success."""
+    target = trajectory.target or ""
+    return (
+        goal == target
+        and not trajectory.reached
+        and target not in excluded
+        and not _refused_since_success(trajectory.steps, target)
+    )
+
+
+def _changed_nothing(tool: ToolInfo, step: Step) -> bool:
+    """A state change the sandbox says changed nothing (`lock_door` on a locked door): no request would ask it."""
+    return tool.read_only is False and step.diff == []
+
+
+def _takes_numbers(tool: ToolInfo) -> bool:
+    """Whether every value a tool requires is a number or a list of numbers, values a user states ("the median of
+    4, 9 and 12"), not results of earlier calls that no request could say."""
+
+    def numeric(schema: dict[str, Any]) -> bool:
+        return bool(json_types(schema)) and json_types(schema) <= {"number", "integer"}
+
+    parameters = tool.parameters
+    return bool(tool.required) and all(
+        numeric(parameters.get(name, {})) or numeric(parameters.get(name, {}).get("items", {}))
+        for name in tool.required
+    )
 
 
 def _next_goal(

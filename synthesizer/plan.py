@@ -614,7 +614,8 @@ def _story_targets(
     linked turns or more, then the most linked turns, then the most turns, then the deepest start; ties
     break by the seeded rng.
     `prefer(options, covered)` may pick a story's start (not where `wanted_first`: the start may be the one that
-    leads to the wanted call), and each next target, before the rule does (a focus).
+    leads to the wanted call), and each next target, before the rule does (a focus; where `wanted_first`, none
+    past a wanted call the story has yet to take).
     """
     targets = {call.step for call in calls}
     order = {call.step: rng.random() for call in calls}
@@ -657,7 +658,11 @@ def _story_targets(
             ranked = [rank for rank in ranked if rank[0] or rank[2] >= 2 or len(story) < _SHORT_STORY]
             if not ranked:
                 break
-            picked = prefer([rank[-1] for rank in ranked], covered) if prefer is not None else None
+            # a walk made for its wanted call: the focus may not pick past it while the story still lacks it
+            lacking = wanted_first and not wanted & set(story)
+            due = min((step for step in wanted if step > story[-1] and step not in covered), default=None)
+            choosable = [rank[-1] for rank in ranked if not lacking or due is None or rank[-1] <= due]
+            picked = prefer(choosable, covered) if prefer is not None and choosable else None
             choice = next(rank for rank in ranked if rank[-1] == picked) if picked is not None else max(ranked)
             story.append(choice[-1])
             links.append(choice[0])

@@ -113,3 +113,44 @@ def test_a_server_that_dies_fails_its_trajectory_and_the_run_goes_on(tmp_path):
     assert failed and all("went away" in t.error and t.steps[-1].tool == "crash" for t in failed)
     assert all(t.steps[-1].is_error and t.steps[-1].text == t.error for t in failed)
     assert any(t.status == "complete" and t.reached and t.target == "ping" for t in found)
+
+
+def test_a_coverage_walk_clears_the_way_to_a_target_that_is_refused_or_changes_nothing(tmp_path):
+    """The car starts with its parking brake on, its engine running and its doors unlocked.  `engage_parking_brake`
+    is refused until the walk releases it, which wants the brake pedal pressed, as that refusal says;
+    `stop_engine` needs no `start_engine`, which is refused; `unlock_door` on an unlocked door changes nothing.
+    A coverage walk calls its target, and when it is refused or idle, takes the detour that clears the way, then
+    calls the target again: each walk changes the car with its target."""
+    targets = ("engage_parking_brake", "stop_engine", "unlock_door")
+    config = ExploreConfig(6, seed=3, max_steps=16, targets=targets, coverage_round=1)
+    run_id = explore(ServerTarget(envs=("vehicle",)), tmp_path / "walks.db", config)
+    with Store(tmp_path / "walks.db") as store:
+        walks = list(store.iter_trajectories(run_id))
+    assert [walk.target for walk in walks] == [*targets, *targets]
+    for walk in walks:
+        done = [step for step in walk.steps if step.tool == walk.target and not step.is_error and step.diff]
+        assert walk.reached and done, [(step.tool, step.is_error, step.text[:60]) for step in walk.steps]
+        if walk.target == "engage_parking_brake":
+            cleared = [step.tool for step in walk.steps[: done[0].index] if not step.is_error]
+            assert "release_parking_brake" in cleared, cleared
+
+
+def _sources(origin: dict) -> set[str]:
+    """Where a value came from, and each part of a list composed of several."""
+    parts = origin.get("parts", {})
+    return {origin["source"]} | {source for part in parts.values() for source in _sources(part)}
+
+
+def test_a_coverage_walk_asks_a_computation_on_numbers_the_user_states(tmp_path):
+    """A median of an earlier result and a pool number is a request no one could make ("the median of 59.37 and
+    the absolute value you found"): a coverage walk's target that takes numbers takes the user's own."""
+    targets = ("calculate_median", "find_min_max", "sum_numbers")
+    config = ExploreConfig(6, seed=0, max_steps=12, targets=targets, coverage_round=1)
+    run_id = explore(ServerTarget(envs=("math",)), tmp_path / "walks.db", config)
+    with Store(tmp_path / "walks.db") as store:
+        walks = list(store.iter_trajectories(run_id))
+    for walk in walks:
+        calls = [step for step in walk.steps if step.tool == walk.target and not step.is_error]
+        assert calls, walk.steps
+        sources = {source for origin in calls[0].provenance.values() for source in _sources(origin)}
+        assert sources <= {"pool", "composed", "schema", "random"}, (walk.target, calls[0].provenance)

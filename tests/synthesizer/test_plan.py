@@ -556,3 +556,35 @@ def test_a_float_of_more_digits_than_a_person_types_stays_looked_up():
 
     assert tools_per_turn(1500.0) == [["convert"]]
     assert tools_per_turn(1.08234567891) == [["get_rate", "convert"]]
+
+
+def test_a_coverage_walks_story_takes_its_target_though_a_focus_would_pick_past_it():
+    """A coverage walk pressed the brake, released the parking brake and engaged it, its target; then it locked
+    the doors, a tool the model failed on.  The focus would pick that next ("Brake. Lock the doors."), which
+    leaves the target no turn: the walk was made for that turn, so the focus picks nothing past it."""
+    tools = {
+        tool.name: tool
+        for tool in [
+            _tool("press_brake_pedal", provides=["brake_pressed"]),
+            _tool("release_parking_brake", requires=["brake_pressed"]),
+            _tool("engage_parking_brake"),
+            _tool("lock_all_doors"),
+        ]
+    }
+    walk = _walk(
+        ("press_brake_pedal", {}, {"brake_pressed": True}, {}),
+        ("release_parking_brake", {}, {"parking_brake_engaged": False}, {}),
+        ("engage_parking_brake", {}, {"parking_brake_engaged": True}, {}),
+        ("lock_all_doors", {}, {"all_locked": True}, {}),
+    )
+    walk.target = "engage_parking_brake"
+
+    def the_failed_tool(by_step, closures, candidates, covered):
+        return next((step for step in candidates if by_step[step].tool == "lock_all_doors"), None)
+
+    for target_turn in (False, True):
+        plan = plan_dialogue(
+            walk, tools, (2, 4), PLAIN, random.Random(0), prefer=the_failed_tool, target_turn=target_turn
+        )
+        targets = [turn.target.tool for turn in plan.turns]
+        assert ("engage_parking_brake" in targets) is target_turn, targets
