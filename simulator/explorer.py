@@ -558,7 +558,7 @@ class _Explorer:
 
         while len(trajectory.steps) < self.config.max_steps:
             if aimed and _worth_trying(trajectory, goal, excluded):
-                tool_name = goal  # straight at it: the walk's model of the state may be wrong either way
+                tool_name = goal  # straight at it, or at a detour: the walk's model of the state may be wrong
             else:
                 tool_name = choose_next(
                     graph, goal, called - {goal} if again else called, excluded, rng, self.free, index
@@ -568,10 +568,12 @@ class _Explorer:
             tool = self.tools[tool_name]
             repeat = again and tool_name == goal
             # a failed tool called again takes the user's own values where pools have them all: a request of its
-            # own ("what is 17 + 4?"), not the next link of a chain of machine floats, nor the same look-up again
-            own = (repeat or (aimed and tool_name == trajectory.target and _takes_numbers(tool))) and set(
-                tool.required
-            ) <= self.free.get(tool_name, set())
+            # own ("what is 17 + 4?"), not the next link of a chain of machine floats, nor the same look-up again;
+            # so do an aimed walk's detours (a login: a user's name and their password, not a name a search found)
+            # and its target where it takes numbers
+            detour = aimed and not trajectory.reached and tool_name == goal != trajectory.target
+            computed = aimed and tool_name == trajectory.target and _takes_numbers(tool)
+            own = (repeat or detour or computed) and set(tool.required) <= self.free.get(tool_name, set())
             arguments, provenance = filler.fill(
                 tool, ValueMemory() if own else memory, {} if own else index.links(tool_name)
             )
@@ -693,16 +695,10 @@ def _refused_since_success(steps: list[Step], tool: str) -> bool:
 
 
 def _worth_trying(trajectory: Trajectory, goal: str, excluded: set[str]) -> bool:
-    """Whether an aimed walk calls its target now, whatever its model says is missing (the engine runs from the
-    start, so `stop_engine` needs no `start_engine`, which is refused): not reached yet, and not refused since the
-    walk's latest success."""
-    target = trajectory.target or ""
-    return (
-        goal == target
-        and not trajectory.reached
-        and target not in excluded
-        and not _refused_since_success(trajectory.steps, target)
-    )
+    """Whether an aimed walk calls its goal (the target, or a detour to it) now, whatever its model says is missing
+    (the engine runs from the start, so `stop_engine` needs no `start_engine`, which is refused): the target not
+    reached yet, and the goal not refused since the walk's latest success."""
+    return not trajectory.reached and goal not in excluded and not _refused_since_success(trajectory.steps, goal)
 
 
 def _changed_nothing(tool: ToolInfo, step: Step) -> bool:
