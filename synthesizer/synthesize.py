@@ -266,7 +266,12 @@ async def _one(
     else:
         prefer = functools.partial(focused_target, focus, rng) if focus is not None else None
         aimed = connections.is_aimed(trajectory)
-        plan = plan_dialogue(trajectory, tools, config.turns, variants, rng, askable, prefer, target_turn=aimed)
+        # a coverage walk where the model failed on nothing is there for its target's turn: as short a dialogue
+        # as any, for more turns of tools the model passed would thin the focus
+        turns = (
+            (config.turns[0], config.turns[0]) if aimed and focus is not None and not focus.tool_share else config.turns
+        )
+        plan = plan_dialogue(trajectory, tools, turns, variants, rng, askable, prefer, target_turn=aimed)
         if plan is None:
             return [rejected(f"fewer than {config.turns[0]} requests a user could make in this walk")]
         planned = [(plan, sample_id, None)]

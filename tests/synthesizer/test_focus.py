@@ -255,6 +255,11 @@ def test_coverage_rounds_aim_walks_at_the_tools_a_focused_run_left_thin_and_a_re
         assert settings["focus"] == main_focus[target], "weighted as the environment's other walks"
     after = _thin_tools(samples, focus, tools["messaging"] | tools["tickets"])
     assert len(after) < len(before), (sorted(before), sorted(after))
+    covering = [sample for sample in samples if sample not in main]
+    lengths = {env: {len(sample.dialogue.turns) for sample in covering if sample.env == env} for env in envs}
+    assert max(lengths["tickets"]) == config.turns[0], (
+        "nothing failed there: as short a dialogue as any, for its target"
+    )
     exports = {fmt: (config.out / f"{fmt}.jsonl").read_bytes() for fmt in ("openai", "funreason")}
     run_pipeline(config, OfflineBackend(), _no_stage)  # a re-run: every round found done
     with Store(config.store_path) as store:
