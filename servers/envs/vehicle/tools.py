@@ -233,6 +233,8 @@ class Vehicle(Environment):
             "Lock every door, please.",
             "Make sure the whole car is locked.",
             "(Lock|Secure) (all the doors|every door|the car|all four doors)( now| for me| please|).",
+            "(Put on|Engage) the central locking( now| for me| please|).",
+            "I('d like| want) (the doors locked|the car locked up|every door locked)( now| please| before we go|).",
         ],
         answers=[
             "Done: all {door_ids#} doors are locked.",
@@ -252,6 +254,9 @@ class Vehicle(Environment):
             "I need every door unlocked.",
             "Open all the door locks, please.",
             "Let everyone in by unlocking every door.",
+            "(Unlock|Open up) (all the doors|every door|the car|all four doors)( now| for me| please|).",
+            "(Pop|Release) the (door locks|central locking)( now| for me| so we can get in|).",
+            "I('d like| want) (the doors unlocked|the car open|every door unlocked)( now| please| for the kids|).",
         ],
         answers=[
             "Done: all {door_ids#} doors are unlocked.",
@@ -513,6 +518,10 @@ class Vehicle(Environment):
             "Can you look up the closest place to fix a tyre?",
             "I need a tyre shop near here.",
             "Is there a tyre shop nearby?",
+            "(Find|Look up|Search for) the (nearest|closest) (tyre shop|tyre garage|place to fix a tyre)"
+            "( for me| now|).",
+            "(Where|How far) is the (nearest|closest) (tyre shop|tyre repair place)( from here| around here|)?",
+            "I('ve got| have) a (flat|puncture|soft tyre); (where can I get it fixed|is there a tyre shop near me)?",
         ],
         answers=[
             "The nearest tyre shop is {destination} at {address}, {display_distance} away.",
