@@ -369,8 +369,10 @@ def _undone_here(step: Any, calls: list[Call], tools: dict[str, ToolInfo]) -> se
 
 def _redone_here(step: Any, calls: list[Call], tools: dict[str, ToolInfo]) -> set[int]:
     """The change that undid an earlier `step.tool` on the same object, when nothing did it again since
-    (`start_engine`, `stop_engine`, `start_engine`): doing it again needs it undone, so that call is a
-    prerequisite (left out, the engine is still running and the second start fails on replay)."""
+    (`start_engine`, `stop_engine`, `start_engine`): doing the same again needs it undone, so that call is a
+    prerequisite (left out, the engine is still running and the second start fails on replay).  Not when the
+    arguments differ: the brake pressed at 400 N after it was pressed at 700 N and let go is a change of its
+    own, and needs no letting go."""
     if tools[step.tool].read_only is True:
         return set()
     undo = None
@@ -378,7 +380,7 @@ def _redone_here(step: Any, calls: list[Call], tools: dict[str, ToolInfo]) -> se
         if not call.changes_state or not _same_object(step.arguments, call.arguments):
             continue
         if call.tool == step.tool:
-            return set() if undo is None else {undo}
+            return set() if undo is None or call.arguments != step.arguments else {undo}
         if undo is None and undoes(call.tool, step.tool):
             undo = call.step
     return set()

@@ -9,7 +9,7 @@ import random
 from simulator import Step, ToolInfo, Trajectory
 from synthesizer.grounding import ungrounded_arguments
 from synthesizer.offline import mistaken_call
-from synthesizer.plan import Variants, plan_dialogue
+from synthesizer.plan import Variants, plan_dialogue, successful_calls
 from synthesizer.wording import askable, request_for
 
 
@@ -588,3 +588,29 @@ def test_a_coverage_walks_story_takes_its_target_though_a_focus_would_pick_past_
         )
         targets = [turn.target.tool for turn in plan.turns]
         assert ("engage_parking_brake" in targets) is target_turn, targets
+
+
+def test_a_change_made_again_with_other_values_needs_no_undoing_first():
+    """Focused vehicle data: "Quit braking now. Keep the brake pressed with 400 newtons.": pressing at 400 N after
+    the brake was pressed at 700 N and let go needs no letting go (the brake takes any force at any time); the
+    engine started again after it was stopped does need the stop."""
+    tools = {
+        tool.name: tool
+        for tool in [
+            _tool("press_brake_pedal", params=("force_newtons",)),
+            _tool("release_brake_pedal"),
+            _tool("start_engine"),
+            _tool("stop_engine"),
+        ]
+    }
+    walk = _walk(
+        ("press_brake_pedal", {"force_newtons": 700.0}, {"brake_pressed": True}, {"force_newtons": POOL}),
+        ("release_brake_pedal", {}, {"brake_pressed": False}, {}),
+        ("press_brake_pedal", {"force_newtons": 400.0}, {"brake_pressed": True}, {"force_newtons": POOL}),
+        ("start_engine", {}, {"engine_running": True}, {}),
+        ("stop_engine", {}, {"engine_running": False}, {}),
+        ("start_engine", {}, {"engine_running": True}, {}),
+    )
+    needs = {call.step: set(call.needs) for call in successful_calls(walk, tools)}
+    assert 1 not in needs[2], "pressed again at another force: no letting go needed"
+    assert 4 in needs[5], "started again: the stop is needed"
