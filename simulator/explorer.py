@@ -574,9 +574,13 @@ class _Explorer:
             detour = aimed and not trajectory.reached and tool_name == goal != trajectory.target
             computed = aimed and tool_name == trajectory.target and _takes_numbers(tool)
             own = (repeat or detour or computed) and set(tool.required) <= self.free.get(tool_name, set())
-            arguments, provenance = filler.fill(
-                tool, ValueMemory() if own else memory, {} if own else index.links(tool_name)
-            )
+            refused = _refused_for_the_state(trajectory.steps, tool_name) if aimed and not trajectory.reached else None
+            if refused is not None:  # the state was to blame, and a detour has changed it since: the same request
+                arguments, provenance = dict(refused.arguments), dict(refused.provenance)
+            else:
+                arguments, provenance = filler.fill(
+                    tool, ValueMemory() if own else memory, {} if own else index.links(tool_name)
+                )
             if repeat and arguments in made.get(tool_name, []) and not _undone_since(trajectory.steps, tool_name):
                 spent.add(goal)
                 again, goal = moved_on(goal)
@@ -692,6 +696,31 @@ def _refused_since_success(steps: list[Step], tool: str) -> bool:
         if step.tool == tool:
             return True
     return False
+
+
+def _refused_for_the_state(steps: list[Step], tool: str) -> Step | None:
+    """`tool`'s latest call when it was refused for the state, not for a value: its error names none of the
+    values it was sent ("switch the engine off (stop_engine) before refuelling", not "no order 'ORD00013'"), a
+    later call changed the state, and the same call was not refused before (then it was not the state, or not
+    one the walk changes).  Made again with the same values, the refusal and the success show what the change
+    was for, as synthesis reads a walk (the same call refused, then done)."""
+    last = next((step for step in reversed(steps) if step.tool == tool), None)
+    if last is None or not last.is_error:
+        return None
+    if any(step.tool == tool and step.is_error and step.arguments == last.arguments for step in steps[: last.index]):
+        return None
+    if not any(not step.is_error and step.diff != [] for step in steps[last.index + 1 :]):
+        return None
+    items = [item for value in last.arguments.values() for item in (value if isinstance(value, list) else [value])]
+    sent = [_spelled(item) for item in items]
+    return None if any(value and value in (last.text or "") for value in sent) else last
+
+
+def _spelled(value: Any) -> str:
+    """A value as an error message would spell it: 30.0 as "30", True as nothing (no message names a flag)."""
+    if isinstance(value, bool | dict):
+        return ""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _worth_trying(trajectory: Trajectory, goal: str, excluded: set[str]) -> bool:

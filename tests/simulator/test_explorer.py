@@ -1,14 +1,17 @@
 """Exploration of real servers: targets reached, tools covered, steps replayable, runs reproducible."""
 
+import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
 import pytest
 
-from servers import environment_names
+from servers import environment_names, fixtures_root
 from simulator.connection import ServerTarget
-from simulator.explorer import ExploreConfig, explore
+from simulator.explorer import ExploreConfig, _refused_for_the_state, explore
+from simulator.records import Step
 from simulator.replay import replay
 from simulator.store import Store
 
@@ -154,3 +157,34 @@ def test_a_coverage_walk_asks_a_computation_on_numbers_the_user_states(tmp_path)
         assert calls, walk.steps
         sources = {source for origin in calls[0].provenance.values() for source in _sources(origin)}
         assert sources <= {"pool", "composed", "schema", "random"}, (walk.target, calls[0].provenance)
+
+
+def test_a_coverage_walk_asks_again_what_was_refused_for_the_state_once_a_detour_changed_it(tmp_path):
+    """`fill_fuel_tank` is refused while the engine runs ("switch the engine off (stop_engine) before refuelling",
+    which names no value it was sent): after the detour it is asked again with the same litres, so that the walk
+    shows the refusal, the change and the success of one request, which synthesis reads as what the change was
+    for.  A refusal that names a value it was sent blames the value: that call is not repeated as it was."""
+    scenario = json.loads((fixtures_root() / "vehicle" / "scenarios" / "default.json").read_text())
+    scenario["state"]["engine_running"], scenario["state"]["fuel_litres"] = True, 5.0  # parked, engine on, low
+    (tmp_path / "idling.json").write_text(json.dumps(scenario))
+    config = ExploreConfig(3, seed=1, max_steps=12, targets=("fill_fuel_tank",), coverage_round=1)
+    target = ServerTarget(envs=("vehicle",), scenario=str(tmp_path / "idling.json"))
+    run_id = explore(target, tmp_path / "walks.db", config)
+    with Store(tmp_path / "walks.db") as store:
+        walks = [walk for walk in store.iter_trajectories(run_id) if walk.target == "fill_fuel_tank"]
+    for walk in walks:
+        refused = next(step for step in walk.steps if step.tool == "fill_fuel_tank" and step.is_error)
+        done = next(step for step in walk.steps if step.tool == "fill_fuel_tank" and not step.is_error)
+        assert "stop_engine" in refused.text and done.arguments == refused.arguments, walk.steps
+        assert "stop_engine" in [step.tool for step in walk.steps[refused.index : done.index] if not step.is_error]
+
+    blamed = Step(0, "cancel_order", {"order_id": "ORD00013"}, None, "no order 'ORD00013' in your account", True)
+    state = Step(1, "fill_fuel_tank", {"litres": 30.0}, None, "switch the engine off (stop_engine) first", True)
+    stopped = Step(2, "stop_engine", {}, {"engine_running": False}, "", False, diff=[{"path": ["engine_running"]}])
+    assert _refused_for_the_state([blamed, stopped], "cancel_order") is None, "the order id was to blame"
+    assert _refused_for_the_state([blamed, state, stopped], "fill_fuel_tank") is state
+    assert _refused_for_the_state([blamed, state], "fill_fuel_tank") is None, "nothing changed since"
+    first = Step(0, "fill_fuel_tank", {"litres": 30.0}, None, "switch the engine off (stop_engine) first", True)
+    again = Step(2, "fill_fuel_tank", {"litres": 30.0}, None, "only 12.5 L fits", True)
+    walk = [first, replace(stopped, index=1), again, replace(stopped, index=3)]
+    assert _refused_for_the_state(walk, "fill_fuel_tank") is None, "refused twice as it is: not for the state"
