@@ -131,12 +131,13 @@ def coverage_shortfall(
     samples: Iterable[Sample],
     focus: Focus,
     tools_by_env: Mapping[str, Sequence[str]],
-    gained_since: Mapping[str, int] | None = None,
-) -> tuple[dict[str, list[str]], Counter[str]]:
+    after_a_round: bool = False,
+) -> dict[str, list[str]]:
     """A coverage round's targets: per environment, the tools the model passed that fewer than 1 turn per 1,000
     of `samples` call, each as many times as it lacks turns to `COVERAGE_MARGIN` times that, in rounds of one
-    each (name order); and the turns calling each tool now.  With `gained_since` (the counts before the last
-    round), a tool that round's walks gave no turn is left out: its walks do not reach it.  A sampled decision
+    each (name order).  `after_a_round`: a tool still without a turn is left out, for its walks do not reach
+    it; one with a turn or more gets walks for what it still lacks (a walk gives its target a turn three times
+    in four).  A sampled decision
     (the focus's uniform part) spreads turns unevenly; these walks lift the tools it left thin."""
     targets, calling, _ = _turn_counts(samples, focus)
     turns = sum(targets.values())
@@ -148,14 +149,14 @@ def coverage_shortfall(
             for tool in sorted(tools)
             if focus.tools.get(tool, 0.0) <= 0
             and 1000 * calling[tool] < turns
-            and (gained_since is None or calling[tool] > gained_since.get(tool, 0))
+            and (not after_a_round or calling[tool] > 0)
         }
         rounds = [
             tool for times in range(max(lacking.values(), default=0)) for tool in lacking if lacking[tool] > times
         ]
         if rounds:
             shortfall[env] = rounds
-    return shortfall, calling
+    return shortfall
 
 
 def _turn_counts(samples: Iterable[Sample], focus: Focus) -> tuple[Counter[str], Counter[str], int]:

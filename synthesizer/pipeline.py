@@ -49,7 +49,7 @@ TRAJECTORIES_PER_WORLD = 8
 
 WORLDS = (24, 256)
 
-COVERAGE_ROUNDS = 2
+COVERAGE_ROUNDS = 3
 """At most this many coverage rounds after a focused run (`_cover`)."""
 
 
@@ -176,13 +176,13 @@ def _cover(
 ) -> dict[str, int] | None:
     """Coverage rounds of a focused run: walks aimed at the tools the model passed that the run's data calls in
     fewer than 1 turn per 1,000 (`coverage_shortfall`), up to `COVERAGE_ROUNDS` times; a later round leaves out
-    the tools the last one's walks did not reach.  A walk's target gets a turn of its dialogue (`plan_dialogue`'s
-    `target_turn`); the rest of it is weighted as its environment's other walks are, so that where the model
-    failed, its other turns are of the failed tools.  Each round's targets come from the samples of the runs
-    before it and are recorded with its runs, where a re-run finds them again.  Returns the last synthesis's
-    counts (None: no round was needed)."""
+    the tools still without a turn, which the walks do not reach.  A walk's target gets a turn of its dialogue
+    (`plan_dialogue`'s `target_turn`); the rest of it is weighted as its environment's other walks are, so that
+    where the model failed, its other turns are of the failed tools.  Each round's targets come from the samples
+    of the runs before it and are recorded with its runs, where a re-run finds them again.  Returns the last
+    synthesis's counts (None: no round was needed)."""
     tools = {env: list(get_environment(env).tool_specs()) for env in explore_configs}
-    counts, before = None, None
+    counts = None
     for number in range(1, COVERAGE_ROUNDS + 1):
         with Store(config.store_path) as store:
             recorded = {
@@ -192,7 +192,7 @@ def _cover(
             }
             stored = SampleStore(store).iter_samples()
             samples = (sample for sample in stored if run_of(sample.trajectory_ids[0]) in runs)
-            shortfall, before = coverage_shortfall(samples, config.focus, tools, before)
+            shortfall = coverage_shortfall(samples, config.focus, tools, after_a_round=number > 1)
         planned = recorded or {env: tuple(targets) for env, targets in shortfall.items()}
         if not planned:
             break

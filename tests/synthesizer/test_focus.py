@@ -5,6 +5,7 @@ import random
 import shutil
 from collections import Counter
 from dataclasses import replace
+from types import SimpleNamespace
 
 import networkx as nx
 import pytest
@@ -25,7 +26,8 @@ from synthesizer import (
     write_report,
 )
 from synthesizer.export import export_samples
-from synthesizer.pipeline import RunConfig, run_pipeline
+from synthesizer.focus import coverage_shortfall
+from synthesizer.pipeline import COVERAGE_ROUNDS, RunConfig, run_pipeline
 from tests.conftest import funreason
 
 
@@ -244,7 +246,7 @@ def test_coverage_rounds_aim_walks_at_the_tools_a_focused_run_left_thin_and_a_re
         runs = store.runs("explore")
         samples = list(SampleStore(store).iter_samples())
     rounds = {run_id: settings for run_id, (_, settings) in runs.items() if settings.get("coverage_round")}
-    assert rounds and {settings["coverage_round"] for settings in rounds.values()} <= {1, 2}
+    assert rounds and {settings["coverage_round"] for settings in rounds.values()} <= set(range(1, COVERAGE_ROUNDS + 1))
     main = [sample for sample in samples if not any(sample.trajectory_ids[0].startswith(run) for run in rounds)]
     before = _thin_tools(main, focus, tools["messaging"] | tools["tickets"])
     first = [settings for settings in rounds.values() if settings["coverage_round"] == 1]
@@ -276,3 +278,26 @@ def _called(turn) -> set[str]:
 
 def _no_stage(name):
     return lambda done, total, note="": None
+
+
+def _sample_calling(*tools):
+    """A stand-in of a stored sample whose turns call `tools`, one each (what the coverage counts read)."""
+    turns = [SimpleNamespace(target=tool, calls=[{"tool": tool}], request=f"ask {tool}") for tool in tools]
+    return SimpleNamespace(id=f"s-{'-'.join(tools)}", trajectory_ids=["t"], dialogue=SimpleNamespace(turns=turns))
+
+
+def test_a_later_coverage_round_leaves_out_only_the_tools_still_without_a_turn():
+    """1,500 turns want 2 turns a tool (1.25 per 1,000, rounded up).  After a round, a tool still without a turn is
+    one its walks do not reach; one with a turn gets a walk for the turn it lacks (a walk gives its target a turn
+    three times in four), though no walk of the last round gave it one."""
+    focus = Focus(source="x", share=0.7, tools={"send_message": 1.0})
+    samples = [_sample_calling(*["send_message"] * 3) for _ in range(499)] + [
+        _sample_calling("view_inbox", "log_in", "add_contact")
+    ]
+    tools = {"messaging": ["send_message", "view_inbox", "add_contact", "get_user_id", "log_in"]}
+    assert coverage_shortfall(samples, focus, tools) == {
+        "messaging": ["add_contact", "get_user_id", "log_in", "view_inbox", "get_user_id"]
+    }
+    assert coverage_shortfall(samples, focus, tools, after_a_round=True) == {
+        "messaging": ["add_contact", "log_in", "view_inbox"]
+    }
