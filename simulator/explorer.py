@@ -701,13 +701,17 @@ def _refused_since_success(steps: list[Step], tool: str) -> bool:
 def _refused_for_the_state(steps: list[Step], tool: str) -> Step | None:
     """`tool`'s latest call when it was refused for the state, not for a value: its error names none of the
     values it was sent ("switch the engine off (stop_engine) before refuelling", not "no order 'ORD00013'"), a
-    later call changed the state, and the same call was not refused before (then it was not the state, or not
-    one the walk changes).  Made again with the same values, the refusal and the success show what the change
-    was for, as synthesis reads a walk (the same call refused, then done)."""
+    later call changed the state, and the same call was not refused so before (then it was not the state, or
+    not one the walk changes; refused for another reason, the engine is on now but the handbrake is not off).
+    Made again with the same values, the refusal and the success show what the change was for, as synthesis
+    reads a walk (the same call refused, then done)."""
     last = next((step for step in reversed(steps) if step.tool == tool), None)
     if last is None or not last.is_error:
         return None
-    if any(step.tool == tool and step.is_error and step.arguments == last.arguments for step in steps[: last.index]):
+    if any(
+        step.tool == tool and step.is_error and (step.arguments, step.text) == (last.arguments, last.text)
+        for step in steps[: last.index]
+    ):
         return None
     if not any(not step.is_error and step.diff != [] for step in steps[last.index + 1 :]):
         return None

@@ -184,7 +184,9 @@ def test_a_coverage_walk_asks_again_what_was_refused_for_the_state_once_a_detour
     assert _refused_for_the_state([blamed, stopped], "cancel_order") is None, "the order id was to blame"
     assert _refused_for_the_state([blamed, state, stopped], "fill_fuel_tank") is state
     assert _refused_for_the_state([blamed, state], "fill_fuel_tank") is None, "nothing changed since"
-    first = Step(0, "fill_fuel_tank", {"litres": 30.0}, None, "switch the engine off (stop_engine) first", True)
-    again = Step(2, "fill_fuel_tank", {"litres": 30.0}, None, "only 12.5 L fits", True)
-    walk = [first, replace(stopped, index=1), again, replace(stopped, index=3)]
-    assert _refused_for_the_state(walk, "fill_fuel_tank") is None, "refused twice as it is: not for the state"
+    full = Step(0, "fill_fuel_tank", {"litres": 30.0}, None, "only 12.5 L fits", True)
+    walk = [full, replace(stopped, index=1), replace(full, index=2), replace(stopped, index=3)]
+    assert _refused_for_the_state(walk, "fill_fuel_tank") is None, "refused so twice: not for the state"
+    handbrake = replace(state, index=2, text="the parking brake is on")
+    walk = [replace(state, index=0), replace(stopped, index=1), handbrake, replace(stopped, index=3)]
+    assert _refused_for_the_state(walk, "fill_fuel_tank") is not None, "refused for another reason since"
