@@ -543,7 +543,7 @@ class _Explorer:
             """An aimed walk's next goal after `refused` (its target, or a detour on the way to it, was refused or
             changed nothing): a detour that may clear the way, else the goal the refused detour was for; and
             whether it is `again` (called before)."""
-            detour = _detour(refused, self.tools, trajectory.steps, called, excluded)
+            detour = _detour(refused, self.tools, trajectory.steps, called, excluded, trajectory.target or "")
             if detour is None:
                 return waiting.pop() if waiting else trajectory.target or "", False
             waiting.append(refused.tool)
@@ -657,13 +657,20 @@ def _undone_since(steps: list[Step], tool: str) -> bool:
 
 
 def _detour(
-    refused: Step, tools: dict[str, ToolInfo], steps: list[Step], called: set[str], excluded: set[str]
+    refused: Step,
+    tools: dict[str, ToolInfo],
+    steps: list[Step],
+    called: set[str],
+    excluded: set[str],
+    target: str,
 ) -> str | None:
     """What an aimed walk calls when its target, or a call on the way to it, was refused or changed nothing: a tool
     the error names ("press the brake pedal (press_brake_pedal) first"), else one that provides a state the refused
-    tool requires and no call has provided, else one that reverses it or that it reverses (the parking brake was
-    engaged already: release it; nothing to delete: create it).  Never one refused since the walk's last success,
-    nor one whose success still stands."""
+    tool requires and no call has provided, else, for the target, one that reverses it or that it reverses (the
+    parking brake was engaged already: release it; nothing to delete: create it).  A detour on the way is not
+    reversed: `start_engine` refused as the engine runs already has done its part, and stopping the engine to start
+    it again only makes a turn that does not replay.  Never one refused since the walk's last success, nor one whose
+    success still stands."""
     open_ = [
         name
         for name in tools
@@ -681,7 +688,9 @@ def _detour(
         (
             name
             for name in open_
-            if tools[name].read_only is not True and (undoes(name, refused.tool) or undoes(refused.tool, name))
+            if refused.tool == target
+            and tools[name].read_only is not True
+            and (undoes(name, refused.tool) or undoes(refused.tool, name))
         ),
         key=lambda name: -len(words & set(name_words(name))),
     )

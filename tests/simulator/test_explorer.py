@@ -190,3 +190,21 @@ def test_a_coverage_walk_asks_again_what_was_refused_for_the_state_once_a_detour
     handbrake = replace(state, index=2, text="the parking brake is on")
     walk = [replace(state, index=0), replace(stopped, index=1), handbrake, replace(stopped, index=3)]
     assert _refused_for_the_state(walk, "fill_fuel_tank") is not None, "refused for another reason since"
+
+
+def test_a_coverage_walk_does_not_undo_a_detour_that_was_refused_as_done_already(tmp_path):
+    """Cruise control wants the engine running: with the engine on already, the detour `start_engine` is refused
+    ("already running").  Its part is done; stopping the engine to start it again made a turn whose pruned ground
+    truth does not replay (the start without the stop).  The walk reaches cruise control without a stop."""
+    scenario = json.loads((fixtures_root() / "vehicle" / "scenarios" / "default.json").read_text())
+    scenario["state"]["engine_running"] = True
+    (tmp_path / "idling.json").write_text(json.dumps(scenario))
+    config = ExploreConfig(3, seed=2, max_steps=24, targets=("activate_cruise_control",), coverage_round=1)
+    run_id = explore(ServerTarget(envs=("vehicle",), scenario=str(tmp_path / "idling.json")), tmp_path / "w.db", config)
+    with Store(tmp_path / "w.db") as store:
+        walks = list(store.iter_trajectories(run_id))
+    reached = [walk for walk in walks if walk.reached]
+    assert reached, [walk.steps for walk in walks]
+    for walk in reached:
+        done = next(step for step in walk.steps if step.tool == walk.target and not step.is_error)
+        assert "stop_engine" not in [step.tool for step in walk.steps[: done.index]], walk.steps
