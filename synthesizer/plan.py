@@ -660,10 +660,18 @@ def _story_targets(
             ranked = [rank for rank in ranked if rank[0] or rank[2] >= 2 or len(story) < _SHORT_STORY]
             if not ranked:
                 break
-            # a walk made for its wanted call: the focus may not pick past it while the story still lacks it
+            # a walk made for its wanted call: while the story lacks it, the focus may not pick past it, nor past a
+            # call it needs that the pick leaves out (the handbrake let off before the brake: a later turn that
+            # lets it off after the brake was let go does not replay)
             lacking = wanted_first and not wanted & set(story)
             due = min((step for step in wanted if step > story[-1] and step not in covered), default=None)
-            choosable = [rank[-1] for rank in ranked if not lacking or due is None or rank[-1] <= due]
+            needed = sorted(closures[due] - covered) if lacking and due is not None else []
+            choosable = [
+                rank[-1]
+                for rank in ranked
+                if not needed
+                or (rank[-1] <= due and all(step > rank[-1] or step in closures[rank[-1]] for step in needed))
+            ]
             picked = prefer(choosable, covered) if prefer is not None and choosable else None
             choice = next(rank for rank in ranked if rank[-1] == picked) if picked is not None else max(ranked)
             story.append(choice[-1])

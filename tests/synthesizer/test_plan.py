@@ -614,3 +614,39 @@ def test_a_change_made_again_with_other_values_needs_no_undoing_first():
     needs = {call.step: set(call.needs) for call in successful_calls(walk, tools)}
     assert 1 not in needs[2], "pressed again at another force: no letting go needed"
     assert 4 in needs[5], "started again: the stop is needed"
+
+
+def test_a_focus_does_not_pick_past_a_call_a_coverage_walks_target_needs():
+    """A coverage walk let off the handbrake, then the brake, drove and set cruise control, its target.  The focus
+    would pick "let go of the brake" (a tool the model failed on) as the next turn, leaving the handbrake to the
+    cruise-control turn: after the brake was let go, the handbrake no longer comes off, and that turn does not
+    replay.  So the pick takes the handbrake with it, or waits."""
+    tools = {
+        tool.name: tool
+        for tool in [
+            _tool("press_brake_pedal", provides=["brake_pressed"]),
+            _tool("release_parking_brake", requires=["brake_pressed"], provides=["handbrake_off"]),
+            _tool("release_brake_pedal", requires=["brake_pressed"], provides=["brake_free"]),
+            _tool("set_vehicle_speed", requires=["handbrake_off", "brake_free"], provides=["moving"]),
+            _tool("activate_cruise_control", requires=["moving"]),
+            _tool("lock_all_doors"),
+        ]
+    }
+    walk = _walk(
+        ("press_brake_pedal", {}, {"brake_pressed": True}, {}),
+        ("release_parking_brake", {}, {"parking_brake_engaged": False}, {}),
+        ("release_brake_pedal", {}, {"brake_pressed": False}, {}),
+        ("set_vehicle_speed", {}, {"speed_kmh": 60}, {}),
+        ("activate_cruise_control", {}, {"cruise_on": True}, {}),
+        ("lock_all_doors", {}, {"all_locked": True}, {}),
+    )
+    walk.target = "activate_cruise_control"
+
+    def the_failed_tool(by_step, closures, candidates, covered):
+        return next((step for step in candidates if by_step[step].tool == "release_brake_pedal"), None)
+
+    for seed in range(4):
+        plan = plan_dialogue(walk, tools, (2, 4), PLAIN, random.Random(seed), prefer=the_failed_tool, target_turn=True)
+        steps = [[call.step for call in turn.calls] for turn in plan.turns]
+        assert any(4 in turn for turn in steps), steps
+        assert all(max(earlier) < min(later) for earlier, later in zip(steps, steps[1:], strict=False)), steps
