@@ -545,9 +545,24 @@ class _Explorer:
             whether it is `again` (called before)."""
             detour = _detour(refused, self.tools, trajectory.steps, called, excluded, trajectory.target or "")
             if detour is None:
-                return waiting.pop() if waiting else trajectory.target or "", False
+                return resumed()
             waiting.append(refused.tool)
             return detour, detour in called
+
+        def resumed() -> tuple[str, bool]:
+            """What a detour (or the creation tool) cleared the way for, and whether it is `again`.  Not a logout
+            right after its login ("log me in; log me out", a turn no story takes): a call that uses the session
+            comes between (one not refused since)."""
+            goal = waiting.pop() if waiting else trajectory.target or ""
+            last = next((step.tool for step in reversed(trajectory.steps) if not step.is_error), "")
+            if not (undoes(goal, last) and {"out", "logout"} & set(name_words(goal))):
+                return goal, False
+            refused = {step.tool for step in trajectory.steps if _refused_since_success(trajectory.steps, step.tool)}
+            between = _next_goal(index, called, excluded | refused | {goal}, rng)
+            if between is None:
+                return goal, False
+            waiting.append(goal)
+            return between, between in called
 
         def moved_on(goal: str) -> tuple[bool, str]:
             """The next goal after `goal`, and whether it is a tool called before (only a focus picks one)."""
@@ -622,7 +637,7 @@ class _Explorer:
                 extra_steps += 1
             if tool_name == goal and not trajectory.reached and trajectory.target in self.tools:
                 # the creation tool came first, or a detour: now what it cleared the way for
-                goal, again = waiting.pop() if waiting else trajectory.target, False
+                goal, again = resumed() if aimed else (trajectory.target, False)
             elif tool_name == goal:  # on to another goal in the same sandbox: later requests build on this state
                 again, goal = moved_on(goal)
             if trajectory.reached and extra_steps >= self.config.after_target_steps and not learning:

@@ -2,6 +2,7 @@
 
 import json
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -208,3 +209,17 @@ def test_a_coverage_walk_does_not_undo_a_detour_that_was_refused_as_done_already
     for walk in reached:
         done = next(step for step in walk.steps if step.tool == walk.target and not step.is_error)
         assert "stop_engine" not in [step.tool for step in walk.steps[: done.index]], walk.steps
+
+
+def test_a_coverage_walk_uses_a_session_before_it_logs_out():
+    """`social_log_out` is refused with nobody logged in, so the walk logs in; logging out right away would be
+    "log me in; log me out", a turn the story never takes: a call that uses the session comes between."""
+    config = ExploreConfig(3, seed=0, max_steps=12, targets=("social_log_out",), coverage_round=1)
+    with tempfile.TemporaryDirectory() as folder:
+        run_id = explore(ServerTarget(envs=("social",)), Path(folder) / "w.db", config)
+        with Store(Path(folder) / "w.db") as store:
+            walks = list(store.iter_trajectories(run_id))
+    for walk in walks:
+        tools = [step.tool for step in walk.steps if not step.is_error]
+        assert "social_log_out" in tools, walk.steps
+        assert tools[tools.index("social_log_out") - 1] != "social_log_in", tools
