@@ -14,7 +14,6 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import random
-import re
 import signal
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,15 @@ import networkx as nx
 from servers import hash_state, load_pools
 from servers.worlds import world_pools
 from simulator.connection import Connection, ServerTarget
+from simulator.detours import (
+    changed_nothing,
+    detour_for,
+    refused_for_the_state,
+    refused_since_success,
+    takes_numbers,
+    undone_since,
+    worth_trying,
+)
 from simulator.errors import ConnectionFailed, ServerDied, SimulatorError
 from simulator.focus import Focus
 from simulator.graph import add_reason, build_graph, graph_from_json, graph_to_json, is_removal
@@ -43,7 +51,7 @@ from simulator.sampler import (
 )
 from simulator.store import Store
 from simulator.undo import name_words, undoes
-from simulator.values import describe_kind, json_types, result_tokens
+from simulator.values import describe_kind, result_tokens
 
 __all__ = ["ExploreConfig", "Progress", "explore", "learn_from", "run_id_for"]
 
@@ -543,7 +551,7 @@ class _Explorer:
             """An aimed walk's next goal after `refused` (its target, or a detour on the way to it, was refused or
             changed nothing): a detour that may clear the way, else the goal the refused detour was for; and
             whether it is `again` (called before)."""
-            detour = _detour(refused, self.tools, trajectory.steps, called, excluded, trajectory.target or "")
+            detour = detour_for(refused, self.tools, trajectory.steps, called, excluded, trajectory.target or "")
             if detour is None:
                 return resumed()
             waiting.append(refused.tool)
@@ -557,7 +565,7 @@ class _Explorer:
             last = next((step.tool for step in reversed(trajectory.steps) if not step.is_error), "")
             if not (undoes(goal, last) and {"out", "logout"} & set(name_words(goal))):
                 return goal, False
-            refused = {step.tool for step in trajectory.steps if _refused_since_success(trajectory.steps, step.tool)}
+            refused = {step.tool for step in trajectory.steps if refused_since_success(trajectory.steps, step.tool)}
             between = _next_goal(index, called, excluded | refused | {goal}, rng)
             if between is None:
                 return goal, False
@@ -566,13 +574,13 @@ class _Explorer:
 
         def moved_on(goal: str) -> tuple[bool, str]:
             """The next goal after `goal`, and whether it is a tool called before (only a focus picks one)."""
-            undone = {tool for tool in called if _undone_since(trajectory.steps, tool)}
+            undone = {tool for tool in called if undone_since(trajectory.steps, tool)}
             repeatable = (self._asked_with_values - spent) | undone
             chosen = _next_goal(index, called, excluded, rng, self.config.focus, goal, repeatable)
             return chosen in called, chosen or goal
 
         while len(trajectory.steps) < self.config.max_steps:
-            if aimed and _worth_trying(trajectory, goal, excluded):
+            if aimed and worth_trying(trajectory, goal, excluded):
                 tool_name = goal  # straight at it, or at a detour: the walk's model of the state may be wrong
             else:
                 tool_name = choose_next(
@@ -587,16 +595,16 @@ class _Explorer:
             # so do an aimed walk's detours (a login: a user's name and their password, not a name a search found)
             # and its target where it takes numbers
             detour = aimed and not trajectory.reached and tool_name == goal != trajectory.target
-            computed = aimed and tool_name == trajectory.target and _takes_numbers(tool)
+            computed = aimed and tool_name == trajectory.target and takes_numbers(tool)
             own = (repeat or detour or computed) and set(tool.required) <= self.free.get(tool_name, set())
-            refused = _refused_for_the_state(trajectory.steps, tool_name) if aimed and not trajectory.reached else None
+            refused = refused_for_the_state(trajectory.steps, tool_name) if aimed and not trajectory.reached else None
             if refused is not None:  # the state was to blame, and a detour has changed it since: the same request
                 arguments, provenance = dict(refused.arguments), dict(refused.provenance)
             else:
                 arguments, provenance = filler.fill(
                     tool, ValueMemory() if own else memory, {} if own else index.links(tool_name)
                 )
-            if repeat and arguments in made.get(tool_name, []) and not _undone_since(trajectory.steps, tool_name):
+            if repeat and arguments in made.get(tool_name, []) and not undone_since(trajectory.steps, tool_name):
                 spent.add(goal)
                 again, goal = moved_on(goal)
                 continue
@@ -628,7 +636,7 @@ class _Explorer:
             made.setdefault(tool_name, []).append(arguments)
             produces = (tool.hints or {}).get("produces")
             memory.remember(step.index, tool_name, step.result, produces, text=step.text, arguments=arguments)
-            if aimed and tool_name == trajectory.target and not trajectory.reached and _changed_nothing(tool, step):
+            if aimed and tool_name == trajectory.target and not trajectory.reached and changed_nothing(tool, step):
                 goal, again = toward_target(step)  # the door was locked already: unlock it, then lock it
                 continue
             if tool_name == trajectory.target:
@@ -658,123 +666,6 @@ def _keep_leak(store: Store, run_id: str, connection: Connection) -> None:
     """Record in the store a leak this connection found, for synthesis to read (`Store.leak_of`)."""
     if not connection.fresh_state and connection.unfresh_reason:
         store.record_leak(run_id, connection.unfresh_reason)
-
-
-def _undone_since(steps: list[Step], tool: str) -> bool:
-    """Whether a later call changed what `tool`'s last successful call changed (the doors it locked were unlocked
-    since): the same request again is then a change of its own ("lock them again"), not a repeat."""
-    last = next((step for step in reversed(steps) if step.tool == tool and not step.is_error), None)
-    if last is None or not last.diff:
-        return False
-    paths = {tuple(change["path"]) for change in last.diff}
-    later = steps[last.index + 1 :]
-    return any(tuple(change["path"]) in paths for step in later if not step.is_error for change in step.diff or ())
-
-
-def _detour(
-    refused: Step,
-    tools: dict[str, ToolInfo],
-    steps: list[Step],
-    called: set[str],
-    excluded: set[str],
-    target: str,
-) -> str | None:
-    """What an aimed walk calls when its target, or a call on the way to it, was refused or changed nothing: a tool
-    the error names ("press the brake pedal (press_brake_pedal) first"), else one that provides a state the refused
-    tool requires and no call has provided, else, for the target, one that reverses it or that it reverses (the
-    parking brake was engaged already: release it; nothing to delete: create it).  A detour on the way is not
-    reversed: `start_engine` refused as the engine runs already has done its part, and stopping the engine to start
-    it again only makes a turn that does not replay.  Never one refused since the walk's last success, nor one whose
-    success still stands."""
-    open_ = [
-        name
-        for name in tools
-        if name != refused.tool
-        and name not in excluded
-        and not _refused_since_success(steps, name)
-        and (name not in called or _undone_since(steps, name))
-    ]
-    provided = {condition for name in called for condition in (tools[name].hints or {}).get("provides", [])}
-    unmet = set((tools[refused.tool].hints or {}).get("requires", [])) - provided
-    named = [name for name in open_ if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", refused.text or "")]
-    providing = [name for name in open_ if unmet & set((tools[name].hints or {}).get("provides", []))]
-    words = set(name_words(refused.tool))
-    reversing = sorted(  # the one on the most of the same things: release_parking_brake, not release_brake_pedal
-        (
-            name
-            for name in open_
-            if refused.tool == target
-            and tools[name].read_only is not True
-            and (undoes(name, refused.tool) or undoes(refused.tool, name))
-        ),
-        key=lambda name: -len(words & set(name_words(name))),
-    )
-    return next((options[0] for options in (named, providing, reversing) if options), None)
-
-
-def _refused_since_success(steps: list[Step], tool: str) -> bool:
-    """Whether `tool` was refused after the walk's latest successful call: nothing has changed to let it through."""
-    for step in reversed(steps):
-        if not step.is_error:
-            return False
-        if step.tool == tool:
-            return True
-    return False
-
-
-def _refused_for_the_state(steps: list[Step], tool: str) -> Step | None:
-    """`tool`'s latest call when it was refused for the state, not for a value: its error names none of the
-    values it was sent ("switch the engine off (stop_engine) before refuelling", not "no order 'ORD00013'"), a
-    later call changed the state, and the same call was not refused so before (then it was not the state, or
-    not one the walk changes; refused for another reason, the engine is on now but the handbrake is not off).
-    Made again with the same values, the refusal and the success show what the change was for, as synthesis
-    reads a walk (the same call refused, then done)."""
-    last = next((step for step in reversed(steps) if step.tool == tool), None)
-    if last is None or not last.is_error:
-        return None
-    if any(
-        step.tool == tool and step.is_error and (step.arguments, step.text) == (last.arguments, last.text)
-        for step in steps[: last.index]
-    ):
-        return None
-    if not any(not step.is_error and step.diff != [] for step in steps[last.index + 1 :]):
-        return None
-    items = [item for value in last.arguments.values() for item in (value if isinstance(value, list) else [value])]
-    sent = [_spelled(item) for item in items]
-    return None if any(value and value in (last.text or "") for value in sent) else last
-
-
-def _spelled(value: Any) -> str:
-    """A value as an error message would spell it: 30.0 as "30", True as nothing (no message names a flag)."""
-    if isinstance(value, bool | dict):
-        return ""
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _worth_trying(trajectory: Trajectory, goal: str, excluded: set[str]) -> bool:
-    """Whether an aimed walk calls its goal (the target, or a detour to it) now, whatever its model says is missing
-    (the engine runs from the start, so `stop_engine` needs no `start_engine`, which is refused): the target not
-    reached yet, and the goal not refused since the walk's latest success."""
-    return not trajectory.reached and goal not in excluded and not _refused_since_success(trajectory.steps, goal)
-
-
-def _changed_nothing(tool: ToolInfo, step: Step) -> bool:
-    """A state change the sandbox says changed nothing (`lock_door` on a locked door): no request would ask it."""
-    return tool.read_only is False and step.diff == []
-
-
-def _takes_numbers(tool: ToolInfo) -> bool:
-    """Whether every value a tool requires is a number or a list of numbers, values a user states ("the median of
-    4, 9 and 12"), not results of earlier calls that no request could say."""
-
-    def numeric(schema: dict[str, Any]) -> bool:
-        return bool(json_types(schema)) and json_types(schema) <= {"number", "integer"}
-
-    parameters = tool.parameters
-    return bool(tool.required) and all(
-        numeric(parameters.get(name, {})) or numeric(parameters.get(name, {}).get("items", {}))
-        for name in tool.required
-    )
 
 
 def _next_goal(

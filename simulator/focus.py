@@ -27,8 +27,8 @@ weights.  The rule:
   spreads turns unevenly and the floor holds only on average.
 * a focused walk calls a failed tool **again** (`simulator.explorer._next_goal`), with the user's own
   values where the pools hold them all and never the same arguments twice, unless a later call undid what the
-  last one changed (`_undone_since`: the doors are locked again once they were unlocked), so that its dialogue
-  has several turns of the failed tools, not one each among tools that never failed.
+  last one changed (`simulator.detours.undone_since`: the doors are locked again once they were unlocked), so
+  that its dialogue has several turns of the failed tools, not one each among tools that never failed.
 
 The eval's own tasks are held out: `is_held_out` matches a sample by its id, its trajectory ids and its
 requests (case and spacing ignored), and training files leave every match out.

@@ -11,7 +11,8 @@ import pytest
 
 from servers import environment_names, fixtures_root
 from simulator.connection import ServerTarget
-from simulator.explorer import ExploreConfig, _refused_for_the_state, explore
+from simulator.detours import refused_for_the_state
+from simulator.explorer import ExploreConfig, explore
 from simulator.records import Step
 from simulator.replay import replay
 from simulator.store import Store
@@ -182,15 +183,15 @@ def test_a_coverage_walk_asks_again_what_was_refused_for_the_state_once_a_detour
     blamed = Step(0, "cancel_order", {"order_id": "ORD00013"}, None, "no order 'ORD00013' in your account", True)
     state = Step(1, "fill_fuel_tank", {"litres": 30.0}, None, "switch the engine off (stop_engine) first", True)
     stopped = Step(2, "stop_engine", {}, {"engine_running": False}, "", False, diff=[{"path": ["engine_running"]}])
-    assert _refused_for_the_state([blamed, stopped], "cancel_order") is None, "the order id was to blame"
-    assert _refused_for_the_state([blamed, state, stopped], "fill_fuel_tank") is state
-    assert _refused_for_the_state([blamed, state], "fill_fuel_tank") is None, "nothing changed since"
+    assert refused_for_the_state([blamed, stopped], "cancel_order") is None, "the order id was to blame"
+    assert refused_for_the_state([blamed, state, stopped], "fill_fuel_tank") is state
+    assert refused_for_the_state([blamed, state], "fill_fuel_tank") is None, "nothing changed since"
     full = Step(0, "fill_fuel_tank", {"litres": 30.0}, None, "only 12.5 L fits", True)
     walk = [full, replace(stopped, index=1), replace(full, index=2), replace(stopped, index=3)]
-    assert _refused_for_the_state(walk, "fill_fuel_tank") is None, "refused so twice: not for the state"
+    assert refused_for_the_state(walk, "fill_fuel_tank") is None, "refused so twice: not for the state"
     handbrake = replace(state, index=2, text="the parking brake is on")
     walk = [replace(state, index=0), replace(stopped, index=1), handbrake, replace(stopped, index=3)]
-    assert _refused_for_the_state(walk, "fill_fuel_tank") is not None, "refused for another reason since"
+    assert refused_for_the_state(walk, "fill_fuel_tank") is not None, "refused for another reason since"
 
 
 def test_a_coverage_walk_does_not_undo_a_detour_that_was_refused_as_done_already(tmp_path):
