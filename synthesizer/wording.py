@@ -33,6 +33,8 @@ __all__ = [
 _RESULT_SOURCES = ("result", "probe")
 _PLACES = {".": "the current folder", "..": "the folder above", "/": "the top folder"}
 _ID_PARAMETER = re.compile(r"(?:([a-z][a-z_]*?)_)?(id|symbol)")
+_NOT_A_DETAIL = re.compile(r"(^|_)(id|ids|code|at|time|timestamp|password|email|token|url|path)$")
+"""Fields no person tells a listed thing apart by: its keys, times, secrets, addresses."""
 _PERSON = re.compile(r"user|receiver|recipient|sender|customer|agent|assignee|owner|follower|contact")
 _NAMES_SOMEONE = re.compile(r"(name|author|user|owner|id|agent|assignee|customer|handle|path|file|sender|receiver)s?$")
 _FOLLOW_UPS = ["Thanks.", "Great.", "OK.", "Perfect.", "Good.", "Got it.", "Nice.", "Thank you.", "Alright."]
@@ -123,7 +125,7 @@ def known_as(turn: TurnPlan, call: Call, parameter: str, depth: int = 0, refer: 
         for candidates in (list(stated.values()), keys) if not producer.changes_state else ():
             if len(candidates) == 1 and len(candidates[0].split()) <= 4:
                 return candidates[0]
-    return _readable_sibling(producer.result, value)
+    return _readable_sibling(producer.result, value) or _told_apart(producer.result, value, parameter)
 
 
 def _reference(turn: TurnPlan, origin: dict[str, Any], parameter: str, value: Any, step: int) -> str | None:
@@ -576,6 +578,51 @@ def _readable_sibling(result: Any, value: Any, siblings: list[Any] = ()) -> str 
             if found is not None:
                 return found
     return None
+
+
+def _told_apart(result: Any, value: Any, parameter: str) -> str | None:
+    """An object of a listing that has no name, as a person tells it from the others by a detail only it has:
+    "the TSLA order", "the visa card", "the booking on 2026-04-14", "the card ending in 4242".  The detail is
+    the first short text field no sibling shares, not an id, a time or a person (the user is one of them)."""
+    found = _ID_PARAMETER.fullmatch(parameter)
+    noun = (found.group(1) or "") if found is not None and found.group(2) == "id" else ""
+    listed = _listing_holding(result, value)
+    if not noun or listed is None:
+        return None
+    item, siblings = listed
+    for key, detail in item.items():
+        if (
+            not isinstance(detail, str)
+            or detail == value
+            or _NOT_A_DETAIL.search(key)
+            or _PERSON.search(key)
+            or len(detail) > 30
+            or len(detail.split()) > 3
+            or any(other.get(key) == detail for other in siblings)
+        ):
+            continue
+        said, thing = detail.replace("_", " "), noun.replace("_", " ")
+        if key.startswith("last"):
+            return f"the {thing} ending in {said}"
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", detail):
+            return f"the {thing} on {said}"
+        return f"the {said} {thing}"
+    return None
+
+
+def _listing_holding(result: Any, value: Any) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The object of a list in `result` that `value` identifies (an id-like field of its), and the list's others."""
+    if isinstance(result, dict):
+        return next((found for item in result.values() if (found := _listing_holding(item, value))), None)
+    if not isinstance(result, list):
+        return None
+    for position, item in enumerate(result):
+        if isinstance(item, dict) and any(
+            detail == value and key.endswith(("id", "code")) for key, detail in item.items()
+        ):
+            others = [other for other in result[:position] + result[position + 1 :] if isinstance(other, dict)]
+            return item, others
+    return next((found for item in result if (found := _listing_holding(item, value))), None)
 
 
 def _from_description(tool: ToolInfo, values: dict[str, Any]) -> str:

@@ -650,3 +650,43 @@ def test_a_focus_does_not_pick_past_a_call_a_coverage_walks_target_needs():
         steps = [[call.step for call in turn.calls] for turn in plan.turns]
         assert any(4 in turn for turn in steps), steps
         assert all(max(earlier) < min(later) for earlier, later in zip(steps, steps[1:], strict=False)), steps
+
+
+def test_a_nameless_item_of_a_listing_is_told_apart_by_a_detail_only_it_has():
+    """Orders and bookings have no name: after "list my orders" (nine, of which an answer shows five), the
+    cancel of ORD00009 was no request any user could make, so a coverage walk aimed at `cancel_order` gave it no
+    turn.  A person says "the TSLA order": the first short detail no other listed order shares."""
+    tools = {
+        tool.name: tool
+        for tool in [
+            _tool("list_orders", read_only=True, asks=("Show me my orders.",)),
+            _tool("cancel_order", params=("order_id",), asks=("Cancel {order_id}.",)),
+        ]
+    }
+    orders = [
+        {"order_id": "ORD00001", "owner": "jsmith", "symbol": "NVDA", "side": "buy", "status": "filled"},
+        {"order_id": "ORD00008", "owner": "jsmith", "symbol": "NVDA", "side": "sell", "status": "filled"},
+        {"order_id": "ORD00009", "owner": "jsmith", "symbol": "TSLA", "side": "buy", "status": "pending"},
+    ]
+    listing = {"orders": orders, "order_ids": [order["order_id"] for order in orders]}
+
+    def cancel(order_id):
+        return _walk(
+            ("list_orders", {}, listing, {}),
+            ("cancel_order", {"order_id": order_id}, {"status": "cancelled"}, {"order_id": _from(0, "order_ids")}),
+        )
+
+    requests = {}
+    for order_id in ("ORD00009", "ORD00008"):
+        plan = plan_dialogue(cancel(order_id), tools, (2, 2), PLAIN, random.Random(0), askable)
+        assert [turn.target.tool for turn in plan.turns] == ["list_orders", "cancel_order"]
+        requests[order_id] = request_for(plan.turns[1], tools, random.Random(0))
+    assert "the TSLA order" in requests["ORD00009"] and "the sell order" in requests["ORD00008"], requests
+    twins = {"orders": [orders[0], dict(orders[0], order_id="ORD00002")], "order_ids": ["ORD00001", "ORD00002"]}
+    walk = _walk(
+        ("list_orders", {}, twins, {}),
+        ("cancel_order", {"order_id": "ORD00001"}, {"status": "cancelled"}, {"order_id": _from(0, "order_ids")}),
+    )
+    assert plan_dialogue(walk, tools, (2, 2), PLAIN, random.Random(0), askable) is None, (
+        "two filled NVDA buys: nothing tells them apart"
+    )
