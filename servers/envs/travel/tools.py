@@ -453,7 +453,7 @@ class Travel(Environment):
             "Can you make sure no booking costs more than {budget_limit} USD?",
             "I don't want to spend over {budget_limit} USD on one flight; set that as my limit.",
             "Change my per-booking limit to {budget_limit} USD.",
-            "(Set|Make|Change) (my budget limit|my per-booking limit|the most I'll pay per booking) (to|at) "
+            "(Set|Make|Change) (my budget limit|my per-booking limit|the most I'll pay per booking) to "
             "{budget_limit} (USD|dollars)( from now on| please|).",
             "(No booking should|I don't want any booking to|Don't let a booking) (cost|go over|come to) more than "
             "{budget_limit} (USD|dollars).",
