@@ -721,13 +721,18 @@ def _chains_less_single_calls(story: list[int], closures: dict[int, frozenset[in
 
 def _fits(target: Call, closure: frozenset[int], covered: set[int], by_step: dict[int, Call], logins: set[int]) -> bool:
     """A target a story may take: no login, no state change of its own turn that a later call of the turn
-    undoes (set, then clear; press the brake, then release it), and no logout right after its own login.
+    undoes (set, then clear; press the brake, then release it) or sets again to something else (a ticket filed as X,
+    then renamed Y), and no logout right after its own login.
     A later turn does not pick out of a listing it makes itself ("List who isingh follows. Show me Arjun's
     profile."): the user has not seen the list yet; the listing is a turn of its own, and the pick follows it."""
     if target.step in logins:
         return False
     own = [by_step[step] for step in sorted(closure - covered)]
-    if any(_reverses(later, earlier) for position, later in enumerate(own) for earlier in own[:position]):
+    if any(
+        _reverses(later, earlier) or _overwrites(later, earlier)
+        for position, later in enumerate(own)
+        for earlier in own[:position]
+    ):
         return False
     if covered and _picks_from_own_listing(own):
         return False
@@ -767,6 +772,24 @@ def _reverses(later: Call, earlier: Call) -> bool:
     sent = {canonical_json(value) for value in later.arguments.values()}
     touched = {canonical_json(value) for value in [*earlier.arguments.values(), *leaf_values(earlier.result)]}
     return not sent or bool(sent & touched)
+
+
+def _overwrites(later: Call, earlier: Call) -> bool:
+    """Whether state change `later` sets again, to something else, what state change `earlier` set on the object
+    it made ("file a low-priority ticket named X ... call it Y instead, and make it urgent"): in one message a
+    person says Y and urgent to begin with; as a later turn ("rename that ticket") it is a change of mind."""
+    if not (later.changes_state and earlier.changes_state):
+        return False
+    made = [  # ids the earlier change brought into being, which the later one acts on
+        name
+        for name, origin in later.provenance.items()
+        if origin.get("step") == earlier.step and later.arguments[name] not in earlier.arguments.values()
+    ]
+    return bool(made) and any(
+        name in earlier.arguments and earlier.arguments[name] != value
+        for name, value in later.arguments.items()
+        if name not in made
+    )
 
 
 def _opens_session(tool: ToolInfo) -> bool:

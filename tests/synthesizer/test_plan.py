@@ -690,3 +690,34 @@ def test_a_nameless_item_of_a_listing_is_told_apart_by_a_detail_only_it_has():
     assert plan_dialogue(walk, tools, (2, 2), PLAIN, random.Random(0), askable) is None, (
         "two filled NVDA buys: nothing tells them apart"
     )
+
+
+def test_a_turn_does_not_set_again_what_it_just_made():
+    """A coverage walk's dialogue: 'File a low-priority ticket named "Cannot log in". Let's correct "Cannot log
+    in". Call it "Wrong VAT number" instead.'  Nobody renames in one message what they are filing: the filing is a
+    turn, the rename a later one ("call that ticket ...").  Acting on what was made, without setting it again (a
+    comment on the new ticket), stays one request."""
+    tools = {
+        tool.name: tool
+        for tool in [
+            _tool("create_ticket", params=("title", "priority")),
+            _tool("edit_ticket", params=("ticket_id", "title")),
+            _tool("add_ticket_comment", params=("ticket_id", "body")),
+        ]
+    }
+    made = {"ticket_id": _from(0, "ticket_id")}
+    walk = _walk(
+        ("create_ticket", {"title": "Cannot log in", "priority": "low"}, {"ticket_id": "TKT-0009"}, {"title": POOL}),
+        ("edit_ticket", {"ticket_id": "TKT-0009", "title": "Wrong VAT number"}, {"ok": True}, made | {"title": POOL}),
+    )
+    for seed in range(4):
+        plan = _plan(walk, tools, turns=(1, 1), seed=seed)
+        assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["create_ticket"]]
+    plan = _plan(walk, tools, turns=(2, 2))
+    assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["create_ticket"], ["edit_ticket"]]
+    walk = _walk(
+        ("create_ticket", {"title": "Cannot log in", "priority": "low"}, {"ticket_id": "TKT-0009"}, {"title": POOL}),
+        ("add_ticket_comment", {"ticket_id": "TKT-0009", "body": "Any news?"}, {"ok": True}, made | {"body": POOL}),
+    )
+    plan = _plan(walk, tools, turns=(1, 1))
+    assert [[call.tool for call in turn.calls] for turn in plan.turns] == [["create_ticket", "add_ticket_comment"]]
