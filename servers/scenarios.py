@@ -1,6 +1,8 @@
 """Scenario files (initial states) and value pools under `fixtures/<env>/`."""
 
+import functools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -22,6 +24,7 @@ __all__ = [
     "load_scenario",
     "read_json_object",
     "scenario_names",
+    "scenario_records",
 ]
 
 DEFAULT_SCENARIO = "default"
@@ -114,6 +117,38 @@ def load_pools(env: str) -> dict[str, list[Any]]:
             raise ScenarioError(f"{path}: {key}: a pool must be a list of values")
         pools.setdefault(key, []).extend(values)
     return pools
+
+
+@functools.lru_cache(maxsize=256)
+def scenario_records(env: str, name: str) -> dict[str, list[dict[str, Any]]]:
+    """The pools of records (a login's username and password, drawn together) as a shipped scenario holds them:
+    its objects that have every field of a pool's records, after the pool's records the scenario holds.  The
+    shipped pools pair the default scenario's accounts, and a walk in another scenario never logged in.  Only
+    the pools that differ from the shipped ones; a pool no object of the scenario fits is left as it is."""
+    pools = load_pools(env)
+    objects = list(_objects(load_scenario(get_environment(env), name).state))
+    own: dict[str, list[dict[str, Any]]] = {}
+    for key, records in pools.items():
+        if not records or not all(isinstance(record, dict) and record for record in records):
+            continue
+        fields = list(dict.fromkeys(field for record in records for field in record))
+        held = [record for record in records if any(record.items() <= item.items() for item in objects)]
+        found = [{field: item[field] for field in fields} for item in objects if item.keys() >= set(fields)]
+        merged = held + [record for record in found if record not in held]
+        if found and merged != records:
+            own[key] = merged
+    return own
+
+
+def _objects(data: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object inside `data`, outermost first."""
+    if isinstance(data, dict):
+        yield data
+        for value in data.values():
+            yield from _objects(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _objects(value)
 
 
 def _validated(env: type[Environment], name: str, description: str, state: Any, *, where: str) -> Scenario:

@@ -210,9 +210,14 @@ def generate_world(env: str, seed: int) -> World:
 
 
 def world_pools(env: str, scenario: str | None) -> dict[str, list[Any]]:
-    """The pools a trajectory in `scenario` should use in place of the env's (empty for shipped scenarios)."""
+    """The pools a trajectory in `scenario` should use in place of the env's: a generated world's, a shipped
+    scenario's own records (`servers.scenarios.scenario_records`), nothing for a file of the user's."""
+    from servers.scenarios import scenario_names, scenario_records
+
     seed = generated_seed(scenario)
-    return generate_world(env, seed).pools if seed is not None else {}
+    if seed is not None:
+        return generate_world(env, seed).pools
+    return dict(scenario_records(env, scenario)) if scenario in scenario_names(env) else {}
 
 
 @functools.cache

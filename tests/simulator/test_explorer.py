@@ -224,3 +224,15 @@ def test_a_coverage_walk_uses_a_session_before_it_logs_out():
         tools = [step.tool for step in walk.steps if not step.is_error]
         assert "social_log_out" in tools, walk.steps
         assert tools[tools.index("social_log_out") - 1] != "social_log_in", tools
+
+
+def test_walks_in_a_shipped_scenario_log_in_with_its_own_accounts(tmp_path):
+    """The shipped pools pair the default scenario's accounts (jsmith and Tr4de!2026): in `market_closed_night`
+    (lchen, opatel) no walk ever logged in, and a whole world of walks made no request past the login.  A shipped
+    scenario's walks draw the login records its own accounts hold."""
+    config = ExploreConfig(4, seed=0, max_steps=10, worlds=("market_closed_night",), targets=("list_orders",) * 4)
+    run_id = explore(ServerTarget(envs=("trading",)), tmp_path / "w.db", config)
+    walks = trajectories(tmp_path / "w.db", run_id)
+    logins = [step for walk in walks for step in walk.steps if step.tool == "trading_log_in"]
+    assert logins and all(not step.is_error for step in logins), [(s.arguments, s.text) for s in logins]
+    assert {step.arguments["username"] for step in logins} <= {"lchen", "opatel"}
