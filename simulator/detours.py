@@ -1,5 +1,6 @@
 """Coverage walks' way to their target (`ExploreConfig.targets`): what to call when the target, or a call on
-the way to it, was refused or changed nothing, and when to ask the same again.  A walk's model of the state is a
+the way to it, was refused or changed nothing, and when to ask the same again (or, for a computation that gave
+back its input, to ask it with other numbers).  A walk's model of the state is a
 flat record of what was called; these read what the sandbox answered instead."""
 
 import re
@@ -7,11 +8,12 @@ from typing import Any
 
 from simulator.records import Step, ToolInfo, Trajectory
 from simulator.undo import name_words, undoes
-from simulator.values import json_types
+from simulator.values import json_types, value_key
 
 __all__ = [
     "changed_nothing",
     "detour_for",
+    "gives_back_its_input",
     "refused_for_the_state",
     "refused_since_success",
     "takes_numbers",
@@ -135,3 +137,18 @@ def takes_numbers(tool: ToolInfo) -> bool:
         numeric(parameters.get(name, {})) or numeric(parameters.get(name, {}).get("items", {}))
         for name in tool.required
     )
+
+
+def gives_back_its_input(arguments: dict[str, Any], result: Any, names: dict[str, str]) -> bool:
+    """A computation whose answer is one of its own inputs (|3.59| is 3.59; 14.14 mod 91.31 leaves 14.14; 0 over
+    21.54 is 0): nobody asks it, and no answer could tell its result from what the user said.  `names` are the
+    result fields the tool's hints phrase (`{"remainder": ...}`): what the computation answers."""
+    if not names or not isinstance(result, dict):
+        return False
+    inputs = {value_key(value) for value in arguments.values()}
+    named = [  # a zero the inputs do not hold is news (14.14 mod 91.31 goes 0 times); 0 over 21.54 is the 0 again
+        value_key(result[field])
+        for field in names
+        if result.get(field) is not None and (result[field] != 0 or value_key(result[field]) in inputs)
+    ]
+    return bool(named) and all(value in inputs for value in named)

@@ -18,6 +18,8 @@ from re import _constants as sre_constants  # type: ignore[attr-defined]  # the 
 from re import _parser as sre_parse  # type: ignore[attr-defined]  # (the public `sre_parse` is deprecated)
 from typing import Any
 
+from servers import canonical_json
+
 __all__ = [
     "REFERENCE_WORDS",
     "describe_kind",
@@ -29,6 +31,7 @@ __all__ = [
     "result_tokens",
     "schema_options",
     "schema_value",
+    "value_key",
     "words",
 ]
 
@@ -78,6 +81,11 @@ _ERROR_KEYS = {"error", "errors", "error_message", "errormessage", "exception", 
 
 MESSAGE_WORDS = 4
 """A string of this many words or more is a message, not a value to pass on."""
+
+
+def value_key(value: Any) -> str:
+    """A value as a dialogue would show it: 5.0 and 5 are the same number."""
+    return canonical_json(int(value) if isinstance(value, float) and value.is_integer() else value)
 
 
 def words(name: str) -> list[str]:

@@ -25,7 +25,9 @@ from typing import Any
 
 from servers import canonical_json
 from simulator import ToolInfo, Trajectory
+from simulator.detours import gives_back_its_input
 from simulator.undo import undoes
+from simulator.values import value_key
 from synthesizer.grounding import leaf_values
 
 __all__ = [
@@ -349,9 +351,9 @@ def successful_calls(trajectory: Trajectory, tools: dict[str, ToolInfo]) -> list
         for name, value in step.arguments.items():
             if provenance.get(name, {}).get("source") not in _RESULT_SOURCES:  # and each item of a list said
                 for said in (value, *leaf_values(value)):
-                    first_seen.setdefault(_value_key(said), {"source": "user"})
+                    first_seen.setdefault(value_key(said), {"source": "user"})
         for value in leaf_values(step.result):
-            first_seen.setdefault(_value_key(value), {"source": "result", "step": step.index, "tool": step.tool})
+            first_seen.setdefault(value_key(value), {"source": "result", "step": step.index, "tool": step.tool})
     return calls
 
 
@@ -428,15 +430,10 @@ def _earliest(origin: dict[str, Any], value: Any, first_seen: dict[str, dict[str
     """
     if origin.get("source") not in _RESULT_SOURCES:
         return origin
-    first = first_seen.get(_value_key(value))
+    first = first_seen.get(value_key(value))
     return (
         origin if first is None or first.get("step") == origin.get("step") else {**first, "field": origin.get("field")}
     )
-
-
-def _value_key(value: Any) -> str:
-    """A value as the dialogue would show it: 5.0 and 5 are the same number."""
-    return canonical_json(int(value) if isinstance(value, float) and value.is_integer() else value)
 
 
 def _from_earlier_turns(call: Call, earlier: list[Call], own: set[int]) -> Call:
@@ -485,7 +482,7 @@ def _as_user_said(origin: dict[str, Any], value: Any, parameter: str, tools: dic
         return origin
     producer = tools.get(origin.get("tool", ""))
     computed = producer is not None and origin.get("field") in ((producer.hints or {}).get("names") or {})
-    if computed and len(_value_key(value)) > 1:
+    if computed and len(value_key(value)) > 1:
         return origin
     return {"source": "user", "seen_in": origin}
 
@@ -743,17 +740,7 @@ def _fits(target: Call, closure: frozenset[int], covered: set[int], by_step: dic
 
 
 def _gives_back_its_input(call: Call) -> bool:
-    """A computation whose answer is one of its own inputs (|3.59| is 3.59; 14.14 mod 91.31 leaves 14.14; 0 over
-    21.54 is 0): nobody asks it, and no answer could tell its result from what the user said."""
-    if not call.result_names or not isinstance(call.result, dict):
-        return False
-    inputs = {_value_key(value) for value in call.arguments.values()}
-    named = [  # a zero the inputs do not hold is news (14.14 mod 91.31 goes 0 times); 0 over 21.54 is the 0 again
-        _value_key(call.result[field])
-        for field in call.result_names
-        if call.result.get(field) is not None and (call.result[field] != 0 or _value_key(call.result[field]) in inputs)
-    ]
-    return bool(named) and all(value in inputs for value in named)
+    return gives_back_its_input(call.arguments, call.result, call.result_names)
 
 
 def _picks_from_own_listing(own: list[Call], changes: bool = False) -> bool:

@@ -236,3 +236,13 @@ def test_walks_in_a_shipped_scenario_log_in_with_its_own_accounts(tmp_path):
     logins = [step for walk in walks for step in walk.steps if step.tool == "trading_log_in"]
     assert logins and all(not step.is_error for step in logins), [(s.arguments, s.text) for s in logins]
     assert {step.arguments["username"] for step in logins} <= {"lchen", "opatel"}
+
+
+def test_a_coverage_walk_asks_a_computation_again_when_it_gave_back_its_input(tmp_path):
+    """3.5 mod 9.80665 leaves 3.5: nobody asks it, and synthesis gives such a call no turn, so six walks aimed at
+    `modulo` gave it one turn.  A computation that gives back its input is asked again, with other numbers."""
+    config = ExploreConfig(6, seed=0, max_steps=12, targets=("modulo",), coverage_round=1)
+    run_id = explore(ServerTarget(envs=("math",)), tmp_path / "w.db", config)
+    for walk in trajectories(tmp_path / "w.db", run_id):
+        done = [step for step in walk.steps if step.tool == "modulo" and not step.is_error]
+        assert any(step.result["remainder"] not in step.arguments.values() for step in done), walk.steps
