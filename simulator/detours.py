@@ -8,9 +8,10 @@ from typing import Any
 
 from simulator.records import Step, ToolInfo, Trajectory
 from simulator.undo import name_words, undoes
-from simulator.values import json_types, value_key
+from simulator.values import json_types, leaf_values, value_key
 
 __all__ = [
+    "blamed",
     "changed_nothing",
     "detour_for",
     "gives_back_its_input",
@@ -54,7 +55,7 @@ def detour_for(
         if name != refused.tool
         and name not in excluded
         and not refused_since_success(steps, name)
-        and (name not in called or undone_since(steps, name))
+        and (name not in called or undone_since(steps, name) or blamed(refused, steps, tools[name]))
     ]
     provided = {condition for name in called for condition in (tools[name].hints or {}).get("provides", [])}
     unmet = set((tools[refused.tool].hints or {}).get("requires", [])) - provided
@@ -72,6 +73,22 @@ def detour_for(
         key=lambda name: -len(words & set(name_words(name))),
     )
     return next((options[0] for options in (named, providing, reversing) if options), None)
+
+
+def blamed(refused: Step, steps: list[Step], tool: ToolInfo) -> bool:
+    """Whether a refusal points at what `tool`'s latest success did, so that doing it again, with other values,
+    may clear the way: it names a thing that call made ("order ORD00027 is already filled": a market order fills
+    at once, and only a pending one can be cancelled) or the state it provides ("you are logged in as a
+    customer": only an agent resolves tickets)."""
+    last = next((step for step in reversed(steps) if step.tool == tool.name and not step.is_error), None)
+    if last is None or not refused.text:
+        return False
+    sent = set(map(_spelled, last.arguments.values()))
+    made = [value for value in leaf_values(last.result) if isinstance(value, str) and len(value) > 2]
+    if any(value not in sent and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", refused.text) for value in made):
+        return True
+    states = [" ".join(condition.split("_")[1:]) for condition in (tool.hints or {}).get("provides", [])]
+    return any(state and state in refused.text for state in states)
 
 
 def refused_since_success(steps: list[Step], tool: str) -> bool:

@@ -88,6 +88,12 @@ class ExploreConfig:
     coverage_round: int = 0
     """Which coverage round `targets` are (0: none), so that a re-run finds the round's walks again."""
 
+    @property
+    def draws(self) -> str:
+        """What a walk's choices and the worlds' spread are drawn from: the seed, and a later coverage round (its
+        walks aimed at the same targets as the round before, in the same worlds, would be the same walks)."""
+        return str(self.seed) if self.coverage_round <= 1 else f"{self.seed}:round {self.coverage_round}"
+
     def identity(self) -> dict[str, Any]:
         data = self.settings()
         del data["trajectories"], data["workers"]
@@ -437,7 +443,7 @@ class _Explorer:
         self.free = free_parameters(connection.tools, pools)
         self._index: GraphIndex | None = None
         self._server_paths: dict[str, list[str]] | None = None
-        self._worlds = _spread_worlds(plan, config.worlds, config.seed)
+        self._worlds = _spread_worlds(plan, config.worlds, config.draws)
         self._world_pools: dict[str, dict[str, list[Any]]] = {}
         self._asked_with_values = {tool.name for tool in connection.tools if tool.parameters}
         """The tools whose request can be made again with new values: a focus calls a failed one again."""
@@ -463,7 +469,7 @@ class _Explorer:
             seed=seed,
             target=target_tool,
         )
-        rng = random.Random(f"{self.config.seed}:{index}")
+        rng = random.Random(f"{self.config.draws}:{index}")
         try:
             if world is not None:
                 self.connection.use_scenario(world)
@@ -605,6 +611,9 @@ class _Explorer:
                 arguments, provenance = filler.fill(
                     tool, ValueMemory() if own else memory, {} if own else index.links(tool_name)
                 )
+            if detour and tool.read_only is True:  # a look-up on the way shows all ("list my orders"), not what a
+                arguments = {name: value for name, value in arguments.items() if name in tool.required}  # filter
+                provenance = {name: origin for name, origin in provenance.items() if name in arguments}  # narrows
             if repeat and arguments in made.get(tool_name, []) and not undone_since(trajectory.steps, tool_name):
                 spent.add(goal)
                 again, goal = moved_on(goal)
@@ -750,7 +759,7 @@ def _request_room(tool: ToolInfo, pools: dict[str, list[Any]], worlds: int) -> i
     return min(room, 1 << 30)
 
 
-def _spread_worlds(plan: list[str], worlds: tuple[str, ...], seed: int) -> list[str]:
+def _spread_worlds(plan: list[str], worlds: tuple[str, ...], seed: str) -> list[str]:
     """The world of each trajectory: each target meets every world once before any twice, so the request
     a target was made for in one world is next made in another (with that world's people, ids and
     values), and targets start apart, so each round of targets covers the worlds evenly.  Depends only

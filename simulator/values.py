@@ -13,7 +13,7 @@ import functools
 import json
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from re import _constants as sre_constants  # type: ignore[attr-defined]  # the parser `re` itself uses
 from re import _parser as sre_parse  # type: ignore[attr-defined]  # (the public `sre_parse` is deprecated)
 from typing import Any
@@ -25,6 +25,7 @@ __all__ = [
     "describe_kind",
     "fits",
     "json_types",
+    "leaf_values",
     "leaf_words",
     "listed_options",
     "reference_entity",
@@ -81,6 +82,24 @@ _ERROR_KEYS = {"error", "errors", "error_message", "errormessage", "exception", 
 
 MESSAGE_WORDS = 4
 """A string of this many words or more is a message, not a value to pass on."""
+
+
+def leaf_values(value: Any) -> Iterator[Any]:
+    """The values a person or a result would have to state: strings and numbers, not flags, empties or
+    one-character strings (".", "/", "a": any text holds them, so they prove nothing)."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from leaf_values(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from leaf_values(item)
+    elif (
+        isinstance(value, str)
+        and len(value.strip()) > 1
+        or isinstance(value, int | float)
+        and not isinstance(value, bool)
+    ):
+        yield value
 
 
 def value_key(value: Any) -> str:

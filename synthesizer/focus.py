@@ -12,7 +12,7 @@ import dataclasses
 import math
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from simulator.focus import Focus
@@ -131,14 +131,14 @@ def coverage_shortfall(
     samples: Iterable[Sample],
     focus: Focus,
     tools_by_env: Mapping[str, Sequence[str]],
-    after_a_round: bool = False,
+    unreached: Collection[str] = frozenset(),
 ) -> dict[str, list[str]]:
     """A coverage round's targets: per environment, the tools the model passed that fewer than 1 turn per 1,000
     of `samples` call, each as many times as it lacks turns to `COVERAGE_MARGIN` times that, in rounds of one
-    each (name order).  `after_a_round`: a tool still without a turn is left out, for its walks do not reach
-    it; one with a turn or more gets walks for what it still lacks (a walk gives its target a turn three times
-    in four).  A sampled decision
-    (the focus's uniform part) spreads turns unevenly; these walks lift the tools it left thin."""
+    each (name order).  Left out: the tools in `unreached`, whose walks of an earlier round never got to call
+    them (a ticket to reopen in no world); one they reached gets walks for what it still lacks, though they gave
+    it no turn.  A sampled decision (the focus's uniform part) spreads turns unevenly; these walks lift the tools
+    it left thin."""
     targets, calling, _ = _turn_counts(samples, focus)
     turns = sum(targets.values())
     wanted = math.ceil(COVERAGE_MARGIN * turns / 1000)
@@ -147,9 +147,7 @@ def coverage_shortfall(
         lacking = {
             tool: wanted - calling[tool]
             for tool in sorted(tools)
-            if focus.tools.get(tool, 0.0) <= 0
-            and 1000 * calling[tool] < turns
-            and (not after_a_round or calling[tool] > 0)
+            if focus.tools.get(tool, 0.0) <= 0 and 1000 * calling[tool] < turns and tool not in unreached
         }
         rounds = [
             tool for times in range(max(lacking.values(), default=0)) for tool in lacking if lacking[tool] > times

@@ -8,10 +8,11 @@ answers alike are rejected for it.
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["leaf_values", "ungrounded_arguments"]
+from simulator.values import leaf_values
+
+__all__ = ["ungrounded_arguments"]
 
 
 def ungrounded_arguments(messages: list[dict[str, Any]], tools: dict[str, dict[str, Any]]) -> list[str]:
@@ -39,24 +40,6 @@ def ungrounded_arguments(messages: list[dict[str, Any]], tools: dict[str, dict[s
             content = message.get("content")
             seen.append((content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)).lower())
     return problems
-
-
-def leaf_values(value: Any) -> Iterator[Any]:
-    """The values a person or a result would have to state: strings and numbers, not flags, empties or
-    one-character strings (".", "/", "a": any text holds them, so they prove nothing)."""
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from leaf_values(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from leaf_values(item)
-    elif (
-        isinstance(value, str)
-        and len(value.strip()) > 1
-        or isinstance(value, int | float)
-        and not isinstance(value, bool)
-    ):
-        yield value
 
 
 def _implied(schema: dict[str, Any]) -> list[Any]:

@@ -176,7 +176,7 @@ def _cover(
 ) -> dict[str, int] | None:
     """Coverage rounds of a focused run: walks aimed at the tools the model passed that the run's data calls in
     fewer than 1 turn per 1,000 (`coverage_shortfall`), up to `COVERAGE_ROUNDS` times; a later round leaves out
-    the tools still without a turn, which the walks do not reach.  A walk's target gets a turn of its dialogue
+    the tools no walk of an earlier round got to call.  A walk's target gets a turn of its dialogue
     (`plan_dialogue`'s `target_turn`); the rest of it is weighted as its environment's other walks are, so that
     where the model failed, its other turns are of the failed tools.  Each round's targets come from the samples
     of the runs before it and are recorded with its runs, where a re-run finds them again.  Returns the last
@@ -185,14 +185,16 @@ def _cover(
     counts = None
     for number in range(1, COVERAGE_ROUNDS + 1):
         with Store(config.store_path) as store:
+            explored = store.runs("explore")
             recorded = {
                 target: tuple(settings["targets"])
-                for target, settings in store.runs("explore").values()
+                for target, settings in explored.values()
                 if settings.get("coverage_round") == number
             }
             stored = SampleStore(store).iter_samples()
             samples = (sample for sample in stored if run_of(sample.trajectory_ids[0]) in runs)
-            shortfall = coverage_shortfall(samples, config.focus, tools, after_a_round=number > 1)
+            earlier = [run for run, (_, settings) in explored.items() if 0 < settings.get("coverage_round", 0) < number]
+            shortfall = coverage_shortfall(samples, config.focus, tools, _unreached(store, earlier))
         planned = recorded or {env: tuple(targets) for env, targets in shortfall.items()}
         if not planned:
             break
@@ -203,6 +205,15 @@ def _cover(
             runs.add(explore(ServerTarget(envs=(env,)), config.store_path, explore_config, stage(f"cover {env}")))
         counts = _synthesize(config, backend, stage("synthesize"))
     return counts
+
+
+def _unreached(store: Store, runs: list[str]) -> set[str]:
+    """The targets of these coverage runs that none of their walks got to call."""
+    aimed: dict[str, bool] = {}
+    for run in runs:
+        for walk in store.iter_trajectories(run):
+            aimed[walk.target or ""] = aimed.get(walk.target or "", False) or walk.reached
+    return {target for target, reached in aimed.items() if not reached}
 
 
 def run_pipeline(config: RunConfig, backend: Backend, stage: Stage) -> dict[str, Any]:

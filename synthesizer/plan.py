@@ -27,8 +27,7 @@ from servers import canonical_json
 from simulator import ToolInfo, Trajectory
 from simulator.detours import gives_back_its_input
 from simulator.undo import undoes
-from simulator.values import value_key
-from synthesizer.grounding import leaf_values
+from simulator.values import leaf_values, value_key
 
 __all__ = [
     "AdvancedTool",

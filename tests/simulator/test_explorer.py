@@ -11,9 +11,9 @@ import pytest
 
 from servers import environment_names, fixtures_root
 from simulator.connection import ServerTarget
-from simulator.detours import refused_for_the_state
+from simulator.detours import blamed, refused_for_the_state
 from simulator.explorer import ExploreConfig, explore
-from simulator.records import Step
+from simulator.records import Step, ToolInfo
 from simulator.replay import replay
 from simulator.store import Store
 
@@ -246,3 +246,43 @@ def test_a_coverage_walk_asks_a_computation_again_when_it_gave_back_its_input(tm
     for walk in trajectories(tmp_path / "w.db", run_id):
         done = [step for step in walk.steps if step.tool == "modulo" and not step.is_error]
         assert any(step.result["remainder"] not in step.arguments.values() for step in done), walk.steps
+
+
+def test_a_later_coverage_round_walks_anew(tmp_path):
+    """Rounds 2 and 3 aimed two walks each at `reopen_ticket` where round 2's had not reached it, and round 3's
+    were the same walks, step for step, in the same worlds: a later round draws its walks and worlds anew."""
+    worlds = ("default", "busy_helpdesk", "generated:3")
+    steps = {}
+    for number in (1, 2, 3):
+        config = ExploreConfig(2, seed=0, max_steps=6, worlds=worlds, targets=("get_ticket",), coverage_round=number)
+        run_id = explore(ServerTarget(envs=("tickets",)), tmp_path / "w.db", config)
+        walks = trajectories(tmp_path / "w.db", run_id)
+        steps[number] = [(walk.scenario, [(step.tool, step.arguments) for step in walk.steps]) for walk in walks]
+    assert steps[1] != steps[2] != steps[3] != steps[1]
+
+
+def test_a_coverage_walk_redoes_a_detour_the_refusal_blames_and_looks_up_without_filters(tmp_path):
+    """A market order fills at once, and only a pending order can be cancelled: "order ORD00027 is already filled"
+    names what the detour made, so the detour may be made again, with other values; "you are logged in as a
+    customer" names the state a login provides.  A refusal that names neither blames nothing done.  And a look-up
+    on the way lists everything: "list my orders", not the orders for KO that a filter drawn at random asked."""
+    placing = ToolInfo("place_stock_order", "", {"type": "object"}, read_only=False, hints={})
+    provides = {"provides": ["tickets_logged_in"]}
+    login = ToolInfo("tickets_log_in", "", {"type": "object"}, read_only=False, hints=provides)
+    placed = Step(0, "place_stock_order", {"symbol": "TSLA"}, {"order_id": "ORD00027", "status": "filled"}, "", False)
+    filled = Step(1, "cancel_order", {"order_id": "ORD00027"}, None, "order ORD00027 is already filled", True)
+    missing = Step(1, "cancel_order", {"order_id": "ORD00019"}, None, "no order 'ORD00019' in your account", True)
+    assert blamed(filled, [placed, filled], placing) and not blamed(missing, [placed, missing], placing)
+    signed = Step(0, "tickets_log_in", {"username": "carlos"}, {"logged_in": True, "role": "customer"}, "", False)
+    agents_only = Step(1, "resolve_ticket", {}, None, "only support agents can; you are logged in as a customer", True)
+    assert blamed(agents_only, [signed, agents_only], login) and not blamed(missing, [signed, missing], login)
+
+    config = ExploreConfig(4, seed=0, max_steps=12, worlds=("generated:16", "generated:0"), targets=("cancel_order",))
+    run_id = explore(ServerTarget(envs=("trading",)), tmp_path / "w.db", replace(config, coverage_round=1))
+    walks = trajectories(tmp_path / "w.db", run_id)
+    looked_up = [step for walk in walks for step in walk.steps[: _reached_at(walk)] if step.tool == "list_orders"]
+    assert looked_up and all(step.arguments == {} for step in looked_up), looked_up
+
+
+def _reached_at(walk) -> int:
+    return next((step.index for step in walk.steps if step.tool == walk.target and not step.is_error), len(walk.steps))

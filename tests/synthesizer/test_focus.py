@@ -286,10 +286,10 @@ def _sample_calling(*tools):
     return SimpleNamespace(id=f"s-{'-'.join(tools)}", trajectory_ids=["t"], dialogue=SimpleNamespace(turns=turns))
 
 
-def test_a_later_coverage_round_leaves_out_only_the_tools_still_without_a_turn():
-    """1,500 turns want 2 turns a tool (1.25 per 1,000, rounded up).  After a round, a tool still without a turn is
-    one its walks do not reach; one with a turn gets a walk for the turn it lacks (a walk gives its target a turn
-    three times in four), though no walk of the last round gave it one."""
+def test_a_later_coverage_round_leaves_out_only_the_tools_its_walks_never_reached():
+    """1,500 turns want 2 turns a tool (1.25 per 1,000, rounded up): each thin tool gets walks for the turns it
+    lacks.  A later round leaves out the tools that no walk of an earlier round got to call (`unreached`); one its
+    walks called but gave no turn (a cancel picked out of a listing no request could name) gets walks again."""
     focus = Focus(source="x", share=0.7, tools={"send_message": 1.0})
     samples = [_sample_calling(*["send_message"] * 3) for _ in range(499)] + [
         _sample_calling("view_inbox", "log_in", "add_contact")
@@ -298,6 +298,6 @@ def test_a_later_coverage_round_leaves_out_only_the_tools_still_without_a_turn()
     assert coverage_shortfall(samples, focus, tools) == {
         "messaging": ["add_contact", "get_user_id", "log_in", "view_inbox", "get_user_id"]
     }
-    assert coverage_shortfall(samples, focus, tools, after_a_round=True) == {
+    assert coverage_shortfall(samples, focus, tools, unreached={"get_user_id"}) == {
         "messaging": ["add_contact", "log_in", "view_inbox"]
     }
