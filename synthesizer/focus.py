@@ -135,10 +135,10 @@ def coverage_shortfall(
 ) -> dict[str, list[str]]:
     """A coverage round's targets: per environment, the tools the model passed that fewer than 1 turn per 1,000
     of `samples` call, each as many times as it lacks turns to `COVERAGE_MARGIN` times that, in rounds of one
-    each (name order).  Left out: the tools in `unreached`, whose walks of an earlier round never got to call
-    them (a ticket to reopen in no world); one they reached gets walks for what it still lacks, though they gave
-    it no turn.  A sampled decision (the focus's uniform part) spreads turns unevenly; these walks lift the tools
-    it left thin."""
+    each (name order).  Left out: a tool still without a turn whose walks of an earlier round never got to call
+    it (`unreached`: a ticket to reopen in no world); one with a turn, or one they reached, gets walks for what it
+    still lacks, though they gave it no turn.  A sampled decision (the focus's uniform part) spreads turns
+    unevenly; these walks lift the tools it left thin."""
     targets, calling, _ = _turn_counts(samples, focus)
     turns = sum(targets.values())
     wanted = math.ceil(COVERAGE_MARGIN * turns / 1000)
@@ -147,7 +147,9 @@ def coverage_shortfall(
         lacking = {
             tool: wanted - calling[tool]
             for tool in sorted(tools)
-            if focus.tools.get(tool, 0.0) <= 0 and 1000 * calling[tool] < turns and tool not in unreached
+            if focus.tools.get(tool, 0.0) <= 0
+            and 1000 * calling[tool] < turns
+            and (tool not in unreached or calling[tool] > 0)
         }
         rounds = [
             tool for times in range(max(lacking.values(), default=0)) for tool in lacking if lacking[tool] > times
