@@ -176,11 +176,11 @@ def _cover(
 ) -> dict[str, int] | None:
     """Coverage rounds of a focused run: walks aimed at the tools the model passed that the run's data calls in
     fewer than 1 turn per 1,000 (`coverage_shortfall`), up to `COVERAGE_ROUNDS` times; a later round leaves out
-    the tools still without a turn that no walk of an earlier round got to call.  A walk's target gets a turn of its dialogue
-    (`plan_dialogue`'s `target_turn`); the rest of it is weighted as its environment's other walks are, so that
-    where the model failed, its other turns are of the failed tools.  Each round's targets come from the samples
-    of the runs before it and are recorded with its runs, where a re-run finds them again.  Returns the last
-    synthesis's counts (None: no round was needed)."""
+    the tools still without a turn that no walk of an earlier round got to call.  A walk's target gets a turn of
+    its dialogue (`plan_dialogue`'s `target_turn`); the rest of it is weighted as its environment's other walks
+    are, so that where the model failed, its other turns are of the failed tools.  Each round's targets come from
+    the samples of the runs before it and are recorded with its runs, where a re-run finds them again.  Returns
+    the last synthesis's counts (None: no round was needed)."""
     tools = {env: list(get_environment(env).tool_specs()) for env in explore_configs}
     counts = None
     for number in range(1, COVERAGE_ROUNDS + 1):
