@@ -35,6 +35,8 @@ _PLACES = {".": "the current folder", "..": "the folder above", "/": "the top fo
 _ID_PARAMETER = re.compile(r"(?:([a-z][a-z_]*?)_)?(id|symbol)")
 _NOT_A_DETAIL = re.compile(r"(^|_)(id|ids|code|at|time|timestamp|password|email|token|url|path)$")
 """Fields no person tells a listed thing apart by: its keys, times, secrets, addresses."""
+_AUTHOR = re.compile(r"(^|_)(author|creator|poster)$")
+"""Who made a listed thing: the one person a person tells it by ("the post by dkhan")."""
 _PERSON = re.compile(r"user|receiver|recipient|sender|customer|agent|assignee|owner|follower|contact")
 _NAMES_SOMEONE = re.compile(r"(name|author|user|owner|id|agent|assignee|customer|handle|path|file|sender|receiver)s?$")
 _FOLLOW_UPS = ["Thanks.", "Great.", "OK.", "Perfect.", "Good.", "Got it.", "Nice.", "Thank you.", "Alright."]
@@ -582,8 +584,9 @@ def _readable_sibling(result: Any, value: Any, siblings: list[Any] = ()) -> str 
 
 def _told_apart(result: Any, value: Any, parameter: str) -> str | None:
     """An object of a listing that has no name, as a person tells it from the others by a detail only it has:
-    "the TSLA order", "the visa card", "the booking on 2026-04-14", "the card ending in 4242".  The detail is
-    the first short text field no sibling shares, not an id, a time or a person (the user is one of them)."""
+    "the TSLA order", "the visa card", "the booking on 2026-04-14", "the card ending in 4242", "the post by
+    dkhan".  The detail is the first short text field no sibling shares, not an id, a time, a secret or a
+    person other than its author (the user is one of them)."""
     found = _ID_PARAMETER.fullmatch(parameter)
     noun = (found.group(1) or "") if found is not None and found.group(2) == "id" else ""
     listed = _listing_holding(result, value)
@@ -595,13 +598,15 @@ def _told_apart(result: Any, value: Any, parameter: str) -> str | None:
             not isinstance(detail, str)
             or detail == value
             or _NOT_A_DETAIL.search(key)
-            or _PERSON.search(key)
+            or (_PERSON.search(key) and not _AUTHOR.search(key))
             or len(detail) > 30
             or len(detail.split()) > 3
             or any(other.get(key) == detail for other in siblings)
         ):
             continue
-        said, thing = detail.replace("_", " "), noun.replace("_", " ")
+        said, thing = _spoken_status(key, detail), noun.replace("_", " ")
+        if _AUTHOR.search(key):
+            return f"the {thing} by {detail}"
         if key.startswith("last"):
             return f"the {thing} ending in {said}"
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", detail):

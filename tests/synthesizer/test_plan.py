@@ -690,6 +690,15 @@ def test_a_nameless_item_of_a_listing_is_told_apart_by_a_detail_only_it_has():
     assert plan_dialogue(walk, tools, (2, 2), PLAIN, random.Random(0), askable) is None, (
         "two filled NVDA buys: nothing tells them apart"
     )
+    tools |= {"search_posts": _tool("search_posts", read_only=True, asks=("Find posts about gardens.",))}
+    tools |= {"like_post": _tool("like_post", params=("post_id",), asks=("Like {post_id} for me.",))}
+    posts = {"posts": [{"post_id": "POST0003", "author": "dkhan"}, {"post_id": "POST0007", "author": "arjun_n"}]}
+    walk = _walk(
+        ("search_posts", {}, posts, {}),
+        ("like_post", {"post_id": "POST0007"}, {"liked": True}, {"post_id": _from(0, "posts")}),
+    )
+    plan = plan_dialogue(walk, tools, (2, 2), PLAIN, random.Random(0), askable)
+    assert "the post by arjun_n" in request_for(plan.turns[1], tools, random.Random(0)), "its author, as spelt"
 
 
 def test_a_turn_does_not_set_again_what_it_just_made():
