@@ -132,12 +132,14 @@ def coverage_shortfall(
     focus: Focus,
     tools_by_env: Mapping[str, Sequence[str]],
     unreached: Collection[str] = frozenset(),
+    round_number: int = 1,
 ) -> dict[str, list[str]]:
     """A coverage round's targets: per environment, the tools the model passed that fewer than 1 turn per 1,000
     of `samples` call, each as many times as it lacks turns to `COVERAGE_MARGIN` times that, in rounds of one
     each (name order).  Left out: a tool still without a turn whose walks of an earlier round never got to call
     it (`unreached`: a ticket to reopen in no world); one with a turn, or one they reached, gets walks for what it
-    still lacks, though they gave it no turn.  A sampled decision (the focus's uniform part) spreads turns
+    still lacks, though they gave it no turn.  Round n sends n walks a turn lacking: the tools still thin after a
+    round are those its walks reach least often.  A sampled decision (the focus's uniform part) spreads turns
     unevenly; these walks lift the tools it left thin."""
     targets, calling, _ = _turn_counts(samples, focus)
     turns = sum(targets.values())
@@ -145,7 +147,7 @@ def coverage_shortfall(
     shortfall: dict[str, list[str]] = {}
     for env, tools in sorted(tools_by_env.items()):
         lacking = {
-            tool: wanted - calling[tool]
+            tool: (wanted - calling[tool]) * round_number
             for tool in sorted(tools)
             if focus.tools.get(tool, 0.0) <= 0
             and 1000 * calling[tool] < turns

@@ -194,7 +194,7 @@ def _cover(
             stored = SampleStore(store).iter_samples()
             samples = (sample for sample in stored if run_of(sample.trajectory_ids[0]) in runs)
             earlier = [run for run, (_, settings) in explored.items() if 0 < settings.get("coverage_round", 0) < number]
-            shortfall = coverage_shortfall(samples, config.focus, tools, _unreached(store, earlier))
+            shortfall = coverage_shortfall(samples, config.focus, tools, _unreached(store, earlier), number)
         planned = recorded or {env: tuple(targets) for env, targets in shortfall.items()}
         if not planned:
             break

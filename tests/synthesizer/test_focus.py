@@ -302,3 +302,6 @@ def test_a_later_coverage_round_leaves_out_only_the_tools_its_walks_never_reache
     assert coverage_shortfall(samples, focus, tools, unreached={"get_user_id", "view_inbox"}) == {
         "messaging": ["add_contact", "log_in", "view_inbox"]
     }
+    assert coverage_shortfall(samples, focus, tools, round_number=3) == {
+        "messaging": ["add_contact", "get_user_id", "log_in", "view_inbox"] * 3 + ["get_user_id"] * 3
+    }, "round 3: three walks a turn lacking, the hard-to-reach tools"
