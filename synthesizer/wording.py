@@ -605,7 +605,9 @@ def _told_apart(result: Any, value: Any, parameter: str) -> str | None:
         ):
             continue
         said, thing = _spoken_status(key, detail), noun.replace("_", " ")
-        if _AUTHOR.search(key):
+        if _AUTHOR.search(key):  # a handle as spelt; one in snake_case reads as an API's word, and is not said
+            if "_" in detail:
+                continue
             return f"the {thing} by {detail}"
         if key.startswith("last"):
             return f"the {thing} ending in {said}"

@@ -692,13 +692,15 @@ def test_a_nameless_item_of_a_listing_is_told_apart_by_a_detail_only_it_has():
     )
     tools |= {"search_posts": _tool("search_posts", read_only=True, asks=("Find posts about gardens.",))}
     tools |= {"like_post": _tool("like_post", params=("post_id",), asks=("Like {post_id} for me.",))}
-    posts = {"posts": [{"post_id": "POST0003", "author": "dkhan"}, {"post_id": "POST0007", "author": "arjun_n"}]}
+    posts = {"posts": [{"post_id": "POST0003", "author": "arjun_n"}, {"post_id": "POST0007", "author": "dkhan"}]}
     walk = _walk(
         ("search_posts", {}, posts, {}),
         ("like_post", {"post_id": "POST0007"}, {"liked": True}, {"post_id": _from(0, "posts")}),
     )
     plan = plan_dialogue(walk, tools, (2, 2), PLAIN, random.Random(0), askable)
-    assert "the post by arjun_n" in request_for(plan.turns[1], tools, random.Random(0)), "its author, as spelt"
+    assert "the post by dkhan" in request_for(plan.turns[1], tools, random.Random(0)), "its author, as spelt"
+    walk.steps[1].arguments["post_id"] = "POST0003"
+    assert plan_dialogue(walk, tools, (2, 2), PLAIN, random.Random(0), askable) is None, "arjun_n: an API's word"
 
 
 def test_a_turn_does_not_set_again_what_it_just_made():
