@@ -1,6 +1,6 @@
 """Recorded sessions keep their story: every successful call a client made is in the samples, in recorded order.
 
-Sessions of four environments (tests/helpers/sessions.py: six or more goals each, later goals acting
+Sessions of four environments (tests/helpers/sessions.py: five or more goals each, later goals acting
 on what earlier ones made, one refused call in the middle) are driven by the official Python client
 over stdio, over HTTP and through the proxy, and (heavy: it needs the npm install of .ci/run) by the
 TypeScript SDK's client; then synthesized and exported as a user would.
@@ -118,7 +118,8 @@ def _check_every_goal_kept(db: Path, tmp_path: Path, env: str) -> list[dict]:
     [record] = records
     assert _exported_calls([record]) == _recorded_calls(db)  # every successful call, in recorded order
     goals = record["metadata"]["goals"]
-    assert goals["kept"] == goals["recorded"] == len(_requests(record)) >= 6
+    # travel's six calls are five goals: its card listing is a step of the booking ("charge the visa card")
+    assert goals["kept"] == goals["recorded"] == len(_requests(record)) >= 5
     assert f"{goals['recorded']} goals, {goals['recorded']} in samples" in printed
     assert record["metadata"]["verified"] is True
     return [record]
