@@ -59,7 +59,7 @@ def detour_for(
     ]
     provided = {condition for name in called for condition in (tools[name].hints or {}).get("provides", [])}
     unmet = set((tools[refused.tool].hints or {}).get("requires", [])) - provided
-    named = [name for name in open_ if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", refused.text or "")]
+    named = [name for name in open_ if _names(refused.text, name)]
     providing = [name for name in open_ if unmet & set((tools[name].hints or {}).get("provides", []))]
     words = set(name_words(refused.tool))
     reversing = sorted(  # the one on the most of the same things: release_parking_brake, not release_brake_pedal
@@ -85,7 +85,7 @@ def blamed(refused: Step, steps: list[Step], tool: ToolInfo) -> bool:
         return False
     sent = set(map(_spelled, last.arguments.values()))
     made = [value for value in leaf_values(last.result) if isinstance(value, str) and len(value) > 2]
-    if any(value not in sent and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", refused.text) for value in made):
+    if any(value not in sent and _names(refused.text, value) for value in made):
         return True
     states = [" ".join(condition.split("_")[1:]) for condition in (tool.hints or {}).get("provides", [])]
     return any(state and state in refused.text for state in states)
@@ -121,6 +121,11 @@ def refused_for_the_state(steps: list[Step], tool: str) -> Step | None:
     items = [item for value in last.arguments.values() for item in (value if isinstance(value, list) else [value])]
     sent = [_spelled(item) for item in items]
     return None if any(value and value in (last.text or "") for value in sent) else last
+
+
+def _names(text: str | None, word: str) -> bool:
+    """Whether a message names `word` as a word of its own: `stop_engine`, not `stop_engine_timer`."""
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text or "") is not None
 
 
 def _spelled(value: Any) -> str:

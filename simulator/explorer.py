@@ -51,7 +51,7 @@ from simulator.sampler import (
     story_goals,
 )
 from simulator.store import Store
-from simulator.undo import name_words, undoes
+from simulator.undo import logs_out, undoes
 from simulator.values import describe_kind, result_tokens
 
 __all__ = ["ExploreConfig", "Progress", "explore", "learn_from", "run_id_for"]
@@ -570,7 +570,7 @@ class _Explorer:
             comes between (one not refused since)."""
             goal = waiting.pop() if waiting else trajectory.target or ""
             last = next((step.tool for step in reversed(trajectory.steps) if not step.is_error), "")
-            if not (undoes(goal, last) and {"out", "logout"} & set(name_words(goal))):
+            if not (undoes(goal, last) and logs_out(goal)):
                 return goal, False
             refused = {step.tool for step in trajectory.steps if refused_since_success(trajectory.steps, step.tool)}
             between = _next_goal(index, called, excluded | refused | {goal}, rng)

@@ -3,7 +3,7 @@ changed nothing or was refused calls what reverses it) and by synthesis (no turn
 
 import re
 
-__all__ = ["name_words", "undoes"]
+__all__ = ["logs_out", "name_words", "undoes"]
 
 _UNDO = {
     "clear": ("set", "store"),
@@ -44,7 +44,12 @@ def undoes(later: str, earlier: str) -> bool:
     if not {verb for word in words for verb in _UNDO.get(word, ())} & earlier_words:
         return False
     nouns = (words - _VERBS) & (earlier_words - _VERBS) - {"in", "out", "log"}
-    return bool(nouns) or bool({"out", "logout"} & words)
+    return bool(nouns) or logs_out(later)
+
+
+def logs_out(tool: str) -> bool:
+    """Whether a tool's name says it ends a session (`log_out`, `logout`, `social_log_out`)."""
+    return bool({"out", "logout"} & set(name_words(tool)))
 
 
 def _verbs(tool: str) -> set[str]:
